@@ -1,0 +1,46 @@
+//! `wharf login`
+
+use crate::Verdict;
+use crate::args::{Format, OutputArgs, TransportArgs, read_password_stdin};
+use crate::output::{self, Failure, OrFail};
+
+/// Log in to a registry: check the credentials, then store them in the docker config as docker does.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  echo \"$TOKEN\" | wharf login ghcr.io -u me --password-stdin
+
+Writes $DOCKER_CONFIG/config.json (else ~/.docker/config.json), keeping every other entry.
+
+Exit status: 0 logged in; 2 credentials refused, registry unreachable, or the config cannot be written.")]
+pub struct Args {
+    /// Registry host, with port if any (for example 127.0.0.1:5000).
+    registry: String,
+    #[command(flatten)]
+    transport: TransportArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+/// Runs the command.
+pub async fn run(args: Args) -> Result<Verdict, Failure> {
+    let format = args.output.format;
+    let Some(username) = args.transport.username.clone() else {
+        return Err(wharf::Error::Usage(
+            "give the user name with --username and the password on standard input with --password-stdin".into(),
+        ))
+        .or_fail(format);
+    };
+    let password = read_password_stdin().or_fail(format)?;
+    let credentials = wharf::transport::Credentials { username, password };
+    let mut transport =
+        TransportArgs { username: None, password_stdin: false, ..args.transport }.options().or_fail(format)?;
+    transport.credentials = Some(credentials.clone());
+    let registry = wharf::ops::login(&args.registry, &transport).await.or_fail(format)?;
+    let path = wharf::credentials::store(&registry, &credentials).or_fail(format)?;
+    if format == Format::Json {
+        output::print_json(&serde_json::json!({ "registry": registry, "config": path }));
+    } else {
+        println!("Login succeeded: {registry} (credentials stored in {})", path.display());
+    }
+    Ok(Verdict::Pass)
+}

@@ -1,0 +1,61 @@
+//! `build-examples OUTDIR`: writes `OUTDIR/hello.wasm` (a component) and
+//! `OUTDIR/hello-module.wasm` (a core module), built from the sources in
+//! `examples/`. Output is deterministic; files are written atomically.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| Path::new("."));
+    let file_name = path.file_name().with_context(|| format!("output path {} has no file name", path.display()))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(file_name);
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = dir.join(tmp_name);
+
+    let result = (|| -> Result<()> {
+        let mut f = fs::File::create(&tmp).with_context(|| format!("failed to create {}", tmp.display()))?;
+        f.write_all(bytes).with_context(|| format!("failed to write {}", tmp.display()))?;
+        f.sync_all().with_context(|| format!("failed to sync {}", tmp.display()))?;
+        drop(f);
+        fs::rename(&tmp, path).with_context(|| format!("failed to rename {} to {}", tmp.display(), path.display()))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn run() -> Result<()> {
+    let mut args = std::env::args_os().skip(1);
+    let out_dir = match (args.next(), args.next()) {
+        (Some(dir), None) => PathBuf::from(dir),
+        _ => bail!("usage: build-examples OUTDIR"),
+    };
+    fs::create_dir_all(&out_dir).with_context(|| format!("failed to create output directory {}", out_dir.display()))?;
+
+    let component = wharf_examples::build_hello_component()?;
+    let component_path = out_dir.join("hello.wasm");
+    write_atomic(&component_path, &component)?;
+    println!("wrote {} ({} bytes)", component_path.display(), component.len());
+
+    let module = wharf_examples::build_hello_module()?;
+    let module_path = out_dir.join("hello-module.wasm");
+    write_atomic(&module_path, &module)?;
+    println!("wrote {} ({} bytes)", module_path.display(), module.len());
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("build-examples: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

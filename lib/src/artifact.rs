@@ -1,0 +1,311 @@
+//! The Wasm OCI artifact: building the CNCF TAG Runtime layout
+//! (config `application/vnd.wasm.config.v0+json`, one `application/wasm`
+//! layer) reproducibly, and recognising it, and the legacy shapes, when reading.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::manifest::{Descriptor, Manifest};
+use crate::media::{self, WASM_SHAPES};
+use crate::store::MemoryStore;
+use crate::wasm::{self, WasmInfo, WasmKind};
+
+/// The layer annotation naming the file (so `oras pull` writes it).
+pub const TITLE: &str = "org.opencontainers.image.title";
+/// The manifest annotation with the creation time.
+pub const CREATED: &str = "org.opencontainers.image.created";
+
+/// The config document, field for field as the CNCF spec and the `oci-wasm`
+/// crate write it (including explicit `null`s), so wkg, wash and Spin read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WasmConfig {
+    /// RFC 3339 creation time.
+    #[serde(default)]
+    pub created: Option<String>,
+    /// Author, when known.
+    #[serde(default)]
+    pub author: Option<String>,
+    /// Always `wasm`.
+    #[serde(default)]
+    pub architecture: String,
+    /// `wasip2` for components, `wasip1` for core modules.
+    #[serde(default)]
+    pub os: String,
+    /// Digests of the layers, in order.
+    #[serde(default)]
+    pub layer_digests: Vec<String>,
+    /// The component's world; absent for core modules.
+    #[serde(default)]
+    pub component: Option<ComponentWorld>,
+}
+
+/// The `component` field of the config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentWorld {
+    /// Exports, sorted.
+    #[serde(default)]
+    pub exports: Vec<String>,
+    /// Imports, sorted.
+    #[serde(default)]
+    pub imports: Vec<String>,
+    /// The declared target world (`ns:pkg/world@version`), when known.
+    #[serde(default)]
+    pub target: Option<String>,
+}
+
+/// When the artifact says it was created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    /// Seconds since the Unix epoch (reproducible).
+    At(i64),
+    /// The current time (not reproducible).
+    Now,
+}
+
+impl Created {
+    /// `SOURCE_DATE_EPOCH` when set, else the Unix epoch: the same input gives
+    /// the same digest on every machine.
+    pub fn reproducible() -> Result<Self> {
+        match std::env::var("SOURCE_DATE_EPOCH") {
+            Ok(v) => v
+                .trim()
+                .parse::<i64>()
+                .map(Created::At)
+                .map_err(|_| Error::Usage(format!("SOURCE_DATE_EPOCH={v:?} is not a whole number of seconds"))),
+            Err(_) => Ok(Created::At(0)),
+        }
+    }
+
+    /// The RFC 3339 UTC form.
+    pub fn rfc3339(self) -> String {
+        let secs = match self {
+            Created::At(s) => s,
+            Created::Now => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+        };
+        rfc3339_utc(secs)
+    }
+}
+
+/// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (days-to-civil, proleptic Gregorian).
+fn rfc3339_utc(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Choices for [`build`].
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Creation time.
+    pub created: Created,
+    /// Extra manifest annotations (override the ones derived from metadata).
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// A staged artifact, ready to be copied to any store.
+pub struct Artifact {
+    /// The staged content (manifest and config in memory, layer from its file).
+    pub store: MemoryStore,
+    /// The manifest's descriptor (the root to copy).
+    pub root: Descriptor,
+    /// The manifest.
+    pub manifest: Manifest,
+    /// The config.
+    pub config: WasmConfig,
+    /// What inspection found, warnings included.
+    pub info: WasmInfo,
+}
+
+/// Validates the file at `path` and stages it as a Wasm OCI artifact.
+pub fn build(path: &Path, options: &BuildOptions) -> Result<Artifact> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read", path, e))?;
+    let name = path.display().to_string();
+    let info = wasm::inspect(&name, &bytes)?;
+    let mut layer = Descriptor::of_bytes(media::WASM_LAYER, &bytes);
+    drop(bytes);
+    let title = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "component.wasm".into());
+    layer.annotations.insert(TITLE.into(), title);
+
+    let created = options.created.rfc3339();
+    let config = WasmConfig {
+        created: Some(created.clone()),
+        author: info.metadata.authors.clone(),
+        architecture: "wasm".into(),
+        os: info.kind.os().into(),
+        layer_digests: vec![layer.digest.to_string()],
+        component: (info.kind == WasmKind::Component).then(|| ComponentWorld {
+            exports: info.exports.clone(),
+            imports: info.imports.clone(),
+            target: None,
+        }),
+    };
+    let config_bytes = Bytes::from(serde_json::to_vec(&config).map_err(|e| Error::malformed("config", e))?);
+    let config_desc = Descriptor::of_bytes(media::WASM_CONFIG_V0, &config_bytes);
+
+    let mut annotations = metadata_annotations(&info);
+    annotations.insert(CREATED.into(), created);
+    annotations.extend(options.annotations.clone());
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: Some(media::OCI_MANIFEST.into()),
+        config: config_desc.clone(),
+        layers: vec![layer.clone()],
+        subject: None,
+        artifact_type: None,
+        annotations,
+    };
+    let manifest_bytes = Bytes::from(manifest.to_bytes());
+    let root = Descriptor::of_bytes(media::OCI_MANIFEST, &manifest_bytes);
+
+    let store = MemoryStore::new();
+    store.add_bytes(&config_desc, config_bytes);
+    store.add_file(&layer, PathBuf::from(path));
+    store.add_bytes(&root, manifest_bytes);
+    Ok(Artifact { store, root, manifest, config, info })
+}
+
+/// Manifest annotations from wasm-metadata, mapped the way wkg maps them.
+fn metadata_annotations(info: &WasmInfo) -> BTreeMap<String, String> {
+    let m = &info.metadata;
+    [
+        ("org.opencontainers.image.description", &m.description),
+        ("org.opencontainers.image.licenses", &m.licenses),
+        ("org.opencontainers.image.source", &m.source),
+        ("org.opencontainers.image.url", &m.homepage),
+        ("org.opencontainers.image.authors", &m.authors),
+        ("org.opencontainers.image.version", &m.version),
+        ("org.opencontainers.image.revision", &m.revision),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v)))
+    .collect()
+}
+
+/// How a manifest holds its Wasm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WasmLayout {
+    /// The shape's name (`cncf-wasm-v0`, or a legacy one).
+    pub shape: String,
+    /// The layer holding the Wasm binary.
+    pub layer: Descriptor,
+    /// Oddities worth telling the user (extra layers).
+    pub warnings: Vec<String>,
+}
+
+/// Finds the Wasm layer of a manifest, naming the shape it follows, or says
+/// clearly why this is not a Wasm artifact.
+pub fn wasm_layout(manifest: &Manifest) -> Result<WasmLayout> {
+    let config_type = manifest.config.media_type.as_str();
+    let mut warnings = Vec::new();
+    let (shape, accepted): (String, &[&str]) = match WASM_SHAPES.iter().find(|s| s.config == config_type) {
+        Some(s) => (s.name.to_string(), s.layers),
+        None => ("image with a Wasm layer".to_string(), media::WASM_LAYER_TYPES),
+    };
+    let wasm_layers: Vec<&Descriptor> =
+        manifest.layers.iter().filter(|l| accepted.contains(&l.media_type.as_str())).collect();
+    let Some(layer) = wasm_layers.first() else {
+        let layer_types: Vec<&str> = manifest.layers.iter().map(|l| l.media_type.as_str()).collect();
+        return Err(Error::NotWasmArtifact(format!(
+            "this is not a Wasm artifact: its config is {config_type} and its layers are [{}]; wharf reads {} artifacts and the legacy Wasm shapes",
+            layer_types.join(", "),
+            media::WASM_CONFIG_V0
+        )));
+    };
+    if manifest.layers.len() > 1 {
+        warnings.push(format!(
+            "the manifest has {} layers; the Wasm OCI spec allows one, so only the first Wasm layer ({}) is used",
+            manifest.layers.len(),
+            layer.digest
+        ));
+    }
+    Ok(WasmLayout { shape, layer: (*layer).clone(), warnings })
+}
+
+/// Parses a config blob as a Wasm config, if its media type says it is one.
+pub fn parse_config(media_type: &str, bytes: &[u8]) -> Option<WasmConfig> {
+    if WASM_SHAPES.iter().any(|s| s.config == media_type) { serde_json::from_slice(bytes).ok() } else { None }
+}
+
+/// Picks the Wasm entry of an index: the one whose platform is `wasm`, else the only one.
+pub fn pick_from_index(entries: &[Descriptor]) -> Result<Descriptor> {
+    let wasm: Vec<&Descriptor> =
+        entries.iter().filter(|e| e.platform.as_ref().is_some_and(|p| p.architecture == "wasm")).collect();
+    let pick = match (wasm.as_slice(), entries) {
+        ([one, ..], _) => (*one).clone(),
+        ([], [only]) => only.clone(),
+        _ => {
+            return Err(Error::NotWasmArtifact(format!(
+                "this image index has {} entries and none for platform wasm; name one by digest",
+                entries.len()
+            )));
+        }
+    };
+    Ok(pick)
+}
+
+/// True if `digest` names the layer of `config.layerDigests` (when listed).
+pub fn config_lists_layer(config: &WasmConfig, digest: &Digest) -> bool {
+    config.layer_digests.is_empty() || config.layer_digests.iter().any(|d| d == digest.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_of_known_instants() {
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339_utc(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339_utc(-1), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn config_bytes_match_oci_wasm_field_order_and_nulls() {
+        let c = WasmConfig {
+            created: Some("1970-01-01T00:00:00Z".into()),
+            author: None,
+            architecture: "wasm".into(),
+            os: "wasip1".into(),
+            layer_digests: vec!["sha256:aa".into()],
+            component: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&c).unwrap_or_default(),
+            r#"{"created":"1970-01-01T00:00:00Z","author":null,"architecture":"wasm","os":"wasip1","layerDigests":["sha256:aa"],"component":null}"#
+        );
+    }
+
+    #[test]
+    fn non_wasm_manifests_are_named_as_such() {
+        let m = Manifest {
+            schema_version: 2,
+            media_type: Some(media::OCI_MANIFEST.into()),
+            config: Descriptor::of_bytes("application/vnd.oci.image.config.v1+json", b"{}"),
+            layers: vec![Descriptor::of_bytes("application/vnd.oci.image.layer.v1.tar+gzip", b"x")],
+            subject: None,
+            artifact_type: None,
+            annotations: BTreeMap::new(),
+        };
+        match wasm_layout(&m) {
+            Err(Error::NotWasmArtifact(msg)) => assert!(msg.contains("tar+gzip"), "{msg}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

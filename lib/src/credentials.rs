@@ -1,0 +1,110 @@
+//! Registry credentials in the docker config (`$DOCKER_CONFIG/config.json`,
+//! else `~/.docker/config.json`): reading through `docker_credential`
+//! (`auths`, `credsStore`, `credHelpers`), and `login`/`logout` writing the
+//! file as docker does.
+
+use std::path::PathBuf;
+
+use base64::Engine;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::transport::Credentials;
+
+/// The key docker uses for Docker Hub in `auths`.
+const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
+
+/// The key a registry host has in `auths`.
+pub fn config_key(registry: &str) -> String {
+    match registry {
+        "docker.io" | "index.docker.io" | "registry-1.docker.io" => DOCKER_HUB_KEY.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// The docker config file wharf reads and writes.
+pub fn config_path() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("DOCKER_CONFIG") {
+        return Ok(PathBuf::from(dir).join("config.json"));
+    }
+    let home = std::env::var_os("HOME")
+        .ok_or_else(|| Error::Usage("neither DOCKER_CONFIG nor HOME is set: cannot find the docker config".into()))?;
+    Ok(PathBuf::from(home).join(".docker").join("config.json"))
+}
+
+/// Credentials stored for `registry`, if any. Identity tokens are not used yet
+/// (they need an OAuth2 exchange); such entries count as none.
+pub fn lookup(registry: &str) -> Option<Credentials> {
+    match docker_credential::get_credential(&config_key(registry)) {
+        Ok(docker_credential::DockerCredential::UsernamePassword(username, password)) => {
+            Some(Credentials { username, password })
+        }
+        Ok(docker_credential::DockerCredential::IdentityToken(_)) => {
+            tracing::warn!(
+                registry,
+                "the docker config holds an identity token for this registry; wharf does not use identity tokens yet"
+            );
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+fn read_config(path: &PathBuf) -> Result<Map<String, Value>> {
+    match std::fs::read(path) {
+        Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Ok(Map::new()),
+        Ok(bytes) => match serde_json::from_slice(&bytes) {
+            Ok(Value::Object(map)) => Ok(map),
+            Ok(_) => Err(Error::malformed(path.display().to_string(), "it is not a JSON object")),
+            Err(e) => Err(Error::malformed(path.display().to_string(), e)),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Map::new()),
+        Err(e) => Err(Error::io("cannot read", path, e)),
+    }
+}
+
+fn write_config(path: &PathBuf, config: Map<String, Value>) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
+    }
+    let mut bytes =
+        serde_json::to_vec_pretty(&Value::Object(config)).map_err(|e| Error::malformed("docker config", e))?;
+    bytes.push(b'\n');
+    crate::store::layout::write_atomic(path, &bytes)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(())
+}
+
+/// Stores credentials for `registry` in the docker config's `auths`, keeping
+/// every other entry and setting as it was.
+pub fn store(registry: &str, credentials: &Credentials) -> Result<PathBuf> {
+    let path = config_path()?;
+    let mut config = read_config(&path)?;
+    let auth =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", credentials.username, credentials.password));
+    let auths = config.entry("auths").or_insert_with(|| Value::Object(Map::new()));
+    let Value::Object(auths) = auths else {
+        return Err(Error::malformed(path.display().to_string(), "`auths` is not an object"));
+    };
+    auths.insert(config_key(registry), serde_json::json!({ "auth": auth }));
+    write_config(&path, config)?;
+    Ok(path)
+}
+
+/// Removes the credentials for `registry`. Returns false if there were none.
+pub fn remove(registry: &str) -> Result<bool> {
+    let path = config_path()?;
+    let mut config = read_config(&path)?;
+    let removed = match config.get_mut("auths") {
+        Some(Value::Object(auths)) => auths.remove(&config_key(registry)).is_some(),
+        _ => false,
+    };
+    if removed {
+        write_config(&path, config)?;
+    }
+    Ok(removed)
+}

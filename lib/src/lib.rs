@@ -1,0 +1,29 @@
+//! wharf: ship WebAssembly components through OCI registries and local OCI layouts.
+//!
+//! The library holds all behaviour; the `wharf` binary is a thin layer over it.
+//! - [`reference`]: registry and layout references.
+//! - [`digest`]: digests and the verifying stream.
+//! - [`manifest`], [`media`]: OCI documents and media types.
+//! - [`store`]: the content-store traits and their registry, layout and memory implementations.
+//! - [`copy`]: the one graph walk behind push, pull and copy.
+//! - [`artifact`], [`wasm`]: the Wasm OCI artifact format and binary inspection.
+//! - [`transport`], [`credentials`]: schemes, TLS and registry credentials.
+//! - [`ops`]: the commands as library calls returning reports.
+//!
+//! Nothing here prints; errors are typed ([`Error`], with a kind and a hint).
+
+pub mod artifact;
+pub mod copy;
+pub mod credentials;
+pub mod digest;
+pub mod error;
+pub mod manifest;
+pub mod media;
+pub mod ops;
+pub mod reference;
+pub mod store;
+pub mod transport;
+pub mod wasm;
+
+pub use error::{Error, ErrorKind, Result};
+pub use reference::Reference;

@@ -1,0 +1,419 @@
+//! The commands, as library calls returning reports: push, pull, inspect, copy.
+//! Each is a short composition of a store, the artifact format and the walk.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures::StreamExt;
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+
+use crate::artifact::{self, BuildOptions, WasmConfig};
+use crate::copy::{CopyOptions, CopyReport, Progress, copy};
+use crate::digest::{Digest, VerifyingStream};
+use crate::error::{Error, Result};
+use crate::manifest::{Descriptor, Index, Manifest};
+use crate::media;
+use crate::reference::{Reference, Selector};
+use crate::store::registry::Access;
+use crate::store::{LayoutStore, ReadStore, RegistryStore, Store, transfer_error};
+use crate::transport::TransportOptions;
+use crate::wasm::{self, WasmInfo};
+
+/// Opens `reference` for reading.
+pub async fn open_source(reference: &Reference, transport: &TransportOptions) -> Result<Box<dyn ReadStore>> {
+    Ok(match reference {
+        Reference::Registry(r) => Box::new(RegistryStore::connect(r, transport, Access::Read).await?),
+        Reference::Layout(l) => Box::new(LayoutStore::open(&l.path)?),
+    })
+}
+
+/// Opens `reference` for writing (creating a layout if needed).
+pub async fn open_destination(reference: &Reference, transport: &TransportOptions) -> Result<Box<dyn Store>> {
+    Ok(match reference {
+        Reference::Registry(r) => Box::new(RegistryStore::connect(r, transport, Access::Write).await?),
+        Reference::Layout(l) => Box::new(LayoutStore::create(&l.path)?),
+    })
+}
+
+/// The tags a push or copy writes: the reference's tag (or `fallback`), then `extra`.
+fn destination_tags(reference: &Reference, fallback: Option<&str>, extra: &[String]) -> Result<Vec<String>> {
+    if reference.digest().is_some() {
+        return Err(Error::Usage(format!(
+            "cannot push to {reference}: a destination is named by tag, not by digest (the digest is computed from the content)"
+        )));
+    }
+    let mut tags: Vec<String> = reference.tag().or(fallback).map(str::to_string).into_iter().collect();
+    for t in extra {
+        Reference::parse(&format!("oci:x:{t}"))?;
+        if !tags.contains(t) {
+            tags.push(t.clone());
+        }
+    }
+    Ok(tags)
+}
+
+/// Options for [`push`].
+pub struct PushOptions {
+    /// How the artifact is built.
+    pub build: BuildOptions,
+    /// Extra tags.
+    pub extra_tags: Vec<String>,
+    /// Transport settings.
+    pub transport: TransportOptions,
+    /// Progress receiver.
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+/// What a push did.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PushReport {
+    /// `location@digest`.
+    pub reference: String,
+    /// Manifest digest.
+    pub digest: Digest,
+    /// Manifest media type.
+    pub media_type: String,
+    /// Manifest size.
+    pub size: u64,
+    /// Tags written.
+    pub tags: Vec<String>,
+    /// The config that was pushed.
+    pub config: WasmConfig,
+    /// Manifest annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// Blob transfer summary.
+    pub transfer: CopyReport,
+    /// Things the user should know.
+    pub warnings: Vec<String>,
+}
+
+/// Validates `file`, builds its artifact and copies it to `reference`.
+pub async fn push(file: &Path, reference: &Reference, options: &PushOptions) -> Result<PushReport> {
+    let tags = destination_tags(reference, Some("latest"), &options.extra_tags)?;
+    let built = artifact::build(file, &options.build)?;
+    let dst = open_destination(reference, &options.transport).await?;
+    let copy_options = CopyOptions { tags: tags.clone(), progress: options.progress.clone(), ..CopyOptions::default() };
+    let transfer = copy(&built.store, &built.root, dst.as_ref(), &copy_options).await?;
+    Ok(PushReport {
+        reference: format!("{}@{}", reference.location(), built.root.digest),
+        digest: built.root.digest.clone(),
+        media_type: built.root.media_type.clone(),
+        size: built.root.size,
+        tags,
+        config: built.config,
+        annotations: built.manifest.annotations,
+        transfer,
+        warnings: built.info.warnings,
+    })
+}
+
+/// A resolved Wasm artifact: manifest, config and where its Wasm is.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resolved {
+    /// The descriptor the reference resolved to (an index or a manifest).
+    pub root: Descriptor,
+    /// The manifest chosen (the root itself, or an index entry).
+    pub manifest_descriptor: Descriptor,
+    /// The manifest.
+    pub manifest: Manifest,
+    /// The config, if it is a Wasm config.
+    pub config: Option<WasmConfig>,
+    /// The shape found (`cncf-wasm-v0` or a legacy one).
+    pub shape: String,
+    /// The layer holding the Wasm.
+    pub layer: Descriptor,
+    /// Oddities found on the way.
+    pub warnings: Vec<String>,
+}
+
+/// Resolves `selector` in `store` to a Wasm artifact, reading manifests and
+/// config only (never the layer).
+pub async fn resolve_artifact(store: &dyn ReadStore, selector: &Selector) -> Result<Resolved> {
+    let root = store.resolve(selector).await?;
+    let manifest_descriptor = if media::is_index(&root.media_type) {
+        let index = Index::parse(&store.fetch_bytes(&root).await?)?;
+        artifact::pick_from_index(&index.manifests)?
+    } else {
+        root.clone()
+    };
+    if !manifest_descriptor.is_manifest() {
+        return Err(Error::NotWasmArtifact(format!(
+            "{} is a {}, not a manifest",
+            manifest_descriptor.digest, manifest_descriptor.media_type
+        )));
+    }
+    let manifest = Manifest::parse(&store.fetch_bytes(&manifest_descriptor).await?)?;
+    let layout = artifact::wasm_layout(&manifest)?;
+    let config = if manifest.config.size <= crate::manifest::MAX_DOCUMENT_SIZE {
+        let bytes = store.fetch_bytes(&manifest.config).await?;
+        artifact::parse_config(&manifest.config.media_type, &bytes)
+    } else {
+        None
+    };
+    let mut warnings = layout.warnings;
+    if let Some(c) = &config {
+        if !artifact::config_lists_layer(c, &layout.layer.digest) {
+            warnings.push(format!("the config's layerDigests do not list the layer {}", layout.layer.digest));
+        }
+    }
+    Ok(Resolved { root, manifest_descriptor, manifest, config, shape: layout.shape, layer: layout.layer, warnings })
+}
+
+/// Options for [`pull`].
+pub struct PullOptions {
+    /// Output file or directory; default: the layer title, else `<repo>.wasm`, in the current directory.
+    pub output: Option<PathBuf>,
+    /// Transport settings.
+    pub transport: TransportOptions,
+    /// Progress receiver.
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+/// What a pull did.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PullReport {
+    /// `location@digest` of the manifest.
+    pub reference: String,
+    /// Manifest digest.
+    pub digest: Digest,
+    /// The shape read.
+    pub shape: String,
+    /// Where the Wasm was written.
+    pub path: PathBuf,
+    /// Layer digest.
+    pub layer_digest: Digest,
+    /// Bytes written.
+    pub size: u64,
+    /// Things the user should know.
+    pub warnings: Vec<String>,
+}
+
+/// Pulls the Wasm of `reference` into a file, verifying it while it streams
+/// and writing atomically: a failed pull leaves nothing at the output path.
+pub async fn pull(reference: &Reference, options: &PullOptions) -> Result<PullReport> {
+    let store = open_source(reference, &options.transport).await?;
+    let resolved = resolve_artifact(store.as_ref(), &reference.selector()).await?;
+    let path = output_path(options.output.as_deref(), &resolved.layer, reference)?;
+    if let Some(p) = &options.progress {
+        p.started(&resolved.layer);
+    }
+    write_verified(store.as_ref(), &resolved.layer, &path, options.progress.as_deref()).await?;
+    if let Some(p) = &options.progress {
+        p.finished(&resolved.layer, crate::copy::Outcome::Copied);
+    }
+    Ok(PullReport {
+        reference: format!("{}@{}", reference.location(), resolved.manifest_descriptor.digest),
+        digest: resolved.manifest_descriptor.digest.clone(),
+        shape: resolved.shape,
+        path,
+        layer_digest: resolved.layer.digest.clone(),
+        size: resolved.layer.size,
+        warnings: resolved.warnings,
+    })
+}
+
+/// The file a pull writes: `-o` (a file, or a directory to put the default name in),
+/// else the default name in the current directory.
+fn output_path(output: Option<&Path>, layer: &Descriptor, reference: &Reference) -> Result<PathBuf> {
+    let default_name = || {
+        layer
+            .annotations
+            .get(artifact::TITLE)
+            .and_then(|t| Path::new(t).file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .unwrap_or_else(|| format!("{}.wasm", reference.short_name()))
+    };
+    let path = match output {
+        Some(p) if p.is_dir() => p.join(default_name()),
+        Some(p) => p.to_path_buf(),
+        None => PathBuf::from(default_name()),
+    };
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(Error::Usage(format!(
+            "cannot write {}: the directory {} does not exist",
+            path.display(),
+            parent.display()
+        )));
+    }
+    Ok(path)
+}
+
+/// Streams `desc` from `store` into `path` through a digest check, via a temp file.
+async fn write_verified(
+    store: &dyn ReadStore,
+    desc: &Descriptor,
+    path: &Path,
+    progress: Option<&dyn Progress>,
+) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".wharf-pull-")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("cannot create a temp file in", dir, e))?;
+    let (std_file, tmp_path) = tmp.into_parts();
+    let mut file = tokio::fs::File::from_std(std_file);
+    let mut stream = VerifyingStream::new(store.fetch(desc).await?, desc.digest.clone(), desc.size);
+    let mut first = true;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| transfer_error(&desc.digest, e))?;
+        if first && !chunk.starts_with(b"\0asm") && chunk.len() >= 4 {
+            return Err(Error::NotWasmArtifact(format!(
+                "the layer {} does not hold a WebAssembly binary (no \\0asm header)",
+                desc.digest
+            )));
+        }
+        first = false;
+        file.write_all(&chunk).await.map_err(|e| Error::io("cannot write", &*tmp_path, e))?;
+        if let Some(p) = progress {
+            p.advanced(desc, chunk.len() as u64);
+        }
+    }
+    file.flush().await.map_err(|e| Error::io("cannot write", &*tmp_path, e))?;
+    file.sync_all().await.map_err(|e| Error::io("cannot sync", &*tmp_path, e))?;
+    drop(file);
+    tmp_path.persist(path).map_err(|e| Error::io("cannot rename into", path, e.error))?;
+    Ok(())
+}
+
+/// What `inspect` shows.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Inspection {
+    /// What was inspected.
+    pub source: String,
+    /// The manifest digest (for a file: the digest a push would produce now).
+    pub digest: Digest,
+    /// The root media type (manifest or index).
+    pub media_type: String,
+    /// Manifest size.
+    pub size: u64,
+    /// The shape found.
+    pub shape: String,
+    /// Config media type.
+    pub config_media_type: String,
+    /// The Wasm layer.
+    pub layer: Descriptor,
+    /// Manifest annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// The config, when it is a Wasm config.
+    pub config: Option<WasmConfig>,
+    /// For a file: what inspection of the binary found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wasm: Option<WasmInfo>,
+    /// Things the user should know.
+    pub warnings: Vec<String>,
+}
+
+/// Inspects a reference from its manifest and config only.
+pub async fn inspect_reference(reference: &Reference, transport: &TransportOptions) -> Result<Inspection> {
+    let store = open_source(reference, transport).await?;
+    let r = resolve_artifact(store.as_ref(), &reference.selector()).await?;
+    Ok(Inspection {
+        source: format!("{}@{}", reference.location(), r.manifest_descriptor.digest),
+        digest: r.manifest_descriptor.digest.clone(),
+        media_type: r.root.media_type.clone(),
+        size: r.manifest_descriptor.size,
+        shape: r.shape,
+        config_media_type: r.manifest.config.media_type.clone(),
+        layer: r.layer,
+        annotations: r.manifest.annotations,
+        config: r.config,
+        wasm: None,
+        warnings: r.warnings,
+    })
+}
+
+/// Inspects a local Wasm file, showing the artifact a push would make of it.
+pub fn inspect_file(path: &Path, build: &BuildOptions) -> Result<Inspection> {
+    let built = artifact::build(path, build)?;
+    let mut info = built.info;
+    let warnings = std::mem::take(&mut info.warnings);
+    Ok(Inspection {
+        source: path.display().to_string(),
+        digest: built.root.digest.clone(),
+        media_type: built.root.media_type.clone(),
+        size: built.root.size,
+        shape: "cncf-wasm-v0".into(),
+        config_media_type: built.manifest.config.media_type.clone(),
+        layer: built.manifest.layers.first().cloned().unwrap_or_else(|| built.manifest.config.clone()),
+        annotations: built.manifest.annotations,
+        config: Some(built.config),
+        wasm: Some(info),
+        warnings,
+    })
+}
+
+/// Describes a file without building anything: kind, world, metadata.
+pub fn describe_file(path: &Path) -> Result<WasmInfo> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read", path, e))?;
+    wasm::inspect(&path.display().to_string(), &bytes)
+}
+
+/// What a copy did.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CopyResult {
+    /// Source `location@digest`.
+    pub source: String,
+    /// Destination `location@digest`.
+    pub destination: String,
+    /// Root digest (the same on both sides).
+    pub digest: Digest,
+    /// Tags written.
+    pub tags: Vec<String>,
+    /// Transfer summary.
+    pub transfer: CopyReport,
+}
+
+/// Copies the artifact at `src` to `dst`, any store to any store, digests preserved.
+pub async fn copy_reference(
+    src: &Reference,
+    dst: &Reference,
+    transport: &TransportOptions,
+    progress: Option<Arc<dyn Progress>>,
+) -> Result<CopyResult> {
+    let tags = destination_tags(dst, src.tag(), &[])?;
+    let source = open_source(src, transport).await?;
+    let root = source.resolve(&src.selector()).await?;
+    let destination = open_destination(dst, transport).await?;
+    let options = CopyOptions { tags: tags.clone(), progress, ..CopyOptions::default() };
+    let transfer = copy(source.as_ref(), &root, destination.as_ref(), &options).await?;
+    Ok(CopyResult {
+        source: format!("{}@{}", src.location(), root.digest),
+        destination: format!("{}@{}", dst.location(), root.digest),
+        digest: root.digest,
+        tags,
+        transfer,
+    })
+}
+
+/// Checks the credentials in `transport` against `registry` (a host, with port
+/// if any; a pasted `https://` prefix or trailing `/` is tolerated) and returns
+/// the normalised host to store them under.
+pub async fn login(registry: &str, transport: &TransportOptions) -> Result<String> {
+    let host = registry.trim().trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/');
+    let parsed = Reference::parse(&format!("{host}/x"))?;
+    let Reference::Registry(r) = parsed else {
+        return Err(Error::Usage(format!("{registry:?} is not a registry host")));
+    };
+    if r.registry != host && !(host == "docker.io" || host.ends_with("docker.io")) {
+        return Err(Error::Usage(format!("{registry:?} is not a registry host name (HOST[:PORT])")));
+    }
+    let credentials =
+        transport.credentials.as_ref().ok_or_else(|| Error::Usage("login needs a user name and password".into()))?;
+    crate::transport::verify_credentials(&r.registry, transport, credentials).await?;
+    Ok(r.registry)
+}

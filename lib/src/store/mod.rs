@@ -1,0 +1,130 @@
+//! Content stores. One pair of traits covers registries, local OCI layouts and
+//! in-memory staging, so push, pull and copy are the same graph walk
+//! ([`crate::copy`]) over any pair of stores.
+
+use std::io;
+use std::path::Path;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, StreamExt};
+
+use crate::digest::{Digest, unwrap_io_error, verify_bytes};
+use crate::error::{Error, Result};
+use crate::manifest::{Descriptor, MAX_DOCUMENT_SIZE};
+use crate::reference::Selector;
+
+pub mod layout;
+pub mod memory;
+pub mod registry;
+
+pub use layout::LayoutStore;
+pub use memory::MemoryStore;
+pub use registry::RegistryStore;
+
+/// A stream of content bytes. Errors that wharf raised itself (digest or size
+/// mismatches) travel inside `io::Error` and are recovered with
+/// [`crate::digest::unwrap_io_error`].
+pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+
+/// A repository location, used to decide whether a cross-repository mount is possible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoLocation {
+    /// Registry host.
+    pub registry: String,
+    /// Repository path.
+    pub repository: String,
+}
+
+/// What a store can be read for.
+#[async_trait]
+pub trait ReadStore: Send + Sync {
+    /// Resolves a tag or digest to the descriptor of a manifest or index.
+    async fn resolve(&self, selector: &Selector) -> Result<Descriptor>;
+
+    /// Streams the content of `desc`. The stream is not verified here: callers
+    /// wrap it in [`crate::digest::VerifyingStream`].
+    async fn fetch(&self, desc: &Descriptor) -> Result<ByteStream>;
+
+    /// True if the store holds `desc`.
+    async fn exists(&self, desc: &Descriptor) -> Result<bool>;
+
+    /// The registry repository behind this store, if it is one.
+    fn location(&self) -> Option<RepoLocation> {
+        None
+    }
+
+    /// Reads a small document (manifest, config) into memory, verified against
+    /// its descriptor, refusing anything over [`MAX_DOCUMENT_SIZE`].
+    async fn fetch_bytes(&self, desc: &Descriptor) -> Result<Bytes> {
+        if desc.size > MAX_DOCUMENT_SIZE {
+            return Err(Error::malformed(
+                format!("document {}", desc.digest),
+                format!(
+                    "it declares {} bytes; wharf reads at most {MAX_DOCUMENT_SIZE} for a manifest or config",
+                    desc.size
+                ),
+            ));
+        }
+        let mut stream = self.fetch(desc).await?;
+        let mut buf = BytesMut::with_capacity(desc.size as usize);
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| transfer_error(&desc.digest, e))?;
+            if (buf.len() + chunk.len()) as u64 > desc.size {
+                return Err(Error::SizeMismatch {
+                    digest: desc.digest.to_string(),
+                    expected: desc.size,
+                    actual: (buf.len() + chunk.len()) as u64,
+                });
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        verify_bytes(&buf, &desc.digest, desc.size)?;
+        Ok(buf.freeze())
+    }
+}
+
+/// What a store can be written with.
+#[async_trait]
+pub trait Store: ReadStore {
+    /// Stores a blob. The content must match `desc` (size and digest); a store
+    /// that already holds it may return without reading the stream.
+    async fn push(&self, desc: &Descriptor, content: ByteStream) -> Result<()>;
+
+    /// Stores a manifest or index and points each tag at it (none: by digest only).
+    async fn push_manifest(&self, desc: &Descriptor, bytes: Bytes, tags: &[String]) -> Result<()>;
+
+    /// Makes a blob of another repository on the same registry available here
+    /// without copying it. Returns false when the store cannot (the caller then copies).
+    async fn mount(&self, _desc: &Descriptor, _from: &RepoLocation) -> Result<bool> {
+        Ok(false)
+    }
+}
+
+/// Streams a local file in chunks.
+pub(crate) async fn file_stream(path: &Path) -> Result<ByteStream> {
+    use tokio::io::AsyncReadExt;
+    const CHUNK: usize = 1 << 20;
+    let file = tokio::fs::File::open(path).await.map_err(|e| Error::io("cannot open", path, e))?;
+    let stream = futures::stream::try_unfold(file, |mut file| async move {
+        let mut buf = BytesMut::zeroed(CHUNK);
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.truncate(n);
+        Ok(Some((buf.freeze(), file)))
+    });
+    Ok(Box::pin(stream))
+}
+
+/// A stream of one in-memory buffer.
+pub(crate) fn bytes_stream(bytes: Bytes) -> ByteStream {
+    Box::pin(futures::stream::once(async move { Ok(bytes) }))
+}
+
+/// Turns a stream error into a wharf error, recovering integrity errors raised by wharf itself.
+pub(crate) fn transfer_error(digest: &Digest, e: io::Error) -> Error {
+    unwrap_io_error(e, |source| Error::Transfer { what: digest.to_string(), source })
+}
