@@ -132,11 +132,11 @@ impl Walk<'_> {
             self.record(desc, Outcome::Skipped);
             return Ok(());
         }
-        if let Some(from) = self.src.location() {
-            if self.dst.mount(desc, &from).await? {
-                self.record(desc, Outcome::Mounted);
-                return Ok(());
-            }
+        if let Some(from) = self.src.location()
+            && self.dst.mount(desc, &from).await?
+        {
+            self.record(desc, Outcome::Mounted);
+            return Ok(());
         }
         if let Some(p) = &self.options.progress {
             p.started(desc);

@@ -155,10 +155,10 @@ pub async fn resolve_artifact(store: &dyn ReadStore, selector: &Selector) -> Res
         None
     };
     let mut warnings = layout.warnings;
-    if let Some(c) = &config {
-        if !artifact::config_lists_layer(c, &layout.layer.digest) {
-            warnings.push(format!("the config's layerDigests do not list the layer {}", layout.layer.digest));
-        }
+    if let Some(c) = &config
+        && !artifact::config_lists_layer(c, &layout.layer.digest)
+    {
+        warnings.push(format!("the config's layerDigests do not list the layer {}", layout.layer.digest));
     }
     Ok(Resolved { root, manifest_descriptor, manifest, config, shape: layout.shape, layer: layout.layer, warnings })
 }

@@ -173,6 +173,9 @@ fn parse_layout(rest: &str) -> std::result::Result<LayoutRef, String> {
 /// its terse errors into a sentence naming the fix.
 fn parse_registry(input: &str) -> std::result::Result<RegistryRef, String> {
     use oci_spec::distribution::{ParseError, Reference as OciRef};
+    if let Some((_, digest)) = input.split_once('@') {
+        digest.parse::<Digest>().map_err(|e| e.to_string())?;
+    }
     if repository_has_uppercase(input) {
         return Err("repository names must be lowercase".into());
     }
@@ -194,10 +197,10 @@ fn parse_registry(input: &str) -> std::result::Result<RegistryRef, String> {
     let written_tag =
         input.split('@').next().is_some_and(|n| n.rsplit('/').next().is_some_and(|last| last.contains(':')));
     let tag = parsed.tag().filter(|_| written_tag).map(str::to_string);
-    if let Some((_, port)) = parsed.registry().rsplit_once(':') {
-        if port.parse::<u16>().map_or(true, |p| p == 0) {
-            return Err(format!("port {port:?} is not a number from 1 to 65535"));
-        }
+    if let Some((_, port)) = parsed.registry().rsplit_once(':')
+        && port.parse::<u16>().map_or(true, |p| p == 0)
+    {
+        return Err(format!("port {port:?} is not a number from 1 to 65535"));
     }
     Ok(RegistryRef {
         registry: parsed.registry().to_string(),

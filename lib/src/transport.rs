@@ -71,7 +71,7 @@ impl TransportOptions {
                 if let Some(start) = block.find("-----BEGIN CERTIFICATE-----") {
                     out.push(Certificate {
                         encoding: CertificateEncoding::Pem,
-                        data: block[start..].as_bytes().to_vec(),
+                        data: block.as_bytes()[start..].to_vec(),
                     });
                 }
             }
@@ -168,10 +168,10 @@ pub(crate) fn certificate_problem(e: &reqwest::Error) -> Option<String> {
         if let Some(tls) = err.downcast_ref::<rustls::Error>() {
             return matches!(tls, rustls::Error::InvalidCertificate(_)).then(|| tls.to_string());
         }
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                return matches!(tls, rustls::Error::InvalidCertificate(_)).then(|| tls.to_string());
-            }
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
+        {
+            return matches!(tls, rustls::Error::InvalidCertificate(_)).then(|| tls.to_string());
         }
         source = err.source();
     }

@@ -284,11 +284,3 @@ impl Store for RegistryStore {
         Ok(self.client.mount_blob(&self.digest_ref(&desc.digest), &source, desc.digest.as_str()).await.is_ok())
     }
 }
-
-#[allow(dead_code)]
-fn _assert_send() {
-    fn is_send<T: Send + Sync>() {}
-    is_send::<RegistryStore>();
-    let _ = bytes_stream(Bytes::new()).boxed();
-    let _ = transfer_error;
-}
