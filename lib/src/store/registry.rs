@@ -12,14 +12,14 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::manifest::OciDescriptor;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, RegistryOperation};
 use reqwest::header::HeaderValue;
 
-use super::{ByteStream, ReadStore, RepoLocation, Store, bytes_stream, transfer_error};
+use super::{ByteStream, ReadStore, RepoLocation, Store, bytes_stream};
 use crate::digest::{Digest, VerifyingStream};
 use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, declared_media_type};
