@@ -288,6 +288,30 @@ async fn write_verified(
     Ok(())
 }
 
+/// Largest Wasm binary [`fetch_wasm`] reads into memory.
+pub const MAX_WASM_IN_MEMORY: u64 = 1 << 30;
+
+/// Reads the Wasm binary of `reference` into memory, verified against its
+/// digest, with the artifact it came from. For commands that must parse the
+/// whole binary (checks, composition); pulls to disk use [`pull`].
+pub async fn fetch_wasm(reference: &Reference, transport: &TransportOptions) -> Result<(Resolved, Vec<u8>)> {
+    let store = open_source(reference, transport).await?;
+    let resolved = resolve_artifact(store.as_ref(), &reference.selector()).await?;
+    let layer = &resolved.layer;
+    if layer.size > MAX_WASM_IN_MEMORY {
+        return Err(Error::Usage(format!(
+            "the Wasm layer of {reference} is {} bytes, over the {MAX_WASM_IN_MEMORY}-byte limit",
+            layer.size
+        )));
+    }
+    let mut bytes = Vec::with_capacity(layer.size as usize);
+    let mut stream = VerifyingStream::new(store.fetch(layer).await?, layer.digest.clone(), layer.size);
+    while let Some(chunk) = stream.next().await {
+        bytes.extend_from_slice(&chunk.map_err(|e| transfer_error(&layer.digest, e))?);
+    }
+    Ok((resolved, bytes))
+}
+
 /// What `inspect` shows.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
