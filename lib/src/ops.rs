@@ -5,19 +5,17 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use futures::StreamExt;
 use serde::Serialize;
-use tokio::io::AsyncWriteExt;
 
 use crate::artifact::{self, BuildOptions, WasmConfig};
 use crate::copy::{CopyOptions, CopyReport, Progress, copy};
-use crate::digest::{Digest, VerifyingStream};
+use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, Index, Manifest};
 use crate::media;
 use crate::reference::{Reference, Selector};
 use crate::store::registry::Access;
-use crate::store::{LayoutStore, ReadStore, RegistryStore, Store, transfer_error};
+use crate::store::{LayoutStore, ReadStore, RegistryStore, Store, collect_verified, write_file_verified};
 use crate::transport::TransportOptions;
 use crate::wasm::{self, WasmInfo};
 
@@ -248,44 +246,28 @@ fn output_path(output: Option<&Path>, layer: &Descriptor, reference: &Reference)
     Ok(path)
 }
 
-/// Streams `desc` from `store` into `path` through a digest check, via a temp file.
+/// Streams the Wasm layer `desc` from `store` into `path`, verified, refusing
+/// content that does not start like a WebAssembly binary.
 async fn write_verified(
     store: &dyn ReadStore,
     desc: &Descriptor,
     path: &Path,
     progress: Option<&dyn Progress>,
 ) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let tmp = tempfile::Builder::new()
-        .prefix(".wharf-pull-")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("cannot create a temp file in", dir, e))?;
-    let (std_file, tmp_path) = tmp.into_parts();
-    let mut file = tokio::fs::File::from_std(std_file);
-    let mut stream = VerifyingStream::new(store.fetch(desc).await?, desc.digest.clone(), desc.size);
     let mut first = true;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| transfer_error(&desc.digest, e))?;
-        if first && !chunk.starts_with(b"\0asm") && chunk.len() >= 4 {
+    let check_and_count = |chunk: &bytes::Bytes| {
+        if std::mem::take(&mut first) && chunk.len() >= 4 && !chunk.starts_with(b"\0asm") {
             return Err(Error::NotWasmArtifact(format!(
                 "the layer {} does not hold a WebAssembly binary (no \\0asm header)",
                 desc.digest
             )));
         }
-        first = false;
-        file.write_all(&chunk).await.map_err(|e| Error::io("cannot write", &*tmp_path, e))?;
         if let Some(p) = progress {
             p.advanced(desc, chunk.len() as u64);
         }
-    }
-    file.flush().await.map_err(|e| Error::io("cannot write", &*tmp_path, e))?;
-    file.sync_all().await.map_err(|e| Error::io("cannot sync", &*tmp_path, e))?;
-    drop(file);
-    tmp_path.persist(path).map_err(|e| Error::io("cannot rename into", path, e.error))?;
-    Ok(())
+        Ok(())
+    };
+    write_file_verified(store.fetch(desc).await?, desc, path, check_and_count).await
 }
 
 /// Largest Wasm binary [`fetch_wasm`] reads into memory.
@@ -304,11 +286,7 @@ pub async fn fetch_wasm(reference: &Reference, transport: &TransportOptions) -> 
             layer.size
         )));
     }
-    let mut bytes = Vec::with_capacity(layer.size as usize);
-    let mut stream = VerifyingStream::new(store.fetch(layer).await?, layer.digest.clone(), layer.size);
-    while let Some(chunk) = stream.next().await {
-        bytes.extend_from_slice(&chunk.map_err(|e| transfer_error(&layer.digest, e))?);
-    }
+    let bytes = collect_verified(store.fetch(layer).await?, layer).await?;
     Ok((resolved, bytes))
 }
 

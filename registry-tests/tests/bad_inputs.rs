@@ -91,7 +91,7 @@ fn missing_tags_and_dead_registries_leave_no_file() {
     let leftovers: Vec<_> = std::fs::read_dir(env.dir())
         .expect("list test dir")
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with(".wharf-pull-"))
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-wharf-"))
         .collect();
     assert!(leftovers.is_empty(), "temp files left behind: {leftovers:?}");
 }

@@ -13,12 +13,10 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::StreamExt;
 use serde_json::Value;
-use tokio::io::AsyncWriteExt;
 
-use super::{ByteStream, ReadStore, Store, file_stream, transfer_error};
-use crate::digest::{Digest, VerifyingStream, verify_bytes};
+use super::{ByteStream, ReadStore, Store, file_stream, write_file_verified};
+use crate::digest::{Digest, verify_bytes};
 use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, declared_media_type};
 use crate::reference::Selector;
@@ -263,23 +261,7 @@ impl Store for LayoutStore {
         if blob_is_present(&path, desc.size) {
             return Ok(());
         }
-        let dir = path.parent().unwrap_or(&self.root).to_path_buf();
-        let tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempfile_in(&dir)
-            .map_err(|e| Error::io("cannot create a temp file in", &dir, e))?;
-        let (std_file, tmp_path) = tmp.into_parts();
-        let mut file = tokio::fs::File::from_std(std_file);
-        let mut verified = VerifyingStream::new(content, desc.digest.clone(), desc.size);
-        while let Some(chunk) = verified.next().await {
-            let chunk = chunk.map_err(|e| transfer_error(&desc.digest, e))?;
-            file.write_all(&chunk).await.map_err(|e| Error::io("cannot write", &*tmp_path, e))?;
-        }
-        file.flush().await.map_err(|e| Error::io("cannot write", &*tmp_path, e))?;
-        file.sync_all().await.map_err(|e| Error::io("cannot sync", &*tmp_path, e))?;
-        drop(file);
-        tmp_path.persist(&path).map_err(|e| Error::io("cannot rename into", &path, e.error))?;
-        Ok(())
+        write_file_verified(content, desc, &path, |_| Ok(())).await
     }
 
     async fn push_manifest(&self, desc: &Descriptor, bytes: Bytes, tags: &[String]) -> Result<()> {

@@ -4,13 +4,15 @@
 
 use std::io;
 use std::path::Path;
+
 use std::pin::Pin;
+use tokio::io::AsyncWriteExt;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
 
-use crate::digest::{Digest, unwrap_io_error, verify_bytes};
+use crate::digest::{Digest, VerifyingStream, unwrap_io_error};
 use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, MAX_DOCUMENT_SIZE};
 use crate::reference::Selector;
@@ -67,21 +69,7 @@ pub trait ReadStore: Send + Sync {
                 ),
             ));
         }
-        let mut stream = self.fetch(desc).await?;
-        let mut buf = BytesMut::with_capacity(desc.size as usize);
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| transfer_error(&desc.digest, e))?;
-            if (buf.len() + chunk.len()) as u64 > desc.size {
-                return Err(Error::SizeMismatch {
-                    digest: desc.digest.to_string(),
-                    expected: desc.size,
-                    actual: (buf.len() + chunk.len()) as u64,
-                });
-            }
-            buf.extend_from_slice(&chunk);
-        }
-        verify_bytes(&buf, &desc.digest, desc.size)?;
-        Ok(buf.freeze())
+        collect_verified(self.fetch(desc).await?, desc).await.map(Bytes::from)
     }
 }
 
@@ -127,4 +115,47 @@ pub(crate) fn bytes_stream(bytes: Bytes) -> ByteStream {
 /// Turns a stream error into a wharf error, recovering integrity errors raised by wharf itself.
 pub(crate) fn transfer_error(digest: &Digest, e: io::Error) -> Error {
     unwrap_io_error(e, |source| Error::Transfer { what: digest.to_string(), source })
+}
+
+/// Reads `content` into memory through a size and digest check against `desc`.
+pub(crate) async fn collect_verified(content: ByteStream, desc: &Descriptor) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(usize::try_from(desc.size).unwrap_or(0).min(1 << 26));
+    let mut verified = VerifyingStream::new(content, desc.digest.clone(), desc.size);
+    while let Some(chunk) = verified.next().await {
+        out.extend_from_slice(&chunk.map_err(|e| transfer_error(&desc.digest, e))?);
+    }
+    Ok(out)
+}
+
+/// Streams `content` into the file at `path` through a size and digest check
+/// against `desc`: into a temp file beside `path`, synced, and renamed only
+/// after a clean end, so a failure leaves nothing at `path`. `inspect` sees
+/// each chunk before it is written and may refuse it.
+pub(crate) async fn write_file_verified(
+    content: ByteStream,
+    desc: &Descriptor,
+    path: &Path,
+    mut inspect: impl FnMut(&Bytes) -> Result<()> + Send,
+) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".tmp-wharf-")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("cannot create a temp file in", dir, e))?;
+    let (std_file, tmp_path) = tmp.into_parts();
+    let mut file = tokio::fs::File::from_std(std_file);
+    let mut verified = VerifyingStream::new(content, desc.digest.clone(), desc.size);
+    while let Some(chunk) = verified.next().await {
+        let chunk = chunk.map_err(|e| transfer_error(&desc.digest, e))?;
+        inspect(&chunk)?;
+        file.write_all(&chunk).await.map_err(|e| Error::io("cannot write", &*tmp_path, e))?;
+    }
+    file.flush().await.map_err(|e| Error::io("cannot write", &*tmp_path, e))?;
+    file.sync_all().await.map_err(|e| Error::io("cannot sync", &*tmp_path, e))?;
+    drop(file);
+    tmp_path.persist(path).map_err(|e| Error::io("cannot rename into", path, e.error))?;
+    Ok(())
 }
