@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::digest::Digest;
 use crate::error::Result;
 use crate::manifest::{Descriptor, successors};
+use crate::reference::Selector;
 use crate::store::{ByteStream, ReadStore, Store};
 
 /// Receives transfer events; the CLI draws progress bars from them.
@@ -80,7 +81,11 @@ pub async fn copy(
     options: &CopyOptions,
 ) -> Result<CopyReport> {
     let walk = Walk { src, dst, options, report: Mutex::new(CopyReport::default()) };
-    walk.manifest(root, true).await?;
+    if walk.root_is_current(root).await {
+        walk.record(root, Outcome::Skipped);
+    } else {
+        walk.manifest(root, true).await?;
+    }
     Ok(walk.report.into_inner().unwrap_or_default())
 }
 
@@ -100,6 +105,22 @@ impl Walk<'_> {
         if let Some(p) = &self.options.progress {
             p.finished(desc, outcome);
         }
+    }
+
+    /// True when every tag already points at `root` in the destination: a
+    /// registry accepts a manifest only once its blobs are there, so nothing
+    /// below it needs checking, and a re-push costs one lookup per tag.
+    async fn root_is_current(&self, root: &Descriptor) -> bool {
+        if self.options.tags.is_empty() {
+            return false;
+        }
+        for tag in &self.options.tags {
+            match self.dst.resolve(&Selector::Tag(tag.clone())).await {
+                Ok(found) if found.digest == root.digest => {}
+                _ => return false,
+            }
+        }
+        true
     }
 
     /// Copies a manifest or index: children first (always checked, even when

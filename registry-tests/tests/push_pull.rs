@@ -147,6 +147,14 @@ fn re_pushing_sends_no_blob_and_extra_tags_and_annotations_land() {
     first.assert_ok();
     assert_eq!(first.json()["transfer"]["copied"].as_array().map(Vec::len), Some(3));
 
+    // The same push again: the tag already points at the digest, so nothing is sent or re-checked.
+    let unchanged = wharf(&["push", file, &reference, "--format", "json"], &env);
+    unchanged.assert_ok();
+    let transfer = &unchanged.json()["transfer"];
+    assert_eq!(transfer["copied"].as_array().map(Vec::len), Some(0), "{transfer}");
+    assert_eq!(transfer["skipped"].as_array().map(Vec::len), Some(1), "{transfer}");
+    assert_eq!(transfer["skipped"][0], first.json()["digest"]);
+
     let again = wharf(
         &["push", file, &reference, "--tag", "latest", "--annotation", "org.example/team=web", "--format", "json"],
         &env,
