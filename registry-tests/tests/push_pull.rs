@@ -75,6 +75,9 @@ fn a_component_round_trips_byte_identical_and_runs() {
     pulled.assert_ok();
     assert_eq!(pulled.json()["shape"], "cncf-wasm-v0");
     assert_eq!(std::fs::read(&out).expect("pulled file"), bytes);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&out).expect("pulled file metadata").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644, "a pulled file is readable like any downloaded file");
     let ran = python_peer("run_component.py", &[out.to_str().unwrap_or_default(), "greet", "Alice"]);
     ran.assert_ok();
     assert_eq!(ran.stdout.trim(), "Hello, Alice!");

@@ -156,6 +156,13 @@ pub(crate) async fn write_file_verified(
     file.flush().await.map_err(|e| Error::io("cannot write", &*tmp_path, e))?;
     file.sync_all().await.map_err(|e| Error::io("cannot sync", &*tmp_path, e))?;
     drop(file);
+    // Temp files are created 0600; the result is content for everyone to read, as oras and skopeo write it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp_path, std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| Error::io("cannot set permissions of", &*tmp_path, e))?;
+    }
     tmp_path.persist(path).map_err(|e| Error::io("cannot rename into", path, e.error))?;
     Ok(())
 }

@@ -151,9 +151,19 @@ impl RegistryStore {
             OciDistributionError::ServerError { code, message, .. } => {
                 Error::Registry { registry, status: format!("HTTP {code}"), message: one_line(&message) }
             }
-            OciDistributionError::RequestError(e) => match certificate_problem(&e) {
-                Some(detail) => Error::Certificate { registry, detail },
-                None => Error::Unreachable { registry, detail: describe_request_error(&e) },
+            OciDistributionError::RequestError(e) => match (e.status().map(|s| s.as_u16()), certificate_problem(&e)) {
+                (Some(401 | 403), _) => Error::Unauthorized {
+                    registry,
+                    detail: format!("the registry answered {}", e.status().map_or_else(String::new, |s| s.to_string())),
+                },
+                (Some(404), _) => not_found(),
+                (Some(code), _) => Error::Registry {
+                    registry,
+                    status: format!("HTTP {code}"),
+                    message: format!("while handling {what}"),
+                },
+                (None, Some(detail)) => Error::Certificate { registry, detail },
+                (None, None) => Error::Unreachable { registry, detail: describe_request_error(&e) },
             },
             OciDistributionError::DigestError(e) => {
                 Error::DigestMismatch { expected: what.to_string(), actual: e.to_string() }
