@@ -79,11 +79,76 @@ fn write_config(path: &PathBuf, config: Map<String, Value>) -> Result<()> {
     Ok(())
 }
 
-/// Stores credentials for `registry` in the docker config's `auths`, keeping
-/// every other entry and setting as it was.
-pub fn store(registry: &str, credentials: &Credentials) -> Result<PathBuf> {
+/// The credential helper the docker config names for `registry`
+/// (`credHelpers[registry]`, else `credsStore`), if any.
+fn helper_for(config: &Map<String, Value>, registry: &str) -> Option<String> {
+    let key = config_key(registry);
+    config
+        .get("credHelpers")
+        .and_then(|h| h.get(&key))
+        .or_else(|| config.get("credsStore"))
+        .and_then(Value::as_str)
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
+}
+
+/// Runs `docker-credential-<helper> <action>` with `input` on stdin, as docker does.
+fn run_helper(helper: &str, action: &str, input: &str) -> Result<()> {
+    use std::io::Write as _;
+    let program = format!("docker-credential-{helper}");
+    let mut child = std::process::Command::new(&program)
+        .arg(action)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            Error::Usage(format!("the docker config names the credential helper {program}, which cannot be run: {e}"))
+        })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input.as_bytes()).map_err(|e| Error::io("cannot write to", &program, e))?;
+    }
+    let output = child.wait_with_output().map_err(|e| Error::io("cannot run", &program, e))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        let said =
+            String::from_utf8_lossy(&output.stdout).trim().to_string() + String::from_utf8_lossy(&output.stderr).trim();
+        Err(Error::Usage(format!("{program} {action} failed: {said}")))
+    }
+}
+
+/// Where a login was stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum Stored {
+    /// In the config file's `auths`.
+    ConfigFile {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Through a credential helper (`docker-credential-NAME`).
+    Helper {
+        /// The helper's name.
+        name: String,
+    },
+}
+
+/// Stores credentials for `registry` as docker does: through the credential
+/// helper the config names, else in the config file's `auths` (keeping every
+/// other entry and setting as it was).
+pub fn store(registry: &str, credentials: &Credentials) -> Result<Stored> {
     let path = config_path()?;
     let mut config = read_config(&path)?;
+    if let Some(helper) = helper_for(&config, registry) {
+        let input = serde_json::json!({
+            "ServerURL": config_key(registry),
+            "Username": credentials.username,
+            "Secret": credentials.password,
+        });
+        run_helper(&helper, "store", &input.to_string())?;
+        return Ok(Stored::Helper { name: helper });
+    }
     let auth =
         base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", credentials.username, credentials.password));
     let auths = config.entry("auths").or_insert_with(|| Value::Object(Map::new()));
@@ -92,13 +157,17 @@ pub fn store(registry: &str, credentials: &Credentials) -> Result<PathBuf> {
     };
     auths.insert(config_key(registry), serde_json::json!({ "auth": auth }));
     write_config(&path, config)?;
-    Ok(path)
+    Ok(Stored::ConfigFile { path })
 }
 
-/// Removes the credentials for `registry`. Returns false if there were none.
+/// Removes the credentials for `registry` (from the helper too, when one is
+/// configured). Returns false if the config file had none.
 pub fn remove(registry: &str) -> Result<bool> {
     let path = config_path()?;
     let mut config = read_config(&path)?;
+    if let Some(helper) = helper_for(&config, registry) {
+        run_helper(&helper, "erase", &config_key(registry))?;
+    }
     let removed = match config.get_mut("auths") {
         Some(Value::Object(auths)) => auths.remove(&config_key(registry)).is_some(),
         _ => false,

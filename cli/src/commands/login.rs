@@ -1,5 +1,7 @@
 //! `wharf login`
 
+use wharf::credentials::Stored;
+
 use crate::Verdict;
 use crate::args::{Format, OutputArgs, TransportArgs, read_password_stdin};
 use crate::output::{self, Failure, OrFail};
@@ -36,11 +38,15 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
         TransportArgs { username: None, password_stdin: false, ..args.transport }.options().or_fail(format)?;
     transport.credentials = Some(credentials.clone());
     let registry = wharf::ops::login(&args.registry, &transport).await.or_fail(format)?;
-    let path = wharf::credentials::store(&registry, &credentials).or_fail(format)?;
+    let stored = wharf::credentials::store(&registry, &credentials).or_fail(format)?;
     if format == Format::Json {
-        output::print_json(&serde_json::json!({ "registry": registry, "config": path }));
+        output::print_json(&serde_json::json!({ "registry": registry, "stored": stored }));
     } else {
-        println!("Login succeeded: {registry} (credentials stored in {})", path.display());
+        let place = match &stored {
+            Stored::ConfigFile { path } => path.display().to_string(),
+            Stored::Helper { name } => format!("the credential helper docker-credential-{name}"),
+        };
+        println!("Login succeeded: {registry} (credentials stored in {place})");
     }
     Ok(Verdict::Pass)
 }
