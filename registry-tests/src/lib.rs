@@ -49,6 +49,9 @@ pub struct Registry {
     config: PathBuf,
     log: PathBuf,
     ca: Option<PathBuf>,
+    /// The token server of a registry with bearer-token auth (killed on drop,
+    /// after the registry).
+    token: Option<TokenServer>,
     // Dropped last: the process is killed in `Drop` before the files go.
     dir: TempDir,
 }
@@ -63,6 +66,29 @@ impl Registry {
     /// does not become ready within ~10 s.
     pub fn start_with(opts: RegistryOptions) -> Registry {
         let dir = tempfile::Builder::new().prefix("wharf-registry-").tempdir().expect("create registry tempdir");
+        Registry::start_in(dir, opts, None)
+    }
+
+    /// Plain HTTP with bearer-token auth, the flow of Docker Hub, GHCR and
+    /// friends: the registry (`auth.token`) answers `401` with a challenge
+    /// naming a token server we run alongside it
+    /// (`registry-tests/peers/token_server.py`, on its own loopback port,
+    /// killed on drop with the registry). The token server signs ES256 JWTs
+    /// with a freshly generated key whose self-signed certificate is the
+    /// registry's `rootcertbundle`, and grants:
+    ///
+    /// * `user` with `password` (HTTP basic auth): every requested action;
+    /// * anonymous requests: only `pull`;
+    /// * wrong credentials: nothing (`401`).
+    ///
+    /// Every token request is recorded, see [`token_requests`](Self::token_requests).
+    pub fn start_with_token_auth(user: &str, password: &str) -> Registry {
+        let dir = tempfile::Builder::new().prefix("wharf-registry-").tempdir().expect("create registry tempdir");
+        let token = TokenServer::start(dir.path(), user, password);
+        Registry::start_in(dir, RegistryOptions::default(), Some(token))
+    }
+
+    fn start_in(dir: TempDir, opts: RegistryOptions, token: Option<TokenServer>) -> Registry {
         let storage = dir.path().join("storage");
         std::fs::create_dir_all(&storage).expect("create registry storage dir");
 
@@ -75,11 +101,14 @@ impl Registry {
         let mut last_log = String::new();
         for _ in 0..PORT_ATTEMPTS {
             let port = free_port();
-            let yaml = registry_config(port, &storage, htpasswd.as_deref(), tls.as_ref());
+            let mut yaml = registry_config(port, &storage, htpasswd.as_deref(), tls.as_ref());
+            if let Some(token) = &token {
+                yaml.push_str(&token.registry_auth_config());
+            }
             std::fs::write(&config, yaml).expect("write registry config");
             match spawn_registry(&config, &log, port, ca.as_deref()) {
                 Ok(child) => {
-                    return Registry { child: Some(child), port, opts, config, log, ca, dir };
+                    return Registry { child: Some(child), port, opts, config, log, ca, token, dir };
                 }
                 Err(StartError::PortTaken(l)) => last_log = l,
                 Err(StartError::Failed(msg)) => {
@@ -125,6 +154,39 @@ impl Registry {
         self.opts.htpasswd.as_ref().map(|(u, p)| (u.as_str(), p.as_str()))
     }
 
+    /// The `(user, password)` the token server accepts, if the registry was
+    /// started with [`start_with_token_auth`](Self::start_with_token_auth).
+    pub fn token_credentials(&self) -> Option<(&str, &str)> {
+        self.token.as_ref().map(|t| (t.user.as_str(), t.password.as_str()))
+    }
+
+    /// `127.0.0.1:PORT` of the token server. Panics without token auth.
+    pub fn token_host(&self) -> String {
+        format!("127.0.0.1:{}", self.token_server().port)
+    }
+
+    /// The realm of the registry's bearer challenge,
+    /// `http://127.0.0.1:PORT/token`. Panics without token auth.
+    pub fn token_realm(&self) -> String {
+        self.token_server().realm()
+    }
+
+    /// Every request the token server answered so far, oldest first. Panics
+    /// without token auth.
+    pub fn token_requests(&self) -> Vec<TokenRequest> {
+        self.token_server().requests()
+    }
+
+    /// The token server's own output (start-up and access log lines, Python
+    /// tracebacks). Panics without token auth.
+    pub fn token_server_log(&self) -> String {
+        std::fs::read_to_string(&self.token_server().output).unwrap_or_default()
+    }
+
+    fn token_server(&self) -> &TokenServer {
+        self.token.as_ref().expect("this registry was not started with Registry::start_with_token_auth")
+    }
+
     /// PEM file of the CA that signed the server certificate. Panics if the
     /// registry was not started with `tls: true`.
     pub fn ca_file(&self) -> PathBuf {
@@ -156,7 +218,8 @@ impl Registry {
         }
     }
 
-    /// Kill the registry (simulates "registry is down"). Idempotent.
+    /// Kill the registry (simulates "registry is down"). Idempotent. The
+    /// token server of a token-auth registry keeps running.
     pub fn stop(&mut self) {
         self.kill();
     }
@@ -193,6 +256,7 @@ impl fmt::Debug for Registry {
         f.debug_struct("Registry")
             .field("url", &self.url())
             .field("htpasswd", &self.opts.htpasswd.is_some())
+            .field("token_auth", &self.token.as_ref().map(|t| t.realm()))
             .field("storage", &self.storage_dir())
             .finish()
     }
@@ -428,6 +492,235 @@ fn openssl(args: &[&str]) {
         .output()
         .unwrap_or_else(|e| panic!("cannot run `openssl` (apt-get install openssl): {e}"));
     assert!(out.status.success(), "openssl {} failed:\n{}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+}
+
+// ---------------------------------------------------------------------------
+// Token server (bearer-token auth)
+// ---------------------------------------------------------------------------
+
+/// The `service` of the bearer challenge (and the `aud` of the tokens) of a
+/// registry started with [`Registry::start_with_token_auth`].
+pub const TOKEN_SERVICE: &str = "wharf-test-registry";
+/// The `iss` of the tokens the test token server signs.
+pub const TOKEN_ISSUER: &str = "wharf-test-issuer";
+
+/// One request the token server answered (a line of its JSON log).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRequest {
+    /// `GET` (or `HEAD`).
+    pub method: String,
+    /// The URL path, `/token` for token requests.
+    pub path: String,
+    /// The HTTP basic-auth user name; `None` for an anonymous request.
+    pub user: Option<String>,
+    /// The `account` query parameter (sent by `docker login`-style checks).
+    pub account: Option<String>,
+    /// The `service` query parameter.
+    pub service: Option<String>,
+    /// The requested scopes, e.g. `repository:a/b:pull,push`.
+    pub scopes: Vec<String>,
+    /// What the token grants (empty unless `status` is 200).
+    pub granted: Vec<TokenGrant>,
+    /// The HTTP status of the answer: 200, 401 (wrong credentials), 404, 500.
+    pub status: u16,
+}
+
+/// One `access` entry of a token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenGrant {
+    /// `repository` (or `registry` for the catalog).
+    pub kind: String,
+    /// The repository name.
+    pub name: String,
+    /// The granted actions (`pull`, `push`, ...).
+    pub actions: Vec<String>,
+}
+
+impl TokenRequest {
+    fn from_json(v: &serde_json::Value) -> TokenRequest {
+        let s = |k: &str| v[k].as_str().map(str::to_owned);
+        let strings = |v: &serde_json::Value| -> Vec<String> {
+            v.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+        };
+        let granted = v["granted"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|g| TokenGrant {
+                        kind: g["type"].as_str().unwrap_or_default().to_owned(),
+                        name: g["name"].as_str().unwrap_or_default().to_owned(),
+                        actions: strings(&g["actions"]),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        TokenRequest {
+            method: s("method").unwrap_or_default(),
+            path: s("path").unwrap_or_default(),
+            user: s("user"),
+            account: s("account"),
+            service: s("service"),
+            scopes: strings(&v["scopes"]),
+            granted,
+            status: v["status"].as_u64().and_then(|n| u16::try_from(n).ok()).unwrap_or(0),
+        }
+    }
+}
+
+/// `python3 peers/token_server.py` on a free loopback port (it binds port 0
+/// and reports the port through a file, so there is no race for it).
+struct TokenServer {
+    child: Option<Child>,
+    port: u16,
+    user: String,
+    password: String,
+    cert: PathBuf,
+    /// JSON lines, one per request.
+    requests: PathBuf,
+    /// Its stdout and stderr.
+    output: PathBuf,
+}
+
+impl TokenServer {
+    fn start(registry_dir: &Path, user: &str, password: &str) -> TokenServer {
+        let dir = registry_dir.join("token");
+        std::fs::create_dir_all(&dir).expect("create token server dir");
+        let (key, cert) = generate_token_signing_key(&dir);
+        let requests = dir.join("requests.jsonl");
+        let output = dir.join("token-server.log");
+        let port_file = dir.join("port");
+        let script = peers_dir().join("token_server.py");
+        assert!(script.is_file(), "no token server script {}", script.display());
+        let out = std::fs::File::create(&output).expect("create token server log");
+        let mut cmd = Command::new("python3");
+        cmd.arg(&script)
+            .arg("--key")
+            .arg(&key)
+            .arg("--cert")
+            .arg(&cert)
+            .args(["--issuer", TOKEN_ISSUER, "--service", TOKEN_SERVICE, "--user", user])
+            .arg("--log")
+            .arg(&requests)
+            .arg("--port-file")
+            .arg(&port_file)
+            .env("WHARF_TOKEN_PASSWORD", password)
+            .env("PYTHONUNBUFFERED", "1")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("clone token server log handle"))
+            .stderr(out);
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run `python3` for the token server: {e}"));
+        let mut server = TokenServer {
+            child: Some(child),
+            port: 0,
+            user: user.to_owned(),
+            password: password.to_owned(),
+            cert,
+            requests,
+            output,
+        };
+        // Python start-up plus a signing self-test; generous on busy machines.
+        let deadline = Instant::now() + READY_TIMEOUT * 3;
+        loop {
+            if let Some(port) = std::fs::read_to_string(&port_file).ok().and_then(|s| s.trim().parse().ok()) {
+                server.port = port;
+                return server;
+            }
+            let exited = server.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+            if let Some(status) = exited {
+                panic!(
+                    "the token server exited early ({status}); output:\n{}",
+                    std::fs::read_to_string(&server.output).unwrap_or_default()
+                );
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "the token server did not start within {:?}; output:\n{}",
+                    READY_TIMEOUT * 3,
+                    std::fs::read_to_string(&server.output).unwrap_or_default()
+                );
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn realm(&self) -> String {
+        format!("http://127.0.0.1:{}/token", self.port)
+    }
+
+    /// The `auth:` section of the registry config.
+    fn registry_auth_config(&self) -> String {
+        format!(
+            "auth:\n  token:\n    realm: {}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
+            serde_json::to_string(&self.realm()).expect("string to json"),
+            TOKEN_SERVICE,
+            TOKEN_ISSUER,
+            yaml_str(&self.cert),
+        )
+    }
+
+    fn requests(&self) -> Vec<TokenRequest> {
+        let text = std::fs::read_to_string(&self.requests).unwrap_or_default();
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let v: serde_json::Value =
+                    serde_json::from_str(l).unwrap_or_else(|e| panic!("bad token server log line {l:?} ({e})"));
+                TokenRequest::from_json(&v)
+            })
+            .collect()
+    }
+}
+
+impl Drop for TokenServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// An EC P-256 key and its self-signed certificate for signing tokens:
+/// `(key.pem, cert.pem)` in `dir`.
+fn generate_token_signing_key(dir: &Path) -> (PathBuf, PathBuf) {
+    let cnf = dir.join("openssl.cnf");
+    std::fs::write(
+        &cnf,
+        "[req]\n\
+         distinguished_name = dn\n\
+         prompt = no\n\
+         [dn]\n\
+         CN = wharf registry-tests token issuer\n\
+         [v3_signer]\n\
+         basicConstraints = critical,CA:TRUE\n\
+         keyUsage = critical,digitalSignature,keyCertSign\n\
+         subjectKeyIdentifier = hash\n",
+    )
+    .expect("write token openssl.cnf");
+    let key = dir.join("signing.key");
+    let cert = dir.join("signing.crt");
+    let p = |p: &Path| p.to_string_lossy().into_owned();
+    openssl(&[
+        "req",
+        "-x509",
+        "-config",
+        &p(&cnf),
+        "-extensions",
+        "v3_signer",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        &p(&key),
+        "-out",
+        &p(&cert),
+        "-days",
+        "7",
+    ]);
+    (key, cert)
 }
 
 // ---------------------------------------------------------------------------
