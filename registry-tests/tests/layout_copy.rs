@@ -109,10 +109,21 @@ fn copy_moves_any_store_to_any_store_with_digests_preserved() {
     wharf(&["pull", "oci:two:1", "-o", out.to_str().unwrap_or_default()], &env).assert_ok();
     assert_eq!(std::fs::read(out).expect("pulled"), bytes);
 
-    // Copying again skips everything already there.
+    // Copying again: the tag already points at the digest, so only that one lookup is made.
     let again = wharf(&["copy", "oci:one:hello-0.1.0", &registry.reference("wasm/hello"), "--format", "json"], &env);
     again.assert_ok();
-    assert_eq!(again.json()["transfer"]["skipped"].as_array().map(Vec::len), Some(2));
+    let transfer = &again.json()["transfer"];
+    assert_eq!(transfer["skipped"], serde_json::json!([digest]), "{transfer}");
+    assert_eq!(transfer["copied"].as_array().map(Vec::len), Some(0), "{transfer}");
+
+    // Under a new tag: the blobs are found present and skipped, only the manifest is sent.
+    let retag =
+        wharf(&["copy", "oci:one:hello-0.1.0", &registry.reference("wasm/hello:again"), "--format", "json"], &env);
+    retag.assert_ok();
+    let transfer = &retag.json()["transfer"];
+    assert_eq!(transfer["skipped"].as_array().map(Vec::len), Some(2), "{transfer}");
+    assert_eq!(transfer["copied"], serde_json::json!([digest]), "{transfer}");
+    assert_eq!(transfer["bytesCopied"], 0, "{transfer}");
 }
 
 #[test]
