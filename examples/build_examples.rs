@@ -1,6 +1,10 @@
 //! `build-examples OUTDIR`: writes `OUTDIR/hello.wasm` (a component) and
 //! `OUTDIR/hello-module.wasm` (a core module), built from the sources in
 //! `examples/`. Output is deterministic; files are written atomically.
+//!
+//! `build-examples --sized BYTES OUT`: writes to the file `OUT` a valid
+//! component of exactly BYTES bytes (the hello component padded with a
+//! pseudo-random data segment; see `build_sized_component`), for benchmarks.
 
 use std::fs;
 use std::io::Write;
@@ -30,8 +34,33 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     result
 }
 
+fn run_sized(bytes: Option<std::ffi::OsString>, out: Option<std::ffi::OsString>) -> Result<()> {
+    const USAGE: &str = "usage: build-examples --sized BYTES OUT";
+    let (Some(bytes), Some(out)) = (bytes, out) else { bail!(USAGE) };
+    let bytes = bytes
+        .to_str()
+        .and_then(|b| b.parse::<usize>().ok())
+        .with_context(|| format!("BYTES must be a whole number of bytes, got {}; {USAGE}", bytes.to_string_lossy()))?;
+    let out = PathBuf::from(out);
+    if let Some(dir) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).with_context(|| format!("failed to create output directory {}", dir.display()))?;
+    }
+    let component = wharf_examples::build_sized_component(bytes)?;
+    write_atomic(&out, &component)?;
+    println!("wrote {} ({} bytes)", out.display(), component.len());
+    Ok(())
+}
+
 fn run() -> Result<()> {
-    let mut args = std::env::args_os().skip(1);
+    let mut args = std::env::args_os().skip(1).peekable();
+    if args.peek().is_some_and(|a| a == "--sized") {
+        args.next();
+        let (bytes, out) = (args.next(), args.next());
+        if args.next().is_some() {
+            bail!("usage: build-examples --sized BYTES OUT");
+        }
+        return run_sized(bytes, out);
+    }
     let out_dir = match (args.next(), args.next()) {
         (Some(dir), None) => PathBuf::from(dir),
         _ => bail!("usage: build-examples OUTDIR"),

@@ -6,6 +6,9 @@
 //!   metadata (name, description, licenses, …) embedded by `wasm-metadata`.
 //! * [`build_hello_module`] – `hello-module/module.wat`, a plain core module
 //!   exporting `add: (i32, i32) -> i32` and `memory`.
+//! * [`build_check_component`] – the `wharf check` cases in `check/`, built
+//!   with [`build_component`] (any WAT + WIT world); [`build_wit_package`]
+//!   encodes a WIT package as a binary one.
 //!
 //! Both functions are deterministic: the same sources give the same bytes.
 
@@ -91,6 +94,201 @@ pub fn build_hello_module() -> Result<Vec<u8>> {
     parse_wat(&examples_dir().join("hello-module").join("module.wat"))
 }
 
+/// Directory of the `wharf check` examples: platform worlds and one
+/// directory per case (`component.wat`, and `wit/` unless the case is built
+/// from the platform's WIT).
+pub fn check_dir() -> PathBuf {
+    examples_dir().join("check")
+}
+
+/// Builds a component from a hand-written core module (`wat`) and a WIT world
+/// (`wit`: a directory with optional `deps/`, a `.wit` file, or a binary WIT
+/// package), with `world` selected as `Resolve::select_world` accepts it.
+/// Deterministic; no metadata is added.
+pub fn build_component(wat: &Path, wit: &Path, world: &str) -> Result<Vec<u8>> {
+    let mut module = parse_wat(wat)?;
+    let mut resolve = Resolve::default();
+    let (pkg, _sources) =
+        resolve.push_path(wit).with_context(|| format!("failed to load WIT from {}", wit.display()))?;
+    let world_id =
+        resolve.select_world(&[pkg], Some(world)).with_context(|| format!("failed to select world `{world}`"))?;
+    wit_component::embed_component_metadata(&mut module, &resolve, world_id, StringEncoding::UTF8)
+        .context("failed to embed component metadata in the core module")?;
+    ComponentEncoder::default()
+        .validate(true)
+        .module(&module)
+        .with_context(|| format!("failed to load {} into the component encoder", wat.display()))?
+        .encode()
+        .with_context(|| format!("failed to encode a component from {}", wat.display()))
+}
+
+/// Builds the component of the check example `case`: `check/<case>/component.wat`
+/// with the case's own `wit/`, or the platform's `check/platform/wit` when the
+/// case has none; `world` is the world to build against.
+pub fn build_check_component(case: &str, world: &str) -> Result<Vec<u8>> {
+    let dir = check_dir().join(case);
+    let own_wit = dir.join("wit");
+    let wit = if own_wit.is_dir() { own_wit } else { check_dir().join("platform").join("wit") };
+    build_component(&dir.join("component.wat"), &wit, world)
+}
+
+/// Encodes the WIT package at `wit` (directory, `.wit` file) as a binary WIT
+/// package, the `.wasm` form `wasm-tools component wit --wasm` writes.
+pub fn build_wit_package(wit: &Path) -> Result<Vec<u8>> {
+    let mut resolve = Resolve::default();
+    let (pkg, _sources) =
+        resolve.push_path(wit).with_context(|| format!("failed to load WIT from {}", wit.display()))?;
+    wit_component::encode(&resolve, pkg).with_context(|| format!("failed to encode the WIT package {}", wit.display()))
+}
+
+/// Builds a valid component of `bytes` bytes (or, for a request smaller than
+/// the plain `hello` component, that component): the `hello` component whose
+/// core module carries one extra passive data segment of deterministic
+/// pseudo-random (incompressible) bytes. Used to benchmark pushing and pulling
+/// large artifacts. Deterministic: the same `bytes` gives the same component.
+pub fn build_sized_component(bytes: usize) -> Result<Vec<u8>> {
+    let base = build_hello_component()?;
+    if bytes <= base.len() {
+        return Ok(base);
+    }
+    // Encode once with a first guess, then correct the payload by the
+    // difference (metadata and LEB128 lengths make the overhead hard to
+    // predict exactly; a second pass lands on the size, a third is a backstop
+    // for a length prefix that changed width).
+    let mut payload_len = bytes - base.len();
+    let mut component = sized_component_with_payload(bytes, payload_len)?;
+    for _ in 0..3 {
+        if component.len() == bytes {
+            break;
+        }
+        payload_len = (payload_len + bytes).saturating_sub(component.len());
+        component = sized_component_with_payload(bytes, payload_len)?;
+    }
+    Ok(component)
+}
+
+fn sized_component_with_payload(requested: usize, payload_len: usize) -> Result<Vec<u8>> {
+    let payload = pseudo_random_bytes(payload_len, 0x5eed_0f3a_770c_u64);
+    let dir = examples_dir().join("hello");
+    let wit_dir = dir.join("wit");
+    let module = parse_wat(&dir.join("hello.wat"))?;
+    let mut module = append_passive_data_segment(&module, &payload)?;
+    drop(payload);
+
+    let mut resolve = Resolve::default();
+    let (pkg, _sources) =
+        resolve.push_dir(&wit_dir).with_context(|| format!("failed to load WIT package from {}", wit_dir.display()))?;
+    let world = resolve
+        .select_world(&[pkg], Some(HELLO_WORLD))
+        .with_context(|| format!("failed to select world `{HELLO_WORLD}`"))?;
+    wit_component::embed_component_metadata(&mut module, &resolve, world, StringEncoding::UTF8)
+        .context("failed to embed component metadata in the core module")?;
+    let component = ComponentEncoder::default()
+        .validate(true)
+        .module(&module)
+        .context("failed to load the sized core module into the component encoder")?
+        .encode()
+        .context("failed to encode the sized component")?;
+    drop(module);
+
+    let mut add = AddMetadata::default();
+    add.name = AddMetadataField::Set(format!("{HELLO_NAME}-sized-{requested}"));
+    add.description = AddMetadataField::Set(Description::new(format!(
+        "{HELLO_DESCRIPTION}; padded with pseudo-random data for benchmarks"
+    )));
+    add.licenses = AddMetadataField::Set(Licenses::new(HELLO_LICENSES).context("invalid SPDX license expression")?);
+    add.version = AddMetadataField::Set(Version::new(HELLO_VERSION));
+    add.to_wasm(&component).context("failed to add metadata to the sized component")
+}
+
+/// xorshift64* stream: cheap, deterministic, and incompressible enough that
+/// no transport can shortcut it.
+fn pseudo_random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        out.extend_from_slice(&state.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+fn write_leb128(out: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn read_leb128(bytes: &[u8], pos: &mut usize) -> Result<u64> {
+    let mut value = 0u64;
+    let mut shift = 0u32;
+    loop {
+        let byte = *bytes.get(*pos).context("truncated LEB128 in core module")?;
+        *pos += 1;
+        anyhow::ensure!(shift < 64, "LEB128 too long in core module");
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Ok(value);
+        }
+        shift += 7;
+    }
+}
+
+/// Rewrites a core module so its data section (id 11) ends with one more,
+/// passive, segment holding `payload`; keeps a data count section (id 12), if
+/// any, in step. The module must already have a data section.
+fn append_passive_data_segment(module: &[u8], payload: &[u8]) -> Result<Vec<u8>> {
+    const DATA: u8 = 11;
+    const DATA_COUNT: u8 = 12;
+    anyhow::ensure!(module.len() >= 8 && &module[..8] == b"\0asm\x01\x00\x00\x00", "not a core module");
+    let mut out = Vec::with_capacity(module.len() + payload.len() + 16);
+    out.extend_from_slice(&module[..8]);
+    let mut pos = 8;
+    let mut found = false;
+    while pos < module.len() {
+        let id = module[pos];
+        pos += 1;
+        let size = usize::try_from(read_leb128(module, &mut pos)?)?;
+        let body = module.get(pos..pos + size).context("truncated section in core module")?;
+        pos += size;
+        let mut new_body;
+        match id {
+            DATA => {
+                let mut p = 0;
+                let count = read_leb128(body, &mut p)?;
+                new_body = Vec::with_capacity(body.len() + payload.len() + 16);
+                write_leb128(&mut new_body, count + 1);
+                new_body.extend_from_slice(&body[p..]);
+                new_body.push(0x01); // passive segment
+                write_leb128(&mut new_body, payload.len() as u64);
+                new_body.extend_from_slice(payload);
+                found = true;
+            }
+            DATA_COUNT => {
+                let mut p = 0;
+                let count = read_leb128(body, &mut p)?;
+                new_body = Vec::new();
+                write_leb128(&mut new_body, count + 1);
+            }
+            _ => new_body = body.to_vec(),
+        }
+        out.push(id);
+        write_leb128(&mut out, new_body.len() as u64);
+        out.extend_from_slice(&new_body);
+    }
+    anyhow::ensure!(found, "core module has no data section to extend");
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -104,6 +302,19 @@ mod tests {
         let b = build_hello_component().unwrap();
         assert_eq!(a, b);
         assert_eq!(&a[..8], b"\0asm\x0d\x00\x01\x00");
+    }
+
+    #[test]
+    fn sized_component_is_close_to_the_requested_size_and_valid() {
+        for want in [300_000, 2_000_003] {
+            assert_eq!(build_sized_component(want).unwrap().len(), want);
+        }
+        let want = 300_000;
+        let a = build_sized_component(want).unwrap();
+        assert_eq!(&a[..8], b"\0asm\x0d\x00\x01\x00");
+        assert_eq!(a, build_sized_component(want).unwrap());
+        // Too small a request gives the plain hello component.
+        assert_eq!(build_sized_component(0).unwrap(), build_hello_component().unwrap());
     }
 
     #[test]
@@ -127,5 +338,29 @@ mod tests {
         assert_eq!(s(m.version.as_ref().map(|v| v.to_string())), HELLO_VERSION);
         assert_eq!(s(m.authors.as_ref().map(|v| v.to_string())), HELLO_AUTHORS);
         assert_eq!(s(m.revision.as_ref().map(|v| v.to_string())), HELLO_REVISION);
+    }
+
+    #[test]
+    fn every_check_case_builds() {
+        let cases = [
+            ("fits", "acme:plugins/filter-plugin"),
+            ("storage", "acme:plugins/storage-plugin"),
+            ("missing-export", "acme:meter/meter"),
+            ("extra-import", "acme:plugins/filter-plugin"),
+            ("signature-mismatch", "acme:plugins/filter-plugin"),
+            ("record-mismatch", "acme:plugins/filter-plugin"),
+            ("resource-mismatch", "acme:plugins/storage-plugin"),
+            ("semver-safe", "acme:semver-safe/component"),
+            ("semver-unsafe", "acme:semver-unsafe/component"),
+            ("prerelease", "acme:prerelease/component"),
+        ];
+        for (case, world) in cases {
+            let bytes = build_check_component(case, world).unwrap_or_else(|e| panic!("{case}: {e:#}"));
+            assert_eq!(&bytes[..8], b"\0asm\x0d\x00\x01\x00", "{case}");
+        }
+        for platform in ["platform", "platform-semver"] {
+            let wit = build_wit_package(&check_dir().join(platform).join("wit")).unwrap();
+            assert_eq!(&wit[..4], b"\0asm", "{platform}");
+        }
     }
 }

@@ -5,6 +5,7 @@
 mod args;
 mod commands;
 mod output;
+mod password;
 
 use std::process::ExitCode;
 
@@ -28,6 +29,10 @@ enum Command {
     Copy(commands::copy::Args),
     Login(commands::login::Args),
     Logout(commands::logout::Args),
+    Check(commands::check::Args),
+    Key(commands::key::Args),
+    Sign(commands::sign::Args),
+    Verify(commands::verify::Args),
 }
 
 /// What a command concluded (errors are separate).
@@ -35,7 +40,6 @@ pub enum Verdict {
     /// Done, or the check passed.
     Pass,
     /// The check or verification failed (exit 1).
-    #[allow(dead_code)]
     Fail,
 }
 
@@ -64,6 +68,10 @@ fn main() -> ExitCode {
             Command::Copy(a) => commands::copy::run(a).await,
             Command::Login(a) => commands::login::run(a).await,
             Command::Logout(a) => commands::logout::run(a).await,
+            Command::Check(a) => commands::check::run(a).await,
+            Command::Key(a) => commands::key::run(a).await,
+            Command::Sign(a) => commands::sign::run(a).await,
+            Command::Verify(a) => commands::verify::run(a).await,
         }
     });
     match result {

@@ -116,6 +116,9 @@ pub struct BuildOptions {
     pub created: Created,
     /// Extra manifest annotations (override the ones derived from metadata).
     pub annotations: BTreeMap<String, String>,
+    /// The world the component was checked against (`ns:pkg/world@version`),
+    /// recorded as the config's `component.target`.
+    pub target: Option<String>,
 }
 
 /// A staged artifact, ready to be copied to any store.
@@ -152,7 +155,7 @@ pub fn build(path: &Path, options: &BuildOptions) -> Result<Artifact> {
         component: (info.kind == WasmKind::Component).then(|| ComponentWorld {
             exports: info.exports.clone(),
             imports: info.imports.clone(),
-            target: None,
+            target: options.target.clone(),
         }),
     };
     let config_bytes = Bytes::from(serde_json::to_vec(&config).map_err(|e| Error::malformed("config", e))?);

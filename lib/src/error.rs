@@ -149,6 +149,54 @@ pub enum Error {
     /// A generic usage problem (conflicting flags, missing values).
     #[error("{0}")]
     Usage(String),
+    /// A WIT package could not be read, parsed or encoded.
+    #[error("cannot use the WIT at {location}: {reason}")]
+    InvalidWit {
+        /// The path or reference given.
+        location: String,
+        /// What is wrong, with the parser's position where it gave one.
+        reason: String,
+    },
+    /// A signing or verification key (or certificate material) cannot be used.
+    /// Never carries a password or private key material.
+    #[error("cannot use the key {what}: {reason}")]
+    InvalidKey {
+        /// Where the key came from (a path, or a description).
+        what: String,
+        /// What is wrong.
+        reason: String,
+        /// How to fix it.
+        fix: String,
+    },
+    /// No world, or no single world, matches what was asked for.
+    #[error("{}", world_selection_message(package, requested.as_deref(), available))]
+    WorldSelection {
+        /// The WIT package (`ns:pkg@version`).
+        package: String,
+        /// The world asked for, if any.
+        requested: Option<String>,
+        /// The worlds the package defines (`ns:pkg/world@version`).
+        available: Vec<String>,
+    },
+}
+
+/// The words of [`Error::WorldSelection`].
+fn world_selection_message(package: &str, requested: Option<&str>, available: &[String]) -> String {
+    let list = available.join(", ");
+    match (requested, available.len()) {
+        (Some(world), 0) => format!("the WIT package {package} has no world {world:?}; it defines no worlds"),
+        (Some(world), _) => format!("the WIT package {package} has no world {world:?}; its worlds are {list}"),
+        (None, 0) => format!("the WIT package {package} defines no world to check against"),
+        (None, _) => {
+            format!("the WIT package {package} defines several worlds ({list}); say which one to check against")
+        }
+    }
+}
+
+/// `filter-plugin` for `acme:plugins/filter-plugin@0.1.0`.
+fn plain_world_name(world: &str) -> &str {
+    let name = world.rsplit_once('/').map_or(world, |(_, n)| n);
+    name.split_once('@').map_or(name, |(n, _)| n)
 }
 
 impl Error {
@@ -158,7 +206,10 @@ impl Error {
             Error::InvalidReference { .. }
             | Error::InvalidDigest { .. }
             | Error::InvalidWasm { .. }
-            | Error::Usage(_) => ErrorKind::Usage,
+            | Error::Usage(_)
+            | Error::InvalidWit { .. }
+            | Error::WorldSelection { .. }
+            | Error::InvalidKey { .. } => ErrorKind::Usage,
             Error::Io { .. } => ErrorKind::Io,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Unauthorized { .. } => ErrorKind::Auth,
@@ -179,6 +230,12 @@ impl Error {
             Error::Certificate { .. } => "pass --ca-file with the CA that signed the registry's certificate (or --insecure to skip verification, at your own risk)".into(),
             Error::DigestMismatch { .. } | Error::SizeMismatch { .. } => "the source holds corrupt or tampered content; nothing was written".into(),
             Error::NotFound { .. } => "check the repository name and tag; `wharf inspect` shows what a reference resolves to".into(),
+            Error::InvalidWit { .. } => "give a WIT directory (with its dependencies in deps/), a single .wit file, a binary WIT package (.wasm), or a reference to one".into(),
+            Error::WorldSelection { available, .. } => match available.first() {
+                Some(world) => format!("choose one with --world, for example --world {}", plain_world_name(world)),
+                None => "use a WIT package that defines a world, or name a world of its dependencies as ns:pkg/world@version".into(),
+            },
+            Error::InvalidKey { fix, .. } => fix.clone(),
             _ => return None,
         })
     }

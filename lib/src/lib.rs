@@ -9,10 +9,12 @@
 //! - [`artifact`], [`wasm`]: the Wasm OCI artifact format and binary inspection.
 //! - [`transport`], [`credentials`]: schemes, TLS and registry credentials.
 //! - [`ops`]: the commands as library calls returning reports.
+//! - [`sign`]: cosign-compatible keys, signing and verification.
 //!
 //! Nothing here prints; errors are typed ([`Error`], with a kind and a hint).
 
 pub mod artifact;
+pub mod check;
 pub mod copy;
 pub mod credentials;
 pub mod digest;
@@ -21,6 +23,7 @@ pub mod manifest;
 pub mod media;
 pub mod ops;
 pub mod reference;
+pub mod sign;
 pub mod store;
 pub mod transport;
 pub mod wasm;

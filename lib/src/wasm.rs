@@ -95,7 +95,8 @@ pub fn inspect(name: &str, bytes: &[u8]) -> Result<WasmInfo> {
     Ok(WasmInfo { kind, imports, exports, metadata, warnings })
 }
 
-fn validate(name: &str, bytes: &[u8]) -> Result<()> {
+/// Validates `bytes` with the default features (what runtimes accept), naming `name` in the error.
+pub(crate) fn validate(name: &str, bytes: &[u8]) -> Result<()> {
     let invalid = |reason: String, offset: usize| Error::InvalidWasm { path: name.to_string(), reason, offset };
     if bytes.is_empty() {
         return Err(invalid("the file is empty".into(), 0));

@@ -33,7 +33,11 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
     let format = args.output.format;
     let path = Path::new(&args.target);
     let inspection = if path.is_file() {
-        let build = BuildOptions { created: Created::reproducible().or_fail(format)?, annotations: Default::default() };
+        let build = BuildOptions {
+            created: Created::reproducible().or_fail(format)?,
+            annotations: Default::default(),
+            target: None,
+        };
         ops::inspect_file(path, &build).or_fail(format)?
     } else {
         let reference = wharf::Reference::parse(&args.target).or_fail(format)?;

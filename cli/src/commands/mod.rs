@@ -1,8 +1,12 @@
 //! One file per command: flags (whose doc comments are the help text) and a `run`.
 
+pub mod check;
 pub mod copy;
 pub mod inspect;
+pub mod key;
 pub mod login;
 pub mod logout;
 pub mod pull;
 pub mod push;
+pub mod sign;
+pub mod verify;

@@ -1,9 +1,11 @@
 //! `wharf push`
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use wharf::artifact::{BuildOptions, Created};
+use wharf::check;
 use wharf::ops::{self, PushOptions};
+use wharf::transport::TransportOptions;
 
 use crate::Verdict;
 use crate::args::{Format, OutputArgs, TransportArgs, parse_annotation};
@@ -14,11 +16,17 @@ use crate::output::{self, Bars, Failure, OrFail};
 #[command(after_help = "Examples:
   wharf push hello.wasm oci:./wharf-store:hello-0.1.0
   wharf push hello.wasm 127.0.0.1:5000/hello:0.1.0 --tag latest --annotation org.example/team=web
+  wharf push filter.wasm 127.0.0.1:5000/filter:1.0.0 --wit wit/ --world filter-plugin
 
 Prints REF@sha256:... on stdout. The same file and flags give the same digest on every machine
 (created comes from SOURCE_DATE_EPOCH, else the Unix epoch; --created now opts out).
 
-Exit status: 0 pushed; 2 invalid file or reference, or a transfer error (nothing is tagged).")]
+With --wit, a component that does not fit the world is not pushed: the problems are printed as
+`wharf check` prints them and the exit status is 1. One that fits is pushed with the world recorded in
+the config's component.target (ns:pkg/world@version), which `wharf inspect` shows.
+
+Exit status: 0 pushed; 1 does not fit --wit (nothing pushed); 2 invalid file, WIT or reference, or a
+transfer error (nothing is tagged).")]
 pub struct Args {
     /// The component or core module (.wasm).
     file: PathBuf,
@@ -33,6 +41,14 @@ pub struct Args {
     /// Creation time: `now`, or whole seconds since the Unix epoch.
     #[arg(long, value_name = "WHEN")]
     created: Option<String>,
+    /// Refuse to push a component that does not fit this WIT world (a directory, .wit file, binary
+    /// WIT package or reference, as for `wharf check`), and record the world in the config's
+    /// component.target.
+    #[arg(long, value_name = "WIT")]
+    wit: Option<String>,
+    /// The world of --wit to check against, when its package defines several.
+    #[arg(long, value_name = "NAME", requires = "wit")]
+    world: Option<String>,
     #[command(flatten)]
     transport: TransportArgs,
     #[command(flatten)]
@@ -49,17 +65,50 @@ fn created(flag: Option<&str>) -> Result<Created, wharf::Error> {
     }
 }
 
+/// Checks `file` against the world of `wit`: the world's name when it fits;
+/// otherwise the report is printed and the verdict to exit with is returned.
+async fn fits(
+    file: &Path,
+    wit: &str,
+    world: Option<&str>,
+    transport: &TransportOptions,
+    format: Format,
+) -> Result<Result<String, Verdict>, Failure> {
+    let target = check::load_wit_input(wit, transport).await.or_fail(format)?.target(world).or_fail(format)?;
+    let bytes = std::fs::read(file).map_err(|e| wharf::Error::io("cannot read", file, e)).or_fail(format)?;
+    let report = target.check(&file.display().to_string(), &bytes).or_fail(format)?;
+    if report.fits {
+        return Ok(Ok(target.name().to_string()));
+    }
+    if format == Format::Json {
+        output::print_json(&report);
+    } else {
+        super::check::print_report(&file.display().to_string(), &report);
+        eprintln!("not pushed: {} does not fit {}", file.display(), report.world);
+    }
+    Ok(Err(Verdict::Fail))
+}
+
 /// Runs the command.
 pub async fn run(args: Args) -> Result<Verdict, Failure> {
     let format = args.output.format;
     let reference = wharf::Reference::parse(&args.reference).or_fail(format)?;
+    let transport = args.transport.options().or_fail(format)?;
+    let target = match &args.wit {
+        Some(wit) => match fits(&args.file, wit, args.world.as_deref(), &transport, format).await? {
+            Ok(world) => Some(world),
+            Err(verdict) => return Ok(verdict),
+        },
+        None => None,
+    };
     let options = PushOptions {
         build: BuildOptions {
             created: created(args.created.as_deref()).or_fail(format)?,
             annotations: args.annotations.into_iter().collect(),
+            target,
         },
         extra_tags: args.tags,
-        transport: args.transport.options().or_fail(format)?,
+        transport,
         progress: Bars::for_terminal(format),
     };
     let report = ops::push(&args.file, &reference, &options).await.or_fail(format)?;

@@ -2,7 +2,7 @@
 //! them one (records, variants, resources...), structure otherwise. Never an
 //! arena id or a debug dump.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
 use wac_types::{DefinedType, DefinedTypeId, FuncTypeId, InterfaceId, ItemKind, Type, Types, ValueType, WorldId};
@@ -21,7 +21,8 @@ impl Names {
     /// the given worlds, the interfaces they import and export, and so on down.
     pub(super) fn collect(types: &Types, roots: &[WorldId]) -> Names {
         let mut names = Names::default();
-        let mut walker = Walker { types, names: &mut names, seen_worlds: Vec::new(), seen_interfaces: Vec::new() };
+        let mut walker =
+            Walker { types, names: &mut names, seen_worlds: HashSet::new(), seen_interfaces: HashSet::new() };
         for root in roots {
             walker.world(*root);
         }
@@ -37,16 +38,15 @@ impl Names {
 struct Walker<'a> {
     types: &'a Types,
     names: &'a mut Names,
-    seen_worlds: Vec<WorldId>,
-    seen_interfaces: Vec<InterfaceId>,
+    seen_worlds: HashSet<WorldId>,
+    seen_interfaces: HashSet<InterfaceId>,
 }
 
 impl Walker<'_> {
     fn world(&mut self, id: WorldId) {
-        if self.seen_worlds.contains(&id) {
+        if !self.seen_worlds.insert(id) {
             return;
         }
-        self.seen_worlds.push(id);
         let types = self.types;
         let world = &types[id];
         for (name, kind) in world.imports.iter().chain(world.exports.iter()) {
@@ -55,10 +55,9 @@ impl Walker<'_> {
     }
 
     fn interface(&mut self, id: InterfaceId) {
-        if self.seen_interfaces.contains(&id) {
+        if !self.seen_interfaces.insert(id) {
             return;
         }
-        self.seen_interfaces.push(id);
         let types = self.types;
         for (name, kind) in &types[id].exports {
             self.item(name, *kind);
@@ -105,6 +104,11 @@ impl<'a> Render<'a> {
                 None => self.structure(id),
             },
         }
+    }
+
+    /// The WIT name of a defined type, if it has one.
+    pub(super) fn name(&self, id: DefinedTypeId) -> Option<&'a str> {
+        self.names.get(id)
     }
 
     /// The name of a resource.
@@ -211,19 +215,25 @@ impl<'a> Render<'a> {
         }
     }
 
-    /// An interface on one line: `interface { check: func(req: request) -> bool; }`,
-    /// listing at most a few members.
+    /// An interface on one line: `interface { check: func(req: request) -> bool; }`.
     pub(super) fn interface(&self, id: InterfaceId) -> String {
-        let members: Vec<String> =
-            self.types[id].exports.iter().map(|(name, kind)| self.member(name, *kind)).collect();
-        if members.is_empty() {
-            return "interface { }".to_string();
+        match self.members(id).as_str() {
+            "" => "interface { }".to_string(),
+            members => format!("interface {{ {members}; }}"),
         }
-        let shown = members.iter().take(SUMMARY_MEMBERS).cloned().collect::<Vec<_>>().join("; ");
-        match members.len().saturating_sub(SUMMARY_MEMBERS) {
-            0 => format!("interface {{ {shown}; }}"),
-            more => format!("interface {{ {shown}; and {more} more }}"),
+    }
+
+    /// An interface's members on one line, at most a few of them:
+    /// `check: func(req: request) -> bool; record request { ... }; and 2 more`.
+    /// Empty for an interface without members.
+    pub(super) fn members(&self, id: InterfaceId) -> String {
+        let exports = &self.types[id].exports;
+        let mut shown: Vec<String> =
+            exports.iter().take(SUMMARY_MEMBERS).map(|(name, kind)| self.member(name, *kind)).collect();
+        if exports.len() > SUMMARY_MEMBERS {
+            shown.push(format!("and {} more", exports.len() - SUMMARY_MEMBERS));
         }
+        shown.join("; ")
     }
 
     /// One member of an interface as WIT: `check: func(...) -> bool`,

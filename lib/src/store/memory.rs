@@ -83,4 +83,9 @@ impl ReadStore for MemoryStore {
     async fn exists(&self, desc: &Descriptor) -> Result<bool> {
         Ok(self.lookup(&desc.digest).is_some())
     }
+
+    /// Staged content has no tags, so no fallback index: nothing refers to it yet.
+    async fn referrers(&self, _subject: &Digest) -> Result<Vec<Descriptor>> {
+        Ok(Vec::new())
+    }
 }

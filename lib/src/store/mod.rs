@@ -14,7 +14,7 @@ use futures::{Stream, StreamExt};
 
 use crate::digest::{Digest, VerifyingStream, unwrap_io_error};
 use crate::error::{Error, Result};
-use crate::manifest::{Descriptor, MAX_DOCUMENT_SIZE};
+use crate::manifest::{Descriptor, Index, MAX_DOCUMENT_SIZE};
 use crate::reference::Selector;
 
 pub mod layout;
@@ -71,6 +71,50 @@ pub trait ReadStore: Send + Sync {
         }
         collect_verified(self.fetch(desc).await?, desc).await.map(Bytes::from)
     }
+
+    /// The manifests that name `subject` as their `subject` (OCI 1.1 referrers):
+    /// the referrers API where the store has one, else the index under the
+    /// referrers tag schema's fallback tag ([`referrers_tag`]). No fallback
+    /// index means no referrers.
+    async fn referrers(&self, subject: &Digest) -> Result<Vec<Descriptor>> {
+        fallback_referrers(self, subject).await.map(|found| found.map(|(_, index)| index.manifests).unwrap_or_default())
+    }
+}
+
+/// The referrers tag schema's tag for `subject` (distribution-spec v1.1): the
+/// algorithm and the hex joined by `-` (`sha256-<64 hex>`, within the spec's
+/// 32- and 64-character limits).
+pub fn referrers_tag(subject: &Digest) -> String {
+    format!("sha256-{}", subject.hex())
+}
+
+/// The fallback index of `subject` and its descriptor, if the tag exists.
+async fn fallback_referrers<S: ReadStore + ?Sized>(store: &S, subject: &Digest) -> Result<Option<(Descriptor, Index)>> {
+    let desc = match store.resolve(&Selector::Tag(referrers_tag(subject))).await {
+        Ok(desc) => desc,
+        Err(Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if !crate::media::is_index(&desc.media_type) {
+        return Err(Error::malformed(
+            format!("referrers tag {}", referrers_tag(subject)),
+            format!("it holds a {}, not an image index", desc.media_type),
+        ));
+    }
+    let index = Index::parse(&store.fetch_bytes(&desc).await?)?;
+    Ok(Some((desc, index)))
+}
+
+/// How a pushed referrer was made findable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReferrerIndexing {
+    /// The store lists it through its referrers API.
+    ReferrersApi,
+    /// It was added to the fallback tag's index.
+    FallbackTag,
+    /// The fallback tag's index already listed it.
+    AlreadyListed,
 }
 
 /// What a store can be written with.
@@ -88,6 +132,52 @@ pub trait Store: ReadStore {
     async fn mount(&self, _desc: &Descriptor, _from: &RepoLocation) -> Result<bool> {
         Ok(false)
     }
+
+    /// Pushes a manifest that has a `subject` (by digest, no tag) and makes it
+    /// findable from the subject. If the store's referrers listing shows it
+    /// (a registry with the referrers API), nothing else is needed; otherwise
+    /// it is added to the fallback tag's index as the distribution spec says:
+    /// read the index (or start an empty one), append the descriptor unless it
+    /// is listed, push the index to the tag. `desc` carries what the index
+    /// entry needs: `artifactType` (or the config media type) and the manifest's
+    /// annotations. The update is read-modify-write, so two concurrent writers
+    /// can lose an entry, as with every client of the tag schema.
+    async fn push_referrer(&self, desc: &Descriptor, bytes: Bytes, subject: &Digest) -> Result<ReferrerIndexing> {
+        self.push_manifest(desc, bytes, &[]).await?;
+        if self.referrers(subject).await?.iter().any(|d| d.digest == desc.digest) {
+            return Ok(if fallback_lists(self, subject, &desc.digest).await? {
+                ReferrerIndexing::AlreadyListed
+            } else {
+                ReferrerIndexing::ReferrersApi
+            });
+        }
+        let mut index = match fallback_referrers(self, subject).await? {
+            Some((_, index)) => index,
+            None => Index {
+                schema_version: 2,
+                media_type: Some(crate::media::OCI_INDEX.into()),
+                artifact_type: None,
+                manifests: Vec::new(),
+                subject: None,
+                annotations: Default::default(),
+            },
+        };
+        if index.manifests.iter().any(|d| d.digest == desc.digest) {
+            return Ok(ReferrerIndexing::AlreadyListed);
+        }
+        index.manifests.push(desc.clone());
+        let bytes = Bytes::from(index.to_bytes());
+        let index_desc = Descriptor::of_bytes(crate::media::OCI_INDEX, &bytes);
+        self.push_manifest(&index_desc, bytes, &[referrers_tag(subject)]).await?;
+        Ok(ReferrerIndexing::FallbackTag)
+    }
+}
+
+/// True if the fallback index of `subject` lists `digest`.
+async fn fallback_lists<S: ReadStore + ?Sized>(store: &S, subject: &Digest, digest: &Digest) -> Result<bool> {
+    Ok(fallback_referrers(store, subject)
+        .await?
+        .is_some_and(|(_, index)| index.manifests.iter().any(|d| &d.digest == digest)))
 }
 
 /// Streams a local file in chunks.

@@ -248,6 +248,30 @@ impl ReadStore for RegistryStore {
     fn location(&self) -> Option<RepoLocation> {
         Some(RepoLocation { registry: self.registry.clone(), repository: self.repository.clone() })
     }
+
+    /// The referrers API; on a 404 from it, oci-client reads the fallback tag's index instead.
+    async fn referrers(&self, subject: &Digest) -> Result<Vec<Descriptor>> {
+        let index = self
+            .client
+            .pull_referrers(&self.digest_ref(subject), None)
+            .await
+            .map_err(|e| self.error(e, &format!("referrers of {subject}")))?;
+        index.manifests.into_iter().map(index_entry).collect()
+    }
+}
+
+/// An oci-client index entry as a wharf descriptor (digest checked).
+fn index_entry(entry: oci_client::manifest::ImageIndexEntry) -> Result<Descriptor> {
+    Ok(Descriptor {
+        media_type: entry.media_type,
+        digest: entry.digest.parse()?,
+        size: u64::try_from(entry.size)
+            .map_err(|_| Error::malformed("referrers index", format!("entry {} has a negative size", entry.digest)))?,
+        urls: None,
+        annotations: entry.annotations.unwrap_or_default().into_iter().collect(),
+        artifact_type: entry.artifact_type,
+        platform: None,
+    })
 }
 
 #[async_trait]

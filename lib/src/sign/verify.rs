@@ -1,0 +1,245 @@
+//! Finding and checking signatures: bundle referrers (referrers API or
+//! fallback tag, filtered on the layer media type) and the legacy `.sig` tag.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Map, Value};
+
+use super::keys::{PublicKey, SignatureProblem};
+use super::payload;
+use super::{Format, Problem, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_LAYER, SignatureVerdict, legacy_tag};
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::manifest::{Descriptor, Manifest};
+use crate::reference::Selector;
+use crate::store::ReadStore;
+
+/// What a signature must satisfy.
+pub(super) struct Policy<'a> {
+    /// The key that must have signed.
+    pub key: &'a PublicKey,
+    /// The digest that must have been signed.
+    pub digest: &'a Digest,
+    /// Annotations the signature must carry.
+    pub annotations: &'a BTreeMap<String, String>,
+}
+
+fn verdict(
+    format: Format,
+    location: String,
+    outcome: std::result::Result<Map<String, Value>, (Problem, String)>,
+) -> SignatureVerdict {
+    match outcome {
+        Ok(annotations) => {
+            SignatureVerdict { format, location, verified: true, problem: None, reason: None, annotations }
+        }
+        Err((problem, reason)) => SignatureVerdict {
+            format,
+            location,
+            verified: false,
+            problem: Some(problem),
+            reason: Some(reason),
+            annotations: Map::new(),
+        },
+    }
+}
+
+/// Checks the signed claims: the digest, then the required annotations.
+fn check_claims(
+    policy: &Policy<'_>,
+    signed_digest: &str,
+    annotations: &Map<String, Value>,
+) -> std::result::Result<(), (Problem, String)> {
+    if signed_digest != policy.digest.as_str() {
+        return Err((
+            Problem::DigestMismatch,
+            format!("it signs {signed_digest}, not {} (the reference's digest)", policy.digest),
+        ));
+    }
+    for (k, v) in policy.annotations {
+        match annotations.get(k) {
+            Some(Value::String(found)) if found == v => {}
+            Some(found) => {
+                let found = found.as_str().map_or_else(|| found.to_string(), str::to_string);
+                return Err((
+                    Problem::MissingAnnotation,
+                    format!("annotation {k}={v} is required; the signature has {k}={found}"),
+                ));
+            }
+            None => {
+                return Err((
+                    Problem::MissingAnnotation,
+                    format!("annotation {k}={v} is required; the signature has no {k}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Legacy `.sig`
+// ---------------------------------------------------------------------------
+
+/// Every simple-signing layer under the `.sig` tag, checked.
+pub(super) async fn legacy(store: &dyn ReadStore, policy: &Policy<'_>) -> Result<Vec<SignatureVerdict>> {
+    let tag = legacy_tag(policy.digest);
+    let desc = match store.resolve(&Selector::Tag(tag.clone())).await {
+        Ok(desc) => desc,
+        Err(Error::NotFound { .. }) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let manifest = match store.fetch_bytes(&desc).await.and_then(|b| Manifest::parse(&b)) {
+        Ok(m) => m,
+        Err(e) => {
+            return Ok(vec![verdict(Format::Legacy, format!("tag {tag}"), Err((Problem::Malformed, e.to_string())))]);
+        }
+    };
+    let mut out = Vec::new();
+    for (i, layer) in manifest.layers.iter().enumerate() {
+        if layer.media_type != SIMPLE_SIGNING_LAYER {
+            continue;
+        }
+        let location = format!("tag {tag}, layer {i} ({})", layer.digest);
+        out.push(verdict(Format::Legacy, location, legacy_layer(store, layer, policy).await));
+    }
+    Ok(out)
+}
+
+async fn legacy_layer(
+    store: &dyn ReadStore,
+    layer: &Descriptor,
+    policy: &Policy<'_>,
+) -> std::result::Result<Map<String, Value>, (Problem, String)> {
+    let malformed = |reason: String| (Problem::Malformed, reason);
+    let signature = layer
+        .annotations
+        .get(SIGNATURE_ANNOTATION)
+        .ok_or_else(|| malformed(format!("the layer has no {SIGNATURE_ANNOTATION} annotation")))?;
+    let signature = B64
+        .decode(signature.trim().as_bytes())
+        .map_err(|_| malformed(format!("the {SIGNATURE_ANNOTATION} annotation is not base64")))?;
+    let body = store.fetch_bytes(layer).await.map_err(|e| malformed(format!("the payload cannot be read: {e}")))?;
+    check_signature(policy.key, &body, &signature, None)?;
+    let claims = payload::parse_simple_signing(&body).map_err(malformed)?;
+    check_claims(policy, &claims.digest, &claims.optional)?;
+    Ok(claims.optional)
+}
+
+fn check_signature(
+    key: &PublicKey,
+    message: &[u8],
+    signature: &[u8],
+    hint: Option<&str>,
+) -> std::result::Result<(), (Problem, String)> {
+    match key.verify(message, signature) {
+        Ok(()) => Ok(()),
+        Err(SignatureProblem::Malformed) => Err((Problem::Malformed, "the signature is not an ECDSA signature".into())),
+        Err(SignatureProblem::WrongKeyOrContent) => Err((
+            Problem::WrongKey,
+            match hint {
+                Some(h) if h != key.hint() => format!(
+                    "the signature does not verify with this key: the bundle names another key (hint {h}, this key's is {})",
+                    key.hint()
+                ),
+                _ => "the signature does not verify with this key: it was made by another key, or the signed content was altered".into(),
+            },
+        )),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Bundles
+// ---------------------------------------------------------------------------
+
+/// Every bundle layer of every referrer of the digest, checked. Entries are
+/// not filtered on their `artifactType`: old cosign wrote fallback indexes
+/// without it, so the layer media type decides.
+pub(super) async fn bundles(store: &dyn ReadStore, policy: &Policy<'_>) -> Result<Vec<SignatureVerdict>> {
+    let mut out = Vec::new();
+    for entry in store.referrers(policy.digest).await? {
+        if !entry.is_manifest() || crate::media::is_index(&entry.media_type) {
+            continue;
+        }
+        let manifest = match store.fetch_bytes(&entry).await.and_then(|b| Manifest::parse(&b)) {
+            Ok(m) => m,
+            Err(e) => {
+                out.push(verdict(
+                    Format::Bundle,
+                    format!("referrer {}", entry.digest),
+                    Err((Problem::Malformed, e.to_string())),
+                ));
+                continue;
+            }
+        };
+        for (i, layer) in manifest.layers.iter().enumerate() {
+            if !layer.media_type.starts_with("application/vnd.dev.sigstore.bundle") {
+                continue;
+            }
+            let location = format!("referrer {}, layer {i}", entry.digest);
+            out.push(verdict(Format::Bundle, location, bundle_layer(store, layer, policy).await));
+        }
+    }
+    Ok(out)
+}
+
+async fn bundle_layer(
+    store: &dyn ReadStore,
+    layer: &Descriptor,
+    policy: &Policy<'_>,
+) -> std::result::Result<Map<String, Value>, (Problem, String)> {
+    let malformed = |reason: String| (Problem::Malformed, reason);
+    let bytes = store.fetch_bytes(layer).await.map_err(|e| malformed(format!("the bundle cannot be read: {e}")))?;
+    let bundle = payload::parse_bundle(&bytes).map_err(malformed)?;
+    if bundle.has_certificate && bundle.key_hint.is_none() {
+        return Err((
+            Problem::Unsupported,
+            "a keyless signature (Fulcio certificate); wharf verifies signatures made with a key (--key)".into(),
+        ));
+    }
+    if bundle.payload_type != payload::IN_TOTO_PAYLOAD_TYPE {
+        return Err(malformed(format!(
+            "the DSSE payload type is {:?}, not {}",
+            bundle.payload_type,
+            payload::IN_TOTO_PAYLOAD_TYPE
+        )));
+    }
+    let pae = payload::pae(&bundle.payload_type, &bundle.payload);
+    let mut last = (Problem::Malformed, "the DSSE envelope has no signature".to_string());
+    let verified =
+        bundle.signatures.iter().any(|sig| match check_signature(policy.key, &pae, sig, bundle.key_hint.as_deref()) {
+            Ok(()) => true,
+            Err(problem) => {
+                last = problem;
+                false
+            }
+        });
+    if !verified {
+        return Err(last);
+    }
+    let statement = payload::parse_statement(&bundle.payload).map_err(malformed)?;
+    if statement.predicate_type != payload::COSIGN_SIGN_PREDICATE {
+        return Err((
+            Problem::NotASignature,
+            format!("an attestation of predicate type {:?}, not an image signature", statement.predicate_type),
+        ));
+    }
+    let wanted = policy.digest.hex();
+    let subject = statement.subjects.iter().find(|(d, _)| d.as_deref() == Some(wanted));
+    match subject {
+        Some((_, annotations)) => {
+            check_claims(policy, policy.digest.as_str(), annotations)?;
+            Ok(annotations.clone())
+        }
+        None => {
+            let signed: Vec<String> =
+                statement.subjects.iter().filter_map(|(d, _)| d.as_ref().map(|h| format!("sha256:{h}"))).collect();
+            Err((
+                Problem::DigestMismatch,
+                format!("it signs {}, not {} (the reference's digest)", signed.join(", "), policy.digest),
+            ))
+        }
+    }
+}

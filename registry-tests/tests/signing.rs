@@ -1,0 +1,514 @@
+//! `wharf key generate`, `wharf sign` and `wharf verify` against a real
+//! docker-registry 2.8 (no referrers API, so the fallback tag is used), with
+//! an independent implementation (OpenSSL) checking wharf's signatures over
+//! the exact bytes cosign signs, and OpenSSL-made signatures checked by wharf.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use registry_tests::{Registry, Run, TestEnv, push_blob, push_manifest, registry_get, run_in, sha256_digest, wharf};
+use serde_json::{Value, json};
+
+const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+
+/// A registry, an environment with `WHARF_PASSWORD` set, and a pushed component.
+struct Setup {
+    registry: Registry,
+    env: TestEnv,
+    reference: String,
+    digest: String,
+}
+
+fn setup(repo_and_tag: &str) -> Setup {
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "correct horse");
+    let bytes = wharf_examples::build_hello_module().expect("build the example module");
+    let file = env.write("add.wasm", &bytes);
+    let reference = registry.reference(repo_and_tag);
+    let pushed = wharf(&["push", &file.to_string_lossy(), &reference, "--format", "json"], &env);
+    pushed.assert_ok();
+    let digest = pushed.json()["digest"].as_str().unwrap_or_default().to_string();
+    Setup { registry, env, reference, digest }
+}
+
+impl Setup {
+    fn key(&self, prefix: &str) -> (String, String) {
+        wharf(&["key", "generate", "--output", prefix], &self.env).assert_ok();
+        (self.path(&format!("{prefix}.key")), self.path(&format!("{prefix}.pub")))
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.env.path(name).to_string_lossy().into_owned()
+    }
+
+    fn sign(&self, key: &str, extra: &[&str]) -> Value {
+        let mut args = vec!["sign", &self.reference, "--key", key, "--format", "json"];
+        args.extend_from_slice(extra);
+        let run = wharf(&args, &self.env);
+        run.assert_ok();
+        run.json()
+    }
+
+    fn verify(&self, public: &str, extra: &[&str]) -> Run {
+        let mut args = vec!["verify", &self.reference, "--key", public, "--format", "json"];
+        args.extend_from_slice(extra);
+        wharf(&args, &self.env)
+    }
+
+    fn repo(&self) -> &str {
+        let path = self.reference.split_once('/').map_or("", |(_, p)| p);
+        path.rsplit_once(':').map_or(path, |(r, _)| r)
+    }
+
+    fn get(&self, path: &str, accept: &str) -> (u16, Vec<u8>) {
+        let (status, _, body) = registry_get(&self.registry.host(), path, accept);
+        (status, body)
+    }
+
+    fn get_json(&self, path: &str, accept: &str) -> Value {
+        let (status, body) = self.get(path, accept);
+        assert_eq!(status, 200, "GET {path}: {}", String::from_utf8_lossy(&body));
+        serde_json::from_slice(&body).expect("JSON body")
+    }
+
+    fn blob(&self, digest: &str) -> Vec<u8> {
+        let (status, body) = self.get(&format!("/v2/{}/blobs/{digest}", self.repo()), "*/*");
+        assert_eq!(status, 200, "blob {digest}");
+        body
+    }
+
+    fn hex(&self) -> &str {
+        &self.digest["sha256:".len()..]
+    }
+}
+
+fn verdicts(run: &Run) -> Vec<(String, bool, String)> {
+    run.json()["signatures"]
+        .as_array()
+        .map(|sigs| {
+            sigs.iter()
+                .map(|s| {
+                    (
+                        s["format"].as_str().unwrap_or_default().to_string(),
+                        s["verified"].as_bool().unwrap_or_default(),
+                        s["problem"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn v(format: &str, ok: bool, problem: &str) -> (String, bool, String) {
+    (format.to_string(), ok, problem.to_string())
+}
+
+#[test]
+fn bundle_signatures_are_referrers_in_the_fallback_tag_and_verify() {
+    let s = setup("wasm/add:1");
+    let (key, public) = s.key("release");
+    let report = s.sign(&key, &[]);
+    assert_eq!(report["digest"], s.digest.as_str());
+    assert_eq!(report["signatures"][0]["format"], "bundle");
+    assert_eq!(report["signatures"][0]["indexed"], "fallback-tag");
+
+    // docker-registry 2.8 has no referrers API...
+    let (status, _) = s.get(&format!("/v2/{}/referrers/{}", s.repo(), s.digest), INDEX);
+    assert_eq!(status, 404);
+    // ...so the fallback tag holds the index, with artifactType and annotations copied up.
+    let index = s.get_json(&format!("/v2/{}/manifests/sha256-{}", s.repo(), s.hex()), INDEX);
+    assert_eq!(index["mediaType"], INDEX);
+    let entries = index["manifests"].as_array().cloned().unwrap_or_default();
+    assert_eq!(entries.len(), 1, "{index}");
+    assert_eq!(entries[0]["artifactType"], BUNDLE);
+    assert_eq!(entries[0]["annotations"]["dev.sigstore.bundle.content"], "dsse-envelope");
+    assert_eq!(entries[0]["annotations"]["dev.sigstore.bundle.predicateType"], "https://sigstore.dev/cosign/sign/v1");
+
+    // The referrer manifest in cosign v3's layout.
+    let referrer_digest = entries[0]["digest"].as_str().unwrap_or_default();
+    let referrer = s.get_json(&format!("/v2/{}/manifests/{referrer_digest}", s.repo()), MANIFEST);
+    assert_eq!(referrer["artifactType"], BUNDLE);
+    assert_eq!(referrer["config"]["mediaType"], "application/vnd.oci.empty.v1+json");
+    assert_eq!(referrer["config"]["digest"], sha256_digest(b"{}"));
+    assert_eq!(referrer["subject"]["digest"], s.digest.as_str());
+    assert_eq!(referrer["subject"]["mediaType"], MANIFEST);
+    assert_eq!(referrer["layers"][0]["mediaType"], BUNDLE);
+    assert!(referrer["annotations"]["org.opencontainers.image.created"].as_str().is_some_and(|t| t.ends_with('Z')));
+    let bundle: Value = serde_json::from_slice(&s.blob(referrer["layers"][0]["digest"].as_str().unwrap_or_default()))
+        .expect("bundle JSON");
+    assert_eq!(bundle["mediaType"], BUNDLE);
+    assert_eq!(bundle["dsseEnvelope"]["payloadType"], "application/vnd.in-toto+json");
+    assert!(bundle["verificationMaterial"]["publicKey"]["hint"].is_string());
+
+    let ok = s.verify(&public, &[]);
+    ok.assert_ok();
+    assert_eq!(verdicts(&ok), [v("bundle", true, "")]);
+
+    let (_, other_public) = s.key("other");
+    let wrong = s.verify(&other_public, &[]);
+    wrong.assert_code(1);
+    assert_eq!(verdicts(&wrong), [v("bundle", false, "wrong-key")]);
+}
+
+#[test]
+fn legacy_signatures_use_cosigns_payload_bytes_and_append() {
+    let s = setup("wasm/add:1");
+    let (a_key, a_pub) = s.key("a");
+    let (b_key, b_pub) = s.key("b");
+    s.sign(&a_key, &["--mode", "legacy"]);
+    let second = s.sign(&b_key, &["--mode", "legacy"]);
+    assert_eq!(second["signatures"][0]["signaturesInManifest"], 2);
+
+    let sig = s.get_json(&format!("/v2/{}/manifests/sha256-{}.sig", s.repo(), s.hex()), MANIFEST);
+    let layers = sig["layers"].as_array().cloned().unwrap_or_default();
+    assert_eq!(layers.len(), 2, "the second signature is appended, the first kept: {sig}");
+    let expected = format!(
+        r#"{{"critical":{{"identity":{{"docker-reference":"{}/{}"}},"image":{{"docker-manifest-digest":"{}"}},"type":"cosign container image signature"}},"optional":null}}"#,
+        s.registry.host(),
+        s.repo(),
+        s.digest
+    );
+    for layer in &layers {
+        assert_eq!(layer["mediaType"], SIMPLE_SIGNING);
+        assert!(layer["annotations"]["dev.cosignproject.cosign/signature"].is_string());
+        let body = s.blob(layer["digest"].as_str().unwrap_or_default());
+        assert_eq!(String::from_utf8_lossy(&body), expected);
+    }
+
+    // Two signers: both listed, one accepted per key.
+    let by_a = s.verify(&a_pub, &[]);
+    by_a.assert_ok();
+    assert_eq!(verdicts(&by_a), [v("legacy", true, ""), v("legacy", false, "wrong-key")]);
+    let by_b = s.verify(&b_pub, &[]);
+    by_b.assert_ok();
+    assert_eq!(verdicts(&by_b), [v("legacy", false, "wrong-key"), v("legacy", true, "")]);
+}
+
+#[test]
+fn both_modes_with_annotations_and_a_repushed_tag_fails() {
+    let s = setup("wasm/add:1");
+    let (key, public) = s.key("k");
+    let report = s.sign(&key, &["--mode", "both", "-a", "env=prod"]);
+    assert_eq!(report["signatures"].as_array().map(Vec::len), Some(2));
+    let ok = s.verify(&public, &["-a", "env=prod"]);
+    ok.assert_ok();
+    assert_eq!(verdicts(&ok), [v("bundle", true, ""), v("legacy", true, "")]);
+    let missing = s.verify(&public, &["-a", "team=web"]);
+    missing.assert_code(1);
+    assert_eq!(
+        verdicts(&missing),
+        [v("bundle", false, "missing-annotation"), v("legacy", false, "missing-annotation")]
+    );
+
+    // Other content pushed to the same tag: the signatures are of the old digest.
+    let other = wharf_examples::build_hello_component().expect("build the example component");
+    let file = s.env.write("hello.wasm", &other);
+    wharf(&["push", &file.to_string_lossy(), &s.reference], &s.env).assert_ok();
+    let after = s.verify(&public, &[]);
+    after.assert_code(1);
+    assert!(after.json()["signatures"].as_array().is_some_and(Vec::is_empty), "{after}");
+    assert!(after.stderr.is_empty() || !after.stderr.contains("error:"), "{after}");
+    // The old digest still verifies.
+    let pinned = format!("{}@{}", s.reference.rsplit_once(':').map_or("", |(r, _)| r), s.digest);
+    wharf(&["verify", &pinned, "--key", &public], &s.env).assert_ok();
+}
+
+#[test]
+fn a_key_file_written_by_cosign_signs_and_the_password_never_leaks() {
+    let mut s = setup("wasm/add:1");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/cosign/sigstore-labelled.key");
+    let key_text = std::fs::read(&fixture).expect("fixture");
+    let public = wharf::sign::PrivateKey::from_pem("fixture", &key_text, b"hello").expect("fixture loads").public_key();
+    let public_path = s.env.write("cosign-fixture.pub", public.to_pem());
+
+    let wrong = wharf(&["sign", &s.reference, "--key", &fixture.to_string_lossy()], &s.env);
+    wrong.assert_code(2);
+    assert!(wrong.stderr.contains("password is wrong"), "{wrong}");
+    assert!(!wrong.stderr.contains("correct horse") && !wrong.stdout.contains("correct horse"), "{wrong}");
+
+    s.env.set_var("WHARF_PASSWORD", "").set_var("COSIGN_PASSWORD", "hello");
+    let wrong_empty = wharf(&["sign", &s.reference, "--key", &fixture.to_string_lossy()], &s.env);
+    wrong_empty.assert_code(2); // WHARF_PASSWORD wins, even empty
+    let mut env = TestEnv::new();
+    env.set_var("COSIGN_PASSWORD", "hello");
+    wharf(&["sign", &s.reference, "--key", &fixture.to_string_lossy(), "--mode", "both"], &env).assert_ok();
+    let ok = wharf(&["verify", &s.reference, "--key", &public_path.to_string_lossy(), "--format", "json"], &env);
+    ok.assert_ok();
+    assert_eq!(verdicts(&ok), [v("bundle", true, ""), v("legacy", true, "")]);
+}
+
+// ---------------------------------------------------------------------------
+// OpenSSL as the independent implementation
+// ---------------------------------------------------------------------------
+
+fn openssl(env: &TestEnv, args: &[&str]) -> Run {
+    let run = run_in("openssl", args, env);
+    run.assert_ok();
+    run
+}
+
+/// An unencrypted PKCS#8 P-256 key and its PKIX public key, made by OpenSSL.
+fn openssl_key_pair(env: &TestEnv) -> (PathBuf, PathBuf) {
+    let (key, public) = (env.path("ossl.key"), env.path("ossl.pub"));
+    openssl(
+        env,
+        &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", &key.to_string_lossy()],
+    );
+    openssl(env, &["pkey", "-in", &key.to_string_lossy(), "-pubout", "-out", &public.to_string_lossy()]);
+    (key, public)
+}
+
+/// `openssl dgst -sha256 -verify` of `signature` (DER) over `message`.
+fn openssl_verifies(env: &TestEnv, public: &Path, message: &[u8], signature: &[u8]) -> bool {
+    let (m, sig) = (env.write("message.bin", message), env.write("signature.der", signature));
+    let run = run_in(
+        "openssl",
+        &[
+            "dgst",
+            "-sha256",
+            "-verify",
+            &public.to_string_lossy(),
+            "-signature",
+            &sig.to_string_lossy(),
+            &m.to_string_lossy(),
+        ],
+        env,
+    );
+    run.success() && run.stdout.contains("Verified OK")
+}
+
+fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = format!("DSSEv1 {} {payload_type} {} ", payload_type.len(), payload.len()).into_bytes();
+    out.extend_from_slice(payload);
+    out
+}
+
+#[test]
+fn openssl_verifies_what_wharf_signs_with_an_openssl_key() {
+    let s = setup("wasm/add:1");
+    let (key, public) = openssl_key_pair(&s.env);
+    s.sign(&key.to_string_lossy(), &["--mode", "both"]);
+    let ok = s.verify(&public.to_string_lossy(), &[]);
+    ok.assert_ok();
+
+    // Legacy: the signature annotation is DER ECDSA-SHA256 over the payload blob.
+    let sig = s.get_json(&format!("/v2/{}/manifests/sha256-{}.sig", s.repo(), s.hex()), MANIFEST);
+    let layer = &sig["layers"][0];
+    let body = s.blob(layer["digest"].as_str().unwrap_or_default());
+    let signature = B64
+        .decode(layer["annotations"]["dev.cosignproject.cosign/signature"].as_str().unwrap_or_default())
+        .expect("base64 signature");
+    assert!(openssl_verifies(&s.env, &public, &body, &signature), "OpenSSL rejects the legacy signature");
+    let mut flipped = body.clone();
+    flipped[10] ^= 1;
+    assert!(!openssl_verifies(&s.env, &public, &flipped, &signature));
+
+    // Bundle: the DSSE signature is over PAE(payloadType, payload), computed here independently.
+    let index = s.get_json(&format!("/v2/{}/manifests/sha256-{}", s.repo(), s.hex()), INDEX);
+    let referrer = s.get_json(
+        &format!("/v2/{}/manifests/{}", s.repo(), index["manifests"][0]["digest"].as_str().unwrap_or_default()),
+        MANIFEST,
+    );
+    let bundle: Value =
+        serde_json::from_slice(&s.blob(referrer["layers"][0]["digest"].as_str().unwrap_or_default())).expect("bundle");
+    let envelope = &bundle["dsseEnvelope"];
+    let payload = B64.decode(envelope["payload"].as_str().unwrap_or_default()).expect("payload");
+    let signature = B64.decode(envelope["signatures"][0]["sig"].as_str().unwrap_or_default()).expect("sig");
+    let message = pae(envelope["payloadType"].as_str().unwrap_or_default(), &payload);
+    assert!(openssl_verifies(&s.env, &public, &message, &signature), "OpenSSL rejects the DSSE signature");
+    let statement: Value = serde_json::from_slice(&payload).expect("statement");
+    assert_eq!(statement["_type"], "https://in-toto.io/Statement/v1");
+    assert_eq!(statement["subject"][0]["digest"]["sha256"], s.hex());
+    assert_eq!(statement["predicateType"], "https://sigstore.dev/cosign/sign/v1");
+    // The key hint is base64(SHA-256(PKIX DER)), the DER as OpenSSL writes it.
+    let der = s.env.path("ossl.pub.der");
+    openssl(
+        &s.env,
+        &["pkey", "-pubin", "-in", &public.to_string_lossy(), "-outform", "DER", "-out", &der.to_string_lossy()],
+    );
+    let hint = B64.encode(sha2_digest(&std::fs::read(&der).expect("der")));
+    assert_eq!(bundle["verificationMaterial"]["publicKey"]["hint"], hint.as_str());
+}
+
+fn sha2_digest(bytes: &[u8]) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).to_vec()
+}
+
+#[test]
+fn wharf_verifies_signatures_made_by_openssl_in_cosigns_layouts() {
+    let s = setup("wasm/add:1");
+    let (key, public) = openssl_key_pair(&s.env);
+    let host = s.registry.host();
+    let sign_with_openssl = |message: &[u8]| -> Vec<u8> {
+        let m = s.env.write("to-sign.bin", message);
+        let out = s.env.path("made.der");
+        openssl(
+            &s.env,
+            &["dgst", "-sha256", "-sign", &key.to_string_lossy(), "-out", &out.to_string_lossy(), &m.to_string_lossy()],
+        );
+        std::fs::read(out).expect("signature")
+    };
+    let empty = push_blob(&host, s.repo(), b"{}");
+
+    // A legacy `.sig` manifest built by hand, signed by OpenSSL.
+    let payload = format!(
+        r#"{{"critical":{{"identity":{{"docker-reference":"{host}/{}"}},"image":{{"docker-manifest-digest":"{}"}},"type":"cosign container image signature"}},"optional":{{"by":"openssl"}}}}"#,
+        s.repo(),
+        s.digest
+    );
+    let layer = push_blob(&host, s.repo(), payload.as_bytes());
+    let sig_manifest = json!({
+        "schemaVersion": 2, "mediaType": MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+        "layers": [{"mediaType": SIMPLE_SIGNING, "digest": layer, "size": payload.len(),
+                    "annotations": {"dev.cosignproject.cosign/signature": B64.encode(sign_with_openssl(payload.as_bytes()))}}],
+    });
+    let sig_tag = format!("sha256-{}.sig", s.hex());
+    push_manifest(&host, s.repo(), &sig_tag, MANIFEST, sig_manifest.to_string().as_bytes());
+
+    // A bundle referrer built by hand, signed by OpenSSL, listed in the fallback index
+    // the way old cosign wrote it: no artifactType on the entry.
+    let statement = json!({"_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"digest": {"sha256": s.hex()}, "annotations": {"by": "openssl"}}],
+        "predicateType": "https://sigstore.dev/cosign/sign/v1", "predicate": {}})
+    .to_string();
+    let signature = sign_with_openssl(&pae("application/vnd.in-toto+json", statement.as_bytes()));
+    let bundle = json!({"mediaType": BUNDLE, "verificationMaterial": {"publicKey": {"hint": "not-checked"}},
+        "dsseEnvelope": {"payload": B64.encode(&statement), "payloadType": "application/vnd.in-toto+json",
+                         "signatures": [{"sig": B64.encode(&signature), "keyid": ""}]}})
+    .to_string();
+    let bundle_digest = push_blob(&host, s.repo(), bundle.as_bytes());
+    let subject_size = registry_get(&host, &format!("/v2/{}/manifests/{}", s.repo(), s.digest), MANIFEST).2.len();
+    let referrer = json!({"schemaVersion": 2, "mediaType": MANIFEST, "artifactType": BUNDLE,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+        "layers": [{"mediaType": BUNDLE, "digest": bundle_digest, "size": bundle.len()}],
+        "subject": {"mediaType": MANIFEST, "digest": s.digest, "size": subject_size}})
+    .to_string();
+    let referrer_digest =
+        push_manifest(&host, s.repo(), &sha256_digest(referrer.as_bytes()), MANIFEST, referrer.as_bytes());
+    let index = json!({"schemaVersion": 2, "mediaType": INDEX,
+        "manifests": [{"mediaType": MANIFEST, "digest": referrer_digest, "size": referrer.len()}]})
+    .to_string();
+    push_manifest(&host, s.repo(), &format!("sha256-{}", s.hex()), INDEX, index.as_bytes());
+
+    let ok = s.verify(&public.to_string_lossy(), &["-a", "by=openssl"]);
+    ok.assert_ok();
+    assert_eq!(verdicts(&ok), [v("bundle", true, ""), v("legacy", true, "")]);
+    // And wharf's own signature is added to the fallback index next to it, not instead of it.
+    let (wharf_key, _) = s.key("w");
+    s.sign(&wharf_key, &[]);
+    let index = s.get_json(&format!("/v2/{}/manifests/sha256-{}", s.repo(), s.hex()), INDEX);
+    assert_eq!(index["manifests"].as_array().map(Vec::len), Some(2), "{index}");
+}
+
+#[test]
+fn unreadable_keys_and_references_exit_2() {
+    let s = setup("wasm/add:1");
+    let missing = s.verify(&s.path("nope.pub"), &[]);
+    missing.assert_code(2);
+    let (key, _) = s.key("k");
+    let private_as_public = s.verify(&key, &[]);
+    private_as_public.assert_code(2);
+    assert!(private_as_public.stderr.contains(".pub"), "{private_as_public}");
+    let unsigned = s.verify(&s.path("k.pub"), &[]);
+    unsigned.assert_code(1);
+    assert!(unsigned.json()["signatures"].as_array().is_some_and(Vec::is_empty));
+}
+
+// ---------------------------------------------------------------------------
+// sigstore-rs (crate `sigstore`, the cosign implementation in Rust) as the
+// independent implementation: key files both ways, signatures both ways
+// ---------------------------------------------------------------------------
+
+use sigstore::crypto::signing_key::SigStoreKeyPair;
+use sigstore::crypto::{CosignVerificationKey, Signature as SigstoreSignature, SigningScheme};
+
+fn sigstore_key(public_pem: &str) -> CosignVerificationKey {
+    CosignVerificationKey::try_from_pem(public_pem.as_bytes()).expect("sigstore-rs reads the public key")
+}
+
+#[test]
+fn sigstore_rs_reads_wharfs_key_files_and_verifies_wharfs_signatures() {
+    let s = setup("wasm/add:1");
+    let (key, public) = s.key("w");
+    let key_pair = SigStoreKeyPair::from_encrypted_pem(&std::fs::read(&key).expect("key"), b"correct horse")
+        .expect("sigstore-rs decrypts wharf's ENCRYPTED SIGSTORE PRIVATE KEY");
+    let public_pem = std::fs::read_to_string(&public).expect("pub");
+    // The same key (sigstore-rs writes CRLF line ends).
+    assert_eq!(key_pair.public_key_to_pem().expect("pem").replace("\r\n", "\n").trim(), public_pem.trim());
+    assert!(SigStoreKeyPair::from_encrypted_pem(&std::fs::read(&key).expect("key"), b"wrong").is_err());
+
+    s.sign(&key, &["--mode", "both"]);
+    let verifier = sigstore_key(&public_pem);
+    let sig = s.get_json(&format!("/v2/{}/manifests/sha256-{}.sig", s.repo(), s.hex()), MANIFEST);
+    let layer = &sig["layers"][0];
+    let body = s.blob(layer["digest"].as_str().unwrap_or_default());
+    let annotation = layer["annotations"]["dev.cosignproject.cosign/signature"].as_str().unwrap_or_default();
+    verifier
+        .verify_signature(SigstoreSignature::Base64Encoded(annotation.as_bytes()), &body)
+        .expect("sigstore-rs verifies the legacy signature");
+
+    let index = s.get_json(&format!("/v2/{}/manifests/sha256-{}", s.repo(), s.hex()), INDEX);
+    let referrer = s.get_json(
+        &format!("/v2/{}/manifests/{}", s.repo(), index["manifests"][0]["digest"].as_str().unwrap_or_default()),
+        MANIFEST,
+    );
+    let bundle: Value =
+        serde_json::from_slice(&s.blob(referrer["layers"][0]["digest"].as_str().unwrap_or_default())).expect("bundle");
+    let envelope = &bundle["dsseEnvelope"];
+    let payload = B64.decode(envelope["payload"].as_str().unwrap_or_default()).expect("payload");
+    let message = pae(envelope["payloadType"].as_str().unwrap_or_default(), &payload);
+    let dsse_sig = envelope["signatures"][0]["sig"].as_str().unwrap_or_default();
+    verifier
+        .verify_signature(SigstoreSignature::Base64Encoded(dsse_sig.as_bytes()), &message)
+        .expect("sigstore-rs verifies the DSSE signature");
+    let mut tampered = message.clone();
+    if let Some(last) = tampered.last_mut() {
+        *last ^= 1;
+    }
+    assert!(verifier.verify_signature(SigstoreSignature::Base64Encoded(dsse_sig.as_bytes()), &tampered).is_err());
+}
+
+#[test]
+fn wharf_signs_with_a_sigstore_rs_key_file_and_verifies_sigstore_rs_signatures() {
+    let mut s = setup("wasm/add:1");
+    let signer = SigningScheme::ECDSA_P256_SHA256_ASN1.create_signer().expect("sigstore-rs makes a key");
+    let key_pair = signer.to_sigstore_keypair().expect("key pair");
+    let key_file =
+        s.env.write("sigstore-rs.key", key_pair.private_key_to_encrypted_pem(b"from-rust").expect("pem").as_bytes());
+    let pub_file = s.env.write("sigstore-rs.pub", key_pair.public_key_to_pem().expect("pem"));
+    s.env.set_var("WHARF_PASSWORD", "from-rust");
+    s.sign(&key_file.to_string_lossy(), &["--mode", "both"]);
+    let ok = s.verify(&pub_file.to_string_lossy(), &[]);
+    ok.assert_ok();
+    assert_eq!(verdicts(&ok), [v("bundle", true, ""), v("legacy", true, "")]);
+
+    // A simple-signing payload signed by sigstore-rs, appended by hand to wharf's `.sig` manifest.
+    let host = s.registry.host();
+    let payload = format!(
+        r#"{{"critical":{{"identity":{{"docker-reference":"{host}/{}"}},"image":{{"docker-manifest-digest":"{}"}},"type":"cosign container image signature"}},"optional":{{"by":"sigstore-rs"}}}}"#,
+        s.repo(),
+        s.digest
+    );
+    let signature = signer.sign(payload.as_bytes()).expect("sigstore-rs signs");
+    let layer_digest = push_blob(&host, s.repo(), payload.as_bytes());
+    let sig_tag = format!("sha256-{}.sig", s.hex());
+    let mut manifest = s.get_json(&format!("/v2/{}/manifests/{sig_tag}", s.repo()), MANIFEST);
+    if let Some(layers) = manifest["layers"].as_array_mut() {
+        layers.push(json!({"mediaType": SIMPLE_SIGNING, "digest": layer_digest, "size": payload.len(),
+            "annotations": {"dev.cosignproject.cosign/signature": B64.encode(&signature)}}));
+    }
+    push_manifest(&host, s.repo(), &sig_tag, MANIFEST, manifest.to_string().as_bytes());
+    let by_sigstore = s.verify(&pub_file.to_string_lossy(), &["-a", "by=sigstore-rs"]);
+    by_sigstore.assert_ok();
+    assert_eq!(
+        verdicts(&by_sigstore),
+        [v("bundle", false, "missing-annotation"), v("legacy", false, "missing-annotation"), v("legacy", true, "")]
+    );
+}
