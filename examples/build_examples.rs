@@ -5,6 +5,9 @@
 //! `build-examples --sized BYTES OUT`: writes to the file `OUT` a valid
 //! component of exactly BYTES bytes (the hello component padded with a
 //! pseudo-random data segment; see `build_sized_component`), for benchmarks.
+//!
+//! `build-examples --compose OUTDIR`: writes the `wharf compose` example parts
+//! (`greeter.wasm`, `name-source.wasm`, ...; see `build_compose_component`).
 
 use std::fs;
 use std::io::Write;
@@ -51,8 +54,32 @@ fn run_sized(bytes: Option<std::ffi::OsString>, out: Option<std::ffi::OsString>)
     Ok(())
 }
 
+/// The `wharf compose` example parts.
+const COMPOSE_PARTS: [&str; 6] =
+    ["greeter", "name-source", "name-source-u32", "name-source-next", "relay", "base-name"];
+
+fn run_compose(out: Option<std::ffi::OsString>) -> Result<()> {
+    let Some(out_dir) = out.map(PathBuf::from) else { bail!("usage: build-examples --compose OUTDIR") };
+    fs::create_dir_all(&out_dir).with_context(|| format!("failed to create output directory {}", out_dir.display()))?;
+    for name in COMPOSE_PARTS {
+        let component = wharf_examples::build_compose_component(name)?;
+        let path = out_dir.join(format!("{name}.wasm"));
+        write_atomic(&path, &component)?;
+        println!("wrote {} ({} bytes)", path.display(), component.len());
+    }
+    Ok(())
+}
+
 fn run() -> Result<()> {
     let mut args = std::env::args_os().skip(1).peekable();
+    if args.peek().is_some_and(|a| a == "--compose") {
+        args.next();
+        let out = args.next();
+        if args.next().is_some() {
+            bail!("usage: build-examples --compose OUTDIR");
+        }
+        return run_compose(out);
+    }
     if args.peek().is_some_and(|a| a == "--sized") {
         args.next();
         let (bytes, out) = (args.next(), args.next());

@@ -9,6 +9,7 @@
 //! * [`build_check_component`] – the `wharf check` cases in `check/`, built
 //!   with [`build_component`] (any WAT + WIT world); [`build_wit_package`]
 //!   encodes a WIT package as a binary one.
+//! * [`build_compose_component`] – the `wharf compose` parts in `compose/`.
 //!
 //! Both functions are deterministic: the same sources give the same bytes.
 
@@ -130,6 +131,37 @@ pub fn build_check_component(case: &str, world: &str) -> Result<Vec<u8>> {
     let own_wit = dir.join("wit");
     let wit = if own_wit.is_dir() { own_wit } else { check_dir().join("platform").join("wit") };
     build_component(&dir.join("component.wat"), &wit, world)
+}
+
+/// Directory of the `wharf compose` examples: `greeter.wat` (imports
+/// `wharf:compose/name-source`, exports `greet: func() -> string`),
+/// `name-source.wat` (exports the interface; the name is "World") and
+/// `name-source-u32.wat` (the interface with `get-name: func() -> u32`, from
+/// `wit-u32/`, which does not fit the greeter), `name-source-next.wat`
+/// (0.1.1, `wit-next/`), `relay.wat` and `base-name.wat` (a plug needing a plug).
+pub fn compose_dir() -> PathBuf {
+    examples_dir().join("compose")
+}
+
+/// Builds the compose example `name`: `greeter`, `name-source`,
+/// `name-source-u32`, `name-source-next` (the interface at 0.1.1, returning
+/// "Next"), `relay` (exports name-source by importing `base-name`) or
+/// `base-name` (exports `base-name`, returning "Wharf"). Deterministic; no
+/// metadata is added.
+pub fn build_compose_component(name: &str) -> Result<Vec<u8>> {
+    let dir = compose_dir();
+    let (wit, world) = match name {
+        "greeter" => ("wit", "wharf:compose/greeter@0.1.0"),
+        "name-source" => ("wit", "wharf:compose/name-provider@0.1.0"),
+        "name-source-u32" => ("wit-u32", "wharf:compose/name-provider@0.1.0"),
+        "name-source-next" => ("wit-next", "wharf:compose/name-provider@0.1.1"),
+        "relay" => ("wit", "wharf:compose/relay@0.1.0"),
+        "base-name" => ("wit", "wharf:compose/base-provider@0.1.0"),
+        other => anyhow::bail!(
+            "no compose example named {other:?} (greeter, name-source, name-source-u32, name-source-next, relay, base-name)"
+        ),
+    };
+    build_component(&dir.join(format!("{name}.wat")), &dir.join(wit), world)
 }
 
 /// Encodes the WIT package at `wit` (directory, `.wit` file) as a binary WIT
@@ -305,7 +337,7 @@ mod tests {
     }
 
     #[test]
-    fn sized_component_is_close_to_the_requested_size_and_valid() {
+    fn sized_component_has_the_requested_size_and_is_deterministic() {
         for want in [300_000, 2_000_003] {
             assert_eq!(build_sized_component(want).unwrap().len(), want);
         }
