@@ -99,7 +99,7 @@ impl TransportOptions {
         })
     }
 
-    /// Builds an oci-client for `registry`, choosing its scheme first.
+    /// Builds an oci-client for `registry`, after one `GET /v2/` that picks the scheme.
     pub async fn client_for(&self, registry: &str) -> Result<(oci_client::Client, Scheme)> {
         let scheme = self.scheme_for(registry).await?;
         let protocol = match scheme {
@@ -112,26 +112,33 @@ impl TransportOptions {
         Ok((client, scheme))
     }
 
-    /// Picks the scheme: plain HTTP when asked, TLS off loopback, and on
-    /// loopback TLS unless the server does not speak it.
+    /// Picks the scheme with one `GET /v2/`: plain HTTP when asked, TLS
+    /// otherwise; on loopback, plain HTTP only if the server does not speak TLS.
+    /// A certificate error is never passed over.
     pub async fn scheme_for(&self, registry: &str) -> Result<Scheme> {
+        let client = self.probe_client()?;
+        let host = api_host(registry);
+        let get = |scheme: Scheme| client.get(format!("{}://{host}/v2/", scheme.as_str())).send();
+        let unreachable = |e: &reqwest::Error| Error::Unreachable {
+            registry: registry.to_string(),
+            detail: describe_request_error(e),
+        };
         if self.plain_http {
+            get(Scheme::Http).await.map_err(|e| unreachable(&e))?;
             return Ok(Scheme::Http);
         }
-        if !is_loopback_host(registry) {
-            return Ok(Scheme::Https);
-        }
-        let probe = self.probe_client()?;
-        let tls_error = match probe.get(format!("https://{registry}/v2/")).send().await {
-            Ok(_) => return Ok(Scheme::Https),
-            Err(e) => e,
-        };
-        if let Some(detail) = certificate_problem(&tls_error) {
-            return Err(Error::Certificate { registry: registry.to_string(), detail });
-        }
-        match probe.get(format!("http://{registry}/v2/")).send().await {
-            Ok(_) => Ok(Scheme::Http),
-            Err(e) => Err(Error::Unreachable { registry: registry.to_string(), detail: describe_request_error(&e) }),
+        match get(Scheme::Https).await {
+            Ok(_) => Ok(Scheme::Https),
+            Err(e) => {
+                if let Some(detail) = certificate_problem(&e) {
+                    return Err(Error::Certificate { registry: registry.to_string(), detail });
+                }
+                if !is_loopback_host(registry) {
+                    return Err(unreachable(&e));
+                }
+                get(Scheme::Http).await.map_err(|e| unreachable(&e))?;
+                Ok(Scheme::Http)
+            }
         }
     }
 
@@ -206,7 +213,7 @@ pub fn api_host(registry: &str) -> &str {
 /// Checks `credentials` against `registry` the way `docker login` does: a
 /// `GET /v2/` with basic auth, and for a bearer challenge a token request.
 pub async fn verify_credentials(registry: &str, options: &TransportOptions, credentials: &Credentials) -> Result<()> {
-    let scheme = options.scheme_for(api_host(registry)).await?;
+    let scheme = options.scheme_for(registry).await?;
     let client = options.probe_client()?;
     let unreachable = |e: reqwest::Error| match certificate_problem(&e) {
         Some(detail) => Error::Certificate { registry: registry.to_string(), detail },

@@ -70,6 +70,12 @@ pub struct WasmInfo {
     pub warnings: Vec<String>,
 }
 
+/// Above this size a component's world is read from its top-level import and
+/// export names (the names wit-component gives the world's items) instead of a
+/// full WIT decode, which holds a second copy of the binary. WIT packages, the
+/// one kind of component where the two differ, are far smaller than this.
+const FULL_DECODE_LIMIT: usize = 4 << 20;
+
 /// Validates `bytes` and describes them. `name` is used in error messages.
 ///
 /// Validation uses wasmparser's default features (the stable proposals plus
@@ -81,6 +87,7 @@ pub fn inspect(name: &str, bytes: &[u8]) -> Result<WasmInfo> {
     let mut warnings = Vec::new();
     let (imports, exports) = match kind {
         WasmKind::Module => (Vec::new(), Vec::new()),
+        WasmKind::Component if bytes.len() > FULL_DECODE_LIMIT => top_level_names(bytes),
         WasmKind::Component => world_names(bytes).unwrap_or_else(|reason| {
             warnings.push(format!(
                 "could not decode the WIT world ({reason}); using the component's top-level import and export names"

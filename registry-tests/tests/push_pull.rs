@@ -202,3 +202,17 @@ fn inspect_reads_manifest_and_config_only() {
     assert_eq!(local.json()["digest"], doc["digest"]);
     assert_eq!(local.json()["wasm"]["kind"], "component");
 }
+
+#[test]
+fn a_large_component_is_described_like_a_small_one() {
+    let env = TestEnv::new();
+    // Over wharf's full-decode limit (4 MiB): the world comes from the top-level names.
+    let big = wharf_examples::build_sized_component(6 << 20).expect("build a 6 MiB component");
+    let file = env.write("big.wasm", &big);
+    let run = wharf(&["push", file.to_str().unwrap_or_default(), "oci:store:big", "--format", "json"], &env);
+    run.assert_ok();
+    let report = run.json();
+    assert_eq!(report["config"]["component"]["exports"], serde_json::json!(["greet"]), "{report}");
+    assert_eq!(report["config"]["component"]["imports"], serde_json::json!([]), "{report}");
+    assert_eq!(report["warnings"], serde_json::json!([]), "{report}");
+}

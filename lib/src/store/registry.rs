@@ -59,6 +59,9 @@ impl RegistryStore {
             manifests: Mutex::new(HashMap::new()),
         };
         let auth = options.auth_for(&reference.registry);
+        // Known cost: oci-client keeps no token for a registry that answers `GET /v2/`
+        // without a challenge, so against such open registries it repeats that GET
+        // before each request (one extra loopback round trip each; see docs/benchmarks.md).
         store.authenticate(&auth, access).await?;
         Ok(store)
     }
@@ -68,12 +71,17 @@ impl RegistryStore {
         self.scheme
     }
 
+    /// Fetches the tokens the walk will need now: oci-client caches tokens per
+    /// operation, so a writer (which also checks what exists) gets both scopes.
     async fn authenticate(&self, auth: &RegistryAuth, access: Access) -> Result<()> {
-        let op = match access {
-            Access::Read => RegistryOperation::Pull,
-            Access::Write => RegistryOperation::Push,
+        let ops: &[RegistryOperation] = match access {
+            Access::Read => &[RegistryOperation::Pull],
+            Access::Write => &[RegistryOperation::Push, RegistryOperation::Pull],
         };
-        self.client.auth(&self.tag_ref("latest"), auth, op).await.map(|_| ()).map_err(|e| self.error(e, "the registry"))
+        for op in ops {
+            self.client.auth(&self.tag_ref("latest"), auth, *op).await.map_err(|e| self.error(e, "the registry"))?;
+        }
+        Ok(())
     }
 
     fn tag_ref(&self, tag: &str) -> oci_client::Reference {
