@@ -146,7 +146,8 @@ pub fn compose_dir() -> PathBuf {
 /// Builds the compose example `name`: `greeter`, `name-source`,
 /// `name-source-u32`, `name-source-next` (the interface at 0.1.1, returning
 /// "Next"), `relay` (exports name-source by importing `base-name`) or
-/// `base-name` (exports `base-name`, returning "Wharf"). Deterministic; no
+/// `base-name` (exports `base-name`, returning "Wharf") or `loop` (imports
+/// name-source, exports base-name: a cycle with `relay`). Deterministic; no
 /// metadata is added.
 pub fn build_compose_component(name: &str) -> Result<Vec<u8>> {
     let dir = compose_dir();
@@ -157,8 +158,10 @@ pub fn build_compose_component(name: &str) -> Result<Vec<u8>> {
         "name-source-next" => ("wit-next", "wharf:compose/name-provider@0.1.1"),
         "relay" => ("wit", "wharf:compose/relay@0.1.0"),
         "base-name" => ("wit", "wharf:compose/base-provider@0.1.0"),
+        "loop" => ("wit", "wharf:compose/loop@0.1.0"),
         other => anyhow::bail!(
-            "no compose example named {other:?} (greeter, name-source, name-source-u32, name-source-next, relay, base-name)"
+            "no compose example named {other:?} (greeter, name-source, name-source-u32, name-source-next, relay, base-name, \
+             loop)"
         ),
     };
     build_component(&dir.join(format!("{name}.wat")), &dir.join(wit), world)
@@ -395,4 +398,21 @@ mod tests {
             assert_eq!(&wit[..4], b"\0asm", "{platform}");
         }
     }
+}
+
+/// A directory holding `hello.wasm` and `hello-module.wasm`, written once per
+/// process (for tests that pass file paths to commands and peer tools).
+pub fn built_examples_dir() -> Result<&'static Path> {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    if let Some(dir) = DIR.get() {
+        return Ok(dir);
+    }
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-examples").join(std::process::id().to_string());
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (name, bytes) in [("hello.wasm", build_hello_component()?), ("hello-module.wasm", build_hello_module()?)] {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(DIR.get_or_init(|| dir))
 }

@@ -3,11 +3,9 @@
 //! and a real Wasm runtime (wasmtime-py) running what was pulled.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
 
 use registry_tests::{
-    Registry, Run, TestEnv, python_peer, python_peer_in, run, run_in, sha256_digest, skopeo, wharf, workspace_dir,
+    Registry, Run, TestEnv, python_peer, python_peer_in, run_in, sha256_digest, skopeo, wharf, workspace_dir,
 };
 
 // ---------------------------------------------------------------------------
@@ -23,24 +21,9 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| ws.join("target"))
 }
 
-/// The directory holding `hello.wasm` (component) and `hello-module.wasm`
-/// (core module), built once per test binary with the `build-examples`
-/// binary of the `wharf-examples` crate.
+/// The example component and core module as files (see `wharf_examples::built_examples_dir`).
 fn examples_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let out = target_dir().join("test-examples");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["run", "-q", "-p", "wharf-examples", "--bin", "build-examples", "--"]).arg(&out);
-        cmd.current_dir(workspace_dir());
-        let r = run(cmd);
-        assert!(r.success(), "building the example Wasm files failed\n{r}");
-        for f in ["hello.wasm", "hello-module.wasm"] {
-            assert!(out.join(f).is_file(), "build-examples did not write {f} into {}\n{r}", out.display());
-        }
-        out
-    })
+    wharf_examples::built_examples_dir().expect("build the example Wasm files")
 }
 
 /// The example component (exports `greet`).
