@@ -133,7 +133,9 @@ fn concurrent_pushes_into_one_layout_keep_every_tag() {
     let children: Vec<_> = (0..8)
         .map(|i| {
             let mut cmd = env.command(registry_tests::wharf_bin());
-            cmd.args(["push", &file, &format!("oci:shared:tag-{i}")]);
+            cmd.args(["push", &file, &format!("oci:shared:tag-{i}")])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
             cmd.spawn().expect("spawn wharf")
         })
         .collect();
