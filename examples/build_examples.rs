@@ -55,8 +55,8 @@ fn run_sized(bytes: Option<std::ffi::OsString>, out: Option<std::ffi::OsString>)
 }
 
 /// The `wharf compose` example parts.
-const COMPOSE_PARTS: [&str; 6] =
-    ["greeter", "name-source", "name-source-u32", "name-source-next", "relay", "base-name"];
+const COMPOSE_PARTS: [&str; 7] =
+    ["greeter", "name-source", "name-source-u32", "name-source-next", "relay", "base-name", "loop"];
 
 fn run_compose(out: Option<std::ffi::OsString>) -> Result<()> {
     let Some(out_dir) = out.map(PathBuf::from) else { bail!("usage: build-examples --compose OUTDIR") };

@@ -324,6 +324,23 @@ fn append_passive_data_segment(module: &[u8], payload: &[u8]) -> Result<Vec<u8>>
     Ok(out)
 }
 
+/// A directory holding `hello.wasm` and `hello-module.wasm`, written once per
+/// process (for tests that pass file paths to commands and peer tools).
+pub fn built_examples_dir() -> Result<&'static Path> {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    if let Some(dir) = DIR.get() {
+        return Ok(dir);
+    }
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-examples").join(std::process::id().to_string());
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (name, bytes) in [("hello.wasm", build_hello_component()?), ("hello-module.wasm", build_hello_module()?)] {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(DIR.get_or_init(|| dir))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -398,21 +415,4 @@ mod tests {
             assert_eq!(&wit[..4], b"\0asm", "{platform}");
         }
     }
-}
-
-/// A directory holding `hello.wasm` and `hello-module.wasm`, written once per
-/// process (for tests that pass file paths to commands and peer tools).
-pub fn built_examples_dir() -> Result<&'static Path> {
-    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    if let Some(dir) = DIR.get() {
-        return Ok(dir);
-    }
-    let dir =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-examples").join(std::process::id().to_string());
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    for (name, bytes) in [("hello.wasm", build_hello_component()?), ("hello-module.wasm", build_hello_module()?)] {
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(DIR.get_or_init(|| dir))
 }

@@ -238,6 +238,79 @@ pub async fn load_wit_input(input: &str, transport: &TransportOptions) -> Result
     Wit::from_wasm(&reference.to_string(), &bytes)
 }
 
+/// The world a component artifact declares (its config's `component.target`),
+/// loaded from the WIT package wkg's name mapping leads to.
+pub struct DeclaredTarget {
+    /// The declared world, `ns:pkg/world@version`.
+    pub world: String,
+    /// Where its WIT package was fetched from (`HOST/REPO:TAG`).
+    pub package_reference: String,
+    /// The world, ready to check against.
+    pub target: Target,
+}
+
+/// Loads the world the artifact at `input` declares in its config
+/// (`component.target`, recorded by `wharf push --wit`): the world's package
+/// is mapped to an OCI reference the way wkg maps names ([`crate::wkg`]),
+/// fetched as a binary WIT package, and the world selected from it.
+///
+/// A local file, an artifact with no declared target, or a package that
+/// cannot be mapped or fetched is an error naming the fix.
+pub async fn load_declared_target(input: &str, transport: &TransportOptions) -> Result<DeclaredTarget> {
+    let path = Path::new(input);
+    if path.is_file() || looks_like_path(input) {
+        return Err(Error::DeclaredTarget {
+            reason: format!(
+                "{input} is a local path, and only an artifact in a registry or layout declares a target world"
+            ),
+            fix: "give the world with --wit WIT [--world NAME]".into(),
+        });
+    }
+    let reference = Reference::parse(input)?;
+    let store = ops::open_source(&reference, transport).await?;
+    let resolved = ops::resolve_artifact(store.as_ref(), &reference.selector()).await?;
+    let world = resolved.config.as_ref().and_then(|c| c.component.as_ref()).and_then(|c| c.target.clone());
+    let Some(world) = world else {
+        return Err(Error::DeclaredTarget {
+            reason: format!("{reference} declares no target world (its config has no component.target)"),
+            fix: format!(
+                "give the world with --wit WIT [--world NAME], or push the component with \
+                 `wharf push FILE {reference} --wit WIT` to record the world it fits"
+            ),
+        });
+    };
+    let package = crate::wkg::PackageName::of_item(&world).map_err(|e| Error::DeclaredTarget {
+        reason: format!("{reference} declares the target world {world:?}, which is not a world name: {e}"),
+        fix: "give the world with --wit WIT [--world NAME]".into(),
+    })?;
+    let (config, config_path) = crate::wkg::Config::load()?;
+    let config_name = config_path.map_or_else(|| "wkg's config (none found)".to_string(), |p| p.display().to_string());
+    let resolution = crate::wkg::resolve(&config, &package, transport).await.map_err(|e| Error::DeclaredTarget {
+        reason: format!("cannot find the WIT package {package} of {reference}'s target world {world}: {e}"),
+        fix: format!(
+            "map the package to a registry in {config_name} (default_registry, [namespace_registries] or \
+             [package_registry_overrides]), or give the world with --wit WIT"
+        ),
+    })?;
+    let unavailable = |e: Error| Error::DeclaredTarget {
+        reason: format!(
+            "cannot fetch the WIT package {package} of {reference}'s target world {world} from {} \
+             (where {config_name} maps it, through the registry {}): {e}",
+            resolution.reference, resolution.registry
+        ),
+        fix: format!(
+            "push the package there (wharf push PACKAGE.wasm {}), fix the mapping in {config_name}, \
+             or give the world with --wit WIT",
+            resolution.reference
+        ),
+    };
+    let package_reference = Reference::parse(&resolution.reference).map_err(unavailable)?;
+    let (_, bytes) = ops::fetch_wasm(&package_reference, transport).await.map_err(unavailable)?;
+    let wit = Wit::from_wasm(&resolution.reference, &bytes)?;
+    let target = wit.target(Some(&world))?;
+    Ok(DeclaredTarget { world, package_reference: resolution.reference, target })
+}
+
 /// Checks the component named by `input`: an existing file, else a reference.
 pub async fn check_input(input: &str, target: &Target, transport: &TransportOptions) -> Result<CheckReport> {
     let path = Path::new(input);
@@ -289,6 +362,14 @@ fn looks_like_path(input: &str) -> bool {
         || input.starts_with('/')
         || input.starts_with('~')
         || [".wit", ".wasm", ".wat"].iter().any(|ext| input.ends_with(ext))
+}
+
+/// An item's type written as WIT (`func() -> string`, `interface { ... }`),
+/// naming defined types as the worlds in `roots` name them. For messages
+/// outside the checker (composition).
+pub(crate) fn render_wit(types: &Types, roots: &[WorldId], kind: ItemKind) -> String {
+    let names = Names::collect(types, roots);
+    Render::new(types, &names).item(kind)
 }
 
 /// Validates and loads a component's types into `types`.

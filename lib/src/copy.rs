@@ -8,10 +8,10 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use crate::digest::Digest;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, successors};
 use crate::reference::Selector;
-use crate::store::{ByteStream, ReadStore, Store};
+use crate::store::{ByteStream, ReadStore, ReferrerIndexing, Store};
 
 /// Receives transfer events; the CLI draws progress bars from them.
 pub trait Progress: Send + Sync {
@@ -44,12 +44,43 @@ pub struct CopyOptions {
     pub concurrency: usize,
     /// Progress receiver.
     pub progress: Option<Arc<dyn Progress>>,
+    /// Also copy the root's cosign signatures: its Sigstore bundle referrers
+    /// (made findable at the destination through its referrers API or a
+    /// rebuilt fallback tag index) and its legacy `sha256-<hex>.sig` manifest.
+    pub with_signatures: bool,
 }
 
 impl Default for CopyOptions {
     fn default() -> Self {
-        CopyOptions { tags: Vec::new(), concurrency: 4, progress: None }
+        CopyOptions { tags: Vec::new(), concurrency: 4, progress: None, with_signatures: false }
     }
+}
+
+/// Media type prefix of a Sigstore bundle layer (any bundle version).
+const BUNDLE_LAYER_PREFIX: &str = "application/vnd.dev.sigstore.bundle";
+
+/// The signatures a copy carried along ([`CopyOptions::with_signatures`]).
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignaturesCopied {
+    /// Bundle referrers copied, with how the destination lists each.
+    pub referrers: Vec<ReferrerCopied>,
+    /// The legacy `.sig` tag, if the source had one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub legacy_tag: Option<String>,
+    /// Referrers of the root that are not Sigstore bundles (SBOMs, other
+    /// artifacts): left behind.
+    pub other_referrers_skipped: usize,
+}
+
+/// One bundle referrer copied.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferrerCopied {
+    /// The referrer manifest's digest (the same on both sides).
+    pub digest: Digest,
+    /// How the destination makes it findable from the root.
+    pub indexed: ReferrerIndexing,
 }
 
 /// What a copy did.
@@ -64,6 +95,9 @@ pub struct CopyReport {
     pub mounted: Vec<Digest>,
     /// Blob bytes sent.
     pub bytes_copied: u64,
+    /// The signatures carried along, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signatures: Option<SignaturesCopied>,
 }
 
 struct Walk<'a> {
@@ -86,7 +120,17 @@ pub async fn copy(
     } else {
         walk.manifest(root, true).await?;
     }
-    Ok(walk.report.into_inner().unwrap_or_default())
+    let signatures = if options.with_signatures { Some(walk.signatures(root).await?) } else { None };
+    let mut report = walk.report.into_inner().unwrap_or_default();
+    if let Some(signatures) = signatures {
+        report.signatures = Some(signatures.0);
+        let legacy = signatures.1;
+        report.copied.extend(legacy.copied);
+        report.skipped.extend(legacy.skipped);
+        report.mounted.extend(legacy.mounted);
+        report.bytes_copied += legacy.bytes_copied;
+    }
+    Ok(report)
 }
 
 impl Walk<'_> {
@@ -127,15 +171,7 @@ impl Walk<'_> {
     /// the manifest exists, so a half-copied graph heals), then the node.
     async fn manifest(&self, desc: &Descriptor, is_root: bool) -> Result<()> {
         let bytes = self.src.fetch_bytes(desc).await?;
-        let children = successors(&desc.media_type, &bytes)?;
-        let (manifests, blobs): (Vec<_>, Vec<_>) = children.into_iter().partition(Descriptor::is_manifest);
-        futures::stream::iter(blobs.iter().map(|b| self.blob(b)))
-            .buffer_unordered(self.options.concurrency.max(1))
-            .try_collect::<Vec<()>>()
-            .await?;
-        for child in &manifests {
-            Box::pin(self.manifest(child, false)).await?;
-        }
+        self.children(desc, &bytes).await?;
         if is_root {
             self.dst.push_manifest(desc, bytes, &self.options.tags).await?;
             self.record(desc, Outcome::Copied);
@@ -146,6 +182,63 @@ impl Walk<'_> {
             self.record(desc, Outcome::Copied);
         }
         Ok(())
+    }
+
+    /// Copies the children of the manifest or index `desc` (its `bytes`):
+    /// blobs concurrently, then child manifests, each with the same walk.
+    async fn children(&self, desc: &Descriptor, bytes: &[u8]) -> Result<()> {
+        let children = successors(&desc.media_type, bytes)?;
+        let (manifests, blobs): (Vec<_>, Vec<_>) = children.into_iter().partition(Descriptor::is_manifest);
+        futures::stream::iter(blobs.iter().map(|b| self.blob(b)))
+            .buffer_unordered(self.options.concurrency.max(1))
+            .try_collect::<Vec<()>>()
+            .await?;
+        for child in &manifests {
+            Box::pin(self.manifest(child, false)).await?;
+        }
+        Ok(())
+    }
+
+    /// Copies the root's signatures: each Sigstore bundle referrer the source
+    /// lists (referrers API or fallback tag), pushed as a referrer at the
+    /// destination (which lists it through its referrers API or adds it to
+    /// its own fallback index), then the legacy `.sig` manifest under its tag.
+    /// Returns the summary and the report of the `.sig` copy.
+    async fn signatures(&self, root: &Descriptor) -> Result<(SignaturesCopied, CopyReport)> {
+        let mut out = SignaturesCopied::default();
+        for entry in self.src.referrers(&root.digest).await? {
+            if !entry.is_manifest() {
+                out.other_referrers_skipped += 1;
+                continue;
+            }
+            let bytes = self.src.fetch_bytes(&entry).await?;
+            // Filtered on the layers, not on the entry's artifactType: old
+            // cosign wrote entries without one.
+            let is_bundle = successors(&entry.media_type, &bytes)?
+                .iter()
+                .any(|layer| layer.media_type.starts_with(BUNDLE_LAYER_PREFIX));
+            if !is_bundle {
+                out.other_referrers_skipped += 1;
+                continue;
+            }
+            self.children(&entry, &bytes).await?;
+            let existed = self.dst.exists(&entry).await?;
+            // Pushed even when present, so a missing fallback index entry is added.
+            let indexed = self.dst.push_referrer(&entry, bytes, &root.digest).await?;
+            self.record(&entry, if existed { Outcome::Skipped } else { Outcome::Copied });
+            out.referrers.push(ReferrerCopied { digest: entry.digest.clone(), indexed });
+        }
+        let tag = crate::sign::legacy_tag(&root.digest);
+        let legacy = match self.src.resolve(&Selector::Tag(tag.clone())).await {
+            Ok(desc) => {
+                let options = CopyOptions { tags: vec![tag.clone()], with_signatures: false, ..self.options.clone() };
+                out.legacy_tag = Some(tag);
+                Box::pin(copy(self.src, &desc, self.dst, &options)).await?
+            }
+            Err(Error::NotFound { .. }) => CopyReport::default(),
+            Err(e) => return Err(e),
+        };
+        Ok((out, legacy))
     }
 
     async fn blob(&self, desc: &Descriptor) -> Result<()> {

@@ -168,6 +168,24 @@ pub enum Error {
         /// How to fix it.
         fix: String,
     },
+    /// Components could not be composed: an import no part satisfies with a
+    /// matching type, a plug that satisfies nothing, a cycle.
+    #[error("cannot compose: {reason}")]
+    Composition {
+        /// What is wrong, naming the import, the parts and the types as WIT.
+        reason: String,
+        /// How to fix it.
+        fix: String,
+    },
+    /// The world an artifact declares (`component.target`) cannot be used:
+    /// there is none, or its WIT package cannot be mapped or fetched.
+    #[error("{reason}")]
+    DeclaredTarget {
+        /// What is wrong.
+        reason: String,
+        /// How to fix it.
+        fix: String,
+    },
     /// No world, or no single world, matches what was asked for.
     #[error("{}", world_selection_message(package, requested.as_deref(), available))]
     WorldSelection {
@@ -209,7 +227,9 @@ impl Error {
             | Error::Usage(_)
             | Error::InvalidWit { .. }
             | Error::WorldSelection { .. }
-            | Error::InvalidKey { .. } => ErrorKind::Usage,
+            | Error::DeclaredTarget { .. }
+            | Error::InvalidKey { .. }
+            | Error::Composition { .. } => ErrorKind::Usage,
             Error::Io { .. } => ErrorKind::Io,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Unauthorized { .. } => ErrorKind::Auth,
@@ -235,7 +255,8 @@ impl Error {
                 Some(world) => format!("choose one with --world, for example --world {}", plain_world_name(world)),
                 None => "use a WIT package that defines a world, or name a world of its dependencies as ns:pkg/world@version".into(),
             },
-            Error::InvalidKey { fix, .. } => fix.clone(),
+            Error::InvalidKey { fix, .. } | Error::Composition { fix, .. } => fix.clone(),
+            Error::DeclaredTarget { fix, .. } => fix.clone(),
             _ => return None,
         })
     }

@@ -10,11 +10,14 @@
 //! - [`transport`], [`credentials`]: schemes, TLS and registry credentials.
 //! - [`ops`]: the commands as library calls returning reports.
 //! - [`sign`]: cosign-compatible keys, signing and verification.
+//! - [`compose`]: plugging components into each other (`wharf compose plug`).
+//! - [`check`]: whether a component fits a WIT world; [`wkg`]: package names to OCI references, as wkg maps them.
 //!
 //! Nothing here prints; errors are typed ([`Error`], with a kind and a hint).
 
 pub mod artifact;
 pub mod check;
+pub mod compose;
 pub mod copy;
 pub mod credentials;
 pub mod digest;
@@ -27,6 +30,7 @@ pub mod sign;
 pub mod store;
 pub mod transport;
 pub mod wasm;
+pub mod wkg;
 
 pub use error::{Error, ErrorKind, Result};
 pub use reference::Reference;

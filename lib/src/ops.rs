@@ -380,18 +380,21 @@ pub struct CopyResult {
     pub transfer: CopyReport,
 }
 
-/// Copies the artifact at `src` to `dst`, any store to any store, digests preserved.
+/// Copies the artifact at `src` to `dst`, any store to any store, digests
+/// preserved; with `with_signatures`, its cosign signatures too (bundle
+/// referrers and the legacy `.sig` tag, see [`CopyOptions::with_signatures`]).
 pub async fn copy_reference(
     src: &Reference,
     dst: &Reference,
     transport: &TransportOptions,
     progress: Option<Arc<dyn Progress>>,
+    with_signatures: bool,
 ) -> Result<CopyResult> {
     let tags = destination_tags(dst, src.tag(), &[])?;
     let source = open_source(src, transport).await?;
     let root = source.resolve(&src.selector()).await?;
     let destination = open_destination(dst, transport).await?;
-    let options = CopyOptions { tags: tags.clone(), progress, ..CopyOptions::default() };
+    let options = CopyOptions { tags: tags.clone(), progress, with_signatures, ..CopyOptions::default() };
     let transfer = copy(source.as_ref(), &root, destination.as_ref(), &options).await?;
     Ok(CopyResult {
         source: format!("{}@{}", src.location(), root.digest),

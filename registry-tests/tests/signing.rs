@@ -512,3 +512,347 @@ fn wharf_signs_with_a_sigstore_rs_key_file_and_verifies_sigstore_rs_signatures()
         [v("bundle", false, "missing-annotation"), v("legacy", false, "missing-annotation"), v("legacy", true, "")]
     );
 }
+
+#[test]
+fn copy_with_signatures_carries_bundles_and_sig_tags_between_registries_and_layouts() {
+    let s = setup("wasm/add:1");
+    let (key, public) = s.key("k");
+    s.sign(&key, &["--mode", "both", "-a", "env=prod"]);
+    let b = Registry::start();
+    let ok_both = [v("bundle", true, ""), v("legacy", true, "")];
+    let verify_at =
+        |reference: &str| wharf(&["verify", reference, "--key", &public, "-a", "env=prod", "--format", "json"], &s.env);
+
+    // Without the flag, only the artifact moves.
+    let bare = b.reference("plain/add:1");
+    wharf(&["copy", &s.reference, &bare], &s.env).assert_ok();
+    let unsigned = wharf(&["verify", &bare, "--key", &public], &s.env);
+    unsigned.assert_code(1);
+    assert!(unsigned.stderr.contains("no signatures"), "{unsigned}");
+
+    // registry -> registry (B has no referrers API: the fallback index is rebuilt there).
+    let mirrored = b.reference("mirror/add:1");
+    let copied = wharf(&["copy", &s.reference, &mirrored, "--with-signatures", "--format", "json"], &s.env);
+    copied.assert_ok();
+    let report = copied.json();
+    let signatures = &report["transfer"]["signatures"];
+    assert_eq!(signatures["referrers"].as_array().map(Vec::len), Some(1), "{report}");
+    assert_eq!(signatures["referrers"][0]["indexed"], "fallback-tag", "{report}");
+    assert_eq!(signatures["legacyTag"], format!("sha256-{}.sig", s.hex()), "{report}");
+    let at_b = verify_at(&mirrored);
+    at_b.assert_ok();
+    assert_eq!(verdicts(&at_b), ok_both);
+    let (status, _, body) = registry_get(&b.host(), &format!("/v2/mirror/add/manifests/sha256-{}", s.hex()), INDEX);
+    assert_eq!(status, 200, "fallback index at B: {}", String::from_utf8_lossy(&body));
+    let index: Value = serde_json::from_slice(&body).expect("index JSON");
+    assert_eq!(index["manifests"][0]["artifactType"], BUNDLE, "{index}");
+
+    // A second copy is idempotent: the entry is not listed twice.
+    let again = wharf(&["copy", &s.reference, &mirrored, "--with-signatures", "--format", "json"], &s.env);
+    again.assert_ok();
+    assert_eq!(again.json()["transfer"]["signatures"]["referrers"][0]["indexed"], "already-listed");
+    assert_eq!(verdicts(&verify_at(&mirrored)), ok_both);
+
+    // registry -> layout.
+    let layout = format!("oci:{}:add-1", s.path("mirror-layout"));
+    wharf(&["copy", &s.reference, &layout, "--with-signatures"], &s.env).assert_ok();
+    let in_layout = verify_at(&layout);
+    in_layout.assert_ok();
+    assert_eq!(verdicts(&in_layout), ok_both);
+
+    // layout -> registry.
+    let back = b.reference("from-layout/add:1");
+    wharf(&["copy", &layout, &back, "--with-signatures"], &s.env).assert_ok();
+    let at_back = verify_at(&back);
+    at_back.assert_ok();
+    assert_eq!(verdicts(&at_back), ok_both);
+}
+
+#[test]
+fn ed25519_keys_made_by_openssl_sign_ed25519ph_and_pure_ed25519_signatures_verify() {
+    let s = setup("wasm/add:1");
+    let (key, public) = (s.env.path("ed.key"), s.env.path("ed.pub"));
+    openssl(&s.env, &["genpkey", "-algorithm", "ed25519", "-out", &key.to_string_lossy()]);
+    openssl(&s.env, &["pkey", "-in", &key.to_string_lossy(), "-pubout", "-out", &public.to_string_lossy()]);
+    s.sign(&key.to_string_lossy(), &["--mode", "both"]);
+    let ok = s.verify(&public.to_string_lossy(), &[]);
+    ok.assert_ok();
+    assert_eq!(verdicts(&ok), [v("bundle", true, ""), v("legacy", true, "")]);
+    // An ECDSA key does not verify Ed25519 signatures.
+    let (_, ecdsa_public) = openssl_key_pair(&s.env);
+    let other = s.verify(&ecdsa_public.to_string_lossy(), &[]);
+    other.assert_code(1);
+    assert_eq!(verdicts(&other), [v("bundle", false, "wrong-key"), v("legacy", false, "wrong-key")]);
+
+    // wharf signs Ed25519ph (as cosign does), which OpenSSL 3.0 cannot check; what cosign
+    // before 2.3 wrote, pure Ed25519, is made here by OpenSSL and must verify too.
+    let sig_tag = format!("sha256-{}.sig", s.hex());
+    let mut manifest = s.get_json(&format!("/v2/{}/manifests/{sig_tag}", s.repo()), MANIFEST);
+    let body = s.blob(manifest["layers"][0]["digest"].as_str().unwrap_or_default());
+    let (m, out) = (s.env.write("payload.json", &body), s.env.path("pure.sig"));
+    openssl(
+        &s.env,
+        &[
+            "pkeyutl",
+            "-sign",
+            "-rawin",
+            "-inkey",
+            &key.to_string_lossy(),
+            "-in",
+            &m.to_string_lossy(),
+            "-out",
+            &out.to_string_lossy(),
+        ],
+    );
+    let pure = std::fs::read(&out).expect("signature");
+    let ph = manifest["layers"][0]["annotations"]["dev.cosignproject.cosign/signature"].clone();
+    assert_ne!(ph.as_str(), Some(B64.encode(&pure).as_str()), "Ed25519ph and pure Ed25519 differ");
+    manifest["layers"][0]["annotations"]["dev.cosignproject.cosign/signature"] = json!(B64.encode(&pure));
+    push_manifest(&s.registry.host(), s.repo(), &sig_tag, MANIFEST, manifest.to_string().as_bytes());
+    let legacy = s.verify(&public.to_string_lossy(), &[]);
+    legacy.assert_ok();
+    assert_eq!(verdicts(&legacy), [v("bundle", true, ""), v("legacy", true, "")]);
+}
+
+fn keyless_fixture(name: &str) -> PathBuf {
+    registry_tests::workspace_dir().join("registry-tests/fixtures/keyless").join(name)
+}
+
+/// Attaches `bundle` to the setup's artifact as a referrer in the fallback index, by hand.
+fn attach_bundle(s: &Setup, bundle: &[u8]) {
+    let host = s.registry.host();
+    let empty = push_blob(&host, s.repo(), b"{}");
+    let layer = push_blob(&host, s.repo(), bundle);
+    let subject_size = registry_get(&host, &format!("/v2/{}/manifests/{}", s.repo(), s.digest), MANIFEST).2.len();
+    let referrer = json!({"schemaVersion": 2, "mediaType": MANIFEST, "artifactType": BUNDLE,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+        "layers": [{"mediaType": BUNDLE, "digest": layer, "size": bundle.len()}],
+        "subject": {"mediaType": MANIFEST, "digest": s.digest, "size": subject_size}})
+    .to_string();
+    let digest = push_manifest(&host, s.repo(), &sha256_digest(referrer.as_bytes()), MANIFEST, referrer.as_bytes());
+    let index = json!({"schemaVersion": 2, "mediaType": INDEX, "manifests": [
+        {"mediaType": MANIFEST, "digest": digest, "size": referrer.len(), "artifactType": BUNDLE}]})
+    .to_string();
+    push_manifest(&host, s.repo(), &format!("sha256-{}", s.hex()), INDEX, index.as_bytes());
+}
+
+/// A real keyless bundle (sigstore-python's test assets, Sigstore staging) attached to an artifact in
+/// docker-registry: it signs another digest (a blob), so the best verdict is `digest-mismatch`, reached
+/// only after the chain, identity, issuer, SET and signature all passed; each wrong input is named.
+#[test]
+fn keyless_bundles_are_checked_against_the_trusted_root_identity_and_issuer() {
+    let s = setup("wasm/add:1");
+    attach_bundle(&s, &std::fs::read(keyless_fixture("bundle_v3.txt.sigstore")).expect("fixture"));
+    let staging = keyless_fixture("staging_trusted_root.json").to_string_lossy().into_owned();
+    let production = keyless_fixture("production_trusted_root.json").to_string_lossy().into_owned();
+    let keyless = |identity: &str, issuer: &str, root: &str| {
+        wharf(
+            &[
+                "verify",
+                &s.reference,
+                "--certificate-identity",
+                identity,
+                "--certificate-oidc-issuer",
+                issuer,
+                "--trusted-root",
+                root,
+                "--format",
+                "json",
+            ],
+            &s.env,
+        )
+    };
+    let (who, github) = ("william@yossarian.net", "https://github.com/login/oauth");
+    let right = keyless(who, github, &staging);
+    right.assert_code(1);
+    assert_eq!(verdicts(&right), [v("bundle", false, "digest-mismatch")], "{right}");
+    assert!(right.json()["signatures"][0]["reason"].as_str().is_some_and(|r| r.contains("5e6ae9de")), "{right}");
+    let other = keyless("mallory@example.com", github, &staging);
+    assert_eq!(verdicts(&other), [v("bundle", false, "wrong-identity")], "{other}");
+    let other = keyless(who, "https://accounts.google.com", &staging);
+    assert_eq!(verdicts(&other), [v("bundle", false, "wrong-issuer")], "{other}");
+    let other = keyless(who, github, &production);
+    assert_eq!(verdicts(&other), [v("bundle", false, "untrusted-certificate")], "{other}");
+
+    // A key-made signature next to it is named as such, and --key ignores the keyless one.
+    let (key, public) = s.key("k");
+    s.sign(&key, &["--mode", "both"]);
+    let mixed = keyless(who, github, &staging);
+    mixed.assert_code(1);
+    let found = verdicts(&mixed);
+    assert!(found.contains(&v("bundle", false, "unsupported")) && found.contains(&v("legacy", false, "unsupported")));
+    let keyed = s.verify(&public, &[]);
+    keyed.assert_ok();
+
+    // Half the keyless options, or both modes at once, are usage errors.
+    wharf(&["verify", &s.reference, "--certificate-identity", who], &s.env).assert_code(2);
+    wharf(&["verify", &s.reference, "--key", &public, "--trusted-root", &staging], &s.env).assert_code(2);
+    let unreadable = keyless(who, github, &public);
+    unreadable.assert_code(2);
+}
+
+/// The accepting path of keyless `wharf verify`, end to end: an OCI layout, built by hand, whose
+/// index lists the blob the real keyless bundle signs (tag `signed-blob`; it is not a manifest, which
+/// `verify` never needs to read) and, under the fallback tag of its digest, a referrer holding the bundle.
+#[test]
+fn a_real_keyless_bundle_verifies_through_the_cli_in_a_layout() {
+    let env = TestEnv::new();
+    let dir = env.path("keyless-layout");
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).expect("layout dirs");
+    let put = |bytes: &[u8]| -> (String, usize) {
+        let digest = sha256_digest(bytes);
+        std::fs::write(blobs.join(&digest["sha256:".len()..]), bytes).expect("blob");
+        (digest, bytes.len())
+    };
+    let (subject, subject_size) = put(&std::fs::read(keyless_fixture("bundle_v3.txt")).expect("fixture"));
+    let (bundle, bundle_size) = put(&std::fs::read(keyless_fixture("bundle_v3.txt.sigstore")).expect("fixture"));
+    let (empty, _) = put(b"{}");
+    let referrer = json!({"schemaVersion": 2, "mediaType": MANIFEST, "artifactType": BUNDLE,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+        "layers": [{"mediaType": BUNDLE, "digest": bundle, "size": bundle_size}],
+        "subject": {"mediaType": MANIFEST, "digest": subject, "size": subject_size}})
+    .to_string();
+    let (referrer_digest, referrer_size) = put(referrer.as_bytes());
+    let index = json!({"schemaVersion": 2, "mediaType": INDEX, "manifests": [
+        {"mediaType": MANIFEST, "digest": referrer_digest, "size": referrer_size, "artifactType": BUNDLE}]})
+    .to_string();
+    let (index_digest, index_size) = put(index.as_bytes());
+    let hex = &subject["sha256:".len()..];
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).expect("oci-layout");
+    let top = json!({"schemaVersion": 2, "mediaType": INDEX, "manifests": [
+        {"mediaType": MANIFEST, "digest": subject, "size": subject_size,
+         "annotations": {"org.opencontainers.image.ref.name": "signed-blob"}},
+        {"mediaType": INDEX, "digest": index_digest, "size": index_size,
+         "annotations": {"org.opencontainers.image.ref.name": format!("sha256-{hex}")}}]});
+    std::fs::write(dir.join("index.json"), top.to_string()).expect("index.json");
+
+    let reference = format!("oci:{}:signed-blob", dir.to_string_lossy());
+    let staging = keyless_fixture("staging_trusted_root.json").to_string_lossy().into_owned();
+    let run = wharf(
+        &[
+            "verify",
+            &reference,
+            "--certificate-identity",
+            "william@yossarian.net",
+            "--certificate-oidc-issuer",
+            "https://github.com/login/oauth",
+            "--trusted-root",
+            &staging,
+            "--format",
+            "json",
+        ],
+        &env,
+    );
+    run.assert_ok();
+    let report = run.json();
+    assert_eq!(report["digest"], subject.as_str());
+    assert_eq!(verdicts(&run), [v("bundle", true, "")], "{report}");
+    let who = &report["signatures"][0]["keyless"];
+    assert_eq!(who["identity"], "william@yossarian.net", "{report}");
+    assert_eq!(who["log"], "https://rekor.sigstage.dev", "{report}");
+    assert_eq!(who["integratedTime"], 1712085549, "{report}");
+    // Text output names the signer.
+    let text = wharf(
+        &[
+            "verify",
+            &reference,
+            "--certificate-identity",
+            "william@yossarian.net",
+            "--certificate-oidc-issuer",
+            "https://github.com/login/oauth",
+            "--trusted-root",
+            &staging,
+        ],
+        &env,
+    );
+    text.assert_ok();
+    assert!(text.stderr.contains("william@yossarian.net from https://github.com/login/oauth"), "{text}");
+}
+
+/// A real keyless DSSE bundle (sigstore-go's example npm provenance, public-good Sigstore) attached
+/// to an artifact in docker-registry: certificate, identity, SET, logged body and signature pass
+/// through the CLI, then the statement is judged as for any bundle (an SLSA provenance is an
+/// attestation, not a signature); a wrong identity is named before that.
+#[test]
+fn keyless_dsse_bundles_are_verified_up_to_their_statement() {
+    let s = setup("wasm/add:1");
+    attach_bundle(&s, &std::fs::read(keyless_fixture("bundle-provenance.json")).expect("fixture"));
+    let root = keyless_fixture("trusted-root-public-good.json").to_string_lossy().into_owned();
+    let run = |identity: &str| {
+        wharf(
+            &[
+                "verify",
+                &s.reference,
+                "--certificate-identity",
+                identity,
+                "--certificate-oidc-issuer",
+                "https://token.actions.githubusercontent.com",
+                "--trusted-root",
+                &root,
+                "--format",
+                "json",
+            ],
+            &s.env,
+        )
+    };
+    let right = run("https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main");
+    right.assert_code(1);
+    assert_eq!(verdicts(&right), [v("bundle", false, "not-a-signature")], "{right}");
+    let wrong = run("https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/evil");
+    assert_eq!(verdicts(&wrong), [v("bundle", false, "wrong-identity")], "{wrong}");
+}
+
+/// RSA is verification only: an OpenSSL RSA signature (PKCS#1 v1.5, SHA-256: cosign's RSA scheme) over
+/// the `.sig` payload verifies with the RSA public key; signing with an RSA key, or a 1024-bit key, is
+/// refused with the reason.
+#[test]
+fn rsa_public_keys_verify_openssl_signatures_and_rsa_keys_never_sign() {
+    let s = setup("wasm/add:1");
+    let (key, public) = (s.env.path("rsa.key"), s.env.path("rsa.pub"));
+    openssl(
+        &s.env,
+        &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", &key.to_string_lossy()],
+    );
+    openssl(&s.env, &["pkey", "-in", &key.to_string_lossy(), "-pubout", "-out", &public.to_string_lossy()]);
+    let refused = wharf(&["sign", &s.reference, "--key", &key.to_string_lossy()], &s.env);
+    refused.assert_code(2);
+    assert!(refused.stderr.contains("RUSTSEC-2023-0071"), "{refused}");
+
+    // A legacy signature made by wharf (ECDSA) gives the payload; OpenSSL re-signs it with RSA.
+    let (ecdsa_key, _) = s.key("k");
+    s.sign(&ecdsa_key, &["--mode", "legacy"]);
+    let sig_tag = format!("sha256-{}.sig", s.hex());
+    let mut manifest = s.get_json(&format!("/v2/{}/manifests/{sig_tag}", s.repo()), MANIFEST);
+    let body = s.blob(manifest["layers"][0]["digest"].as_str().unwrap_or_default());
+    let (m, out) = (s.env.write("payload.json", &body), s.env.path("rsa.sig"));
+    openssl(
+        &s.env,
+        &["dgst", "-sha256", "-sign", &key.to_string_lossy(), "-out", &out.to_string_lossy(), &m.to_string_lossy()],
+    );
+    let signature = std::fs::read(&out).expect("signature");
+    manifest["layers"][0]["annotations"]["dev.cosignproject.cosign/signature"] = json!(B64.encode(&signature));
+    push_manifest(&s.registry.host(), s.repo(), &sig_tag, MANIFEST, manifest.to_string().as_bytes());
+    let ok = s.verify(&public.to_string_lossy(), &[]);
+    ok.assert_ok();
+    assert_eq!(verdicts(&ok), [v("legacy", true, "")]);
+    // A flipped byte of the payload's signature is rejected.
+    let mut bad = signature.clone();
+    bad[5] ^= 1;
+    manifest["layers"][0]["annotations"]["dev.cosignproject.cosign/signature"] = json!(B64.encode(&bad));
+    push_manifest(&s.registry.host(), s.repo(), &sig_tag, MANIFEST, manifest.to_string().as_bytes());
+    let rejected = s.verify(&public.to_string_lossy(), &[]);
+    rejected.assert_code(1);
+    assert_eq!(verdicts(&rejected), [v("legacy", false, "wrong-key")]);
+
+    // Keys under 2048 bits are refused when read.
+    let (small, small_pub) = (s.env.path("small.key"), s.env.path("small.pub"));
+    openssl(
+        &s.env,
+        &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", &small.to_string_lossy()],
+    );
+    openssl(&s.env, &["pkey", "-in", &small.to_string_lossy(), "-pubout", "-out", &small_pub.to_string_lossy()]);
+    let weak = s.verify(&small_pub.to_string_lossy(), &[]);
+    weak.assert_code(2);
+    assert!(weak.stderr.contains("1024-bit"), "{weak}");
+}

@@ -14,6 +14,13 @@ use crate::output::{self, Failure, OrFail};
   wharf check filter.wasm --wit plugins.wit --world filter-plugin
   wharf check 127.0.0.1:5000/filter:1.0 --wit acme-plugins.wasm --format json
   wharf check oci:./store:filter --wit 127.0.0.1:5000/acme/plugins:0.1.0   (a WIT package in a registry)
+  wharf check 127.0.0.1:5000/filter:1.0                      (the world the artifact declares)
+
+Without --wit, a reference is checked against the world its artifact declares (config component.target,
+recorded by `wharf push FILE REF --wit WIT`). That world's WIT package is fetched by name, the way wkg
+maps names: wkg's config ($XDG_CONFIG_HOME/wasm-pkg/config.toml, or WKG_CONFIG_FILE) chooses the registry
+(package_registry_overrides, namespace_registries, default_registry), whose
+/.well-known/wasm-pkg/registry.json (or inline metadata) gives HOST/PREFIXns/pkg:version.
 
 Versions match along semver tracks (0.2.0 with 0.2.3, 1.0.0 with 1.4.0) when the types agree and the
 direction is safe: the component may import an older version than the world provides, and export a newer
@@ -26,12 +33,12 @@ pub struct Args {
     /// The component: a local .wasm file, or a reference (HOST[:PORT]/REPO[:TAG], oci:PATH[:TAG]).
     component: String,
     /// The world's WIT: a directory (dependencies in deps/), a .wit file, a binary WIT package (.wasm),
-    /// or a reference to a binary WIT package.
+    /// or a reference to a binary WIT package. Without it, the world the artifact declares is used.
     #[arg(long, value_name = "WIT")]
-    wit: String,
-    /// The world to check against (a name like filter-plugin, or ns:pkg/world@version); needed when
-    /// the package defines several worlds.
-    #[arg(long, value_name = "NAME")]
+    wit: Option<String>,
+    /// The world of --wit to check against (a name like filter-plugin, or ns:pkg/world@version);
+    /// needed when the package defines several worlds.
+    #[arg(long, value_name = "NAME", requires = "wit")]
     world: Option<String>,
     #[command(flatten)]
     transport: TransportArgs,
@@ -43,8 +50,22 @@ pub struct Args {
 pub async fn run(args: Args) -> Result<Verdict, Failure> {
     let format = args.output.format;
     let transport = args.transport.options().or_fail(format)?;
-    let wit = check::load_wit_input(&args.wit, &transport).await.or_fail(format)?;
-    let target = wit.target(args.world.as_deref()).or_fail(format)?;
+    let target = match &args.wit {
+        Some(wit) => check::load_wit_input(wit, &transport)
+            .await
+            .or_fail(format)?
+            .target(args.world.as_deref())
+            .or_fail(format)?,
+        None => {
+            let declared = check::load_declared_target(&args.component, &transport).await.or_fail(format)?;
+            tracing::info!(
+                "checking against the declared world {} from {}",
+                declared.world,
+                declared.package_reference
+            );
+            declared.target
+        }
+    };
     let report = check::check_input(&args.component, &target, &transport).await.or_fail(format)?;
     if format == Format::Json {
         output::print_json(&report);

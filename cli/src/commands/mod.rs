@@ -1,6 +1,7 @@
 //! One file per command: flags (whose doc comments are the help text) and a `run`.
 
 pub mod check;
+pub mod compose;
 pub mod copy;
 pub mod inspect;
 pub mod key;

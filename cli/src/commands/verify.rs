@@ -8,25 +8,42 @@ use crate::Verdict;
 use crate::args::{Format, OutputArgs, TransportArgs, parse_annotation};
 use crate::output::{self, Failure, OrFail};
 
-/// Verify an artifact's signatures (cosign's bundle and legacy formats) against a public key.
+/// Verify an artifact's signatures (cosign's bundle and legacy formats) against a public key, or
+/// keyless against a Sigstore trusted root and an identity.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
   wharf verify 127.0.0.1:5000/hello:0.1.0 --key cosign.pub
   wharf verify oci:./wharf-store:hello-0.1.0 --key cosign.pub -a env=prod --format json
+  wharf verify REF --certificate-identity you@example.com \
+      --certificate-oidc-issuer https://github.com/login/oauth --trusted-root trusted_root.json
 
 REF is resolved to its digest; every signature of that digest is found (bundle referrers through the
 referrers API or the sha256-<hex> fallback tag, and the sha256-<hex>.sig tag) and checked: the signature
 against the key, the signed digest against REF's, and the required annotations. Each one is listed
 with its verdict and, if rejected, the reason. Nothing is fetched but the registry's content.
 
+Keyless (all three options together): a bundle's Fulcio certificate must chain to a CA of the trusted
+root, name the identity (SAN) and the OIDC issuer, and carry a Rekor inclusion promise (SET) that
+verifies with a log key of the trusted root; all offline. DSSE bundles logged as dsse entries and
+keyless legacy .sig signatures are listed as unsupported (see docs/signing.md).
+
 Exit status: 0 at least one signature satisfies the request; 1 none does (or none was found);
 2 unreadable key, bad reference, or a registry error.")]
 pub struct Args {
     /// What to verify: HOST[:PORT]/REPO[:TAG|@DIGEST] or oci:PATH[:TAG|@DIGEST].
     reference: String,
-    /// The public key file (PEM PUBLIC KEY, as `cosign.pub`).
-    #[arg(long, value_name = "FILE")]
-    key: PathBuf,
+    /// The public key file (PEM PUBLIC KEY, as `cosign.pub`): ECDSA P-256 or Ed25519.
+    #[arg(long, value_name = "FILE", required_unless_present = "trusted_root", conflicts_with = "trusted_root")]
+    key: Option<PathBuf>,
+    /// Keyless: the identity the certificate must name (an email or a URI).
+    #[arg(long, value_name = "ID", requires_all = ["trusted_root", "certificate_oidc_issuer"])]
+    certificate_identity: Option<String>,
+    /// Keyless: the OIDC issuer the certificate must name.
+    #[arg(long, value_name = "ISSUER", requires_all = ["trusted_root", "certificate_identity"])]
+    certificate_oidc_issuer: Option<String>,
+    /// Keyless: the Sigstore trusted root (trusted_root.json: Fulcio CAs, Rekor keys).
+    #[arg(long, value_name = "FILE", requires_all = ["certificate_identity", "certificate_oidc_issuer"])]
+    trusted_root: Option<PathBuf>,
     /// An annotation every accepted signature must carry, KEY=VALUE (repeatable).
     #[arg(long = "annotation", short = 'a', value_name = "KEY=VALUE", value_parser = parse_annotation)]
     annotations: Vec<(String, String)>,
@@ -40,12 +57,25 @@ pub struct Args {
 pub async fn run(args: Args) -> Result<Verdict, Failure> {
     let format = args.output.format;
     let reference = wharf::Reference::parse(&args.reference).or_fail(format)?;
-    let key = sign::read_public_key(&args.key).or_fail(format)?;
+    let trust = match (&args.key, &args.trusted_root, args.certificate_identity, args.certificate_oidc_issuer) {
+        (Some(key), _, _, _) => sign::Trust::Key(sign::read_public_key(key).or_fail(format)?),
+        (None, Some(root), Some(identity), Some(issuer)) => sign::Trust::Keyless {
+            root: sign::read_trusted_root(root).or_fail(format)?,
+            expected: sign::keyless::ExpectedIdentity { identity, issuer },
+        },
+        _ => {
+            return Err(wharf::Error::Usage(
+                "give --key FILE, or --certificate-identity, --certificate-oidc-issuer and --trusted-root together"
+                    .into(),
+            ))
+            .or_fail(format);
+        }
+    };
     let options = VerifyOptions {
         annotations: args.annotations.into_iter().collect(),
         transport: args.transport.options().or_fail(format)?,
     };
-    let report = sign::verify(&reference, &key, &options).await.or_fail(format)?;
+    let report = sign::verify_with(&reference, &trust, &options).await.or_fail(format)?;
     let verdict = if report.verified { Verdict::Pass } else { Verdict::Fail };
     if format == Format::Json {
         output::print_json(&report);
@@ -57,7 +87,19 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
     }
     for s in &report.signatures {
         match (&s.reason, s.verified) {
-            (_, true) => eprintln!("ok        {} {}", s.format.name(), s.location),
+            (_, true) => match &s.keyless {
+                Some(k) => eprintln!(
+                    "ok        {} {}: {} from {}, logged at {} ({} #{})",
+                    s.format.name(),
+                    s.location,
+                    k.identity,
+                    k.issuer,
+                    k.integrated_time,
+                    k.log,
+                    k.log_index
+                ),
+                None => eprintln!("ok        {} {}", s.format.name(), s.location),
+            },
             (Some(reason), false) => eprintln!("rejected  {} {}: {reason}", s.format.name(), s.location),
             (None, false) => eprintln!("rejected  {} {}", s.format.name(), s.location),
         }

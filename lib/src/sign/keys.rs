@@ -10,8 +10,16 @@
 //!   Unencrypted `PRIVATE KEY` (PKCS#8) and `EC PRIVATE KEY` (SEC1) files are read too.
 //! - Public keys: a PEM `PUBLIC KEY` (PKIX SubjectPublicKeyInfo).
 //!
-//! Keys are ECDSA P-256 with SHA-256, cosign's default. Other key types are
-//! recognised and refused with a message naming them. Nothing here ever puts
+//! Keys are ECDSA P-256 with SHA-256 (cosign's default, and what
+//! `wharf key generate` makes) or Ed25519. cosign signs with an Ed25519 key
+//! file in the Ed25519ph variant (RFC 8032: SHA-512 prehash, empty context;
+//! sigstore's `GetDefaultLoadOptions` selects `WithED25519ph`), so wharf signs
+//! that way too, and verifies either Ed25519ph or pure Ed25519 (what cosign
+//! before 2.3 wrote). RSA public keys (2048 bits or more) verify PKCS#1 v1.5
+//! SHA-256 signatures, cosign's RSA scheme; wharf never signs with RSA (the
+//! `rsa` crate's RUSTSEC-2023-0071 timing side channel concerns private-key
+//! operations). Other key types (P-384, P-521, Ed448) are recognised and
+//! refused with a message naming them. Nothing here ever puts
 //! a password or private key bytes into an error or a log.
 
 use std::path::{Path, PathBuf};
@@ -24,6 +32,7 @@ use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use serde::{Deserialize, Serialize};
+use sha2::Sha512;
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
@@ -49,11 +58,42 @@ pub enum Algorithm {
     /// ECDSA on NIST P-256 with SHA-256 (cosign's default), ASN.1 DER signatures.
     #[serde(rename = "ecdsa-p256-sha256")]
     EcdsaP256Sha256,
+    /// Ed25519; wharf signs Ed25519ph (SHA-512 prehash) as cosign does.
+    #[serde(rename = "ed25519")]
+    Ed25519,
+    /// RSA, PKCS#1 v1.5 with SHA-256 (verification only).
+    #[serde(rename = "rsa-pkcs1v15-sha256")]
+    RsaPkcs1v15Sha256,
+}
+
+impl Algorithm {
+    /// A short human name ("ECDSA P-256", "Ed25519").
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::EcdsaP256Sha256 => "ECDSA P-256",
+            Algorithm::Ed25519 => "Ed25519",
+            Algorithm::RsaPkcs1v15Sha256 => "RSA PKCS#1 v1.5",
+        }
+    }
 }
 
 /// A private key that signs. Its `Debug` output never shows key material.
 pub struct PrivateKey {
-    key: SigningKey,
+    key: Signer,
+}
+
+/// The key material behind a [`PrivateKey`].
+enum Signer {
+    P256(SigningKey),
+    Ed25519(Box<ed25519_dalek::SigningKey>),
+}
+
+/// The key material behind a [`PublicKey`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verifier {
+    P256(VerifyingKey),
+    Ed25519(ed25519_dalek::VerifyingKey),
+    Rsa(Box<rsa::RsaPublicKey>),
 }
 
 impl std::fmt::Debug for PrivateKey {
@@ -65,7 +105,7 @@ impl std::fmt::Debug for PrivateKey {
 /// A public key that verifies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublicKey {
-    key: VerifyingKey,
+    key: Verifier,
 }
 
 fn key_error(what: &str, reason: impl Into<String>, fix: impl Into<String>) -> Error {
@@ -80,7 +120,7 @@ impl PrivateKey {
             random_fill(bytes.as_mut_slice())?;
             // A random 32-byte string is a valid scalar except with probability ~2^-32.
             if let Ok(key) = SigningKey::from_slice(bytes.as_slice()) {
-                return Ok(PrivateKey { key });
+                return Ok(PrivateKey { key: Signer::P256(key) });
             }
         }
     }
@@ -103,7 +143,7 @@ impl PrivateKey {
             }
             "PRIVATE KEY" => Self::from_pkcs8_der(what, &block.body),
             "EC PRIVATE KEY" => p256::SecretKey::from_sec1_der(&block.body)
-                .map(|k| PrivateKey { key: SigningKey::from(k) })
+                .map(|k| PrivateKey { key: Signer::P256(SigningKey::from(k)) })
                 .map_err(|_| {
                     key_error(
                         what,
@@ -128,10 +168,13 @@ impl PrivateKey {
     /// PKCS#8 (what cosign encrypts), or SEC1 (what some older cosign files hold inside).
     fn from_pkcs8_der(what: &str, der: &[u8]) -> Result<Self> {
         if let Ok(key) = SigningKey::from_pkcs8_der(der) {
-            return Ok(PrivateKey { key });
+            return Ok(PrivateKey { key: Signer::P256(key) });
+        }
+        if let Ok(key) = ed25519_dalek::SigningKey::from_pkcs8_der(der) {
+            return Ok(PrivateKey { key: Signer::Ed25519(Box::new(key)) });
         }
         match p256::SecretKey::from_sec1_der(der) {
-            Ok(key) => Ok(PrivateKey { key: SigningKey::from(key) }),
+            Ok(key) => Ok(PrivateKey { key: Signer::P256(SigningKey::from(key)) }),
             Err(_) => Err(match pkcs8_algorithm(der) {
                 Some(name) => unsupported(what, name),
                 None => key_error(
@@ -145,19 +188,38 @@ impl PrivateKey {
 
     /// The key's algorithm.
     pub fn algorithm(&self) -> Algorithm {
-        Algorithm::EcdsaP256Sha256
+        match self.key {
+            Signer::P256(_) => Algorithm::EcdsaP256Sha256,
+            Signer::Ed25519(_) => Algorithm::Ed25519,
+        }
     }
 
     /// The matching public key.
     pub fn public_key(&self) -> PublicKey {
-        PublicKey { key: *self.key.verifying_key() }
+        match &self.key {
+            Signer::P256(key) => PublicKey { key: Verifier::P256(*key.verifying_key()) },
+            Signer::Ed25519(key) => PublicKey { key: Verifier::Ed25519(key.verifying_key()) },
+        }
     }
 
-    /// Signs `message` (hashed with SHA-256; RFC 6979 nonces) and returns the
-    /// ASN.1 DER signature, as cosign's ECDSA signer does.
+    /// Signs `message` as cosign's signer for the key does. ECDSA P-256:
+    /// SHA-256, RFC 6979 nonces, an ASN.1 DER signature. Ed25519: Ed25519ph
+    /// (SHA-512 of the message, empty context), the 64-byte signature.
     pub fn sign(&self, message: &[u8]) -> Vec<u8> {
-        let signature: Signature = self.key.sign(message);
-        signature.to_der().as_bytes().to_vec()
+        match &self.key {
+            Signer::P256(key) => {
+                let signature: Signature = key.sign(message);
+                signature.to_der().as_bytes().to_vec()
+            }
+            Signer::Ed25519(key) => {
+                let prehash = Sha512::new_with_prefix(message);
+                match key.sign_prehashed(prehash, None) {
+                    Ok(signature) => signature.to_bytes().to_vec(),
+                    // Only a context over 255 bytes fails, and there is none.
+                    Err(_) => Vec::new(),
+                }
+            }
+        }
     }
 
     /// The key as cosign's encrypted PEM (`ENCRYPTED SIGSTORE PRIVATE KEY`,
@@ -168,10 +230,11 @@ impl PrivateKey {
 
     /// Like [`to_encrypted_pem`](Self::to_encrypted_pem) with scrypt N = 2^`log_n` (15, 16 or 17).
     pub fn to_encrypted_pem_with(&self, password: &[u8], log_n: u8) -> Result<String> {
-        let der = self
-            .key
-            .to_pkcs8_der()
-            .map_err(|e| key_error("being written", format!("PKCS#8 encoding failed: {e}"), "report this as a bug"))?;
+        let der = match &self.key {
+            Signer::P256(key) => key.to_pkcs8_der(),
+            Signer::Ed25519(key) => key.to_pkcs8_der(),
+        }
+        .map_err(|e| key_error("being written", format!("PKCS#8 encoding failed: {e}"), "report this as a bug"))?;
         let json = encrypt(der.as_bytes(), password, log_n)?;
         Ok(pem_encode(SIGSTORE_PRIVATE_KEY_LABEL, &json))
     }
@@ -181,7 +244,7 @@ impl PrivateKey {
 fn pkcs8_algorithm(der: &[u8]) -> Option<&'static str> {
     let info = pkcs8::PrivateKeyInfoRef::try_from(der).ok()?;
     Some(match info.algorithm.oid.to_string().as_str() {
-        "1.3.101.112" => "an Ed25519 key",
+        "1.3.101.113" => "an Ed448 key",
         "1.2.840.113549.1.1.1" => "an RSA key",
         "1.2.840.10045.2.1" => match info.algorithm.parameters.map(|p| p.value().to_vec()) {
             Some(p) if p == [0x2b, 0x81, 0x04, 0x00, 0x22] => "an ECDSA P-384 key",
@@ -193,9 +256,17 @@ fn pkcs8_algorithm(der: &[u8]) -> Option<&'static str> {
 }
 
 fn unsupported(what: &str, kind: &str) -> Error {
+    if kind == "an RSA key" {
+        return key_error(
+            what,
+            "it is an RSA private key; wharf verifies RSA signatures but never signs with RSA (the only pure-Rust \
+             RSA implementation has a timing side channel in private-key operations, RUSTSEC-2023-0071)",
+            "sign with an ECDSA P-256 (`wharf key generate`) or Ed25519 key; verify RSA signatures with the .pub file",
+        );
+    }
     key_error(
         what,
-        format!("it is {kind}; wharf signs and verifies with ECDSA P-256 keys only (cosign's default)"),
+        format!("it is {kind}; wharf signs and verifies with ECDSA P-256 (cosign's default) and Ed25519 keys"),
         "generate an ECDSA P-256 pair with `wharf key generate` (or `cosign generate-key-pair`)",
     )
 }
@@ -214,18 +285,54 @@ impl PublicKey {
             };
             return Err(key_error(what, format!("a PEM block labelled {:?} is not a public key", block.label), fix));
         }
-        VerifyingKey::from_public_key_der(&block.body).map(|key| PublicKey { key }).map_err(|_| {
-            key_error(
-                what,
-                "it is not an ECDSA P-256 public key; wharf verifies ECDSA P-256 signatures only (cosign's default)",
-                "give the .pub file of an ECDSA P-256 key pair",
-            )
-        })
+        Self::from_der(what, &block.body)
+    }
+
+    /// Reads a PKIX SubjectPublicKeyInfo (DER): ECDSA P-256 or Ed25519.
+    pub fn from_der(what: &str, der: &[u8]) -> Result<Self> {
+        if let Ok(key) = VerifyingKey::from_public_key_der(der) {
+            return Ok(PublicKey { key: Verifier::P256(key) });
+        }
+        if let Ok(key) = ed25519_dalek::VerifyingKey::from_public_key_der(der) {
+            return Ok(PublicKey { key: Verifier::Ed25519(key) });
+        }
+        if let Ok(key) = rsa::RsaPublicKey::from_public_key_der(der) {
+            use rsa::traits::PublicKeyParts as _;
+            let bits = key.size() * 8;
+            if bits < 2048 {
+                return Err(key_error(
+                    what,
+                    format!("it is a {bits}-bit RSA key; wharf accepts RSA keys of 2048 bits or more"),
+                    "use a key of at least 2048 bits (cosign generates 4096)",
+                ));
+            }
+            return Ok(PublicKey { key: Verifier::Rsa(Box::new(key)) });
+        }
+        let kind = spki_algorithm(der).unwrap_or("not a public key wharf can read");
+        Err(key_error(
+            what,
+            format!("it is {kind}; wharf verifies ECDSA P-256 (cosign's default), Ed25519 and RSA signatures"),
+            "give the .pub file of an ECDSA P-256, Ed25519 or RSA key pair",
+        ))
+    }
+
+    /// The key's algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        match self.key {
+            Verifier::P256(_) => Algorithm::EcdsaP256Sha256,
+            Verifier::Ed25519(_) => Algorithm::Ed25519,
+            Verifier::Rsa(_) => Algorithm::RsaPkcs1v15Sha256,
+        }
     }
 
     /// The PKIX DER encoding.
     pub fn to_der(&self) -> Vec<u8> {
-        self.key.to_public_key_der().map(|d| d.as_bytes().to_vec()).unwrap_or_default()
+        let der = match &self.key {
+            Verifier::P256(key) => key.to_public_key_der(),
+            Verifier::Ed25519(key) => key.to_public_key_der(),
+            Verifier::Rsa(key) => key.to_public_key_der(),
+        };
+        der.map(|d| d.as_bytes().to_vec()).unwrap_or_default()
     }
 
     /// The PEM `PUBLIC KEY` text, as cosign writes `cosign.pub`.
@@ -238,19 +345,56 @@ impl PublicKey {
         B64.encode(Sha256::digest(self.to_der()))
     }
 
-    /// Checks an ASN.1 DER (or raw r||s) ECDSA signature over `message`.
+    /// Checks a signature over `message`. ECDSA P-256: ASN.1 DER (or raw
+    /// r||s) over SHA-256. Ed25519: 64 bytes, Ed25519ph (what cosign writes)
+    /// or pure Ed25519 (what cosign before 2.3 wrote). RSA: PKCS#1 v1.5 over SHA-256.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> std::result::Result<(), SignatureProblem> {
-        let parsed = Signature::from_der(signature)
-            .or_else(|_| Signature::from_slice(signature))
-            .map_err(|_| SignatureProblem::Malformed)?;
-        self.key.verify(message, &parsed).map_err(|_| SignatureProblem::WrongKeyOrContent)
+        match &self.key {
+            Verifier::P256(key) => {
+                let parsed = Signature::from_der(signature)
+                    .or_else(|_| Signature::from_slice(signature))
+                    .map_err(|_| SignatureProblem::Malformed)?;
+                key.verify(message, &parsed).map_err(|_| SignatureProblem::WrongKeyOrContent)
+            }
+            Verifier::Ed25519(key) => {
+                let parsed =
+                    ed25519_dalek::Signature::from_slice(signature).map_err(|_| SignatureProblem::Malformed)?;
+                let prehashed = key.verify_prehashed(Sha512::new_with_prefix(message), None, &parsed);
+                if prehashed.is_ok() || key.verify(message, &parsed).is_ok() {
+                    Ok(())
+                } else {
+                    Err(SignatureProblem::WrongKeyOrContent)
+                }
+            }
+            Verifier::Rsa(key) => {
+                let parsed = rsa::pkcs1v15::Signature::try_from(signature).map_err(|_| SignatureProblem::Malformed)?;
+                rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new((**key).clone())
+                    .verify(message, &parsed)
+                    .map_err(|_| SignatureProblem::WrongKeyOrContent)
+            }
+        }
     }
+}
+
+/// "an RSA key" and friends, from a SubjectPublicKeyInfo's algorithm OID.
+fn spki_algorithm(der: &[u8]) -> Option<&'static str> {
+    let info = pkcs8::spki::SubjectPublicKeyInfoRef::try_from(der).ok()?;
+    Some(match info.algorithm.oid.to_string().as_str() {
+        "1.2.840.113549.1.1.1" => "an RSA public key",
+        "1.3.101.113" => "an Ed448 public key",
+        "1.2.840.10045.2.1" => match info.algorithm.parameters.map(|p| p.value().to_vec()) {
+            Some(p) if p == [0x2b, 0x81, 0x04, 0x00, 0x22] => "an ECDSA P-384 public key",
+            Some(p) if p == [0x2b, 0x81, 0x04, 0x00, 0x23] => "an ECDSA P-521 public key",
+            _ => "an ECDSA public key on a curve other than P-256",
+        },
+        _ => "a public key of an unknown algorithm",
+    })
 }
 
 /// Why a signature did not verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignatureProblem {
-    /// The bytes are not an ECDSA signature.
+    /// The bytes are not a signature of the key's algorithm.
     Malformed,
     /// A well-formed signature that this key did not make over this content.
     WrongKeyOrContent,

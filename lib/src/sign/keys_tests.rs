@@ -86,8 +86,8 @@ fn unencrypted_keys_load_and_other_algorithms_are_named() {
     assert!(!is_encrypted(sec1.as_bytes()));
     PrivateKey::from_pem("k", sec1.as_bytes(), b"").expect("EC PRIVATE KEY loads");
     PrivateKey::from_pem("k", pkcs8.as_bytes(), b"").expect("PKCS#8 P-256 loads");
-    let err = PrivateKey::from_pem("k", ed25519.as_bytes(), b"").expect_err("Ed25519 refused");
-    assert!(err.to_string().contains("Ed25519"), "{err}");
+    let ed = PrivateKey::from_pem("k", ed25519.as_bytes(), b"").expect("PKCS#8 Ed25519 loads");
+    assert_eq!(ed.algorithm(), Algorithm::Ed25519);
     let err = PrivateKey::from_pem("k", b"not a key", b"").expect_err("garbage refused");
     assert!(err.to_string().contains("no PEM block"), "{err}");
 }
@@ -107,4 +107,49 @@ fn generated_keys_round_trip_through_cosigns_pem() {
     assert!(format!("{key:?}").contains("redacted"));
     let err = PublicKey::from_pem("k.key", pem.as_bytes()).expect_err("a private key is not a public key");
     assert!(err.hint().is_some_and(|h| h.contains(".pub")), "{err}");
+}
+
+/// sigstore/sigstore `pkg/signature/ed25519ph_test.go` (Apache-2.0): a key made
+/// by `openssl genpkey -algorithm ed25519` and the Ed25519ph signature Go's
+/// signer makes of "sign me" with it. Ed25519 is deterministic, so wharf must
+/// produce exactly these bytes (the scheme cosign uses for Ed25519 key files).
+const SIGSTORE_ED25519PH_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIFP9CZb6J1DiOLfdIkPfy1bwBOCjEG6KR/cIdhw90J1H\n-----END PRIVATE KEY-----";
+const SIGSTORE_ED25519PH_PUB: &str = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA9wy4umF4RHQ8UQXo8fzEQNBWE4GsBMkCzQPAfHvkf/s=\n-----END PUBLIC KEY-----";
+const SIGSTORE_ED25519PH_SIG: &str =
+    "9D4pA8jutZnbqKy4fFRl+kDsVUCO50qrOD1lxmsiUFk6NX+7OXUK5BCMkE2KYPRDxjkDFBzbDZEQhaFdDV5tDg==";
+
+#[test]
+fn ed25519_keys_sign_ed25519ph_exactly_as_sigstore_go_does() {
+    let key = PrivateKey::from_pem("ed.key", SIGSTORE_ED25519PH_KEY.as_bytes(), b"").expect("the key loads");
+    let expected = B64.decode(SIGSTORE_ED25519PH_SIG).expect("base64");
+    assert_eq!(key.sign(b"sign me"), expected, "byte-identical to sigstore-go's Ed25519ph signer");
+    let public = PublicKey::from_pem("ed.pub", SIGSTORE_ED25519PH_PUB.as_bytes()).expect("the public key loads");
+    assert_eq!(public, key.public_key());
+    assert_eq!(public.algorithm(), Algorithm::Ed25519);
+    assert_eq!(public.verify(b"sign me", &expected), Ok(()));
+    assert_eq!(public.verify(b"sign mE", &expected), Err(SignatureProblem::WrongKeyOrContent));
+    assert_eq!(public.verify(b"sign me", &expected[..63]), Err(SignatureProblem::Malformed));
+    // An ECDSA key does not verify it, and an Ed25519 key does not verify ECDSA signatures.
+    let ecdsa = PrivateKey::generate().expect("generates");
+    assert_eq!(ecdsa.public_key().verify(b"sign me", &expected), Err(SignatureProblem::WrongKeyOrContent));
+    assert!(public.verify(b"sign me", &ecdsa.sign(b"sign me")).is_err());
+}
+
+#[test]
+fn ed25519_keys_round_trip_through_cosigns_encrypted_pem() {
+    let key = PrivateKey::from_pem("ed.key", SIGSTORE_ED25519PH_KEY.as_bytes(), b"").expect("the key loads");
+    let pem = key.to_encrypted_pem_with(b"pw", 15).expect("encrypts");
+    let back = PrivateKey::from_pem("ed.key", pem.as_bytes(), b"pw").expect("decrypts");
+    assert_eq!(back.public_key(), key.public_key());
+    assert_eq!(back.algorithm(), Algorithm::Ed25519);
+    assert!(format!("{back:?}").contains("redacted"));
+    assert_eq!(key.public_key().hint().len(), 44);
+}
+
+#[test]
+fn unsupported_public_keys_are_named() {
+    // openssl genpkey -algorithm ed448; openssl pkey -pubout
+    let ed448 = "-----BEGIN PUBLIC KEY-----\nMEMwBQYDK2VxAzoAjcoNH3b95797OSq5ykFuDrNs5S9aJJuKtd++xlLsneLxJLyh\ncAk5Vw5w2c8kIJTjSewzZ60MZb6A\n-----END PUBLIC KEY-----";
+    let err = PublicKey::from_pem("k.pub", ed448.as_bytes()).expect_err("Ed448 refused");
+    assert!(err.to_string().contains("Ed448"), "{err}");
 }

@@ -1,6 +1,8 @@
 //! Signing and verification, byte-compatible with cosign.
 //!
-//! - [`keys`]: cosign's key files (encrypted PEM, scrypt + nacl/secretbox, ECDSA P-256).
+//! - [`keys`]: cosign's key files (encrypted PEM, scrypt + nacl/secretbox; ECDSA P-256, Ed25519).
+//! - [`keyless`]: offline verification of keyless (Fulcio certificate) bundles
+//!   against a Sigstore trusted root, an identity and an OIDC issuer.
 //! - [`payload`]: the signed documents (simple signing; in-toto statement, DSSE, bundle v0.3).
 //! - [`sign()`]: resolves a reference to its digest and signs the digest, in the
 //!   bundle format (cosign v3's default: an OCI 1.1 referrer), the legacy
@@ -20,6 +22,7 @@ use crate::store::registry::Access;
 use crate::store::{LayoutStore, ReadStore, ReferrerIndexing, RegistryStore, Store};
 use crate::transport::TransportOptions;
 
+pub mod keyless;
 pub mod keys;
 pub mod payload;
 mod verify;
@@ -169,10 +172,21 @@ pub enum Problem {
     MissingAnnotation,
     /// The signature material cannot be read.
     Malformed,
-    /// A kind of signature wharf cannot check (keyless).
+    /// A kind of signature wharf cannot check with the trust given (a keyless
+    /// bundle with `--key`, a key-made one keyless, or a form not supported yet).
     Unsupported,
     /// An attestation, not a signature.
     NotASignature,
+    /// A keyless certificate that does not chain to a CA of the trusted root
+    /// (or was not valid when the log recorded the signature).
+    UntrustedCertificate,
+    /// A keyless certificate for another identity (subject alternative name).
+    WrongIdentity,
+    /// A keyless certificate from another OIDC issuer.
+    WrongIssuer,
+    /// The transparency-log entry is missing, names an unknown log, does not
+    /// match the signature, or its inclusion promise (SET) does not verify.
+    InvalidLogEntry,
 }
 
 /// The verdict on one signature found.
@@ -194,6 +208,9 @@ pub struct SignatureVerdict {
     /// The signed annotations (of a verified signature).
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub annotations: Map<String, Value>,
+    /// Who signed, for a verified keyless signature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keyless: Option<keyless::KeylessVerified>,
 }
 
 /// What [`verify()`] found.
@@ -210,13 +227,32 @@ pub struct VerifyReport {
     pub signatures: Vec<SignatureVerdict>,
 }
 
+/// What signatures are checked against.
+pub enum Trust {
+    /// A public key (`--key`).
+    Key(PublicKey),
+    /// Keyless: a Fulcio certificate for `expected`, chaining to a CA of
+    /// `root`, logged in one of its transparency logs (checked offline).
+    Keyless {
+        /// The Sigstore trusted root (`trusted_root.json`).
+        root: keyless::TrustedRoot,
+        /// The identity and OIDC issuer the certificate must name.
+        expected: keyless::ExpectedIdentity,
+    },
+}
+
 /// Resolves `reference` to a digest and checks every signature of it, in both
 /// formats, against `key` and the required annotations. A reference whose
 /// signatures all fail is not an error: the report says why for each.
 pub async fn verify(reference: &Reference, key: &PublicKey, options: &VerifyOptions) -> Result<VerifyReport> {
+    verify_with(reference, &Trust::Key(key.clone()), options).await
+}
+
+/// [`verify()`] against a key or, keyless, against a trusted root and an identity.
+pub async fn verify_with(reference: &Reference, trust: &Trust, options: &VerifyOptions) -> Result<VerifyReport> {
     let store: Box<dyn ReadStore> = crate::ops::open_source(reference, &options.transport).await?;
     let subject = store.resolve(&reference.selector()).await?;
-    let policy = verify::Policy { key, digest: &subject.digest, annotations: &options.annotations };
+    let policy = verify::Policy { trust, digest: &subject.digest, annotations: &options.annotations };
     let mut signatures = verify::bundles(store.as_ref(), &policy).await?;
     signatures.extend(verify::legacy(store.as_ref(), &policy).await?);
     Ok(VerifyReport {
@@ -231,6 +267,12 @@ pub async fn verify(reference: &Reference, key: &PublicKey, options: &VerifyOpti
 pub fn read_private_key(path: &std::path::Path, password: &[u8]) -> Result<PrivateKey> {
     let text = std::fs::read(path).map_err(|e| Error::io("cannot read the key file", path, e))?;
     PrivateKey::from_pem(&path.display().to_string(), &text, password)
+}
+
+/// Reads a Sigstore trusted root (`trusted_root.json`).
+pub fn read_trusted_root(path: &std::path::Path) -> Result<keyless::TrustedRoot> {
+    let text = std::fs::read(path).map_err(|e| Error::io("cannot read the trusted root", path, e))?;
+    keyless::TrustedRoot::from_json(&path.display().to_string(), &text)
 }
 
 /// Reads a public key file.

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use super::keys::{PublicKey, SignatureProblem};
 use super::payload;
 use super::{Format, Problem, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_LAYER, SignatureVerdict, legacy_tag};
+use super::{Trust, keyless};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, Manifest};
@@ -18,8 +19,8 @@ use crate::store::ReadStore;
 
 /// What a signature must satisfy.
 pub(super) struct Policy<'a> {
-    /// The key that must have signed.
-    pub key: &'a PublicKey,
+    /// The key, or the keyless trust, that must have signed.
+    pub trust: &'a Trust,
     /// The digest that must have been signed.
     pub digest: &'a Digest,
     /// Annotations the signature must carry.
@@ -32,9 +33,15 @@ fn verdict(
     outcome: std::result::Result<Map<String, Value>, (Problem, String)>,
 ) -> SignatureVerdict {
     match outcome {
-        Ok(annotations) => {
-            SignatureVerdict { format, location, verified: true, problem: None, reason: None, annotations }
-        }
+        Ok(annotations) => SignatureVerdict {
+            format,
+            location,
+            verified: true,
+            problem: None,
+            reason: None,
+            annotations,
+            keyless: None,
+        },
         Err((problem, reason)) => SignatureVerdict {
             format,
             location,
@@ -42,6 +49,7 @@ fn verdict(
             problem: Some(problem),
             reason: Some(reason),
             annotations: Map::new(),
+            keyless: None,
         },
     }
 }
@@ -122,7 +130,14 @@ async fn legacy_layer(
         .decode(signature.trim().as_bytes())
         .map_err(|_| malformed(format!("the {SIGNATURE_ANNOTATION} annotation is not base64")))?;
     let body = store.fetch_bytes(layer).await.map_err(|e| malformed(format!("the payload cannot be read: {e}")))?;
-    check_signature(policy.key, &body, &signature, None)?;
+    let Trust::Key(key) = policy.trust else {
+        return Err((
+            Problem::Unsupported,
+            "a legacy .sig signature: wharf verifies keyless signatures in Sigstore bundles only; verify this one with --key if a key made it"
+                .into(),
+        ));
+    };
+    check_signature(key, &body, &signature, None)?;
     let claims = payload::parse_simple_signing(&body).map_err(malformed)?;
     check_claims(policy, &claims.digest, &claims.optional)?;
     Ok(claims.optional)
@@ -136,7 +151,10 @@ fn check_signature(
 ) -> std::result::Result<(), (Problem, String)> {
     match key.verify(message, signature) {
         Ok(()) => Ok(()),
-        Err(SignatureProblem::Malformed) => Err((Problem::Malformed, "the signature is not an ECDSA signature".into())),
+        Err(SignatureProblem::Malformed) => Err((
+            Problem::Malformed,
+            format!("the signature is not a well-formed {} signature", key.algorithm().name()),
+        )),
         Err(SignatureProblem::WrongKeyOrContent) => Err((
             Problem::WrongKey,
             match hint {
@@ -179,7 +197,11 @@ pub(super) async fn bundles(store: &dyn ReadStore, policy: &Policy<'_>) -> Resul
                 continue;
             }
             let location = format!("referrer {}, layer {i}", entry.digest);
-            out.push(verdict(Format::Bundle, location, bundle_layer(store, layer, policy).await));
+            if let Trust::Keyless { root, expected } = policy.trust {
+                out.push(keyless_layer(store, layer, policy, root, expected, location).await);
+            } else {
+                out.push(verdict(Format::Bundle, location, bundle_layer(store, layer, policy).await));
+            }
         }
     }
     Ok(out)
@@ -193,6 +215,9 @@ async fn bundle_layer(
     let malformed = |reason: String| (Problem::Malformed, reason);
     let bytes = store.fetch_bytes(layer).await.map_err(|e| malformed(format!("the bundle cannot be read: {e}")))?;
     let bundle = payload::parse_bundle(&bytes).map_err(malformed)?;
+    let Trust::Key(key) = policy.trust else {
+        return Err(malformed("internal: a keyless policy reached the key check".into()));
+    };
     if bundle.has_certificate && bundle.key_hint.is_none() {
         return Err((
             Problem::Unsupported,
@@ -209,7 +234,7 @@ async fn bundle_layer(
     let pae = payload::pae(&bundle.payload_type, &bundle.payload);
     let mut last = (Problem::Malformed, "the DSSE envelope has no signature".to_string());
     let verified =
-        bundle.signatures.iter().any(|sig| match check_signature(policy.key, &pae, sig, bundle.key_hint.as_deref()) {
+        bundle.signatures.iter().any(|sig| match check_signature(key, &pae, sig, bundle.key_hint.as_deref()) {
             Ok(()) => true,
             Err(problem) => {
                 last = problem;
@@ -219,7 +244,17 @@ async fn bundle_layer(
     if !verified {
         return Err(last);
     }
-    let statement = payload::parse_statement(&bundle.payload).map_err(malformed)?;
+    check_statement(&bundle.payload, policy)
+}
+
+/// Checks a verified in-toto statement: a cosign signature predicate, naming
+/// the reference's digest as a subject, with the required annotations.
+fn check_statement(
+    statement: &[u8],
+    policy: &Policy<'_>,
+) -> std::result::Result<Map<String, Value>, (Problem, String)> {
+    let malformed = |reason: String| (Problem::Malformed, reason);
+    let statement = payload::parse_statement(statement).map_err(malformed)?;
     if statement.predicate_type != payload::COSIGN_SIGN_PREDICATE {
         return Err((
             Problem::NotASignature,
@@ -242,4 +277,64 @@ async fn bundle_layer(
             ))
         }
     }
+}
+
+/// A bundle layer checked keyless against the trusted root and the identity:
+/// a DSSE bundle ([`keyless::verify_dsse_bundle`], then its statement as for
+/// a key-made bundle) or a `messageSignature` bundle
+/// ([`keyless::verify_message_bundle`]); a bundle made with a key names `--key`.
+async fn keyless_layer(
+    store: &dyn ReadStore,
+    layer: &Descriptor,
+    policy: &Policy<'_>,
+    root: &keyless::TrustedRoot,
+    expected: &keyless::ExpectedIdentity,
+    location: String,
+) -> SignatureVerdict {
+    let bytes = match store.fetch_bytes(layer).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            return verdict(
+                Format::Bundle,
+                location,
+                Err((Problem::Malformed, format!("the bundle cannot be read: {e}"))),
+            );
+        }
+    };
+    let doc: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let material = &doc["verificationMaterial"];
+    if material.get("publicKey").is_some() {
+        let reason = "signed with a key, not a Fulcio certificate: verify it with --key".to_string();
+        return verdict(Format::Bundle, location, Err((Problem::Unsupported, reason)));
+    }
+    if doc.get("dsseEnvelope").is_some() {
+        return match keyless::verify_dsse_bundle(&bytes, root, expected) {
+            Ok((who, statement)) => {
+                let mut outcome = verdict(Format::Bundle, location, check_statement(&statement, policy));
+                if outcome.verified {
+                    outcome.keyless = Some(who);
+                }
+                outcome
+            }
+            Err(rejection) => verdict(Format::Bundle, location, Err(rejection)),
+        };
+    }
+    let digest = hex_bytes(policy.digest.hex());
+    match keyless::verify_message_bundle(&bytes, &digest, root, expected) {
+        Ok(who) => {
+            if let Some((k, v)) = policy.annotations.iter().next() {
+                let reason = format!("annotation {k}={v} is required; a message-signature bundle signs no annotations");
+                return verdict(Format::Bundle, location, Err((Problem::MissingAnnotation, reason)));
+            }
+            let mut ok = verdict(Format::Bundle, location, Ok(Map::new()));
+            ok.keyless = Some(who);
+            ok
+        }
+        Err(rejection) => verdict(Format::Bundle, location, Err(rejection)),
+    }
+}
+
+/// Bytes of a hex string (a digest's hex, already validated).
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len() / 2).filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()).collect()
 }

@@ -1,0 +1,281 @@
+//! `wharf compose`
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use wharf::artifact::{BuildOptions, Created};
+use wharf::compose::{self, Composed, PartRecord, Role, Staged};
+use wharf::ops::{PushOptions, PushReport};
+
+use crate::Verdict;
+use crate::args::{Format, OutputArgs, TransportArgs};
+use crate::output::{self, Bars, OrFail};
+
+/// Compose components: from a .wac document (`wharf compose FILE.wac`), or by plugging components into
+/// a socket (`wharf compose plug`).
+#[derive(clap::Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    group(clap::ArgGroup::new("destination").required(true).multiple(true).args(["output", "push"])),
+    after_help = "Examples:
+  wharf compose app.wac --dep wharf:greeter=greeter.wasm --dep wharf:name=oci:./wharf-store:name-0.1.0 -o app.wasm
+  wharf compose plug greeter.wasm --plug name-source.wasm -o app.wasm
+
+FILE.wac is a wac document (https://github.com/bytecodealliance/wac). Every package it uses is given
+with --dep NAME=SOURCE, NAME as the document writes it (ns:pkg or ns:pkg@version), SOURCE a .wasm file
+or a reference wharf can pull. Registries are not searched by package name.
+
+The digest each --dep resolved to is pinned in wharf.lock next to FILE.wac (or --lock). When a source
+that is pinned gives other content later, the composition fails and names the package; delete its
+entry to accept the change.
+
+Exit status: 0 composed; 2 the document or a package cannot be read or does not fit, a pinned digest
+changed, or a transfer failed (nothing is written or pushed)."
+)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// The .wac document to compose.
+    #[arg(value_name = "FILE.wac", required = true)]
+    file: Option<PathBuf>,
+    /// A package the document uses: NAME=SOURCE, NAME as the document writes it (ns:pkg or
+    /// ns:pkg@version), SOURCE a .wasm file or a reference (repeatable).
+    #[arg(long = "dep", value_name = "NAME=SOURCE")]
+    deps: Vec<String>,
+    /// The lock file pinning each --dep to a digest [default: wharf.lock next to FILE.wac].
+    #[arg(long, value_name = "PATH")]
+    lock: Option<PathBuf>,
+    /// Write the composed component to this file.
+    #[arg(long, short = 'o', value_name = "OUT")]
+    output: Option<PathBuf>,
+    /// Push the composed component to this reference as a Wasm OCI artifact.
+    #[arg(long, value_name = "REF")]
+    push: Option<String>,
+    #[command(flatten)]
+    transport: TransportArgs,
+    #[command(flatten)]
+    format: OutputArgs,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    Plug(PlugArgs),
+}
+
+/// Plug components into a socket, like `wac plug`: each import of the socket (or of another plug) is
+/// satisfied by a plug exporting it. Parts are local .wasm files or references wharf can pull.
+#[derive(clap::Args)]
+#[command(
+    group(clap::ArgGroup::new("destination").required(true).multiple(true).args(["output", "push"])),
+    after_help = "Examples:
+  wharf compose plug greeter.wasm --plug name-source.wasm -o app.wasm
+  wharf compose plug oci:./wharf-store:greeter-0.1.0 --plug 127.0.0.1:5000/name-source:0.1.0 \\
+      --push 127.0.0.1:5000/app:0.1.0
+
+An import is satisfied by the first plug exporting the same name, else by one exporting a
+semver-compatible version of it; plugs may satisfy each other's imports. What no plug satisfies
+stays an import of the result, which exports what the socket exports. Every plug must satisfy
+something. The result is validated, and the same parts give the same bytes.
+
+--push records the parts in the manifest annotation dev.wharf.composed.parts (a JSON list of
+{role, source, digest}).
+
+Exit status: 0 composed; 2 a part cannot be read, an export does not fit the import it matches,
+a plug satisfies nothing, or a transfer failed (nothing is written or pushed)."
+)]
+pub struct PlugArgs {
+    /// The socket component: a .wasm file, HOST[:PORT]/REPO[:TAG] or oci:PATH[:TAG].
+    socket: String,
+    /// A plug component, as for SOCKET (repeatable; order decides between plugs exporting the same name).
+    #[arg(long = "plug", value_name = "PLUG", required = true)]
+    plugs: Vec<String>,
+    /// Write the composed component to this file.
+    #[arg(long, short = 'o', value_name = "OUT")]
+    output: Option<PathBuf>,
+    /// Push the composed component to this reference as a Wasm OCI artifact.
+    #[arg(long, value_name = "REF")]
+    push: Option<String>,
+    #[command(flatten)]
+    transport: TransportArgs,
+}
+
+/// What `wharf compose plug --format json` prints.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Report {
+    /// The parts, socket first.
+    parts: Vec<PartRecord>,
+    /// The result.
+    #[serde(flatten)]
+    composed: Composed,
+    /// Where it was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output: Option<PathBuf>,
+    /// The push, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pushed: Option<PushReport>,
+    /// The lock file (for a .wac document).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lock: Option<PathBuf>,
+}
+
+/// Runs the command.
+pub async fn run(args: Args) -> Result<Verdict, crate::output::Failure> {
+    let format = args.format.format;
+    match args.command {
+        Some(Command::Plug(a)) => plug(a, format).await,
+        None => wac(args, format).await,
+    }
+}
+
+async fn plug(args: PlugArgs, format: Format) -> Result<Verdict, crate::output::Failure> {
+    let transport = args.transport.options().or_fail(format)?;
+    let destination = args.push.as_deref().map(wharf::Reference::parse).transpose().or_fail(format)?;
+
+    let socket = compose::load_part(&args.socket, &transport).await.or_fail(format)?;
+    let mut plugs = Vec::with_capacity(args.plugs.len());
+    for input in &args.plugs {
+        plugs.push(compose::load_part(input, &transport).await.or_fail(format)?);
+    }
+    let plug_inputs: Vec<(&str, &[u8])> = plugs.iter().map(|p| (p.source.as_str(), p.bytes.as_slice())).collect();
+    let composed = compose::plug((&socket.source, &socket.bytes), &plug_inputs).or_fail(format)?;
+    let parts: Vec<PartRecord> =
+        std::iter::once(socket.record(Role::Socket)).chain(plugs.iter().map(|p| p.record(Role::Plug))).collect();
+
+    let delivery = Delivery { output: args.output, push: destination, transport };
+    let (output, pushed) = delivery.deliver(&composed, &parts, || Ok(()), format).await?;
+    let report = Report { parts, composed, output, pushed, lock: None };
+    if format == Format::Json {
+        output::print_json(&report);
+        return Ok(Verdict::Pass);
+    }
+    let c = &report.composed;
+    eprintln!(
+        "composed {} with {} plug{}: {} ({})",
+        report.parts[0].source,
+        report.parts.len() - 1,
+        if report.parts.len() == 2 { "" } else { "s" },
+        c.digest,
+        output::size(c.size)
+    );
+    for w in &c.wires {
+        let by = if w.export == w.import { String::new() } else { format!(" as {}", w.export) };
+        let source = |label: &str| part_source(&report.parts, label);
+        eprintln!("  {} of {} <- {}{by} ({})", w.import, w.importer, w.exporter, source(&w.exporter));
+    }
+    print_summary(&report);
+    Ok(Verdict::Pass)
+}
+
+async fn wac(args: Args, format: Format) -> Result<Verdict, crate::output::Failure> {
+    let Some(file) = args.file else {
+        return Err(wharf::Error::Usage("give a .wac file, or use `wharf compose plug`".into())).or_fail(format);
+    };
+    let transport = args.transport.options().or_fail(format)?;
+    let destination = args.push.as_deref().map(wharf::Reference::parse).transpose().or_fail(format)?;
+    let text = std::fs::read_to_string(&file).map_err(|e| wharf::Error::io("cannot read", &file, e)).or_fail(format)?;
+    let lock_path = args.lock.unwrap_or_else(|| match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.join("wharf.lock"),
+        _ => PathBuf::from("wharf.lock"),
+    });
+    let lock = compose::Lock::read(&lock_path).or_fail(format)?;
+
+    let mut deps = Vec::with_capacity(args.deps.len());
+    for value in &args.deps {
+        let (name, input) = compose::parse_dep(value).or_fail(format)?;
+        let part = compose::load_part(&input, &transport).await.or_fail(format)?;
+        let dep = compose::Dependency { name, input, part };
+        lock.verify(&dep, &lock_path).or_fail(format)?;
+        deps.push(dep);
+    }
+    let composed = compose::compose_wac(&file.display().to_string(), &text, &deps).or_fail(format)?;
+    let parts: Vec<PartRecord> = deps.iter().map(|d| d.part.record(Role::Package).named(&d.name)).collect();
+
+    let pinned = lock.pinned(&deps);
+    let changed = pinned.packages != lock.packages;
+    let write_lock = || if changed { pinned.write(&lock_path) } else { Ok(()) };
+    let delivery = Delivery { output: args.output, push: destination, transport };
+    let (output, pushed) = delivery.deliver(&composed, &parts, write_lock, format).await?;
+    let report = Report { parts, composed, output, pushed, lock: Some(lock_path) };
+    if format == Format::Json {
+        output::print_json(&report);
+        return Ok(Verdict::Pass);
+    }
+    let c = &report.composed;
+    eprintln!("composed {}: {} ({})", file.display(), c.digest, output::size(c.size));
+    for part in &report.parts {
+        eprintln!("  {} = {} ({})", part.name.as_deref().unwrap_or_default(), part.source, part.digest);
+    }
+    if let Some(lock) = &report.lock {
+        eprintln!("  pinned in {}", lock.display());
+    }
+    print_summary(&report);
+    Ok(Verdict::Pass)
+}
+
+/// Where a composed component goes.
+struct Delivery {
+    output: Option<PathBuf>,
+    push: Option<wharf::Reference>,
+    transport: wharf::transport::TransportOptions,
+}
+
+impl Delivery {
+    /// Stages the file, pushes, runs `before_commit` (the lock), then renames the file into place:
+    /// on any error nothing is left at the output path.
+    async fn deliver(
+        self,
+        composed: &Composed,
+        parts: &[PartRecord],
+        before_commit: impl FnOnce() -> Result<(), wharf::Error>,
+        format: Format,
+    ) -> Result<(Option<PathBuf>, Option<PushReport>), crate::output::Failure> {
+        let staged =
+            self.output.as_deref().map(|path| Staged::write(path, &composed.bytes)).transpose().or_fail(format)?;
+        let pushed = match &self.push {
+            Some(reference) => {
+                let options = PushOptions {
+                    build: BuildOptions {
+                        created: Created::reproducible().or_fail(format)?,
+                        annotations: Default::default(),
+                        target: None,
+                    },
+                    extra_tags: Vec::new(),
+                    transport: self.transport,
+                    progress: Bars::for_terminal(format),
+                };
+                let name = self
+                    .output
+                    .as_deref()
+                    .and_then(Path::file_name)
+                    .map_or_else(|| format!("{}.wasm", reference.short_name()), |n| n.to_string_lossy().into_owned());
+                Some(compose::push_composed(&composed.bytes, &name, parts, reference, &options).await.or_fail(format)?)
+            }
+            None => None,
+        };
+        before_commit().or_fail(format)?;
+        let output = staged.map(Staged::commit).transpose().or_fail(format)?;
+        Ok((output, pushed))
+    }
+}
+
+/// The imports, exports and destinations of a composition (stderr, stdout).
+fn print_summary(report: &Report) {
+    let c = &report.composed;
+    let list = |names: &[String]| if names.is_empty() { "none".to_string() } else { names.join(", ") };
+    eprintln!("  imports: {}", list(&c.imports));
+    eprintln!("  exports: {}", list(&c.exports));
+    if let Some(path) = &report.output {
+        println!("{}", path.display());
+    }
+    if let Some(p) = &report.pushed {
+        println!("{}", p.reference);
+    }
+}
+
+/// The source of the part labelled `socket` or `plug N`.
+fn part_source<'a>(parts: &'a [PartRecord], label: &str) -> &'a str {
+    let index = label.strip_prefix("plug ").and_then(|n| n.parse::<usize>().ok()).unwrap_or(0);
+    parts.get(index).map_or("", |p| p.source.as_str())
+}

@@ -1,0 +1,248 @@
+//! `.wac` documents: parsed and resolved by wac-parser, with packages given
+//! explicitly (`--dep NAME=SOURCE`) and pinned in a lock file.
+
+use std::path::Path;
+
+use indexmap::IndexMap;
+use semver::Version;
+use serde::{Deserialize, Serialize};
+use wac_graph::EncodeOptions;
+use wac_graph::types::{BorrowedPackageKey, Package, Types};
+use wac_parser::Document;
+
+use super::{Composed, LoadedPart, PROCESSOR, Staged, guarded, plain};
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+
+/// A package a `.wac` document uses: its name as the document writes it
+/// (`ns:pkg`, or `ns:pkg@version`), what the user gave for it, and the part.
+#[derive(Debug, Clone)]
+pub struct Dependency {
+    /// `ns:pkg` or `ns:pkg@version`.
+    pub name: String,
+    /// The SOURCE of `--dep NAME=SOURCE`, as typed.
+    pub input: String,
+    /// The part read from it.
+    pub part: LoadedPart,
+}
+
+/// Splits `NAME=SOURCE` (a `--dep` value), checking that NAME is `ns:pkg` or
+/// `ns:pkg@version`.
+pub fn parse_dep(text: &str) -> Result<(String, String)> {
+    let usage = |why: &str| {
+        Error::Usage(format!(
+            "--dep {text:?}: {why}; write NAME=SOURCE, for example --dep wharf:greeter=greeter.wasm or --dep \
+             wharf:greeter@0.1.0=127.0.0.1:5000/greeter:0.1.0"
+        ))
+    };
+    let (name, source) = text.split_once('=').ok_or_else(|| usage("there is no `=`"))?;
+    let (name, source) = (name.trim(), source.trim());
+    if source.is_empty() {
+        return Err(usage("the SOURCE is empty"));
+    }
+    split_name(name).map_err(|why| usage(&why))?;
+    Ok((name.to_string(), source.to_string()))
+}
+
+/// `ns:pkg@1.0.0` into `ns:pkg` and the version.
+fn split_name(name: &str) -> std::result::Result<(&str, Option<Version>), String> {
+    let (package, version) = match name.split_once('@') {
+        Some((p, v)) => (p, Some(Version::parse(v).map_err(|e| format!("{v:?} is not a semver version ({e})"))?)),
+        None => (name, None),
+    };
+    let valid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    match package.split_once(':') {
+        Some((ns, pkg)) if valid(ns) && valid(pkg) => Ok((package, version)),
+        _ => Err(format!("{package:?} is not a package name (ns:pkg, lowercase kebab-case)")),
+    }
+}
+
+/// Composes the `.wac` document `text` (`file` names it in messages) with the
+/// packages in `deps`. The result is validated and deterministic.
+pub fn compose(file: &str, text: &str, deps: &[Dependency]) -> Result<Composed> {
+    let document = Document::parse(text).map_err(|e| wac_error(file, text, &e, deps))?;
+    let mut names = Vec::with_capacity(deps.len());
+    for dep in deps {
+        let (name, version) =
+            split_name(&dep.name).map_err(|why| Error::Usage(format!("--dep {}: {why}", dep.name)))?;
+        names.push((name, version));
+    }
+    let mut packages = IndexMap::new();
+    for ((name, version), dep) in names.iter().zip(deps) {
+        let bytes = &dep.part.bytes;
+        if bytes.starts_with(b"\0asm\x01\0\0\0") {
+            return Err(Error::Usage(format!(
+                "the package {} ({}) is a core module, not a component: only components can be composed",
+                dep.name, dep.input
+            )));
+        }
+        crate::wasm::validate(&dep.input, bytes)?;
+        let key = BorrowedPackageKey::from_name_and_version(name, version.as_ref());
+        if packages.insert(key, bytes.clone()).is_some() {
+            return Err(Error::Usage(format!("--dep {} is given twice", dep.name)));
+        }
+    }
+    let resolution = guarded(|| Ok(document.resolve(packages)))
+        .map_err(|reason| Error::Composition { reason, fix: "check the .wac file and its packages".into() })?
+        .map_err(|e| wac_error(file, text, &e, deps))?;
+    let options = EncodeOptions { define_components: true, validate: true, processor: Some(PROCESSOR) };
+    let bytes = resolution.encode(options).map_err(|e| wac_error(file, text, &e, deps))?;
+    crate::wasm::validate("the composed component", &bytes)?;
+
+    let mut types = Types::default();
+    let world = guarded(|| Package::from_bytes("composed", None, bytes.clone(), &mut types))
+        .map_err(|reason| Error::InvalidWasm { path: "the composed component".into(), reason, offset: 0 })?
+        .ty();
+    Ok(Composed {
+        digest: Digest::of(&bytes),
+        size: bytes.len() as u64,
+        wires: Vec::new(),
+        imports: types[world].imports.keys().cloned().collect(),
+        exports: types[world].exports.keys().cloned().collect(),
+        bytes,
+    })
+}
+
+/// A wac-parser error in words: `FILE:LINE:COLUMN: message (cause)`, never
+/// with arena ids.
+fn wac_error(file: &str, text: &str, error: &(dyn miette::Diagnostic + 'static), deps: &[Dependency]) -> Error {
+    let place = error
+        .labels()
+        .and_then(|mut labels| labels.next())
+        .map(|label| {
+            let before = &text[..label.offset().min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("{file}:{line}:{column}")
+        })
+        .unwrap_or_else(|| file.to_string());
+    let mut message = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(c) = cause {
+        if let Some(words) = plain(c.to_string()) {
+            message.push_str(&format!(": {words}"));
+        }
+        cause = c.source();
+    }
+    let given: Vec<&str> = deps.iter().map(|d| d.name.as_str()).collect();
+    let fix = if message.starts_with("unknown package") {
+        format!(
+            "give every package the file uses with --dep NAME=SOURCE (a .wasm file or a reference); given: {}",
+            if given.is_empty() { "none".to_string() } else { given.join(", ") }
+        )
+    } else {
+        "fix the .wac file at that place, or give a package that fits it".to_string()
+    };
+    Error::Composition { reason: format!("{place}: {message}"), fix }
+}
+
+/// `wharf.lock`: the digest each `--dep` source resolved to, so a later
+/// composition notices when a source changed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Lock {
+    /// Format version (1).
+    pub version: u32,
+    /// The pinned packages, sorted by name.
+    pub packages: Vec<Locked>,
+}
+
+/// One pinned package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Locked {
+    /// `ns:pkg` or `ns:pkg@version`, as given to `--dep`.
+    pub name: String,
+    /// The source as given to `--dep`.
+    pub source: String,
+    /// Where it resolved to (`location@manifest-digest` for references).
+    pub resolved: String,
+    /// The digest of the package's Wasm (`sha256:...`).
+    pub digest: String,
+}
+
+impl Lock {
+    /// Reads the lock at `path`; an absent file is an empty lock.
+    pub fn read(path: &Path) -> Result<Lock> {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Composition {
+                reason: format!("{} is not a wharf lock file: {e}", path.display()),
+                fix: format!("delete {} to pin the current sources again", path.display()),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Lock { version: 1, packages: Vec::new() }),
+            Err(e) => Err(Error::io("cannot read", path, e)),
+        }
+    }
+
+    /// Fails when `dep` was pinned from the same source to another digest.
+    pub fn verify(&self, dep: &Dependency, path: &Path) -> Result<()> {
+        let digest = Digest::of(&dep.part.bytes);
+        match self.packages.iter().find(|l| l.name == dep.name && l.source == dep.input) {
+            Some(locked) if locked.digest != digest.as_str() => Err(Error::Composition {
+                reason: format!(
+                    "the package {} from {} changed: {} pins {} (from {}), it is now {} (from {})",
+                    dep.name,
+                    dep.input,
+                    path.display(),
+                    locked.digest,
+                    locked.resolved,
+                    digest,
+                    dep.part.source
+                ),
+                fix: format!(
+                    "if the change is expected, delete the entry for {} from {} (or the file) and compose again; \
+                     otherwise give the pinned content, e.g. {}",
+                    dep.name,
+                    path.display(),
+                    locked.resolved
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// This lock with `deps` pinned (entries of other names kept).
+    pub fn pinned(&self, deps: &[Dependency]) -> Lock {
+        let mut packages: Vec<Locked> =
+            self.packages.iter().filter(|l| !deps.iter().any(|d| d.name == l.name)).cloned().collect();
+        packages.extend(deps.iter().map(|d| Locked {
+            name: d.name.clone(),
+            source: d.input.clone(),
+            resolved: d.part.source.clone(),
+            digest: Digest::of(&d.part.bytes).as_str().to_string(),
+        }));
+        packages.sort_by(|a, b| a.name.cmp(&b.name));
+        Lock { version: 1, packages }
+    }
+
+    /// Writes the lock to `path` atomically.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let mut text = serde_json::to_vec_pretty(self)
+            .map_err(|e| Error::Usage(format!("cannot write the lock file {}: {e}", path.display())))?;
+        text.push(b'\n');
+        Staged::write(path, &text)?.commit().map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dep_values_are_checked() {
+        assert_eq!(
+            parse_dep("wharf:greeter=greeter.wasm").ok(),
+            Some(("wharf:greeter".to_string(), "greeter.wasm".to_string()))
+        );
+        assert!(parse_dep("wharf:greeter@0.1.0=oci:store:g").is_ok());
+        assert!(parse_dep("greeter.wasm").is_err());
+        assert!(parse_dep("Greeter=greeter.wasm").is_err());
+        assert!(parse_dep("wharf:greeter@x=greeter.wasm").is_err());
+        assert!(parse_dep("wharf:greeter=").is_err());
+    }
+
+    #[test]
+    fn a_parse_error_names_the_line_and_column() {
+        let err = compose("app.wac", "package a:b;\nlet x = ;\n", &[]).err().map(|e| e.to_string());
+        let err = err.unwrap_or_default();
+        assert!(err.contains("app.wac:2:"), "{err}");
+    }
+}

@@ -1,0 +1,251 @@
+//! `wharf check REF` without `--wit`: the component is checked against the
+//! world its artifact declares (`component.target`, recorded by
+//! `wharf push --wit`), whose WIT package is fetched from a real registry at
+//! the reference wkg's name mapping gives: wkg's config file, inline registry
+//! metadata, or the registry's `.well-known/wasm-pkg/registry.json` (served
+//! here by python's `http.server`, since the registry cannot serve it).
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use registry_tests::{Registry, TestEnv, wharf};
+
+const FILTER: &str = "acme:plugins/filter-plugin";
+
+/// `examples/check/platform/wit`: package acme:plugins@0.1.0.
+fn platform() -> PathBuf {
+    wharf_examples::check_dir().join("platform").join("wit")
+}
+
+fn path_str(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// Builds the example `case` against `world` into `<env>/<case>.wasm`.
+fn build(env: &TestEnv, case: &str, world: &str) -> String {
+    let bytes = wharf_examples::build_check_component(case, world)
+        .unwrap_or_else(|e| panic!("build the {case} example component: {e:#}"));
+    path_str(&env.write(&format!("{case}.wasm"), bytes))
+}
+
+/// Pushes the platform's binary WIT package (acme:plugins@0.1.0) to `reference`.
+fn push_platform_package(env: &TestEnv, reference: &str) {
+    let package = env.write(
+        "acme-plugins.wasm",
+        wharf_examples::build_wit_package(&platform()).expect("encode the platform's WIT package"),
+    );
+    wharf(&["push", &path_str(&package), reference], env).assert_ok();
+}
+
+/// Writes wkg's config where wkg looks by default (`$XDG_CONFIG_HOME/wasm-pkg/config.toml`),
+/// and makes sure an outer `WKG_CONFIG_FILE` cannot take over.
+fn write_wkg_config(env: &mut TestEnv, toml: &str) {
+    env.write(".config/wasm-pkg/config.toml", toml);
+    env.set_var("WKG_CONFIG_FILE", "");
+}
+
+/// Pushes the `fits` component with `--wit` (recording its target) to `reference`.
+fn push_with_target(env: &TestEnv, case: &str, wit: &Path, reference: &str) {
+    let component = build(env, case, FILTER);
+    let pushed = wharf(&["push", &component, reference, "--wit", &path_str(wit), "--world", "filter-plugin"], env);
+    pushed.assert_ok();
+}
+
+#[test]
+fn the_declared_world_is_fetched_from_the_default_registry() {
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    // default_registry without metadata: the registry serves no .well-known file (404), so the
+    // defaults apply and the package lives at <registry>/acme/plugins:0.1.0, as wkg would put it.
+    push_platform_package(&env, &registry.reference("acme/plugins:0.1.0"));
+    write_wkg_config(&mut env, &format!("default_registry = \"{}\"\n", registry.host()));
+
+    let good_ref = registry.reference("plugins/filter:1.0.0");
+    push_with_target(&env, "fits", &platform(), &good_ref);
+    let run = wharf(&["check", &good_ref], &env);
+    run.assert_ok();
+    assert!(run.stdout.contains("fits acme:plugins/filter-plugin@0.1.0"), "{run}");
+    let json = wharf(&["check", &good_ref, "--format", "json"], &env);
+    json.assert_ok();
+    assert_eq!(json.json()["world"], "acme:plugins/filter-plugin@0.1.0");
+    assert_eq!(json.json()["typesChecked"], true);
+
+    // Built against another WIT that calls itself acme:plugins@0.1.0 (request.size is a u64):
+    // `push --wit` of that WIT records the same target, a forged one. The real package says no.
+    let forged_ref = registry.reference("plugins/filter:1.0.1");
+    let forged_wit = wharf_examples::check_dir().join("record-mismatch").join("wit");
+    push_with_target(&env, "record-mismatch", &forged_wit, &forged_ref);
+    let run = wharf(&["check", &forged_ref], &env);
+    run.assert_code(1);
+    assert!(
+        run.stdout.contains(
+            "type mismatch in import acme:plugins/types@0.1.0, type `request`, field `size`: \
+             the world provides `u32`, the component expects `u64`"
+        ),
+        "{run}"
+    );
+}
+
+#[test]
+fn no_declared_world_or_an_unfetchable_one_exits_2_with_the_fix() {
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    write_wkg_config(&mut env, &format!("default_registry = \"{}\"\n", registry.host()));
+
+    // Pushed without --wit: no component.target.
+    let plain = build(&env, "fits", FILTER);
+    let plain_ref = registry.reference("plugins/filter:0.1.0");
+    wharf(&["push", &plain, &plain_ref], &env).assert_ok();
+    let run = wharf(&["check", &plain_ref], &env);
+    run.assert_code(2);
+    assert!(run.stderr.contains("declares no target world (its config has no component.target)"), "{run}");
+    assert!(run.stderr.contains("hint: give the world with --wit WIT [--world NAME], or push the component"), "{run}");
+    let json = wharf(&["check", &plain_ref, "--format", "json"], &env);
+    json.assert_code(2);
+    assert_eq!(json.json()["error"]["kind"], "usage");
+
+    // A local file declares nothing.
+    let run = wharf(&["check", &plain], &env);
+    run.assert_code(2);
+    assert!(run.stderr.contains("only an artifact in a registry or layout declares a target world"), "{run}");
+
+    // The target's package (acme:plugins@0.1.0) was never pushed.
+    let target_ref = registry.reference("plugins/filter:1.0.0");
+    push_with_target(&env, "fits", &platform(), &target_ref);
+    let run = wharf(&["check", &target_ref], &env);
+    run.assert_code(2);
+    let expected = format!(
+        "cannot fetch the WIT package acme:plugins@0.1.0 of {target_ref}'s target world \
+         acme:plugins/filter-plugin@0.1.0 from {}/acme/plugins:0.1.0",
+        registry.host()
+    );
+    assert!(run.stderr.contains(&expected), "{run}");
+    assert!(run.stderr.contains("hint: push the package there"), "{run}");
+
+    // Nothing maps the namespace: no config at all, and acme is not a built-in namespace.
+    std::fs::remove_file(env.path(".config/wasm-pkg/config.toml")).expect("remove the wkg config");
+    let run = wharf(&["check", &target_ref], &env);
+    run.assert_code(2);
+    assert!(run.stderr.contains("no registry is configured for the package acme:plugins@0.1.0"), "{run}");
+
+    // A broken config says where.
+    env.write(".config/wasm-pkg/config.toml", "default_registry = [\n");
+    let run = wharf(&["check", &target_ref], &env);
+    run.assert_code(2);
+    assert!(run.stderr.contains("cannot read the wkg config"), "{run}");
+
+    // --world belongs to --wit.
+    wharf(&["check", &target_ref, "--world", "filter-plugin"], &env).assert_code(2);
+}
+
+#[test]
+fn inline_metadata_maps_a_namespace_without_any_fetch_and_wkg_config_file_wins() {
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    push_platform_package(&env, &registry.reference("wit/acme/plugins:0.1.0"));
+    // The mapped registry name does not exist: inline metadata means it is never contacted.
+    let config = format!(
+        "default_registry = \"nowhere.invalid\"\n\n[namespace_registries]\n\
+         acme = {{ registry = \"acme.invalid\", metadata = {{ preferredProtocol = \"oci\", \
+         oci = {{ registry = \"{}\", namespacePrefix = \"wit/\" }} }} }}\n",
+        registry.host()
+    );
+    let config_file = env.write("elsewhere/wkg.toml", &config);
+    env.set_var("WKG_CONFIG_FILE", &config_file);
+    // The default location holds a config that would lead nowhere: WKG_CONFIG_FILE wins.
+    env.write(".config/wasm-pkg/config.toml", "default_registry = \"nowhere.invalid\"\n");
+
+    let good_ref = registry.reference("plugins/filter:1.0.0");
+    push_with_target(&env, "fits", &platform(), &good_ref);
+    let run = wharf(&["check", &good_ref], &env);
+    run.assert_ok();
+    assert!(run.stdout.contains("fits acme:plugins/filter-plugin@0.1.0"), "{run}");
+
+    // A package override beats the namespace mapping.
+    let overridden = format!("{config}\n[package_registry_overrides]\n\"acme:plugins\" = \"127.0.0.1:9\"\n");
+    env.write("elsewhere/wkg.toml", overridden);
+    let run = wharf(&["check", &good_ref], &env);
+    run.assert_code(2);
+    assert!(run.stderr.contains("from 127.0.0.1:9/acme/plugins:0.1.0"), "{run}");
+}
+
+/// python's `http.server` on a free loopback port, serving `dir`; killed on drop.
+struct StaticServer {
+    child: Child,
+    port: u16,
+}
+
+impl StaticServer {
+    fn start(dir: &Path) -> StaticServer {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("find a free loopback port");
+        let child = Command::new("python3")
+            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start python3 -m http.server (is python3 installed? scripts/test installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "python3 -m http.server did not listen on port {port} within 10 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        StaticServer { child, port }
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn well_known_registry_metadata_is_discovered() {
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    let site = env.path("site");
+    let metadata = format!(
+        r#"{{"preferredProtocol":"oci","oci":{{"registry":"{}","namespacePrefix":"discovered/"}}}}"#,
+        registry.host()
+    );
+    env.write("site/.well-known/wasm-pkg/registry.json", &metadata);
+    let server = StaticServer::start(&site);
+    push_platform_package(&env, &registry.reference("discovered/acme/plugins:0.1.0"));
+    write_wkg_config(&mut env, &format!("[namespace_registries]\nacme = \"{}\"\n", server.host()));
+
+    let good_ref = registry.reference("plugins/filter:1.0.0");
+    push_with_target(&env, "fits", &platform(), &good_ref);
+    let run = wharf(&["check", &good_ref], &env);
+    run.assert_ok();
+    assert!(run.stdout.contains("fits acme:plugins/filter-plugin@0.1.0"), "{run}");
+
+    // The deprecated form, ociRegistry and ociNamespacePrefix, is read too: first to a prefix
+    // holding nothing (the error names the reference it led to), then to another copy.
+    let legacy = |prefix: &str| format!(r#"{{"ociRegistry":"{}","ociNamespacePrefix":"{prefix}"}}"#, registry.host());
+    env.write("site/.well-known/wasm-pkg/registry.json", legacy("absent/"));
+    let run = wharf(&["check", &good_ref], &env);
+    run.assert_code(2);
+    assert!(run.stderr.contains(&format!("from {}/absent/acme/plugins:0.1.0", registry.host())), "{run}");
+    push_platform_package(&env, &registry.reference("legacy/acme/plugins:0.1.0"));
+    env.write("site/.well-known/wasm-pkg/registry.json", legacy("legacy/"));
+    let run = wharf(&["check", &good_ref, "--format", "json"], &env);
+    run.assert_ok();
+    assert_eq!(run.json()["fits"], true);
+
+    // A document that is not metadata is an error, not a silent default.
+    env.write("site/.well-known/wasm-pkg/registry.json", "<html>oops</html>");
+    let run = wharf(&["check", &good_ref], &env);
+    run.assert_code(2);
+    assert!(run.stderr.contains("malformed registry metadata at http://"), "{run}");
+}

@@ -1,0 +1,373 @@
+//! `wharf compose plug`: real components built from the WAT and WIT in
+//! `examples/compose/` (a greeter importing `wharf:compose/name-source`, a
+//! name source exporting it), composed from files, an OCI layout and a real
+//! registry, and the result run in wasmtime.
+
+use std::path::{Path, PathBuf};
+
+use registry_tests::{Registry, TestEnv, python_peer, sha256_digest, wharf};
+use serde_json::Value;
+
+const INTERFACE: &str = "wharf:compose/name-source@0.1.0";
+
+/// Builds the compose example `name` into `<env>/<name>.wasm`.
+fn build(env: &TestEnv, name: &str) -> String {
+    let bytes = wharf_examples::build_compose_component(name)
+        .unwrap_or_else(|e| panic!("build the {name} example component: {e:#}"));
+    path_str(&env.write(&format!("{name}.wasm"), bytes))
+}
+
+fn path_str(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// Runs `FILE`'s `greet` in wasmtime and returns what it printed.
+fn greet(file: &Path) -> String {
+    let ran = python_peer("run_component.py", &[&path_str(file), "greet"]);
+    ran.assert_ok();
+    ran.stdout.trim().to_string()
+}
+
+/// The names in a directory (to show that nothing, not even a temporary file, was left).
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read the test directory")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Every text must be free of wac's and wasmparser's debug output.
+fn assert_plain_words(text: &str) {
+    for debug in ["Id {", "idx", "InterfaceId", "ResourceId", "NodeId", "Instance(", "Func(", "DefinedTypeId"] {
+        assert!(!text.contains(debug), "debug output {debug:?} leaked:\n{text}");
+    }
+}
+
+#[test]
+fn files_compose_into_a_component_that_runs_and_composing_twice_gives_the_same_bytes() {
+    let env = TestEnv::new();
+    let greeter = build(&env, "greeter");
+    let name = build(&env, "name-source");
+    let out = env.path("app.wasm");
+
+    let run = wharf(&["compose", "plug", &greeter, "--plug", &name, "-o", &path_str(&out), "--format", "json"], &env);
+    run.assert_ok();
+    let report = run.json();
+    assert_eq!(report["imports"], serde_json::json!([]), "{report}");
+    assert_eq!(report["exports"], serde_json::json!(["greet"]), "{report}");
+    assert_eq!(
+        report["wires"],
+        serde_json::json!([{ "import": INTERFACE, "importer": "socket", "export": INTERFACE, "exporter": "plug 1" }])
+    );
+    let bytes = std::fs::read(&out).expect("read the composed component");
+    assert_eq!(report["digest"], sha256_digest(&bytes));
+    assert_eq!(report["size"], bytes.len());
+    assert_eq!(report["parts"][0]["role"], "socket");
+    assert_eq!(report["parts"][1]["role"], "plug");
+    assert_eq!(report["parts"][1]["source"], name.as_str());
+
+    assert_eq!(greet(&out), "Hello, World!");
+
+    // A second run (a new process) writes the same bytes; text mode prints the path.
+    let again = env.path("again.wasm");
+    let text = wharf(&["compose", "plug", &greeter, "--plug", &name, "-o", &path_str(&again)], &env);
+    text.assert_ok();
+    assert_eq!(text.stdout.trim(), path_str(&again));
+    assert!(text.stderr.contains(&format!("{INTERFACE} of socket <- plug 1")), "{text}");
+    assert!(text.stderr.contains("exports: greet"), "{text}");
+    assert_eq!(std::fs::read(&again).expect("read the second composition"), bytes);
+    // wharf records itself as the processor, with its fixed version (no time, no path).
+    for needle in ["processed-by", "wharf", env!("CARGO_PKG_VERSION")] {
+        assert!(bytes.windows(needle.len()).any(|w| w == needle.as_bytes()), "no {needle:?} in the producers");
+    }
+}
+
+#[test]
+fn plugs_satisfy_each_other_and_versions_match_on_their_semver_track() {
+    let env = TestEnv::new();
+    let greeter = build(&env, "greeter");
+    let relay = build(&env, "relay");
+    let base = build(&env, "base-name");
+    let next = build(&env, "name-source-next");
+
+    // The relay satisfies the greeter; the base name satisfies the relay (wac plug cannot do this).
+    let out = env.path("chain.wasm");
+    let run = wharf(
+        &["compose", "plug", &greeter, "--plug", &relay, "--plug", &base, "-o", &path_str(&out), "--format", "json"],
+        &env,
+    );
+    run.assert_ok();
+    let report = run.json();
+    assert_eq!(report["imports"], serde_json::json!([]), "{report}");
+    assert_eq!(report["wires"][1]["importer"], "plug 1", "{report}");
+    assert_eq!(report["wires"][1]["exporter"], "plug 2", "{report}");
+    assert_eq!(greet(&out), "Hello, Wharf!");
+
+    // Without the base name, the relay's import stays an import of the result.
+    let open = env.path("open.wasm");
+    let run = wharf(&["compose", "plug", &greeter, "--plug", &relay, "-o", &path_str(&open), "--format", "json"], &env);
+    run.assert_ok();
+    assert_eq!(run.json()["imports"], serde_json::json!(["wharf:compose/base-name@0.1.0"]));
+
+    // name-source@0.1.1 satisfies an import of name-source@0.1.0.
+    let out = env.path("next.wasm");
+    let run = wharf(&["compose", "plug", &greeter, "--plug", &next, "-o", &path_str(&out), "--format", "json"], &env);
+    run.assert_ok();
+    assert_eq!(run.json()["wires"][0]["export"], "wharf:compose/name-source@0.1.1");
+    assert_eq!(greet(&out), "Hello, Next!");
+}
+
+#[test]
+fn parts_from_a_registry_and_a_layout_compose_and_push_with_the_parts_recorded() {
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let greeter = build(&env, "greeter");
+    let name = build(&env, "name-source");
+    let greeter_ref = registry.reference("compose/greeter:0.1.0");
+    wharf(&["push", &greeter, &greeter_ref], &env).assert_ok();
+    wharf(&["push", &name, "oci:store:name-source-0.1.0"], &env).assert_ok();
+
+    let from_files = env.path("from-files.wasm");
+    wharf(&["compose", "plug", &greeter, "--plug", &name, "-o", &path_str(&from_files)], &env).assert_ok();
+
+    let app_ref = registry.reference("compose/app:0.1.0");
+    let out = env.path("app.wasm");
+    let run = wharf(
+        &[
+            "compose",
+            "plug",
+            &greeter_ref,
+            "--plug",
+            "oci:store:name-source-0.1.0",
+            "-o",
+            &path_str(&out),
+            "--push",
+            &app_ref,
+            "--format",
+            "json",
+        ],
+        &env,
+    );
+    run.assert_ok();
+    let report = run.json();
+    let composed = std::fs::read(&out).expect("read the composed component");
+    assert_eq!(composed, std::fs::read(&from_files).expect("read"), "the same parts give the same bytes");
+    let pushed = report["pushed"]["reference"].as_str().unwrap_or_default().to_string();
+    assert!(pushed.starts_with(&format!("{}/compose/app@sha256:", registry.host())), "{report}");
+    let socket_source = report["parts"][0]["source"].as_str().unwrap_or_default();
+    assert!(socket_source.starts_with(&format!("{}/compose/greeter@sha256:", registry.host())), "{report}");
+
+    // The manifest records the parts: role, source and the digest of each part's Wasm.
+    let inspect = wharf(&["inspect", &app_ref, "--format", "json"], &env);
+    inspect.assert_ok();
+    let annotations = &inspect.json()["annotations"];
+    let parts: Value = serde_json::from_str(annotations["dev.wharf.composed.parts"].as_str().unwrap_or("null"))
+        .expect("the parts annotation is JSON");
+    let greeter_bytes = std::fs::read(&greeter).expect("read");
+    let name_bytes = std::fs::read(&name).expect("read");
+    assert_eq!(parts[0]["role"], "socket");
+    assert_eq!(parts[0]["digest"], sha256_digest(&greeter_bytes));
+    assert_eq!(parts[1]["role"], "plug");
+    assert_eq!(parts[1]["digest"], sha256_digest(&name_bytes));
+    let plug_source = parts[1]["source"].as_str().unwrap_or_default();
+    assert!(plug_source.starts_with("oci:") && plug_source.contains("store@sha256:"), "{plug_source}");
+
+    // What was pushed is the composed component, and it runs.
+    let pulled = env.path("pulled.wasm");
+    wharf(&["pull", &app_ref, "-o", &path_str(&pulled)], &env).assert_ok();
+    assert_eq!(std::fs::read(&pulled).expect("read the pulled component"), composed);
+    assert_eq!(greet(&pulled), "Hello, World!");
+
+    // --push alone writes no file.
+    let before = entries(env.dir());
+    let only_push = registry.reference("compose/app:0.1.1");
+    wharf(&["compose", "plug", &greeter_ref, "--plug", &name, "--push", &only_push], &env).assert_ok();
+    assert_eq!(entries(env.dir()), before);
+}
+
+#[test]
+fn a_plug_whose_types_do_not_fit_is_refused_in_wit_and_nothing_is_written() {
+    let env = TestEnv::new();
+    let greeter = build(&env, "greeter");
+    let bad = build(&env, "name-source-u32");
+    let before = entries(env.dir());
+    let out = env.path("app.wasm");
+
+    let run = wharf(&["compose", "plug", &greeter, "--plug", &bad, "-o", &path_str(&out)], &env);
+    run.assert_code(2);
+    assert!(!out.exists());
+    assert_eq!(entries(env.dir()), before, "nothing, not even a temporary file, is left");
+    assert!(run.stdout.is_empty(), "{run}");
+    for needle in [
+        &format!("the import {INTERFACE} of the socket ({greeter}) cannot be satisfied by plug 1 ({bad})"),
+        "the socket expects `interface { get-name: func() -> string; }`",
+        "plug 1 exports `interface { get-name: func() -> u32; }`",
+        "hint: build plug 1 and the socket against the same WIT",
+    ] {
+        assert!(run.stderr.contains(needle), "expected {needle:?}\n{run}");
+    }
+    assert_plain_words(&run.stderr);
+
+    let json = wharf(&["compose", "plug", &greeter, "--plug", &bad, "-o", &path_str(&out), "--format", "json"], &env);
+    json.assert_code(2);
+    let error = &json.json()["error"];
+    assert_eq!(error["kind"], "usage");
+    assert_plain_words(&error.to_string());
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_plug_that_satisfies_nothing_and_a_missing_destination_are_errors() {
+    let env = TestEnv::new();
+    let greeter = build(&env, "greeter");
+    let name = build(&env, "name-source");
+    let out = env.path("app.wasm");
+
+    // The second plug (the greeter) exports greet, which nobody imports.
+    let run = wharf(&["compose", "plug", &greeter, "--plug", &name, "--plug", &greeter, "-o", &path_str(&out)], &env);
+    run.assert_code(2);
+    assert!(run.stderr.contains(&format!("plug 2 ({greeter}) satisfies no import: it exports greet")), "{run}");
+    assert!(run.stderr.contains("hint: leave this plug out"), "{run}");
+    assert!(!out.exists());
+
+    // Plugs that satisfy each other in a cycle: the relay needs a base name, the loop needs a name source.
+    let relay = build(&env, "relay");
+    let cycle = build(&env, "loop");
+    let run = wharf(&["compose", "plug", &greeter, "--plug", &relay, "--plug", &cycle, "-o", &path_str(&out)], &env);
+    run.assert_code(2);
+    assert!(run.stderr.contains("the plugs satisfy each other's imports in a cycle"), "{run}");
+    assert_plain_words(&run.stderr);
+    assert!(!out.exists());
+
+    // Neither -o nor --push.
+    let run = wharf(&["compose", "plug", &greeter, "--plug", &name], &env);
+    run.assert_code(2);
+    assert!(run.stderr.contains("--output") || run.stderr.contains("--push"), "{run}");
+
+    // A core module is not a part.
+    let module = env.write("module.wasm", wharf_examples::build_hello_module().expect("build the module"));
+    let run = wharf(&["compose", "plug", &greeter, "--plug", &path_str(&module), "-o", &path_str(&out)], &env);
+    run.assert_code(2);
+    assert!(run.stderr.contains("is a core module, not a component"), "{run}");
+
+    // A missing file is named.
+    let missing: PathBuf = env.path("missing.wasm");
+    let run = wharf(&["compose", "plug", &greeter, "--plug", &path_str(&missing), "-o", &path_str(&out)], &env);
+    run.assert_code(2);
+    assert!(run.stderr.contains("missing.wasm"), "{run}");
+    assert!(!out.exists());
+}
+
+/// `examples/compose/app.wac`: the name source wired into the greeter.
+fn app_wac() -> String {
+    std::fs::read_to_string(wharf_examples::compose_dir().join("app.wac")).expect("read examples/compose/app.wac")
+}
+
+#[test]
+fn a_wac_document_composes_with_packages_from_a_registry_and_a_layout_pinned_in_wharf_lock() {
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let greeter = build(&env, "greeter");
+    let name = build(&env, "name-source");
+    let base = build(&env, "base-name");
+    let greeter_ref = registry.reference("compose/greeter:0.1.0");
+    wharf(&["push", &greeter, &greeter_ref], &env).assert_ok();
+    wharf(&["push", &name, "oci:store:name-0.1.0"], &env).assert_ok();
+    let wac = path_str(&env.write("app.wac", app_wac()));
+    let greeter_dep = format!("wharf:greeter={greeter_ref}");
+    let name_dep = "wharf:name-source=oci:store:name-0.1.0";
+    let app_ref = registry.reference("compose/app-wac:0.1.0");
+
+    let out = env.path("app.wasm");
+    let run = wharf(
+        &[
+            "compose",
+            &wac,
+            "--dep",
+            &greeter_dep,
+            "--dep",
+            name_dep,
+            "-o",
+            &path_str(&out),
+            "--push",
+            &app_ref,
+            "--format",
+            "json",
+        ],
+        &env,
+    );
+    run.assert_ok();
+    let report = run.json();
+    assert_eq!(report["exports"], serde_json::json!(["greet"]), "{report}");
+    assert_eq!(report["imports"], serde_json::json!([]), "{report}");
+    assert_eq!(greet(&out), "Hello, World!");
+    let bytes = std::fs::read(&out).expect("read the composed component");
+
+    // wharf.lock, next to the document, pins both packages.
+    let lock_path = env.path("wharf.lock");
+    let lock_text = std::fs::read_to_string(&lock_path).expect("wharf.lock is written");
+    let lock: Value = serde_json::from_str(&lock_text).expect("the lock is JSON");
+    assert_eq!(lock["packages"][0]["name"], "wharf:greeter");
+    assert_eq!(lock["packages"][0]["source"], greeter_ref.as_str());
+    assert_eq!(lock["packages"][0]["digest"], sha256_digest(&std::fs::read(&greeter).expect("read")));
+    assert_eq!(lock["packages"][1]["name"], "wharf:name-source");
+    assert_eq!(lock["packages"][1]["digest"], sha256_digest(&std::fs::read(&name).expect("read")));
+
+    // The pushed artifact records the packages and runs.
+    let pulled = env.path("pulled.wasm");
+    wharf(&["pull", &app_ref, "-o", &path_str(&pulled)], &env).assert_ok();
+    assert_eq!(std::fs::read(&pulled).expect("read"), bytes);
+    let inspect = wharf(&["inspect", &app_ref, "--format", "json"], &env);
+    inspect.assert_ok();
+    let parts: Value =
+        serde_json::from_str(inspect.json()["annotations"]["dev.wharf.composed.parts"].as_str().unwrap_or("null"))
+            .expect("the parts annotation is JSON");
+    assert_eq!(parts[0]["role"], "package");
+    assert_eq!(parts[0]["name"], "wharf:greeter");
+
+    // Again, with the lock: the same bytes, the lock untouched.
+    let again = env.path("again.wasm");
+    wharf(&["compose", &wac, "--dep", &greeter_dep, "--dep", name_dep, "-o", &path_str(&again)], &env).assert_ok();
+    assert_eq!(std::fs::read(&again).expect("read"), bytes);
+    assert_eq!(std::fs::read_to_string(&lock_path).expect("read the lock"), lock_text);
+
+    // The tag now names other content: the lock refuses it, and nothing is written.
+    wharf(&["push", &base, "oci:store:name-0.1.0"], &env).assert_ok();
+    let changed = env.path("changed.wasm");
+    let run = wharf(&["compose", &wac, "--dep", &greeter_dep, "--dep", name_dep, "-o", &path_str(&changed)], &env);
+    run.assert_code(2);
+    assert!(run.stderr.contains("the package wharf:name-source from oci:store:name-0.1.0 changed: "), "{run}");
+    assert!(run.stderr.contains(&sha256_digest(&std::fs::read(&name).expect("read"))), "{run}");
+    assert!(run.stderr.contains("hint: if the change is expected, delete the entry for wharf:name-source"), "{run}");
+    assert!(!changed.exists());
+    assert_eq!(std::fs::read_to_string(&lock_path).expect("read the lock"), lock_text);
+}
+
+#[test]
+fn a_wac_document_names_what_is_missing_or_wrong_with_its_place() {
+    let env = TestEnv::new();
+    let greeter = build(&env, "greeter");
+    let bad = build(&env, "name-source-u32");
+    let wac = path_str(&env.write("app.wac", app_wac()));
+    let out = env.path("app.wasm");
+    let greeter_dep = format!("wharf:greeter={greeter}");
+
+    let run = wharf(&["compose", &wac, "--dep", &greeter_dep, "-o", &path_str(&out)], &env);
+    run.assert_code(2);
+    assert!(run.stderr.contains(&format!("{wac}:5:16: unknown package `wharf:name-source`")), "{run}");
+    assert!(run.stderr.contains("hint: give every package the file uses with --dep NAME=SOURCE"), "{run}");
+
+    let bad_dep = format!("wharf:name-source={bad}");
+    let run = wharf(&["compose", &wac, "--dep", &greeter_dep, "--dep", &bad_dep, "-o", &path_str(&out)], &env);
+    run.assert_code(2);
+    assert!(run.stderr.contains("expected string, found u32"), "{run}");
+    assert_plain_words(&run.stderr);
+
+    let run = wharf(&["compose", &wac, "--dep", "greeter.wasm", "-o", &path_str(&out)], &env);
+    run.assert_code(2);
+    assert!(run.stderr.contains("write NAME=SOURCE"), "{run}");
+    assert!(!out.exists());
+    assert!(!env.path("wharf.lock").exists(), "a failed composition pins nothing");
+}
