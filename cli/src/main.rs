@@ -27,6 +27,7 @@ enum Command {
     Pull(commands::pull::Args),
     Inspect(commands::inspect::Args),
     Copy(commands::copy::Args),
+    Convert(commands::convert::Args),
     Login(commands::login::Args),
     Logout(commands::logout::Args),
     Check(commands::check::Args),
@@ -34,6 +35,7 @@ enum Command {
     Key(commands::key::Args),
     Sign(commands::sign::Args),
     Verify(commands::verify::Args),
+    Admission(commands::admission::Args),
 }
 
 /// What a command concluded (errors are separate).
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
             Command::Pull(a) => commands::pull::run(a).await,
             Command::Inspect(a) => commands::inspect::run(a).await,
             Command::Copy(a) => commands::copy::run(a).await,
+            Command::Convert(a) => commands::convert::run(a).await,
             Command::Login(a) => commands::login::run(a).await,
             Command::Logout(a) => commands::logout::run(a).await,
             Command::Check(a) => commands::check::run(a).await,
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
             Command::Key(a) => commands::key::run(a).await,
             Command::Sign(a) => commands::sign::run(a).await,
             Command::Verify(a) => commands::verify::run(a).await,
+            Command::Admission(a) => commands::admission::run(a).await,
         }
     });
     match result {

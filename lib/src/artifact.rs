@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::manifest::{Descriptor, Manifest};
+use crate::manifest::{Descriptor, Index, Manifest, Platform};
 use crate::media::{self, WASM_SHAPES};
 use crate::store::MemoryStore;
 use crate::wasm::{self, WasmInfo, WasmKind};
@@ -181,6 +181,46 @@ pub fn build(path: &Path, options: &BuildOptions) -> Result<Artifact> {
     store.add_file(&layer, PathBuf::from(path));
     store.add_bytes(&root, manifest_bytes);
     Ok(Artifact { store, root, manifest, config, info })
+}
+
+/// An image index over a built artifact (`wharf push --index`).
+pub struct IndexedArtifact {
+    /// The index's descriptor (the root to copy and tag).
+    pub root: Descriptor,
+    /// The index.
+    pub index: Index,
+    /// The platform of its single entry.
+    pub platform: Platform,
+}
+
+impl Artifact {
+    /// Stages an OCI image index whose single entry is this artifact's
+    /// manifest with platform `{architecture: wasm, os: <config os>}`
+    /// (`wasip2` for a component, `wasip1` for a core module), so platform-aware
+    /// clients (containerd, skopeo, docker) select the Wasm entry. The bytes are
+    /// deterministic: the same artifact gives the same index digest.
+    pub fn with_index(&self) -> IndexedArtifact {
+        let mut entry = self.root.clone();
+        let platform = Platform {
+            architecture: self.config.architecture.clone(),
+            os: self.config.os.clone(),
+            os_version: None,
+            variant: None,
+        };
+        entry.platform = Some(platform.clone());
+        let index = Index {
+            schema_version: 2,
+            media_type: Some(media::OCI_INDEX.into()),
+            artifact_type: None,
+            manifests: vec![entry],
+            subject: None,
+            annotations: BTreeMap::new(),
+        };
+        let bytes = Bytes::from(index.to_bytes());
+        let root = Descriptor::of_bytes(media::OCI_INDEX, &bytes);
+        self.store.add_bytes(&root, bytes);
+        IndexedArtifact { root, index, platform }
+    }
 }
 
 /// Manifest annotations from wasm-metadata, mapped the way wkg maps them.

@@ -452,6 +452,7 @@ pub async fn push_composed(
     let mut options = PushOptions {
         build: options.build.clone(),
         extra_tags: options.extra_tags.clone(),
+        index: options.index,
         transport: options.transport.clone(),
         progress: options.progress.clone(),
     };

@@ -11,6 +11,7 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, successors};
 use crate::reference::Selector;
+use crate::retry::RetryPolicy;
 use crate::store::{ByteStream, ReadStore, ReferrerIndexing, Store};
 
 /// Receives transfer events; the CLI draws progress bars from them.
@@ -48,11 +49,19 @@ pub struct CopyOptions {
     /// (made findable at the destination through its referrers API or a
     /// rebuilt fallback tag index) and its legacy `sha256-<hex>.sig` manifest.
     pub with_signatures: bool,
+    /// How transient failures (broken connections, 5xx, 429) are retried.
+    pub retry: RetryPolicy,
 }
 
 impl Default for CopyOptions {
     fn default() -> Self {
-        CopyOptions { tags: Vec::new(), concurrency: 4, progress: None, with_signatures: false }
+        CopyOptions {
+            tags: Vec::new(),
+            concurrency: 4,
+            progress: None,
+            with_signatures: false,
+            retry: RetryPolicy::default(),
+        }
     }
 }
 
@@ -170,17 +179,15 @@ impl Walk<'_> {
     /// Copies a manifest or index: children first (always checked, even when
     /// the manifest exists, so a half-copied graph heals), then the node.
     async fn manifest(&self, desc: &Descriptor, is_root: bool) -> Result<()> {
-        let bytes = self.src.fetch_bytes(desc).await?;
+        let bytes = self.options.retry.run(|| self.src.fetch_bytes(desc)).await?;
         self.children(desc, &bytes).await?;
-        if is_root {
-            self.dst.push_manifest(desc, bytes, &self.options.tags).await?;
-            self.record(desc, Outcome::Copied);
-        } else if self.dst.exists(desc).await? {
+        let tags: &[String] = if is_root { &self.options.tags } else { &[] };
+        if !is_root && self.dst.exists(desc).await? {
             self.record(desc, Outcome::Skipped);
-        } else {
-            self.dst.push_manifest(desc, bytes, &[]).await?;
-            self.record(desc, Outcome::Copied);
+            return Ok(());
         }
+        self.options.retry.run(|| self.dst.push_manifest(desc, bytes.clone(), tags)).await?;
+        self.record(desc, Outcome::Copied);
         Ok(())
     }
 
@@ -255,9 +262,12 @@ impl Walk<'_> {
         if let Some(p) = &self.options.progress {
             p.started(desc);
         }
-        let stream = self.src.fetch(desc).await?;
-        // The destination verifies digest and size as it reads.
-        self.dst.push(desc, self.with_progress(desc, stream)).await?;
+        // Each attempt reopens the source; the destination verifies digest and size as it reads.
+        let attempt = || async {
+            let stream = self.src.fetch(desc).await?;
+            self.dst.push(desc, self.with_progress(desc, stream)).await
+        };
+        self.options.retry.run(attempt).await?;
         self.record(desc, Outcome::Copied);
         Ok(())
     }

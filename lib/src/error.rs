@@ -186,6 +186,16 @@ pub enum Error {
         /// How to fix it.
         fix: String,
     },
+    /// An admission policy cannot be used (refused at start).
+    #[error("invalid policy {origin}{}: {reason}", line.map(|l| format!(" at line {l}")).unwrap_or_default())]
+    InvalidPolicy {
+        /// The policy file.
+        origin: String,
+        /// The 1-based line of the problem, where known.
+        line: Option<usize>,
+        /// What is wrong.
+        reason: String,
+    },
     /// No world, or no single world, matches what was asked for.
     #[error("{}", world_selection_message(package, requested.as_deref(), available))]
     WorldSelection {
@@ -229,6 +239,7 @@ impl Error {
             | Error::WorldSelection { .. }
             | Error::DeclaredTarget { .. }
             | Error::InvalidKey { .. }
+            | Error::InvalidPolicy { .. }
             | Error::Composition { .. } => ErrorKind::Usage,
             Error::Io { .. } => ErrorKind::Io,
             Error::NotFound { .. } => ErrorKind::NotFound,
@@ -257,6 +268,7 @@ impl Error {
             },
             Error::InvalidKey { fix, .. } | Error::Composition { fix, .. } => fix.clone(),
             Error::DeclaredTarget { fix, .. } => fix.clone(),
+            Error::InvalidPolicy { .. } => "see docs/admission.md for the policy format".into(),
             _ => return None,
         })
     }

@@ -6,18 +6,24 @@
 //! - [`manifest`], [`media`]: OCI documents and media types.
 //! - [`store`]: the content-store traits and their registry, layout and memory implementations.
 //! - [`copy`]: the one graph walk behind push, pull and copy.
+//! - [`convert`]: the artifact in the shape a given runtime reads (runwasi's OCI-layer form, CNCF).
 //! - [`artifact`], [`wasm`]: the Wasm OCI artifact format and binary inspection.
 //! - [`transport`], [`credentials`]: schemes, TLS and registry credentials.
+//! - [`admission`]: the Kubernetes admission webhook (AdmissionReview in, verdicts out).
+//! - [`policy`]: admission policies (which images must be signed by whom).
 //! - [`ops`]: the commands as library calls returning reports.
+//! - [`retry`]: retries with backoff for transient failures.
 //! - [`sign`]: cosign-compatible keys, signing and verification.
 //! - [`compose`]: plugging components into each other (`wharf compose plug`).
 //! - [`check`]: whether a component fits a WIT world; [`wkg`]: package names to OCI references, as wkg maps them.
 //!
 //! Nothing here prints; errors are typed ([`Error`], with a kind and a hint).
 
+pub mod admission;
 pub mod artifact;
 pub mod check;
 pub mod compose;
+pub mod convert;
 pub mod copy;
 pub mod credentials;
 pub mod digest;
@@ -25,7 +31,9 @@ pub mod error;
 pub mod manifest;
 pub mod media;
 pub mod ops;
+pub mod policy;
 pub mod reference;
+pub mod retry;
 pub mod sign;
 pub mod store;
 pub mod transport;

@@ -36,7 +36,7 @@ pub async fn open_destination(reference: &Reference, transport: &TransportOption
 }
 
 /// The tags a push or copy writes: the reference's tag (or `fallback`), then `extra`.
-fn destination_tags(reference: &Reference, fallback: Option<&str>, extra: &[String]) -> Result<Vec<String>> {
+pub(crate) fn destination_tags(reference: &Reference, fallback: Option<&str>, extra: &[String]) -> Result<Vec<String>> {
     if reference.digest().is_some() {
         return Err(Error::Usage(format!(
             "cannot push to {reference}: a destination is named by tag, not by digest (the digest is computed from the content)"
@@ -58,17 +58,35 @@ pub struct PushOptions {
     pub build: BuildOptions,
     /// Extra tags.
     pub extra_tags: Vec<String>,
+    /// Also push an OCI image index over the manifest (one entry, platform
+    /// `wasm`/`wasip2` or `wasm`/`wasip1`) and point the tags at the index.
+    pub index: bool,
     /// Transport settings.
     pub transport: TransportOptions,
     /// Progress receiver.
     pub progress: Option<Arc<dyn Progress>>,
 }
 
+/// The image index a `push --index` wrote.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PushedIndex {
+    /// Index digest (what the tags point at).
+    pub digest: Digest,
+    /// Index media type.
+    pub media_type: String,
+    /// Index size.
+    pub size: u64,
+    /// The platform of its single entry.
+    pub platform: crate::manifest::Platform,
+}
+
 /// What a push did.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PushReport {
-    /// `location@digest`.
+    /// `location@digest` of what the tags point at (the index with `--index`,
+    /// else the manifest).
     pub reference: String,
     /// Manifest digest.
     pub digest: Digest,
@@ -82,27 +100,41 @@ pub struct PushReport {
     pub config: WasmConfig,
     /// Manifest annotations.
     pub annotations: BTreeMap<String, String>,
+    /// The index over the manifest, when pushed with `--index`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<PushedIndex>,
     /// Blob transfer summary.
     pub transfer: CopyReport,
     /// Things the user should know.
     pub warnings: Vec<String>,
 }
 
-/// Validates `file`, builds its artifact and copies it to `reference`.
+/// Validates `file`, builds its artifact and copies it to `reference`
+/// (with [`PushOptions::index`], under an image index that the tags name).
 pub async fn push(file: &Path, reference: &Reference, options: &PushOptions) -> Result<PushReport> {
     let tags = destination_tags(reference, Some("latest"), &options.extra_tags)?;
     let built = artifact::build(file, &options.build)?;
     let dst = open_destination(reference, &options.transport).await?;
     let copy_options = CopyOptions { tags: tags.clone(), progress: options.progress.clone(), ..CopyOptions::default() };
-    let transfer = copy(&built.store, &built.root, dst.as_ref(), &copy_options).await?;
+    let indexed = options.index.then(|| built.with_index());
+    let root = indexed.as_ref().map_or(&built.root, |i| &i.root);
+    let transfer = copy(&built.store, root, dst.as_ref(), &copy_options).await?;
+    let index = indexed.map(|i| PushedIndex {
+        digest: i.root.digest,
+        media_type: i.root.media_type,
+        size: i.root.size,
+        platform: i.platform,
+    });
+    let tagged = index.as_ref().map_or(&built.root.digest, |i| &i.digest);
     Ok(PushReport {
-        reference: format!("{}@{}", reference.location(), built.root.digest),
+        reference: format!("{}@{}", reference.location(), tagged),
         digest: built.root.digest.clone(),
         media_type: built.root.media_type.clone(),
         size: built.root.size,
         tags,
         config: built.config,
         annotations: built.manifest.annotations,
+        index,
         transfer,
         warnings: built.info.warnings,
     })
@@ -200,7 +232,9 @@ pub async fn pull(reference: &Reference, options: &PullOptions) -> Result<PullRe
     if let Some(p) = &options.progress {
         p.started(&resolved.layer);
     }
-    write_verified(store.as_ref(), &resolved.layer, &path, options.progress.as_deref()).await?;
+    // Each attempt starts a fresh temp file; a transient failure (a broken connection, 5xx, 429) is retried.
+    let attempt = || write_verified(store.as_ref(), &resolved.layer, &path, options.progress.as_deref());
+    crate::retry::RetryPolicy::default().run(attempt).await?;
     if let Some(p) = &options.progress {
         p.finished(&resolved.layer, crate::copy::Outcome::Copied);
     }
@@ -302,8 +336,18 @@ pub struct Inspection {
     pub media_type: String,
     /// Manifest size.
     pub size: u64,
+    /// The image index the reference named, when it named one (the manifest
+    /// shown is its Wasm entry, see [`artifact::pick_from_index`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<Descriptor>,
     /// The shape found.
     pub shape: String,
+    /// The runtime shape (`cncf-wasm-v0`, `runwasi-oci`), when it is one
+    /// `wharf convert` writes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime_shape: Option<String>,
+    /// The runtimes that read this shape ([`crate::convert::runtimes_for`]).
+    pub runtimes: Vec<String>,
     /// Config media type.
     pub config_media_type: String,
     /// The Wasm layer.
@@ -322,12 +366,28 @@ pub struct Inspection {
 /// Inspects a reference from its manifest and config only.
 pub async fn inspect_reference(reference: &Reference, transport: &TransportOptions) -> Result<Inspection> {
     let store = open_source(reference, transport).await?;
-    let r = resolve_artifact(store.as_ref(), &reference.selector()).await?;
+    let selector = reference.selector();
+    let r = match resolve_artifact(store.as_ref(), &selector).await {
+        Ok(r) => r,
+        // A crun image holds its Wasm inside a tar layer: named, with the tar as its layer.
+        Err(Error::NotWasmArtifact(reason)) => {
+            match crate::convert::resolve_crun_manifest(store.as_ref(), &selector).await? {
+                Some(r) => r,
+                None => return Err(Error::NotWasmArtifact(reason)),
+            }
+        }
+        Err(e) => return Err(e),
+    };
     Ok(Inspection {
         source: format!("{}@{}", reference.location(), r.manifest_descriptor.digest),
         digest: r.manifest_descriptor.digest.clone(),
         media_type: r.root.media_type.clone(),
         size: r.manifest_descriptor.size,
+        index: media::is_index(&r.root.media_type).then(|| r.root.clone()),
+        runtime_shape: crate::convert::runtime_shape(&r.manifest).map(str::to_string),
+        runtimes: crate::convert::runtime_shape(&r.manifest)
+            .map(|s| crate::convert::runtimes_for(s).iter().map(|r| r.to_string()).collect())
+            .unwrap_or_default(),
         shape: r.shape,
         config_media_type: r.manifest.config.media_type.clone(),
         layer: r.layer,
@@ -348,6 +408,9 @@ pub fn inspect_file(path: &Path, build: &BuildOptions) -> Result<Inspection> {
         digest: built.root.digest.clone(),
         media_type: built.root.media_type.clone(),
         size: built.root.size,
+        index: None,
+        runtime_shape: Some("cncf-wasm-v0".into()),
+        runtimes: crate::convert::runtimes_for("cncf-wasm-v0").iter().map(|r| r.to_string()).collect(),
         shape: "cncf-wasm-v0".into(),
         config_media_type: built.manifest.config.media_type.clone(),
         layer: built.manifest.layers.first().cloned().unwrap_or_else(|| built.manifest.config.clone()),

@@ -5,6 +5,8 @@
 //! Everything here panics with a descriptive message on failure: it is only
 //! ever used from tests.
 
+pub mod fault_proxy;
+
 use std::ffi::OsStr;
 use std::fmt;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -242,6 +242,7 @@ impl Delivery {
                         target: None,
                     },
                     extra_tags: Vec::new(),
+                    index: false,
                     transport: self.transport,
                     progress: Bars::for_terminal(format),
                 };

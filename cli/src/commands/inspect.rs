@@ -53,9 +53,18 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
 
 fn print_text(i: &Inspection) {
     println!("{}", i.source);
+    if let Some(index) = &i.index {
+        println!("  index:      {} ({}), resolved to its wasm entry below", index.digest, output::size(index.size));
+    }
     println!("  digest:     {}", i.digest);
     println!("  media type: {} ({})", i.media_type, output::size(i.size));
-    println!("  shape:      {}", i.shape);
+    match &i.runtime_shape {
+        Some(shape) if shape != &i.shape => println!("  shape:      {} ({shape})", i.shape),
+        _ => println!("  shape:      {}", i.shape),
+    }
+    if !i.runtimes.is_empty() {
+        println!("  runs on:    {}", i.runtimes.join("; "));
+    }
     println!("  config:     {}", i.config_media_type);
     println!("  layer:      {} {} ({})", i.layer.media_type, i.layer.digest, output::size(i.layer.size));
     if let Some(title) = i.layer.annotations.get(wharf::artifact::TITLE) {

@@ -1,7 +1,9 @@
 //! One file per command: flags (whose doc comments are the help text) and a `run`.
 
+pub mod admission;
 pub mod check;
 pub mod compose;
+pub mod convert;
 pub mod copy;
 pub mod inspect;
 pub mod key;

@@ -17,6 +17,7 @@ use crate::output::{self, Bars, Failure, OrFail};
   wharf push hello.wasm oci:./wharf-store:hello-0.1.0
   wharf push hello.wasm 127.0.0.1:5000/hello:0.1.0 --tag latest --annotation org.example/team=web
   wharf push filter.wasm 127.0.0.1:5000/filter:1.0.0 --wit wit/ --world filter-plugin
+  wharf push hello.wasm 127.0.0.1:5000/hello:0.1.0 --index   (tags an image index with a wasm/wasip2 entry)
 
 Prints REF@sha256:... on stdout. The same file and flags give the same digest on every machine
 (created comes from SOURCE_DATE_EPOCH, else the Unix epoch; --created now opts out).
@@ -38,6 +39,11 @@ pub struct Args {
     /// Another tag to point at the pushed manifest (repeatable).
     #[arg(long = "tag", short = 't', value_name = "TAG")]
     tags: Vec<String>,
+    /// Also push an OCI image index whose one entry is the manifest, with platform wasm/wasip2
+    /// (wasm/wasip1 for a core module); the tags point at the index, so platform-aware clients
+    /// (containerd, skopeo, docker) select it.
+    #[arg(long)]
+    index: bool,
     /// Creation time: `now`, or whole seconds since the Unix epoch.
     #[arg(long, value_name = "WHEN")]
     created: Option<String>,
@@ -108,6 +114,7 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
             target,
         },
         extra_tags: args.tags,
+        index: args.index,
         transport,
         progress: Bars::for_terminal(format),
     };
@@ -124,6 +131,12 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
         |c| format!("exports [{}], imports [{}]", c.exports.join(", "), c.imports.join(", ")),
     );
     eprintln!("pushed {} ({}): tags [{}]", report.config.os, world, report.tags.join(", "));
+    if let Some(index) = &report.index {
+        eprintln!(
+            "  index {} (tagged) -> manifest {} for {}/{}",
+            index.digest, report.digest, index.platform.os, index.platform.architecture
+        );
+    }
     eprintln!(
         "  {} sent ({}), {} already there, {} mounted",
         t.copied.len(),

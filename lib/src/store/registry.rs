@@ -186,6 +186,22 @@ impl RegistryStore {
     }
 }
 
+/// A download stream's error with its causes ("error decoding response body" alone says nothing).
+/// oci-client's own digest check is turned into wharf's integrity error, which is never retried.
+fn stream_error(e: std::io::Error) -> std::io::Error {
+    let inner = e.get_ref();
+    if let Some(request_error) = inner.and_then(|i| i.downcast_ref::<reqwest::Error>()) {
+        return std::io::Error::new(e.kind(), describe_request_error(request_error));
+    }
+    if let Some(oci_client::errors::DigestError::VerificationError { expected, actual }) =
+        inner.and_then(|i| i.downcast_ref::<oci_client::errors::DigestError>())
+    {
+        let mismatch = Error::DigestMismatch { expected: expected.clone(), actual: actual.clone() };
+        return std::io::Error::new(std::io::ErrorKind::InvalidData, mismatch);
+    }
+    e
+}
+
 fn transfer_error_for(what: &str, e: std::io::Error) -> Error {
     crate::digest::unwrap_io_error(e, |source| Error::Transfer { what: what.to_string(), source })
 }
@@ -233,7 +249,7 @@ impl ReadStore for RegistryStore {
             .pull_blob_stream(&self.digest_ref(&desc.digest), &oci_descriptor(desc))
             .await
             .map_err(|e| self.error(e, &format!("blob {}", desc.digest)))?;
-        Ok(Box::pin(sized.stream.map_err(std::io::Error::other)))
+        Ok(Box::pin(sized.stream.map_err(stream_error)))
     }
 
     async fn exists(&self, desc: &Descriptor) -> Result<bool> {

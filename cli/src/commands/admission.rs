@@ -1,0 +1,151 @@
+//! `wharf admission serve`, `wharf admission check`
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use wharf::admission::{self, Admission, FailMode, Settings};
+use wharf::policy::Policy;
+
+use crate::Verdict;
+use crate::args::{Format, OutputArgs, TransportArgs};
+use crate::output::{self, Failure, OrFail};
+
+/// Verify signatures at Kubernetes admission time (a validating and mutating webhook).
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: AdmissionCommand,
+}
+
+#[derive(clap::Subcommand)]
+enum AdmissionCommand {
+    Serve(ServeArgs),
+    Check(CheckArgs),
+}
+
+/// Serve the admission webhook over HTTPS: /validate, /mutate, /healthz, /readyz, /metrics.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  wharf admission serve --policy policy.yaml --listen 0.0.0.0:8443 --tls-cert tls.crt --tls-key tls.key
+
+The policy is read and its keys loaded at start; an invalid policy (the error names the line) or an
+unreadable key stops the server before it listens. Registry credentials come from the docker config
+(DOCKER_CONFIG). See docs/admission.md for the policy format and the Kubernetes manifests.
+
+Exit status: 2 the policy, a key, the certificate or the address cannot be used (it never exits otherwise).")]
+struct ServeArgs {
+    /// The policy file (YAML).
+    #[arg(long, value_name = "FILE")]
+    policy: PathBuf,
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8443")]
+    listen: SocketAddr,
+    /// The server's certificate chain (PEM).
+    #[arg(long, value_name = "FILE")]
+    tls_cert: PathBuf,
+    /// The server's private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    tls_key: PathBuf,
+    /// What to do with an image whose registry cannot be asked: deny (fail closed) or allow.
+    #[arg(long, value_name = "MODE", default_value = "deny", value_parser = parse_fail_mode)]
+    fail_mode: FailMode,
+    /// Seconds a positive verdict is cached.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    cache_ttl: u64,
+    /// Seconds a negative verdict is cached.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    negative_cache_ttl: u64,
+    #[command(flatten)]
+    transport: TransportArgs,
+}
+
+/// Evaluate the policy on a manifest file (offline unless a rule needs signatures), for CI.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  wharf admission check --policy policy.yaml deploy.yaml
+
+Every image of every Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job and CronJob in the
+file (several YAML documents may be separated by ---) is decided as the webhook would; rules with
+authorities resolve the image and verify its signatures in the registry.
+
+Exit status: 0 every image admitted; 1 some image denied; 2 the policy or manifest cannot be read.")]
+struct CheckArgs {
+    /// The policy file (YAML).
+    #[arg(long, value_name = "FILE")]
+    policy: PathBuf,
+    /// The manifest file (YAML).
+    manifest: PathBuf,
+    #[command(flatten)]
+    transport: TransportArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+fn parse_fail_mode(s: &str) -> Result<FailMode, String> {
+    match s {
+        "deny" => Ok(FailMode::Deny),
+        "allow" => Ok(FailMode::Allow),
+        _ => Err("use deny or allow".into()),
+    }
+}
+
+/// Runs the command.
+pub async fn run(args: Args) -> Result<Verdict, Failure> {
+    match args.command {
+        AdmissionCommand::Serve(a) => serve(a).await,
+        AdmissionCommand::Check(a) => check(a).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<Verdict, Failure> {
+    let format = Format::Text;
+    let policy = Policy::load(&args.policy).or_fail(format)?;
+    let settings = Settings {
+        transport: args.transport.options().or_fail(format)?,
+        fail_mode: args.fail_mode,
+        ttl: std::time::Duration::from_secs(args.cache_ttl),
+        negative_ttl: std::time::Duration::from_secs(args.negative_cache_ttl),
+        ..Settings::default()
+    };
+    let admission = Admission::new(policy, settings).or_fail(format)?;
+    let tls = admission::server::tls_config(&args.tls_cert, &args.tls_key).or_fail(format)?;
+    let server = admission::server::Server::bind(args.listen, tls, admission).await.or_fail(format)?;
+    let addr = server.local_addr().or_fail(format)?;
+    eprintln!("wharf admission: listening on https://{addr} (policy {})", args.policy.display());
+    server.run().await.or_fail(format)?;
+    Ok(Verdict::Pass)
+}
+
+async fn check(args: CheckArgs) -> Result<Verdict, Failure> {
+    let format = args.output.format;
+    let policy = Policy::load(&args.policy).or_fail(format)?;
+    let text = std::fs::read_to_string(&args.manifest)
+        .map_err(|e| wharf::Error::io("cannot read the manifest", &args.manifest, e))
+        .or_fail(format)?;
+    let images = admission::manifest_images(&args.manifest.display().to_string(), &text).or_fail(format)?;
+    let settings = Settings { transport: args.transport.options().or_fail(format)?, ..Settings::default() };
+    let admission = Admission::new(policy, settings).or_fail(format)?;
+    let mut verdicts = Vec::with_capacity(images.len());
+    for image in &images {
+        let v = admission.check_image(&image.site.image, image.namespace.as_deref()).await;
+        verdicts.push((image, v));
+    }
+    let denied = verdicts.iter().any(|(_, v)| !v.allowed);
+    let enforce = admission.policy().mode == wharf::policy::Mode::Enforce;
+    if format == Format::Json {
+        let list: Vec<serde_json::Value> = verdicts
+            .iter()
+            .map(|(i, v)| serde_json::json!({"kind": i.kind, "name": i.name, "namespace": i.namespace, "verdict": v}))
+            .collect();
+        output::print_json(&serde_json::json!({"admitted": !denied || !enforce, "images": list}));
+    } else {
+        for (i, v) in &verdicts {
+            let word = if v.allowed { "allowed" } else { "denied " };
+            println!("{word} {}/{} {}: rule {}: {}", i.kind, i.name, v.image, v.rule, v.reason);
+        }
+        if images.is_empty() {
+            eprintln!("no images found in {}", args.manifest.display());
+        }
+    }
+    Ok(if denied && enforce { Verdict::Fail } else { Verdict::Pass })
+}

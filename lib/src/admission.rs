@@ -1,0 +1,593 @@
+//! Kubernetes admission: verify the signatures of every image a workload runs.
+//!
+//! [`Admission::review`] takes an `admission.k8s.io/v1` AdmissionReview (as the API
+//! server POSTs it), extracts every image of a Pod or of the pod template of a
+//! Deployment, ReplicaSet, StatefulSet, DaemonSet, Job or CronJob (containers,
+//! initContainers, ephemeralContainers), decides each with the [`Policy`], resolves
+//! images that need signatures to a digest and verifies them with [`crate::sign`]
+//! (both cosign formats), and answers with an AdmissionReview response: allowed, or
+//! denied with a message naming image, rule and reason (in `warn` mode: allowed, with
+//! the reasons as warnings). For `/mutate`, verified images are pinned to
+//! `repo@sha256:…` with a JSONPatch.
+//!
+//! Verdicts are cached by (policy generation, rule, repository, digest) for a while (negative
+//! verdicts for a shorter while); concurrent requests for the same digest share one
+//! lookup. [`server`] is the HTTPS endpoint around it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kube_core::DynamicObject;
+use kube_core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::policy::{Action, Authority, Mode, Policy, evaluate};
+use crate::reference::Reference;
+use crate::sign::{self, Trust, VerifyOptions};
+use crate::transport::TransportOptions;
+
+pub mod server;
+
+/// One image of a workload, and where it sits in the object (a JSON pointer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageSite {
+    /// The JSON pointer of the `image` field (`/spec/containers/0/image`).
+    pub pointer: String,
+    /// The image as written.
+    pub image: String,
+}
+
+/// The pod spec's JSON pointer for a kind, or `None` for kinds that run no pods.
+fn pod_spec_pointer(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "Pod" => "/spec",
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job" | "ReplicationController" => {
+            "/spec/template/spec"
+        }
+        "CronJob" => "/spec/jobTemplate/spec/template/spec",
+        _ => return None,
+    })
+}
+
+/// Every image of `object` (a Pod or a workload of `kind`), with where it is.
+pub fn extract_images(kind: &str, object: &Value) -> Vec<ImageSite> {
+    let Some(spec_ptr) = pod_spec_pointer(kind) else { return Vec::new() };
+    let Some(spec) = object.pointer(spec_ptr) else { return Vec::new() };
+    let mut out = Vec::new();
+    for list in ["initContainers", "containers", "ephemeralContainers"] {
+        if let Some(Value::Array(containers)) = spec.get(list) {
+            for (i, c) in containers.iter().enumerate() {
+                if let Some(Value::String(image)) = c.get("image") {
+                    out.push(ImageSite { pointer: format!("{spec_ptr}/{list}/{i}/image"), image: image.clone() });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every image of a manifest file's documents (YAML, several separated by `---`), for
+/// `wharf admission check`: each with the document's kind, name and namespace.
+pub fn manifest_images(origin: &str, text: &str) -> Result<Vec<ManifestImage>> {
+    let mut out = Vec::new();
+    for (n, doc) in serde_norway::Deserializer::from_str(text).enumerate() {
+        let value = Value::deserialize(doc).map_err(|e| {
+            let line = e.location().map(|l| format!(" at line {}", l.line())).unwrap_or_default();
+            Error::Usage(format!("cannot read the manifest {origin}{line}: {e}"))
+        })?;
+        if value.is_null() {
+            continue;
+        }
+        let kind = value.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
+        if kind.is_empty() {
+            return Err(Error::Usage(format!("document {} of {origin} has no kind", n + 1)));
+        }
+        let name = value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+        let namespace = value.pointer("/metadata/namespace").and_then(Value::as_str).map(str::to_string);
+        for site in extract_images(&kind, &value) {
+            out.push(ManifestImage { kind: kind.clone(), name: name.clone(), namespace: namespace.clone(), site });
+        }
+    }
+    Ok(out)
+}
+
+/// An image of a manifest document.
+#[derive(Debug, Clone, Serialize)]
+pub struct ManifestImage {
+    /// The document's kind.
+    pub kind: String,
+    /// Its `metadata.name`.
+    pub name: String,
+    /// Its `metadata.namespace`, if any.
+    pub namespace: Option<String>,
+    /// The image and where it is.
+    pub site: ImageSite,
+}
+
+/// What happens to an image when its registry cannot be asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailMode {
+    /// Deny (fail closed, the default).
+    #[default]
+    Deny,
+    /// Admit (fail open).
+    Allow,
+}
+
+/// Settings of an [`Admission`].
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Registry transport (credentials come from the docker config unless given).
+    pub transport: TransportOptions,
+    /// What to do when a registry is unreachable or answers with an error.
+    pub fail_mode: FailMode,
+    /// How long a positive verdict is cached.
+    pub ttl: Duration,
+    /// How long a negative verdict is cached.
+    pub negative_ttl: Duration,
+    /// At most this many cached verdicts.
+    pub cache_capacity: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            transport: TransportOptions::default(),
+            fail_mode: FailMode::Deny,
+            ttl: Duration::from_secs(300),
+            negative_ttl: Duration::from_secs(30),
+            cache_capacity: 1024,
+        }
+    }
+}
+
+/// The verdict on one image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageVerdict {
+    /// The image as written.
+    pub image: String,
+    /// The deciding rule (`unmatched` when none).
+    pub rule: String,
+    /// Admitted?
+    pub allowed: bool,
+    /// Why, in words.
+    pub reason: String,
+    /// The verified digest (for pinning), when signatures were checked and accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<Digest>,
+}
+
+impl ImageVerdict {
+    /// `image IMAGE: rule RULE: REASON`, as in denial messages.
+    pub fn message(&self) -> String {
+        format!("image {}: rule {}: {}", self.image, self.rule, self.reason)
+    }
+}
+
+/// A request the webhook cannot read (answered with HTTP 400).
+#[derive(Debug, thiserror::Error)]
+#[error("malformed AdmissionReview: {0}")]
+pub struct MalformedReview(pub String);
+
+/// Counters, read by `/metrics`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Images admitted.
+    pub images_allowed: AtomicU64,
+    /// Images denied.
+    pub images_denied: AtomicU64,
+    /// Verdicts served from the cache (including shared in-flight lookups).
+    pub cache_hits: AtomicU64,
+    /// Verdicts looked up in the registry.
+    pub cache_misses: AtomicU64,
+    /// Registry errors.
+    pub registry_errors: AtomicU64,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct CacheKey {
+    generation: u64,
+    rule: String,
+    /// `registry/repository`: signatures live beside the image, so the same digest in
+    /// another repository has its own verdict.
+    repository: String,
+    digest: String,
+}
+
+#[derive(Clone)]
+struct Cached {
+    verified: bool,
+    reason: String,
+    at: Instant,
+}
+
+#[derive(Default)]
+struct Slot {
+    cell: tokio::sync::OnceCell<Cached>,
+}
+
+/// A loaded policy with its keys, a verdict cache and counters: the webhook's state.
+pub struct Admission {
+    policy: Policy,
+    generation: u64,
+    trusts: Vec<(Authority, Trust)>,
+    settings: Settings,
+    cache: Mutex<HashMap<CacheKey, Arc<Slot>>>,
+    /// Counters for `/metrics`.
+    pub counters: Counters,
+}
+
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+impl Admission {
+    /// Loads every key the policy names; an unreadable key is an error (refuse to start).
+    pub fn new(policy: Policy, settings: Settings) -> Result<Admission> {
+        let mut trusts = Vec::new();
+        for authority in policy.authorities() {
+            let trust = match (&authority.key, &authority.keyless) {
+                (Some(path), _) => Trust::Key(sign::read_public_key(path)?),
+                (None, Some(k)) => Trust::Keyless {
+                    root: sign::read_trusted_root(&k.trusted_root)?,
+                    expected: sign::keyless::ExpectedIdentity {
+                        identity: k.identity.clone(),
+                        issuer: k.issuer.clone(),
+                    },
+                },
+                (None, None) => {
+                    return Err(Error::Usage(format!("an authority of the policy is empty: {authority:?}")));
+                }
+            };
+            trusts.push((authority.clone(), trust));
+        }
+        Ok(Admission {
+            policy,
+            generation: GENERATION.fetch_add(1, Ordering::Relaxed),
+            trusts,
+            settings,
+            cache: Mutex::new(HashMap::new()),
+            counters: Counters::default(),
+        })
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Decides one image: policy, then (for rules with authorities) digest and signatures.
+    pub async fn check_image(&self, image: &str, namespace: Option<&str>) -> ImageVerdict {
+        let decision = evaluate(&self.policy, image, namespace);
+        let rule = decision.rule_name().to_string();
+        let verdict = |allowed: bool, reason: String, digest: Option<Digest>| ImageVerdict {
+            image: image.to_string(),
+            rule: rule.clone(),
+            allowed,
+            reason,
+            digest,
+        };
+        let out = match decision.action {
+            Action::Allow => verdict(true, "allowed by the policy".into(), None),
+            Action::Deny if decision.rule.is_none() => verdict(false, "no rule matches the image".into(), None),
+            Action::Deny => verdict(false, "denied by the policy".into(), None),
+            Action::Verify(authorities) => match self.verify(image, &rule, &authorities).await {
+                Ok((digest, cached)) => verdict(cached.verified, cached.reason, cached.verified.then_some(digest)),
+                Err(e) => {
+                    self.counters.registry_errors.fetch_add(1, Ordering::Relaxed);
+                    match (e.kind(), self.settings.fail_mode) {
+                        (crate::ErrorKind::Usage, _) => verdict(false, e.to_string(), None),
+                        (_, FailMode::Allow) => {
+                            verdict(true, format!("admitted without verification (fail mode allow): {e}"), None)
+                        }
+                        (_, FailMode::Deny) => verdict(false, format!("cannot verify: {e}"), None),
+                    }
+                }
+            },
+        };
+        let counter = if out.allowed { &self.counters.images_allowed } else { &self.counters.images_denied };
+        counter.fetch_add(1, Ordering::Relaxed);
+        out
+    }
+
+    /// Resolves `image` to a digest, then finds the verdict in the cache or verifies.
+    async fn verify(&self, image: &str, rule: &str, authorities: &[Authority]) -> Result<(Digest, Cached)> {
+        let reference = Reference::parse(image)?;
+        if !matches!(reference, Reference::Registry(_)) {
+            return Err(Error::Usage(format!("{image} is not a registry image")));
+        }
+        let digest = match reference.digest() {
+            Some(d) => d.clone(),
+            None => {
+                let store = crate::ops::open_source(&reference, &self.settings.transport).await?;
+                store.resolve(&reference.selector()).await?.digest
+            }
+        };
+        let key = CacheKey {
+            generation: self.generation,
+            rule: rule.to_string(),
+            repository: reference.location(),
+            digest: digest.to_string(),
+        };
+        let slot = self.slot(&key);
+        let mut missed = false;
+        let cached = slot
+            .cell
+            .get_or_try_init(|| {
+                missed = true;
+                self.verify_digest(reference.with_digest(digest.clone()), authorities)
+            })
+            .await?
+            .clone();
+        let counter = if missed { &self.counters.cache_misses } else { &self.counters.cache_hits };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Ok((digest, cached))
+    }
+
+    /// The cache slot for `key`: a live one, or a new one (evicting when full).
+    fn slot(&self, key: &CacheKey) -> Arc<Slot> {
+        let now = Instant::now();
+        let live = |slot: &Slot| match slot.cell.get() {
+            None => true,
+            Some(c) => {
+                let ttl = if c.verified { self.settings.ttl } else { self.settings.negative_ttl };
+                now.duration_since(c.at) < ttl
+            }
+        };
+        let mut cache = match self.cache.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(slot) = cache.get(key)
+            && live(slot)
+        {
+            return slot.clone();
+        }
+        if cache.len() >= self.settings.cache_capacity.max(1) {
+            cache.retain(|_, s| live(s));
+            while cache.len() >= self.settings.cache_capacity.max(1) {
+                let oldest = cache
+                    .iter()
+                    .filter_map(|(k, s)| s.cell.get().map(|c| (k.clone(), c.at)))
+                    .min_by_key(|(_, at)| *at)
+                    .map(|(k, _)| k);
+                match oldest {
+                    Some(k) => cache.remove(&k),
+                    None => break,
+                };
+            }
+        }
+        let slot = Arc::new(Slot::default());
+        cache.insert(key.clone(), slot.clone());
+        slot
+    }
+
+    /// Checks the signatures of `reference` (pinned to a digest) against each authority in turn.
+    async fn verify_digest(&self, reference: Reference, authorities: &[Authority]) -> Result<Cached> {
+        let options = VerifyOptions { annotations: Default::default(), transport: self.settings.transport.clone() };
+        let mut reasons = Vec::new();
+        for authority in authorities {
+            let Some((_, trust)) = self.trusts.iter().find(|(a, _)| a == authority) else {
+                reasons.push(format!("the {} was not loaded", authority.describe()));
+                continue;
+            };
+            let report = sign::verify_with(&reference, trust, &options).await?;
+            if report.verified {
+                return Ok(Cached {
+                    verified: true,
+                    reason: format!("signature verified with {}", authority.describe()),
+                    at: Instant::now(),
+                });
+            }
+            if report.signatures.is_empty() {
+                reasons.push(format!("no signatures found for {}", report.digest));
+            } else {
+                let why: Vec<String> = report
+                    .signatures
+                    .iter()
+                    .map(|s| format!("{} {}", s.format.name(), s.reason.as_deref().unwrap_or("rejected")))
+                    .collect();
+                reasons.push(format!("no signature verifies with {}: {}", authority.describe(), why.join("; ")));
+            }
+        }
+        reasons.dedup();
+        Ok(Cached { verified: false, reason: reasons.join("; "), at: Instant::now() })
+    }
+
+    /// Answers an AdmissionReview body; `mutate` adds the digest-pinning JSONPatch.
+    /// A body that is not an AdmissionReview with a request is [`MalformedReview`].
+    pub async fn review(&self, body: &[u8], mutate: bool) -> std::result::Result<Value, MalformedReview> {
+        let review: AdmissionReview<DynamicObject> =
+            serde_json::from_slice(body).map_err(|e| MalformedReview(e.to_string()))?;
+        let request: AdmissionRequest<DynamicObject> =
+            review.try_into().map_err(|_| MalformedReview("the review has no request".into()))?;
+        let mut response = AdmissionResponse::from(&request);
+        let Some(object) = &request.object else {
+            return to_value(response);
+        };
+        let object = serde_json::to_value(object).map_err(|e| MalformedReview(e.to_string()))?;
+        let namespace = request.namespace.as_deref().or(object.pointer("/metadata/namespace").and_then(Value::as_str));
+        let sites = extract_images(&request.kind.kind, &object);
+        let verdicts = futures::future::join_all(sites.iter().map(|s| self.check_image(&s.image, namespace))).await;
+        let denials: Vec<String> = verdicts.iter().filter(|v| !v.allowed).map(ImageVerdict::message).collect();
+        if !denials.is_empty() {
+            match self.policy.mode {
+                Mode::Enforce => return to_value(response.deny(denials.join("; "))),
+                Mode::Warn => response.warnings = Some(denials.iter().map(|d| format!("wharf: {d}")).collect()),
+            }
+        }
+        if mutate {
+            let ops: Vec<Value> = sites
+                .iter()
+                .zip(&verdicts)
+                .filter_map(|(site, v)| {
+                    let digest = v.digest.as_ref()?;
+                    let Ok(Reference::Registry(r)) = Reference::parse(&site.image) else { return None };
+                    if r.digest.as_ref() == Some(digest) && r.tag.is_none() {
+                        return None;
+                    }
+                    let pinned = format!("{}/{}@{}", r.registry, r.repository, digest);
+                    Some(serde_json::json!({"op": "replace", "path": site.pointer, "value": pinned}))
+                })
+                .collect();
+            if !ops.is_empty() {
+                let patch: json_patch::Patch =
+                    serde_json::from_value(Value::Array(ops)).map_err(|e| MalformedReview(e.to_string()))?;
+                response = response.with_patch(patch).map_err(|e| MalformedReview(e.to_string()))?;
+            }
+        }
+        to_value(response)
+    }
+}
+
+/// The review answer as JSON. kube-core serialises the patch as an array of numbers; the
+/// API server reads Go's `[]byte`, which is a base64 string, so it is written as one.
+fn to_value(response: AdmissionResponse) -> std::result::Result<Value, MalformedReview> {
+    use base64::Engine as _;
+    let patch = response.patch.clone();
+    let mut value = serde_json::to_value(response.into_review()).map_err(|e| MalformedReview(e.to_string()))?;
+    if let (Some(bytes), Some(slot)) = (patch, value.pointer_mut("/response/patch")) {
+        *slot = Value::String(base64::engine::general_purpose::STANDARD.encode(bytes));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extracts_pod_and_template_images() {
+        let pod = serde_json::json!({"spec": {
+            "initContainers": [{"name": "i", "image": "a/init:1"}],
+            "containers": [{"name": "c", "image": "a/main:1"}, {"name": "d", "image": "b/side"}],
+            "ephemeralContainers": [{"name": "e", "image": "dbg"}]}});
+        let images: Vec<(String, String)> =
+            extract_images("Pod", &pod).into_iter().map(|s| (s.pointer, s.image)).collect();
+        assert_eq!(
+            images,
+            vec![
+                ("/spec/initContainers/0/image".into(), "a/init:1".into()),
+                ("/spec/containers/0/image".into(), "a/main:1".into()),
+                ("/spec/containers/1/image".into(), "b/side".into()),
+                ("/spec/ephemeralContainers/0/image".into(), "dbg".into()),
+            ]
+        );
+        let deploy = serde_json::json!({"spec": {"template": {"spec": {"containers": [{"image": "x"}]}}}});
+        assert_eq!(extract_images("Deployment", &deploy)[0].pointer, "/spec/template/spec/containers/0/image");
+        let cron = serde_json::json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"image": "y"}]}}}}}});
+        assert_eq!(extract_images("CronJob", &cron)[0].image, "y");
+        assert!(extract_images("ConfigMap", &deploy).is_empty());
+        assert!(extract_images("Pod", &serde_json::json!({})).is_empty());
+    }
+
+    #[test]
+    fn manifest_images_reads_every_document() {
+        let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ns}\nspec:\n  containers:\n  - {name: c, image: a:1}\n---\nkind: CronJob\nmetadata: {name: j}\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers: [{name: c, image: b}]\n";
+        let images = manifest_images("m.yaml", text).expect("reads");
+        assert_eq!(images.len(), 2);
+        assert_eq!(images[0].namespace.as_deref(), Some("ns"));
+        assert_eq!(images[1].site.image, "b");
+        let e = manifest_images("m.yaml", "kind: [").expect_err("bad yaml").to_string();
+        assert!(e.contains("m.yaml") && e.contains("line"), "{e}");
+    }
+
+    fn admission(policy: &str) -> Admission {
+        Admission::new(Policy::parse("p", policy).expect("policy"), Settings::default()).expect("admission")
+    }
+
+    fn review(kind: &str, object: Value) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "kind": "AdmissionReview", "apiVersion": "admission.k8s.io/v1",
+            "request": {"uid": "u-1", "kind": {"group": "", "version": "v1", "kind": kind},
+                "resource": {"group": "", "version": "v1", "resource": "pods"},
+                "name": "x", "namespace": "default", "operation": "CREATE",
+                "userInfo": {"username": "me"}, "object": object, "dryRun": false}
+        }))
+        .expect("serialises")
+    }
+
+    #[tokio::test]
+    async fn static_rules_allow_and_deny_with_messages() {
+        let a = admission("rules:\n  - name: sandbox\n    images: ['h:5000/sandbox/**']\n    allow: true\n");
+        let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
+            "spec": {"containers": [{"name": "c", "image": "h:5000/sandbox/a:1"}]}});
+        let out = a.review(&review("Pod", pod), false).await.expect("answers");
+        assert_eq!(out.pointer("/response/allowed"), Some(&Value::Bool(true)));
+        assert_eq!(out.pointer("/response/uid"), Some(&Value::String("u-1".into())));
+        let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
+            "spec": {"containers": [{"name": "c", "image": "h:5000/other/a:1"}]}});
+        let out = a.review(&review("Pod", pod), false).await.expect("answers");
+        assert_eq!(out.pointer("/response/allowed"), Some(&Value::Bool(false)));
+        let msg = out.pointer("/response/status/message").and_then(Value::as_str).unwrap_or_default();
+        assert!(msg.contains("h:5000/other/a:1") && msg.contains("unmatched") && msg.contains("no rule"), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn warn_mode_admits_with_warnings() {
+        let a = admission("mode: warn\nrules: []\n");
+        let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
+            "spec": {"containers": [{"name": "c", "image": "nginx"}]}});
+        let out = a.review(&review("Pod", pod), false).await.expect("answers");
+        assert_eq!(out.pointer("/response/allowed"), Some(&Value::Bool(true)));
+        let warnings = out.pointer("/response/warnings").and_then(Value::as_array).map(Vec::len);
+        assert_eq!(warnings, Some(1));
+    }
+
+    #[tokio::test]
+    async fn malformed_reviews_are_errors() {
+        let a = admission("rules: []\n");
+        assert!(a.review(b"not json", false).await.is_err());
+        assert!(a.review(br#"{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1"}"#, false).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn unreachable_registry_follows_the_fail_mode() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = crate::sign::PrivateKey::generate().expect("key");
+        let pub_path = dir.path().join("k.pub");
+        std::fs::write(&pub_path, key.public_key().to_pem()).expect("write");
+        let policy = format!(
+            "rules:\n  - name: signed\n    images: ['127.0.0.1:1/**']\n    authorities: [{{key: {}}}]\n",
+            pub_path.display()
+        );
+        let policy = Policy::parse("p", &policy).expect("policy");
+        let closed = Admission::new(policy.clone(), Settings::default()).expect("admission");
+        let v = closed.check_image("127.0.0.1:1/a:1", None).await;
+        assert!(!v.allowed && v.reason.contains("cannot verify"), "{v:?}");
+        let open =
+            Admission::new(policy, Settings { fail_mode: FailMode::Allow, ..Settings::default() }).expect("admission");
+        assert!(open.check_image("127.0.0.1:1/a:1", None).await.allowed);
+    }
+
+    #[test]
+    fn keyless_authorities_load_their_trusted_root_at_start() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../registry-tests/fixtures/keyless/staging_trusted_root.json");
+        let policy = format!(
+            "rules:\n  - name: ci\n    images: ['**']\n    authorities:\n      - keyless: {{identity: me@example.com, issuer: https://accounts.example.com, trustedRoot: {root}}}\n"
+        );
+        let policy = Policy::parse("p", &policy).expect("policy");
+        assert!(Admission::new(policy.clone(), Settings::default()).is_ok());
+        let missing = policy_with_root(&policy, "/nonexistent/trusted_root.json");
+        let e = Admission::new(missing, Settings::default()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("trusted root"), "{e}");
+    }
+
+    fn policy_with_root(policy: &Policy, root: &str) -> Policy {
+        let mut p = policy.clone();
+        for rule in &mut p.rules {
+            if let crate::policy::Requirement::Verify(authorities) = &mut rule.requirement {
+                for a in authorities {
+                    if let Some(k) = &mut a.keyless {
+                        k.trusted_root = root.into();
+                    }
+                }
+            }
+        }
+        p
+    }
+}

@@ -1,0 +1,246 @@
+//! The webhook's HTTPS server (hyper over rustls): `/validate`, `/mutate`,
+//! `/healthz`, `/readyz` and `/metrics` (Prometheus text).
+//!
+//! Bodies over [`MAX_BODY`] are refused with 413, unreadable reviews with 400 and a
+//! message; everything else is answered with an AdmissionReview.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpListener;
+
+use super::Admission;
+use crate::error::{Error, Result};
+
+/// The largest request body accepted (1 MiB); larger ones get 413.
+pub const MAX_BODY: usize = 1 << 20;
+
+/// Upper bounds (seconds) of the latency histogram's buckets.
+const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+
+/// Request counters and the latency histogram.
+#[derive(Default)]
+struct Metrics {
+    /// Requests by (path, status code).
+    requests: std::sync::Mutex<std::collections::BTreeMap<(String, u16), u64>>,
+    /// Cumulative bucket counts of review latencies.
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Metrics {
+    fn record(&self, path: &str, status: StatusCode, elapsed: Option<f64>) {
+        let mut requests = match self.requests.lock() {
+            Ok(r) => r,
+            Err(p) => p.into_inner(),
+        };
+        *requests.entry((path.to_string(), status.as_u16())).or_default() += 1;
+        drop(requests);
+        if let Some(secs) = elapsed {
+            for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
+                if secs <= bound {
+                    bucket.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            self.count.fetch_add(1, Ordering::Relaxed);
+            self.sum_micros.fetch_add((secs * 1e6) as u64, Ordering::Relaxed);
+        }
+    }
+
+    fn render(&self, admission: &Admission) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        out.push_str("# HELP wharf_admission_requests_total HTTP requests by path and status.\n");
+        out.push_str("# TYPE wharf_admission_requests_total counter\n");
+        let requests = match self.requests.lock() {
+            Ok(r) => r.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        for ((path, code), n) in requests {
+            let _ = writeln!(out, "wharf_admission_requests_total{{path=\"{path}\",code=\"{code}\"}} {n}");
+        }
+        let c = &admission.counters;
+        let counter = |out: &mut String, name: &str, help: &str, labels: &str, v: &AtomicU64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            let _ = writeln!(out, "{name}{labels} {}", v.load(Ordering::Relaxed));
+        };
+        let _ = writeln!(
+            out,
+            "# HELP wharf_admission_verdicts_total Image verdicts.\n# TYPE wharf_admission_verdicts_total counter"
+        );
+        let _ = writeln!(
+            out,
+            "wharf_admission_verdicts_total{{verdict=\"allowed\"}} {}",
+            c.images_allowed.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "wharf_admission_verdicts_total{{verdict=\"denied\"}} {}",
+            c.images_denied.load(Ordering::Relaxed)
+        );
+        counter(&mut out, "wharf_admission_cache_hits_total", "Verdicts served from the cache.", "", &c.cache_hits);
+        counter(&mut out, "wharf_admission_cache_misses_total", "Verdicts looked up.", "", &c.cache_misses);
+        counter(&mut out, "wharf_admission_registry_errors_total", "Registry errors.", "", &c.registry_errors);
+        out.push_str("# HELP wharf_admission_review_seconds Time to answer an AdmissionReview.\n");
+        out.push_str("# TYPE wharf_admission_review_seconds histogram\n");
+        for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
+            let _ = writeln!(
+                out,
+                "wharf_admission_review_seconds_bucket{{le=\"{bound}\"}} {}",
+                bucket.load(Ordering::Relaxed)
+            );
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "wharf_admission_review_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "wharf_admission_review_seconds_sum {sum}");
+        let _ = writeln!(out, "wharf_admission_review_seconds_count {count}");
+        out
+    }
+}
+
+/// Reads a PEM certificate chain and private key into a rustls server configuration.
+pub fn tls_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig> {
+    let bad = |what: &Path, reason: String| Error::InvalidKey {
+        what: what.display().to_string(),
+        reason,
+        fix: "give a PEM certificate chain (--tls-cert) and its PEM private key (--tls-key)".into(),
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| bad(cert, e.to_string()))?
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| bad(cert, e.to_string()))?;
+    if certs.is_empty() {
+        return Err(bad(cert, "no certificate in the file".into()));
+    }
+    let private = PrivateKeyDer::from_pem_file(key).map_err(|e| bad(key, e.to_string()))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad(cert, e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, private)
+        .map_err(|e| bad(key, e.to_string()))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// A bound server, ready to [`Server::run`].
+pub struct Server {
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    state: Arc<State>,
+}
+
+struct State {
+    admission: Admission,
+    metrics: Metrics,
+}
+
+impl Server {
+    /// Binds `addr` with the TLS configuration.
+    pub async fn bind(addr: SocketAddr, tls: rustls::ServerConfig, admission: Admission) -> Result<Server> {
+        let listener = TcpListener::bind(addr).await.map_err(|e| Error::io("cannot listen", addr.to_string(), e))?;
+        Ok(Server {
+            listener,
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(tls)),
+            state: Arc::new(State { admission, metrics: Metrics::default() }),
+        })
+    }
+
+    /// The address it listens on (for port 0).
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        self.listener.local_addr().map_err(|e| Error::io("cannot read the listening address", "", e))
+    }
+
+    /// Serves until the task is dropped; a failed connection never stops the server.
+    pub async fn run(self) -> Result<()> {
+        loop {
+            let (stream, peer) = match self.listener.accept().await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    continue;
+                }
+            };
+            let acceptor = self.acceptor.clone();
+            let state = self.state.clone();
+            tokio::spawn(async move {
+                let tls = match acceptor.accept(stream).await {
+                    Ok(t) => t,
+                    Err(e) => {
+                        tracing::debug!("TLS handshake with {peer} failed: {e}");
+                        return;
+                    }
+                };
+                let service = hyper::service::service_fn(move |req| {
+                    let state = state.clone();
+                    async move { Ok::<_, Infallible>(handle(&state, req).await) }
+                });
+                if let Err(e) =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), service).await
+                {
+                    tracing::debug!("connection with {peer} ended: {e}");
+                }
+            });
+        }
+    }
+}
+
+fn text(status: StatusCode, body: impl Into<String>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body.into())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain"));
+    r
+}
+
+async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let start = Instant::now();
+    let path = req.uri().path().to_string();
+    let response = match (req.method(), path.as_str()) {
+        (&Method::GET, "/healthz" | "/readyz") => text(StatusCode::OK, "ok\n"),
+        (&Method::GET, "/metrics") => text(StatusCode::OK, state.metrics.render(&state.admission)),
+        (&Method::POST, "/validate" | "/mutate") => review(state, req, path == "/mutate").await,
+        (_, "/validate" | "/mutate") => text(StatusCode::METHOD_NOT_ALLOWED, "POST an AdmissionReview\n"),
+        _ => text(StatusCode::NOT_FOUND, "not found: use /validate, /mutate, /healthz, /readyz or /metrics\n"),
+    };
+    let known = matches!(path.as_str(), "/validate" | "/mutate" | "/healthz" | "/readyz" | "/metrics");
+    let label = if known { path.as_str() } else { "other" };
+    let elapsed = matches!(path.as_str(), "/validate" | "/mutate").then(|| start.elapsed().as_secs_f64());
+    state.metrics.record(label, response.status(), elapsed);
+    response
+}
+
+async fn review(state: &State, req: Request<Incoming>, mutate: bool) -> Response<Full<Bytes>> {
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return text(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body exceeds {MAX_BODY} bytes\n"));
+        }
+        Err(e) => return text(StatusCode::BAD_REQUEST, format!("cannot read the request body: {e}\n")),
+    };
+    match state.admission.review(&body, mutate).await {
+        Ok(answer) => match serde_json::to_vec(&answer) {
+            Ok(json) => {
+                let mut r = Response::new(Full::new(Bytes::from(json)));
+                r.headers_mut()
+                    .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+                r
+            }
+            Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode the answer: {e}\n")),
+        },
+        Err(e) => text(StatusCode::BAD_REQUEST, format!("{e}\n")),
+    }
+}

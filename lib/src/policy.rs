@@ -1,0 +1,486 @@
+//! Admission policies: which images must be signed by whom.
+//!
+//! A policy is a YAML document of ordered rules; the first rule whose image globs
+//! (and namespaces, if given) match an image decides:
+//!
+//! ```yaml
+//! mode: enforce            # or warn: report, never deny
+//! rules:
+//!   - name: signed-wasm
+//!     images: ["127.0.0.1:5000/prod/**"]
+//!     namespaces: ["prod"] # optional
+//!     authorities:
+//!       - key: /etc/wharf/cosign.pub
+//!   - name: sandbox
+//!     images: ["127.0.0.1:5000/sandbox/**"]
+//!     allow: true          # or false: deny outright
+//! unmatched: deny          # or allow (deny when omitted)
+//! ```
+//!
+//! Globs match the normalised image (`nginx` is `docker.io/library/nginx`), without
+//! and with its tag or digest: `*` matches within one path segment, `**` across
+//! segments. [`evaluate`] is pure; verifying signatures is [`crate::admission`]'s job.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::reference::Reference;
+
+/// What the webhook does with a denial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Deny what the policy denies.
+    #[default]
+    Enforce,
+    /// Admit everything; report denials as warnings.
+    Warn,
+}
+
+/// A static verdict (a rule's `allow:`, or `unmatched:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Static {
+    /// Admit.
+    Allow,
+    /// Refuse.
+    #[default]
+    Deny,
+}
+
+/// Who may sign an image: a public key, or keyless (a Fulcio certificate for an
+/// identity from an OIDC issuer, chaining to a Sigstore trusted root). Exactly one.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Authority {
+    /// A public key file (PEM, as `cosign.pub`); relative paths are relative to the policy file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+    /// Keyless: who must have signed, and the trusted root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyless: Option<Keyless>,
+}
+
+/// A keyless authority (checked offline, as `wharf verify --certificate-identity`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Keyless {
+    /// The identity the certificate must name (an email or a URI).
+    pub identity: String,
+    /// The OIDC issuer the certificate must name.
+    pub issuer: String,
+    /// The Sigstore trusted root (`trusted_root.json`); relative to the policy file.
+    pub trusted_root: PathBuf,
+}
+
+impl Authority {
+    /// An authority of one public key file.
+    pub fn key(path: impl Into<PathBuf>) -> Authority {
+        Authority { key: Some(path.into()), keyless: None }
+    }
+
+    /// `key PATH` or `keyless IDENTITY from ISSUER`, for messages.
+    pub fn describe(&self) -> String {
+        match (&self.key, &self.keyless) {
+            (Some(k), _) => format!("key {}", k.display()),
+            (None, Some(k)) => format!("keyless {} from {}", k.identity, k.issuer),
+            (None, None) => "no authority".into(),
+        }
+    }
+}
+
+/// What a matching rule requires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Requirement {
+    /// A signature verified by at least one of the authorities.
+    Verify(Vec<Authority>),
+    /// Admit without checking.
+    Allow,
+    /// Refuse.
+    Deny,
+}
+
+/// One rule of a policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    /// Its name, quoted in verdicts.
+    pub name: String,
+    /// Image globs.
+    pub images: Vec<String>,
+    /// Namespaces it applies to (all when empty).
+    pub namespaces: Vec<String>,
+    /// What it requires.
+    pub requirement: Requirement,
+}
+
+/// A parsed, validated policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Policy {
+    /// Enforce or warn.
+    pub mode: Mode,
+    /// The rules, in order.
+    pub rules: Vec<Rule>,
+    /// The verdict for images no rule matches.
+    pub unmatched: Static,
+}
+
+/// The action a policy decides for one image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Verify signatures against these authorities.
+    Verify(Vec<Authority>),
+    /// Admit.
+    Allow,
+    /// Refuse.
+    Deny,
+}
+
+/// The outcome of [`evaluate`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// The matching rule's name; `None` when no rule matched (`unmatched:` decided).
+    pub rule: Option<String>,
+    /// What to do.
+    pub action: Action,
+}
+
+impl Decision {
+    /// The rule's name, or `unmatched`, for messages.
+    pub fn rule_name(&self) -> &str {
+        self.rule.as_deref().unwrap_or("unmatched")
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    #[serde(default)]
+    mode: Mode,
+    rules: Vec<RuleFile>,
+    #[serde(default)]
+    unmatched: Static,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    name: String,
+    images: Vec<String>,
+    #[serde(default)]
+    namespaces: Vec<String>,
+    authorities: Option<Vec<Authority>>,
+    allow: Option<bool>,
+}
+
+impl Policy {
+    /// Reads and validates a policy file; relative key paths become relative to its directory.
+    pub fn load(path: &Path) -> Result<Policy> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io("cannot read the policy", path, e))?;
+        let mut policy = Policy::parse(&path.display().to_string(), &text)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for rule in &mut policy.rules {
+            if let Requirement::Verify(authorities) = &mut rule.requirement {
+                for a in authorities {
+                    if let Some(k) = &mut a.key
+                        && k.is_relative()
+                    {
+                        *k = base.join(&*k);
+                    }
+                    if let Some(k) = &mut a.keyless
+                        && k.trusted_root.is_relative()
+                    {
+                        k.trusted_root = base.join(&k.trusted_root);
+                    }
+                }
+            }
+        }
+        Ok(policy)
+    }
+
+    /// Parses and validates a policy document; `origin` names it in errors.
+    pub fn parse(origin: &str, text: &str) -> Result<Policy> {
+        let file: PolicyFile = serde_norway::from_str(text).map_err(|e| {
+            let line = e.location().map(|l| l.line());
+            invalid(origin, line, e.to_string())
+        })?;
+        let mut rules = Vec::with_capacity(file.rules.len());
+        for (i, r) in file.rules.into_iter().enumerate() {
+            let line = line_of_rule(text, &r.name);
+            let what = format!("rule {} ({:?})", i + 1, r.name);
+            if r.name.trim().is_empty() {
+                return Err(invalid(origin, line, format!("rule {} has an empty name", i + 1)));
+            }
+            if r.images.is_empty() {
+                return Err(invalid(origin, line, format!("{what} lists no images")));
+            }
+            if let Some(bad) = r.images.iter().find(|g| g.trim().is_empty()) {
+                return Err(invalid(origin, line, format!("{what} has an empty image glob {bad:?}")));
+            }
+            let requirement = match (r.authorities, r.allow) {
+                (Some(a), None) if a.is_empty() => {
+                    return Err(invalid(origin, line, format!("{what} has an empty authorities list")));
+                }
+                (Some(a), None) => {
+                    if let Some(n) = a.iter().position(|a| a.key.is_some() == a.keyless.is_some()) {
+                        return Err(invalid(
+                            origin,
+                            line,
+                            format!("{what}: authority {} needs exactly one of key or keyless", n + 1),
+                        ));
+                    }
+                    if let Some(k) = a
+                        .iter()
+                        .filter_map(|a| a.keyless.as_ref())
+                        .find(|k| k.identity.trim().is_empty() || k.issuer.trim().is_empty())
+                    {
+                        return Err(invalid(
+                            origin,
+                            line,
+                            format!("{what}: a keyless authority needs an identity and an issuer ({k:?})"),
+                        ));
+                    }
+                    Requirement::Verify(a)
+                }
+                (None, Some(true)) => Requirement::Allow,
+                (None, Some(false)) => Requirement::Deny,
+                (Some(_), Some(_)) => {
+                    return Err(invalid(origin, line, format!("{what} has both authorities and allow; give one")));
+                }
+                (None, None) => {
+                    return Err(invalid(
+                        origin,
+                        line,
+                        format!("{what} says neither authorities nor allow: true|false"),
+                    ));
+                }
+            };
+            rules.push(Rule { name: r.name, images: r.images, namespaces: r.namespaces, requirement });
+        }
+        Ok(Policy { mode: file.mode, rules, unmatched: file.unmatched })
+    }
+
+    /// Every authority the policy names, once each (to load their keys and roots at start).
+    pub fn authorities(&self) -> Vec<&Authority> {
+        let mut out: Vec<&Authority> = Vec::new();
+        for rule in &self.rules {
+            if let Requirement::Verify(authorities) = &rule.requirement {
+                for a in authorities {
+                    if !out.contains(&a) {
+                        out.push(a);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn invalid(origin: &str, line: Option<usize>, reason: String) -> Error {
+    Error::InvalidPolicy { origin: origin.to_string(), line, reason }
+}
+
+/// The 1-based line of `name: NAME` (the rule's start), for messages on rules.
+fn line_of_rule(text: &str, name: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start().trim_start_matches('-').trim();
+            l.strip_prefix("name:").is_some_and(|v| v.trim().trim_matches(['"', '\'']) == name)
+        })
+        .map(|i| i + 1)
+}
+
+/// Decides what to do with `image` in `namespace`: the first matching rule, else `unmatched`.
+/// An image that is not a registry reference is matched as written.
+pub fn evaluate(policy: &Policy, image: &str, namespace: Option<&str>) -> Decision {
+    let (location, full) = match Reference::parse(image) {
+        Ok(r @ Reference::Registry(_)) => {
+            let location = r.location();
+            let mut full = location.clone();
+            if let Some(t) = r.tag() {
+                full = format!("{full}:{t}");
+            }
+            if let Some(d) = r.digest() {
+                full = format!("{full}@{d}");
+            }
+            (location, full)
+        }
+        _ => (image.to_string(), image.to_string()),
+    };
+    for rule in &policy.rules {
+        if !rule.namespaces.is_empty() && !namespace.is_some_and(|ns| rule.namespaces.iter().any(|n| n == ns)) {
+            continue;
+        }
+        if rule.images.iter().any(|g| glob_match(g, &location) || glob_match(g, &full)) {
+            let action = match &rule.requirement {
+                Requirement::Verify(a) => Action::Verify(a.clone()),
+                Requirement::Allow => Action::Allow,
+                Requirement::Deny => Action::Deny,
+            };
+            return Decision { rule: Some(rule.name.clone()), action };
+        }
+    }
+    let action = match policy.unmatched {
+        Static::Allow => Action::Allow,
+        Static::Deny => Action::Deny,
+    };
+    Decision { rule: None, action }
+}
+
+/// Glob matching: `**` any characters, `*` any characters but `/`, everything else literal.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p = pattern.as_bytes();
+    let t = text.as_bytes();
+    // Iterative matcher with memo over (pattern index, text index).
+    let mut memo = vec![None; (p.len() + 1) * (t.len() + 1)];
+    matches_at(p, t, 0, 0, &mut memo)
+}
+
+fn matches_at(p: &[u8], t: &[u8], pi: usize, ti: usize, memo: &mut [Option<bool>]) -> bool {
+    let key = pi * (t.len() + 1) + ti;
+    if let Some(Some(v)) = memo.get(key) {
+        return *v;
+    }
+    let result = if pi == p.len() {
+        ti == t.len()
+    } else if p[pi] == b'*' {
+        let double = p.get(pi + 1) == Some(&b'*');
+        let next = if double { pi + 2 } else { pi + 1 };
+        let mut ok = matches_at(p, t, next, ti, memo);
+        let mut j = ti;
+        while !ok && j < t.len() {
+            if !double && t[j] == b'/' {
+                break;
+            }
+            j += 1;
+            ok = matches_at(p, t, next, j, memo);
+        }
+        ok
+    } else {
+        ti < t.len() && p[pi] == t[ti] && matches_at(p, t, pi + 1, ti + 1, memo)
+    };
+    if let Some(slot) = memo.get_mut(key) {
+        *slot = Some(result);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"mode: enforce
+rules:
+  - name: signed-wasm
+    images: ["127.0.0.1:5000/prod/**"]
+    authorities:
+      - key: /etc/wharf/cosign.pub
+  - name: sandbox
+    images: ["127.0.0.1:5000/sandbox/**"]
+    allow: true
+unmatched: deny
+"#;
+
+    fn example() -> Policy {
+        Policy::parse("policy.yaml", EXAMPLE).expect("the documented example parses")
+    }
+
+    #[test]
+    fn parses_the_documented_example() {
+        let p = example();
+        assert_eq!(p.mode, Mode::Enforce);
+        assert_eq!(p.unmatched, Static::Deny);
+        assert_eq!(p.rules.len(), 2);
+        assert_eq!(p.rules[0].requirement, Requirement::Verify(vec![Authority::key("/etc/wharf/cosign.pub")]));
+        assert_eq!(p.rules[1].requirement, Requirement::Allow);
+        assert_eq!(p.authorities(), vec![&Authority::key("/etc/wharf/cosign.pub")]);
+    }
+
+    #[test]
+    fn evaluates_first_matching_rule() {
+        let p = example();
+        let d = evaluate(&p, "127.0.0.1:5000/prod/app:1.0", Some("default"));
+        assert_eq!(d.rule.as_deref(), Some("signed-wasm"));
+        assert!(matches!(d.action, Action::Verify(_)));
+        let d = evaluate(&p, "127.0.0.1:5000/prod/team/app@sha256:".to_string().as_str(), None);
+        // Not a valid reference: matched as written, still under prod/.
+        assert_eq!(d.rule.as_deref(), Some("signed-wasm"));
+        let d = evaluate(&p, "127.0.0.1:5000/sandbox/x:latest", None);
+        assert_eq!(d, Decision { rule: Some("sandbox".into()), action: Action::Allow });
+        let d = evaluate(&p, "nginx:1.27", None);
+        assert_eq!(d, Decision { rule: None, action: Action::Deny });
+        assert_eq!(d.rule_name(), "unmatched");
+    }
+
+    #[test]
+    fn namespaces_restrict_rules() {
+        let p = Policy::parse(
+            "p",
+            "rules:\n  - name: only-prod\n    images: ['**']\n    namespaces: [prod]\n    allow: false\nunmatched: allow\n",
+        )
+        .expect("parses");
+        assert_eq!(evaluate(&p, "nginx", Some("prod")).action, Action::Deny);
+        assert_eq!(evaluate(&p, "nginx", Some("dev")).action, Action::Allow);
+        assert_eq!(evaluate(&p, "nginx", None).action, Action::Allow);
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("a/**", "a/b/c"));
+        assert!(glob_match("a/*", "a/b"));
+        assert!(!glob_match("a/*", "a/b/c"));
+        assert!(glob_match("a/*/c", "a/b/c"));
+        assert!(glob_match("docker.io/library/*", "docker.io/library/nginx"));
+        assert!(glob_match("**", "anything/at/all"));
+        assert!(!glob_match("a/b", "a/bc"));
+        assert!(glob_match("h:5000/p/**:v1", "h:5000/p/x/y:v1"));
+    }
+
+    #[test]
+    fn unmatched_defaults_to_deny_and_mode_to_enforce() {
+        let p = Policy::parse("p", "rules: []\n").expect("parses");
+        assert_eq!(p.unmatched, Static::Deny);
+        assert_eq!(p.mode, Mode::Enforce);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let bad = EXAMPLE.replace("mode: enforce", "mode: enforced");
+        let e = Policy::parse("policy.yaml", &bad).expect_err("unknown mode");
+        let msg = e.to_string();
+        assert!(msg.contains("policy.yaml") && msg.contains("line 1"), "{msg}");
+
+        let bad = EXAMPLE.replace("    allow: true", "    allow: true\n    authorities: [{key: k.pub}]");
+        let msg = Policy::parse("policy.yaml", &bad).expect_err("both").to_string();
+        assert!(msg.contains("line 7") && msg.contains("sandbox") && msg.contains("both"), "{msg}");
+
+        let bad = EXAMPLE.replace("    allow: true\n", "");
+        let msg = Policy::parse("policy.yaml", &bad).expect_err("neither").to_string();
+        assert!(msg.contains("neither"), "{msg}");
+
+        let bad = EXAMPLE.replace("images: [\"127.0.0.1:5000/sandbox/**\"]", "image: x");
+        let msg = Policy::parse("policy.yaml", &bad).expect_err("unknown field").to_string();
+        assert!(msg.contains("line 8") && msg.contains("image"), "{msg}");
+    }
+
+    #[test]
+    fn keyless_authorities() {
+        let text = "rules:\n  - name: ci\n    images: ['**']\n    authorities:\n      - keyless:\n          identity: https://github.com/o/r/.github/workflows/release.yml@refs/heads/main\n          issuer: https://token.actions.githubusercontent.com\n          trustedRoot: trusted_root.json\n";
+        let p = Policy::parse("p", text).expect("parses");
+        let a = p.authorities();
+        assert_eq!(a.len(), 1);
+        let k = a[0].keyless.as_ref().expect("keyless");
+        assert_eq!(k.issuer, "https://token.actions.githubusercontent.com");
+        assert_eq!(k.trusted_root, Path::new("trusted_root.json"));
+        assert!(a[0].describe().starts_with("keyless https://github.com/o/r/"));
+
+        let both = text.replace("      - keyless:", "      - key: k.pub\n        keyless:");
+        let msg = Policy::parse("p", &both).expect_err("both").to_string();
+        assert!(msg.contains("exactly one of key or keyless") && msg.contains("line 2"), "{msg}");
+        let neither = "rules:\n  - name: n\n    images: ['**']\n    authorities: [{}]\n";
+        assert!(Policy::parse("p", neither).is_err());
+    }
+}

@@ -1,0 +1,275 @@
+//! A fault-injecting HTTP/1.1 proxy to put between wharf and a real registry.
+//!
+//! Every request is forwarded on a fresh upstream connection and answered with
+//! `Connection: close`. Rules, matched in order by method and path, replace
+//! the forwarding for their first `times` matches: answer with a status
+//! (optionally with headers such as `Retry-After`), cut the response body short
+//! and reset, or flip a byte of the body. Everything that happened is logged.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+/// What a rule does instead of (or to) the forwarded exchange.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// Answer with this status and headers, without forwarding.
+    Status(u16, Vec<(String, String)>),
+    /// Forward, then send only this many body bytes and reset the connection.
+    CutBodyAfter(usize),
+    /// Forward, but flip one byte in the middle of the response body.
+    CorruptBody,
+}
+
+/// A rule: requests whose method matches (if given) and whose path contains `path`.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    /// HTTP method, or any.
+    pub method: Option<String>,
+    /// A substring of the request path.
+    pub path: String,
+    /// How many matching requests get the fault (then they pass through).
+    pub times: usize,
+    /// The fault.
+    pub fault: Fault,
+}
+
+/// A running proxy, stopped on drop.
+pub struct FaultProxy {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    rules: Arc<Mutex<Vec<Rule>>>,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl FaultProxy {
+    /// Starts a proxy on a free loopback port in front of `upstream` (`host:port`, plain HTTP).
+    pub fn start(upstream: &str) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fault proxy");
+        let port = listener.local_addr().expect("proxy address").port();
+        listener.set_nonblocking(true).expect("non-blocking listener");
+        let proxy = FaultProxy {
+            port,
+            stop: Arc::new(AtomicBool::new(false)),
+            rules: Arc::new(Mutex::new(Vec::new())),
+            log: Arc::new(Mutex::new(Vec::new())),
+        };
+        let (stop, rules, log, upstream) =
+            (proxy.stop.clone(), proxy.rules.clone(), proxy.log.clone(), upstream.to_string());
+        thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        let (rules, log, upstream) = (rules.clone(), log.clone(), upstream.clone());
+                        thread::spawn(move || {
+                            let _ = client.set_nonblocking(false);
+                            if let Err(e) = serve(client, &upstream, &rules, &log) {
+                                log.lock().map(|mut l| l.push(format!("proxy error: {e}"))).ok();
+                            }
+                        });
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        proxy
+    }
+
+    /// `127.0.0.1:PORT`, to use in references instead of the registry's host.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Adds a rule (rules are tried in the order added).
+    pub fn add(&self, rule: Rule) {
+        self.rules.lock().expect("rules lock").push(rule);
+    }
+
+    /// Removes every rule.
+    pub fn clear(&self) {
+        self.rules.lock().expect("rules lock").clear();
+    }
+
+    /// One line per request: `METHOD PATH -> what happened`.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().expect("log lock").clone()
+    }
+
+    /// How many requests got a fault.
+    pub fn faults_served(&self) -> usize {
+        self.log().iter().filter(|l| l.contains("-> fault")).count()
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+struct Request {
+    method: String,
+    path: String,
+    head: Vec<u8>,
+    body: Vec<u8>,
+}
+
+fn serve(client: TcpStream, upstream: &str, rules: &Mutex<Vec<Rule>>, log: &Mutex<Vec<String>>) -> std::io::Result<()> {
+    client.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut reader = BufReader::new(client.try_clone()?);
+    let Some(request) = read_request(&mut reader)? else { return Ok(()) };
+    let fault = take_fault(rules, &request);
+    let line = format!("{} {}", request.method, request.path);
+    let mut client = client;
+    if let Some(Fault::Status(code, headers)) = &fault {
+        let mut response = format!("HTTP/1.1 {code} Injected\r\nContent-Length: 0\r\nConnection: close\r\n");
+        for (k, v) in headers {
+            response.push_str(&format!("{k}: {v}\r\n"));
+        }
+        response.push_str("\r\n");
+        client.write_all(response.as_bytes())?;
+        push_log(log, format!("{line} -> fault: status {code}"));
+        return client.shutdown(Shutdown::Both);
+    }
+    let (head, mut body) = forward(upstream, &request)?;
+    match fault {
+        Some(Fault::CutBodyAfter(n)) => {
+            client.write_all(&head)?;
+            client.write_all(&body[..n.min(body.len())])?;
+            client.flush()?;
+            push_log(log, format!("{line} -> fault: body cut after {n} of {} bytes", body.len()));
+            return client.shutdown(Shutdown::Both);
+        }
+        Some(Fault::CorruptBody) if !body.is_empty() => {
+            let middle = body.len() / 2;
+            body[middle] ^= 0xff;
+            push_log(log, format!("{line} -> fault: body byte {middle} flipped"));
+        }
+        _ => push_log(log, format!("{line} -> forwarded")),
+    }
+    client.write_all(&head)?;
+    client.write_all(&body)?;
+    client.flush()?;
+    client.shutdown(Shutdown::Both)
+}
+
+fn push_log(log: &Mutex<Vec<String>>, line: String) {
+    if let Ok(mut l) = log.lock() {
+        l.push(line);
+    }
+}
+
+fn take_fault(rules: &Mutex<Vec<Rule>>, request: &Request) -> Option<Fault> {
+    let mut rules = rules.lock().ok()?;
+    let rule = rules.iter_mut().find(|r| {
+        r.times > 0 && r.method.as_deref().is_none_or(|m| m == request.method) && request.path.contains(&r.path)
+    })?;
+    rule.times -= 1;
+    Some(rule.fault.clone())
+}
+
+/// Reads a request head and its body (Content-Length or chunked, re-framed as Content-Length).
+fn read_request(reader: &mut BufReader<TcpStream>) -> std::io::Result<Option<Request>> {
+    let Some(lines) = read_head(reader)? else { return Ok(None) };
+    let mut parts = lines[0].split_whitespace();
+    let (method, path) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
+    let body = read_body(reader, &lines[1..], true)?;
+    let mut head = format!("{}\r\n", lines[0]);
+    for line in &lines[1..] {
+        let name = line.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
+        if !matches!(name.as_str(), "connection" | "content-length" | "transfer-encoding" | "keep-alive") {
+            head.push_str(&format!("{line}\r\n"));
+        }
+    }
+    head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
+    Ok(Some(Request { method, path, head: head.into_bytes(), body }))
+}
+
+/// Sends the request upstream on a new connection; returns the response head
+/// (re-framed with Content-Length and `Connection: close`) and its body.
+fn forward(upstream: &str, request: &Request) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+    let mut conn = TcpStream::connect(upstream)?;
+    conn.set_read_timeout(Some(Duration::from_secs(30)))?;
+    conn.write_all(&request.head)?;
+    conn.write_all(&request.body)?;
+    let mut reader = BufReader::new(conn);
+    let lines = read_head(&mut reader)?.ok_or_else(|| std::io::Error::other("upstream closed without answering"))?;
+    let no_body = request.method == "HEAD" || lines[0].contains(" 204 ") || lines[0].contains(" 304 ");
+    let body = if no_body { Vec::new() } else { read_body(&mut reader, &lines[1..], false)? };
+    let mut head = format!("{}\r\n", lines[0]);
+    for line in &lines[1..] {
+        let name = line.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
+        let keep_length = no_body && name == "content-length";
+        if keep_length || !matches!(name.as_str(), "connection" | "content-length" | "transfer-encoding" | "keep-alive")
+        {
+            head.push_str(&format!("{line}\r\n"));
+        }
+    }
+    if !no_body {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("Connection: close\r\n\r\n");
+    Ok((head.into_bytes(), body))
+}
+
+fn read_head(reader: &mut impl BufRead) -> std::io::Result<Option<Vec<String>>> {
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(if lines.is_empty() { None } else { Some(lines) });
+        }
+        let line = line.trim_end_matches(['\r', '\n']).to_string();
+        if line.is_empty() {
+            return Ok(Some(lines));
+        }
+        lines.push(line);
+    }
+}
+
+fn header<'a>(headers: &'a [String], name: &str) -> Option<&'a str> {
+    headers.iter().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+fn read_body(reader: &mut impl BufRead, headers: &[String], is_request: bool) -> std::io::Result<Vec<u8>> {
+    if header(headers, "transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        let mut body = Vec::new();
+        loop {
+            let mut size_line = String::new();
+            reader.read_line(&mut size_line)?;
+            let size = usize::from_str_radix(size_line.trim().split(';').next().unwrap_or("0"), 16)
+                .map_err(|e| std::io::Error::other(format!("bad chunk size {size_line:?}: {e}")))?;
+            if size == 0 {
+                let mut trailer = String::new();
+                while reader.read_line(&mut trailer)? > 2 {
+                    trailer.clear();
+                }
+                return Ok(body);
+            }
+            let start = body.len();
+            body.resize(start + size, 0);
+            reader.read_exact(&mut body[start..])?;
+            let mut crlf = [0u8; 2];
+            reader.read_exact(&mut crlf)?;
+        }
+    }
+    match header(headers, "content-length").and_then(|v| v.parse::<usize>().ok()) {
+        Some(n) => {
+            let mut body = vec![0; n];
+            reader.read_exact(&mut body)?;
+            Ok(body)
+        }
+        None if is_request => Ok(Vec::new()),
+        None => {
+            let mut body = Vec::new();
+            reader.read_to_end(&mut body)?;
+            Ok(body)
+        }
+    }
+}

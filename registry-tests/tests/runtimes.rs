@@ -1,0 +1,400 @@
+//! One artifact for every runtime: `push --index` against a real registry,
+//! read back raw and through wharf and skopeo.
+
+use registry_tests::{Registry, TestEnv, python_peer, registry_get, sha256_digest, skopeo, wharf};
+use serde_json::{Value, json};
+
+const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+fn get_json(host: &str, path: &str, accept: &str) -> (Vec<u8>, Value) {
+    let (status, _, body) = registry_get(host, path, accept);
+    assert_eq!(status, 200, "GET {path}: {}", String::from_utf8_lossy(&body));
+    let value = serde_json::from_slice(&body).expect("JSON body");
+    (body, value)
+}
+
+#[test]
+fn push_index_tags_an_index_with_one_wasm_entry_that_pulls_and_runs() {
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let bytes = wharf_examples::build_hello_component().expect("build the example component");
+    let file = env.write("hello.wasm", &bytes);
+    let file = file.to_str().unwrap_or_default();
+    let reference = registry.reference("wasm/hello:0.1.0");
+
+    let pushed = wharf(&["push", file, &reference, "--index", "--format", "json"], &env);
+    pushed.assert_ok();
+    let report = pushed.json();
+    let manifest_digest = report["digest"].as_str().unwrap_or_default().to_string();
+    let index_digest = report["index"]["digest"].as_str().unwrap_or_default().to_string();
+    assert!(manifest_digest.starts_with("sha256:") && index_digest.starts_with("sha256:"), "{report}");
+    assert_ne!(manifest_digest, index_digest);
+    assert_eq!(report["reference"], format!("{}/wasm/hello@{index_digest}", registry.host()));
+    assert_eq!(report["index"]["platform"], json!({"architecture": "wasm", "os": "wasip2"}));
+
+    // The manifest is the one a plain push makes: same digest.
+    let plain = wharf(&["push", file, "oci:plain:x", "--format", "json"], &env);
+    plain.assert_ok();
+    assert_eq!(plain.json()["digest"], manifest_digest.as_str());
+
+    // The tag names the index; raw bytes field by field.
+    let (index_bytes, index) =
+        get_json(&registry.host(), "/v2/wasm/hello/manifests/0.1.0", &format!("{INDEX}, {MANIFEST}"));
+    assert_eq!(sha256_digest(&index_bytes), index_digest);
+    let (manifest_bytes, _) =
+        get_json(&registry.host(), &format!("/v2/wasm/hello/manifests/{manifest_digest}"), MANIFEST);
+    let expected = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{INDEX}","manifests":[{{"mediaType":"{MANIFEST}","digest":"{manifest_digest}","size":{},"platform":{{"architecture":"wasm","os":"wasip2"}}}}]}}"#,
+        manifest_bytes.len()
+    );
+    assert_eq!(String::from_utf8_lossy(&index_bytes), expected, "deterministic index bytes");
+    assert_eq!(index["schemaVersion"], 2);
+    assert_eq!(index["mediaType"], INDEX);
+    assert_eq!(index["manifests"].as_array().map(Vec::len), Some(1));
+    assert_eq!(index["manifests"][0]["digest"], manifest_digest.as_str());
+
+    // A second push gives the same index digest (reproducible).
+    let again = wharf(&["push", file, &registry.reference("other/hello:1"), "--index", "--format", "json"], &env);
+    again.assert_ok();
+    assert_eq!(again.json()["index"]["digest"], index_digest.as_str());
+
+    // wharf pull resolves the index to its wasm entry: identical bytes that run.
+    let out = env.path("pulled.wasm");
+    let pulled = wharf(&["pull", &reference, "-o", out.to_str().unwrap_or_default(), "--format", "json"], &env);
+    pulled.assert_ok();
+    assert_eq!(pulled.json()["digest"], manifest_digest.as_str());
+    assert_eq!(std::fs::read(&out).expect("pulled file"), bytes);
+    let ran = python_peer("run_component.py", &[out.to_str().unwrap_or_default(), "greet", "Alice"]);
+    ran.assert_ok();
+    assert_eq!(ran.stdout.trim(), "Hello, Alice!");
+
+    // inspect says it read an index.
+    let inspected = wharf(&["inspect", &reference, "--format", "json"], &env);
+    inspected.assert_ok();
+    let doc = inspected.json();
+    assert_eq!(doc["index"]["digest"], index_digest.as_str(), "{doc}");
+    assert_eq!(doc["digest"], manifest_digest.as_str());
+    let text = wharf(&["inspect", &reference], &env);
+    text.assert_ok();
+    assert!(text.stdout.contains(&format!("index:      {index_digest}")), "{}", text.stdout);
+
+    // skopeo reads the index raw, and resolves the platform entry.
+    let raw = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{reference}")]);
+    raw.assert_ok();
+    assert_eq!(raw.stdout.as_bytes(), index_bytes.as_slice());
+    let dir = env.path("skopeo-out");
+    let copied = skopeo(&[
+        "copy",
+        "--override-os",
+        "wasip2",
+        "--override-arch",
+        "wasm",
+        "--src-tls-verify=false",
+        &format!("docker://{reference}"),
+        &format!("oci:{}:t", dir.display()),
+    ]);
+    copied.assert_ok();
+    let (_, layout_index) = {
+        let bytes = std::fs::read(dir.join("index.json")).expect("skopeo wrote index.json");
+        let value: Value = serde_json::from_slice(&bytes).expect("index.json is JSON");
+        (bytes, value)
+    };
+    // skopeo copied the platform entry's manifest, byte for byte.
+    assert_eq!(layout_index["manifests"][0]["digest"], manifest_digest.as_str(), "{layout_index}");
+}
+
+#[test]
+fn push_index_of_a_core_module_uses_wasip1() {
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let bytes = wharf_examples::build_hello_module().expect("build the example module");
+    let file = env.write("add.wasm", &bytes);
+    let reference = registry.reference("wasm/add:1");
+    let pushed = wharf(&["push", file.to_str().unwrap_or_default(), &reference, "--index", "--format", "json"], &env);
+    pushed.assert_ok();
+    let (_, index) = get_json(&registry.host(), "/v2/wasm/add/manifests/1", INDEX);
+    assert_eq!(index["manifests"][0]["platform"], json!({"architecture": "wasm", "os": "wasip1"}));
+    assert_eq!(index["manifests"][0]["digest"], pushed.json()["digest"]);
+    let out = env.path("add.wasm.out");
+    wharf(&["pull", &reference, "-o", out.to_str().unwrap_or_default()], &env).assert_ok();
+    assert_eq!(std::fs::read(&out).expect("pulled file"), bytes);
+}
+
+const RUNWASI_LAYER: &str = "application/vnd.bytecodealliance.wasm.component.layer.v0+wasm";
+
+/// Pushes `file` as CNCF to `repo:tag`, converts it to runwasi's form and
+/// back, checking every field and that the Wasm blob is reused.
+fn convert_round_trip(registry: &Registry, env: &TestEnv, file: &str, bytes: &[u8], repo: &str) {
+    let wasm_digest = sha256_digest(bytes);
+    let title = std::path::Path::new(file).file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+    let original = wharf(&["push", file, &registry.reference(&format!("{repo}:cncf")), "--format", "json"], env);
+    original.assert_ok();
+    let original_digest = original.json()["digest"].as_str().unwrap_or_default().to_string();
+    let (_, original_manifest) = get_json(&registry.host(), &format!("/v2/{repo}/manifests/cncf"), MANIFEST);
+
+    // To runwasi's OCI-layer form, in the same repository: the Wasm blob is not sent again.
+    let converted = wharf(
+        &[
+            "convert",
+            &registry.reference(&format!("{repo}:cncf")),
+            &registry.reference(&format!("{repo}:runwasi")),
+            "--to",
+            "runwasi",
+            "--format",
+            "json",
+        ],
+        env,
+    );
+    converted.assert_ok();
+    let report = converted.json();
+    assert_eq!(report["shape"], "runwasi-oci", "{report}");
+    assert_eq!(report["wasmDigest"], wasm_digest.as_str());
+    let copied: Vec<&str> =
+        report["transfer"]["copied"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    assert!(!copied.contains(&wasm_digest.as_str()), "the wasm blob was re-sent: {report}");
+
+    let (manifest_bytes, manifest) = get_json(&registry.host(), &format!("/v2/{repo}/manifests/runwasi"), MANIFEST);
+    assert_eq!(sha256_digest(&manifest_bytes), report["digest"].as_str().unwrap_or_default());
+    assert_eq!(manifest["schemaVersion"], 2);
+    assert_eq!(manifest["mediaType"], MANIFEST);
+    assert_eq!(manifest["config"]["mediaType"], "application/vnd.oci.image.config.v1+json");
+    let layers = manifest["layers"].as_array().expect("layers");
+    assert_eq!(layers.len(), 1);
+    assert_eq!(layers[0]["mediaType"], RUNWASI_LAYER);
+    assert_eq!(layers[0]["digest"], wasm_digest.as_str(), "same wasm blob digest");
+    assert_eq!(layers[0]["size"], bytes.len());
+    // The original CNCF facts ride along for the way back.
+    let carried = &manifest["annotations"];
+    assert_eq!(carried["org.opencontainers.image.created"], "1970-01-01T00:00:00Z");
+    assert_eq!(carried["dev.wharf.cncf.title"], title.as_str());
+    let carried_annotations: Value =
+        serde_json::from_str(carried["dev.wharf.cncf.annotations"].as_str().unwrap_or_default()).expect("JSON");
+    assert_eq!(carried_annotations, original_manifest["annotations"]);
+
+    let config_digest = manifest["config"]["digest"].as_str().unwrap_or_default();
+    let (config_bytes, config) = get_json(&registry.host(), &format!("/v2/{repo}/blobs/{config_digest}"), "*/*");
+    assert_eq!(sha256_digest(&config_bytes), config_digest);
+    assert_eq!(config["architecture"], "wasm");
+    assert_eq!(config["os"], "wasip1");
+    assert_eq!(config["created"], "1970-01-01T00:00:00Z");
+    assert_eq!(config["config"]["Entrypoint"], json!([title]));
+    // runwasi's oci-tar-builder: sha256 hex of the concatenated layer digest hexes.
+    let unique = registry_tests::sha256_hex(wasm_digest.trim_start_matches("sha256:").as_bytes());
+    assert_eq!(config["config"]["Labels"]["containerd.runwasi.layers"], unique.as_str());
+    assert_eq!(config["rootfs"], json!({"type": "layers", "diff_ids": []}));
+
+    // wharf pull reads it: identical bytes.
+    let out = env.path(&format!("{title}.runwasi"));
+    wharf(&["pull", &registry.reference(&format!("{repo}:runwasi")), "-o", out.to_str().unwrap_or_default()], env)
+        .assert_ok();
+    assert_eq!(std::fs::read(&out).expect("pulled"), bytes);
+
+    // inspect names the shape and the runtimes that read it.
+    let inspected = wharf(&["inspect", &registry.reference(&format!("{repo}:runwasi")), "--format", "json"], env);
+    inspected.assert_ok();
+    assert_eq!(inspected.json()["runtimeShape"], "runwasi-oci");
+    assert_eq!(inspected.json()["runtimes"], json!(["runwasi (containerd shims, OCI-layer mode)"]));
+    let inspected = wharf(&["inspect", &registry.reference(&format!("{repo}:cncf")), "--format", "json"], env);
+    assert_eq!(inspected.json()["runtimeShape"], "cncf-wasm-v0");
+    assert!(inspected.json()["runtimes"].as_array().is_some_and(|r| r.len() > 1), "{}", inspected.json());
+
+    // Into another repository of the same registry: mounted, not sent.
+    let across = wharf(
+        &[
+            "convert",
+            &registry.reference(&format!("{repo}:cncf")),
+            &registry.reference(&format!("{repo}-rw:1")),
+            "--to",
+            "runwasi",
+            "--format",
+            "json",
+        ],
+        env,
+    );
+    across.assert_ok();
+    let across = across.json();
+    let mounted: Vec<&str> =
+        across["transfer"]["mounted"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    assert!(mounted.contains(&wasm_digest.as_str()), "{across}");
+    assert_eq!(across["transfer"]["bytesCopied"], 0, "{across}");
+
+    // Back to CNCF: the original manifest digest, byte for byte.
+    let back = wharf(
+        &[
+            "convert",
+            &registry.reference(&format!("{repo}:runwasi")),
+            &registry.reference(&format!("{repo}:back")),
+            "--to",
+            "cncf",
+            "--format",
+            "json",
+        ],
+        env,
+    );
+    back.assert_ok();
+    assert_eq!(back.json()["digest"], original_digest.as_str(), "{}", back.json());
+    let (back_bytes, _) = get_json(&registry.host(), &format!("/v2/{repo}/manifests/back"), MANIFEST);
+    assert_eq!(sha256_digest(&back_bytes), original_digest);
+    // And from a layout, too (registry -> layout -> registry).
+    let layout = format!("oci:{}:rw", env.path("layout").display());
+    wharf(&["copy", &registry.reference(&format!("{repo}-rw:1")), &layout], env).assert_ok();
+    let from_layout = wharf(
+        &["convert", &layout, &registry.reference(&format!("{repo}:back2")), "--to", "cncf", "--format", "json"],
+        env,
+    );
+    from_layout.assert_ok();
+    assert_eq!(from_layout.json()["digest"], original_digest.as_str());
+}
+
+#[test]
+fn convert_a_component_to_runwasi_and_back_reuses_the_blob_and_restores_the_digest() {
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let bytes = wharf_examples::build_hello_component().expect("build the example component");
+    let file = env.write("hello.wasm", &bytes);
+    convert_round_trip(&registry, &env, file.to_str().unwrap_or_default(), &bytes, "wasm/hello");
+}
+
+#[test]
+fn convert_a_core_module_to_runwasi_and_back() {
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let bytes = wharf_examples::build_hello_module().expect("build the example module");
+    let file = env.write("add.wasm", &bytes);
+    convert_round_trip(&registry, &env, file.to_str().unwrap_or_default(), &bytes, "wasm/add");
+}
+
+#[test]
+fn convert_refuses_an_unknown_shape_and_a_foreign_image_back_to_cncf() {
+    let env = TestEnv::new();
+    let bad = wharf(&["convert", "oci:a:x", "oci:b:x", "--to", "spin"], &env);
+    bad.assert_code(2);
+    assert!(bad.stderr.contains("cncf"), "{bad}");
+
+    // A runwasi-shaped image wharf did not make carries no CNCF config: refused, naming the fix.
+    let registry = Registry::start();
+    let bytes = wharf_examples::build_hello_module().expect("build the example module");
+    let host = registry.host();
+    let layer = registry_tests::push_blob(&host, "foreign/app", &bytes);
+    let config = br#"{"architecture":"wasm","os":"wasip1","config":{"Entrypoint":["app.wasm"]},"rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let config_digest = registry_tests::push_blob(&host, "foreign/app", config);
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"{RUNWASI_LAYER}","digest":"{layer}","size":{}}}]}}"#,
+        config.len(),
+        bytes.len()
+    );
+    registry_tests::push_manifest(&host, "foreign/app", "1", MANIFEST, manifest.as_bytes());
+    let inspected = wharf(&["inspect", &registry.reference("foreign/app:1"), "--format", "json"], &env);
+    inspected.assert_ok();
+    assert_eq!(inspected.json()["runtimeShape"], "runwasi-oci");
+    let refused = wharf(
+        &["convert", &registry.reference("foreign/app:1"), &registry.reference("foreign/app:cncf"), "--to", "cncf"],
+        &env,
+    );
+    refused.assert_code(2);
+    assert!(refused.stderr.contains("wharf push"), "{refused}");
+    // It still converts to the other shapes.
+    wharf(
+        &["convert", &registry.reference("foreign/app:1"), &registry.reference("foreign/app:crun"), "--to", "crun"],
+        &env,
+    )
+    .assert_ok();
+}
+
+#[test]
+fn convert_to_a_crun_image_and_back() {
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let bytes = wharf_examples::build_hello_component().expect("build the example component");
+    let file = env.write("hello.wasm", &bytes);
+    let file = file.to_str().unwrap_or_default();
+    let original = wharf(&["push", file, &registry.reference("wasm/hello:cncf"), "--format", "json"], &env);
+    original.assert_ok();
+    let original_digest = original.json()["digest"].as_str().unwrap_or_default().to_string();
+
+    let convert = |tag: &str| {
+        let run = wharf(
+            &[
+                "convert",
+                &registry.reference("wasm/hello:cncf"),
+                &registry.reference(&format!("wasm/hello:{tag}")),
+                "--to",
+                "crun",
+                "--format",
+                "json",
+            ],
+            &env,
+        );
+        run.assert_ok();
+        run.json()
+    };
+    let report = convert("crun");
+    assert_eq!(report["shape"], "crun-image", "{report}");
+    // Deterministic: a second conversion gives the same digest.
+    assert_eq!(convert("crun2")["digest"], report["digest"]);
+
+    let (_, manifest) = get_json(&registry.host(), "/v2/wasm/hello/manifests/crun", MANIFEST);
+    assert_eq!(manifest["mediaType"], MANIFEST);
+    assert_eq!(manifest["config"]["mediaType"], "application/vnd.oci.image.config.v1+json");
+    assert_eq!(manifest["annotations"]["module.wasm.image/variant"], "compat-smart");
+    let layers = manifest["layers"].as_array().expect("layers");
+    assert_eq!(layers.len(), 1);
+    assert_eq!(layers[0]["mediaType"], "application/vnd.oci.image.layer.v1.tar");
+    let tar_digest = layers[0]["digest"].as_str().unwrap_or_default().to_string();
+    assert_ne!(tar_digest, sha256_digest(&bytes), "the tar is not the wasm blob");
+
+    let config_digest = manifest["config"]["digest"].as_str().unwrap_or_default();
+    let (_, config) = get_json(&registry.host(), &format!("/v2/wasm/hello/blobs/{config_digest}"), "*/*");
+    assert_eq!(config["architecture"], "wasm");
+    assert_eq!(config["os"], "wasi");
+    assert_eq!(config["config"]["Entrypoint"], json!(["/app.wasm"]));
+    assert_eq!(config["config"]["Labels"]["module.wasm.image/variant"], "compat-smart");
+    assert_eq!(config["rootfs"], json!({"type": "layers", "diff_ids": [tar_digest]}));
+
+    // The tar holds app.wasm, byte for byte, with fixed owner, mode and mtime (GNU tar reads it).
+    let (status, _, tar) = registry_get(&registry.host(), &format!("/v2/wasm/hello/blobs/{tar_digest}"), "*/*");
+    assert_eq!(status, 200);
+    let tar_file = env.write("layer.tar", &tar);
+    let listed = registry_tests::run_in("tar", &["-tvf", tar_file.to_str().unwrap_or_default()], &env);
+    listed.assert_ok();
+    assert!(
+        listed.stdout.contains("-rw-r--r-- 0/0")
+            && listed.stdout.contains("1970-01-01")
+            && listed.stdout.trim_end().ends_with("app.wasm"),
+        "{listed}"
+    );
+    let out = env.path("extracted");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    registry_tests::run_in(
+        "tar",
+        &["-xf", tar_file.to_str().unwrap_or_default(), "-C", out.to_str().unwrap_or_default()],
+        &env,
+    )
+    .assert_ok();
+    assert_eq!(std::fs::read(out.join("app.wasm")).expect("extracted app.wasm"), bytes);
+
+    // Back to CNCF: the wasm comes out of the tar, and the original digest is restored.
+    let back = wharf(
+        &[
+            "convert",
+            &registry.reference("wasm/hello:crun"),
+            &registry.reference("wasm/back:1"),
+            "--to",
+            "cncf",
+            "--format",
+            "json",
+        ],
+        &env,
+    );
+    back.assert_ok();
+    assert_eq!(back.json()["digest"], original_digest.as_str(), "{}", back.json());
+    let pulled = env.path("back.wasm");
+    wharf(&["pull", &registry.reference("wasm/back:1"), "-o", pulled.to_str().unwrap_or_default()], &env).assert_ok();
+    assert_eq!(std::fs::read(&pulled).expect("pulled"), bytes);
+    let inspected = wharf(&["inspect", &registry.reference("wasm/hello:crun"), "--format", "json"], &env);
+    inspected.assert_ok();
+    assert_eq!(inspected.json()["runtimeShape"], "crun-image");
+    assert_eq!(inspected.json()["runtimes"], json!(["crun with a Wasm handler", "Docker+Wasm (deprecated by Docker)"]));
+    assert_eq!(inspected.json()["layer"]["digest"], tar_digest.as_str());
+}
