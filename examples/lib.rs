@@ -58,24 +58,8 @@ pub fn build_hello_component() -> Result<Vec<u8>> {
     let wat_path = dir.join("hello.wat");
     let wit_dir = dir.join("wit");
 
-    let mut module = parse_wat(&wat_path)?;
-
-    let mut resolve = Resolve::default();
-    let (pkg, _sources) =
-        resolve.push_dir(&wit_dir).with_context(|| format!("failed to load WIT package from {}", wit_dir.display()))?;
-    let world = resolve
-        .select_world(&[pkg], Some(HELLO_WORLD))
-        .with_context(|| format!("failed to select world `{HELLO_WORLD}`"))?;
-
-    wit_component::embed_component_metadata(&mut module, &resolve, world, StringEncoding::UTF8)
-        .context("failed to embed component metadata in the core module")?;
-
-    let component = ComponentEncoder::default()
-        .validate(true)
-        .module(&module)
-        .context("failed to load the core module into the component encoder")?
-        .encode()
-        .context("failed to encode the hello component")?;
+    let component =
+        componentize(parse_wat(&wat_path)?, &wit_dir, HELLO_WORLD).context("building the hello component")?;
 
     let mut add = AddMetadata::default();
     add.name = AddMetadataField::Set(HELLO_NAME.to_owned());
@@ -107,7 +91,13 @@ pub fn check_dir() -> PathBuf {
 /// package), with `world` selected as `Resolve::select_world` accepts it.
 /// Deterministic; no metadata is added.
 pub fn build_component(wat: &Path, wit: &Path, world: &str) -> Result<Vec<u8>> {
-    let mut module = parse_wat(wat)?;
+    componentize(parse_wat(wat)?, wit, world).with_context(|| format!("building a component from {}", wat.display()))
+}
+
+/// Embeds `world` of the WIT at `wit` (a directory with optional `deps/`, a
+/// `.wit` file, or a binary WIT package) into the core `module` and encodes the
+/// component, validated. Deterministic.
+fn componentize(mut module: Vec<u8>, wit: &Path, world: &str) -> Result<Vec<u8>> {
     let mut resolve = Resolve::default();
     let (pkg, _sources) =
         resolve.push_path(wit).with_context(|| format!("failed to load WIT from {}", wit.display()))?;
@@ -118,9 +108,9 @@ pub fn build_component(wat: &Path, wit: &Path, world: &str) -> Result<Vec<u8>> {
     ComponentEncoder::default()
         .validate(true)
         .module(&module)
-        .with_context(|| format!("failed to load {} into the component encoder", wat.display()))?
+        .context("failed to load the core module into the component encoder")?
         .encode()
-        .with_context(|| format!("failed to encode a component from {}", wat.display()))
+        .context("failed to encode the component")
 }
 
 /// Builds the component of the check example `case`: `check/<case>/component.wat`
@@ -207,24 +197,9 @@ fn sized_component_with_payload(requested: usize, payload_len: usize) -> Result<
     let dir = examples_dir().join("hello");
     let wit_dir = dir.join("wit");
     let module = parse_wat(&dir.join("hello.wat"))?;
-    let mut module = append_passive_data_segment(&module, &payload)?;
+    let module = append_passive_data_segment(&module, &payload)?;
     drop(payload);
-
-    let mut resolve = Resolve::default();
-    let (pkg, _sources) =
-        resolve.push_dir(&wit_dir).with_context(|| format!("failed to load WIT package from {}", wit_dir.display()))?;
-    let world = resolve
-        .select_world(&[pkg], Some(HELLO_WORLD))
-        .with_context(|| format!("failed to select world `{HELLO_WORLD}`"))?;
-    wit_component::embed_component_metadata(&mut module, &resolve, world, StringEncoding::UTF8)
-        .context("failed to embed component metadata in the core module")?;
-    let component = ComponentEncoder::default()
-        .validate(true)
-        .module(&module)
-        .context("failed to load the sized core module into the component encoder")?
-        .encode()
-        .context("failed to encode the sized component")?;
-    drop(module);
+    let component = componentize(module, &wit_dir, HELLO_WORLD).context("building the sized component")?;
 
     let mut add = AddMetadata::default();
     add.name = AddMetadataField::Set(format!("{HELLO_NAME}-sized-{requested}"));

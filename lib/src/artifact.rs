@@ -164,15 +164,7 @@ pub fn build(path: &Path, options: &BuildOptions) -> Result<Artifact> {
     let mut annotations = metadata_annotations(&info);
     annotations.insert(CREATED.into(), created);
     annotations.extend(options.annotations.clone());
-    let manifest = Manifest {
-        schema_version: 2,
-        media_type: Some(media::OCI_MANIFEST.into()),
-        config: config_desc.clone(),
-        layers: vec![layer.clone()],
-        subject: None,
-        artifact_type: None,
-        annotations,
-    };
+    let manifest = Manifest::image(config_desc.clone(), vec![layer.clone()], annotations);
     let manifest_bytes = Bytes::from(manifest.to_bytes());
     let root = Descriptor::of_bytes(media::OCI_MANIFEST, &manifest_bytes);
 
@@ -208,14 +200,7 @@ impl Artifact {
             variant: None,
         };
         entry.platform = Some(platform.clone());
-        let index = Index {
-            schema_version: 2,
-            media_type: Some(media::OCI_INDEX.into()),
-            artifact_type: None,
-            manifests: vec![entry],
-            subject: None,
-            annotations: BTreeMap::new(),
-        };
+        let index = Index::image_index(vec![entry]);
         let bytes = Bytes::from(index.to_bytes());
         let root = Descriptor::of_bytes(media::OCI_INDEX, &bytes);
         self.store.add_bytes(&root, bytes);
@@ -337,15 +322,11 @@ mod tests {
 
     #[test]
     fn non_wasm_manifests_are_named_as_such() {
-        let m = Manifest {
-            schema_version: 2,
-            media_type: Some(media::OCI_MANIFEST.into()),
-            config: Descriptor::of_bytes("application/vnd.oci.image.config.v1+json", b"{}"),
-            layers: vec![Descriptor::of_bytes("application/vnd.oci.image.layer.v1.tar+gzip", b"x")],
-            subject: None,
-            artifact_type: None,
-            annotations: BTreeMap::new(),
-        };
+        let m = Manifest::image(
+            Descriptor::of_bytes("application/vnd.oci.image.config.v1+json", b"{}"),
+            vec![Descriptor::of_bytes("application/vnd.oci.image.layer.v1.tar+gzip", b"x")],
+            BTreeMap::new(),
+        );
         match wasm_layout(&m) {
             Err(Error::NotWasmArtifact(msg)) => assert!(msg.contains("tar+gzip"), "{msg}"),
             other => panic!("{other:?}"),

@@ -247,15 +247,7 @@ fn to_cncf(resolved: &Resolved, staged: &MemoryStore) -> Result<Manifest> {
     if let Some(title) = facts.title {
         layer.annotations.insert(TITLE.into(), title);
     }
-    Ok(Manifest {
-        schema_version: 2,
-        media_type: Some(media::OCI_MANIFEST.into()),
-        config: config_desc,
-        layers: vec![layer],
-        subject: None,
-        artifact_type: None,
-        annotations: facts.annotations,
-    })
+    Ok(Manifest::image(config_desc, vec![layer], facts.annotations))
 }
 
 /// The Wasm layer descriptor under `media_type`, same digest and size, no annotations.
@@ -348,15 +340,7 @@ fn to_runwasi(resolved: &Resolved, cncf_config: Option<Bytes>, staged: &MemorySt
     staged.add_bytes(&config_desc, bytes);
     let mut layer = wasm_layer(resolved, RUNWASI_LAYER);
     layer.annotations.insert(TITLE.into(), title);
-    Ok(Manifest {
-        schema_version: 2,
-        media_type: Some(media::OCI_MANIFEST.into()),
-        config: config_desc,
-        layers: vec![layer],
-        subject: None,
-        artifact_type: None,
-        annotations,
-    })
+    Ok(Manifest::image(config_desc, vec![layer], annotations))
 }
 
 fn overlay_of<'a>(staged: &'a MemoryStore, source: &'a dyn ReadStore) -> OverlayRef<'a> {
@@ -475,15 +459,7 @@ fn to_crun(resolved: &Resolved, cncf_config: Option<Bytes>, wasm: &[u8], staged:
     let config_desc = Descriptor::of_bytes(OCI_IMAGE_CONFIG, &bytes);
     staged.add_bytes(&config_desc, bytes);
     layer.annotations.insert(TITLE.into(), CRUN_WASM_PATH.trim_start_matches('/').into());
-    Ok(Manifest {
-        schema_version: 2,
-        media_type: Some(media::OCI_MANIFEST.into()),
-        config: config_desc,
-        layers: vec![layer],
-        subject: None,
-        artifact_type: None,
-        annotations,
-    })
+    Ok(Manifest::image(config_desc, vec![layer], annotations))
 }
 
 /// Finds a crun image (the [`CRUN_VARIANT`] annotation over an uncompressed

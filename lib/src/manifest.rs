@@ -126,6 +126,19 @@ pub struct Index {
 }
 
 impl Manifest {
+    /// An OCI image manifest (`mediaType` always set) of `config` and `layers`.
+    pub fn image(config: Descriptor, layers: Vec<Descriptor>, annotations: BTreeMap<String, String>) -> Self {
+        Manifest {
+            schema_version: 2,
+            media_type: Some(media::OCI_MANIFEST.into()),
+            config,
+            layers,
+            subject: None,
+            artifact_type: None,
+            annotations,
+        }
+    }
+
     /// Parses manifest bytes.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
         serde_json::from_slice(bytes).map_err(|e| Error::malformed("manifest", e))
@@ -137,6 +150,18 @@ impl Manifest {
 }
 
 impl Index {
+    /// An OCI image index (`mediaType` always set) of `manifests`.
+    pub fn image_index(manifests: Vec<Descriptor>) -> Self {
+        Index {
+            schema_version: 2,
+            media_type: Some(media::OCI_INDEX.into()),
+            artifact_type: None,
+            manifests,
+            subject: None,
+            annotations: BTreeMap::new(),
+        }
+    }
+
     /// Parses index bytes.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
         serde_json::from_slice(bytes).map_err(|e| Error::malformed("image index", e))

@@ -79,15 +79,7 @@ pub(super) async fn legacy(
     let config_bytes = sig_image_config(&layers);
     let config = Descriptor::of_bytes(OCI_CONFIG, &config_bytes);
     put_blob(store, &config, &config_bytes).await?;
-    let manifest = Manifest {
-        schema_version: 2,
-        media_type: Some(media::OCI_MANIFEST.into()),
-        config,
-        layers: layers.clone(),
-        subject: None,
-        artifact_type: None,
-        annotations: BTreeMap::new(),
-    };
+    let manifest = Manifest::image(config, layers.clone(), BTreeMap::new());
     let bytes = Bytes::from(manifest.to_bytes());
     let desc = Descriptor::of_bytes(media::OCI_MANIFEST, &bytes);
     store.push_manifest(&desc, bytes, std::slice::from_ref(&tag)).await?;
@@ -124,13 +116,9 @@ pub(super) async fn bundle(
         ("org.opencontainers.image.created".to_string(), Created::Now.rfc3339()),
     ]);
     let manifest = Manifest {
-        schema_version: 2,
-        media_type: Some(media::OCI_MANIFEST.into()),
-        config,
-        layers: vec![layer],
         subject: Some(plain_descriptor(subject)),
         artifact_type: Some(payload::BUNDLE_V03.into()),
-        annotations: manifest_annotations.clone(),
+        ..Manifest::image(config, vec![layer], manifest_annotations.clone())
     };
     let bytes = Bytes::from(manifest.to_bytes());
     let mut desc = Descriptor::of_bytes(media::OCI_MANIFEST, &bytes);

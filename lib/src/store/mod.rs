@@ -153,14 +153,7 @@ pub trait Store: ReadStore {
         }
         let mut index = match fallback_referrers(self, subject).await? {
             Some((_, index)) => index,
-            None => Index {
-                schema_version: 2,
-                media_type: Some(crate::media::OCI_INDEX.into()),
-                artifact_type: None,
-                manifests: Vec::new(),
-                subject: None,
-                annotations: Default::default(),
-            },
+            None => Index::image_index(Vec::new()),
         };
         if index.manifests.iter().any(|d| d.digest == desc.digest) {
             return Ok(ReferrerIndexing::AlreadyListed);
