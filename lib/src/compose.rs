@@ -397,17 +397,7 @@ pub struct Staged {
 impl Staged {
     /// Writes `bytes` to a temporary file in the directory of `path`.
     pub fn write(path: &Path, bytes: &[u8]) -> Result<Staged> {
-        let parent = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        if !parent.is_dir() {
-            return Err(Error::Usage(format!(
-                "cannot write {}: the directory {} does not exist",
-                path.display(),
-                parent.display()
-            )));
-        }
+        let parent = crate::store::existing_parent_dir(path)?;
         let mut file = tempfile::Builder::new()
             .prefix(".wharf-compose-")
             .suffix(".wasm")

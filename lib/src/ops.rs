@@ -266,17 +266,7 @@ fn output_path(output: Option<&Path>, layer: &Descriptor, reference: &Reference)
         Some(p) => p.to_path_buf(),
         None => PathBuf::from(default_name()),
     };
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if !parent.is_dir() {
-        return Err(Error::Usage(format!(
-            "cannot write {}: the directory {} does not exist",
-            path.display(),
-            parent.display()
-        )));
-    }
+    crate::store::existing_parent_dir(&path)?;
     Ok(path)
 }
 

@@ -200,6 +200,24 @@ pub(crate) fn transfer_error(digest: &Digest, e: io::Error) -> Error {
     unwrap_io_error(e, |source| Error::Transfer { what: digest.to_string(), source })
 }
 
+/// The directory a file at `path` goes in (`.` for a bare file name).
+pub(crate) fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// The directory of an output `path`, which must exist: wharf creates files, not directories.
+pub(crate) fn existing_parent_dir(path: &Path) -> Result<&Path> {
+    let parent = parent_dir(path);
+    if parent.is_dir() {
+        Ok(parent)
+    } else {
+        Err(Error::Usage(format!("cannot write {}: the directory {} does not exist", path.display(), parent.display())))
+    }
+}
+
 /// Reads `content` into memory through a size and digest check against `desc`.
 pub(crate) async fn collect_verified(content: ByteStream, desc: &Descriptor) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(usize::try_from(desc.size).unwrap_or(0).min(1 << 26));
@@ -220,10 +238,7 @@ pub(crate) async fn write_file_verified(
     path: &Path,
     mut inspect: impl FnMut(&Bytes) -> Result<()> + Send,
 ) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = parent_dir(path);
     let tmp = tempfile::Builder::new()
         .prefix(".tmp-wharf-")
         .tempfile_in(dir)
