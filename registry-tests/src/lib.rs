@@ -922,6 +922,18 @@ pub fn wharf(args: &[&str], env: &TestEnv) -> Run {
 }
 
 /// Run `program` with `args` in `env` (like [`wharf`], for any binary).
+/// Runs wharf in `env` with `stdin` fed through a pipe (for `--password-stdin`).
+pub fn wharf_stdin(args: &[&str], env: &TestEnv, stdin: &str) -> Run {
+    let (reader, mut writer) = std::io::pipe().expect("create stdin pipe");
+    // Passwords are far below the pipe buffer: write everything, then close
+    // our end so wharf sees EOF.
+    writer.write_all(stdin.as_bytes()).expect("write to stdin pipe");
+    drop(writer);
+    let mut cmd = env.command(wharf_bin());
+    cmd.args(args).stdin(reader);
+    run(cmd)
+}
+
 pub fn run_in(program: impl AsRef<OsStr>, args: &[&str], env: &TestEnv) -> Run {
     let mut cmd = env.command(program);
     cmd.args(args);
@@ -1104,7 +1116,8 @@ pub fn basic_auth(user: &str, pass: &str) -> String {
     format!("Basic {}", base64(format!("{user}:{pass}").as_bytes()))
 }
 
-fn base64(input: &[u8]) -> String {
+/// Standard base64 (RFC 4648, with padding), as docker writes `auths[...].auth`.
+pub fn base64(input: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {

@@ -2,10 +2,9 @@
 //! with a certificate from a private CA: login/logout and the docker config,
 //! explicit credentials, --ca-file and --insecure.
 
-use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 
-use registry_tests::{Registry, RegistryOptions, Run, TestEnv, run, wharf, wharf_bin};
+use registry_tests::{Registry, RegistryOptions, Run, TestEnv, base64, wharf, wharf_stdin};
 use serde_json::Value;
 
 const USER: &str = "wharfie";
@@ -33,16 +32,6 @@ fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
-/// Runs wharf in `env` with `stdin` as its standard input (for --password-stdin).
-fn wharf_stdin(args: &[&str], env: &TestEnv, stdin: &str) -> Run {
-    let mut file = tempfile::tempfile().expect("create stdin temp file");
-    file.write_all(stdin.as_bytes()).expect("write stdin temp file");
-    file.rewind().expect("rewind stdin temp file");
-    let mut cmd = env.command(wharf_bin());
-    cmd.args(args).stdin(file);
-    run(cmd)
-}
-
 fn config_path(env: &TestEnv) -> PathBuf {
     env.docker_config_dir().join("config.json")
 }
@@ -51,24 +40,6 @@ fn docker_config(env: &TestEnv) -> Value {
     let path = config_path(env);
     let bytes = read(&path);
     serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
-}
-
-/// Standard base64 (RFC 4648, with padding).
-fn base64(input: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(A[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 fn auth_registry(tls: bool) -> Registry {

@@ -7,12 +7,11 @@
 //! user and password get every requested action, anonymous requests only
 //! `pull`, wrong credentials a `401`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use registry_tests::{
-    Registry, Run, TOKEN_SERVICE, TestEnv, TokenRequest, basic_auth, http_request, run, wharf, wharf_bin,
+    Registry, Run, TOKEN_SERVICE, TestEnv, TokenRequest, basic_auth, http_request, wharf, wharf_stdin,
 };
 use serde_json::Value;
 
@@ -37,18 +36,6 @@ fn component_bytes() -> &'static [u8] {
 fn component(env: &TestEnv) -> String {
     let path = env.write("hello.wasm", component_bytes());
     path.to_str().expect("utf-8 path").to_owned()
-}
-
-/// Runs wharf in `env` with `stdin` fed through a pipe (for --password-stdin).
-fn wharf_stdin(args: &[&str], env: &TestEnv, stdin: &str) -> Run {
-    let (reader, mut writer) = std::io::pipe().expect("create stdin pipe");
-    // Passwords are far below the pipe buffer: write everything, then close
-    // our end so wharf sees EOF.
-    writer.write_all(stdin.as_bytes()).expect("write to stdin pipe");
-    drop(writer);
-    let mut cmd = env.command(wharf_bin());
-    cmd.args(args).stdin(reader);
-    run(cmd)
 }
 
 fn config_path(env: &TestEnv) -> PathBuf {

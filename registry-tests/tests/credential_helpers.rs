@@ -2,10 +2,7 @@
 //! a real `docker-credential-*` program on PATH, speaking docker's protocol,
 //! against a real registry with htpasswd auth.
 
-use std::io::Write;
-use std::process::Stdio;
-
-use registry_tests::{Registry, RegistryOptions, Run, TestEnv, wharf, wharf_bin};
+use registry_tests::{Registry, RegistryOptions, Run, TestEnv, wharf, wharf_stdin};
 
 const USER: &str = "carol";
 const PASSWORD: &str = "helper-secret";
@@ -46,19 +43,7 @@ fn env_with_helper(config: &str) -> TestEnv {
 }
 
 fn login(env: &TestEnv, host: &str, password: &str) -> Run {
-    let mut cmd = env.command(wharf_bin());
-    cmd.args(["login", host, "-u", USER, "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn wharf login");
-    child.stdin.take().expect("stdin").write_all(password.as_bytes()).expect("write password");
-    let out = child.wait_with_output().expect("wait for wharf login");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    wharf_stdin(&["login", host, "-u", USER, "--password-stdin"], env, password)
 }
 
 fn component(env: &TestEnv) -> String {
