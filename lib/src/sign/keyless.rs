@@ -538,6 +538,14 @@ fn verify_prehashed_p256(spki: &[u8], digest: &[u8], signature: &[u8]) -> std::r
     })
 }
 
+/// The transparency-log entry body: base64 of a JSON document.
+fn logged_body(body_b64: &str) -> std::result::Result<Value, Rejection> {
+    B64.decode(body_b64)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| (Problem::InvalidLogEntry, "the logged body is not base64 JSON".to_string()))
+}
+
 /// The SET signs the body; the body must record this signature, certificate and digest.
 fn check_logged_body(
     body_b64: &str,
@@ -546,11 +554,7 @@ fn check_logged_body(
     digest: &[u8],
 ) -> std::result::Result<(), Rejection> {
     let logged = |reason: String| (Problem::InvalidLogEntry, reason);
-    let body: Value = B64
-        .decode(body_b64)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| logged("the logged body is not base64 JSON".into()))?;
+    let body = logged_body(body_b64)?;
     if body.get("kind").and_then(Value::as_str) != Some("hashedrekord") {
         return Err((
             Problem::Unsupported,
@@ -581,11 +585,7 @@ fn check_logged_intoto(
     payload: &[u8],
 ) -> std::result::Result<(), Rejection> {
     let logged = |reason: String| (Problem::InvalidLogEntry, reason);
-    let body: Value = B64
-        .decode(body_b64)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| logged("the logged body is not base64 JSON".into()))?;
+    let body = logged_body(body_b64)?;
     let kind = body.get("kind").and_then(Value::as_str).unwrap_or_default();
     let version = body.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
     if (kind, version) != ("intoto", "0.0.2") {
