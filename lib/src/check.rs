@@ -175,7 +175,9 @@ impl Target {
     /// Checks the component in `bytes` (`source` names it in messages).
     /// Errors are for input that cannot be read (not a component, invalid);
     /// a component that does not fit gives a report with `fits: false`.
-    pub fn check(&self, source: &str, bytes: &[u8]) -> Result<CheckReport> {
+    /// Takes the bytes by value: wac's loader keeps them, and a copy of a
+    /// large component costs more than the whole check.
+    pub fn check(&self, source: &str, bytes: Vec<u8>) -> Result<CheckReport> {
         let mut types = self.types.clone();
         let component = load_component(source, bytes, &mut types)?;
         let names = Names::collect(&types, &[self.world, component]);
@@ -316,7 +318,7 @@ pub async fn check_input(input: &str, target: &Target, transport: &TransportOpti
     let path = Path::new(input);
     if path.is_file() || looks_like_path(input) {
         let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read", path, e))?;
-        return target.check(input, &bytes);
+        return target.check(input, bytes);
     }
     check_reference(&Reference::parse(input)?, target, transport).await
 }
@@ -349,7 +351,7 @@ pub async fn check_reference(
         )));
     }
     let bytes = crate::store::collect_verified(store.fetch(layer).await?, layer).await?;
-    target.check(&source, &bytes)
+    target.check(&source, bytes)
 }
 
 /// Whether `input` is clearly meant as a local path (so a typo reports a
@@ -373,14 +375,14 @@ pub(crate) fn render_wit(types: &Types, roots: &[WorldId], kind: ItemKind) -> St
 }
 
 /// Validates and loads a component's types into `types`.
-fn load_component(source: &str, bytes: &[u8], types: &mut Types) -> Result<WorldId> {
+fn load_component(source: &str, bytes: Vec<u8>, types: &mut Types) -> Result<WorldId> {
     if bytes.starts_with(b"\0asm\x01\0\0\0") {
         return Err(Error::Usage(format!(
             "{source} is a core module, not a component: only a component has a WIT world to check"
         )));
     }
-    crate::wasm::validate(source, bytes)?;
-    guarded(source, || Package::from_bytes("component", None, bytes.to_vec(), types))
+    crate::wasm::validate(source, &bytes)?;
+    guarded(source, || Package::from_bytes("component", None, bytes, types))
         .map(|package| package.ty())
         .map_err(|reason| Error::InvalidWasm { path: source.to_string(), reason, offset: 0 })
 }

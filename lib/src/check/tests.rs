@@ -157,7 +157,7 @@ fn geo(y: &str) -> String {
 #[test]
 fn a_nested_mismatch_is_reported_with_its_whole_path() {
     let bytes = component(&geo("f32"), "app", SUM_WAT);
-    let report = wit(&geo("s32")).target(None).unwrap().check("geo.wasm", &bytes).unwrap();
+    let report = wit(&geo("s32")).target(None).unwrap().check("geo.wasm", bytes.clone()).unwrap();
     assert!(!report.fits);
     assert!(report.types_checked);
     let messages: Vec<&str> = report.problems.iter().map(|p| p.message.as_str()).collect();
@@ -174,7 +174,7 @@ fn a_nested_mismatch_is_reported_with_its_whole_path() {
     let path: Vec<String> = problem.path.iter().map(ToString::to_string).collect();
     assert_eq!(path, ["type `point`", "field `y`"]);
 
-    let same = wit(&geo("f32")).target(None).unwrap().check("geo.wasm", &bytes).unwrap();
+    let same = wit(&geo("f32")).target(None).unwrap().check("geo.wasm", bytes.clone()).unwrap();
     assert!(same.fits, "{:?}", same.problems);
 }
 
@@ -196,9 +196,9 @@ fn worlds_are_chosen_by_plain_or_full_name_and_ambiguity_lists_them() {
 fn unreadable_input_is_an_error_not_a_report() {
     let target = wit(SHAPES).target(Some("other")).unwrap();
     let core = wat::parse_str("(module)").unwrap();
-    let error = target.check("core.wasm", &core).unwrap_err();
+    let error = target.check("core.wasm", core).unwrap_err();
     assert!(error.to_string().contains("core module, not a component"), "{error}");
-    let error = target.check("junk.wasm", b"\0asm\x0d\0\x01\0\xff").unwrap_err();
+    let error = target.check("junk.wasm", b"\0asm\x0d\0\x01\0\xff".to_vec()).unwrap_err();
     assert!(matches!(error, Error::InvalidWasm { .. }), "{error}");
     let error = Wit::from_wasm("x", &component(&geo("s32"), "app", SUM_WAT)).err().unwrap();
     assert!(error.to_string().contains("holds a component, not a WIT package"), "{error}");
