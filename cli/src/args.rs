@@ -42,6 +42,20 @@ pub struct TransportArgs {
     /// Read the password (or token) from standard input.
     #[arg(long)]
     pub password_stdin: bool,
+    /// Seconds allowed to connect to a registry (TCP and TLS) [default: 15].
+    #[arg(long, value_name = "SECS", env = "WHARF_CONNECT_TIMEOUT", value_parser = parse_seconds)]
+    pub connect_timeout: Option<std::time::Duration>,
+    /// Seconds a registry connection may stay silent before wharf gives up on it [default: 60].
+    #[arg(long, value_name = "SECS", env = "WHARF_READ_TIMEOUT", value_parser = parse_seconds)]
+    pub read_timeout: Option<std::time::Duration>,
+}
+
+/// Parses a positive number of seconds (fractions allowed: `0.5`).
+fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+    match text.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(std::time::Duration::from_secs_f64(s)),
+        _ => Err(format!("{text:?} is not a number of seconds between 0 and 86400 (for example 30 or 0.5)")),
+    }
 }
 
 impl TransportArgs {
@@ -64,6 +78,8 @@ impl TransportArgs {
             insecure: self.insecure,
             ca_files: self.ca_files.clone(),
             credentials,
+            connect_timeout: self.connect_timeout,
+            read_timeout: self.read_timeout,
         })
     }
 }

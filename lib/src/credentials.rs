@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use base64::Engine;
 use serde_json::{Map, Value};
 
+use crate::auth::Secret;
 use crate::error::{Error, Result};
 use crate::transport::Credentials;
 
@@ -32,21 +33,16 @@ pub fn config_path() -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".docker").join("config.json"))
 }
 
-/// Credentials stored for `registry`, if any. Identity tokens are not used yet
-/// (they need an OAuth2 exchange); such entries count as none.
-pub fn lookup(registry: &str) -> Option<Credentials> {
+/// What the docker config holds for `registry`: a user name and password, an
+/// identity token (exchanged for registry tokens with the OAuth2
+/// `refresh_token` grant), or nothing.
+pub fn lookup(registry: &str) -> Secret {
     match docker_credential::get_credential(&config_key(registry)) {
         Ok(docker_credential::DockerCredential::UsernamePassword(username, password)) => {
-            Some(Credentials { username, password })
+            Secret::Password(Credentials { username, password })
         }
-        Ok(docker_credential::DockerCredential::IdentityToken(_)) => {
-            tracing::warn!(
-                registry,
-                "the docker config holds an identity token for this registry; wharf does not use identity tokens yet"
-            );
-            None
-        }
-        Err(_) => None,
+        Ok(docker_credential::DockerCredential::IdentityToken(token)) => Secret::IdentityToken(token),
+        Err(_) => Secret::Anonymous,
     }
 }
 

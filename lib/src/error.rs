@@ -126,6 +126,18 @@ pub enum Error {
         /// The message.
         message: String,
     },
+    /// The registry asked to be asked again later (429 or 503 with `Retry-After`).
+    #[error("registry {registry} answered {status} and asks to retry after {} s: {message}", after.as_secs())]
+    RetryLater {
+        /// The registry host.
+        registry: String,
+        /// HTTP status.
+        status: String,
+        /// How long the registry asked to wait.
+        after: std::time::Duration,
+        /// The message.
+        message: String,
+    },
     /// Malformed JSON or an unexpected document.
     #[error("malformed {what}: {reason}")]
     Malformed {
@@ -246,7 +258,7 @@ impl Error {
             Error::Unauthorized { .. } => ErrorKind::Auth,
             Error::Unreachable { .. } | Error::Certificate { .. } | Error::Transfer { .. } => ErrorKind::Network,
             Error::DigestMismatch { .. } | Error::SizeMismatch { .. } => ErrorKind::Integrity,
-            Error::Registry { .. } | Error::Malformed { .. } => ErrorKind::Protocol,
+            Error::Registry { .. } | Error::RetryLater { .. } | Error::Malformed { .. } => ErrorKind::Protocol,
             Error::NotWasmArtifact(_) => ErrorKind::Unsupported,
         }
     }
@@ -269,6 +281,11 @@ impl Error {
             Error::InvalidKey { fix, .. } | Error::Composition { fix, .. } => fix.clone(),
             Error::DeclaredTarget { fix, .. } => fix.clone(),
             Error::InvalidPolicy { .. } => "see docs/admission.md for the policy format".into(),
+            Error::RetryLater { after, .. } => format!(
+                "the registry is limiting requests; wharf waits up to {} s when asked, so run the command again in {} s",
+                crate::distribution::MAX_RETRY_AFTER.as_secs(),
+                after.as_secs().max(1)
+            ),
             _ => return None,
         })
     }

@@ -8,7 +8,8 @@
 //! - [`copy`]: the one graph walk behind push, pull and copy.
 //! - [`convert`]: the artifact in the shape a given runtime reads (runwasi's OCI-layer form, CNCF).
 //! - [`artifact`], [`wasm`]: the Wasm OCI artifact format and binary inspection.
-//! - [`transport`], [`credentials`]: schemes, TLS and registry credentials.
+//! - [`transport`], [`auth`], [`credentials`]: schemes, TLS, auth challenges and tokens, registry credentials.
+//! - [`distribution`]: the OCI distribution API (wharf's own client; why: see the module).
 //! - [`admission`]: the Kubernetes admission webhook (AdmissionReview in, verdicts out).
 //! - [`policy`]: admission policies (which images must be signed by whom).
 //! - [`ops`]: the commands as library calls returning reports.
@@ -21,12 +22,14 @@
 
 pub mod admission;
 pub mod artifact;
+pub mod auth;
 pub mod check;
 pub mod compose;
 pub mod convert;
 pub mod copy;
 pub mod credentials;
 pub mod digest;
+pub mod distribution;
 pub mod error;
 pub mod manifest;
 pub mod media;

@@ -1,5 +1,6 @@
 //! Retries for transient failures: a connection that broke, a registry that
-//! answered 5xx or 429. Integrity failures (wrong digest or size), refusals and
+//! answered 5xx or 429 (waiting as long as its `Retry-After` says, up to
+//! [`crate::distribution::MAX_RETRY_AFTER`]). Integrity failures (wrong digest or size), refusals and
 //! "not found" are final: retrying cannot change them.
 
 use std::future::Future;
@@ -29,6 +30,7 @@ impl Default for RetryPolicy {
 pub fn is_transient(error: &Error) -> bool {
     match error {
         Error::Unreachable { .. } | Error::Transfer { .. } => true,
+        Error::RetryLater { after, .. } => *after <= crate::distribution::MAX_RETRY_AFTER,
         Error::Registry { status, .. } => {
             status.starts_with("HTTP 5") || status == "HTTP 429" || status.eq_ignore_ascii_case("Toomanyrequests")
         }
@@ -56,8 +58,13 @@ impl RetryPolicy {
         loop {
             match operation().await {
                 Err(e) if attempt < self.attempts && is_transient(&e) => {
-                    tracing::warn!(attempt, error = %e, "transient failure; retrying");
-                    tokio::time::sleep(self.delay(attempt)).await;
+                    let delay = match &e {
+                        // The registry said how long; a little jitter keeps clients apart.
+                        Error::RetryLater { after, .. } => *after + self.delay(1) / 4,
+                        _ => self.delay(attempt),
+                    };
+                    tracing::warn!(attempt, error = %e, delay_ms = delay.as_millis() as u64, "transient failure; retrying");
+                    tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
                 other => return other,

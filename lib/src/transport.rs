@@ -6,12 +6,16 @@
 //! `plain_http` for plain HTTP.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
-use oci_client::secrets::RegistryAuth;
-
+use crate::auth::{Challenge, Secret, challenge_params};
 use crate::error::{Error, Result};
 use crate::reference::is_loopback_host;
+
+/// Default limit for establishing a connection (TCP and TLS).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Default limit for a read that makes no progress (an idle connection).
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// User-chosen transport settings, shared by every registry a command talks to.
 #[derive(Debug, Clone, Default)]
@@ -24,6 +28,21 @@ pub struct TransportOptions {
     pub ca_files: Vec<PathBuf>,
     /// Explicit credentials; otherwise the docker config is read.
     pub credentials: Option<Credentials>,
+    /// Limit for connecting; [`DEFAULT_CONNECT_TIMEOUT`] when unset.
+    pub connect_timeout: Option<Duration>,
+    /// Limit for a read that makes no progress; [`DEFAULT_READ_TIMEOUT`] when unset.
+    pub read_timeout: Option<Duration>,
+}
+
+/// What one `GET /v2/` told about a registry, and the client that asked
+/// (reused for the session, so its connection is too).
+pub struct Probe {
+    /// The scheme that answered.
+    pub scheme: Scheme,
+    /// How the registry wants to be authenticated.
+    pub challenge: Challenge,
+    /// The HTTP client, with the TLS settings and timeouts of the options.
+    pub http: reqwest::Client,
 }
 
 /// A user name and password (or token).
@@ -61,18 +80,20 @@ impl Scheme {
 }
 
 impl TransportOptions {
-    /// The CA certificates from `ca_files`, one entry per PEM certificate.
-    fn certificates(&self) -> Result<Vec<Certificate>> {
+    /// The CA certificates from `ca_files` and `SSL_CERT_FILE`, one entry per PEM certificate.
+    fn certificates(&self) -> Result<Vec<reqwest::Certificate>> {
         let mut out = Vec::new();
-        for path in &self.ca_files {
+        // SSL_CERT_FILE, as OpenSSL-based tools (curl, skopeo, oras) honour it.
+        let from_env = std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()).map(PathBuf::from);
+        for path in self.ca_files.iter().chain(from_env.as_ref()) {
             let text = std::fs::read_to_string(path).map_err(|e| Error::io("cannot read CA file", path, e))?;
             let before = out.len();
             for block in text.split_inclusive("-----END CERTIFICATE-----") {
                 if let Some(start) = block.find("-----BEGIN CERTIFICATE-----") {
-                    out.push(Certificate {
-                        encoding: CertificateEncoding::Pem,
-                        data: block.as_bytes()[start..].to_vec(),
-                    });
+                    let cert = reqwest::Certificate::from_pem(&block.as_bytes()[start..]).map_err(|e| {
+                        Error::Usage(format!("a CA certificate in {} could not be parsed: {e}", path.display()))
+                    })?;
+                    out.push(cert);
                 }
             }
             if out.len() == before {
@@ -85,86 +106,83 @@ impl TransportOptions {
         Ok(out)
     }
 
-    fn client_config(&self, protocol: ClientProtocol) -> Result<ClientConfig> {
-        Ok(ClientConfig {
-            protocol,
-            accept_invalid_certificates: self.insecure,
-            extra_root_certificates: self.certificates()?,
-            // Sizes are always known, so one streamed PUT per blob: the fewest round trips.
-            use_monolithic_push: true,
-            user_agent: concat!("wharf/", env!("CARGO_PKG_VERSION")),
-            connect_timeout: Some(std::time::Duration::from_secs(15)),
-            read_timeout: Some(std::time::Duration::from_secs(120)),
-            ..ClientConfig::default()
-        })
+    /// The client registry sessions use: TLS settings, connect and idle-read
+    /// timeouts, no limit on a whole transfer (large blobs take what they take).
+    pub(crate) fn http_client(&self) -> Result<reqwest::Client> {
+        reqwest::Client::builder()
+            .danger_accept_invalid_certs(self.insecure)
+            .tls_certs_merge(self.certificates()?)
+            .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+            .read_timeout(self.read_timeout.unwrap_or(DEFAULT_READ_TIMEOUT))
+            .user_agent(concat!("wharf/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Usage(format!("cannot set up the HTTP client: {e}")))
     }
 
-    /// Builds an oci-client for `registry`, after one `GET /v2/` that picks the scheme.
-    pub async fn client_for(&self, registry: &str) -> Result<(oci_client::Client, Scheme)> {
-        let scheme = self.scheme_for(registry).await?;
-        let protocol = match scheme {
-            Scheme::Https => ClientProtocol::Https,
-            Scheme::Http => ClientProtocol::Http,
-        };
-        // `Client::new` silently falls back to defaults on a bad config; `try_from` does not.
-        let client = oci_client::Client::try_from(self.client_config(protocol)?)
-            .map_err(|e| Error::Usage(format!("cannot set up the registry client: {e}")))?;
-        Ok((client, scheme))
-    }
-
-    /// Picks the scheme with one `GET /v2/`: plain HTTP when asked, TLS
-    /// otherwise; on loopback, plain HTTP only if the server does not speak TLS.
-    /// A certificate error is never passed over.
+    /// Picks the scheme with one `GET /v2/`, as [`TransportOptions::probe`] does.
     pub async fn scheme_for(&self, registry: &str) -> Result<Scheme> {
-        let client = self.probe_client()?;
+        Ok(self.probe(registry).await?.scheme)
+    }
+
+    /// One `GET /v2/`: picks the scheme (plain HTTP when asked, TLS otherwise;
+    /// on loopback, plain HTTP only if the server does not speak TLS; a
+    /// certificate error is never passed over) and reads the auth challenge.
+    pub async fn probe(&self, registry: &str) -> Result<Probe> {
+        let http = self.http_client()?;
         let host = api_host(registry);
-        let get = |scheme: Scheme| client.get(format!("{}://{host}/v2/", scheme.as_str())).send();
+        let get = |scheme: Scheme| http.get(format!("{}://{host}/v2/", scheme.as_str())).send();
         let unreachable = |e: &reqwest::Error| Error::Unreachable {
             registry: registry.to_string(),
             detail: describe_request_error(e),
         };
-        if self.plain_http {
-            get(Scheme::Http).await.map_err(|e| unreachable(&e))?;
-            return Ok(Scheme::Http);
-        }
-        match get(Scheme::Https).await {
-            Ok(_) => Ok(Scheme::Https),
-            Err(e) => {
-                if let Some(detail) = certificate_problem(&e) {
-                    return Err(Error::Certificate { registry: registry.to_string(), detail });
+        let (scheme, response) = if self.plain_http {
+            (Scheme::Http, get(Scheme::Http).await.map_err(|e| unreachable(&e))?)
+        } else {
+            match get(Scheme::Https).await {
+                Ok(response) => (Scheme::Https, response),
+                Err(e) => {
+                    if let Some(detail) = certificate_problem(&e) {
+                        return Err(Error::Certificate { registry: registry.to_string(), detail });
+                    }
+                    if !is_loopback_host(registry) {
+                        return Err(unreachable(&e));
+                    }
+                    (Scheme::Http, get(Scheme::Http).await.map_err(|e| unreachable(&e))?)
                 }
-                if !is_loopback_host(registry) {
-                    return Err(unreachable(&e));
-                }
-                get(Scheme::Http).await.map_err(|e| unreachable(&e))?;
-                Ok(Scheme::Http)
             }
-        }
+        };
+        let challenge = if response.status() == reqwest::StatusCode::UNAUTHORIZED {
+            match Challenge::from_headers(response.headers()) {
+                // A 401 without a challenge still means: credentials, please.
+                Challenge::Open => Challenge::Basic,
+                other => other,
+            }
+        } else {
+            Challenge::Open
+        };
+        // Read the (small) body so the connection goes back to the pool.
+        let _ = response.bytes().await;
+        Ok(Probe { scheme, challenge, http })
     }
 
     pub(crate) fn probe_client(&self) -> Result<reqwest::Client> {
-        let mut builder = reqwest::Client::builder()
+        reqwest::Client::builder()
             .danger_accept_invalid_certs(self.insecure)
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .timeout(std::time::Duration::from_secs(15));
-        let certs = self
-            .certificates()?
-            .iter()
-            .map(|c| reqwest::Certificate::from_pem(&c.data))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| Error::Usage(format!("a CA certificate could not be parsed: {e}")))?;
-        builder = builder.tls_certs_merge(certs);
-        builder.build().map_err(|e| Error::Usage(format!("cannot set up TLS: {e}")))
+            .tls_certs_merge(self.certificates()?)
+            .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+            .timeout(Duration::from_secs(15))
+            .build()
+            .map_err(|e| Error::Usage(format!("cannot set up TLS: {e}")))
     }
 
-    /// The credentials for `registry`: explicit ones, else the docker config
-    /// (`auths`, `credsStore`, `credHelpers`), else anonymous.
-    pub fn auth_for(&self, registry: &str) -> RegistryAuth {
+    /// What to authenticate with at `registry`: explicit credentials, else the
+    /// docker config (`auths`, `credsStore`, `credHelpers`, identity tokens),
+    /// else nothing.
+    pub fn secret_for(&self, registry: &str) -> Secret {
         if let Some(c) = &self.credentials {
-            return RegistryAuth::Basic(c.username.clone(), c.password.clone());
+            return Secret::Password(c.clone());
         }
         crate::credentials::lookup(registry)
-            .map_or(RegistryAuth::Anonymous, |c| RegistryAuth::Basic(c.username, c.password))
     }
 }
 
@@ -265,44 +283,5 @@ pub async fn verify_credentials(registry: &str, options: &TransportOptions, cred
         Ok(())
     } else {
         Err(refused(&format!("the token server answered {} to the user name and password", token.status())))
-    }
-}
-
-/// Parses `key="value",key2="value2"` from a `WWW-Authenticate` challenge.
-fn challenge_params(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut rest = text.trim();
-    while let Some((key, after)) = rest.split_once('=') {
-        let key = key.trim().trim_start_matches(',').trim().to_string();
-        let after = after.trim_start();
-        let (value, remainder) = if let Some(quoted) = after.strip_prefix('"') {
-            match quoted.find('"') {
-                Some(end) => (&quoted[..end], &quoted[end + 1..]),
-                None => (quoted, ""),
-            }
-        } else {
-            match after.find(',') {
-                Some(end) => (&after[..end], &after[end..]),
-                None => (after, ""),
-            }
-        };
-        out.push((key, value.to_string()));
-        rest = remainder.trim_start_matches(',').trim();
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bearer_challenges_are_parsed() {
-        let p = challenge_params(
-            r#"realm="https://auth.example/token",service="registry.example",scope="repository:a:pull,push""#,
-        );
-        assert_eq!(p[0], ("realm".into(), "https://auth.example/token".into()));
-        assert_eq!(p[1], ("service".into(), "registry.example".into()));
-        assert_eq!(p[2], ("scope".into(), "repository:a:pull,push".into()));
     }
 }

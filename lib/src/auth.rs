@@ -1,0 +1,282 @@
+//! Registry authentication as the distribution spec and docker do it: the
+//! `WWW-Authenticate` challenge of `GET /v2/`, then either HTTP basic auth or a
+//! bearer token from the token server the challenge names (a `GET` with basic
+//! credentials, or the OAuth2 `refresh_token` grant for an identity token as
+//! Azure ACR issues them).
+//!
+//! Secrets never reach an error message or a log line: errors quote the token
+//! server's status, and the `Authorization` values are marked sensitive.
+
+use reqwest::header::{HeaderMap, HeaderValue, WWW_AUTHENTICATE};
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::transport::{Credentials, describe_request_error};
+
+/// How a registry asks to be authenticated, read from its `GET /v2/` answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Challenge {
+    /// No challenge: the registry is open.
+    Open,
+    /// HTTP basic auth.
+    Basic,
+    /// A bearer token from `realm`.
+    Bearer {
+        /// The token server's URL.
+        realm: String,
+        /// The `service` to name in token requests.
+        service: Option<String>,
+    },
+}
+
+impl Challenge {
+    /// The challenge in `headers` (from a 401 answer); `Open` when there is none.
+    pub fn from_headers(headers: &HeaderMap) -> Challenge {
+        let Some(text) = headers.get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()) else {
+            return Challenge::Open;
+        };
+        let (scheme, params) = text.trim().split_once(' ').unwrap_or((text.trim(), ""));
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Challenge::Basic;
+        }
+        let params = challenge_params(params);
+        let get = |key: &str| params.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.clone());
+        match get("realm") {
+            Some(realm) => Challenge::Bearer { realm, service: get("service") },
+            None => Challenge::Basic,
+        }
+    }
+}
+
+/// What wharf has to prove who it is.
+#[derive(Clone, Default)]
+pub enum Secret {
+    /// Nothing.
+    #[default]
+    Anonymous,
+    /// A user name and password (or a personal access token as password).
+    Password(Credentials),
+    /// An OAuth2 refresh token from `docker login` (the docker config's `identitytoken`).
+    IdentityToken(String),
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Secret::Anonymous => f.write_str("Anonymous"),
+            Secret::Password(c) => write!(f, "Password({c:?})"),
+            Secret::IdentityToken(_) => f.write_str("IdentityToken(<redacted>)"),
+        }
+    }
+}
+
+/// The token server's answer (the distribution token spec; OAuth2 servers say `access_token`).
+#[derive(Deserialize)]
+struct TokenAnswer {
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    access_token: Option<String>,
+}
+
+/// What a session sends as `Authorization`, kept in its parts so other
+/// clients (oci-client's downloads) can be given the same.
+#[derive(Clone, Default)]
+pub enum Grant {
+    /// No header.
+    #[default]
+    None,
+    /// HTTP basic auth.
+    Basic(Credentials),
+    /// A bearer token.
+    Bearer(String),
+}
+
+impl Grant {
+    /// The header value (marked sensitive, so debug output hides it).
+    pub fn header(&self) -> Option<HeaderValue> {
+        use base64::Engine;
+        let text = match self {
+            Grant::None => return None,
+            Grant::Basic(c) => format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.username, c.password))
+            ),
+            Grant::Bearer(token) => format!("Bearer {token}"),
+        };
+        let mut value = HeaderValue::from_str(&text).ok()?;
+        value.set_sensitive(true);
+        Some(value)
+    }
+}
+
+impl std::fmt::Debug for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Grant::None => f.write_str("None"),
+            Grant::Basic(c) => write!(f, "Basic({c:?})"),
+            Grant::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+        }
+    }
+}
+
+/// What to send to a registry with `challenge`, for `scopes`
+/// (`repository:NAME:pull[,push]`): fetches a token where the challenge asks for one.
+pub async fn authorization(
+    client: &reqwest::Client,
+    registry: &str,
+    challenge: &Challenge,
+    secret: &Secret,
+    scopes: &[String],
+) -> Result<Grant> {
+    match (challenge, secret) {
+        (Challenge::Open, _) | (Challenge::Basic, Secret::Anonymous) => Ok(Grant::None),
+        (Challenge::Basic, Secret::Password(c)) => Ok(Grant::Basic(c.clone())),
+        (Challenge::Basic, Secret::IdentityToken(_)) => Err(Error::Unauthorized {
+            registry: registry.to_string(),
+            detail: "the registry wants a user name and password, but the docker config holds an identity token \
+                     for it"
+                .into(),
+        }),
+        (Challenge::Bearer { realm, service }, secret) => {
+            let token = fetch_token(client, registry, realm, service.as_deref(), secret, scopes).await?;
+            if HeaderValue::from_str(&format!("Bearer {token}")).is_err() {
+                return Err(Error::Registry {
+                    registry: registry.to_string(),
+                    status: "an unusable token".into(),
+                    message: "the token server's token is not a valid header value".into(),
+                });
+            }
+            Ok(Grant::Bearer(token))
+        }
+    }
+}
+
+/// Asks the token server at `realm` for a token: `GET` with the scopes (and
+/// basic credentials if any), or for an identity token the OAuth2
+/// `refresh_token` grant as a form `POST`.
+async fn fetch_token(
+    client: &reqwest::Client,
+    registry: &str,
+    realm: &str,
+    service: Option<&str>,
+    secret: &Secret,
+    scopes: &[String],
+) -> Result<String> {
+    let request = match secret {
+        Secret::IdentityToken(refresh_token) => {
+            let mut form: Vec<(&str, &str)> = vec![
+                ("grant_type", "refresh_token"),
+                ("client_id", "wharf"),
+                ("refresh_token", refresh_token.as_str()),
+            ];
+            if let Some(service) = service {
+                form.push(("service", service));
+            }
+            let scope = scopes.join(" ");
+            if !scope.is_empty() {
+                form.push(("scope", &scope));
+            }
+            client.post(realm).form(&form)
+        }
+        Secret::Password(_) | Secret::Anonymous => {
+            let mut query: Vec<(&str, &str)> = service.map(|s| ("service", s)).into_iter().collect();
+            query.extend(scopes.iter().map(|s| ("scope", s.as_str())));
+            let request = client.get(realm).query(&query);
+            match secret {
+                Secret::Password(c) => request.basic_auth(&c.username, Some(&c.password)),
+                _ => request,
+            }
+        }
+    };
+    let unreachable = |e: reqwest::Error| Error::Unreachable {
+        registry: format!("{registry}'s token server {}", without_query(realm)),
+        detail: describe_request_error(&e),
+    };
+    let answer = request.send().await.map_err(unreachable)?;
+    let status = answer.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        let detail = match secret {
+            Secret::Anonymous => format!("the token server refused an anonymous token ({status})"),
+            Secret::Password(_) => format!("the token server refused the user name and password ({status})"),
+            Secret::IdentityToken(_) => format!("the token server refused the identity token ({status})"),
+        };
+        return Err(Error::Unauthorized { registry: registry.to_string(), detail });
+    }
+    if !status.is_success() {
+        return Err(Error::Registry {
+            registry: registry.to_string(),
+            status: format!("HTTP {}", status.as_u16()),
+            message: format!("from the token server {}", without_query(realm)),
+        });
+    }
+    let body = answer.bytes().await.map_err(unreachable)?;
+    let parsed: TokenAnswer = serde_json::from_slice(&body)
+        .map_err(|e| Error::malformed(format!("token server answer from {}", without_query(realm)), e))?;
+    parsed.token.or(parsed.access_token).filter(|t| !t.is_empty()).ok_or_else(|| {
+        Error::malformed(format!("token server answer from {}", without_query(realm)), "it holds no token")
+    })
+}
+
+fn without_query(url: &str) -> &str {
+    url.split_once('?').map_or(url, |(u, _)| u)
+}
+
+/// Parses `key="value",key2="value2"` from a `WWW-Authenticate` challenge.
+pub(crate) fn challenge_params(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = text.trim();
+    while let Some((key, after)) = rest.split_once('=') {
+        let key = key.trim().trim_start_matches(',').trim().to_string();
+        let after = after.trim_start();
+        let (value, remainder) = if let Some(quoted) = after.strip_prefix('"') {
+            match quoted.find('"') {
+                Some(end) => (&quoted[..end], &quoted[end + 1..]),
+                None => (quoted, ""),
+            }
+        } else {
+            match after.find(',') {
+                Some(end) => (&after[..end], &after[end..]),
+                None => (after, ""),
+            }
+        };
+        out.push((key, value.to_string()));
+        rest = remainder.trim_start_matches(',').trim();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_challenges_are_parsed() {
+        let p = challenge_params(
+            r#"realm="https://auth.example/token",service="registry.example",scope="repository:a:pull,push""#,
+        );
+        assert_eq!(p[0], ("realm".into(), "https://auth.example/token".into()));
+        assert_eq!(p[1], ("service".into(), "registry.example".into()));
+        assert_eq!(p[2], ("scope".into(), "repository:a:pull,push".into()));
+    }
+
+    #[test]
+    fn challenges_are_classified() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(Challenge::from_headers(&headers), Challenge::Open);
+        headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(r#"Basic realm="Registry Realm""#));
+        assert_eq!(Challenge::from_headers(&headers), Challenge::Basic);
+        headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(r#"Bearer realm="https://t/token",service="r""#));
+        assert_eq!(
+            Challenge::from_headers(&headers),
+            Challenge::Bearer { realm: "https://t/token".into(), service: Some("r".into()) }
+        );
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let secret = Secret::Password(Credentials { username: "u".into(), password: "hunter2".into() });
+        assert!(!format!("{secret:?}").contains("hunter2"));
+        assert!(!format!("{:?}", Secret::IdentityToken("refresh-me".into())).contains("refresh-me"));
+    }
+}
