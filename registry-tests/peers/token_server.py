@@ -20,6 +20,13 @@ Policy:
 A request without any scope (what `docker login` / `wharf login` sends to
 check credentials) gets a token with an empty access list.
 
+    POST /token   (application/x-www-form-urlencoded: grant_type=refresh_token,
+                   refresh_token=..., service=..., scope="A B", client_id=...)
+
+is the OAuth2 flow docker uses with an identity token (Azure ACR): the refresh
+token "identity-" + PASSWORD stands for USER and gets every requested action;
+any other refresh token or grant gets 401. Logged with "grant".
+
 The answer is {"token", "access_token", "expires_in": 300, "issued_at"}; the
 JWT header carries the signing certificate in `x5c`, which distribution 2.8
 verifies against its `auth.token.rootcertbundle` (the same self-signed cert).
@@ -208,15 +215,44 @@ class Handler(BaseHTTPRequestHandler):
         self._record(entry)
         self._send(status, body, headers)
 
-    def _answer(self, path: str, scopes: list, entry: dict):
-        """(status, JSON body, extra headers) for a request; fills `entry`."""
+    def do_POST(self):
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        form = parse_qs(self.rfile.read(length).decode("utf-8", "replace"), keep_blank_values=True)
+        first = lambda k: (form.get(k) or [None])[0]  # noqa: E731
+        scopes = [x for x in (first("scope") or "").split(" ") if x]
+        entry = {
+            "method": "POST",
+            "path": url.path,
+            "user": None,
+            "account": None,
+            "service": first("service"),
+            "grant": first("grant_type"),
+            "client_id": first("client_id"),
+            "scopes": scopes,
+            "granted": [],
+            "status": None,
+        }
+        cfg = self.server.cfg
+        if first("grant_type") != "refresh_token" or first("refresh_token") != "identity-" + cfg.password:
+            status, body, headers = 401, {"error": "invalid_grant"}, []
+        else:
+            status, body, headers = self._answer(url.path, scopes, entry, user=cfg.user)
+        entry["status"] = status
+        self._record(entry)
+        self._send(status, body, headers)
+
+    def _answer(self, path: str, scopes: list, entry: dict, user=None):
+        """(status, JSON body, extra headers) for a request; fills `entry`.
+        `user` is given when the caller already authenticated the request."""
         cfg = self.server.cfg
         if path != "/token":
             return 404, {"errors": [{"code": "NOT_FOUND", "message": "no such endpoint"}]}, []
 
         auth = self.headers.get("Authorization")
-        user = None
-        if auth is not None:
+        if user is not None:
+            entry["user"] = user
+        elif auth is not None:
             creds = parse_basic(auth)
             if creds is not None:
                 entry["user"] = creds[0]

@@ -22,6 +22,10 @@ pub enum Fault {
     CutBodyAfter(usize),
     /// Forward, but flip one byte in the middle of the response body.
     CorruptBody,
+    /// Forward, send the head and half the body, then go silent for this long.
+    Stall(Duration),
+    /// Answer `307 Temporary Redirect` to the same path on this `host:port`.
+    Redirect(String),
 }
 
 /// A rule: requests whose method matches (if given) and whose path contains `path`.
@@ -93,9 +97,15 @@ impl FaultProxy {
         self.rules.lock().expect("rules lock").clear();
     }
 
-    /// One line per request: `METHOD PATH -> what happened`.
+    /// One line per request: `METHOD PATH -> what happened`, with
+    /// ` [Authorization]` after the path when the request carried credentials.
     pub fn log(&self) -> Vec<String> {
         self.log.lock().expect("log lock").clone()
+    }
+
+    /// Forgets the requests logged so far.
+    pub fn clear_log(&self) {
+        self.log.lock().expect("log lock").clear();
     }
 
     /// How many requests got a fault.
@@ -113,6 +123,7 @@ impl Drop for FaultProxy {
 struct Request {
     method: String,
     path: String,
+    authorized: bool,
     head: Vec<u8>,
     body: Vec<u8>,
 }
@@ -122,8 +133,18 @@ fn serve(client: TcpStream, upstream: &str, rules: &Mutex<Vec<Rule>>, log: &Mute
     let mut reader = BufReader::new(client.try_clone()?);
     let Some(request) = read_request(&mut reader)? else { return Ok(()) };
     let fault = take_fault(rules, &request);
-    let line = format!("{} {}", request.method, request.path);
+    let credentials = if request.authorized { " [Authorization]" } else { "" };
+    let line = format!("{} {}{credentials}", request.method, request.path);
     let mut client = client;
+    if let Some(Fault::Redirect(target)) = &fault {
+        let response = format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{target}{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            request.path
+        );
+        client.write_all(response.as_bytes())?;
+        push_log(log, format!("{line} -> fault: redirect to {target}"));
+        return client.shutdown(Shutdown::Both);
+    }
     if let Some(Fault::Status(code, headers)) = &fault {
         let mut response = format!("HTTP/1.1 {code} Injected\r\nContent-Length: 0\r\nConnection: close\r\n");
         for (k, v) in headers {
@@ -141,6 +162,17 @@ fn serve(client: TcpStream, upstream: &str, rules: &Mutex<Vec<Rule>>, log: &Mute
             client.write_all(&body[..n.min(body.len())])?;
             client.flush()?;
             push_log(log, format!("{line} -> fault: body cut after {n} of {} bytes", body.len()));
+            return client.shutdown(Shutdown::Both);
+        }
+        Some(Fault::Stall(pause)) => {
+            let half = body.len() / 2;
+            client.write_all(&head)?;
+            client.write_all(&body[..half])?;
+            client.flush()?;
+            push_log(log, format!("{line} -> fault: stalled after {half} bytes"));
+            thread::sleep(pause);
+            client.write_all(&body[half..])?;
+            client.flush()?;
             return client.shutdown(Shutdown::Both);
         }
         Some(Fault::CorruptBody) if !body.is_empty() => {
@@ -185,7 +217,8 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> std::io::Result<Option<Req
         }
     }
     head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
-    Ok(Some(Request { method, path, head: head.into_bytes(), body }))
+    let authorized = header(&lines[1..], "authorization").is_some();
+    Ok(Some(Request { method, path, authorized, head: head.into_bytes(), body }))
 }
 
 /// Sends the request upstream on a new connection; returns the response head

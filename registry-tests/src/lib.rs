@@ -525,6 +525,8 @@ pub struct TokenRequest {
     pub granted: Vec<TokenGrant>,
     /// The HTTP status of the answer: 200, 401 (wrong credentials), 404, 500.
     pub status: u16,
+    /// The OAuth2 `grant_type` of a `POST` (identity tokens: `refresh_token`).
+    pub grant: Option<String>,
 }
 
 /// One `access` entry of a token.
@@ -563,6 +565,7 @@ impl TokenRequest {
             account: s("account"),
             service: s("service"),
             scopes: strings(&v["scopes"]),
+            grant: s("grant"),
             granted,
             status: v["status"].as_u64().and_then(|n| u16::try_from(n).ok()).unwrap_or(0),
         }

@@ -340,3 +340,59 @@ fn explicit_credentials_on_stdin_work_without_login() {
     assert!(log[before..].iter().any(|t| t.user.as_deref() == Some(USER) && t.status == 401), "{}", show(&log));
     assert!(!config_path(&env).exists(), "explicit credentials are not stored");
 }
+
+/// Identity tokens (what `docker login` stores for Azure ACR): the docker
+/// config's `identitytoken` is traded with the OAuth2 `refresh_token` grant
+/// (a form `POST` to the realm); a token the server refuses gives the usual
+/// denial, and the token itself appears in no output.
+#[test]
+fn identity_tokens_in_the_docker_config_are_exchanged_for_registry_tokens() {
+    let reg = registry();
+    let host = reg.host();
+    let env = TestEnv::new();
+    let file = component(&env);
+    let identity = format!("identity-{PASSWORD}");
+    let write_config = |token: &str| {
+        let config = serde_json::json!({
+            "auths": { host.as_str(): { "auth": docker_auth("<token>", ""), "identitytoken": token } }
+        });
+        std::fs::create_dir_all(env.docker_config_dir()).expect("config dir");
+        std::fs::write(config_path(&env), serde_json::to_vec_pretty(&config).expect("json")).expect("write config");
+    };
+
+    write_config(&identity);
+    let before = reg.token_requests().len();
+    let reference = reg.reference("identity/hello:1");
+    // With every log on: the identity token and the tokens it buys stay out of the output.
+    let mut traced = env.command(registry_tests::wharf_bin());
+    traced.args(["push", &file, &reference]).env("WHARF_LOG", "trace");
+    let pushed = registry_tests::run(traced);
+    pushed.assert_ok();
+    assert!(!pushed.stderr.contains(&identity) && !pushed.stderr.contains("Bearer ey"), "{pushed}");
+    let log = reg.token_requests();
+    let requests = &log[before..];
+    assert!(
+        requests.iter().any(|t| t.method == "POST"
+            && t.grant.as_deref() == Some("refresh_token")
+            && t.status == 200
+            && grants(t, "identity/hello", &["pull", "push"])),
+        "a refresh-token grant for pull,push:\n{}",
+        show(requests)
+    );
+    assert!(requests.iter().all(|t| t.method == "POST"), "no basic-auth token request:\n{}", show(requests));
+
+    let out = env.path("pulled.wasm");
+    wharf(&["pull", &reference, "-o", out.to_str().expect("utf-8")], &env).assert_ok();
+    assert_eq!(read(&out), component_bytes());
+
+    write_config("identity-wrong");
+    let refused = wharf(&["push", &file, &reg.reference("identity/hello:2"), "--format", "json"], &env);
+    refused.assert_code(2);
+    assert!(
+        refused.stderr.contains("refused the identity token") || refused.stdout.contains("refused the identity token"),
+        "{refused}"
+    );
+    for text in [&refused.stdout, &refused.stderr] {
+        assert!(!text.contains("identity-wrong") && !text.contains(&identity), "the token leaked:\n{refused}");
+    }
+}

@@ -3,7 +3,7 @@
 //! with a clear error and nothing written at the destination.
 
 use registry_tests::fault_proxy::{Fault, FaultProxy, Rule};
-use registry_tests::{Registry, Run, TestEnv, registry_get, sha256_digest, wharf};
+use registry_tests::{Registry, RegistryOptions, Run, TestEnv, registry_get, sha256_digest, wharf, wharf_stdin};
 
 fn rule(method: &str, path: &str, times: usize, fault: Fault) -> Rule {
     Rule { method: Some(method.into()), path: path.into(), times, fault }
@@ -103,4 +103,134 @@ fn persistent_faults_fail_clearly_and_write_nothing() {
         .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn retry_after_is_waited_for_and_a_long_one_fails_at_once() {
+    let registry = Registry::start();
+    let proxy = FaultProxy::start(&registry.host());
+    let env = TestEnv::new();
+    let (file, _) = component(&env);
+    let target = format!("{}/throttled/app:1", proxy.host());
+
+    // 429 with Retry-After: 2 on the manifest PUT: wharf waits (at least) that long, then succeeds.
+    proxy.add(rule("PUT", "/manifests/", 1, Fault::Status(429, vec![("Retry-After".into(), "2".into())])));
+    let started = std::time::Instant::now();
+    wharf(&["push", &file, &target], &env).assert_ok();
+    assert!(started.elapsed() >= std::time::Duration::from_secs(2), "Retry-After was not honoured");
+    assert_eq!(proxy.faults_served(), 1, "{:#?}", proxy.log());
+
+    // A registry asking for an hour: no retry, a clear error naming the wait, nothing tagged.
+    proxy.clear();
+    proxy.add(rule("PUT", "/manifests/", 100, Fault::Status(503, vec![("Retry-After".into(), "3600".into())])));
+    let push = wharf(&["push", &file, &format!("{}/throttled/other:1", proxy.host())], &env);
+    assert_failed_cleanly(&push, "asks to retry after 3600 s");
+    assert_eq!(proxy.faults_served(), 2, "one try only after the first test's fault: {:#?}", proxy.log());
+    let (status_code, _, _) = registry_get(&registry.host(), "/v2/throttled/other/manifests/1", "*/*");
+    assert_eq!(status_code, 404);
+}
+
+#[test]
+fn a_stalled_download_times_out_and_is_retried() {
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let (file, bytes) = component(&env);
+    wharf(&["push", &file, &registry.reference("stall/app:1")], &env).assert_ok();
+    let proxy = FaultProxy::start(&registry.host());
+    let layer = sha256_digest(&bytes);
+    let out = env.path("pulled.wasm");
+    let out_arg = out.to_str().unwrap_or_default().to_string();
+    let via_proxy = format!("{}/stall/app:1", proxy.host());
+
+    // One stall of 30 s: with --read-timeout 1 the first attempt is abandoned and the retry succeeds.
+    proxy.add(rule("GET", &format!("/blobs/{layer}"), 1, Fault::Stall(std::time::Duration::from_secs(30))));
+    wharf(&["pull", &via_proxy, "-o", &out_arg, "--read-timeout", "1"], &env).assert_ok();
+    assert_eq!(std::fs::read(&out).expect("pulled"), bytes);
+
+    // Stalls every time: a bounded number of attempts, then an error that says it timed out.
+    std::fs::remove_file(&out).expect("remove");
+    proxy.clear();
+    proxy.add(rule("GET", &format!("/blobs/{layer}"), 100, Fault::Stall(std::time::Duration::from_secs(30))));
+    let stalled = wharf(&["pull", &via_proxy, "-o", &out_arg, "--read-timeout", "0.5"], &env);
+    assert_failed_cleanly(&stalled, "timed out");
+    assert!(!out.exists());
+
+    // A bad value is a usage error.
+    let bad = wharf(&["pull", &via_proxy, "-o", &out_arg, "--read-timeout", "soon"], &env);
+    bad.assert_code(2);
+    assert!(bad.stderr.contains("not a number of seconds"), "{bad}");
+}
+
+#[test]
+fn one_probe_per_command_and_a_repush_sends_no_blob() {
+    let registry = Registry::start();
+    let proxy = FaultProxy::start(&registry.host());
+    let env = TestEnv::new();
+    let (file, _) = component(&env);
+    let target = format!("{}/counted/app:1", proxy.host());
+
+    // Requests only: on loopback wharf first tries TLS, which the plain proxy logs as an error.
+    let requests = |proxy: &FaultProxy| -> Vec<String> {
+        proxy.log().into_iter().filter(|l| !l.starts_with("proxy error")).collect()
+    };
+    wharf(&["push", &file, &target], &env).assert_ok();
+    let log = requests(&proxy);
+    let probes = log.iter().filter(|l| l.starts_with("GET /v2/ ")).count();
+    assert_eq!(probes, 1, "GET /v2/ is asked once per command: {log:#?}");
+    // probe, tag lookup, 2 x (HEAD, POST, PUT) for config and layer, manifest PUT.
+    assert_eq!(log.len(), 9, "{log:#?}");
+
+    proxy.clear_log();
+    wharf(&["push", &file, &target], &env).assert_ok();
+    let log = requests(&proxy);
+    assert!(log.iter().all(|l| !l.contains("/blobs/")), "a re-push touches no blob: {log:#?}");
+    assert_eq!(log.len(), 2, "probe and the manifest lookup only: {log:#?}");
+}
+
+#[test]
+fn credentials_are_not_sent_along_a_redirect_to_another_host() {
+    // The registry with credentials, and an open one holding the same blob:
+    // blob storage behind a redirect (S3-style) answers without credentials.
+    let secured = Registry::start_with(RegistryOptions { htpasswd: Some(("ci".into(), "s3cret".into())), tls: false });
+    let storage = Registry::start();
+    let env = TestEnv::new();
+    let (file, bytes) = component(&env);
+    let pushed = wharf_stdin(
+        &["push", &file, &secured.reference("redirect/app:1"), "-u", "ci", "--password-stdin"],
+        &env,
+        "s3cret\n",
+    );
+    pushed.assert_ok();
+    wharf(&["push", &file, &storage.reference("redirect/app:1")], &env).assert_ok();
+
+    let front = FaultProxy::start(&secured.host());
+    let blob_store = FaultProxy::start(&storage.host());
+    let layer = sha256_digest(&bytes);
+    let other_host = blob_store.host().replace("127.0.0.1", "localhost");
+    front.add(rule("GET", &format!("/blobs/{layer}"), 1, Fault::Redirect(other_host)));
+
+    let out = env.path("pulled.wasm");
+    let pulled = wharf_stdin(
+        &[
+            "pull",
+            &format!("{}/redirect/app:1", front.host()),
+            "-o",
+            out.to_str().unwrap_or_default(),
+            "-u",
+            "ci",
+            "--password-stdin",
+        ],
+        &env,
+        "s3cret\n",
+    );
+    pulled.assert_ok();
+    assert_eq!(std::fs::read(&out).expect("pulled"), bytes);
+    let front_log = front.log();
+    assert!(
+        front_log.iter().any(|l| l.contains("/manifests/") && l.contains("[Authorization]")),
+        "the registry itself gets the credentials: {front_log:#?}"
+    );
+    let storage_log = blob_store.log();
+    assert_eq!(storage_log.len(), 1, "{storage_log:#?}");
+    assert!(!storage_log[0].contains("[Authorization]"), "credentials leaked to another host: {storage_log:#?}");
 }
