@@ -48,6 +48,9 @@ pub struct TransportArgs {
     /// Seconds a registry connection may stay silent before wharf gives up on it [default: 60].
     #[arg(long, value_name = "SECS", env = "WHARF_READ_TIMEOUT", value_parser = parse_seconds)]
     pub read_timeout: Option<std::time::Duration>,
+    /// Upload blobs larger than BYTES in resumable chunks of BYTES [default: chunks of 32 MiB above 1 GiB].
+    #[arg(long, value_name = "BYTES", env = "WHARF_UPLOAD_CHUNK_SIZE", hide_short_help = true)]
+    pub upload_chunk_size: Option<std::num::NonZeroU64>,
 }
 
 /// Parses a positive number of seconds (fractions allowed: `0.5`).
@@ -80,6 +83,7 @@ impl TransportArgs {
             credentials,
             connect_timeout: self.connect_timeout,
             read_timeout: self.read_timeout,
+            upload_chunk_size: self.upload_chunk_size.map(std::num::NonZeroU64::get),
         })
     }
 }

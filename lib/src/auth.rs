@@ -120,15 +120,40 @@ impl std::fmt::Debug for Grant {
     }
 }
 
-/// What to send to a registry with `challenge`, for `scopes`
-/// (`repository:NAME:pull[,push]`): fetches a token where the challenge asks for one.
+/// Refuses to send `secret` to `url` over plain HTTP unless the host is on
+/// loopback: credentials never cross a network in the clear.
+pub fn refuse_plain_http_secret(url: &str, registry: &str, secret: &Secret) -> Result<()> {
+    let Some(rest) = url.strip_prefix("http://") else { return Ok(()) };
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if matches!(secret, Secret::Anonymous) || crate::reference::is_loopback_host(host) {
+        return Ok(());
+    }
+    Err(Error::Unauthorized {
+        registry: registry.to_string(),
+        detail: format!(
+            "wharf does not send credentials over plain HTTP to {host}; serve the registry (and its token server) \
+             over TLS, or reach it on a loopback address"
+        ),
+    })
+}
+
+/// What to send to a registry with `challenge` at `base` (`scheme://host`),
+/// for `scopes` (`repository:NAME:pull[,push]`): fetches a token where the
+/// challenge asks for one. Credentials go over TLS or to loopback only.
 pub async fn authorization(
     client: &reqwest::Client,
     registry: &str,
+    base: &str,
     challenge: &Challenge,
     secret: &Secret,
     scopes: &[String],
 ) -> Result<Grant> {
+    match (challenge, secret) {
+        (Challenge::Basic, Secret::Password(_)) => refuse_plain_http_secret(base, registry, secret)?,
+        (Challenge::Bearer { realm, .. }, _) => refuse_plain_http_secret(realm, registry, secret)?,
+        _ => {}
+    }
     match (challenge, secret) {
         (Challenge::Open, _) | (Challenge::Basic, Secret::Anonymous) => Ok(Grant::None),
         (Challenge::Basic, Secret::Password(c)) => Ok(Grant::Basic(c.clone())),
@@ -271,6 +296,21 @@ mod tests {
             Challenge::from_headers(&headers),
             Challenge::Bearer { realm: "https://t/token".into(), service: Some("r".into()) }
         );
+    }
+
+    #[test]
+    fn credentials_go_over_plain_http_to_loopback_only() {
+        let secret = Secret::Password(Credentials { username: "u".into(), password: "p".into() });
+        for ok in
+            ["https://registry.example", "http://127.0.0.1:5000", "http://localhost:5000/token", "http://[::1]:80"]
+        {
+            assert!(refuse_plain_http_secret(ok, "r", &secret).is_ok(), "{ok}");
+        }
+        for refused in ["http://registry.example:5000", "http://10.0.0.7/token?x=1", "http://user@evil.example/"] {
+            let error = refuse_plain_http_secret(refused, "r", &secret).expect_err(refused);
+            assert!(error.to_string().contains("over plain HTTP"), "{refused}: {error}");
+        }
+        assert!(refuse_plain_http_secret("http://registry.example", "r", &Secret::Anonymous).is_ok());
     }
 
     #[test]

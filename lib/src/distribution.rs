@@ -71,7 +71,7 @@ impl Session {
         secret: Secret,
         scopes: Vec<String>,
     ) -> Result<Session> {
-        let grant = authorization(&http, registry, &challenge, &secret, &scopes).await?;
+        let grant = authorization(&http, registry, &base, &challenge, &secret, &scopes).await?;
         Ok(Session {
             http,
             registry: registry.to_string(),
@@ -158,7 +158,8 @@ impl Session {
         if !matches!(self.challenge, Challenge::Bearer { .. }) {
             return Ok(false);
         }
-        let grant = authorization(&self.http, &self.registry, &self.challenge, &self.secret, &self.scopes).await?;
+        let grant =
+            authorization(&self.http, &self.registry, &self.base, &self.challenge, &self.secret, &self.scopes).await?;
         *self.grant.write().await = grant;
         Ok(true)
     }
@@ -282,6 +283,52 @@ impl Session {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
         headers.insert(CONTENT_LENGTH, HeaderValue::from(size));
         let response = self.send_stream(Method::PUT, &url, headers, body).await?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(self.failure(response, &format!("the upload of blob {digest}")).await)
+        }
+    }
+
+    /// Sends `chunk` (the bytes at `offset` of the blob) with a `PATCH`;
+    /// returns the upload's next URL. Replayable, so a token refresh may repeat it.
+    pub async fn patch_chunk(&self, location: &str, offset: u64, chunk: Bytes, digest: &Digest) -> Result<String> {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+        let end = offset + chunk.len() as u64 - 1;
+        if let Ok(range) = HeaderValue::from_str(&format!("{offset}-{end}")) {
+            headers.insert(reqwest::header::CONTENT_RANGE, range);
+        }
+        let response = self.send(Method::PATCH, location, headers, Body::Bytes(chunk)).await?;
+        if response.status() != StatusCode::ACCEPTED && !response.status().is_success() {
+            return Err(self.failure(response, &format!("the upload of blob {digest}")).await);
+        }
+        self.location(&response, digest)
+    }
+
+    /// The upload's state after an interrupted request: how many bytes the
+    /// registry holds (from its `Range: 0-LAST`) and the URL to continue at.
+    pub async fn upload_status(&self, location: &str, digest: &Digest) -> Result<(u64, String)> {
+        let response = self.send(Method::GET, location, HeaderMap::new(), Body::Empty).await?;
+        if response.status() != StatusCode::NO_CONTENT && !response.status().is_success() {
+            return Err(self.failure(response, &format!("the upload of blob {digest}")).await);
+        }
+        let received = response
+            .headers()
+            .get(reqwest::header::RANGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|r| r.trim().split_once('-'))
+            .and_then(|(_, last)| last.parse::<u64>().ok())
+            .map_or(0, |last| last + 1);
+        let next = self.location(&response, digest).unwrap_or_else(|_| location.to_string());
+        Ok((received, next))
+    }
+
+    /// Completes a chunked upload (`PUT ?digest=` with no body).
+    pub async fn close_upload(&self, location: &str, digest: &Digest) -> Result<()> {
+        let separator = if location.contains('?') { '&' } else { '?' };
+        let url = format!("{location}{separator}digest={digest}");
+        let response = self.send(Method::PUT, &url, HeaderMap::new(), Body::Empty).await?;
         if response.status().is_success() {
             Ok(())
         } else {

@@ -14,6 +14,13 @@ use crate::reference::is_loopback_host;
 
 /// Default limit for establishing a connection (TCP and TLS).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// The size of an upload chunk (a `PATCH`, which can be resumed after a
+/// failure) when no chunk size is given.
+pub const DEFAULT_UPLOAD_CHUNK_SIZE: u64 = 32 << 20;
+/// Without a chunk size, blobs up to this size go in one streamed `PUT`
+/// (measured: 8 MiB chunks made a 100 MiB push 40% slower, since each chunk
+/// is read before it is sent), larger ones in chunks.
+pub const CHUNKED_ABOVE: u64 = 1 << 30;
 /// Default limit for a read that makes no progress (an idle connection).
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -32,6 +39,9 @@ pub struct TransportOptions {
     pub connect_timeout: Option<Duration>,
     /// Limit for a read that makes no progress; [`DEFAULT_READ_TIMEOUT`] when unset.
     pub read_timeout: Option<Duration>,
+    /// Upload blobs larger than this in chunks of this size; unset: blobs over
+    /// [`CHUNKED_ABOVE`] in chunks of [`DEFAULT_UPLOAD_CHUNK_SIZE`].
+    pub upload_chunk_size: Option<u64>,
 }
 
 /// What one `GET /v2/` told about a registry, and the client that asked

@@ -26,6 +26,8 @@ pub enum Fault {
     Stall(Duration),
     /// Answer `307 Temporary Redirect` to the same path on this `host:port`.
     Redirect(String),
+    /// Let the first N matching requests through, then apply the fault.
+    After(usize, Box<Fault>),
 }
 
 /// A rule: requests whose method matches (if given) and whose path contains `path`.
@@ -199,6 +201,15 @@ fn take_fault(rules: &Mutex<Vec<Rule>>, request: &Request) -> Option<Fault> {
     let rule = rules.iter_mut().find(|r| {
         r.times > 0 && r.method.as_deref().is_none_or(|m| m == request.method) && request.path.contains(&r.path)
     })?;
+    if let Fault::After(pass, inner) = &mut rule.fault {
+        if *pass > 0 {
+            *pass -= 1;
+            return None;
+        }
+        let inner = (**inner).clone();
+        rule.times -= 1;
+        return Some(inner);
+    }
     rule.times -= 1;
     Some(rule.fault.clone())
 }

@@ -234,3 +234,28 @@ fn credentials_are_not_sent_along_a_redirect_to_another_host() {
     assert_eq!(storage_log.len(), 1, "{storage_log:#?}");
     assert!(!storage_log[0].contains("[Authorization]"), "credentials leaked to another host: {storage_log:#?}");
 }
+
+#[test]
+fn a_failed_chunk_resumes_from_the_offset_the_registry_reports() {
+    let registry = Registry::start();
+    let proxy = FaultProxy::start(&registry.host());
+    let env = TestEnv::new();
+    let (file, bytes) = component(&env);
+    let target = format!("{}/chunked/app:1", proxy.host());
+
+    // 256 KiB chunks: the 1 MiB layer goes in 5 PATCHes; the third one fails.
+    proxy.add(rule("PATCH", "/blobs/uploads/", 1, Fault::After(2, Box::new(status(503)))));
+    wharf(&["push", &file, &target, "--upload-chunk-size", "262144"], &env).assert_ok();
+    let log = proxy.log();
+    assert_eq!(proxy.faults_served(), 1, "{log:#?}");
+    let count = |prefix: &str| log.iter().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!(count("GET /v2/chunked/app/blobs/uploads/"), 1, "one status query: {log:#?}");
+    // One upload session for the layer (plus one for the config): resumed, not restarted.
+    assert_eq!(count("POST /v2/chunked/app/blobs/uploads/"), 2, "{log:#?}");
+    let chunks = bytes.len().div_ceil(262_144);
+    assert_eq!(count("PATCH "), chunks + 1, "every chunk once, the failed one twice: {log:#?}");
+
+    let out = env.path("back.wasm");
+    wharf(&["pull", &registry.reference("chunked/app:1"), "-o", out.to_str().unwrap_or_default()], &env).assert_ok();
+    assert_eq!(std::fs::read(&out).expect("pulled"), bytes);
+}

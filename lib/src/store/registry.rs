@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use reqwest::Method;
 
 use super::{ByteStream, ReadStore, RepoLocation, Store, bytes_stream};
@@ -34,6 +34,10 @@ pub struct RegistryStore {
     registry: String,
     repository: String,
     scheme: Scheme,
+    /// Blobs larger than this are uploaded in chunks of `chunk_size`.
+    chunked_above: u64,
+    /// The size of an upload chunk.
+    chunk_size: u64,
     /// Manifests already read during `resolve`, so `fetch` need not ask twice.
     manifests: Mutex<HashMap<Digest, Bytes>>,
 }
@@ -63,6 +67,8 @@ impl RegistryStore {
             registry: reference.registry.clone(),
             repository: reference.repository.clone(),
             scheme: probe.scheme,
+            chunked_above: options.upload_chunk_size.unwrap_or(crate::transport::CHUNKED_ABOVE),
+            chunk_size: options.upload_chunk_size.unwrap_or(crate::transport::DEFAULT_UPLOAD_CHUNK_SIZE).max(1),
             manifests: Mutex::new(HashMap::new()),
         })
     }
@@ -97,6 +103,80 @@ impl RegistryStore {
         };
         self.remember(&digest, &bytes);
         Ok((bytes, digest))
+    }
+}
+
+impl RegistryStore {
+    /// Sends `content` in chunks of `chunk_size` bytes. A chunk that fails
+    /// for a transient reason is retried from the offset the registry reports
+    /// (the chunk is still in memory, so the source is not read again).
+    async fn push_chunked(
+        &self,
+        desc: &Descriptor,
+        content: VerifyingStream<ByteStream>,
+        location: String,
+    ) -> Result<()> {
+        let mut content = content;
+        let mut location = location;
+        let mut offset = 0u64;
+        let limit = usize::try_from(self.chunk_size).unwrap_or(usize::MAX);
+        let mut chunk = bytes::BytesMut::with_capacity(limit);
+        loop {
+            let next = content.next().await.transpose().map_err(|e| super::transfer_error(&desc.digest, e))?;
+            if let Some(bytes) = &next {
+                chunk.extend_from_slice(bytes);
+            }
+            // Send full chunks; at the end, whatever is left.
+            while chunk.len() >= limit || (next.is_none() && !chunk.is_empty()) {
+                let take = chunk.len().min(limit);
+                let piece = chunk.split_to(take).freeze();
+                (location, offset) = self.send_chunk(desc, location, offset, piece).await?;
+                chunk.reserve(limit);
+            }
+            if next.is_none() {
+                break;
+            }
+        }
+        self.session.close_upload(&location, &desc.digest).await
+    }
+
+    /// Sends one chunk at `offset`; on a transient failure asks the registry
+    /// how much it holds and sends the rest of the chunk from there.
+    async fn send_chunk(
+        &self,
+        desc: &Descriptor,
+        location: String,
+        offset: u64,
+        piece: Bytes,
+    ) -> Result<(String, u64)> {
+        let end = offset + piece.len() as u64;
+        let (mut location, mut offset) = (location, offset);
+        let mut attempts = 0;
+        loop {
+            let start = usize::try_from(offset + piece.len() as u64 - end).unwrap_or(0);
+            match self.session.patch_chunk(&location, offset, piece.slice(start..), &desc.digest).await {
+                Ok(next) => return Ok((next, end)),
+                Err(e) if attempts < 3 && crate::retry::is_transient(&e) => {
+                    attempts += 1;
+                    tracing::warn!(error = %e, offset, "chunk upload failed; asking the registry where to resume");
+                    tokio::time::sleep(std::time::Duration::from_millis(200 * attempts)).await;
+                    // A registry that cannot say (distribution answers BLOB_UPLOAD_INVALID once
+                    // it holds part of the failed chunk) leaves the whole blob to the caller's retry.
+                    let Ok((held, next)) = self.session.upload_status(&location, &desc.digest).await else {
+                        return Err(e);
+                    };
+                    if held < end - piece.len() as u64 || held > end {
+                        return Err(e);
+                    }
+                    tracing::info!(held, "resuming the upload");
+                    (location, offset) = (next, held);
+                    if held == end {
+                        return Ok((location, end));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 }
 
@@ -169,11 +249,18 @@ fn describe_stream_error(e: &reqwest::Error) -> String {
 
 #[async_trait]
 impl Store for RegistryStore {
+    /// One streamed `PUT` (the fewest round trips, and reading overlaps
+    /// sending); blobs over the chunked threshold go in `PATCH` chunks, so an
+    /// interrupted upload resumes from what the registry reports holding
+    /// instead of starting over. One chunk is held in memory at a time.
     async fn push(&self, desc: &Descriptor, content: ByteStream) -> Result<()> {
         let location = self.session.start_upload(&desc.digest).await?;
         let verified = VerifyingStream::new(content, desc.digest.clone(), desc.size);
-        let body = reqwest::Body::wrap_stream(verified);
-        self.session.finish_upload(&location, &desc.digest, desc.size, body).await
+        if desc.size <= self.chunked_above {
+            let body = reqwest::Body::wrap_stream(verified);
+            return self.session.finish_upload(&location, &desc.digest, desc.size, body).await;
+        }
+        self.push_chunked(desc, verified, location).await
     }
 
     async fn push_manifest(&self, desc: &Descriptor, bytes: Bytes, tags: &[String]) -> Result<()> {
