@@ -16,9 +16,9 @@
 //! Digest checks stay where they were: every stream is verified against its
 //! descriptor by [`crate::digest::VerifyingStream`] before anything is kept.
 //!
-//! Authentication happens once per session ([`crate::auth`]); a 401 later on
-//! (an expired token) fetches a new token once and repeats the request when its
-//! body can be sent again.
+//! Authentication follows the registry's challenge ([`crate::auth`]): the
+//! first `401` brings it, and a later one (an expired token) fetches a new
+//! token once; the request is repeated when its body can be sent again.
 
 use std::time::Duration;
 
@@ -31,6 +31,7 @@ use crate::auth::{Challenge, Grant, Secret, authorization};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::manifest::MAX_DOCUMENT_SIZE;
+use crate::transport::{Scheme, api_host};
 use crate::transport::{certificate_problem, describe_request_error};
 
 /// The longest `Retry-After` wharf honours by waiting; a registry asking for
@@ -38,19 +39,34 @@ use crate::transport::{certificate_problem, describe_request_error};
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// A connection to one repository of one registry.
+///
+/// There is no separate `GET /v2/` probe: the first real request picks the
+/// scheme (TLS, or on loopback plain HTTP when the server does not speak TLS)
+/// and, if it is answered `401`, brings the auth challenge; wharf then gets
+/// what the challenge asks for and repeats the request. So a re-push of an
+/// unchanged artifact to an open registry is one round trip.
 pub struct Session {
     http: reqwest::Client,
     registry: String,
-    /// `scheme://host[:port]`.
-    base: String,
     repository: String,
-    challenge: Challenge,
+    /// Schemes to try for the first request, in order.
+    schemes: Vec<Scheme>,
     secret: Secret,
     scopes: Vec<String>,
-    grant: RwLock<Grant>,
+    link: RwLock<Link>,
 }
 
-/// A request body that can be sent again (for the retry after a token refresh).
+/// What the session learnt from the registry's answers.
+#[derive(Default)]
+struct Link {
+    /// `scheme://host[:port]`, once a request got through.
+    base: Option<String>,
+    /// The auth challenge, once a request was answered `401`.
+    challenge: Option<Challenge>,
+    grant: Grant,
+}
+
+/// A request body that can be sent again (after a token refresh or a scheme fallback).
 pub enum Body {
     /// No body.
     Empty,
@@ -58,30 +74,35 @@ pub enum Body {
     Bytes(Bytes),
 }
 
+/// Where a request goes.
+pub enum Target<'a> {
+    /// A path under the repository's API root, `/v2/NAME/` + this.
+    Api(String),
+    /// An absolute URL the registry gave (an upload `Location`).
+    Url(&'a str),
+}
+
 impl Session {
-    /// Opens a session: authenticates now (so credential problems surface
-    /// before any transfer) for `scopes` (`repository:NAME:ACTIONS`).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn open(
+    /// A session for `repository` at `registry`, trying `schemes` in order
+    /// for the first request, authenticating for `scopes`
+    /// (`repository:NAME:ACTIONS`) when the registry asks.
+    pub fn new(
         http: reqwest::Client,
         registry: &str,
-        base: String,
         repository: &str,
-        challenge: Challenge,
+        schemes: Vec<Scheme>,
         secret: Secret,
         scopes: Vec<String>,
-    ) -> Result<Session> {
-        let grant = authorization(&http, registry, &base, &challenge, &secret, &scopes).await?;
-        Ok(Session {
+    ) -> Session {
+        Session {
             http,
             registry: registry.to_string(),
-            base,
             repository: repository.to_string(),
-            challenge,
+            schemes,
             secret,
             scopes,
-            grant: RwLock::new(grant),
-        })
+            link: RwLock::new(Link::default()),
+        }
     }
 
     /// The registry host.
@@ -94,42 +115,90 @@ impl Session {
         &self.repository
     }
 
-    /// `scheme://host/v2/NAME/` + `tail`.
-    pub fn url(&self, tail: &str) -> String {
-        format!("{}/v2/{}/{tail}", self.base, self.repository)
+    /// The scheme in use, once a request got through.
+    pub async fn scheme(&self) -> Option<Scheme> {
+        let base = self.link.read().await.base.clone()?;
+        Some(if base.starts_with("https://") { Scheme::Https } else { Scheme::Http })
     }
 
-    /// An absolute URL for a `Location` the registry answered (often a path).
-    fn absolute(&self, location: &str) -> String {
-        if location.starts_with("http://") || location.starts_with("https://") {
-            location.to_string()
-        } else {
-            format!("{}{}", self.base, location)
+    fn base_for(&self, scheme: Scheme) -> String {
+        format!("{}://{}", scheme.as_str(), api_host(&self.registry))
+    }
+
+    fn url(&self, base: &str, target: &Target<'_>) -> String {
+        match target {
+            Target::Api(tail) => format!("{base}/v2/{}/{tail}", self.repository),
+            Target::Url(url) => url.to_string(),
         }
     }
 
-    /// Sends a request with a replayable body, refreshing the token once on a 401.
-    pub async fn send(&self, method: Method, url: &str, headers: HeaderMap, body: Body) -> Result<Response> {
-        let mut refreshed = false;
+    /// An absolute URL for a `Location` the registry answered (often a path).
+    async fn absolute(&self, location: &str) -> String {
+        if location.starts_with("http://") || location.starts_with("https://") {
+            return location.to_string();
+        }
+        let base = self.link.read().await.base.clone();
+        format!("{}{location}", base.unwrap_or_else(|| self.base_for(self.schemes[0])))
+    }
+
+    /// Sends a request with a replayable body. The first request of the
+    /// session settles the scheme; a `401` brings (or refreshes) the
+    /// authorization, and the request is sent once more.
+    pub async fn send(&self, method: Method, target: Target<'_>, headers: HeaderMap, body: Body) -> Result<Response> {
+        let mut authorized_again = false;
         loop {
-            let mut request = self.http.request(method.clone(), url).headers(headers.clone());
-            if let Some(value) = self.authorization_for(url).await {
-                request = request.header(AUTHORIZATION, value);
-            }
-            request = match &body {
-                Body::Empty => request.header(CONTENT_LENGTH, 0),
-                Body::Bytes(b) => request.body(b.clone()),
-            };
-            let response = request.send().await.map_err(|e| self.request_error(e))?;
-            if response.status() == StatusCode::UNAUTHORIZED && !refreshed && self.refresh().await? {
-                refreshed = true;
+            let response = self.send_once(&method, &target, &headers, &body).await?;
+            if response.status() == StatusCode::UNAUTHORIZED && !authorized_again && self.reauthorize(&response).await?
+            {
+                authorized_again = true;
                 continue;
             }
             return Ok(response);
         }
     }
 
-    /// Sends a request whose body is a stream (sent once: no retry on 401).
+    async fn send_once(
+        &self,
+        method: &Method,
+        target: &Target<'_>,
+        headers: &HeaderMap,
+        body: &Body,
+    ) -> Result<Response> {
+        let known = self.link.read().await.base.clone();
+        let candidates: Vec<String> = match known {
+            Some(base) => vec![base],
+            None => self.schemes.iter().map(|s| self.base_for(*s)).collect(),
+        };
+        let mut last_error = None;
+        for (i, base) in candidates.iter().enumerate() {
+            let url = self.url(base, target);
+            let mut request = self.http.request(method.clone(), &url).headers(headers.clone());
+            if let Some(value) = self.authorization_for(base, &url).await {
+                request = request.header(AUTHORIZATION, value);
+            }
+            request = match body {
+                Body::Empty => request.header(CONTENT_LENGTH, 0),
+                Body::Bytes(b) => request.body(b.clone()),
+            };
+            match request.send().await {
+                Ok(response) => {
+                    self.link.write().await.base.get_or_insert_with(|| base.clone());
+                    return Ok(response);
+                }
+                // A certificate problem is reported, never passed over; any other
+                // failure to speak TLS on loopback means: try plain HTTP.
+                Err(e) if certificate_problem(&e).is_none() && i + 1 < candidates.len() => last_error = Some(e),
+                Err(e) => return Err(self.request_error(e)),
+            }
+        }
+        Err(match last_error {
+            Some(e) => self.request_error(e),
+            None => Error::Unreachable { registry: self.registry.clone(), detail: "no scheme to try".into() },
+        })
+    }
+
+    /// Sends a request whose body is a stream (sent once: no retry on 401;
+    /// an earlier request of the session has settled scheme and auth).
     pub async fn send_stream(
         &self,
         method: Method,
@@ -137,8 +206,9 @@ impl Session {
         headers: HeaderMap,
         body: reqwest::Body,
     ) -> Result<Response> {
+        let base = self.link.read().await.base.clone().unwrap_or_else(|| self.base_for(self.schemes[0]));
         let mut request = self.http.request(method, url).headers(headers).body(body);
-        if let Some(value) = self.authorization_for(url).await {
+        if let Some(value) = self.authorization_for(&base, url).await {
             request = request.header(AUTHORIZATION, value);
         }
         request.send().await.map_err(|e| body_error(&e).unwrap_or_else(|| self.request_error(e)))
@@ -146,21 +216,36 @@ impl Session {
 
     /// The header for `url`: none for another host (an upload `Location` may
     /// point at blob storage elsewhere; credentials stay with the registry).
-    async fn authorization_for(&self, url: &str) -> Option<HeaderValue> {
-        if !url.starts_with(&format!("{}/", self.base)) {
+    async fn authorization_for(&self, base: &str, url: &str) -> Option<HeaderValue> {
+        if !url.starts_with(&format!("{base}/")) {
             return None;
         }
-        self.grant.read().await.header()
+        self.link.read().await.grant.header()
     }
 
-    /// Fetches a new token after a 401; false when there is nothing to refresh.
-    pub async fn refresh(&self) -> Result<bool> {
-        if !matches!(self.challenge, Challenge::Bearer { .. }) {
+    /// After a `401`: learns the challenge and gets what it asks for. False
+    /// when that cannot change the answer (basic auth already sent, or nothing to send).
+    async fn reauthorize(&self, response: &Response) -> Result<bool> {
+        let challenge = match Challenge::from_headers(response.headers()) {
+            Challenge::Open => Challenge::Basic,
+            other => other,
+        };
+        let (base, first_time) = {
+            let link = self.link.read().await;
+            (link.base.clone().unwrap_or_else(|| self.base_for(self.schemes[0])), link.challenge.is_none())
+        };
+        let retry = match (&challenge, &self.secret) {
+            (Challenge::Bearer { .. }, _) => true,
+            (_, Secret::Anonymous) => false,
+            _ => first_time,
+        };
+        if !retry {
             return Ok(false);
         }
-        let grant =
-            authorization(&self.http, &self.registry, &self.base, &self.challenge, &self.secret, &self.scopes).await?;
-        *self.grant.write().await = grant;
+        let grant = authorization(&self.http, &self.registry, &base, &challenge, &self.secret, &self.scopes).await?;
+        let mut link = self.link.write().await;
+        link.challenge = Some(challenge);
+        link.grant = grant;
         Ok(true)
     }
 
@@ -212,7 +297,7 @@ impl Session {
         if let Ok(value) = HeaderValue::from_str(&accept.join(", ")) {
             headers.insert(reqwest::header::ACCEPT, value);
         }
-        let response = self.send(method, &self.url(&format!("manifests/{reference}")), headers, Body::Empty).await?;
+        let response = self.send(method, Target::Api(format!("manifests/{reference}")), headers, Body::Empty).await?;
         if response.status().is_success() { Ok(response) } else { Err(self.failure(response, what).await) }
     }
 
@@ -224,8 +309,8 @@ impl Session {
             Error::malformed("manifest", format!("media type {media_type:?} is not a valid header value"))
         })?;
         headers.insert(CONTENT_TYPE, content_type);
-        let url = self.url(&format!("manifests/{reference}"));
-        let response = self.send(Method::PUT, &url, headers, Body::Bytes(bytes)).await?;
+        let target = Target::Api(format!("manifests/{reference}"));
+        let response = self.send(Method::PUT, target, headers, Body::Bytes(bytes)).await?;
         if !response.status().is_success() {
             return Err(self.failure(response, &format!("manifest {reference}")).await);
         }
@@ -236,7 +321,7 @@ impl Session {
     /// followed without the `Authorization` header, reqwest's rule for another host).
     pub async fn blob(&self, digest: &Digest) -> Result<Response> {
         let response =
-            self.send(Method::GET, &self.url(&format!("blobs/{digest}")), HeaderMap::new(), Body::Empty).await?;
+            self.send(Method::GET, Target::Api(format!("blobs/{digest}")), HeaderMap::new(), Body::Empty).await?;
         if response.status().is_success() {
             Ok(response)
         } else {
@@ -247,7 +332,7 @@ impl Session {
     /// `HEAD` a blob: true if the repository has it.
     pub async fn blob_exists(&self, digest: &Digest) -> Result<bool> {
         let response =
-            self.send(Method::HEAD, &self.url(&format!("blobs/{digest}")), HeaderMap::new(), Body::Empty).await?;
+            self.send(Method::HEAD, Target::Api(format!("blobs/{digest}")), HeaderMap::new(), Body::Empty).await?;
         match response.status() {
             s if s.is_success() => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
@@ -257,21 +342,23 @@ impl Session {
 
     /// Starts an upload session (`POST .../blobs/uploads/`); returns its URL.
     pub async fn start_upload(&self, digest: &Digest) -> Result<String> {
-        let response = self.send(Method::POST, &self.url("blobs/uploads/"), HeaderMap::new(), Body::Empty).await?;
+        let response =
+            self.send(Method::POST, Target::Api("blobs/uploads/".into()), HeaderMap::new(), Body::Empty).await?;
         if response.status() != StatusCode::ACCEPTED && !response.status().is_success() {
             return Err(self.failure(response, &format!("the upload of blob {digest}")).await);
         }
-        self.location(&response, digest)
+        self.location(&response, digest).await
     }
 
-    fn location(&self, response: &Response, digest: &Digest) -> Result<String> {
-        response.headers().get(LOCATION).and_then(|v| v.to_str().ok()).map(|l| self.absolute(l)).ok_or_else(|| {
-            Error::Registry {
+    async fn location(&self, response: &Response, digest: &Digest) -> Result<String> {
+        match response.headers().get(LOCATION).and_then(|v| v.to_str().ok()) {
+            Some(location) => Ok(self.absolute(location).await),
+            None => Err(Error::Registry {
                 registry: self.registry.clone(),
                 status: format!("HTTP {}", response.status().as_u16()),
                 message: format!("the upload of blob {digest} got no Location to send it to"),
-            }
-        })
+            }),
+        }
     }
 
     /// Sends `body` (all `size` bytes) to the upload at `location` in one
@@ -299,17 +386,17 @@ impl Session {
         if let Ok(range) = HeaderValue::from_str(&format!("{offset}-{end}")) {
             headers.insert(reqwest::header::CONTENT_RANGE, range);
         }
-        let response = self.send(Method::PATCH, location, headers, Body::Bytes(chunk)).await?;
+        let response = self.send(Method::PATCH, Target::Url(location), headers, Body::Bytes(chunk)).await?;
         if response.status() != StatusCode::ACCEPTED && !response.status().is_success() {
             return Err(self.failure(response, &format!("the upload of blob {digest}")).await);
         }
-        self.location(&response, digest)
+        self.location(&response, digest).await
     }
 
     /// The upload's state after an interrupted request: how many bytes the
     /// registry holds (from its `Range: 0-LAST`) and the URL to continue at.
     pub async fn upload_status(&self, location: &str, digest: &Digest) -> Result<(u64, String)> {
-        let response = self.send(Method::GET, location, HeaderMap::new(), Body::Empty).await?;
+        let response = self.send(Method::GET, Target::Url(location), HeaderMap::new(), Body::Empty).await?;
         if response.status() != StatusCode::NO_CONTENT && !response.status().is_success() {
             return Err(self.failure(response, &format!("the upload of blob {digest}")).await);
         }
@@ -320,7 +407,7 @@ impl Session {
             .and_then(|r| r.trim().split_once('-'))
             .and_then(|(_, last)| last.parse::<u64>().ok())
             .map_or(0, |last| last + 1);
-        let next = self.location(&response, digest).unwrap_or_else(|_| location.to_string());
+        let next = self.location(&response, digest).await.unwrap_or_else(|_| location.to_string());
         Ok((received, next))
     }
 
@@ -328,7 +415,7 @@ impl Session {
     pub async fn close_upload(&self, location: &str, digest: &Digest) -> Result<()> {
         let separator = if location.contains('?') { '&' } else { '?' };
         let url = format!("{location}{separator}digest={digest}");
-        let response = self.send(Method::PUT, &url, HeaderMap::new(), Body::Empty).await?;
+        let response = self.send(Method::PUT, Target::Url(&url), HeaderMap::new(), Body::Empty).await?;
         if response.status().is_success() {
             Ok(())
         } else {
@@ -339,8 +426,8 @@ impl Session {
     /// Asks the registry to mount `digest` from repository `from` (same
     /// registry). True when it did (201); any other answer means: upload.
     pub async fn mount(&self, digest: &Digest, from: &str) -> Result<bool> {
-        let url = self.url(&format!("blobs/uploads/?mount={digest}&from={from}"));
-        let response = self.send(Method::POST, &url, HeaderMap::new(), Body::Empty).await?;
+        let target = Target::Api(format!("blobs/uploads/?mount={digest}&from={from}"));
+        let response = self.send(Method::POST, target, HeaderMap::new(), Body::Empty).await?;
         Ok(response.status() == StatusCode::CREATED)
     }
 
@@ -349,8 +436,8 @@ impl Session {
     pub async fn referrers(&self, subject: &Digest) -> Result<Option<Bytes>> {
         let mut headers = HeaderMap::new();
         headers.insert(reqwest::header::ACCEPT, HeaderValue::from_static(crate::media::OCI_INDEX));
-        let url = self.url(&format!("referrers/{subject}"));
-        let response = self.send(Method::GET, &url, headers, Body::Empty).await?;
+        let target = Target::Api(format!("referrers/{subject}"));
+        let response = self.send(Method::GET, target, headers, Body::Empty).await?;
         match response.status() {
             StatusCode::NOT_FOUND => Ok(None),
             s if s.is_success() => {

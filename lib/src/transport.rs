@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::auth::{Challenge, Secret, challenge_params};
+use crate::auth::{Secret, challenge_params};
 use crate::error::{Error, Result};
 use crate::reference::is_loopback_host;
 
@@ -42,17 +42,6 @@ pub struct TransportOptions {
     /// Upload blobs larger than this in chunks of this size; unset: blobs over
     /// [`CHUNKED_ABOVE`] in chunks of [`DEFAULT_UPLOAD_CHUNK_SIZE`].
     pub upload_chunk_size: Option<u64>,
-}
-
-/// What one `GET /v2/` told about a registry, and the client that asked
-/// (reused for the session, so its connection is too).
-pub struct Probe {
-    /// The scheme that answered.
-    pub scheme: Scheme,
-    /// How the registry wants to be authenticated.
-    pub challenge: Challenge,
-    /// The HTTP client, with the TLS settings and timeouts of the options.
-    pub http: reqwest::Client,
 }
 
 /// A user name and password (or token).
@@ -129,50 +118,44 @@ impl TransportOptions {
             .map_err(|e| Error::Usage(format!("cannot set up the HTTP client: {e}")))
     }
 
-    /// Picks the scheme with one `GET /v2/`, as [`TransportOptions::probe`] does.
-    pub async fn scheme_for(&self, registry: &str) -> Result<Scheme> {
-        Ok(self.probe(registry).await?.scheme)
+    /// The schemes to try, in order, for `registry`: plain HTTP when asked;
+    /// TLS, then plain HTTP, on loopback; TLS elsewhere.
+    pub fn schemes_to_try(&self, registry: &str) -> Vec<Scheme> {
+        if self.plain_http {
+            vec![Scheme::Http]
+        } else if is_loopback_host(registry) {
+            vec![Scheme::Https, Scheme::Http]
+        } else {
+            vec![Scheme::Https]
+        }
     }
 
-    /// One `GET /v2/`: picks the scheme (plain HTTP when asked, TLS otherwise;
-    /// on loopback, plain HTTP only if the server does not speak TLS; a
-    /// certificate error is never passed over) and reads the auth challenge.
-    pub async fn probe(&self, registry: &str) -> Result<Probe> {
-        let http = self.http_client()?;
+    /// Picks the scheme with one `GET /v2/` (for login and `.well-known`
+    /// lookups; registry stores settle it with their first real request):
+    /// plain HTTP when asked, TLS otherwise; on loopback, plain HTTP only if
+    /// the server does not speak TLS. A certificate error is never passed over.
+    pub async fn scheme_for(&self, registry: &str) -> Result<Scheme> {
+        let http = self.probe_client()?;
         let host = api_host(registry);
-        let get = |scheme: Scheme| http.get(format!("{}://{host}/v2/", scheme.as_str())).send();
         let unreachable = |e: &reqwest::Error| Error::Unreachable {
             registry: registry.to_string(),
             detail: describe_request_error(e),
         };
-        let (scheme, response) = if self.plain_http {
-            (Scheme::Http, get(Scheme::Http).await.map_err(|e| unreachable(&e))?)
-        } else {
-            match get(Scheme::Https).await {
-                Ok(response) => (Scheme::Https, response),
+        let schemes = self.schemes_to_try(registry);
+        for (i, scheme) in schemes.iter().enumerate() {
+            match http.get(format!("{}://{host}/v2/", scheme.as_str())).send().await {
+                Ok(_) => return Ok(*scheme),
                 Err(e) => {
                     if let Some(detail) = certificate_problem(&e) {
                         return Err(Error::Certificate { registry: registry.to_string(), detail });
                     }
-                    if !is_loopback_host(registry) {
+                    if i + 1 == schemes.len() {
                         return Err(unreachable(&e));
                     }
-                    (Scheme::Http, get(Scheme::Http).await.map_err(|e| unreachable(&e))?)
                 }
             }
-        };
-        let challenge = if response.status() == reqwest::StatusCode::UNAUTHORIZED {
-            match Challenge::from_headers(response.headers()) {
-                // A 401 without a challenge still means: credentials, please.
-                Challenge::Open => Challenge::Basic,
-                other => other,
-            }
-        } else {
-            Challenge::Open
-        };
-        // Read the (small) body so the connection goes back to the pool.
-        let _ = response.bytes().await;
-        Ok(Probe { scheme, challenge, http })
+        }
+        Err(Error::Unreachable { registry: registry.to_string(), detail: "no scheme to try".into() })
     }
 
     pub(crate) fn probe_client(&self) -> Result<reqwest::Client> {

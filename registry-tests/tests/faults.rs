@@ -162,7 +162,7 @@ fn a_stalled_download_times_out_and_is_retried() {
 }
 
 #[test]
-fn one_probe_per_command_and_a_repush_sends_no_blob() {
+fn no_probe_requests_and_a_repush_is_one_round_trip() {
     let registry = Registry::start();
     let proxy = FaultProxy::start(&registry.host());
     let env = TestEnv::new();
@@ -175,16 +175,15 @@ fn one_probe_per_command_and_a_repush_sends_no_blob() {
     };
     wharf(&["push", &file, &target], &env).assert_ok();
     let log = requests(&proxy);
-    let probes = log.iter().filter(|l| l.starts_with("GET /v2/ ")).count();
-    assert_eq!(probes, 1, "GET /v2/ is asked once per command: {log:#?}");
-    // probe, tag lookup, 2 x (HEAD, POST, PUT) for config and layer, manifest PUT.
-    assert_eq!(log.len(), 9, "{log:#?}");
+    assert!(log.iter().all(|l| !l.starts_with("GET /v2/ ")), "no separate GET /v2/ probe: {log:#?}");
+    // tag lookup, 2 x (HEAD, POST, PUT) for config and layer, manifest PUT.
+    assert_eq!(log.len(), 8, "{log:#?}");
 
     proxy.clear_log();
     wharf(&["push", &file, &target], &env).assert_ok();
     let log = requests(&proxy);
-    assert!(log.iter().all(|l| !l.contains("/blobs/")), "a re-push touches no blob: {log:#?}");
-    assert_eq!(log.len(), 2, "probe and the manifest lookup only: {log:#?}");
+    assert_eq!(log.len(), 1, "a re-push is the tag lookup alone: {log:#?}");
+    assert!(log[0].starts_with("GET /v2/counted/app/manifests/1"), "{log:#?}");
 }
 
 #[test]

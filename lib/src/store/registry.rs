@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, Index, declared_media_type};
 use crate::media;
 use crate::reference::{RegistryRef, Selector};
-use crate::transport::{Scheme, TransportOptions, api_host};
+use crate::transport::{Scheme, TransportOptions};
 
 /// Whether a store will be written to (decides the token scope).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +33,6 @@ pub struct RegistryStore {
     session: Session,
     registry: String,
     repository: String,
-    scheme: Scheme,
     /// Blobs larger than this are uploaded in chunks of `chunk_size`.
     chunked_above: u64,
     /// The size of an upload chunk.
@@ -43,39 +42,35 @@ pub struct RegistryStore {
 }
 
 impl RegistryStore {
-    /// Connects to the repository of `reference`: one `GET /v2/` picks the
-    /// scheme and reads the auth challenge, and the token for `access` is
-    /// fetched now, so credential problems surface here.
+    /// A store for the repository of `reference`. Nothing is sent yet: the
+    /// first request settles the scheme and, when the registry asks, the
+    /// authorization for `access`.
     pub async fn connect(reference: &RegistryRef, options: &TransportOptions, access: Access) -> Result<Self> {
-        let probe = options.probe(&reference.registry).await?;
         let actions = match access {
             Access::Read => "pull",
             Access::Write => "pull,push",
         };
-        let session = Session::open(
-            probe.http,
+        let session = Session::new(
+            options.http_client()?,
             &reference.registry,
-            format!("{}://{}", probe.scheme.as_str(), api_host(&reference.registry)),
             &reference.repository,
-            probe.challenge,
+            options.schemes_to_try(&reference.registry),
             options.secret_for(&reference.registry),
             vec![format!("repository:{}:{actions}", reference.repository)],
-        )
-        .await?;
+        );
         Ok(RegistryStore {
             session,
             registry: reference.registry.clone(),
             repository: reference.repository.clone(),
-            scheme: probe.scheme,
             chunked_above: options.upload_chunk_size.unwrap_or(crate::transport::CHUNKED_ABOVE),
             chunk_size: options.upload_chunk_size.unwrap_or(crate::transport::DEFAULT_UPLOAD_CHUNK_SIZE).max(1),
             manifests: Mutex::new(HashMap::new()),
         })
     }
 
-    /// The scheme in use.
-    pub fn scheme(&self) -> Scheme {
-        self.scheme
+    /// The scheme in use, once a request got through.
+    pub async fn scheme(&self) -> Option<Scheme> {
+        self.session.scheme().await
     }
 
     fn cached(&self, digest: &Digest) -> Option<Bytes> {
