@@ -15,6 +15,11 @@
 //!   `Entrypoint: ["/app.wasm"]`, `rootfs.diff_ids` = the tar digest, and
 //!   `module.wasm.image/variant=compat-smart` on the manifest and in the config
 //!   Labels. The only shape that cannot reuse the Wasm blob (it is in the tar).
+//! - [`Target::Spin`]: the application `spin registry push` writes and
+//!   `spin up --from` runs (see [`crate::spin`] for the sources): an OCI image
+//!   config (`os: Wasip1`, the locked app's digest as a label), the Wasm blob as
+//!   an `application/vnd.wasm.content.layer.v1+wasm` layer, then the locked app
+//!   referencing it by digest.
 //!
 //! A converted manifest carries what the CNCF form needs, so converting back
 //! gives the original manifest digest: the original config document
@@ -28,14 +33,16 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde::Serialize;
 
-use crate::artifact::{self, TITLE, WasmConfig};
+use crate::artifact::{self, CREATED, Created, TITLE, WasmConfig};
 use crate::copy::{CopyOptions, CopyReport, Progress, copy};
 use crate::digest::Digest;
+use crate::entry;
 use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, Manifest};
 use crate::media;
 use crate::ops::{self, Resolved, destination_tags, open_destination, open_source};
 use crate::reference::{Reference, Selector};
+use crate::spin::{self, SPIN_APPLICATION_LAYER, SPIN_WASM_LAYER, SpinApp, SpinTrigger};
 use crate::store::{ByteStream, MemoryStore, ReadStore, RepoLocation};
 use crate::transport::TransportOptions;
 
@@ -70,6 +77,8 @@ pub enum Target {
     Runwasi,
     /// A classic image for crun's Wasm handler and Docker+Wasm (the Wasm inside a tar layer).
     Crun,
+    /// A one-component Spin application (`spin up --from`).
+    Spin,
 }
 
 impl Target {
@@ -79,6 +88,7 @@ impl Target {
             Target::Cncf => "cncf-wasm-v0",
             Target::Runwasi => "runwasi-oci",
             Target::Crun => "crun-image",
+            Target::Spin => "spin-app",
         }
     }
 }
@@ -90,7 +100,8 @@ impl std::str::FromStr for Target {
             "cncf" => Ok(Target::Cncf),
             "runwasi" => Ok(Target::Runwasi),
             "crun" => Ok(Target::Crun),
-            other => Err(Error::Usage(format!("unknown target shape {other:?}: give cncf, runwasi or crun"))),
+            "spin" => Ok(Target::Spin),
+            other => Err(Error::Usage(format!("unknown target shape {other:?}: give cncf, runwasi, crun or spin"))),
         }
     }
 }
@@ -108,18 +119,22 @@ pub fn runtimes_for(shape: &str) -> &'static [&'static str] {
         ],
         "runwasi-oci" => &["runwasi (containerd shims, OCI-layer mode)"],
         "crun-image" => &["crun with a Wasm handler", "Docker+Wasm (deprecated by Docker)"],
+        "spin-app" => &["Spin (`spin up --from`)", "containerd-shim-spin"],
         _ => &[],
     }
 }
 
 /// The runtime shape of a manifest: `cncf-wasm-v0`, `runwasi-oci` (an OCI
-/// image config over a runwasi Wasm layer), else `None` (a legacy shape).
+/// image config over a runwasi Wasm layer), `spin-app` (a locked-app layer),
+/// `crun-image`, else `None` (a legacy shape).
 pub fn runtime_shape(manifest: &Manifest) -> Option<&'static str> {
     let config = manifest.config.media_type.as_str();
     if config == media::WASM_CONFIG_V0 {
         Some(Target::Cncf.shape())
     } else if config == OCI_IMAGE_CONFIG && manifest.layers.iter().any(|l| l.media_type == RUNWASI_LAYER) {
         Some(Target::Runwasi.shape())
+    } else if manifest.layers.iter().any(|l| l.media_type == SPIN_APPLICATION_LAYER) {
+        Some(Target::Spin.shape())
     } else if manifest.annotations.contains_key(CRUN_VARIANT) {
         Some(Target::Crun.shape())
     } else {
@@ -157,16 +172,53 @@ pub struct ConvertReport {
     pub wasm_digest: Digest,
     /// Transfer summary (the Wasm blob is skipped or mounted when the destination can reach it).
     pub transfer: CopyReport,
+    /// The Spin application written (with `--to spin`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spin: Option<SpinApp>,
 }
 
 /// Converts the artifact at `src` to the shape `options.to`, written at `dst`.
 pub async fn convert(src: &Reference, dst: &Reference, options: &ConvertOptions) -> Result<ConvertReport> {
     let tags = destination_tags(dst, src.tag(), &[])?;
     let source = open_source(src, &options.transport).await?;
-    let staged = MemoryStore::new();
-    let resolved = match resolve_crun(source.as_ref(), &src.selector(), &staged).await? {
+    let staged = stage(source.as_ref(), &src.selector(), options.to, &src.short_name()).await?;
+    let overlay = Overlay { staged: staged.store, source: source.as_ref() };
+    let destination = open_destination(dst, &options.transport).await?;
+    let copy_options = CopyOptions { tags: tags.clone(), progress: options.progress.clone(), ..CopyOptions::default() };
+    let transfer = copy(&overlay, &staged.root, destination.as_ref(), &copy_options).await?;
+    Ok(ConvertReport {
+        source: format!("{}@{}", src.location(), staged.resolved.manifest_descriptor.digest),
+        source_shape: staged.resolved.shape,
+        reference: format!("{}@{}", dst.location(), staged.root.digest),
+        digest: staged.root.digest,
+        shape: options.to.shape().into(),
+        tags,
+        wasm_digest: staged.resolved.layer.digest,
+        transfer,
+        spin: staged.spin,
+    })
+}
+
+/// A conversion staged in memory: the new manifest and the documents it
+/// adds, to be read over the source store (which holds the Wasm blob).
+pub(crate) struct Staged {
+    /// The source artifact (for a crun image, `layer` is the Wasm taken out of the tar, staged).
+    pub resolved: Resolved,
+    /// The new manifest's descriptor.
+    pub root: Descriptor,
+    /// The new manifest, config and layers (not the reused Wasm blob).
+    pub store: MemoryStore,
+    /// The Spin application, for [`Target::Spin`].
+    pub spin: Option<SpinApp>,
+}
+
+/// Stages the artifact at `selector` in `source` in the shape `to`; `name`
+/// names it when nothing in the artifact does (a Spin app's name).
+pub(crate) async fn stage(source: &dyn ReadStore, selector: &Selector, to: Target, name: &str) -> Result<Staged> {
+    let store = MemoryStore::new();
+    let resolved = match resolve_crun(source, selector, &store).await? {
         Some(resolved) => resolved,
-        None => ops::resolve_artifact(source.as_ref(), &src.selector()).await?,
+        None => ops::resolve_artifact(source, selector).await?,
     };
     // A CNCF source's config, verbatim: carried so the way back is byte-exact.
     let cncf_config = if resolved.manifest.config.media_type == media::WASM_CONFIG_V0 {
@@ -174,31 +226,23 @@ pub async fn convert(src: &Reference, dst: &Reference, options: &ConvertOptions)
     } else {
         None
     };
-    let manifest = match options.to {
-        Target::Cncf => to_cncf(&resolved, &staged)?,
-        Target::Runwasi => to_runwasi(&resolved, cncf_config, &staged)?,
+    let reads = overlay_of(&store, source);
+    let (manifest, spin) = match to {
+        Target::Cncf => (to_cncf(&resolved, &store)?, None),
+        Target::Runwasi => (to_runwasi(&resolved, cncf_config, &store)?, None),
         Target::Crun => {
-            let wasm = wasm_bytes(&overlay_of(&staged, source.as_ref()), &resolved.layer).await?;
-            to_crun(&resolved, cncf_config, &wasm, &staged)?
+            let wasm = wasm_bytes(&reads, &resolved.layer).await?;
+            (to_crun(&resolved, cncf_config, &wasm, &store)?, None)
+        }
+        Target::Spin => {
+            let (manifest, app) = to_spin(&resolved, cncf_config, &reads, name).await?;
+            (manifest, Some(app))
         }
     };
     let bytes = Bytes::from(manifest.to_bytes());
     let root = Descriptor::of_bytes(media::OCI_MANIFEST, &bytes);
-    staged.add_bytes(&root, bytes);
-    let overlay = Overlay { staged, source: source.as_ref() };
-    let destination = open_destination(dst, &options.transport).await?;
-    let copy_options = CopyOptions { tags: tags.clone(), progress: options.progress.clone(), ..CopyOptions::default() };
-    let transfer = copy(&overlay, &root, destination.as_ref(), &copy_options).await?;
-    Ok(ConvertReport {
-        source: format!("{}@{}", src.location(), resolved.manifest_descriptor.digest),
-        source_shape: resolved.shape,
-        reference: format!("{}@{}", dst.location(), root.digest),
-        digest: root.digest,
-        shape: options.to.shape().into(),
-        tags,
-        wasm_digest: resolved.layer.digest,
-        transfer,
-    })
+    store.add_bytes(&root, bytes);
+    Ok(Staged { resolved, root, store, spin })
 }
 
 /// The original CNCF facts of `resolved`: its config bytes, manifest
@@ -341,6 +385,49 @@ fn to_runwasi(resolved: &Resolved, cncf_config: Option<Bytes>, staged: &MemorySt
     let mut layer = wasm_layer(resolved, RUNWASI_LAYER);
     layer.annotations.insert(TITLE.into(), title);
     Ok(Manifest::image(config_desc, vec![layer], annotations))
+}
+
+/// Spin's application form of `resolved`: the Wasm blob under Spin's layer
+/// type, then the locked app naming it by digest, under Spin's image config.
+async fn to_spin(
+    resolved: &Resolved,
+    cncf_config: Option<Bytes>,
+    reads: &OverlayRef<'_>,
+    name: &str,
+) -> Result<(Manifest, SpinApp)> {
+    let small = if resolved.layer.size <= spin::INLINE_MAX_SIZE {
+        Some(wasm_bytes(reads, &resolved.layer).await?)
+    } else {
+        None
+    };
+    let entry = match resolved.config.as_ref().and_then(|c| c.component.as_ref()) {
+        Some(world) => entry::of_component_world(&world.exports, &world.imports),
+        None => {
+            let bytes = match &small {
+                Some(bytes) => bytes.clone(),
+                None => wasm_bytes(reads, &resolved.layer).await?,
+            };
+            entry::of_binary(resolved.layer.digest.as_str(), &bytes)?
+        }
+    };
+    let trigger = SpinTrigger::for_entry(&entry)?;
+    let carried = carried_annotations(resolved, cncf_config)?;
+    let file_name = carried.get(CNCF_TITLE).or_else(|| resolved.layer.annotations.get(TITLE));
+    let fallback = file_name.map_or(name, |t| t.trim_end_matches(".wasm"));
+    let app = SpinApp::new(&carried, fallback, trigger);
+    let created = match carried.get(CREATED).cloned().or_else(|| resolved.config.as_ref()?.created.clone()) {
+        Some(created) => created,
+        None => Created::reproducible()?.rfc3339(),
+    };
+    let locked = Bytes::from(app.locked_app(&resolved.layer, small.as_deref()));
+    let locked_desc = Descriptor::of_bytes(SPIN_APPLICATION_LAYER, &locked);
+    reads.staged.add_bytes(&locked_desc, locked);
+    let config = Bytes::from(spin::image_config(&locked_desc.digest));
+    let config_desc = Descriptor::of_bytes(OCI_IMAGE_CONFIG, &config);
+    reads.staged.add_bytes(&config_desc, config);
+    let annotations = app.annotations(carried, &created);
+    let layers = vec![wasm_layer(resolved, SPIN_WASM_LAYER), locked_desc];
+    Ok((Manifest::image(config_desc, layers, annotations), app))
 }
 
 fn overlay_of<'a>(staged: &'a MemoryStore, source: &'a dyn ReadStore) -> OverlayRef<'a> {
@@ -562,8 +649,9 @@ mod tests {
     fn targets_parse_and_unknown_ones_name_the_choices() {
         assert_eq!("crun".parse::<Target>().ok(), Some(Target::Crun));
         assert_eq!("runwasi".parse::<Target>().ok(), Some(Target::Runwasi));
-        match "spin".parse::<Target>() {
-            Err(Error::Usage(msg)) => assert!(msg.contains("cncf, runwasi or crun"), "{msg}"),
+        assert_eq!("spin".parse::<Target>().ok(), Some(Target::Spin));
+        match "wasmedge".parse::<Target>() {
+            Err(Error::Usage(msg)) => assert!(msg.contains("cncf, runwasi, crun or spin"), "{msg}"),
             other => panic!("{other:?}"),
         }
     }

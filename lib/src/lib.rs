@@ -6,7 +6,8 @@
 //! - [`manifest`], [`media`]: OCI documents and media types.
 //! - [`store`]: the content-store traits and their registry, layout and memory implementations.
 //! - [`copy`]: the one graph walk behind push, pull and copy.
-//! - [`convert`]: the artifact in the shape a given runtime reads (runwasi's OCI-layer form, CNCF).
+//! - [`convert`]: the artifact in the shape a given runtime reads (runwasi, crun, Spin, CNCF);
+//!   [`spin`]: Spin's locked app; [`entry`]: how a runtime starts a binary.
 //! - [`artifact`], [`wasm`]: the Wasm OCI artifact format and binary inspection.
 //! - [`transport`], [`credentials`]: schemes, TLS and registry credentials.
 //! - [`admission`]: the Kubernetes admission webhook (AdmissionReview in, verdicts out).
@@ -27,6 +28,7 @@ pub mod convert;
 pub mod copy;
 pub mod credentials;
 pub mod digest;
+pub mod entry;
 pub mod error;
 pub mod manifest;
 pub mod media;
@@ -35,6 +37,7 @@ pub mod policy;
 pub mod reference;
 pub mod retry;
 pub mod sign;
+pub mod spin;
 pub mod store;
 pub mod transport;
 pub mod wasm;

@@ -268,7 +268,7 @@ fn convert_a_core_module_to_runwasi_and_back() {
 #[test]
 fn convert_refuses_an_unknown_shape_and_a_foreign_image_back_to_cncf() {
     let env = TestEnv::new();
-    let bad = wharf(&["convert", "oci:a:x", "oci:b:x", "--to", "spin"], &env);
+    let bad = wharf(&["convert", "oci:a:x", "oci:b:x", "--to", "wasmedge"], &env);
     bad.assert_code(2);
     assert!(bad.stderr.contains("cncf"), "{bad}");
 
@@ -397,4 +397,286 @@ fn convert_to_a_crun_image_and_back() {
     assert_eq!(inspected.json()["runtimeShape"], "crun-image");
     assert_eq!(inspected.json()["runtimes"], json!(["crun with a Wasm handler", "Docker+Wasm (deprecated by Docker)"]));
     assert_eq!(inspected.json()["layer"]["digest"], tar_digest.as_str());
+}
+
+const SPIN_WASM_LAYER: &str = "application/vnd.wasm.content.layer.v1+wasm";
+const SPIN_LOCKED_LAYER: &str = "application/vnd.fermyon.spin.application.v1+config";
+const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+
+/// A minimal `wasi:http/proxy` world (the names Spin's HTTP trigger looks
+/// for; only the types the handler's signature needs).
+const PROXY_WIT: &str = "package wasi:http@0.2.0;
+
+interface types {
+  resource incoming-request;
+  resource response-outparam;
+}
+
+interface incoming-handler {
+  use types.{incoming-request, response-outparam};
+  handle: func(request: incoming-request, response-out: response-outparam);
+}
+
+world proxy {
+  export incoming-handler;
+}
+";
+
+/// A component exporting `wasi:http/incoming-handler@0.2.0` (its handler does nothing).
+fn build_http_component(env: &TestEnv) -> Vec<u8> {
+    let wit = env.write("proxy/proxy.wit", PROXY_WIT);
+    let wat = env.write(
+        "proxy/handler.wat",
+        r#"(module (func (export "wasi:http/incoming-handler@0.2.0#handle") (param i32 i32)))"#,
+    );
+    wharf_examples::build_component(&wat, &wit, "wasi:http/proxy@0.2.0").expect("build the wasi:http component")
+}
+
+/// `(module (func (export "_start")) (func (export "add")))`: a WASI command module, 46 bytes.
+const COMMAND_MODULE: &[u8] = &[
+    0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 3, 2, 0, 0, 7, 16, 2, 6, 95, 115, 116, 97, 114, 116, 0, 0, 3,
+    97, 100, 100, 0, 1, 10, 7, 2, 2, 0, 11, 2, 0, 11,
+];
+
+/// Fetches the manifest at `repo:tag`, its config and its locked-app layer (raw bytes and JSON).
+fn spin_documents(host: &str, repo: &str, tag: &str) -> (Value, Vec<u8>, Vec<u8>) {
+    let (_, manifest) = get_json(host, &format!("/v2/{repo}/manifests/{tag}"), MANIFEST);
+    let config_digest = manifest["config"]["digest"].as_str().unwrap_or_default().to_string();
+    let (config, _) = get_json(host, &format!("/v2/{repo}/blobs/{config_digest}"), "*/*");
+    let locked_digest = manifest["layers"][1]["digest"].as_str().unwrap_or_default().to_string();
+    let (locked, _) = get_json(host, &format!("/v2/{repo}/blobs/{locked_digest}"), "*/*");
+    (manifest, config, locked)
+}
+
+/// The expected bytes follow spinframework/spin (snapshot 94a8fc8):
+/// `crates/oci/src/client.rs` (`push_locked_core`: the image config built from
+/// oci-client's `ConfigFile` with `Architecture::Wasm`, `Os::Other("Wasip1")` and
+/// the `com.fermyon.spin.lockedAppDigest` label; one
+/// `application/vnd.wasm.content.layer.v1+wasm` layer per component, then the
+/// locked app as an `application/vnd.fermyon.spin.application.v1+config` layer;
+/// `all_annotations`: title/description/version/authors/created), and
+/// `crates/locked-app/src/locked.rs` (`LockedApp`'s serialisation, field order,
+/// `ContentRef { inline, digest }`), `crates/loader/src/local.rs`
+/// (`locked_metadata`: `triggers {}` and `trigger {type}`), and
+/// `crates/manifest/src/normalize.rs` (trigger id `<component>-<type>-trigger`).
+#[test]
+fn convert_a_wasi_http_component_to_a_spin_app_and_back() {
+    let registry = Registry::start();
+    let host = registry.host();
+    let env = TestEnv::new();
+    let bytes = build_http_component(&env);
+    let wasm_digest = sha256_digest(&bytes);
+    let file = env.write("api.wasm", &bytes);
+    let original = wharf(
+        &[
+            "push",
+            file.to_str().unwrap_or_default(),
+            &registry.reference("wasm/api:cncf"),
+            "-a",
+            "org.opencontainers.image.version=1.2.0",
+            "-a",
+            "org.opencontainers.image.description=An HTTP API",
+            "-a",
+            "org.opencontainers.image.authors=Ada, Grace",
+            "--format",
+            "json",
+        ],
+        &env,
+    );
+    original.assert_ok();
+    let original_digest = original.json()["digest"].as_str().unwrap_or_default().to_string();
+    assert_eq!(original.json()["config"]["component"]["exports"], json!(["wasi:http/incoming-handler@0.2.0"]));
+
+    let converted = wharf(
+        &[
+            "convert",
+            &registry.reference("wasm/api:cncf"),
+            &registry.reference("wasm/api:spin"),
+            "--to",
+            "spin",
+            "--format",
+            "json",
+        ],
+        &env,
+    );
+    converted.assert_ok();
+    let report = converted.json();
+    assert_eq!(report["shape"], "spin-app", "{report}");
+    assert_eq!(report["wasmDigest"], wasm_digest.as_str());
+    assert_eq!(report["spin"]["component"], "api");
+    assert_eq!(report["spin"]["trigger"], "http");
+    let copied: Vec<&str> =
+        report["transfer"]["copied"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    assert!(!copied.contains(&wasm_digest.as_str()), "the wasm blob was re-sent: {report}");
+
+    let (manifest, config, locked) = spin_documents(&host, "wasm/api", "spin");
+    assert_eq!(manifest["schemaVersion"], 2);
+    assert_eq!(manifest["mediaType"], MANIFEST);
+    assert_eq!(manifest["config"]["mediaType"], OCI_CONFIG);
+    let layers = manifest["layers"].as_array().expect("layers");
+    assert_eq!(layers.len(), 2, "{manifest}");
+    // The component layer: the same blob, Spin's type, no annotations (ImageLayer::new(.., None)).
+    assert_eq!(layers[0], json!({"mediaType": SPIN_WASM_LAYER, "digest": wasm_digest, "size": bytes.len()}));
+    // The locked app is the last layer, without annotations either.
+    let locked_digest = sha256_digest(&locked);
+    assert_eq!(layers[1], json!({"mediaType": SPIN_LOCKED_LAYER, "digest": locked_digest, "size": locked.len()}));
+    // The image config, byte for byte as oci-client serialises Spin's ConfigFile.
+    assert_eq!(
+        String::from_utf8_lossy(&config),
+        format!(
+            r#"{{"architecture":"wasm","os":"Wasip1","config":{{"Labels":{{"com.fermyon.spin.lockedAppDigest":"{locked_digest}"}}}},"rootfs":{{"type":"layers","diff_ids":[]}}}}"#
+        )
+    );
+    // The locked app, compact, in LockedApp's field order; metadata and trigger config keys sorted.
+    assert_eq!(
+        String::from_utf8_lossy(&locked),
+        format!(
+            r#"{{"spin_lock_version":0,"metadata":{{"authors":["Ada, Grace"],"description":"An HTTP API","name":"api","trigger":{{"type":"http"}},"triggers":{{}},"version":"1.2.0"}},"triggers":[{{"id":"api-http-trigger","trigger_type":"http","trigger_config":{{"component":"api","route":"/..."}}}}],"components":[{{"id":"api","source":{{"content_type":"application/wasm","digest":"{wasm_digest}"}}}}]}}"#
+        )
+    );
+    // all_annotations: the explicit ones win; title is the app name; created is reproducible.
+    let annotations = &manifest["annotations"];
+    assert_eq!(annotations["org.opencontainers.image.title"], "api");
+    assert_eq!(annotations["org.opencontainers.image.version"], "1.2.0");
+    assert_eq!(annotations["org.opencontainers.image.description"], "An HTTP API");
+    assert_eq!(annotations["org.opencontainers.image.authors"], "Ada, Grace");
+    assert_eq!(annotations["org.opencontainers.image.created"], "1970-01-01T00:00:00Z");
+
+    // Deterministic: converting again gives the same digest.
+    let again = wharf(
+        &[
+            "convert",
+            &registry.reference("wasm/api:cncf"),
+            &registry.reference("wasm/api:spin2"),
+            "--to",
+            "spin",
+            "--format",
+            "json",
+        ],
+        &env,
+    );
+    again.assert_ok();
+    assert_eq!(again.json()["digest"], report["digest"]);
+
+    // inspect names the shape; pull reads the component out of it.
+    let inspected = wharf(&["inspect", &registry.reference("wasm/api:spin"), "--format", "json"], &env);
+    inspected.assert_ok();
+    assert_eq!(inspected.json()["runtimeShape"], "spin-app");
+    assert_eq!(inspected.json()["runtimes"], json!(["Spin (`spin up --from`)", "containerd-shim-spin"]));
+    let out = env.path("from-spin.wasm");
+    wharf(&["pull", &registry.reference("wasm/api:spin"), "-o", out.to_str().unwrap_or_default()], &env).assert_ok();
+    assert_eq!(std::fs::read(&out).expect("pulled"), bytes);
+
+    // Into another repository of the same registry: the wasm blob is mounted, not sent.
+    let across = wharf(
+        &[
+            "convert",
+            &registry.reference("wasm/api:cncf"),
+            &registry.reference("spin/api:1"),
+            "--to",
+            "spin",
+            "--format",
+            "json",
+        ],
+        &env,
+    );
+    across.assert_ok();
+    let mounted: Vec<String> = across.json()["transfer"]["mounted"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    assert!(mounted.contains(&wasm_digest), "{}", across.json());
+
+    // Back to CNCF: the original manifest digest.
+    let back = wharf(
+        &[
+            "convert",
+            &registry.reference("wasm/api:spin"),
+            &registry.reference("wasm/api:back"),
+            "--to",
+            "cncf",
+            "--format",
+            "json",
+        ],
+        &env,
+    );
+    back.assert_ok();
+    assert_eq!(back.json()["digest"], original_digest.as_str(), "{}", back.json());
+    let (back_bytes, _) = get_json(&host, "/v2/wasm/api/manifests/back", MANIFEST);
+    assert_eq!(sha256_digest(&back_bytes), original_digest);
+    // And through the other shapes: spin -> runwasi -> spin gives the same Spin app.
+    wharf(
+        &["convert", &registry.reference("wasm/api:spin"), &registry.reference("wasm/api:rw"), "--to", "runwasi"],
+        &env,
+    )
+    .assert_ok();
+    let respun = wharf(
+        &[
+            "convert",
+            &registry.reference("wasm/api:rw"),
+            &registry.reference("wasm/api:spin3"),
+            "--to",
+            "spin",
+            "--format",
+            "json",
+        ],
+        &env,
+    );
+    respun.assert_ok();
+    assert_eq!(respun.json()["digest"], report["digest"], "{}", respun.json());
+}
+
+#[test]
+fn convert_to_spin_runs_commands_through_wagi_and_refuses_plain_functions() {
+    let registry = Registry::start();
+    let host = registry.host();
+    let env = TestEnv::new();
+    let file = env.write("tool.wasm", COMMAND_MODULE);
+    wharf(&["push", file.to_str().unwrap_or_default(), &registry.reference("wasm/tool:1")], &env).assert_ok();
+    let converted = wharf(
+        &[
+            "convert",
+            &registry.reference("wasm/tool:1"),
+            &registry.reference("wasm/tool:spin"),
+            "--to",
+            "spin",
+            "--format",
+            "json",
+        ],
+        &env,
+    );
+    converted.assert_ok();
+    assert_eq!(converted.json()["spin"]["trigger"], "wagi");
+    let (manifest, _, locked) = spin_documents(&host, "wasm/tool", "spin");
+    assert_eq!(manifest["layers"][0]["digest"], sha256_digest(COMMAND_MODULE));
+    let locked: Value = serde_json::from_slice(&locked).expect("locked app JSON");
+    assert_eq!(
+        locked["triggers"][0],
+        json!({"id": "tool-http-trigger", "trigger_type": "http", "trigger_config": {"component": "tool", "executor": {"type": "wagi"}, "route": "/..."}})
+    );
+    // Content of at most 128 bytes is also inlined, unpadded standard base64 (spin_serde::base64).
+    use base64::Engine;
+    let inline = base64::engine::general_purpose::STANDARD_NO_PAD.encode(COMMAND_MODULE);
+    assert_eq!(
+        locked["components"][0]["source"],
+        json!({"content_type": "application/wasm", "inline": inline, "digest": sha256_digest(COMMAND_MODULE)})
+    );
+
+    // A component exporting only functions, and a core module without _start: Spin cannot run them.
+    let hello = wharf_examples::build_hello_component().expect("build the example component");
+    let module = wharf_examples::build_hello_module().expect("build the example module");
+    for (name, bytes) in [("hello.wasm", hello), ("add.wasm", module)] {
+        let file = env.write(name, &bytes);
+        let reference = registry.reference(&format!("wasm/{}:1", name.trim_end_matches(".wasm")));
+        wharf(&["push", file.to_str().unwrap_or_default(), &reference], &env).assert_ok();
+        let target = registry.reference(&format!("wasm/{}:spin", name.trim_end_matches(".wasm")));
+        let refused = wharf(&["convert", &reference, &target, "--to", "spin"], &env);
+        refused.assert_code(2);
+        assert!(refused.stderr.contains("wasi:http") && refused.stderr.contains("--for wasmtime"), "{refused}");
+        let (status, _, _) =
+            registry_get(&host, &format!("/v2/wasm/{}/manifests/spin", name.trim_end_matches(".wasm")), MANIFEST);
+        assert_eq!(status, 404, "nothing was written for {name}");
+    }
 }
