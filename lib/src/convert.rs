@@ -36,7 +36,7 @@ use serde::Serialize;
 use crate::artifact::{self, CREATED, Created, TITLE, WasmConfig};
 use crate::copy::{CopyOptions, CopyReport, Progress, copy};
 use crate::digest::Digest;
-use crate::entry;
+use crate::entry::{self, Entry};
 use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, Manifest};
 use crate::media;
@@ -212,14 +212,21 @@ pub(crate) struct Staged {
     pub spin: Option<SpinApp>,
 }
 
+/// Resolves any shape wharf reads at `selector`, reading manifests and config
+/// only, except for a crun image, whose Wasm is taken out of its tar and staged
+/// in `store` (then `layer` describes that Wasm).
+pub(crate) async fn resolve_any(source: &dyn ReadStore, selector: &Selector, store: &MemoryStore) -> Result<Resolved> {
+    match resolve_crun(source, selector, store).await? {
+        Some(resolved) => Ok(resolved),
+        None => ops::resolve_artifact(source, selector).await,
+    }
+}
+
 /// Stages the artifact at `selector` in `source` in the shape `to`; `name`
 /// names it when nothing in the artifact does (a Spin app's name).
 pub(crate) async fn stage(source: &dyn ReadStore, selector: &Selector, to: Target, name: &str) -> Result<Staged> {
     let store = MemoryStore::new();
-    let resolved = match resolve_crun(source, selector, &store).await? {
-        Some(resolved) => resolved,
-        None => ops::resolve_artifact(source, selector).await?,
-    };
+    let resolved = resolve_any(source, selector, &store).await?;
     // A CNCF source's config, verbatim: carried so the way back is byte-exact.
     let cncf_config = if resolved.manifest.config.media_type == media::WASM_CONFIG_V0 {
         Some(source.fetch_bytes(&resolved.manifest.config).await?)
@@ -334,7 +341,7 @@ struct RootFs {
 
 /// The manifest annotations a converted manifest carries: the source's own,
 /// plus the CNCF facts for the way back.
-fn carried_annotations(resolved: &Resolved, cncf_config: Option<Bytes>) -> Result<BTreeMap<String, String>> {
+pub(crate) fn carried_annotations(resolved: &Resolved, cncf_config: Option<Bytes>) -> Result<BTreeMap<String, String>> {
     let facts = match cncf_config {
         Some(config) => Some(cncf_facts(resolved, Some(config))?),
         None => cncf_facts(resolved, None).ok(),
@@ -400,8 +407,8 @@ async fn to_spin(
     } else {
         None
     };
-    let entry = match resolved.config.as_ref().and_then(|c| c.component.as_ref()) {
-        Some(world) => entry::of_component_world(&world.exports, &world.imports),
+    let entry = match config_entry(resolved) {
+        Some(entry) => entry,
         None => {
             let bytes = match &small {
                 Some(bytes) => bytes.clone(),
@@ -410,11 +417,8 @@ async fn to_spin(
             entry::of_binary(resolved.layer.digest.as_str(), &bytes)?
         }
     };
-    let trigger = SpinTrigger::for_entry(&entry)?;
     let carried = carried_annotations(resolved, cncf_config)?;
-    let file_name = carried.get(CNCF_TITLE).or_else(|| resolved.layer.annotations.get(TITLE));
-    let fallback = file_name.map_or(name, |t| t.trim_end_matches(".wasm"));
-    let app = SpinApp::new(&carried, fallback, trigger);
+    let app = spin_app(resolved, &carried, &entry, name)?;
     let created = match carried.get(CREATED).cloned().or_else(|| resolved.config.as_ref()?.created.clone()) {
         Some(created) => created,
         None => Created::reproducible()?.rfc3339(),
@@ -428,6 +432,31 @@ async fn to_spin(
     let annotations = app.annotations(carried, &created);
     let layers = vec![wasm_layer(resolved, SPIN_WASM_LAYER), locked_desc];
     Ok((Manifest::image(config_desc, layers, annotations), app))
+}
+
+/// The entry point the CNCF config's `component` field tells, without reading the Wasm.
+pub(crate) fn config_entry(resolved: &Resolved) -> Option<Entry> {
+    let world = resolved.config.as_ref()?.component.as_ref()?;
+    Some(entry::of_component_world(&world.exports, &world.imports))
+}
+
+/// The Spin application of `resolved` (with its manifest `annotations`, see
+/// [`carried_annotations`]): named by the `title` annotation, else the Wasm's
+/// file name, else `name`; or why Spin cannot run `entry`.
+pub(crate) fn spin_app(
+    resolved: &Resolved,
+    annotations: &BTreeMap<String, String>,
+    entry: &Entry,
+    name: &str,
+) -> Result<SpinApp> {
+    let trigger = SpinTrigger::for_entry(entry)?;
+    let fallback = wasm_file_name(resolved).map_or(name, |t| t.trim_end_matches(".wasm"));
+    Ok(SpinApp::new(annotations, fallback, trigger))
+}
+
+/// The Wasm's original file name: the carried CNCF layer title, else the layer's title.
+pub(crate) fn wasm_file_name(resolved: &Resolved) -> Option<&str> {
+    resolved.manifest.annotations.get(CNCF_TITLE).or_else(|| resolved.layer.annotations.get(TITLE)).map(String::as_str)
 }
 
 fn overlay_of<'a>(staged: &'a MemoryStore, source: &'a dyn ReadStore) -> OverlayRef<'a> {
@@ -460,6 +489,15 @@ struct OverlayRef<'a> {
 /// One file in a deterministic ustar archive: fixed mtime (0), uid/gid (0),
 /// mode 0644, empty user and group names.
 pub fn tar_one_file(name: &str, content: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(content.len() + 2048);
+    tar_append(&mut out, name, content)?;
+    out.extend_from_slice(&[0u8; 1024]);
+    Ok(out)
+}
+
+/// Appends one file entry (header, content, padding) to a ustar archive
+/// being built in `out`, with the fixed owner, mode and mtime of [`tar_one_file`].
+pub fn tar_append(out: &mut Vec<u8>, name: &str, content: &[u8]) -> Result<()> {
     if name.len() > 99 {
         return Err(Error::Usage(format!("tar entry name {name:?} is over 99 bytes")));
     }
@@ -485,12 +523,10 @@ pub fn tar_one_file(name: &str, content: &[u8]) -> Result<Vec<u8>> {
     let sum: u32 = header.iter().map(|&b| u32::from(b)).sum();
     let text = format!("{sum:06o}\0 ");
     header[148..156].copy_from_slice(text.as_bytes());
-    let mut out = Vec::with_capacity(content.len() + 2048);
     out.extend_from_slice(&header);
     out.extend_from_slice(content);
     out.resize(out.len().div_ceil(512) * 512, 0);
-    out.extend_from_slice(&[0u8; 1024]);
-    Ok(out)
+    Ok(())
 }
 
 /// The content of the file `name` in an uncompressed tar archive.
@@ -609,9 +645,11 @@ async fn resolve_crun(store: &dyn ReadStore, selector: &Selector, staged: &Memor
 
 /// The staged documents over the source store: the walk reads new documents
 /// from memory and everything else (the Wasm blob) from the source.
-struct Overlay<'a> {
-    staged: MemoryStore,
-    source: &'a dyn ReadStore,
+pub(crate) struct Overlay<'a> {
+    /// Content staged in memory.
+    pub staged: MemoryStore,
+    /// The source store.
+    pub source: &'a dyn ReadStore,
 }
 
 #[async_trait]

@@ -12,7 +12,7 @@
 //! - [`transport`], [`credentials`]: schemes, TLS and registry credentials.
 //! - [`admission`]: the Kubernetes admission webhook (AdmissionReview in, verdicts out).
 //! - [`policy`]: admission policies (which images must be signed by whom).
-//! - [`ops`]: the commands as library calls returning reports.
+//! - [`ops`]: the commands as library calls returning reports; [`runtime_pull`]: `pull --for RUNTIME`.
 //! - [`retry`]: retries with backoff for transient failures.
 //! - [`sign`]: cosign-compatible keys, signing and verification.
 //! - [`compose`]: plugging components into each other (`wharf compose plug`).
@@ -36,6 +36,7 @@ pub mod ops;
 pub mod policy;
 pub mod reference;
 pub mod retry;
+pub mod runtime_pull;
 pub mod sign;
 pub mod spin;
 pub mod store;

@@ -64,11 +64,14 @@ impl SpinTrigger {
             EntryPoint::Http { .. } => Ok(SpinTrigger::Http),
             EntryPoint::Command => Ok(SpinTrigger::Wagi),
             EntryPoint::Functions { names } => Err(Error::Usage(format!(
-                "Spin cannot run this {:?}: Spin starts a component through its HTTP trigger, which needs a wasi:http \
+                "Spin cannot run this {}: Spin starts a component through its HTTP trigger, which needs a wasi:http \
                  handler export (wasi:http/incoming-handler@0.2) or a command (wasi:cli/run, or _start in a core \
                  module, run through the WAGI executor), and this one exports only [{}]; run it with `wharf pull --for \
                  wasmtime` instead",
-                entry.kind,
+                match entry.kind {
+                    crate::wasm::WasmKind::Component => "component",
+                    crate::wasm::WasmKind::Module => "core module",
+                },
                 names.join(", ")
             ))),
         }

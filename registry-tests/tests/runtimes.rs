@@ -680,3 +680,320 @@ fn convert_to_spin_runs_commands_through_wagi_and_refuses_plain_functions() {
         assert_eq!(status, 404, "nothing was written for {name}");
     }
 }
+
+/// `pull --for RUNTIME -o DIR --format json`, asserting success.
+fn pull_for(env: &TestEnv, reference: &str, runtime: &str, dir: &std::path::Path) -> Value {
+    let run =
+        wharf(&["pull", reference, "--for", runtime, "-o", dir.to_str().unwrap_or_default(), "--format", "json"], env);
+    run.assert_ok();
+    run.json()
+}
+
+#[test]
+fn pull_for_wasmtime_from_every_shape_writes_a_component_that_runs() {
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let bytes = wharf_examples::build_hello_component().expect("build the example component");
+    let file = env.write("hello.wasm", &bytes);
+    let file = file.to_str().unwrap_or_default();
+    wharf(&["push", file, &registry.reference("wasm/hello:1")], &env).assert_ok();
+    wharf(&["push", file, &registry.reference("wasm/hello-index:1"), "--index"], &env).assert_ok();
+    for shape in ["runwasi", "crun"] {
+        let dst = registry.reference(&format!("wasm/hello:{shape}"));
+        wharf(&["convert", &registry.reference("wasm/hello:1"), &dst, "--to", shape], &env).assert_ok();
+    }
+    let sources = [
+        ("cncf", "wasm/hello:1"),
+        ("index", "wasm/hello-index:1"),
+        ("runwasi", "wasm/hello:runwasi"),
+        ("crun", "wasm/hello:crun"),
+    ];
+    for (shape, repo_tag) in sources {
+        let dir = env.path(&format!("for-wasmtime-{shape}"));
+        let report = pull_for(&env, &registry.reference(repo_tag), "wasmtime", &dir);
+        let wasm = dir.join("hello.wasm");
+        assert_eq!(report["files"], json!(["hello.wasm"]), "{shape}: {report}");
+        assert_eq!(report["wasmDigest"], sha256_digest(&bytes));
+        assert_eq!(std::fs::read(&wasm).expect("the component"), bytes, "{shape}");
+        // A component exporting functions only: `wasmtime run --invoke`, with the export named.
+        assert_eq!(report["entry"], json!({"kind": "functions", "names": ["greet"]}), "{shape}");
+        assert_eq!(
+            report["commands"],
+            json!([["wasmtime", "run", "--invoke", "greet(…)", wasm.display().to_string()]]),
+            "{shape}"
+        );
+        let ran = python_peer("run_component.py", &[wasm.to_str().unwrap_or_default(), "greet", "Alice"]);
+        ran.assert_ok();
+        assert_eq!(ran.stdout.trim(), "Hello, Alice!", "{shape}");
+    }
+
+    // Text output: the command line on stdout.
+    let dir = env.path("text");
+    let text = wharf(
+        &["pull", &registry.reference("wasm/hello:1"), "--for", "wasmtime", "-o", dir.to_str().unwrap_or_default()],
+        &env,
+    );
+    text.assert_ok();
+    assert_eq!(text.stdout.trim(), format!("wasmtime run --invoke 'greet(…)' {}", dir.join("hello.wasm").display()));
+
+    // A core module: `wasmtime run --invoke add FILE ARGS`, and it runs.
+    let module = wharf_examples::build_hello_module().expect("build the example module");
+    let module_file = env.write("add.wasm", &module);
+    wharf(&["push", module_file.to_str().unwrap_or_default(), &registry.reference("wasm/add:1")], &env).assert_ok();
+    let dir = env.path("for-wasmtime-module");
+    let report = pull_for(&env, &registry.reference("wasm/add:1"), "wasmtime", &dir);
+    let wasm = dir.join("add.wasm");
+    assert_eq!(report["commands"], json!([["wasmtime", "run", "--invoke", "add", wasm.display().to_string()]]));
+    let ran = python_peer("run_component.py", &[wasm.to_str().unwrap_or_default(), "add", "2", "3"]);
+    ran.assert_ok();
+    assert_eq!(ran.stdout.trim(), "5");
+
+    // A wasi:http handler, read from Spin's shape: `wasmtime serve`.
+    let api = build_http_component(&env);
+    let api_file = env.write("api.wasm", &api);
+    wharf(&["push", api_file.to_str().unwrap_or_default(), &registry.reference("wasm/api:1")], &env).assert_ok();
+    wharf(&["convert", &registry.reference("wasm/api:1"), &registry.reference("wasm/api:spin"), "--to", "spin"], &env)
+        .assert_ok();
+    let dir = env.path("for-wasmtime-spin");
+    let report = pull_for(&env, &registry.reference("wasm/api:spin"), "wasmtime", &dir);
+    assert_eq!(report["shape"], "image with a Wasm layer", "{report}");
+    assert_eq!(report["warnings"], json!([]), "a Spin app's locked-app layer is expected: {report}");
+    assert_eq!(std::fs::read(dir.join("api.wasm")).expect("the component"), api);
+    assert_eq!(report["entry"], json!({"kind": "http", "export": "wasi:http/incoming-handler@0.2.0"}));
+    assert_eq!(report["commands"], json!([["wasmtime", "serve", dir.join("api.wasm").display().to_string()]]));
+}
+
+#[test]
+fn pull_for_spin_writes_a_spin_toml_beside_the_component() {
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let api = build_http_component(&env);
+    let api_file = env.write("api.wasm", &api);
+    wharf(
+        &[
+            "push",
+            api_file.to_str().unwrap_or_default(),
+            &registry.reference("wasm/api:1"),
+            "-a",
+            "org.opencontainers.image.version=1.2.0",
+            "-a",
+            "org.opencontainers.image.description=An HTTP API",
+        ],
+        &env,
+    )
+    .assert_ok();
+    // The manifest format of spinframework/spin `crates/manifest/src/schema/v2.rs`: [application],
+    // [[trigger.http]] with route and component, [component.<id>] with source.
+    let expected = "spin_manifest_version = 2\n\n[application]\nname = \"api\"\nversion = \"1.2.0\"\ndescription = \"An HTTP API\"\n\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"api\"\n\n[component.api]\nsource = \"api.wasm\"\n";
+    let dir = env.path("for-spin");
+    let report = pull_for(&env, &registry.reference("wasm/api:1"), "spin", &dir);
+    assert_eq!(report["files"], json!(["api.wasm", "spin.toml"]), "{report}");
+    assert_eq!(std::fs::read_to_string(dir.join("spin.toml")).expect("spin.toml"), expected);
+    assert_eq!(std::fs::read(dir.join("api.wasm")).expect("the component"), api);
+    assert_eq!(report["commands"], json!([["spin", "up", "--from", dir.join("spin.toml").display().to_string()]]));
+    assert_eq!(report["spin"]["trigger"], "http");
+
+    // From Spin's OCI form the same app comes back.
+    wharf(&["convert", &registry.reference("wasm/api:1"), &registry.reference("wasm/api:spin"), "--to", "spin"], &env)
+        .assert_ok();
+    let from_spin = env.path("for-spin-from-spin");
+    pull_for(&env, &registry.reference("wasm/api:spin"), "spin", &from_spin);
+    assert_eq!(std::fs::read_to_string(from_spin.join("spin.toml")).expect("spin.toml"), expected);
+
+    // A command module runs through the WAGI executor.
+    let tool = env.write("tool.wasm", COMMAND_MODULE);
+    wharf(&["push", tool.to_str().unwrap_or_default(), &registry.reference("wasm/tool:1")], &env).assert_ok();
+    let dir = env.path("for-spin-tool");
+    pull_for(&env, &registry.reference("wasm/tool:1"), "spin", &dir);
+    let toml = std::fs::read_to_string(dir.join("spin.toml")).expect("spin.toml");
+    assert!(
+        toml.contains("[[trigger.http]]\nroute = \"/...\"\ncomponent = \"tool\"\nexecutor = { type = \"wagi\" }\n"),
+        "{toml}"
+    );
+
+    // A component Spin cannot run: exit 2, and the directory is not created.
+    let hello = wharf_examples::build_hello_component().expect("build the example component");
+    let hello_file = env.write("hello.wasm", &hello);
+    wharf(&["push", hello_file.to_str().unwrap_or_default(), &registry.reference("wasm/hello:1")], &env).assert_ok();
+    let refused_dir = env.path("for-spin-hello");
+    let refused = wharf(
+        &["pull", &registry.reference("wasm/hello:1"), "--for", "spin", "-o", refused_dir.to_str().unwrap_or_default()],
+        &env,
+    );
+    refused.assert_code(2);
+    assert!(refused.stderr.contains("Spin cannot run this component"), "{refused}");
+    assert!(!refused_dir.exists(), "nothing is written");
+    assert_no_staging_left(env.dir());
+}
+
+/// No `.wharf-pull-*` staging directory is left in `dir`.
+fn assert_no_staging_left(dir: &std::path::Path) {
+    let left: Vec<String> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".wharf-pull-"))
+        .collect();
+    assert!(left.is_empty(), "staging left behind: {left:?}");
+}
+
+/// Reads the entries of an uncompressed tar with GNU tar: names, and each file's bytes.
+fn untar(env: &TestEnv, archive: &std::path::Path, into: &str) -> (Vec<String>, std::path::PathBuf) {
+    let listed = registry_tests::run_in("tar", &["-tf", archive.to_str().unwrap_or_default()], env);
+    listed.assert_ok();
+    let out = env.path(into);
+    std::fs::create_dir_all(&out).expect("mkdir");
+    registry_tests::run_in(
+        "tar",
+        &["-xf", archive.to_str().unwrap_or_default(), "-C", out.to_str().unwrap_or_default()],
+        env,
+    )
+    .assert_ok();
+    (listed.stdout.lines().map(str::to_string).collect(), out)
+}
+
+/// The expected layout follows runwasi's oci-tar-builder (`crates/oci-tar-builder/src/lib.rs`,
+/// snapshot eb9967a): the blobs under `blobs/sha256/`, `index.json` with one manifest entry carrying
+/// the platform and the `io.containerd.image.name` and `org.opencontainers.image.ref.name`
+/// annotations, `oci-layout` `{"imageLayoutVersion":"1.0.0"}`, and Docker's `manifest.json`
+/// (`Config`, `RepoTags`, `Layers`).
+#[test]
+fn pull_for_runwasi_writes_the_oci_archive_ctr_imports() {
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let bytes = wharf_examples::build_hello_component().expect("build the example component");
+    let wasm_digest = sha256_digest(&bytes);
+    let file = env.write("hello.wasm", &bytes);
+    wharf(&["push", file.to_str().unwrap_or_default(), &registry.reference("wasm/hello:1")], &env).assert_ok();
+    // The manifest in the archive is the one `convert --to runwasi` writes: same digest.
+    let converted = wharf(
+        &[
+            "convert",
+            &registry.reference("wasm/hello:1"),
+            &registry.reference("wasm/hello:rw"),
+            "--to",
+            "runwasi",
+            "--format",
+            "json",
+        ],
+        &env,
+    );
+    converted.assert_ok();
+    let runwasi_digest = converted.json()["digest"].as_str().unwrap_or_default().to_string();
+
+    for (case, source) in [("cncf", "wasm/hello:1"), ("runwasi", "wasm/hello:rw")] {
+        let dir = env.path(&format!("for-runwasi-{case}"));
+        let report = pull_for(&env, &registry.reference(source), "runwasi", &dir);
+        let archive = dir.join("hello.tar");
+        assert_eq!(report["files"], json!(["hello.tar"]), "{report}");
+        let image = format!(
+            "{}:{}",
+            registry.reference(source).rsplit_once(':').map_or("", |(r, _)| r),
+            source.rsplit(':').next().unwrap_or_default()
+        );
+        assert_eq!(
+            report["commands"],
+            json!([
+                ["ctr", "images", "import", "--all-platforms", archive.display().to_string()],
+                ["ctr", "run", "--rm", "--runtime=io.containerd.wasmtime.v1", image, "hello"]
+            ])
+        );
+        let (names, out) = untar(&env, &archive, &format!("untarred-{case}"));
+        let index: Value =
+            serde_json::from_slice(&std::fs::read(out.join("index.json")).expect("index.json")).expect("JSON");
+        assert_eq!(index["schemaVersion"], 2);
+        assert_eq!(index["mediaType"], INDEX);
+        let entry = &index["manifests"][0];
+        assert_eq!(index["manifests"].as_array().map(Vec::len), Some(1));
+        assert_eq!(entry["mediaType"], MANIFEST);
+        assert_eq!(entry["digest"], runwasi_digest.as_str(), "{case}");
+        assert_eq!(entry["platform"], json!({"architecture": "wasm", "os": "wasip1"}));
+        assert_eq!(
+            entry["annotations"],
+            json!({"io.containerd.image.name": image, "org.opencontainers.image.ref.name": source.rsplit(':').next().unwrap_or_default()})
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.join("oci-layout")).expect("oci-layout"),
+            r#"{"imageLayoutVersion":"1.0.0"}"#
+        );
+        // Every blob is named by its digest; the manifest's layer is the wasm, byte for byte.
+        let manifest_path = out.join("blobs/sha256").join(runwasi_digest.trim_start_matches("sha256:"));
+        let manifest: Value =
+            serde_json::from_slice(&std::fs::read(&manifest_path).expect("manifest blob")).expect("JSON");
+        for name in names.iter().filter(|n| n.starts_with("blobs/sha256/")) {
+            let blob = std::fs::read(out.join(name)).expect("blob");
+            assert_eq!(sha256_digest(&blob).trim_start_matches("sha256:"), name.trim_start_matches("blobs/sha256/"));
+        }
+        assert_eq!(manifest["layers"][0]["mediaType"], RUNWASI_LAYER);
+        assert_eq!(manifest["layers"][0]["digest"], wasm_digest.as_str());
+        assert_eq!(
+            std::fs::read(out.join("blobs/sha256").join(wasm_digest.trim_start_matches("sha256:"))).expect("wasm"),
+            bytes
+        );
+        let config_digest = manifest["config"]["digest"].as_str().unwrap_or_default();
+        let docker: Value =
+            serde_json::from_slice(&std::fs::read(out.join("manifest.json")).expect("manifest.json")).expect("JSON");
+        assert_eq!(
+            docker,
+            json!([{
+                "Config": format!("blobs/sha256/{}", config_digest.trim_start_matches("sha256:")),
+                "RepoTags": [image],
+                "Layers": [format!("blobs/sha256/{}", wasm_digest.trim_start_matches("sha256:"))]
+            }])
+        );
+        let mut sorted = names.clone();
+        sorted.sort();
+        let mut expected = vec![
+            "index.json".to_string(),
+            "manifest.json".to_string(),
+            "oci-layout".to_string(),
+            format!("blobs/sha256/{}", wasm_digest.trim_start_matches("sha256:")),
+            format!("blobs/sha256/{}", config_digest.trim_start_matches("sha256:")),
+            format!("blobs/sha256/{}", runwasi_digest.trim_start_matches("sha256:")),
+        ];
+        expected.sort();
+        assert_eq!(sorted, expected);
+        // skopeo reads the archive as an OCI layout and finds the same manifest.
+        let raw = skopeo(&["inspect", "--raw", &format!("oci-archive:{}", archive.display())]);
+        raw.assert_ok();
+        assert_eq!(sha256_digest(raw.stdout.as_bytes()), runwasi_digest);
+    }
+}
+
+#[test]
+fn pull_for_refuses_bad_output_and_unknown_runtimes_writing_nothing() {
+    let env = TestEnv::new();
+    let bytes = wharf_examples::build_hello_component().expect("build the example component");
+    let file = env.write("hello.wasm", &bytes);
+    let layout = format!("oci:{}:1", env.path("store").display());
+    wharf(&["push", file.to_str().unwrap_or_default(), &layout], &env).assert_ok();
+
+    // -o names a file: exit 2, the file untouched.
+    let taken = env.write("taken", b"keep me");
+    let refused = wharf(&["pull", &layout, "--for", "wasmtime", "-o", taken.to_str().unwrap_or_default()], &env);
+    refused.assert_code(2);
+    assert!(refused.stderr.contains("is a file") && refused.stderr.contains("directory"), "{refused}");
+    assert_eq!(std::fs::read(&taken).expect("taken"), b"keep me");
+
+    // An unknown runtime: exit 2, naming the choices, nothing created.
+    let dir = env.path("out");
+    let unknown = wharf(&["pull", &layout, "--for", "docker", "-o", dir.to_str().unwrap_or_default()], &env);
+    unknown.assert_code(2);
+    assert!(unknown.stderr.contains("wasmtime, spin or runwasi"), "{unknown}");
+    assert!(!dir.exists());
+
+    // A missing parent directory: exit 2.
+    let deep = env.path("no/such/dir");
+    wharf(&["pull", &layout, "--for", "wasmtime", "-o", deep.to_str().unwrap_or_default()], &env).assert_code(2);
+    assert!(!env.path("no").exists());
+
+    // Into an existing directory: the files are added beside what is there, no staging left.
+    let existing = env.path("existing");
+    std::fs::create_dir_all(&existing).expect("mkdir");
+    std::fs::write(existing.join("other.txt"), b"other").expect("write");
+    pull_for(&env, &layout, "wasmtime", &existing);
+    assert_eq!(std::fs::read(existing.join("hello.wasm")).expect("pulled"), bytes);
+    assert_eq!(std::fs::read(existing.join("other.txt")).expect("kept"), b"other");
+    assert_no_staging_left(&existing);
+    assert_no_staging_left(env.dir());
+}
