@@ -18,7 +18,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bytes::Bytes;
 use serde::Serialize;
 
 use crate::convert::{self, Overlay, RUNWASI_LAYER, Target};
@@ -31,7 +30,7 @@ use crate::media;
 use crate::ops::{self, Resolved, open_source};
 use crate::reference::Reference;
 use crate::spin::SpinApp;
-use crate::store::{MemoryStore, ReadStore, collect_verified, write_file_verified};
+use crate::store::{MemoryStore, ReadStore, collect_verified};
 use crate::transport::TransportOptions;
 
 /// The index entry annotation naming the tag (OCI image layout).
@@ -167,29 +166,6 @@ fn file_stem(resolved: &Resolved, reference: &Reference) -> String {
     from_title.unwrap_or_else(|| reference.short_name())
 }
 
-/// Streams the Wasm into `path`, verified, refusing content that is not Wasm.
-async fn write_wasm(
-    overlay: &Overlay<'_>,
-    layer: &Descriptor,
-    path: &Path,
-    progress: Option<&dyn Progress>,
-) -> Result<()> {
-    let mut first = true;
-    let check = |chunk: &Bytes| {
-        if std::mem::take(&mut first) && chunk.len() >= 4 && !chunk.starts_with(b"\0asm") {
-            return Err(Error::NotWasmArtifact(format!(
-                "the layer {} does not hold a WebAssembly binary (no \\0asm header)",
-                layer.digest
-            )));
-        }
-        if let Some(p) = progress {
-            p.advanced(layer, chunk.len() as u64);
-        }
-        Ok(())
-    };
-    write_file_verified(overlay.fetch(layer).await?, layer, path, check).await
-}
-
 /// How the written Wasm at `path` is started: from the config when it tells, else read from the file.
 fn entry_of(resolved: &Resolved, path: &Path) -> Result<Entry> {
     if let Some(entry) = convert::config_entry(resolved) {
@@ -206,6 +182,21 @@ fn entry_of(resolved: &Resolved, path: &Path) -> Result<Entry> {
     entry::of_binary(&path.display().to_string(), &bytes)
 }
 
+/// Writes the Wasm as `STEM.wasm` into the staging directory and tells how it starts.
+async fn stage_wasm(
+    resolved: &Resolved,
+    overlay: &Overlay<'_>,
+    out: &OutputDir,
+    stem: &str,
+    options: &RuntimePullOptions,
+) -> Result<(String, Entry)> {
+    let name = format!("{stem}.wasm");
+    let staged_path = out.staging_path(&name);
+    ops::write_verified(overlay, &resolved.layer, &staged_path, options.progress.as_deref()).await?;
+    let entry = entry_of(resolved, &staged_path)?;
+    Ok((name, entry))
+}
+
 async fn write_wasmtime(
     resolved: &Resolved,
     overlay: &Overlay<'_>,
@@ -213,10 +204,7 @@ async fn write_wasmtime(
     stem: &str,
     options: &RuntimePullOptions,
 ) -> Result<Written> {
-    let name = format!("{stem}.wasm");
-    let staged_path = out.staging_path(&name);
-    write_wasm(overlay, &resolved.layer, &staged_path, options.progress.as_deref()).await?;
-    let entry = entry_of(resolved, &staged_path)?;
+    let (name, entry) = stage_wasm(resolved, overlay, out, stem, options).await?;
     let command = wasmtime_command(&entry, &out.final_path(&name));
     Ok(Written { files: vec![name], entry: Some(entry), spin: None, commands: vec![command] })
 }
@@ -273,10 +261,7 @@ async fn write_spin(
     reference: &Reference,
     options: &RuntimePullOptions,
 ) -> Result<Written> {
-    let name = format!("{stem}.wasm");
-    let staged_path = out.staging_path(&name);
-    write_wasm(overlay, &resolved.layer, &staged_path, options.progress.as_deref()).await?;
-    let entry = entry_of(resolved, &staged_path)?;
+    let (name, entry) = stage_wasm(resolved, overlay, out, stem, options).await?;
     let annotations = convert::carried_annotations(resolved, None)?;
     let app = convert::spin_app(resolved, &annotations, &entry, &reference.short_name())?;
     let manifest = out.staging_path("spin.toml");
