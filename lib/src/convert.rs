@@ -15,6 +15,11 @@
 //!   `Entrypoint: ["/app.wasm"]`, `rootfs.diff_ids` = the tar digest, and
 //!   `module.wasm.image/variant=compat-smart` on the manifest and in the config
 //!   Labels. The only shape that cannot reuse the Wasm blob (it is in the tar).
+//! - [`Target::Spin`]: the application `spin registry push` writes and
+//!   `spin up --from` runs (see [`crate::spin`] for the sources): an OCI image
+//!   config (`os: Wasip1`, the locked app's digest as a label), the Wasm blob as
+//!   an `application/vnd.wasm.content.layer.v1+wasm` layer, then the locked app
+//!   referencing it by digest.
 //!
 //! A converted manifest carries what the CNCF form needs, so converting back
 //! gives the original manifest digest: the original config document
@@ -28,14 +33,16 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde::Serialize;
 
-use crate::artifact::{self, TITLE, WasmConfig};
+use crate::artifact::{self, CREATED, Created, TITLE, WasmConfig};
 use crate::copy::{CopyOptions, CopyReport, Progress, copy};
 use crate::digest::Digest;
+use crate::entry::{self, Entry};
 use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, Manifest};
 use crate::media;
 use crate::ops::{self, Resolved, destination_tags, open_destination, open_source};
 use crate::reference::{Reference, Selector};
+use crate::spin::{self, SPIN_APPLICATION_LAYER, SPIN_WASM_LAYER, SpinApp, SpinTrigger};
 use crate::store::{ByteStream, MemoryStore, ReadStore, RepoLocation};
 use crate::transport::TransportOptions;
 
@@ -70,6 +77,8 @@ pub enum Target {
     Runwasi,
     /// A classic image for crun's Wasm handler and Docker+Wasm (the Wasm inside a tar layer).
     Crun,
+    /// A one-component Spin application (`spin up --from`).
+    Spin,
 }
 
 impl Target {
@@ -79,6 +88,7 @@ impl Target {
             Target::Cncf => "cncf-wasm-v0",
             Target::Runwasi => "runwasi-oci",
             Target::Crun => "crun-image",
+            Target::Spin => "spin-app",
         }
     }
 }
@@ -90,7 +100,8 @@ impl std::str::FromStr for Target {
             "cncf" => Ok(Target::Cncf),
             "runwasi" => Ok(Target::Runwasi),
             "crun" => Ok(Target::Crun),
-            other => Err(Error::Usage(format!("unknown target shape {other:?}: give cncf, runwasi or crun"))),
+            "spin" => Ok(Target::Spin),
+            other => Err(Error::Usage(format!("unknown target shape {other:?}: give cncf, runwasi, crun or spin"))),
         }
     }
 }
@@ -108,18 +119,22 @@ pub fn runtimes_for(shape: &str) -> &'static [&'static str] {
         ],
         "runwasi-oci" => &["runwasi (containerd shims, OCI-layer mode)"],
         "crun-image" => &["crun with a Wasm handler", "Docker+Wasm (deprecated by Docker)"],
+        "spin-app" => &["Spin (`spin up --from`)", "containerd-shim-spin"],
         _ => &[],
     }
 }
 
 /// The runtime shape of a manifest: `cncf-wasm-v0`, `runwasi-oci` (an OCI
-/// image config over a runwasi Wasm layer), else `None` (a legacy shape).
+/// image config over a runwasi Wasm layer), `spin-app` (a locked-app layer),
+/// `crun-image`, else `None` (a legacy shape).
 pub fn runtime_shape(manifest: &Manifest) -> Option<&'static str> {
     let config = manifest.config.media_type.as_str();
     if config == media::WASM_CONFIG_V0 {
         Some(Target::Cncf.shape())
     } else if config == OCI_IMAGE_CONFIG && manifest.layers.iter().any(|l| l.media_type == RUNWASI_LAYER) {
         Some(Target::Runwasi.shape())
+    } else if manifest.layers.iter().any(|l| l.media_type == SPIN_APPLICATION_LAYER) {
+        Some(Target::Spin.shape())
     } else if manifest.annotations.contains_key(CRUN_VARIANT) {
         Some(Target::Crun.shape())
     } else {
@@ -157,48 +172,84 @@ pub struct ConvertReport {
     pub wasm_digest: Digest,
     /// Transfer summary (the Wasm blob is skipped or mounted when the destination can reach it).
     pub transfer: CopyReport,
+    /// The Spin application written (with `--to spin`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spin: Option<SpinApp>,
 }
 
 /// Converts the artifact at `src` to the shape `options.to`, written at `dst`.
 pub async fn convert(src: &Reference, dst: &Reference, options: &ConvertOptions) -> Result<ConvertReport> {
     let tags = destination_tags(dst, src.tag(), &[])?;
     let source = open_source(src, &options.transport).await?;
-    let staged = MemoryStore::new();
-    let resolved = match resolve_crun(source.as_ref(), &src.selector(), &staged).await? {
-        Some(resolved) => resolved,
-        None => ops::resolve_artifact(source.as_ref(), &src.selector()).await?,
-    };
+    let staged = stage(source.as_ref(), &src.selector(), options.to, &src.short_name()).await?;
+    let overlay = Overlay { staged: staged.store, source: source.as_ref() };
+    let destination = open_destination(dst, &options.transport).await?;
+    let copy_options = CopyOptions { tags: tags.clone(), progress: options.progress.clone(), ..CopyOptions::default() };
+    let transfer = copy(&overlay, &staged.root, destination.as_ref(), &copy_options).await?;
+    Ok(ConvertReport {
+        source: format!("{}@{}", src.location(), staged.resolved.manifest_descriptor.digest),
+        source_shape: staged.resolved.shape,
+        reference: format!("{}@{}", dst.location(), staged.root.digest),
+        digest: staged.root.digest,
+        shape: options.to.shape().into(),
+        tags,
+        wasm_digest: staged.resolved.layer.digest,
+        transfer,
+        spin: staged.spin,
+    })
+}
+
+/// A conversion staged in memory: the new manifest and the documents it
+/// adds, to be read over the source store (which holds the Wasm blob).
+pub(crate) struct Staged {
+    /// The source artifact (for a crun image, `layer` is the Wasm taken out of the tar, staged).
+    pub resolved: Resolved,
+    /// The new manifest's descriptor.
+    pub root: Descriptor,
+    /// The new manifest, config and layers (not the reused Wasm blob).
+    pub store: MemoryStore,
+    /// The Spin application, for [`Target::Spin`].
+    pub spin: Option<SpinApp>,
+}
+
+/// Resolves any shape wharf reads at `selector`, reading manifests and config
+/// only, except for a crun image, whose Wasm is taken out of its tar and staged
+/// in `store` (then `layer` describes that Wasm).
+pub(crate) async fn resolve_any(source: &dyn ReadStore, selector: &Selector, store: &MemoryStore) -> Result<Resolved> {
+    match resolve_crun(source, selector, store).await? {
+        Some(resolved) => Ok(resolved),
+        None => ops::resolve_artifact(source, selector).await,
+    }
+}
+
+/// Stages the artifact at `selector` in `source` in the shape `to`; `name`
+/// names it when nothing in the artifact does (a Spin app's name).
+pub(crate) async fn stage(source: &dyn ReadStore, selector: &Selector, to: Target, name: &str) -> Result<Staged> {
+    let store = MemoryStore::new();
+    let resolved = resolve_any(source, selector, &store).await?;
     // A CNCF source's config, verbatim: carried so the way back is byte-exact.
     let cncf_config = if resolved.manifest.config.media_type == media::WASM_CONFIG_V0 {
         Some(source.fetch_bytes(&resolved.manifest.config).await?)
     } else {
         None
     };
-    let manifest = match options.to {
-        Target::Cncf => to_cncf(&resolved, &staged)?,
-        Target::Runwasi => to_runwasi(&resolved, cncf_config, &staged)?,
+    let reads = overlay_of(&store, source);
+    let (manifest, spin) = match to {
+        Target::Cncf => (to_cncf(&resolved, &store)?, None),
+        Target::Runwasi => (to_runwasi(&resolved, cncf_config, &store)?, None),
         Target::Crun => {
-            let wasm = wasm_bytes(&overlay_of(&staged, source.as_ref()), &resolved.layer).await?;
-            to_crun(&resolved, cncf_config, &wasm, &staged)?
+            let wasm = wasm_bytes(&reads, &resolved.layer).await?;
+            (to_crun(&resolved, cncf_config, &wasm, &store)?, None)
+        }
+        Target::Spin => {
+            let (manifest, app) = to_spin(&resolved, cncf_config, &reads, name).await?;
+            (manifest, Some(app))
         }
     };
     let bytes = Bytes::from(manifest.to_bytes());
     let root = Descriptor::of_bytes(media::OCI_MANIFEST, &bytes);
-    staged.add_bytes(&root, bytes);
-    let overlay = Overlay { staged, source: source.as_ref() };
-    let destination = open_destination(dst, &options.transport).await?;
-    let copy_options = CopyOptions { tags: tags.clone(), progress: options.progress.clone(), ..CopyOptions::default() };
-    let transfer = copy(&overlay, &root, destination.as_ref(), &copy_options).await?;
-    Ok(ConvertReport {
-        source: format!("{}@{}", src.location(), resolved.manifest_descriptor.digest),
-        source_shape: resolved.shape,
-        reference: format!("{}@{}", dst.location(), root.digest),
-        digest: root.digest,
-        shape: options.to.shape().into(),
-        tags,
-        wasm_digest: resolved.layer.digest,
-        transfer,
-    })
+    store.add_bytes(&root, bytes);
+    Ok(Staged { resolved, root, store, spin })
 }
 
 /// The original CNCF facts of `resolved`: its config bytes, manifest
@@ -290,7 +341,7 @@ struct RootFs {
 
 /// The manifest annotations a converted manifest carries: the source's own,
 /// plus the CNCF facts for the way back.
-fn carried_annotations(resolved: &Resolved, cncf_config: Option<Bytes>) -> Result<BTreeMap<String, String>> {
+pub(crate) fn carried_annotations(resolved: &Resolved, cncf_config: Option<Bytes>) -> Result<BTreeMap<String, String>> {
     let facts = match cncf_config {
         Some(config) => Some(cncf_facts(resolved, Some(config))?),
         None => cncf_facts(resolved, None).ok(),
@@ -343,6 +394,71 @@ fn to_runwasi(resolved: &Resolved, cncf_config: Option<Bytes>, staged: &MemorySt
     Ok(Manifest::image(config_desc, vec![layer], annotations))
 }
 
+/// Spin's application form of `resolved`: the Wasm blob under Spin's layer
+/// type, then the locked app naming it by digest, under Spin's image config.
+async fn to_spin(
+    resolved: &Resolved,
+    cncf_config: Option<Bytes>,
+    reads: &OverlayRef<'_>,
+    name: &str,
+) -> Result<(Manifest, SpinApp)> {
+    let small = if resolved.layer.size <= spin::INLINE_MAX_SIZE {
+        Some(wasm_bytes(reads, &resolved.layer).await?)
+    } else {
+        None
+    };
+    let entry = match config_entry(resolved) {
+        Some(entry) => entry,
+        None => {
+            let bytes = match &small {
+                Some(bytes) => bytes.clone(),
+                None => wasm_bytes(reads, &resolved.layer).await?,
+            };
+            entry::of_binary(resolved.layer.digest.as_str(), &bytes)?
+        }
+    };
+    let carried = carried_annotations(resolved, cncf_config)?;
+    let app = spin_app(resolved, &carried, &entry, name)?;
+    let created = match carried.get(CREATED).cloned().or_else(|| resolved.config.as_ref()?.created.clone()) {
+        Some(created) => created,
+        None => Created::reproducible()?.rfc3339(),
+    };
+    let locked = Bytes::from(app.locked_app(&resolved.layer, small.as_deref()));
+    let locked_desc = Descriptor::of_bytes(SPIN_APPLICATION_LAYER, &locked);
+    reads.staged.add_bytes(&locked_desc, locked);
+    let config = Bytes::from(spin::image_config(&locked_desc.digest));
+    let config_desc = Descriptor::of_bytes(OCI_IMAGE_CONFIG, &config);
+    reads.staged.add_bytes(&config_desc, config);
+    let annotations = app.annotations(carried, &created);
+    let layers = vec![wasm_layer(resolved, SPIN_WASM_LAYER), locked_desc];
+    Ok((Manifest::image(config_desc, layers, annotations), app))
+}
+
+/// The entry point the CNCF config's `component` field tells, without reading the Wasm.
+pub(crate) fn config_entry(resolved: &Resolved) -> Option<Entry> {
+    let world = resolved.config.as_ref()?.component.as_ref()?;
+    Some(entry::of_component_world(&world.exports, &world.imports))
+}
+
+/// The Spin application of `resolved` (with its manifest `annotations`, see
+/// [`carried_annotations`]): named by the `title` annotation, else the Wasm's
+/// file name, else `name`; or why Spin cannot run `entry`.
+pub(crate) fn spin_app(
+    resolved: &Resolved,
+    annotations: &BTreeMap<String, String>,
+    entry: &Entry,
+    name: &str,
+) -> Result<SpinApp> {
+    let trigger = SpinTrigger::for_entry(entry)?;
+    let fallback = wasm_file_name(resolved).map_or(name, |t| t.trim_end_matches(".wasm"));
+    Ok(SpinApp::new(annotations, fallback, trigger))
+}
+
+/// The Wasm's original file name: the carried CNCF layer title, else the layer's title.
+pub(crate) fn wasm_file_name(resolved: &Resolved) -> Option<&str> {
+    resolved.manifest.annotations.get(CNCF_TITLE).or_else(|| resolved.layer.annotations.get(TITLE)).map(String::as_str)
+}
+
 fn overlay_of<'a>(staged: &'a MemoryStore, source: &'a dyn ReadStore) -> OverlayRef<'a> {
     OverlayRef { staged, source }
 }
@@ -373,6 +489,15 @@ struct OverlayRef<'a> {
 /// One file in a deterministic ustar archive: fixed mtime (0), uid/gid (0),
 /// mode 0644, empty user and group names.
 pub fn tar_one_file(name: &str, content: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(content.len() + 2048);
+    tar_append(&mut out, name, content)?;
+    out.extend_from_slice(&[0u8; 1024]);
+    Ok(out)
+}
+
+/// Appends one file entry (header, content, padding) to a ustar archive
+/// being built in `out`, with the fixed owner, mode and mtime of [`tar_one_file`].
+pub fn tar_append(out: &mut Vec<u8>, name: &str, content: &[u8]) -> Result<()> {
     if name.len() > 99 {
         return Err(Error::Usage(format!("tar entry name {name:?} is over 99 bytes")));
     }
@@ -398,12 +523,10 @@ pub fn tar_one_file(name: &str, content: &[u8]) -> Result<Vec<u8>> {
     let sum: u32 = header.iter().map(|&b| u32::from(b)).sum();
     let text = format!("{sum:06o}\0 ");
     header[148..156].copy_from_slice(text.as_bytes());
-    let mut out = Vec::with_capacity(content.len() + 2048);
     out.extend_from_slice(&header);
     out.extend_from_slice(content);
     out.resize(out.len().div_ceil(512) * 512, 0);
-    out.extend_from_slice(&[0u8; 1024]);
-    Ok(out)
+    Ok(())
 }
 
 /// The content of the file `name` in an uncompressed tar archive.
@@ -522,9 +645,11 @@ async fn resolve_crun(store: &dyn ReadStore, selector: &Selector, staged: &Memor
 
 /// The staged documents over the source store: the walk reads new documents
 /// from memory and everything else (the Wasm blob) from the source.
-struct Overlay<'a> {
-    staged: MemoryStore,
-    source: &'a dyn ReadStore,
+pub(crate) struct Overlay<'a> {
+    /// Content staged in memory.
+    pub staged: MemoryStore,
+    /// The source store.
+    pub source: &'a dyn ReadStore,
 }
 
 #[async_trait]
@@ -562,8 +687,9 @@ mod tests {
     fn targets_parse_and_unknown_ones_name_the_choices() {
         assert_eq!("crun".parse::<Target>().ok(), Some(Target::Crun));
         assert_eq!("runwasi".parse::<Target>().ok(), Some(Target::Runwasi));
-        match "spin".parse::<Target>() {
-            Err(Error::Usage(msg)) => assert!(msg.contains("cncf, runwasi or crun"), "{msg}"),
+        assert_eq!("spin".parse::<Target>().ok(), Some(Target::Spin));
+        match "wasmedge".parse::<Target>() {
+            Err(Error::Usage(msg)) => assert!(msg.contains("cncf, runwasi, crun or spin"), "{msg}"),
             other => panic!("{other:?}"),
         }
     }

@@ -6,13 +6,14 @@
 //! - [`manifest`], [`media`]: OCI documents and media types.
 //! - [`store`]: the content-store traits and their registry, layout and memory implementations.
 //! - [`copy`]: the one graph walk behind push, pull and copy.
-//! - [`convert`]: the artifact in the shape a given runtime reads (runwasi's OCI-layer form, CNCF).
+//! - [`convert`]: the artifact in the shape a given runtime reads (runwasi, crun, Spin, CNCF);
+//!   [`spin`]: Spin's locked app; [`entry`]: how a runtime starts a binary.
 //! - [`artifact`], [`wasm`]: the Wasm OCI artifact format and binary inspection.
 //! - [`transport`], [`auth`], [`credentials`]: schemes, TLS, auth challenges and tokens, registry credentials.
 //! - [`distribution`]: the OCI distribution API (wharf's own client; why: see the module).
 //! - [`admission`]: the Kubernetes admission webhook (AdmissionReview in, verdicts out).
 //! - [`policy`]: admission policies (which images must be signed by whom).
-//! - [`ops`]: the commands as library calls returning reports.
+//! - [`ops`]: the commands as library calls returning reports; [`runtime_pull`]: `pull --for RUNTIME`.
 //! - [`retry`]: retries with backoff for transient failures.
 //! - [`sign`]: cosign-compatible keys, signing and verification.
 //! - [`compose`]: plugging components into each other (`wharf compose plug`).
@@ -30,6 +31,7 @@ pub mod copy;
 pub mod credentials;
 pub mod digest;
 pub mod distribution;
+pub mod entry;
 pub mod error;
 pub mod manifest;
 pub mod media;
@@ -37,7 +39,9 @@ pub mod ops;
 pub mod policy;
 pub mod reference;
 pub mod retry;
+pub mod runtime_pull;
 pub mod sign;
+pub mod spin;
 pub mod store;
 pub mod transport;
 pub mod wasm;

@@ -272,7 +272,7 @@ fn output_path(output: Option<&Path>, layer: &Descriptor, reference: &Reference)
 
 /// Streams the Wasm layer `desc` from `store` into `path`, verified, refusing
 /// content that does not start like a WebAssembly binary.
-async fn write_verified(
+pub(crate) async fn write_verified(
     store: &dyn ReadStore,
     desc: &Descriptor,
     path: &Path,

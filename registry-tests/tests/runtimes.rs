@@ -268,7 +268,7 @@ fn convert_a_core_module_to_runwasi_and_back() {
 #[test]
 fn convert_refuses_an_unknown_shape_and_a_foreign_image_back_to_cncf() {
     let env = TestEnv::new();
-    let bad = wharf(&["convert", "oci:a:x", "oci:b:x", "--to", "spin"], &env);
+    let bad = wharf(&["convert", "oci:a:x", "oci:b:x", "--to", "wasmedge"], &env);
     bad.assert_code(2);
     assert!(bad.stderr.contains("cncf"), "{bad}");
 
@@ -397,4 +397,693 @@ fn convert_to_a_crun_image_and_back() {
     assert_eq!(inspected.json()["runtimeShape"], "crun-image");
     assert_eq!(inspected.json()["runtimes"], json!(["crun with a Wasm handler", "Docker+Wasm (deprecated by Docker)"]));
     assert_eq!(inspected.json()["layer"]["digest"], tar_digest.as_str());
+}
+
+const SPIN_WASM_LAYER: &str = "application/vnd.wasm.content.layer.v1+wasm";
+const SPIN_LOCKED_LAYER: &str = "application/vnd.fermyon.spin.application.v1+config";
+const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+
+/// A minimal `wasi:http/proxy` world (the names Spin's HTTP trigger looks
+/// for; only the types the handler's signature needs).
+const PROXY_WIT: &str = "package wasi:http@0.2.0;
+
+interface types {
+  resource incoming-request;
+  resource response-outparam;
+}
+
+interface incoming-handler {
+  use types.{incoming-request, response-outparam};
+  handle: func(request: incoming-request, response-out: response-outparam);
+}
+
+world proxy {
+  export incoming-handler;
+}
+";
+
+/// A component exporting `wasi:http/incoming-handler@0.2.0` (its handler does nothing).
+fn build_http_component(env: &TestEnv) -> Vec<u8> {
+    let wit = env.write("proxy/proxy.wit", PROXY_WIT);
+    let wat = env.write(
+        "proxy/handler.wat",
+        r#"(module (func (export "wasi:http/incoming-handler@0.2.0#handle") (param i32 i32)))"#,
+    );
+    wharf_examples::build_component(&wat, &wit, "wasi:http/proxy@0.2.0").expect("build the wasi:http component")
+}
+
+/// `(module (func (export "_start")) (func (export "add")))`: a WASI command module, 46 bytes.
+const COMMAND_MODULE: &[u8] = &[
+    0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 3, 2, 0, 0, 7, 16, 2, 6, 95, 115, 116, 97, 114, 116, 0, 0, 3,
+    97, 100, 100, 0, 1, 10, 7, 2, 2, 0, 11, 2, 0, 11,
+];
+
+/// Fetches the manifest at `repo:tag`, its config and its locked-app layer (raw bytes and JSON).
+fn spin_documents(host: &str, repo: &str, tag: &str) -> (Value, Vec<u8>, Vec<u8>) {
+    let (_, manifest) = get_json(host, &format!("/v2/{repo}/manifests/{tag}"), MANIFEST);
+    let config_digest = manifest["config"]["digest"].as_str().unwrap_or_default().to_string();
+    let (config, _) = get_json(host, &format!("/v2/{repo}/blobs/{config_digest}"), "*/*");
+    let locked_digest = manifest["layers"][1]["digest"].as_str().unwrap_or_default().to_string();
+    let (locked, _) = get_json(host, &format!("/v2/{repo}/blobs/{locked_digest}"), "*/*");
+    (manifest, config, locked)
+}
+
+/// The expected bytes follow spinframework/spin (snapshot 94a8fc8):
+/// `crates/oci/src/client.rs` (`push_locked_core`: the image config built from
+/// oci-client's `ConfigFile` with `Architecture::Wasm`, `Os::Other("Wasip1")` and
+/// the `com.fermyon.spin.lockedAppDigest` label; one
+/// `application/vnd.wasm.content.layer.v1+wasm` layer per component, then the
+/// locked app as an `application/vnd.fermyon.spin.application.v1+config` layer;
+/// `all_annotations`: title/description/version/authors/created), and
+/// `crates/locked-app/src/locked.rs` (`LockedApp`'s serialisation, field order,
+/// `ContentRef { inline, digest }`), `crates/loader/src/local.rs`
+/// (`locked_metadata`: `triggers {}` and `trigger {type}`), and
+/// `crates/manifest/src/normalize.rs` (trigger id `<component>-<type>-trigger`).
+#[test]
+fn convert_a_wasi_http_component_to_a_spin_app_and_back() {
+    let registry = Registry::start();
+    let host = registry.host();
+    let env = TestEnv::new();
+    let bytes = build_http_component(&env);
+    let wasm_digest = sha256_digest(&bytes);
+    let file = env.write("api.wasm", &bytes);
+    let original = wharf(
+        &[
+            "push",
+            file.to_str().unwrap_or_default(),
+            &registry.reference("wasm/api:cncf"),
+            "-a",
+            "org.opencontainers.image.version=1.2.0",
+            "-a",
+            "org.opencontainers.image.description=An HTTP API",
+            "-a",
+            "org.opencontainers.image.authors=Ada, Grace",
+            "--format",
+            "json",
+        ],
+        &env,
+    );
+    original.assert_ok();
+    let original_digest = original.json()["digest"].as_str().unwrap_or_default().to_string();
+    assert_eq!(original.json()["config"]["component"]["exports"], json!(["wasi:http/incoming-handler@0.2.0"]));
+
+    let converted = wharf(
+        &[
+            "convert",
+            &registry.reference("wasm/api:cncf"),
+            &registry.reference("wasm/api:spin"),
+            "--to",
+            "spin",
+            "--format",
+            "json",
+        ],
+        &env,
+    );
+    converted.assert_ok();
+    let report = converted.json();
+    assert_eq!(report["shape"], "spin-app", "{report}");
+    assert_eq!(report["wasmDigest"], wasm_digest.as_str());
+    assert_eq!(report["spin"]["component"], "api");
+    assert_eq!(report["spin"]["trigger"], "http");
+    let copied: Vec<&str> =
+        report["transfer"]["copied"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    assert!(!copied.contains(&wasm_digest.as_str()), "the wasm blob was re-sent: {report}");
+
+    let (manifest, config, locked) = spin_documents(&host, "wasm/api", "spin");
+    assert_eq!(manifest["schemaVersion"], 2);
+    assert_eq!(manifest["mediaType"], MANIFEST);
+    assert_eq!(manifest["config"]["mediaType"], OCI_CONFIG);
+    let layers = manifest["layers"].as_array().expect("layers");
+    assert_eq!(layers.len(), 2, "{manifest}");
+    // The component layer: the same blob, Spin's type, no annotations (ImageLayer::new(.., None)).
+    assert_eq!(layers[0], json!({"mediaType": SPIN_WASM_LAYER, "digest": wasm_digest, "size": bytes.len()}));
+    // The locked app is the last layer, without annotations either.
+    let locked_digest = sha256_digest(&locked);
+    assert_eq!(layers[1], json!({"mediaType": SPIN_LOCKED_LAYER, "digest": locked_digest, "size": locked.len()}));
+    // The image config, byte for byte as oci-client serialises Spin's ConfigFile.
+    assert_eq!(
+        String::from_utf8_lossy(&config),
+        format!(
+            r#"{{"architecture":"wasm","os":"Wasip1","config":{{"Labels":{{"com.fermyon.spin.lockedAppDigest":"{locked_digest}"}}}},"rootfs":{{"type":"layers","diff_ids":[]}}}}"#
+        )
+    );
+    // The locked app, compact, in LockedApp's field order; metadata and trigger config keys sorted.
+    assert_eq!(
+        String::from_utf8_lossy(&locked),
+        format!(
+            r#"{{"spin_lock_version":0,"metadata":{{"authors":["Ada, Grace"],"description":"An HTTP API","name":"api","trigger":{{"type":"http"}},"triggers":{{}},"version":"1.2.0"}},"triggers":[{{"id":"api-http-trigger","trigger_type":"http","trigger_config":{{"component":"api","route":"/..."}}}}],"components":[{{"id":"api","source":{{"content_type":"application/wasm","digest":"{wasm_digest}"}}}}]}}"#
+        )
+    );
+    // all_annotations: the explicit ones win; title is the app name; created is reproducible.
+    let annotations = &manifest["annotations"];
+    assert_eq!(annotations["org.opencontainers.image.title"], "api");
+    assert_eq!(annotations["org.opencontainers.image.version"], "1.2.0");
+    assert_eq!(annotations["org.opencontainers.image.description"], "An HTTP API");
+    assert_eq!(annotations["org.opencontainers.image.authors"], "Ada, Grace");
+    assert_eq!(annotations["org.opencontainers.image.created"], "1970-01-01T00:00:00Z");
+
+    // Deterministic: converting again gives the same digest.
+    let again = wharf(
+        &[
+            "convert",
+            &registry.reference("wasm/api:cncf"),
+            &registry.reference("wasm/api:spin2"),
+            "--to",
+            "spin",
+            "--format",
+            "json",
+        ],
+        &env,
+    );
+    again.assert_ok();
+    assert_eq!(again.json()["digest"], report["digest"]);
+
+    // inspect names the shape; pull reads the component out of it.
+    let inspected = wharf(&["inspect", &registry.reference("wasm/api:spin"), "--format", "json"], &env);
+    inspected.assert_ok();
+    assert_eq!(inspected.json()["runtimeShape"], "spin-app");
+    assert_eq!(inspected.json()["runtimes"], json!(["Spin (`spin up --from`)", "containerd-shim-spin"]));
+    let out = env.path("from-spin.wasm");
+    wharf(&["pull", &registry.reference("wasm/api:spin"), "-o", out.to_str().unwrap_or_default()], &env).assert_ok();
+    assert_eq!(std::fs::read(&out).expect("pulled"), bytes);
+
+    // Into another repository of the same registry: the wasm blob is mounted, not sent.
+    let across = wharf(
+        &[
+            "convert",
+            &registry.reference("wasm/api:cncf"),
+            &registry.reference("spin/api:1"),
+            "--to",
+            "spin",
+            "--format",
+            "json",
+        ],
+        &env,
+    );
+    across.assert_ok();
+    let mounted: Vec<String> = across.json()["transfer"]["mounted"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    assert!(mounted.contains(&wasm_digest), "{}", across.json());
+
+    // Back to CNCF: the original manifest digest.
+    let back = wharf(
+        &[
+            "convert",
+            &registry.reference("wasm/api:spin"),
+            &registry.reference("wasm/api:back"),
+            "--to",
+            "cncf",
+            "--format",
+            "json",
+        ],
+        &env,
+    );
+    back.assert_ok();
+    assert_eq!(back.json()["digest"], original_digest.as_str(), "{}", back.json());
+    let (back_bytes, _) = get_json(&host, "/v2/wasm/api/manifests/back", MANIFEST);
+    assert_eq!(sha256_digest(&back_bytes), original_digest);
+    // And through the other shapes: spin -> runwasi -> spin gives the same Spin app.
+    wharf(
+        &["convert", &registry.reference("wasm/api:spin"), &registry.reference("wasm/api:rw"), "--to", "runwasi"],
+        &env,
+    )
+    .assert_ok();
+    let respun = wharf(
+        &[
+            "convert",
+            &registry.reference("wasm/api:rw"),
+            &registry.reference("wasm/api:spin3"),
+            "--to",
+            "spin",
+            "--format",
+            "json",
+        ],
+        &env,
+    );
+    respun.assert_ok();
+    assert_eq!(respun.json()["digest"], report["digest"], "{}", respun.json());
+}
+
+#[test]
+fn convert_to_spin_runs_commands_through_wagi_and_refuses_plain_functions() {
+    let registry = Registry::start();
+    let host = registry.host();
+    let env = TestEnv::new();
+    let file = env.write("tool.wasm", COMMAND_MODULE);
+    wharf(&["push", file.to_str().unwrap_or_default(), &registry.reference("wasm/tool:1")], &env).assert_ok();
+    let converted = wharf(
+        &[
+            "convert",
+            &registry.reference("wasm/tool:1"),
+            &registry.reference("wasm/tool:spin"),
+            "--to",
+            "spin",
+            "--format",
+            "json",
+        ],
+        &env,
+    );
+    converted.assert_ok();
+    assert_eq!(converted.json()["spin"]["trigger"], "wagi");
+    let (manifest, _, locked) = spin_documents(&host, "wasm/tool", "spin");
+    assert_eq!(manifest["layers"][0]["digest"], sha256_digest(COMMAND_MODULE));
+    let locked: Value = serde_json::from_slice(&locked).expect("locked app JSON");
+    assert_eq!(
+        locked["triggers"][0],
+        json!({"id": "tool-http-trigger", "trigger_type": "http", "trigger_config": {"component": "tool", "executor": {"type": "wagi"}, "route": "/..."}})
+    );
+    // Content of at most 128 bytes is also inlined, unpadded standard base64 (spin_serde::base64).
+    use base64::Engine;
+    let inline = base64::engine::general_purpose::STANDARD_NO_PAD.encode(COMMAND_MODULE);
+    assert_eq!(
+        locked["components"][0]["source"],
+        json!({"content_type": "application/wasm", "inline": inline, "digest": sha256_digest(COMMAND_MODULE)})
+    );
+
+    // A component exporting only functions, and a core module without _start: Spin cannot run them.
+    let hello = wharf_examples::build_hello_component().expect("build the example component");
+    let module = wharf_examples::build_hello_module().expect("build the example module");
+    for (name, bytes) in [("hello.wasm", hello), ("add.wasm", module)] {
+        let file = env.write(name, &bytes);
+        let reference = registry.reference(&format!("wasm/{}:1", name.trim_end_matches(".wasm")));
+        wharf(&["push", file.to_str().unwrap_or_default(), &reference], &env).assert_ok();
+        let target = registry.reference(&format!("wasm/{}:spin", name.trim_end_matches(".wasm")));
+        let refused = wharf(&["convert", &reference, &target, "--to", "spin"], &env);
+        refused.assert_code(2);
+        assert!(refused.stderr.contains("wasi:http") && refused.stderr.contains("--for wasmtime"), "{refused}");
+        let (status, _, _) =
+            registry_get(&host, &format!("/v2/wasm/{}/manifests/spin", name.trim_end_matches(".wasm")), MANIFEST);
+        assert_eq!(status, 404, "nothing was written for {name}");
+    }
+}
+
+/// `pull --for RUNTIME -o DIR --format json`, asserting success.
+fn pull_for(env: &TestEnv, reference: &str, runtime: &str, dir: &std::path::Path) -> Value {
+    let run =
+        wharf(&["pull", reference, "--for", runtime, "-o", dir.to_str().unwrap_or_default(), "--format", "json"], env);
+    run.assert_ok();
+    run.json()
+}
+
+#[test]
+fn pull_for_wasmtime_from_every_shape_writes_a_component_that_runs() {
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let bytes = wharf_examples::build_hello_component().expect("build the example component");
+    let file = env.write("hello.wasm", &bytes);
+    let file = file.to_str().unwrap_or_default();
+    wharf(&["push", file, &registry.reference("wasm/hello:1")], &env).assert_ok();
+    wharf(&["push", file, &registry.reference("wasm/hello-index:1"), "--index"], &env).assert_ok();
+    for shape in ["runwasi", "crun"] {
+        let dst = registry.reference(&format!("wasm/hello:{shape}"));
+        wharf(&["convert", &registry.reference("wasm/hello:1"), &dst, "--to", shape], &env).assert_ok();
+    }
+    let sources = [
+        ("cncf", "wasm/hello:1"),
+        ("index", "wasm/hello-index:1"),
+        ("runwasi", "wasm/hello:runwasi"),
+        ("crun", "wasm/hello:crun"),
+    ];
+    for (shape, repo_tag) in sources {
+        let dir = env.path(&format!("for-wasmtime-{shape}"));
+        let report = pull_for(&env, &registry.reference(repo_tag), "wasmtime", &dir);
+        let wasm = dir.join("hello.wasm");
+        assert_eq!(report["files"], json!(["hello.wasm"]), "{shape}: {report}");
+        assert_eq!(report["wasmDigest"], sha256_digest(&bytes));
+        assert_eq!(std::fs::read(&wasm).expect("the component"), bytes, "{shape}");
+        // A component exporting functions only: `wasmtime run --invoke`, with the export named.
+        assert_eq!(report["entry"], json!({"kind": "functions", "names": ["greet"]}), "{shape}");
+        assert_eq!(
+            report["commands"],
+            json!([["wasmtime", "run", "--invoke", "greet(…)", wasm.display().to_string()]]),
+            "{shape}"
+        );
+        let ran = python_peer("run_component.py", &[wasm.to_str().unwrap_or_default(), "greet", "Alice"]);
+        ran.assert_ok();
+        assert_eq!(ran.stdout.trim(), "Hello, Alice!", "{shape}");
+    }
+
+    // Text output: the command line on stdout.
+    let dir = env.path("text");
+    let text = wharf(
+        &["pull", &registry.reference("wasm/hello:1"), "--for", "wasmtime", "-o", dir.to_str().unwrap_or_default()],
+        &env,
+    );
+    text.assert_ok();
+    assert_eq!(text.stdout.trim(), format!("wasmtime run --invoke 'greet(…)' {}", dir.join("hello.wasm").display()));
+
+    // A core module: `wasmtime run --invoke add FILE ARGS`, and it runs.
+    let module = wharf_examples::build_hello_module().expect("build the example module");
+    let module_file = env.write("add.wasm", &module);
+    wharf(&["push", module_file.to_str().unwrap_or_default(), &registry.reference("wasm/add:1")], &env).assert_ok();
+    let dir = env.path("for-wasmtime-module");
+    let report = pull_for(&env, &registry.reference("wasm/add:1"), "wasmtime", &dir);
+    let wasm = dir.join("add.wasm");
+    assert_eq!(report["commands"], json!([["wasmtime", "run", "--invoke", "add", wasm.display().to_string()]]));
+    let ran = python_peer("run_component.py", &[wasm.to_str().unwrap_or_default(), "add", "2", "3"]);
+    ran.assert_ok();
+    assert_eq!(ran.stdout.trim(), "5");
+
+    // A wasi:http handler, read from Spin's shape: `wasmtime serve`.
+    let api = build_http_component(&env);
+    let api_file = env.write("api.wasm", &api);
+    wharf(&["push", api_file.to_str().unwrap_or_default(), &registry.reference("wasm/api:1")], &env).assert_ok();
+    wharf(&["convert", &registry.reference("wasm/api:1"), &registry.reference("wasm/api:spin"), "--to", "spin"], &env)
+        .assert_ok();
+    let dir = env.path("for-wasmtime-spin");
+    let report = pull_for(&env, &registry.reference("wasm/api:spin"), "wasmtime", &dir);
+    assert_eq!(report["shape"], "image with a Wasm layer", "{report}");
+    assert_eq!(report["warnings"], json!([]), "a Spin app's locked-app layer is expected: {report}");
+    assert_eq!(std::fs::read(dir.join("api.wasm")).expect("the component"), api);
+    assert_eq!(report["entry"], json!({"kind": "http", "export": "wasi:http/incoming-handler@0.2.0"}));
+    assert_eq!(report["commands"], json!([["wasmtime", "serve", dir.join("api.wasm").display().to_string()]]));
+}
+
+#[test]
+fn pull_for_spin_writes_a_spin_toml_beside_the_component() {
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let api = build_http_component(&env);
+    let api_file = env.write("api.wasm", &api);
+    wharf(
+        &[
+            "push",
+            api_file.to_str().unwrap_or_default(),
+            &registry.reference("wasm/api:1"),
+            "-a",
+            "org.opencontainers.image.version=1.2.0",
+            "-a",
+            "org.opencontainers.image.description=An HTTP API",
+        ],
+        &env,
+    )
+    .assert_ok();
+    // The manifest format of spinframework/spin `crates/manifest/src/schema/v2.rs`: [application],
+    // [[trigger.http]] with route and component, [component.<id>] with source.
+    let expected = "spin_manifest_version = 2\n\n[application]\nname = \"api\"\nversion = \"1.2.0\"\ndescription = \"An HTTP API\"\n\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"api\"\n\n[component.api]\nsource = \"api.wasm\"\n";
+    let dir = env.path("for-spin");
+    let report = pull_for(&env, &registry.reference("wasm/api:1"), "spin", &dir);
+    assert_eq!(report["files"], json!(["api.wasm", "spin.toml"]), "{report}");
+    assert_eq!(std::fs::read_to_string(dir.join("spin.toml")).expect("spin.toml"), expected);
+    assert_eq!(std::fs::read(dir.join("api.wasm")).expect("the component"), api);
+    assert_eq!(report["commands"], json!([["spin", "up", "--from", dir.join("spin.toml").display().to_string()]]));
+    assert_eq!(report["spin"]["trigger"], "http");
+
+    // From Spin's OCI form the same app comes back.
+    wharf(&["convert", &registry.reference("wasm/api:1"), &registry.reference("wasm/api:spin"), "--to", "spin"], &env)
+        .assert_ok();
+    let from_spin = env.path("for-spin-from-spin");
+    pull_for(&env, &registry.reference("wasm/api:spin"), "spin", &from_spin);
+    assert_eq!(std::fs::read_to_string(from_spin.join("spin.toml")).expect("spin.toml"), expected);
+
+    // A command module runs through the WAGI executor.
+    let tool = env.write("tool.wasm", COMMAND_MODULE);
+    wharf(&["push", tool.to_str().unwrap_or_default(), &registry.reference("wasm/tool:1")], &env).assert_ok();
+    let dir = env.path("for-spin-tool");
+    pull_for(&env, &registry.reference("wasm/tool:1"), "spin", &dir);
+    let toml = std::fs::read_to_string(dir.join("spin.toml")).expect("spin.toml");
+    assert!(
+        toml.contains("[[trigger.http]]\nroute = \"/...\"\ncomponent = \"tool\"\nexecutor = { type = \"wagi\" }\n"),
+        "{toml}"
+    );
+
+    // A component Spin cannot run: exit 2, and the directory is not created.
+    let hello = wharf_examples::build_hello_component().expect("build the example component");
+    let hello_file = env.write("hello.wasm", &hello);
+    wharf(&["push", hello_file.to_str().unwrap_or_default(), &registry.reference("wasm/hello:1")], &env).assert_ok();
+    let refused_dir = env.path("for-spin-hello");
+    let refused = wharf(
+        &["pull", &registry.reference("wasm/hello:1"), "--for", "spin", "-o", refused_dir.to_str().unwrap_or_default()],
+        &env,
+    );
+    refused.assert_code(2);
+    assert!(refused.stderr.contains("Spin cannot run this component"), "{refused}");
+    assert!(!refused_dir.exists(), "nothing is written");
+    assert_no_staging_left(env.dir());
+}
+
+/// No `.wharf-pull-*` staging directory is left in `dir`.
+fn assert_no_staging_left(dir: &std::path::Path) {
+    let left: Vec<String> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".wharf-pull-"))
+        .collect();
+    assert!(left.is_empty(), "staging left behind: {left:?}");
+}
+
+/// Reads the entries of an uncompressed tar with GNU tar: names, and each file's bytes.
+fn untar(env: &TestEnv, archive: &std::path::Path, into: &str) -> (Vec<String>, std::path::PathBuf) {
+    let listed = registry_tests::run_in("tar", &["-tf", archive.to_str().unwrap_or_default()], env);
+    listed.assert_ok();
+    let out = env.path(into);
+    std::fs::create_dir_all(&out).expect("mkdir");
+    registry_tests::run_in(
+        "tar",
+        &["-xf", archive.to_str().unwrap_or_default(), "-C", out.to_str().unwrap_or_default()],
+        env,
+    )
+    .assert_ok();
+    (listed.stdout.lines().map(str::to_string).collect(), out)
+}
+
+/// The expected layout follows runwasi's oci-tar-builder (`crates/oci-tar-builder/src/lib.rs`,
+/// snapshot eb9967a): the blobs under `blobs/sha256/`, `index.json` with one manifest entry carrying
+/// the platform and the `io.containerd.image.name` and `org.opencontainers.image.ref.name`
+/// annotations, `oci-layout` `{"imageLayoutVersion":"1.0.0"}`, and Docker's `manifest.json`
+/// (`Config`, `RepoTags`, `Layers`).
+#[test]
+fn pull_for_runwasi_writes_the_oci_archive_ctr_imports() {
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let bytes = wharf_examples::build_hello_component().expect("build the example component");
+    let wasm_digest = sha256_digest(&bytes);
+    let file = env.write("hello.wasm", &bytes);
+    wharf(&["push", file.to_str().unwrap_or_default(), &registry.reference("wasm/hello:1")], &env).assert_ok();
+    // The manifest in the archive is the one `convert --to runwasi` writes: same digest.
+    let converted = wharf(
+        &[
+            "convert",
+            &registry.reference("wasm/hello:1"),
+            &registry.reference("wasm/hello:rw"),
+            "--to",
+            "runwasi",
+            "--format",
+            "json",
+        ],
+        &env,
+    );
+    converted.assert_ok();
+    let runwasi_digest = converted.json()["digest"].as_str().unwrap_or_default().to_string();
+
+    for (case, source) in [("cncf", "wasm/hello:1"), ("runwasi", "wasm/hello:rw")] {
+        let dir = env.path(&format!("for-runwasi-{case}"));
+        let report = pull_for(&env, &registry.reference(source), "runwasi", &dir);
+        let archive = dir.join("hello.tar");
+        assert_eq!(report["files"], json!(["hello.tar"]), "{report}");
+        let image = format!(
+            "{}:{}",
+            registry.reference(source).rsplit_once(':').map_or("", |(r, _)| r),
+            source.rsplit(':').next().unwrap_or_default()
+        );
+        assert_eq!(
+            report["commands"],
+            json!([
+                ["ctr", "images", "import", "--all-platforms", archive.display().to_string()],
+                ["ctr", "run", "--rm", "--runtime=io.containerd.wasmtime.v1", image, "hello"]
+            ])
+        );
+        let (names, out) = untar(&env, &archive, &format!("untarred-{case}"));
+        let index: Value =
+            serde_json::from_slice(&std::fs::read(out.join("index.json")).expect("index.json")).expect("JSON");
+        assert_eq!(index["schemaVersion"], 2);
+        assert_eq!(index["mediaType"], INDEX);
+        let entry = &index["manifests"][0];
+        assert_eq!(index["manifests"].as_array().map(Vec::len), Some(1));
+        assert_eq!(entry["mediaType"], MANIFEST);
+        assert_eq!(entry["digest"], runwasi_digest.as_str(), "{case}");
+        assert_eq!(entry["platform"], json!({"architecture": "wasm", "os": "wasip1"}));
+        assert_eq!(
+            entry["annotations"],
+            json!({"io.containerd.image.name": image, "org.opencontainers.image.ref.name": source.rsplit(':').next().unwrap_or_default()})
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.join("oci-layout")).expect("oci-layout"),
+            r#"{"imageLayoutVersion":"1.0.0"}"#
+        );
+        // Every blob is named by its digest; the manifest's layer is the wasm, byte for byte.
+        let manifest_path = out.join("blobs/sha256").join(runwasi_digest.trim_start_matches("sha256:"));
+        let manifest: Value =
+            serde_json::from_slice(&std::fs::read(&manifest_path).expect("manifest blob")).expect("JSON");
+        for name in names.iter().filter(|n| n.starts_with("blobs/sha256/")) {
+            let blob = std::fs::read(out.join(name)).expect("blob");
+            assert_eq!(sha256_digest(&blob).trim_start_matches("sha256:"), name.trim_start_matches("blobs/sha256/"));
+        }
+        assert_eq!(manifest["layers"][0]["mediaType"], RUNWASI_LAYER);
+        assert_eq!(manifest["layers"][0]["digest"], wasm_digest.as_str());
+        assert_eq!(
+            std::fs::read(out.join("blobs/sha256").join(wasm_digest.trim_start_matches("sha256:"))).expect("wasm"),
+            bytes
+        );
+        let config_digest = manifest["config"]["digest"].as_str().unwrap_or_default();
+        let docker: Value =
+            serde_json::from_slice(&std::fs::read(out.join("manifest.json")).expect("manifest.json")).expect("JSON");
+        assert_eq!(
+            docker,
+            json!([{
+                "Config": format!("blobs/sha256/{}", config_digest.trim_start_matches("sha256:")),
+                "RepoTags": [image],
+                "Layers": [format!("blobs/sha256/{}", wasm_digest.trim_start_matches("sha256:"))]
+            }])
+        );
+        let mut sorted = names.clone();
+        sorted.sort();
+        let mut expected = vec![
+            "index.json".to_string(),
+            "manifest.json".to_string(),
+            "oci-layout".to_string(),
+            format!("blobs/sha256/{}", wasm_digest.trim_start_matches("sha256:")),
+            format!("blobs/sha256/{}", config_digest.trim_start_matches("sha256:")),
+            format!("blobs/sha256/{}", runwasi_digest.trim_start_matches("sha256:")),
+        ];
+        expected.sort();
+        assert_eq!(sorted, expected);
+        // skopeo reads the archive as an OCI layout and finds the same manifest.
+        let raw = skopeo(&["inspect", "--raw", &format!("oci-archive:{}", archive.display())]);
+        raw.assert_ok();
+        assert_eq!(sha256_digest(raw.stdout.as_bytes()), runwasi_digest);
+    }
+}
+
+#[test]
+fn pull_for_refuses_bad_output_and_unknown_runtimes_writing_nothing() {
+    let env = TestEnv::new();
+    let bytes = wharf_examples::build_hello_component().expect("build the example component");
+    let file = env.write("hello.wasm", &bytes);
+    let layout = format!("oci:{}:1", env.path("store").display());
+    wharf(&["push", file.to_str().unwrap_or_default(), &layout], &env).assert_ok();
+
+    // -o names a file: exit 2, the file untouched.
+    let taken = env.write("taken", b"keep me");
+    let refused = wharf(&["pull", &layout, "--for", "wasmtime", "-o", taken.to_str().unwrap_or_default()], &env);
+    refused.assert_code(2);
+    assert!(refused.stderr.contains("is a file") && refused.stderr.contains("directory"), "{refused}");
+    assert_eq!(std::fs::read(&taken).expect("taken"), b"keep me");
+
+    // An unknown runtime: exit 2, naming the choices, nothing created.
+    let dir = env.path("out");
+    let unknown = wharf(&["pull", &layout, "--for", "docker", "-o", dir.to_str().unwrap_or_default()], &env);
+    unknown.assert_code(2);
+    assert!(unknown.stderr.contains("wasmtime, spin or runwasi"), "{unknown}");
+    assert!(!dir.exists());
+
+    // A missing parent directory: exit 2.
+    let deep = env.path("no/such/dir");
+    wharf(&["pull", &layout, "--for", "wasmtime", "-o", deep.to_str().unwrap_or_default()], &env).assert_code(2);
+    assert!(!env.path("no").exists());
+
+    // Into an existing directory: the files are added beside what is there, no staging left.
+    let existing = env.path("existing");
+    std::fs::create_dir_all(&existing).expect("mkdir");
+    std::fs::write(existing.join("other.txt"), b"other").expect("write");
+    pull_for(&env, &layout, "wasmtime", &existing);
+    assert_eq!(std::fs::read(existing.join("hello.wasm")).expect("pulled"), bytes);
+    assert_eq!(std::fs::read(existing.join("other.txt")).expect("kept"), b"other");
+    assert_no_staging_left(&existing);
+    assert_no_staging_left(env.dir());
+}
+
+/// A containerd daemon of our own (root, state and socket in a temp dir, CRI off), stopped on drop.
+struct Containerd {
+    child: std::process::Child,
+    socket: String,
+    dir: tempfile::TempDir,
+}
+
+impl Containerd {
+    fn start(env: &TestEnv) -> Containerd {
+        let dir = tempfile::Builder::new().prefix("ctd").tempdir_in("/tmp").expect("temp dir");
+        let d = dir.path().display().to_string();
+        let socket = format!("{d}/c.sock");
+        let config = format!(
+            "version = 2\nroot = \"{d}/root\"\nstate = \"{d}/state\"\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+             [grpc]\n  address = \"{socket}\"\n[ttrpc]\n  address = \"{socket}.ttrpc\"\n"
+        );
+        let config_path = dir.path().join("config.toml");
+        std::fs::write(&config_path, config).expect("write the containerd config");
+        let log = std::fs::File::create(dir.path().join("log")).expect("log file");
+        let mut cmd = env.command("containerd");
+        cmd.arg("--config").arg(&config_path).stdout(log.try_clone().expect("log")).stderr(log);
+        let child = cmd.spawn().expect("start containerd (Debian package `containerd`)");
+        let daemon = Containerd { child, socket, dir };
+        for _ in 0..200 {
+            if daemon.ctr(env, &["version"]).success() {
+                return daemon;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!(
+            "containerd did not come up: {}",
+            std::fs::read_to_string(daemon.dir.path().join("log")).unwrap_or_default()
+        );
+    }
+
+    fn ctr(&self, env: &TestEnv, args: &[&str]) -> registry_tests::Run {
+        let mut all = vec!["-a", self.socket.as_str()];
+        all.extend_from_slice(args);
+        registry_tests::run_in("ctr", &all, env)
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// containerd itself (Debian 12's 1.6.20) imports the archive: the image is named and
+/// platformed from index.json, and its content is the same wasm blob. Unpacking is left out:
+/// containerd before 1.6.25 / 1.7.7 rejects an image whose rootfs lists no layers ("mismatched
+/// image rootfs and manifest layers", runwasi `docs/src/getting-started/demos.md`), and no
+/// runwasi shim is installable here to run it.
+#[test]
+fn pull_for_runwasi_archive_imports_into_containerd() {
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let bytes = wharf_examples::build_hello_component().expect("build the example component");
+    let wasm_digest = sha256_digest(&bytes);
+    let file = env.write("hello.wasm", &bytes);
+    let reference = registry.reference("wasm/hello:1");
+    wharf(&["push", file.to_str().unwrap_or_default(), &reference], &env).assert_ok();
+    let dir = env.path("img");
+    pull_for(&env, &reference, "runwasi", &dir);
+    let archive = dir.join("hello.tar");
+    let converted = wharf(
+        &["convert", &reference, &registry.reference("wasm/hello:rw"), "--to", "runwasi", "--format", "json"],
+        &env,
+    );
+    converted.assert_ok();
+    let runwasi_digest = converted.json()["digest"].as_str().unwrap_or_default().to_string();
+
+    let containerd = Containerd::start(&env);
+    let imported = containerd
+        .ctr(&env, &["images", "import", "--all-platforms", "--no-unpack", archive.to_str().unwrap_or_default()]);
+    imported.assert_ok();
+    let listed = containerd.ctr(&env, &["images", "ls"]);
+    listed.assert_ok();
+    let row = listed.stdout.lines().find(|l| l.starts_with(&format!("{reference} "))).unwrap_or_default().to_string();
+    assert!(
+        row.contains(&runwasi_digest) && row.contains("wasip1/wasm") && row.contains(MANIFEST),
+        "the image, named from index.json, with the runwasi manifest and its platform: {listed}"
+    );
+    let content = containerd.ctr(&env, &["content", "ls"]);
+    content.assert_ok();
+    // containerd verifies each blob against its digest on import: the same wasm blob is in its store.
+    assert!(content.stdout.lines().any(|l| l.starts_with(&wasm_digest)), "{content}");
 }

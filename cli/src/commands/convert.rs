@@ -11,12 +11,18 @@ use crate::output::{self, Bars, Failure, OrFail};
 #[command(after_help = "Examples:
   wharf convert 127.0.0.1:5000/hello:0.1.0 127.0.0.1:5000/hello:0.1.0-runwasi --to runwasi
   wharf convert 127.0.0.1:5000/hello:0.1.0-runwasi 127.0.0.1:5000/hello:0.1.0 --to cncf
+  wharf convert 127.0.0.1:5000/api:1.0 127.0.0.1:5000/api:1.0-spin --to spin   (then: spin up --from ...)
 
 Shapes: cncf (the CNCF Wasm OCI artifact `wharf push` writes: wkg, wasmCloud, runwasi artifact
 mode); runwasi (runwasi's OCI-layer form: OCI image config with os wasip1, architecture wasm,
 Entrypoint, and the Wasm as an application/vnd.bytecodealliance.wasm.component.layer.v0+wasm layer);
 crun (a classic image for crun's Wasm handler and Docker+Wasm: /app.wasm in a deterministic tar layer,
-os wasi, Entrypoint [/app.wasm], annotation module.wasm.image/variant=compat-smart).
+os wasi, Entrypoint [/app.wasm], annotation module.wasm.image/variant=compat-smart);
+spin (the one-component application `spin registry push` writes and `spin up --from` runs: the Wasm
+as an application/vnd.wasm.content.layer.v1+wasm layer, then the locked app naming it by digest as an
+application/vnd.fermyon.spin.application.v1+config layer; a wasi:http handler gets the HTTP trigger
+on route /..., a command (wasi:cli/run, or _start in a core module) the WAGI executor; a component
+exporting only functions is refused, as Spin cannot run it).
 The Wasm blob keeps its digest, so the destination skips or mounts it (except for crun, whose
 layer is a tar holding the Wasm). A converted manifest carries
 the original CNCF config and annotations, so converting back gives the original digest.
@@ -28,7 +34,7 @@ pub struct Args {
     source: String,
     /// Destination reference (without a tag, the source's tag is used).
     destination: String,
-    /// The shape to write: cncf, runwasi or crun.
+    /// The shape to write: cncf, runwasi, crun or spin.
     #[arg(long, value_name = "SHAPE", value_parser = parse_target)]
     to: Target,
     #[command(flatten)]
@@ -57,6 +63,18 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
         return Ok(Verdict::Pass);
     }
     println!("{}", report.reference);
+    if let Some(app) = &report.spin {
+        eprintln!(
+            "spin app {:?}: component {} on the HTTP trigger ({}), route {}",
+            app.name,
+            app.component,
+            match app.trigger {
+                wharf::spin::SpinTrigger::Http => "wasi:http handler",
+                wharf::spin::SpinTrigger::Wagi => "WAGI executor",
+            },
+            wharf::spin::CATCH_ALL_ROUTE
+        );
+    }
     let t = &report.transfer;
     eprintln!(
         "converted {} ({}) to {}: wasm {} reused; {} sent ({}), {} already there, {} mounted; tags [{}]",
