@@ -84,6 +84,7 @@ impl TransportArgs {
             connect_timeout: self.connect_timeout,
             read_timeout: self.read_timeout,
             upload_chunk_size: self.upload_chunk_size.map(std::num::NonZeroU64::get),
+            ..TransportOptions::default()
         })
     }
 }

@@ -42,6 +42,10 @@ pub struct TransportOptions {
     /// Upload blobs larger than this in chunks of this size; unset: blobs over
     /// [`CHUNKED_ABOVE`] in chunks of [`DEFAULT_UPLOAD_CHUNK_SIZE`].
     pub upload_chunk_size: Option<u64>,
+    /// The HTTP client, built once and shared by every store opened with these
+    /// options (and their clones), so concurrent transfers reuse connections.
+    /// Leave it at its default.
+    pub shared_client: std::sync::Arc<std::sync::OnceLock<reqwest::Client>>,
 }
 
 /// A user name and password (or token).
@@ -105,9 +109,18 @@ impl TransportOptions {
         Ok(out)
     }
 
-    /// The client registry sessions use: TLS settings, connect and idle-read
-    /// timeouts, no limit on a whole transfer (large blobs take what they take).
+    /// The client registry sessions use (one per options value, shared): TLS
+    /// settings, connect and idle-read timeouts, no limit on a whole transfer
+    /// (large blobs take what they take).
     pub(crate) fn http_client(&self) -> Result<reqwest::Client> {
+        if let Some(client) = self.shared_client.get() {
+            return Ok(client.clone());
+        }
+        let client = self.build_http_client()?;
+        Ok(self.shared_client.get_or_init(|| client).clone())
+    }
+
+    fn build_http_client(&self) -> Result<reqwest::Client> {
         reqwest::Client::builder()
             .danger_accept_invalid_certs(self.insecure)
             .tls_certs_merge(self.certificates()?)
