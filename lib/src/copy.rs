@@ -109,6 +109,10 @@ pub struct CopyReport {
     pub signatures: Option<SignaturesCopied>,
 }
 
+/// How deep indexes may nest below the root (real ones nest one level:
+/// an index of manifests).
+pub const MAX_NESTING: usize = 8;
+
 struct Walk<'a> {
     src: &'a dyn ReadStore,
     dst: &'a dyn Store,
@@ -179,8 +183,21 @@ impl Walk<'_> {
     /// Copies a manifest or index: children first (always checked, even when
     /// the manifest exists, so a half-copied graph heals), then the node.
     async fn manifest(&self, desc: &Descriptor, is_root: bool) -> Result<()> {
+        self.node(desc, is_root, 0).await
+    }
+
+    /// [`Walk::manifest`] at nesting `depth` (0 for the root).
+    async fn node(&self, desc: &Descriptor, is_root: bool, depth: usize) -> Result<()> {
+        if depth > MAX_NESTING {
+            return Err(Error::malformed(
+                format!("index {}", desc.digest),
+                format!(
+                    "indexes nest more than {MAX_NESTING} levels deep; wharf stops there (a hostile or broken graph)"
+                ),
+            ));
+        }
         let bytes = self.options.retry.run(|| self.src.fetch_bytes(desc)).await?;
-        self.children(desc, &bytes).await?;
+        self.children(desc, &bytes, depth).await?;
         let tags: &[String] = if is_root { &self.options.tags } else { &[] };
         if !is_root && self.dst.exists(desc).await? {
             self.record(desc, Outcome::Skipped);
@@ -193,15 +210,18 @@ impl Walk<'_> {
 
     /// Copies the children of the manifest or index `desc` (its `bytes`):
     /// blobs concurrently, then child manifests, each with the same walk.
-    async fn children(&self, desc: &Descriptor, bytes: &[u8]) -> Result<()> {
-        let children = successors(&desc.media_type, bytes)?;
+    async fn children(&self, desc: &Descriptor, bytes: &[u8], depth: usize) -> Result<()> {
+        let mut children = successors(&desc.media_type, bytes)?;
+        // The same child listed many times is copied once.
+        let mut seen = std::collections::HashSet::new();
+        children.retain(|c| seen.insert(c.digest.clone()));
         let (manifests, blobs): (Vec<_>, Vec<_>) = children.into_iter().partition(Descriptor::is_manifest);
         futures::stream::iter(blobs.iter().map(|b| self.blob(b)))
             .buffer_unordered(self.options.concurrency.max(1))
             .try_collect::<Vec<()>>()
             .await?;
         for child in &manifests {
-            Box::pin(self.manifest(child, false)).await?;
+            Box::pin(self.node(child, false, depth + 1)).await?;
         }
         Ok(())
     }
@@ -228,7 +248,7 @@ impl Walk<'_> {
                 out.other_referrers_skipped += 1;
                 continue;
             }
-            self.children(&entry, &bytes).await?;
+            self.children(&entry, &bytes, 1).await?;
             let existed = self.dst.exists(&entry).await?;
             // Pushed even when present, so a missing fallback index entry is added.
             let indexed = self.dst.push_referrer(&entry, bytes, &root.digest).await?;

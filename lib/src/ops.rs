@@ -178,13 +178,18 @@ pub async fn resolve_artifact(store: &dyn ReadStore, selector: &Selector) -> Res
     }
     let manifest = Manifest::parse(&store.fetch_bytes(&manifest_descriptor).await?)?;
     let layout = artifact::wasm_layout(&manifest)?;
+    let mut warnings = layout.warnings;
     let config = if manifest.config.size <= crate::manifest::MAX_DOCUMENT_SIZE {
         let bytes = store.fetch_bytes(&manifest.config).await?;
         artifact::parse_config(&manifest.config.media_type, &bytes)
     } else {
+        warnings.push(format!(
+            "the config declares {} bytes, over the {}-byte limit for documents: not read",
+            manifest.config.size,
+            crate::manifest::MAX_DOCUMENT_SIZE
+        ));
         None
     };
-    let mut warnings = layout.warnings;
     if let Some(c) = &config
         && !artifact::config_lists_layer(c, &layout.layer.digest)
     {

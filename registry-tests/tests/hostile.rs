@@ -1,0 +1,148 @@
+//! Hostile graphs and documents, stored in a real registry (written with raw
+//! HTTP, not wharf) or a hand-made OCI layout: blobs larger than declared,
+//! absurd declared sizes, indexes nested without end, deeply nested JSON.
+//! Each ends with one clear error, exit 2, bounded memory and nothing written.
+
+use registry_tests::{Registry, Run, TestEnv, push_blob, push_manifest, sha256_digest, wharf};
+use serde_json::json;
+
+const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const WASM_CONFIG: &str = "application/vnd.wasm.config.v0+json";
+
+fn assert_refused(run: &Run, needle: &str) {
+    run.assert_code(2);
+    assert!(run.stderr.contains("error: "), "{run}");
+    assert!(run.stderr.contains(needle), "expected {needle:?}:\n{run}");
+    assert!(!run.stderr.contains("panicked"), "{run}");
+}
+
+/// A Wasm artifact manifest over `layer` (with the declared `layer_size`) in `repo`; returns (bytes, digest).
+fn wasm_manifest(host: &str, repo: &str, layer: &[u8], layer_size: u64, config_size: Option<u64>) -> (Vec<u8>, String) {
+    let layer_digest = push_blob(host, repo, layer);
+    let config = json!({"architecture": "wasm", "os": "wasip2", "layerDigests": [layer_digest]}).to_string();
+    let config_digest = push_blob(host, repo, config.as_bytes());
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST,
+        "config": {"mediaType": WASM_CONFIG, "digest": config_digest, "size": config_size.unwrap_or(config.len() as u64)},
+        "layers": [{"mediaType": "application/wasm", "digest": layer_digest, "size": layer_size}],
+    })
+    .to_string()
+    .into_bytes();
+    let digest = sha256_digest(&manifest);
+    (manifest, digest)
+}
+
+fn component() -> Vec<u8> {
+    wharf_examples::build_hello_component().expect("build the hello component")
+}
+
+#[test]
+fn blobs_larger_than_declared_and_absurd_sizes_are_refused_without_writing() {
+    let registry = Registry::start();
+    let host = registry.host();
+    let env = TestEnv::new();
+    let bytes = component();
+    let out = env.path("out.wasm");
+    let out_arg = out.to_str().unwrap_or_default().to_string();
+
+    // The layer is declared 10 bytes long; the registry holds (and serves) the whole component.
+    let (manifest, _) = wasm_manifest(&host, "hostile/short", &bytes, 10, None);
+    push_manifest(&host, "hostile/short", "1", MANIFEST, &manifest);
+    let pulled = wharf(&["pull", &registry.reference("hostile/short:1"), "-o", &out_arg], &env);
+    assert_refused(&pulled, "wrong size");
+    assert!(!out.exists());
+
+    // A config declared at 1 TiB is never read (the layer alone is what a pull needs, and it is
+    // verified): a warning says so, and the pulled file is the exact component.
+    let (manifest, _) = wasm_manifest(&host, "hostile/huge", &bytes, bytes.len() as u64, Some(1 << 40));
+    push_manifest(&host, "hostile/huge", "1", MANIFEST, &manifest);
+    let pulled = wharf(&["pull", &registry.reference("hostile/huge:1"), "-o", &out_arg], &env);
+    pulled.assert_ok();
+    assert!(pulled.stderr.contains("the config declares 1099511627776 bytes"), "{pulled}");
+    assert_eq!(std::fs::read(&out).expect("pulled"), bytes);
+
+    // A layer declared at 1 TiB: the transfer stops when the real bytes end short of it; nothing written.
+    std::fs::remove_file(&out).expect("remove");
+    let (manifest, _) = wasm_manifest(&host, "hostile/long", &bytes, 1 << 40, None);
+    push_manifest(&host, "hostile/long", "1", MANIFEST, &manifest);
+    let pulled = wharf(&["pull", &registry.reference("hostile/long:1"), "-o", &out_arg], &env);
+    assert_refused(&pulled, "wrong size");
+    assert!(!out.exists());
+}
+
+#[test]
+fn indexes_nested_without_end_are_refused_before_anything_is_copied() {
+    let registry = Registry::start();
+    let host = registry.host();
+    let env = TestEnv::new();
+    let bytes = component();
+    let (manifest, digest) = wasm_manifest(&host, "hostile/nest", &bytes, bytes.len() as u64, None);
+    push_manifest(&host, "hostile/nest", &digest, MANIFEST, &manifest);
+    // Twelve indexes, each listing the one below (content addressing rules out a
+    // true cycle, so an endless chain is what a hostile registry can serve).
+    let (mut child, mut child_type, mut child_size) = (digest, MANIFEST, manifest.len());
+    for _ in 0..12 {
+        let index = json!({
+            "schemaVersion": 2,
+            "mediaType": INDEX,
+            "manifests": [{"mediaType": child_type, "digest": child, "size": child_size}],
+        })
+        .to_string()
+        .into_bytes();
+        child = sha256_digest(&index);
+        push_manifest(&host, "hostile/nest", &child, INDEX, &index);
+        (child_type, child_size) = (INDEX, index.len());
+    }
+    push_manifest(&host, "hostile/nest", "deep", INDEX, &index_bytes(&child, child_size));
+
+    let layout = env.path("layout");
+    let copied =
+        wharf(&["copy", &registry.reference("hostile/nest:deep"), &format!("oci:{}:deep", layout.display())], &env);
+    assert_refused(&copied, "nest more than 8 levels");
+    let blobs = layout.join("blobs").join("sha256");
+    let written = std::fs::read_dir(&blobs).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(written, 0, "nothing copied into {}", blobs.display());
+}
+
+fn index_bytes(child: &str, size: usize) -> Vec<u8> {
+    json!({"schemaVersion": 2, "mediaType": INDEX, "manifests": [{"mediaType": INDEX, "digest": child, "size": size}]})
+        .to_string()
+        .into_bytes()
+}
+
+#[test]
+fn deeply_nested_json_in_a_layout_gives_a_clear_error() {
+    let env = TestEnv::new();
+    let out = env.path("out.wasm");
+    // A manifest that is 100 000 arrays deep (a registry would refuse to store it; a layout cannot).
+    let mut nested =
+        String::from(r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":"#);
+    nested.push_str(&"[".repeat(100_000));
+    nested.push_str(&"]".repeat(100_000));
+    nested.push('}');
+    let digest = sha256_digest(nested.as_bytes());
+    let hex = digest.trim_start_matches("sha256:");
+    env.write(&format!("layout/blobs/sha256/{hex}"), nested.as_bytes());
+    env.write("layout/oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
+    let index = json!({
+        "schemaVersion": 2,
+        "manifests": [{"mediaType": MANIFEST, "digest": digest, "size": nested.len(),
+                       "annotations": {"org.opencontainers.image.ref.name": "deep"}}],
+    });
+    env.write("layout/index.json", index.to_string());
+    let layout = env.path("layout");
+    let pulled =
+        wharf(&["pull", &format!("oci:{}:deep", layout.display()), "-o", out.to_str().unwrap_or_default()], &env);
+    assert_refused(&pulled, "malformed");
+    assert!(!out.exists());
+
+    // The same nesting in index.json itself.
+    env.write(
+        "layout/index.json",
+        format!("{{\"schemaVersion\":2,\"manifests\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000)),
+    );
+    let listed = wharf(&["inspect", &format!("oci:{}:deep", layout.display())], &env);
+    assert_refused(&listed, "index.json");
+}
