@@ -105,16 +105,6 @@ impl Session {
         }
     }
 
-    /// The registry host.
-    pub fn registry(&self) -> &str {
-        &self.registry
-    }
-
-    /// The repository.
-    pub fn repository(&self) -> &str {
-        &self.repository
-    }
-
     /// The scheme in use, once a request got through.
     pub async fn scheme(&self) -> Option<Scheme> {
         let base = self.link.read().await.base.clone()?;
