@@ -252,10 +252,17 @@ impl Loaded {
     }
 }
 
+/// How long a repository's registry connection is reused for resolving tags.
+const RESOLVER_REUSE: Duration = Duration::from_secs(60);
+
+/// A repository's open registry connection, for resolving tags, and when it was opened.
+type Resolvers = HashMap<String, (Instant, Arc<dyn crate::store::ReadStore>)>;
+
 /// A loaded policy with its keys, a verdict cache and counters: the webhook's state.
 pub struct Admission {
     loaded: RwLock<Arc<Loaded>>,
     settings: Settings,
+    resolvers: Mutex<Resolvers>,
     cache: Mutex<HashMap<CacheKey, Arc<Slot>>>,
     /// Counters for `/metrics`.
     pub counters: Counters,
@@ -272,6 +279,7 @@ impl Admission {
         Ok(Admission {
             loaded: RwLock::new(Arc::new(Loaded::new(policy)?)),
             settings,
+            resolvers: Mutex::new(HashMap::new()),
             cache: Mutex::new(HashMap::new()),
             counters: Counters::default(),
         })
@@ -386,10 +394,7 @@ impl Admission {
         }
         let digest = match reference.digest() {
             Some(d) => d.clone(),
-            None => {
-                let store = crate::ops::open_source(&reference, &self.settings.transport).await?;
-                store.resolve(&reference.selector()).await?.digest
-            }
+            None => self.resolve_tag(&reference).await?,
         };
         let key = CacheKey {
             generation: loaded.generation,
@@ -410,6 +415,36 @@ impl Admission {
         let counter = if missed { &self.counters.cache_misses } else { &self.counters.cache_hits };
         counter.fetch_add(1, Ordering::Relaxed);
         Ok((digest, cached))
+    }
+
+    /// Resolves a tag to its digest, every time (a moved tag is noticed at once), through
+    /// the repository's connection of the last [`RESOLVER_REUSE`] (no new connection,
+    /// scheme probe and auth per review); a failure drops the connection.
+    async fn resolve_tag(&self, reference: &Reference) -> Result<Digest> {
+        let location = reference.location();
+        let lock = || match self.resolvers.lock() {
+            Ok(r) => r,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let reused = lock().get(&location).filter(|(at, _)| at.elapsed() < RESOLVER_REUSE).map(|(_, s)| s.clone());
+        let store = match reused {
+            Some(store) => store,
+            None => {
+                let store: Arc<dyn crate::store::ReadStore> =
+                    Arc::from(crate::ops::open_source(reference, &self.settings.transport).await?);
+                let mut resolvers = lock();
+                resolvers.retain(|_, (at, _)| at.elapsed() < RESOLVER_REUSE);
+                resolvers.insert(location.clone(), (Instant::now(), store.clone()));
+                store
+            }
+        };
+        match store.resolve(&reference.selector()).await {
+            Ok(descriptor) => Ok(descriptor.digest),
+            Err(e) => {
+                lock().remove(&location);
+                Err(e)
+            }
+        }
     }
 
     /// The cache slot for `key`: a live one, or a new one (evicting when full).

@@ -318,6 +318,13 @@ fn webhook_verifies_signatures_of_pods_deployments_and_cronjobs() {
         format!("kind: Pod\nmetadata: {{name: a}}\nspec:\n  containers:\n  - {{name: a, image: \"{sandbox}\"}}\n"),
     );
     wharf(&["admission", "check", "--policy", &policy_s, &good.to_string_lossy()], &env).assert_ok();
+
+    // The tag moves after the webhook verified it (its connection to the repository is reused):
+    // the next review resolves the tag again and sees the new, unsigned digest.
+    push(&signed, &["--annotation", "org.example/build=2"]);
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&signed)));
+    let msg = message(&answer);
+    assert!(!allowed(&answer) && msg.contains(&signed) && msg.contains("no signatures"), "{answer}");
 }
 
 #[test]

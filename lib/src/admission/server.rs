@@ -31,7 +31,8 @@ use crate::policy::Policy;
 pub const MAX_BODY: usize = 1 << 20;
 
 /// Upper bounds (seconds) of the latency histogram's buckets.
-const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+const BUCKETS: [f64; 15] =
+    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
 
 /// Request counters and the latency histogram.
 #[derive(Default)]
