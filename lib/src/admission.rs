@@ -10,13 +10,18 @@
 //! the reasons as warnings). For `/mutate`, verified images are pinned to
 //! `repo@sha256:…` with a JSONPatch.
 //!
+//! A rule may also require a WIT world (`world:`: the artifact config's declared
+//! `component.target` on a semver track) and a full WIT check of the component
+//! against that world (`check: full`, as `wharf check REF` does).
+//!
 //! Verdicts are cached by (policy generation, rule, repository, digest) for a while (negative
 //! verdicts for a shorter while); concurrent requests for the same digest share one
-//! lookup. [`server`] is the HTTPS endpoint around it.
+//! lookup. [`Admission::reload`] swaps in a new policy under a new generation, so no
+//! verdict of the old one is reused. [`server`] is the HTTPS endpoint around it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use kube_core::DynamicObject;
@@ -26,7 +31,7 @@ use serde_json::Value;
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::policy::{Action, Authority, Mode, Policy, evaluate};
+use crate::policy::{Action, Authority, Check, ComponentRequirement, Mode, Policy, WorldTrack, evaluate};
 use crate::reference::Reference;
 use crate::sign::{self, Trust, VerifyOptions};
 use crate::transport::TransportOptions;
@@ -188,6 +193,10 @@ pub struct Counters {
     pub cache_misses: AtomicU64,
     /// Registry errors.
     pub registry_errors: AtomicU64,
+    /// Policies reloaded and put in force.
+    pub policy_reloads: AtomicU64,
+    /// Reloads refused (the new policy was invalid; the old one stayed).
+    pub policy_reload_failures: AtomicU64,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -212,22 +221,16 @@ struct Slot {
     cell: tokio::sync::OnceCell<Cached>,
 }
 
-/// A loaded policy with its keys, a verdict cache and counters: the webhook's state.
-pub struct Admission {
+/// A policy with its keys loaded, under its generation number.
+struct Loaded {
     policy: Policy,
     generation: u64,
     trusts: Vec<(Authority, Trust)>,
-    settings: Settings,
-    cache: Mutex<HashMap<CacheKey, Arc<Slot>>>,
-    /// Counters for `/metrics`.
-    pub counters: Counters,
 }
 
-static GENERATION: AtomicU64 = AtomicU64::new(1);
-
-impl Admission {
-    /// Loads every key the policy names; an unreadable key is an error (refuse to start).
-    pub fn new(policy: Policy, settings: Settings) -> Result<Admission> {
+impl Loaded {
+    /// Loads every key and trusted root the policy names; an unreadable one is an error.
+    fn new(policy: Policy) -> Result<Loaded> {
         let mut trusts = Vec::new();
         for authority in policy.authorities() {
             let trust = match (&authority.key, &authority.keyless) {
@@ -245,24 +248,95 @@ impl Admission {
             };
             trusts.push((authority.clone(), trust));
         }
+        Ok(Loaded { policy, generation: GENERATION.fetch_add(1, Ordering::Relaxed), trusts })
+    }
+}
+
+/// How long a repository's registry connection is reused for resolving tags.
+const RESOLVER_REUSE: Duration = Duration::from_secs(60);
+
+/// A repository's open registry connection, for resolving tags, and when it was opened.
+type Resolvers = HashMap<String, (Instant, Arc<dyn crate::store::ReadStore>)>;
+
+/// A loaded policy with its keys, a verdict cache and counters: the webhook's state.
+pub struct Admission {
+    loaded: RwLock<Arc<Loaded>>,
+    settings: Settings,
+    resolvers: Mutex<Resolvers>,
+    cache: Mutex<HashMap<CacheKey, Arc<Slot>>>,
+    /// Counters for `/metrics`.
+    pub counters: Counters,
+}
+
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// How the reason of an image admitted by `--fail-mode allow` starts (it also becomes a warning).
+const FAIL_OPEN: &str = "admitted without verification (fail mode allow)";
+
+impl Admission {
+    /// Loads every key the policy names; an unreadable key is an error (refuse to start).
+    pub fn new(policy: Policy, settings: Settings) -> Result<Admission> {
         Ok(Admission {
-            policy,
-            generation: GENERATION.fetch_add(1, Ordering::Relaxed),
-            trusts,
+            loaded: RwLock::new(Arc::new(Loaded::new(policy)?)),
             settings,
+            resolvers: Mutex::new(HashMap::new()),
             cache: Mutex::new(HashMap::new()),
             counters: Counters::default(),
         })
     }
 
+    fn loaded(&self) -> Arc<Loaded> {
+        match self.loaded.read() {
+            Ok(l) => l.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
     /// The policy in force.
-    pub fn policy(&self) -> &Policy {
-        &self.policy
+    pub fn policy(&self) -> Policy {
+        self.loaded().policy.clone()
+    }
+
+    /// The generation of the policy in force (a new one on every reload).
+    pub fn generation(&self) -> u64 {
+        self.loaded().generation
+    }
+
+    /// Puts `policy` in force under a new generation, once all its keys load; on error
+    /// the old policy stays. Verdicts of older generations are dropped, never reused.
+    /// Returns the new generation.
+    pub fn reload(&self, policy: Policy) -> Result<u64> {
+        let loaded = match Loaded::new(policy) {
+            Ok(l) => Arc::new(l),
+            Err(e) => {
+                self.counters.policy_reload_failures.fetch_add(1, Ordering::Relaxed);
+                return Err(e);
+            }
+        };
+        let generation = loaded.generation;
+        match self.loaded.write() {
+            Ok(mut l) => *l = loaded,
+            Err(poisoned) => *poisoned.into_inner() = loaded,
+        }
+        self.lock_cache().retain(|k, _| k.generation == generation);
+        self.counters.policy_reloads.fetch_add(1, Ordering::Relaxed);
+        Ok(generation)
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, Arc<Slot>>> {
+        match self.cache.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        }
     }
 
     /// Decides one image: policy, then (for rules with authorities) digest and signatures.
     pub async fn check_image(&self, image: &str, namespace: Option<&str>) -> ImageVerdict {
-        let decision = evaluate(&self.policy, image, namespace);
+        self.check_image_with(&self.loaded(), image, namespace).await
+    }
+
+    async fn check_image_with(&self, loaded: &Loaded, image: &str, namespace: Option<&str>) -> ImageVerdict {
+        let decision = evaluate(&loaded.policy, image, namespace);
         let rule = decision.rule_name().to_string();
         let verdict = |allowed: bool, reason: String, digest: Option<Digest>| ImageVerdict {
             image: image.to_string(),
@@ -271,44 +345,59 @@ impl Admission {
             reason,
             digest,
         };
-        let out = match decision.action {
-            Action::Allow => verdict(true, "allowed by the policy".into(), None),
-            Action::Deny if decision.rule.is_none() => verdict(false, "no rule matches the image".into(), None),
-            Action::Deny => verdict(false, "denied by the policy".into(), None),
-            Action::Verify(authorities) => match self.verify(image, &rule, &authorities).await {
+        let authorities = match decision.action {
+            Action::Allow if decision.component.is_empty() => None,
+            Action::Allow => Some(Vec::new()),
+            Action::Verify(authorities) => Some(authorities),
+            Action::Deny if decision.rule.is_none() => {
+                return self.count(verdict(false, "no rule matches the image".into(), None));
+            }
+            Action::Deny => return self.count(verdict(false, "denied by the policy".into(), None)),
+        };
+        let out = match authorities {
+            None => verdict(true, "allowed by the policy".into(), None),
+            Some(authorities) => match self.verify(loaded, image, &rule, &authorities, &decision.component).await {
                 Ok((digest, cached)) => verdict(cached.verified, cached.reason, cached.verified.then_some(digest)),
                 Err(e) => {
                     self.counters.registry_errors.fetch_add(1, Ordering::Relaxed);
+                    use crate::ErrorKind::{Integrity, Unsupported, Usage};
                     match (e.kind(), self.settings.fail_mode) {
-                        (crate::ErrorKind::Usage, _) => verdict(false, e.to_string(), None),
-                        (_, FailMode::Allow) => {
-                            verdict(true, format!("admitted without verification (fail mode allow): {e}"), None)
-                        }
+                        (Usage | Unsupported | Integrity, _) => verdict(false, e.to_string(), None),
+                        (_, FailMode::Allow) => verdict(true, format!("{FAIL_OPEN}: {e}"), None),
                         (_, FailMode::Deny) => verdict(false, format!("cannot verify: {e}"), None),
                     }
                 }
             },
         };
-        let counter = if out.allowed { &self.counters.images_allowed } else { &self.counters.images_denied };
+        self.count(out)
+    }
+
+    /// Counts a verdict for `/metrics`, and returns it.
+    fn count(&self, verdict: ImageVerdict) -> ImageVerdict {
+        let counter = if verdict.allowed { &self.counters.images_allowed } else { &self.counters.images_denied };
         counter.fetch_add(1, Ordering::Relaxed);
-        out
+        verdict
     }
 
     /// Resolves `image` to a digest, then finds the verdict in the cache or verifies.
-    async fn verify(&self, image: &str, rule: &str, authorities: &[Authority]) -> Result<(Digest, Cached)> {
+    async fn verify(
+        &self,
+        loaded: &Loaded,
+        image: &str,
+        rule: &str,
+        authorities: &[Authority],
+        component: &ComponentRequirement,
+    ) -> Result<(Digest, Cached)> {
         let reference = Reference::parse(image)?;
         if !matches!(reference, Reference::Registry(_)) {
             return Err(Error::Usage(format!("{image} is not a registry image")));
         }
         let digest = match reference.digest() {
             Some(d) => d.clone(),
-            None => {
-                let store = crate::ops::open_source(&reference, &self.settings.transport).await?;
-                store.resolve(&reference.selector()).await?.digest
-            }
+            None => self.resolve_tag(&reference).await?,
         };
         let key = CacheKey {
-            generation: self.generation,
+            generation: loaded.generation,
             rule: rule.to_string(),
             repository: reference.location(),
             digest: digest.to_string(),
@@ -319,13 +408,43 @@ impl Admission {
             .cell
             .get_or_try_init(|| {
                 missed = true;
-                self.verify_digest(reference.with_digest(digest.clone()), authorities)
+                self.judge_digest(loaded, reference.with_digest(digest.clone()), authorities, component)
             })
             .await?
             .clone();
         let counter = if missed { &self.counters.cache_misses } else { &self.counters.cache_hits };
         counter.fetch_add(1, Ordering::Relaxed);
         Ok((digest, cached))
+    }
+
+    /// Resolves a tag to its digest, every time (a moved tag is noticed at once), through
+    /// the repository's connection of the last [`RESOLVER_REUSE`] (no new connection,
+    /// scheme probe and auth per review); a failure drops the connection.
+    async fn resolve_tag(&self, reference: &Reference) -> Result<Digest> {
+        let location = reference.location();
+        let lock = || match self.resolvers.lock() {
+            Ok(r) => r,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let reused = lock().get(&location).filter(|(at, _)| at.elapsed() < RESOLVER_REUSE).map(|(_, s)| s.clone());
+        let store = match reused {
+            Some(store) => store,
+            None => {
+                let store: Arc<dyn crate::store::ReadStore> =
+                    Arc::from(crate::ops::open_source(reference, &self.settings.transport).await?);
+                let mut resolvers = lock();
+                resolvers.retain(|_, (at, _)| at.elapsed() < RESOLVER_REUSE);
+                resolvers.insert(location.clone(), (Instant::now(), store.clone()));
+                store
+            }
+        };
+        match store.resolve(&reference.selector()).await {
+            Ok(descriptor) => Ok(descriptor.digest),
+            Err(e) => {
+                lock().remove(&location);
+                Err(e)
+            }
+        }
     }
 
     /// The cache slot for `key`: a live one, or a new one (evicting when full).
@@ -338,10 +457,7 @@ impl Admission {
                 now.duration_since(c.at) < ttl
             }
         };
-        let mut cache = match self.cache.lock() {
-            Ok(c) => c,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut cache = self.lock_cache();
         if let Some(slot) = cache.get(key)
             && live(slot)
         {
@@ -366,16 +482,94 @@ impl Admission {
         slot
     }
 
+    /// Judges `reference` (pinned to a digest): its signatures (when the rule names
+    /// authorities), then its declared world and its fit (when the rule asks).
+    async fn judge_digest(
+        &self,
+        loaded: &Loaded,
+        reference: Reference,
+        authorities: &[Authority],
+        component: &ComponentRequirement,
+    ) -> Result<Cached> {
+        let mut reasons = Vec::new();
+        if !authorities.is_empty() {
+            let signatures = self.verify_digest(loaded, &reference, authorities).await?;
+            if !signatures.verified {
+                return Ok(signatures);
+            }
+            reasons.push(signatures.reason);
+        }
+        if let Some(world) = &component.world {
+            match self.check_world(&reference, world).await? {
+                Ok(reason) => reasons.push(reason),
+                Err(reason) => return Ok(Cached { verified: false, reason, at: Instant::now() }),
+            }
+        }
+        if component.check == Check::Full {
+            match self.check_fit(&reference).await? {
+                Ok(reason) => reasons.push(reason),
+                Err(reason) => return Ok(Cached { verified: false, reason, at: Instant::now() }),
+            }
+        }
+        Ok(Cached { verified: true, reason: reasons.join("; "), at: Instant::now() })
+    }
+
+    /// Whether the artifact's config declares a target on `world`'s track: reads the
+    /// manifest and config only. The inner `Err` is a denial's reason.
+    async fn check_world(
+        &self,
+        reference: &Reference,
+        world: &WorldTrack,
+    ) -> Result<std::result::Result<String, String>> {
+        let store = crate::ops::open_source(reference, &self.settings.transport).await?;
+        let resolved = crate::ops::resolve_artifact(store.as_ref(), &reference.selector()).await?;
+        let declared = resolved.config.as_ref().and_then(|c| c.component.as_ref()).and_then(|c| c.target.clone());
+        Ok(match declared {
+            None => Err(format!(
+                "the rule requires the world {world}, and the artifact declares no target world (its config has \
+                 no component.target); push it with `wharf push FILE REF --wit WIT` to record the world it fits"
+            )),
+            Some(target) if world.admits(&target) => Ok(format!("declares the world {target}")),
+            Some(target) => Err(format!("declares the world {target}, which is not on the required track {world}")),
+        })
+    }
+
+    /// The full WIT check of the component against the world its artifact declares (the
+    /// world's package fetched through wkg's name mapping). The inner `Err` is a denial's reason.
+    async fn check_fit(&self, reference: &Reference) -> Result<std::result::Result<String, String>> {
+        let transport = &self.settings.transport;
+        let declared = match crate::check::load_declared_target(&reference.to_string(), transport).await {
+            Ok(d) => d,
+            Err(e) if e.kind() == crate::ErrorKind::Usage => {
+                let hint = e.hint().map(|h| format!(" ({h})")).unwrap_or_default();
+                return Ok(Err(format!("cannot run the full WIT check: {e}{hint}")));
+            }
+            Err(e) => return Err(e),
+        };
+        let report = crate::check::check_reference(reference, &declared.target, transport).await?;
+        if report.fits {
+            return Ok(Ok(format!("fits its declared world {} (full WIT check)", declared.world)));
+        }
+        let problems: Vec<String> = report.problems.iter().map(|p| p.message.clone()).collect();
+        Ok(Err(format!(
+            "does not fit its declared world {} ({} problem{}): {}",
+            declared.world,
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" },
+            problems.join("; ")
+        )))
+    }
+
     /// Checks the signatures of `reference` (pinned to a digest) against each authority in turn.
-    async fn verify_digest(&self, reference: Reference, authorities: &[Authority]) -> Result<Cached> {
+    async fn verify_digest(&self, loaded: &Loaded, reference: &Reference, authorities: &[Authority]) -> Result<Cached> {
         let options = VerifyOptions { annotations: Default::default(), transport: self.settings.transport.clone() };
         let mut reasons = Vec::new();
         for authority in authorities {
-            let Some((_, trust)) = self.trusts.iter().find(|(a, _)| a == authority) else {
+            let Some((_, trust)) = loaded.trusts.iter().find(|(a, _)| a == authority) else {
                 reasons.push(format!("the {} was not loaded", authority.describe()));
                 continue;
             };
-            let report = sign::verify_with(&reference, trust, &options).await?;
+            let report = sign::verify_with(reference, trust, &options).await?;
             if report.verified {
                 return Ok(Cached {
                     verified: true,
@@ -412,12 +606,25 @@ impl Admission {
         let object = serde_json::to_value(object).map_err(|e| MalformedReview(e.to_string()))?;
         let namespace = request.namespace.as_deref().or(object.pointer("/metadata/namespace").and_then(Value::as_str));
         let sites = extract_images(&request.kind.kind, &object);
-        let verdicts = futures::future::join_all(sites.iter().map(|s| self.check_image(&s.image, namespace))).await;
+        let loaded = self.loaded();
+        let verdicts =
+            futures::future::join_all(sites.iter().map(|s| self.check_image_with(&loaded, &s.image, namespace))).await;
         let denials: Vec<String> = verdicts.iter().filter(|v| !v.allowed).map(ImageVerdict::message).collect();
+        let unverified: Vec<String> = verdicts
+            .iter()
+            .filter(|v| v.allowed && v.reason.starts_with(FAIL_OPEN))
+            .map(|v| format!("wharf: {}", v.message()))
+            .collect();
+        if !unverified.is_empty() {
+            response.warnings = Some(unverified);
+        }
         if !denials.is_empty() {
-            match self.policy.mode {
+            match loaded.policy.mode {
                 Mode::Enforce => return to_value(response.deny(denials.join("; "))),
-                Mode::Warn => response.warnings = Some(denials.iter().map(|d| format!("wharf: {d}")).collect()),
+                Mode::Warn => {
+                    let warnings = response.warnings.get_or_insert_with(Vec::new);
+                    warnings.extend(denials.iter().map(|d| format!("wharf: {d}")));
+                }
             }
         }
         if mutate {
@@ -562,6 +769,23 @@ mod tests {
         let open =
             Admission::new(policy, Settings { fail_mode: FailMode::Allow, ..Settings::default() }).expect("admission");
         assert!(open.check_image("127.0.0.1:1/a:1", None).await.allowed);
+    }
+
+    #[tokio::test]
+    async fn reload_changes_the_generation_or_keeps_the_old_policy() {
+        let a = admission("rules: []\nunmatched: deny\n");
+        let first = a.generation();
+        assert!(!a.check_image("nginx", None).await.allowed);
+        let missing_key = "rules:\n  - name: k\n    images: ['**']\n    authorities: [{key: /nonexistent/k.pub}]\n";
+        let e = a.reload(Policy::parse("p", missing_key).expect("parses")).expect_err("the key cannot be read");
+        assert!(e.to_string().contains("/nonexistent/k.pub"), "{e}");
+        assert_eq!(a.generation(), first);
+        assert_eq!(a.counters.policy_reload_failures.load(Ordering::Relaxed), 1);
+        assert!(!a.check_image("nginx", None).await.allowed, "the old policy stays");
+        let second = a.reload(Policy::parse("p", "rules: []\nunmatched: allow\n").expect("parses")).expect("reloads");
+        assert!(second > first);
+        assert_eq!(a.generation(), second);
+        assert!(a.check_image("nginx", None).await.allowed);
     }
 
     #[test]

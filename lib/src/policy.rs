@@ -17,6 +17,11 @@
 //! unmatched: deny          # or allow (deny when omitted)
 //! ```
 //!
+//! A rule with `authorities` or `allow: true` may also require a WIT world:
+//! `world: "wasi:http/proxy@0.2"` admits only components whose artifact config
+//! declares a `component.target` on that semver track, and `check: full` also
+//! checks the component against its declared world (as `wharf check REF`).
+//!
 //! Globs match the normalised image (`nginx` is `docker.io/library/nginx`), without
 //! and with its tag or digest: `*` matches within one path segment, `**` across
 //! segments. [`evaluate`] is pure; verifying signatures is [`crate::admission`]'s job.
@@ -103,6 +108,120 @@ pub enum Requirement {
     Deny,
 }
 
+/// A WIT world a rule requires: `ns:pkg/world`, on one semver track or any version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorldTrack {
+    /// The world's name without version, `wasi:http/proxy`.
+    pub name: String,
+    /// The track (`0.2`, `1`, or an exact `0.0.3` / pre-release version); `None`: any version.
+    pub track: Option<String>,
+}
+
+impl WorldTrack {
+    /// Parses `ns:pkg/world[@TRACK]`; the error says what a track looks like.
+    pub fn parse(text: &str) -> std::result::Result<WorldTrack, String> {
+        let (name, version) = match text.split_once('@') {
+            Some((n, v)) => (n, Some(v)),
+            None => (text, None),
+        };
+        let well_formed = name.split_once(':').is_some_and(|(ns, rest)| {
+            !ns.is_empty() && rest.split_once('/').is_some_and(|(pkg, world)| !pkg.is_empty() && !world.is_empty())
+        });
+        if !well_formed || name.contains(char::is_whitespace) {
+            return Err(format!(
+                "world {text:?} is not a world name; write ns:pkg/world@TRACK, e.g. wasi:http/proxy@0.2"
+            ));
+        }
+        let track = match version {
+            None => None,
+            Some(v) => Some(track_of_rule_version(v).ok_or_else(|| {
+                format!(
+                    "world {text:?} has no semver track after @: write MAJOR for 1.0 and later (@1), \
+                     0.MINOR before (@0.2), or an exact version (@0.0.3, @1.0.0-rc.1)"
+                )
+            })?),
+        };
+        Ok(WorldTrack { name: name.to_string(), track })
+    }
+
+    /// Whether a declared target (`ns:pkg/world@X.Y.Z`) is this world on this track.
+    pub fn admits(&self, declared: &str) -> bool {
+        let (name, version) = match declared.split_once('@') {
+            Some((n, v)) => (n, Some(v)),
+            None => (declared, None),
+        };
+        if name != self.name {
+            return false;
+        }
+        match (&self.track, version) {
+            (None, _) => true,
+            (Some(track), Some(v)) => semver::Version::parse(v).ok().is_some_and(|v| track_of(&v) == *track),
+            (Some(_), None) => false,
+        }
+    }
+}
+
+impl std::fmt::Display for WorldTrack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.track {
+            Some(t) => write!(f, "{}@{t}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+/// A full version's semver track: `MAJOR` from 1.0, `0.MINOR` before; `0.0.x` and
+/// pre-releases are their own track (they match only exactly), as in wasmtime and wac.
+fn track_of(v: &semver::Version) -> String {
+    if !v.pre.is_empty() || (v.major == 0 && v.minor == 0) {
+        v.to_string()
+    } else if v.major != 0 {
+        v.major.to_string()
+    } else {
+        format!("0.{}", v.minor)
+    }
+}
+
+/// The track a rule names: a full version (its track), `MAJOR` (>= 1) or `0.MINOR` (>= 1).
+fn track_of_rule_version(text: &str) -> Option<String> {
+    if let Ok(v) = semver::Version::parse(text) {
+        return Some(track_of(&v));
+    }
+    let parts: Vec<u64> = text.split('.').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    match parts.as_slice() {
+        [major] if *major > 0 => Some(major.to_string()),
+        [0, minor] if *minor > 0 => Some(format!("0.{minor}")),
+        _ => None,
+    }
+}
+
+/// How much of a component a rule checks beyond signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Check {
+    /// Nothing beyond `world:` (the config's declared target), the default.
+    #[default]
+    None,
+    /// The full WIT check of the component against its declared world.
+    Full,
+}
+
+/// What a rule requires of the component itself (its WIT world).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct ComponentRequirement {
+    /// The declared target must be this world on this track.
+    pub world: Option<WorldTrack>,
+    /// Check the component against its declared world.
+    pub check: Check,
+}
+
+impl ComponentRequirement {
+    /// Whether it requires nothing.
+    pub fn is_empty(&self) -> bool {
+        self.world.is_none() && self.check == Check::None
+    }
+}
+
 /// One rule of a policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rule {
@@ -114,6 +233,8 @@ pub struct Rule {
     pub namespaces: Vec<String>,
     /// What it requires.
     pub requirement: Requirement,
+    /// What it requires of the component's WIT world (`world:`, `check:`).
+    pub component: ComponentRequirement,
 }
 
 /// A parsed, validated policy.
@@ -146,6 +267,8 @@ pub struct Decision {
     pub rule: Option<String>,
     /// What to do.
     pub action: Action,
+    /// What the component must declare and fit (for `Verify` and `Allow`).
+    pub component: ComponentRequirement,
 }
 
 impl Decision {
@@ -174,6 +297,9 @@ struct RuleFile {
     namespaces: Vec<String>,
     authorities: Option<Vec<Authority>>,
     allow: Option<bool>,
+    world: Option<String>,
+    #[serde(default)]
+    check: Check,
 }
 
 impl Policy {
@@ -258,7 +384,19 @@ impl Policy {
                     ));
                 }
             };
-            rules.push(Rule { name: r.name, images: r.images, namespaces: r.namespaces, requirement });
+            let world = match r.world.as_deref().map(WorldTrack::parse).transpose() {
+                Ok(w) => w,
+                Err(reason) => return Err(invalid(origin, line, format!("{what}: {reason}"))),
+            };
+            let component = ComponentRequirement { world, check: r.check };
+            if requirement == Requirement::Deny && !component.is_empty() {
+                return Err(invalid(
+                    origin,
+                    line,
+                    format!("{what} denies outright, so world: and check: would never be used; remove them"),
+                ));
+            }
+            rules.push(Rule { name: r.name, images: r.images, namespaces: r.namespaces, requirement, component });
         }
         Ok(Policy { mode: file.mode, rules, unmatched: file.unmatched })
     }
@@ -320,14 +458,14 @@ pub fn evaluate(policy: &Policy, image: &str, namespace: Option<&str>) -> Decisi
                 Requirement::Allow => Action::Allow,
                 Requirement::Deny => Action::Deny,
             };
-            return Decision { rule: Some(rule.name.clone()), action };
+            return Decision { rule: Some(rule.name.clone()), action, component: rule.component.clone() };
         }
     }
     let action = match policy.unmatched {
         Static::Allow => Action::Allow,
         Static::Deny => Action::Deny,
     };
-    Decision { rule: None, action }
+    Decision { rule: None, action, component: ComponentRequirement::default() }
 }
 
 /// Glob matching: `**` any characters, `*` any characters but `/`, everything else literal.
@@ -409,9 +547,16 @@ unmatched: deny
         // Not a valid reference: matched as written, still under prod/.
         assert_eq!(d.rule.as_deref(), Some("signed-wasm"));
         let d = evaluate(&p, "127.0.0.1:5000/sandbox/x:latest", None);
-        assert_eq!(d, Decision { rule: Some("sandbox".into()), action: Action::Allow });
+        assert_eq!(
+            d,
+            Decision {
+                rule: Some("sandbox".into()),
+                action: Action::Allow,
+                component: ComponentRequirement::default()
+            }
+        );
         let d = evaluate(&p, "nginx:1.27", None);
-        assert_eq!(d, Decision { rule: None, action: Action::Deny });
+        assert_eq!(d, Decision { rule: None, action: Action::Deny, component: ComponentRequirement::default() });
         assert_eq!(d.rule_name(), "unmatched");
     }
 
@@ -482,5 +627,39 @@ unmatched: deny
         assert!(msg.contains("exactly one of key or keyless") && msg.contains("line 2"), "{msg}");
         let neither = "rules:\n  - name: n\n    images: ['**']\n    authorities: [{}]\n";
         assert!(Policy::parse("p", neither).is_err());
+    }
+
+    #[test]
+    fn world_rules_parse_and_match_semver_tracks() {
+        let text = "rules:\n  - name: http\n    images: ['**']\n    allow: true\n    world: \"wasi:http/proxy@0.2\"\n    check: full\n";
+        let p = Policy::parse("p", text).expect("parses");
+        let c = &p.rules[0].component;
+        assert_eq!(c.check, Check::Full);
+        let w = c.world.as_ref().expect("a world");
+        assert_eq!(w.to_string(), "wasi:http/proxy@0.2");
+        assert!(w.admits("wasi:http/proxy@0.2.0") && w.admits("wasi:http/proxy@0.2.6"));
+        assert!(!w.admits("wasi:http/proxy@0.3.0") && !w.admits("wasi:http/proxy@0.2.0-rc.1"));
+        assert!(!w.admits("wasi:http/incoming@0.2.0") && !w.admits("wasi:http/proxy"));
+
+        let one = WorldTrack::parse("a:b/c@1").expect("major track");
+        assert!(one.admits("a:b/c@1.4.0") && !one.admits("a:b/c@2.0.0"));
+        let exact = WorldTrack::parse("a:b/c@0.0.3").expect("exact");
+        assert!(exact.admits("a:b/c@0.0.3") && !exact.admits("a:b/c@0.0.4"));
+        let full = WorldTrack::parse("a:b/c@0.2.1").expect("a full version names its track");
+        assert!(full.admits("a:b/c@0.2.9"));
+        let any = WorldTrack::parse("a:b/c").expect("any version");
+        assert!(any.admits("a:b/c@5.0.0") && any.admits("a:b/c"));
+
+        for bad in ["proxy", "wasi:http", "wasi:http/proxy@0", "wasi:http/proxy@0.0", "wasi:http/proxy@x", "a:b/c@1.2"]
+        {
+            let text = format!("rules:\n  - name: w\n    images: ['**']\n    allow: true\n    world: \"{bad}\"\n");
+            let msg = Policy::parse("p", &text).expect_err(bad).to_string();
+            assert!(msg.contains("line 2") && msg.contains(bad), "{msg}");
+        }
+        let deny = "rules:\n  - name: d\n    images: ['**']\n    allow: false\n    check: full\n";
+        let msg = Policy::parse("p", deny).expect_err("deny with check").to_string();
+        assert!(msg.contains("never be used"), "{msg}");
+        let typo = "rules:\n  - name: d\n    images: ['**']\n    allow: true\n    check: fully\n";
+        assert!(Policy::parse("p", typo).expect_err("unknown check").to_string().contains("line 5"));
     }
 }

@@ -1,7 +1,9 @@
 //! `wharf admission serve` against a real docker-registry 2.8: artifacts pushed and
 //! signed with `wharf key generate` and `wharf sign`, the webhook started over HTTPS
 //! (an openssl-made certificate), and AdmissionReviews POSTed with `curl --cacert` as
-//! the API server sends them. Also `wharf admission check` on a manifest file.
+//! the API server sends them. Also `wharf admission check` on a manifest file, WIT world
+//! rules (`world:`, `check: full`), policy reload, the single-flight lookup (requests
+//! counted at a proxy in front of the registry) and a registry that goes down.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -9,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use registry_tests::fault_proxy::FaultProxy;
 use registry_tests::{Registry, TestEnv, run, wharf, wharf_bin};
 use serde_json::{Value, json};
 
@@ -17,6 +20,7 @@ struct Webhook {
     child: Child,
     url: String,
     ca: PathBuf,
+    log: PathBuf,
 }
 
 impl Drop for Webhook {
@@ -35,6 +39,30 @@ impl Webhook {
         assert!(out.success(), "curl failed: {out}");
         let (body, code) = out.stdout.rsplit_once('\n').unwrap_or(("", ""));
         (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+
+    /// Its stderr so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The value of an unlabelled metric.
+    fn metric(&self, name: &str) -> u64 {
+        let (status, metrics) = self.curl(&[&format!("{}/metrics", self.url)]);
+        assert_eq!(status, 200, "{metrics}");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no metric {name} in\n{metrics}"))
+    }
+
+    /// Polls the metric until it is at least `value` (a reload happens within the poll interval).
+    fn wait_for_metric(&self, name: &str, value: u64) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.metric(name) < value {
+            assert!(Instant::now() < deadline, "{name} never reached {value}; log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     fn post(&self, path: &str, body: &Value) -> Value {
@@ -75,8 +103,16 @@ fn free_port() -> u16 {
 }
 
 fn start_webhook(env: &TestEnv, policy: &Path) -> Webhook {
-    let (cert, key) = certificate(env.dir());
+    start_webhook_with(env, policy, &[])
+}
+
+/// Starts `wharf admission serve` with `extra` arguments; its stderr goes to a log file.
+fn start_webhook_with(env: &TestEnv, policy: &Path, extra: &[&str]) -> Webhook {
     let port = free_port();
+    let tls_dir = env.path(&format!("tls-{port}"));
+    std::fs::create_dir_all(&tls_dir).expect("create the certificate directory");
+    let (cert, key) = certificate(&tls_dir);
+    let log = env.path(&format!("webhook-{port}.log"));
     let listen = format!("127.0.0.1:{port}");
     let mut cmd = env.command(wharf_bin());
     cmd.args(["admission", "serve", "--policy"])
@@ -85,10 +121,11 @@ fn start_webhook(env: &TestEnv, policy: &Path) -> Webhook {
         .arg(&cert)
         .arg("--tls-key")
         .arg(&key)
+        .args(extra)
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(std::fs::File::create(&log).expect("create the webhook log"));
     let child = cmd.spawn().expect("start wharf admission serve");
-    let hook = Webhook { child, url: format!("https://127.0.0.1:{port}"), ca: cert };
+    let hook = Webhook { child, url: format!("https://127.0.0.1:{port}"), ca: cert, log };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let mut probe = Command::new("curl");
@@ -96,7 +133,7 @@ fn start_webhook(env: &TestEnv, policy: &Path) -> Webhook {
         if run(probe).success() {
             return hook;
         }
-        assert!(Instant::now() < deadline, "the webhook did not come up on {listen}");
+        assert!(Instant::now() < deadline, "the webhook did not come up on {listen}: {}", hook.log());
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -281,6 +318,13 @@ fn webhook_verifies_signatures_of_pods_deployments_and_cronjobs() {
         format!("kind: Pod\nmetadata: {{name: a}}\nspec:\n  containers:\n  - {{name: a, image: \"{sandbox}\"}}\n"),
     );
     wharf(&["admission", "check", "--policy", &policy_s, &good.to_string_lossy()], &env).assert_ok();
+
+    // The tag moves after the webhook verified it (its connection to the repository is reused):
+    // the next review resolves the tag again and sees the new, unsigned digest.
+    push(&signed, &["--annotation", "org.example/build=2"]);
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&signed)));
+    let msg = message(&answer);
+    assert!(!allowed(&answer) && msg.contains(&signed) && msg.contains("no signatures"), "{answer}");
 }
 
 #[test]
@@ -309,4 +353,318 @@ fn invalid_policy_refuses_to_start() {
     );
     out.assert_code(2);
     assert!(out.stderr.contains("invalid policy"), "{out}");
+}
+
+fn warnings(answer: &Value) -> Vec<String> {
+    let list = answer.pointer("/response/warnings").and_then(Value::as_array);
+    list.map(|w| w.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default()
+}
+
+fn path_str(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// `examples/check/platform/wit`: package acme:plugins@0.1.0, world filter-plugin.
+fn platform() -> PathBuf {
+    wharf_examples::check_dir().join("platform").join("wit")
+}
+
+/// Builds the `examples/check` case against acme:plugins/filter-plugin, pushes it to
+/// `reference` (recording the target world `wit` says when given), returns the digest.
+fn push_component(env: &TestEnv, case: &str, reference: &str, wit: Option<&Path>) -> String {
+    let bytes = wharf_examples::build_check_component(case, "acme:plugins/filter-plugin")
+        .unwrap_or_else(|e| panic!("build the {case} example component: {e:#}"));
+    let file = path_str(&env.write(&format!("{case}.wasm"), bytes));
+    let mut args = vec!["push", &file, reference, "--format", "json"];
+    let wit = wit.map(path_str);
+    if let Some(wit) = &wit {
+        args.extend(["--wit", wit, "--world", "filter-plugin"]);
+    }
+    let run = wharf(&args, env);
+    run.assert_ok();
+    run.json()["digest"].as_str().unwrap_or_default().to_string()
+}
+
+/// The file of a blob in the registry's filesystem storage.
+fn blob_file(registry: &Registry, digest: &str) -> PathBuf {
+    let hex = digest.trim_start_matches("sha256:");
+    registry.storage_dir().join("docker/registry/v2/blobs/sha256").join(&hex[..2]).join(hex).join("data")
+}
+
+#[test]
+fn world_rules_admit_the_declared_track_and_check_full_runs_the_wit_check() {
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    let host = registry.host();
+    // The target's WIT package where wkg's mapping leads (default_registry: <host>/acme/plugins:0.1.0).
+    let package = env.write(
+        "acme-plugins.wasm",
+        wharf_examples::build_wit_package(&platform()).expect("encode the platform's WIT package"),
+    );
+    wharf(&["push", &path_str(&package), &registry.reference("acme/plugins:0.1.0")], &env).assert_ok();
+    env.write(".config/wasm-pkg/config.toml", format!("default_registry = \"{host}\"\n"));
+    env.set_var("WKG_CONFIG_FILE", "");
+
+    let fits = registry.reference("checked/fits:1.0");
+    push_component(&env, "fits", &fits, Some(&platform()));
+    // Built against another WIT that also calls itself acme:plugins@0.1.0 (request.size is a u64):
+    // its config declares acme:plugins/filter-plugin@0.1.0, but it does not fit the real package.
+    let forged = registry.reference("checked/forged:1.0");
+    let forged_wit = wharf_examples::check_dir().join("record-mismatch").join("wit");
+    push_component(&env, "record-mismatch", &forged, Some(&forged_wit));
+    let forged_world_only = registry.reference("world/forged:1.0");
+    push_component(&env, "record-mismatch", &forged_world_only, Some(&forged_wit));
+    let declared = registry.reference("world/fits:1.0");
+    push_component(&env, "fits", &declared, Some(&platform()));
+    let plain = registry.reference("world/plain:1.0");
+    push_component(&env, "fits", &plain, None);
+    let next = registry.reference("next/fits:1.0");
+    push_component(&env, "fits", &next, Some(&platform()));
+
+    let policy = env.write(
+        "policy.yaml",
+        format!(
+            "rules:\n\
+             \x20 - name: filter-checked\n    images: [\"{host}/checked/**\"]\n    allow: true\n    world: \"acme:plugins/filter-plugin@0.1\"\n    check: full\n\
+             \x20 - name: filter-0.1\n    images: [\"{host}/world/**\"]\n    allow: true\n    world: \"acme:plugins/filter-plugin@0.1\"\n\
+             \x20 - name: filter-0.2\n    images: [\"{host}/next/**\"]\n    allow: true\n    world: \"acme:plugins/filter-plugin@0.2\"\n"
+        ),
+    );
+    let hook = start_webhook(&env, &policy);
+
+    // check: full, first sight: the declared world's package is fetched and the component checked.
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&fits)));
+    assert!(allowed(&answer), "{answer}");
+    let answer = hook.post("/validate", &review("Deployment", "default", deployment(&forged)));
+    let msg = message(&answer);
+    assert!(!allowed(&answer), "{answer}");
+    assert!(
+        msg.contains(&format!(
+            "image {forged}: rule filter-checked: does not fit its declared world acme:plugins/filter-plugin@0.1.0"
+        )) && msg.contains("type `request`, field `size`: the world provides `u32`, the component expects `u64`"),
+        "{msg}"
+    );
+    // Cached like signature verdicts: the second sight of each digest is a cache hit.
+    let hits = hook.metric("wharf_admission_cache_hits_total");
+    hook.post("/validate", &review("Pod", "default", pod(&fits)));
+    hook.post("/validate", &review("Pod", "default", pod(&forged)));
+    assert_eq!(hook.metric("wharf_admission_cache_hits_total"), hits + 2);
+
+    // world: only reads the config: with the (shared) layer blob gone from the registry, the
+    // world rule still answers; the forged component declares the right world and is admitted.
+    std::fs::remove_file(blob_file(&registry, &layer_digest(&env, "fits"))).expect("remove the layer blob");
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&declared)));
+    assert!(allowed(&answer), "{answer}");
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&forged_world_only)));
+    assert!(allowed(&answer), "world: alone trusts the declared target: {answer}");
+
+    let answer = hook.post("/validate", &review("CronJob", "default", cronjob(&plain)));
+    let msg = message(&answer);
+    assert!(!allowed(&answer), "{answer}");
+    assert!(
+        msg.contains(&format!("image {plain}: rule filter-0.1: the rule requires the world acme:plugins/filter-plugin@0.1, and the artifact declares no target world"))
+            && msg.contains("wharf push FILE REF --wit WIT"),
+        "{msg}"
+    );
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&next)));
+    let msg = message(&answer);
+    assert!(!allowed(&answer), "{answer}");
+    assert!(
+        msg.contains(&format!("image {next}: rule filter-0.2: declares the world acme:plugins/filter-plugin@0.1.0, which is not on the required track acme:plugins/filter-plugin@0.2")),
+        "{msg}"
+    );
+    // /mutate pins an image a world rule admitted to the digest it checked.
+    let answer = hook.post("/mutate", &review("Pod", "default", pod(&declared)));
+    assert_eq!(answer.pointer("/response/patchType"), Some(&json!("JSONPatch")), "{answer}");
+}
+
+/// The digest of the Wasm layer of the `examples/check` case built in `env`.
+fn layer_digest(env: &TestEnv, case: &str) -> String {
+    let bytes = std::fs::read(env.path(&format!("{case}.wasm"))).expect("read the built component");
+    registry_tests::sha256_digest(&bytes)
+}
+
+/// Writes `text` to `path` through a temporary file and a rename, as an editor or a
+/// ConfigMap update does, so the webhook never reads half a policy.
+fn replace_file(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).expect("write the new policy");
+    std::fs::rename(&tmp, path).expect("rename the new policy into place");
+}
+
+/// Signs `add.wasm` pushed to `reference` with `key` (a `wharf key generate` output name).
+fn push_and_sign(env: &TestEnv, reference: &str, key: Option<&str>) -> String {
+    let bytes = wharf_examples::build_hello_module().expect("build the example module");
+    let file = path_str(&env.write("add.wasm", &bytes));
+    let pushed = wharf(&["push", &file, reference, "--format", "json"], env);
+    pushed.assert_ok();
+    if let Some(key) = key {
+        wharf(&["sign", reference, "--key", &path_str(&env.path(&format!("{key}.key")))], env).assert_ok();
+    }
+    pushed.json()["digest"].as_str().unwrap_or_default().to_string()
+}
+
+fn signed_policy(host: &str, key: &str) -> String {
+    format!(
+        "rules:\n  - name: signed-wasm\n    images: [\"{host}/prod/**\"]\n    authorities:\n      - key: {key}.pub\n"
+    )
+}
+
+#[test]
+fn the_policy_reloads_on_change_and_sighup_and_an_invalid_one_keeps_the_old() {
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "correct horse");
+    wharf(&["key", "generate", "--output", "first"], &env).assert_ok();
+    wharf(&["key", "generate", "--output", "second"], &env).assert_ok();
+    let host = registry.host();
+    let image = registry.reference("prod/app:1.0");
+    push_and_sign(&env, &image, Some("first"));
+
+    let policy = env.write("policy.yaml", signed_policy(&host, "first"));
+    let hook = start_webhook(&env, &policy);
+    let generation = hook.metric("wharf_admission_policy_generation");
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&image)));
+    assert!(allowed(&answer), "{answer}");
+
+    // The same rule name now trusts another key: the cached positive verdict of the old
+    // generation must not be reused.
+    replace_file(&policy, &signed_policy(&host, "second"));
+    hook.wait_for_metric("wharf_admission_policy_reloads_total", 1);
+    assert!(hook.metric("wharf_admission_policy_generation") > generation);
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&image)));
+    let msg = message(&answer);
+    assert!(!allowed(&answer) && msg.contains("no signature verifies with key"), "{answer}");
+    assert!(hook.log().contains("policy reloaded (the policy file changed): generation"), "{}", hook.log());
+
+    // An invalid policy is logged with its line; the old one stays in force.
+    let in_force = hook.metric("wharf_admission_policy_generation");
+    replace_file(&policy, "rules:\n  - name: broken\n    imgs: [x]\n");
+    hook.wait_for_metric("wharf_admission_policy_reload_failures_total", 1);
+    assert_eq!(hook.metric("wharf_admission_policy_generation"), in_force);
+    let log = hook.log();
+    assert!(log.contains("policy not reloaded (the policy file changed)") && log.contains("line 3"), "{log}");
+    assert!(log.contains(&format!("generation {in_force} stays in force")), "{log}");
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&image)));
+    assert!(!allowed(&answer), "the old policy (key second) still decides: {answer}");
+    // A policy naming a key that cannot be read is refused the same way.
+    replace_file(&policy, &signed_policy(&host, "missing"));
+    hook.wait_for_metric("wharf_admission_policy_reload_failures_total", 2);
+    assert_eq!(hook.metric("wharf_admission_policy_generation"), in_force);
+
+    // SIGHUP re-reads the file even when it did not change (here: back to the first key,
+    // written before the signal; the poll or the signal picks it up, the signal always reloads).
+    replace_file(&policy, &signed_policy(&host, "first"));
+    hook.wait_for_metric("wharf_admission_policy_reloads_total", 2);
+    let mut kill = Command::new("kill");
+    kill.args(["-HUP", &hook.child.id().to_string()]);
+    run(kill).assert_ok();
+    hook.wait_for_metric("wharf_admission_policy_reloads_total", 3);
+    assert!(hook.log().contains("policy reloaded (SIGHUP)"), "{}", hook.log());
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&image)));
+    assert!(allowed(&answer), "{answer}");
+    let (status, _) = hook.curl(&[&format!("{}/healthz", hook.url)]);
+    assert_eq!(status, 200, "the server survived every reload");
+}
+
+/// Request lines the proxy saw for `repository` from the `since`-th on: (resolving the
+/// tag `tag`, everything else).
+fn requests_since(proxy: &FaultProxy, since: usize, repository: &str, tag: &str) -> (Vec<String>, Vec<String>) {
+    let tag_path = format!("/v2/{repository}/manifests/{tag} ");
+    proxy
+        .log()
+        .into_iter()
+        .skip(since)
+        .filter(|l| l.contains(&format!("/v2/{repository}/")))
+        .partition(|l| l.contains(&tag_path))
+}
+
+#[test]
+fn concurrent_reviews_of_one_image_share_one_verification_lookup() {
+    let registry = Registry::start();
+    let proxy = FaultProxy::start(&registry.host());
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "correct horse");
+    wharf(&["key", "generate", "--output", "first"], &env).assert_ok();
+    let host = proxy.host();
+    push_and_sign(&env, &format!("{host}/prod/alone:1.0"), Some("first"));
+    push_and_sign(&env, &format!("{host}/prod/crowd:1.0"), Some("first"));
+    let policy = env.write("policy.yaml", signed_policy(&host, "first"));
+    let hook = start_webhook(&env, &policy);
+
+    // What one verification costs at the registry, seen alone.
+    let since = proxy.log().len();
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&format!("{host}/prod/alone:1.0"))));
+    assert!(allowed(&answer), "{answer}");
+    let (resolved, one) = requests_since(&proxy, since, "prod/alone", "1.0");
+    assert_eq!(resolved.len(), 1, "{resolved:?}");
+    assert!(!one.is_empty(), "a verification reads signatures: {:?}", proxy.log());
+
+    // 32 reviews of another image at once: the tag is resolved by each, the signatures looked up once.
+    let crowd = format!("{host}/prod/crowd:1.0");
+    let body = review("Pod", "default", pod(&crowd));
+    let since = proxy.log().len();
+    let answers: Vec<Value> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..32).map(|_| s.spawn(|| hook.post("/validate", &body))).collect();
+        handles.into_iter().map(|h| h.join().expect("a review thread")).collect()
+    });
+    assert!(answers.iter().all(allowed), "{answers:?}");
+    let (resolved, many) = requests_since(&proxy, since, "prod/crowd", "1.0");
+    assert_eq!(many.len(), one.len(), "one lookup for 32 concurrent reviews:\n{many:#?}\nalone:\n{one:#?}");
+    assert_eq!(resolved.len(), 32, "the tag is resolved on every review");
+    assert_eq!(hook.metric("wharf_admission_cache_misses_total"), 2);
+    assert_eq!(hook.metric("wharf_admission_cache_hits_total"), 31);
+}
+
+#[test]
+fn a_registry_that_goes_down_gets_the_configured_fail_mode() {
+    let mut registry = Registry::start();
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "correct horse");
+    wharf(&["key", "generate", "--output", "first"], &env).assert_ok();
+    let host = registry.host();
+    let seen = registry.reference("prod/seen:1.0");
+    let digest = push_and_sign(&env, &seen, Some("first"));
+    let pinned = format!("{host}/prod/seen@{digest}");
+    let unseen = registry.reference("prod/unseen:1.0");
+    push_and_sign(&env, &unseen, Some("first"));
+    let policy = env.write("policy.yaml", signed_policy(&host, "first"));
+    let closed = start_webhook_with(&env, &policy, &["--fail-mode", "deny"]);
+    let open = start_webhook_with(&env, &policy, &["--fail-mode", "allow"]);
+    for hook in [&closed, &open] {
+        assert!(allowed(&hook.post("/validate", &review("Pod", "default", pod(&pinned)))));
+    }
+
+    registry.stop();
+    for hook in [&closed, &open] {
+        // A digest already verified needs no registry: the cached verdict answers.
+        let answer = hook.post("/validate", &review("Pod", "default", pod(&pinned)));
+        assert!(allowed(&answer) && warnings(&answer).is_empty(), "{answer}");
+        let (status, _) = hook.curl(&[&format!("{}/readyz", hook.url)]);
+        assert_eq!(status, 200);
+    }
+    // A tag must be resolved, and an unseen image verified: the registry is needed.
+    for image in [&seen, &unseen] {
+        let answer = closed.post("/validate", &review("Deployment", "default", deployment(image)));
+        let msg = message(&answer);
+        assert!(!allowed(&answer), "fail mode deny: {answer}");
+        assert!(msg.contains(&format!("image {image}: rule signed-wasm: cannot verify:")), "{msg}");
+
+        let answer = open.post("/validate", &review("Deployment", "default", deployment(image)));
+        assert!(allowed(&answer), "fail mode allow: {answer}");
+        let warned = warnings(&answer);
+        assert!(
+            warned.len() == 1
+                && warned[0].starts_with(&format!(
+                    "wharf: image {image}: rule signed-wasm: admitted without verification (fail mode allow):"
+                )),
+            "{warned:?}"
+        );
+    }
+    assert!(closed.metric("wharf_admission_registry_errors_total") >= 2);
+
+    // Back up: verification resumes (errors were not cached).
+    registry.restart();
+    let answer = closed.post("/validate", &review("Pod", "default", pod(&unseen)));
+    assert!(allowed(&answer), "{answer}");
 }

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use wharf::admission::server::{ReloadCause, ReloadEvent};
 use wharf::admission::{self, Admission, FailMode, Settings};
 use wharf::policy::Policy;
 
@@ -29,7 +30,9 @@ enum AdmissionCommand {
   wharf admission serve --policy policy.yaml --listen 0.0.0.0:8443 --tls-cert tls.crt --tls-key tls.key
 
 The policy is read and its keys loaded at start; an invalid policy (the error names the line) or an
-unreadable key stops the server before it listens. Registry credentials come from the docker config
+unreadable key stops the server before it listens. On SIGHUP, and when the file's modification time
+changes (checked every 2 s), it is read again: a valid policy takes over under a new generation (no
+verdict of the old one is reused), an invalid one is logged on stderr and the old one stays. Registry credentials come from the docker config
 (DOCKER_CONFIG). See docs/admission.md for the policy format and the Kubernetes manifests.
 
 Exit status: 2 the policy, a key, the certificate or the address cannot be used (it never exits otherwise).")]
@@ -108,12 +111,40 @@ async fn serve(args: ServeArgs) -> Result<Verdict, Failure> {
         ..Settings::default()
     };
     let admission = Admission::new(policy, settings).or_fail(format)?;
+    let generation = admission.generation();
     let tls = admission::server::tls_config(&args.tls_cert, &args.tls_key).or_fail(format)?;
     let server = admission::server::Server::bind(args.listen, tls, admission).await.or_fail(format)?;
     let addr = server.local_addr().or_fail(format)?;
-    eprintln!("wharf admission: listening on https://{addr} (policy {})", args.policy.display());
+    server.watch_policy(args.policy.clone(), RELOAD_POLL, log_reload).or_fail(format)?;
+    eprintln!(
+        "wharf admission: listening on https://{addr} (policy {}, generation {generation})",
+        args.policy.display()
+    );
     server.run().await.or_fail(format)?;
     Ok(Verdict::Pass)
+}
+
+/// How often the policy file's modification time is checked.
+const RELOAD_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// One line on stderr per reload: the new generation, or why the old policy stays.
+fn log_reload(event: ReloadEvent) {
+    let cause = |c: ReloadCause| match c {
+        ReloadCause::Signal => "SIGHUP",
+        ReloadCause::FileChanged => "the policy file changed",
+    };
+    match event {
+        ReloadEvent::Reloaded { cause: c, generation } => {
+            eprintln!("wharf admission: policy reloaded ({}): generation {generation}", cause(c));
+        }
+        ReloadEvent::Refused { cause: c, error, generation } => {
+            let hint = error.hint().map(|h| format!(" (hint: {h})")).unwrap_or_default();
+            eprintln!(
+                "wharf admission: policy not reloaded ({}): {error}{hint}; generation {generation} stays in force",
+                cause(c)
+            );
+        }
+    }
 }
 
 async fn check(args: CheckArgs) -> Result<Verdict, Failure> {

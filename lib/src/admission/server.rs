@@ -3,13 +3,16 @@
 //!
 //! Bodies over [`MAX_BODY`] are refused with 413, unreadable reviews with 400 and a
 //! message; everything else is answered with an AdmissionReview.
+//!
+//! [`Server::watch_policy`] re-reads the policy file on SIGHUP and whenever its
+//! modification time or size changes; an invalid new policy leaves the old one in force.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -22,12 +25,14 @@ use tokio::net::TcpListener;
 
 use super::Admission;
 use crate::error::{Error, Result};
+use crate::policy::Policy;
 
 /// The largest request body accepted (1 MiB); larger ones get 413.
 pub const MAX_BODY: usize = 1 << 20;
 
 /// Upper bounds (seconds) of the latency histogram's buckets.
-const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+const BUCKETS: [f64; 15] =
+    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
 
 /// Request counters and the latency histogram.
 #[derive(Default)]
@@ -93,6 +98,20 @@ impl Metrics {
         counter(&mut out, "wharf_admission_cache_hits_total", "Verdicts served from the cache.", "", &c.cache_hits);
         counter(&mut out, "wharf_admission_cache_misses_total", "Verdicts looked up.", "", &c.cache_misses);
         counter(&mut out, "wharf_admission_registry_errors_total", "Registry errors.", "", &c.registry_errors);
+        counter(&mut out, "wharf_admission_policy_reloads_total", "Policies reloaded.", "", &c.policy_reloads);
+        counter(
+            &mut out,
+            "wharf_admission_policy_reload_failures_total",
+            "Reloads refused (invalid policy; the old one stays).",
+            "",
+            &c.policy_reload_failures,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP wharf_admission_policy_generation The policy in force.\n\
+             # TYPE wharf_admission_policy_generation gauge\nwharf_admission_policy_generation {}",
+            admission.generation()
+        );
         out.push_str("# HELP wharf_admission_review_seconds Time to answer an AdmissionReview.\n");
         out.push_str("# TYPE wharf_admission_review_seconds histogram\n");
         for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
@@ -165,6 +184,45 @@ impl Server {
         self.listener.local_addr().map_err(|e| Error::io("cannot read the listening address", "", e))
     }
 
+    /// Re-reads the policy at `path` on SIGHUP (Unix) and whenever its modification time or
+    /// size changes (checked every `every`), reporting each outcome to `on_event`. Must be
+    /// called inside the runtime; the SIGHUP handler is installed before it returns.
+    pub fn watch_policy(
+        &self,
+        path: PathBuf,
+        every: Duration,
+        on_event: impl Fn(ReloadEvent) + Send + 'static,
+    ) -> Result<()> {
+        #[cfg(unix)]
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .map_err(|e| Error::io("cannot install the SIGHUP handler", "", e))?;
+        let state = self.state.clone();
+        let mut seen = file_stamp(&path);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                #[cfg(unix)]
+                let cause = tokio::select! {
+                    _ = hangup.recv() => ReloadCause::Signal,
+                    _ = tick.tick() => ReloadCause::FileChanged,
+                };
+                #[cfg(not(unix))]
+                let cause = {
+                    tick.tick().await;
+                    ReloadCause::FileChanged
+                };
+                let stamp = file_stamp(&path);
+                if cause == ReloadCause::FileChanged && stamp == seen {
+                    continue;
+                }
+                seen = stamp;
+                on_event(reload(&state.admission, &path, cause));
+            }
+        });
+        Ok(())
+    }
+
     /// Serves until the task is dropped; a failed connection never stops the server.
     pub async fn run(self) -> Result<()> {
         loop {
@@ -196,6 +254,54 @@ impl Server {
                 }
             });
         }
+    }
+}
+
+/// Why a policy was (re-)read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReloadCause {
+    /// The process got SIGHUP.
+    Signal,
+    /// The file's modification time or size changed.
+    FileChanged,
+}
+
+/// What a reload did, for the caller to log.
+#[derive(Debug)]
+pub enum ReloadEvent {
+    /// The new policy is in force under this generation.
+    Reloaded {
+        /// What triggered it.
+        cause: ReloadCause,
+        /// The new policy generation.
+        generation: u64,
+    },
+    /// The new policy was refused; the old one (this generation) stays in force.
+    Refused {
+        /// What triggered it.
+        cause: ReloadCause,
+        /// Why the new policy cannot be used.
+        error: Error,
+        /// The generation still in force.
+        generation: u64,
+    },
+}
+
+/// A file's (modification time, size), to notice a change; `None` when it cannot be read.
+fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
+}
+
+/// Reads the policy at `path` and puts it in force, or reports why not.
+fn reload(admission: &Admission, path: &Path, cause: ReloadCause) -> ReloadEvent {
+    let loaded = Policy::load(path).inspect_err(|_| {
+        // `Admission::reload` counts the policies it refuses; an unreadable file is counted here.
+        admission.counters.policy_reload_failures.fetch_add(1, Ordering::Relaxed);
+    });
+    match loaded.and_then(|p| admission.reload(p)) {
+        Ok(generation) => ReloadEvent::Reloaded { cause, generation },
+        Err(error) => ReloadEvent::Refused { cause, error, generation: admission.generation() },
     }
 }
 
