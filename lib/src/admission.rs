@@ -235,13 +235,9 @@ impl Loaded {
         for authority in policy.authorities() {
             let trust = match (&authority.key, &authority.keyless) {
                 (Some(path), _) => Trust::Key(sign::read_public_key(path)?),
-                (None, Some(k)) => Trust::Keyless {
-                    root: sign::read_trusted_root(&k.trusted_root)?,
-                    expected: sign::keyless::ExpectedIdentity {
-                        identity: k.identity.clone(),
-                        issuer: k.issuer.clone(),
-                    },
-                },
+                (None, Some(k)) => {
+                    Trust::Keyless { root: sign::read_trusted_root(&k.trusted_root)?, expected: k.expected()? }
+                }
                 (None, None) => {
                     return Err(Error::Usage(format!("an authority of the policy is empty: {authority:?}")));
                 }

@@ -73,11 +73,36 @@ pub struct Authority {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Keyless {
     /// The identity the certificate must name (an email or a URI).
-    pub identity: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// Or: a regular expression the whole identity must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_regexp: Option<String>,
     /// The OIDC issuer the certificate must name.
-    pub issuer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Or: a regular expression the whole issuer must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer_regexp: Option<String>,
     /// The Sigstore trusted root (`trusted_root.json`); relative to the policy file.
     pub trusted_root: PathBuf,
+}
+
+impl Keyless {
+    /// The identity and issuer to require, exact or as patterns (exactly one
+    /// of each, checked when the policy is parsed).
+    pub fn expected(&self) -> Result<crate::sign::keyless::ExpectedIdentity> {
+        use crate::sign::keyless::{ExpectedIdentity, Matcher};
+        let matcher = |exact: &Option<String>, pattern: &Option<String>, what: &str| match (exact, pattern) {
+            (Some(value), None) if !value.trim().is_empty() => Ok(Matcher::Exact(value.clone())),
+            (None, Some(text)) if !text.trim().is_empty() => Matcher::pattern(text),
+            _ => Err(Error::Usage(format!("a keyless authority needs exactly one of {what} and {what}Regexp"))),
+        };
+        Ok(ExpectedIdentity {
+            identity: matcher(&self.identity, &self.identity_regexp, "identity")?,
+            issuer: matcher(&self.issuer, &self.issuer_regexp, "issuer")?,
+        })
+    }
 }
 
 impl Authority {
@@ -90,7 +115,10 @@ impl Authority {
     pub fn describe(&self) -> String {
         match (&self.key, &self.keyless) {
             (Some(k), _) => format!("key {}", k.display()),
-            (None, Some(k)) => format!("keyless {} from {}", k.identity, k.issuer),
+            (None, Some(k)) => match k.expected() {
+                Ok(e) => format!("keyless {} from {}", e.identity, e.issuer),
+                Err(_) => "keyless (incomplete)".to_string(),
+            },
             (None, None) => "no authority".into(),
         }
     }
@@ -358,16 +386,12 @@ impl Policy {
                             format!("{what}: authority {} needs exactly one of key or keyless", n + 1),
                         ));
                     }
-                    if let Some(k) = a
-                        .iter()
-                        .filter_map(|a| a.keyless.as_ref())
-                        .find(|k| k.identity.trim().is_empty() || k.issuer.trim().is_empty())
-                    {
-                        return Err(invalid(
-                            origin,
-                            line,
-                            format!("{what}: a keyless authority needs an identity and an issuer ({k:?})"),
-                        ));
+                    if let Some(e) = a.iter().filter_map(|a| a.keyless.as_ref()).find_map(|k| k.expected().err()) {
+                        let reason = match e {
+                            Error::Usage(reason) => reason,
+                            other => other.to_string(),
+                        };
+                        return Err(invalid(origin, line, format!("{what}: {reason}")));
                     }
                     Requirement::Verify(a)
                 }
@@ -618,7 +642,7 @@ unmatched: deny
         let a = p.authorities();
         assert_eq!(a.len(), 1);
         let k = a[0].keyless.as_ref().expect("keyless");
-        assert_eq!(k.issuer, "https://token.actions.githubusercontent.com");
+        assert_eq!(k.issuer.as_deref(), Some("https://token.actions.githubusercontent.com"));
         assert_eq!(k.trusted_root, Path::new("trusted_root.json"));
         assert!(a[0].describe().starts_with("keyless https://github.com/o/r/"));
 
@@ -627,6 +651,22 @@ unmatched: deny
         assert!(msg.contains("exactly one of key or keyless") && msg.contains("line 2"), "{msg}");
         let neither = "rules:\n  - name: n\n    images: ['**']\n    authorities: [{}]\n";
         assert!(Policy::parse("p", neither).is_err());
+    }
+
+    #[test]
+    fn keyless_identity_patterns() {
+        let text = "rules:\n  - name: ci\n    images: ['**']\n    authorities:\n      - keyless:\n          identityRegexp: 'https://github\\.com/acme/.*'\n          issuer: https://token.actions.githubusercontent.com\n          trustedRoot: trusted_root.json\n";
+        let policy = Policy::parse("p.yaml", text).expect("parses");
+        let Requirement::Verify(a) = &policy.rules[0].requirement else { panic!("authorities") };
+        let expected = a[0].keyless.as_ref().expect("keyless").expected().expect("valid");
+        assert!(expected.identity.matches("https://github.com/acme/app/.github/workflows/r.yml@refs/heads/main"));
+        assert!(!expected.identity.matches("https://github.com/acme"));
+        let bad = text.replace("'https://github\\.com/acme/.*'", "'('");
+        let msg = Policy::parse("p.yaml", &bad).expect_err("invalid pattern").to_string();
+        assert!(msg.contains("not a valid regular expression") && msg.contains("line 2"), "{msg}");
+        let both = text.replace("          issuer:", "          identity: x\n          issuer:");
+        let msg = Policy::parse("p.yaml", &both).expect_err("both").to_string();
+        assert!(msg.contains("exactly one of identity and identityRegexp"), "{msg}");
     }
 
     #[test]

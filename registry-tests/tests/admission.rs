@@ -668,3 +668,61 @@ fn a_registry_that_goes_down_gets_the_configured_fail_mode() {
     let answer = closed.post("/validate", &review("Pod", "default", pod(&unseen)));
     assert!(allowed(&answer), "{answer}");
 }
+
+/// Reads from `stream` until the server closes it (or `limit` passes); true when it closed.
+fn closed_by_server(stream: &mut std::net::TcpStream, limit: Duration) -> bool {
+    use std::io::Read;
+    stream.set_read_timeout(Some(limit)).expect("read timeout");
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue, // e.g. a 408 answer before the close
+            Err(e) => return e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    }
+}
+
+#[test]
+fn slow_clients_are_cut_off_and_metrics_can_have_their_own_listener() {
+    use std::io::Write;
+    let env = TestEnv::new();
+    let policy = env.write("policy.yaml", "rules:\n  - name: sandbox\n    images: ['**']\n    allow: true\n");
+    let metrics_port = free_port();
+    let metrics_addr = format!("127.0.0.1:{metrics_port}");
+    let hook = start_webhook_with(&env, &policy, &["--client-timeout", "1", "--metrics-listen", &metrics_addr]);
+
+    // A client that connects and says nothing (no TLS handshake) is dropped after the timeout.
+    let port = hook.url.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()).expect("webhook port");
+    let mut silent = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    // A client that starts a request head and never finishes it, on the plain-HTTP metrics listener.
+    let mut dawdler = std::net::TcpStream::connect(&metrics_addr).expect("connect to metrics");
+    dawdler.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n").expect("half a request");
+
+    // Meanwhile reviews are answered.
+    let answer = hook.post("/validate", &review("Pod", "default", pod("127.0.0.1:5000/any/app:1")));
+    assert!(allowed(&answer), "{answer:#}");
+
+    assert!(closed_by_server(&mut silent, Duration::from_secs(10)), "a silent client keeps its connection");
+    assert!(closed_by_server(&mut dawdler, Duration::from_secs(10)), "a dawdling client keeps its connection");
+
+    // Metrics moved: served over plain HTTP on their own address, not on the HTTPS listener.
+    let mut curl = Command::new("curl");
+    curl.args(["-sS", "--max-time", "10", &format!("http://{metrics_addr}/metrics")]);
+    let metrics = run(curl);
+    assert!(metrics.success() && metrics.stdout.contains("wharf_admission_verdicts_total"), "{metrics}");
+    let (status, _) = hook.curl(&[&format!("{}/metrics", hook.url)]);
+    assert_eq!(status, 404);
+    let mut curl = Command::new("curl");
+    curl.args([
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-X",
+        "POST",
+        &format!("http://{metrics_addr}/validate"),
+    ]);
+    assert_eq!(run(curl).stdout.trim(), "404", "reviews stay on the HTTPS listener");
+}

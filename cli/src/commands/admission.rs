@@ -58,6 +58,12 @@ struct ServeArgs {
     /// Seconds a negative verdict is cached.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     negative_cache_ttl: u64,
+    /// Serve /metrics (and /healthz, /readyz) on this address over plain HTTP instead of the HTTPS listener.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
+    /// Seconds a client may take over each of the TLS handshake, the request head and the body.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    client_timeout: u64,
     #[command(flatten)]
     transport: TransportArgs,
 }
@@ -113,8 +119,18 @@ async fn serve(args: ServeArgs) -> Result<Verdict, Failure> {
     let admission = Admission::new(policy, settings).or_fail(format)?;
     let generation = admission.generation();
     let tls = admission::server::tls_config(&args.tls_cert, &args.tls_key).or_fail(format)?;
-    let server = admission::server::Server::bind(args.listen, tls, admission).await.or_fail(format)?;
+    let mut server = admission::server::Server::bind(args.listen, tls, admission)
+        .await
+        .or_fail(format)?
+        .client_timeout(std::time::Duration::from_secs(args.client_timeout.max(1)))
+        .or_fail(format)?;
+    if let Some(metrics) = args.metrics_listen {
+        server = server.metrics_on(metrics).await.or_fail(format)?;
+    }
     let addr = server.local_addr().or_fail(format)?;
+    if let Some(metrics) = server.metrics_addr() {
+        eprintln!("wharf admission: metrics on http://{metrics}/metrics");
+    }
     server.watch_policy(args.policy.clone(), RELOAD_POLL, log_reload).or_fail(format)?;
     eprintln!(
         "wharf admission: listening on https://{addr} (policy {}, generation {generation})",

@@ -36,13 +36,19 @@ pub struct Args {
     #[arg(long, value_name = "FILE", required_unless_present = "trusted_root", conflicts_with = "trusted_root")]
     key: Option<PathBuf>,
     /// Keyless: the identity the certificate must name (an email or a URI).
-    #[arg(long, value_name = "ID", requires_all = ["trusted_root", "certificate_oidc_issuer"])]
+    #[arg(long, value_name = "ID", requires = "trusted_root", conflicts_with = "certificate_identity_regexp")]
     certificate_identity: Option<String>,
+    /// Keyless: a regular expression the whole identity must match (anchored, unlike cosign's).
+    #[arg(long, value_name = "REGEX", requires = "trusted_root")]
+    certificate_identity_regexp: Option<String>,
     /// Keyless: the OIDC issuer the certificate must name.
-    #[arg(long, value_name = "ISSUER", requires_all = ["trusted_root", "certificate_identity"])]
+    #[arg(long, value_name = "ISSUER", requires = "trusted_root", conflicts_with = "certificate_oidc_issuer_regexp")]
     certificate_oidc_issuer: Option<String>,
+    /// Keyless: a regular expression the whole OIDC issuer must match (anchored).
+    #[arg(long, value_name = "REGEX", requires = "trusted_root")]
+    certificate_oidc_issuer_regexp: Option<String>,
     /// Keyless: the Sigstore trusted root (trusted_root.json: Fulcio CAs, Rekor keys).
-    #[arg(long, value_name = "FILE", requires_all = ["certificate_identity", "certificate_oidc_issuer"])]
+    #[arg(long, value_name = "FILE")]
     trusted_root: Option<PathBuf>,
     /// An annotation every accepted signature must carry, KEY=VALUE (repeatable).
     #[arg(long = "annotation", short = 'a', value_name = "KEY=VALUE", value_parser = parse_annotation)]
@@ -53,11 +59,22 @@ pub struct Args {
     output: OutputArgs,
 }
 
+/// An exact value or an anchored pattern, from the pair of flags that give it.
+fn matcher(exact: Option<String>, pattern: Option<String>) -> Result<Option<sign::keyless::Matcher>, wharf::Error> {
+    match (exact, pattern) {
+        (Some(value), _) => Ok(Some(sign::keyless::Matcher::Exact(value))),
+        (None, Some(text)) => sign::keyless::Matcher::pattern(&text).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
 /// Runs the command.
 pub async fn run(args: Args) -> Result<Verdict, Failure> {
     let format = args.output.format;
     let reference = wharf::Reference::parse(&args.reference).or_fail(format)?;
-    let trust = match (&args.key, &args.trusted_root, args.certificate_identity, args.certificate_oidc_issuer) {
+    let identity = matcher(args.certificate_identity, args.certificate_identity_regexp).or_fail(format)?;
+    let issuer = matcher(args.certificate_oidc_issuer, args.certificate_oidc_issuer_regexp).or_fail(format)?;
+    let trust = match (&args.key, &args.trusted_root, identity, issuer) {
         (Some(key), _, _, _) => sign::Trust::Key(sign::read_public_key(key).or_fail(format)?),
         (None, Some(root), Some(identity), Some(issuer)) => sign::Trust::Keyless {
             root: sign::read_trusted_root(root).or_fail(format)?,
@@ -65,7 +82,8 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
         },
         _ => {
             return Err(wharf::Error::Usage(
-                "give --key FILE, or --certificate-identity, --certificate-oidc-issuer and --trusted-root together"
+                "give --key FILE, or --trusted-root with --certificate-identity[-regexp] and \
+                 --certificate-oidc-issuer[-regexp]"
                     .into(),
             ))
             .or_fail(format);

@@ -156,16 +156,26 @@ pub fn tls_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig> {
     Ok(config)
 }
 
+/// How long a client may take over the TLS handshake, the request head and
+/// the body, each, unless [`Server::client_timeout`] says otherwise: a slow or
+/// silent client gets its connection closed instead of holding it.
+pub const DEFAULT_CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A bound server, ready to [`Server::run`].
 pub struct Server {
     listener: TcpListener,
     acceptor: tokio_rustls::TlsAcceptor,
     state: Arc<State>,
+    /// A separate plain-HTTP listener for `/metrics` (and the health checks), if any.
+    metrics_listener: Option<TcpListener>,
 }
 
 struct State {
     admission: Admission,
     metrics: Metrics,
+    /// Whether the HTTPS listener serves `/metrics` (not when a metrics listener has it).
+    metrics_here: bool,
+    client_timeout: Duration,
 }
 
 impl Server {
@@ -175,8 +185,40 @@ impl Server {
         Ok(Server {
             listener,
             acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(tls)),
-            state: Arc::new(State { admission, metrics: Metrics::default() }),
+            state: Arc::new(State {
+                admission,
+                metrics: Metrics::default(),
+                metrics_here: true,
+                client_timeout: DEFAULT_CLIENT_TIMEOUT,
+            }),
+            metrics_listener: None,
         })
+    }
+
+    /// Serves `/metrics` (and `/healthz`, `/readyz`) on `addr` over plain
+    /// HTTP instead of the HTTPS listener (`--metrics-listen`). Call before [`Server::run`].
+    pub async fn metrics_on(mut self, addr: SocketAddr) -> Result<Server> {
+        let listener = TcpListener::bind(addr).await.map_err(|e| Error::io("cannot listen", addr.to_string(), e))?;
+        self.metrics_listener = Some(listener);
+        self.state_mut()?.metrics_here = false;
+        Ok(self)
+    }
+
+    /// Sets how long a client may take over each of the TLS handshake, the
+    /// request head and the body. Call before [`Server::run`].
+    pub fn client_timeout(mut self, timeout: Duration) -> Result<Server> {
+        self.state_mut()?.client_timeout = timeout;
+        Ok(self)
+    }
+
+    fn state_mut(&mut self) -> Result<&mut State> {
+        Arc::get_mut(&mut self.state)
+            .ok_or_else(|| Error::Usage("internal: the server's settings changed after it started".into()))
+    }
+
+    /// The address of the metrics listener, if there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The address it listens on (for port 0).
@@ -224,7 +266,10 @@ impl Server {
     }
 
     /// Serves until the task is dropped; a failed connection never stops the server.
-    pub async fn run(self) -> Result<()> {
+    pub async fn run(mut self) -> Result<()> {
+        if let Some(listener) = self.metrics_listener.take() {
+            tokio::spawn(serve_metrics(listener, self.state.clone()));
+        }
         loop {
             let (stream, peer) = match self.listener.accept().await {
                 Ok(c) => c,
@@ -236,23 +281,60 @@ impl Server {
             let acceptor = self.acceptor.clone();
             let state = self.state.clone();
             tokio::spawn(async move {
-                let tls = match acceptor.accept(stream).await {
-                    Ok(t) => t,
-                    Err(e) => {
+                let tls = match tokio::time::timeout(state.client_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(t)) => t,
+                    Ok(Err(e)) => {
                         tracing::debug!("TLS handshake with {peer} failed: {e}");
                         return;
                     }
+                    Err(_) => {
+                        tracing::debug!("TLS handshake with {peer} timed out");
+                        return;
+                    }
                 };
-                let service = hyper::service::service_fn(move |req| {
-                    let state = state.clone();
-                    async move { Ok::<_, Infallible>(handle(&state, req).await) }
-                });
-                if let Err(e) =
-                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), service).await
-                {
-                    tracing::debug!("connection with {peer} ended: {e}");
-                }
+                serve_connection(TokioIo::new(tls), state, peer, Listener::Webhook).await;
             });
+        }
+    }
+}
+
+/// Which listener a connection came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listener {
+    /// HTTPS: reviews, health, and metrics unless they were moved.
+    Webhook,
+    /// Plain HTTP (`--metrics-listen`): metrics and health only.
+    Metrics,
+}
+
+/// Serves one connection, closing it when the client is too slow to send a request head.
+async fn serve_connection<I>(io: I, state: Arc<State>, peer: SocketAddr, listener: Listener)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let timeout = state.client_timeout;
+    let service = hyper::service::service_fn(move |req| {
+        let state = state.clone();
+        async move { Ok::<_, Infallible>(handle(&state, req, listener).await) }
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(timeout)
+        .serve_connection(io, service);
+    if let Err(e) = connection.await {
+        tracing::debug!("connection with {peer} ended: {e}");
+    }
+}
+
+/// The plain-HTTP metrics listener: `/metrics`, `/healthz`, `/readyz`.
+async fn serve_metrics(listener: TcpListener, state: Arc<State>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let state = state.clone();
+                tokio::spawn(serve_connection(TokioIo::new(stream), state, peer, Listener::Metrics));
+            }
+            Err(e) => tracing::warn!("metrics accept failed: {e}"),
         }
     }
 }
@@ -312,12 +394,19 @@ fn text(status: StatusCode, body: impl Into<String>) -> Response<Full<Bytes>> {
     r
 }
 
-async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(state: &State, req: Request<Incoming>, listener: Listener) -> Response<Full<Bytes>> {
     let start = Instant::now();
     let path = req.uri().path().to_string();
+    let metrics_here = listener == Listener::Metrics || state.metrics_here;
     let response = match (req.method(), path.as_str()) {
         (&Method::GET, "/healthz" | "/readyz") => text(StatusCode::OK, "ok\n"),
-        (&Method::GET, "/metrics") => text(StatusCode::OK, state.metrics.render(&state.admission)),
+        (&Method::GET, "/metrics") if metrics_here => text(StatusCode::OK, state.metrics.render(&state.admission)),
+        (&Method::GET, "/metrics") => {
+            text(StatusCode::NOT_FOUND, "metrics are served on the --metrics-listen address\n")
+        }
+        (_, "/validate" | "/mutate") if listener == Listener::Metrics => {
+            text(StatusCode::NOT_FOUND, "reviews are served on the HTTPS listener\n")
+        }
         (&Method::POST, "/validate" | "/mutate") => review(state, req, path == "/mutate").await,
         (_, "/validate" | "/mutate") => text(StatusCode::METHOD_NOT_ALLOWED, "POST an AdmissionReview\n"),
         _ => text(StatusCode::NOT_FOUND, "not found: use /validate, /mutate, /healthz, /readyz or /metrics\n"),
@@ -330,7 +419,14 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
 }
 
 async fn review(state: &State, req: Request<Incoming>, mutate: bool) -> Response<Full<Bytes>> {
-    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+    let read = tokio::time::timeout(state.client_timeout, Limited::new(req.into_body(), MAX_BODY).collect());
+    let Ok(read) = read.await else {
+        return text(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the request body did not arrive within {} s\n", state.client_timeout.as_secs_f64()),
+        );
+    };
+    let body = match read {
         Ok(b) => b.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             return text(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body exceeds {MAX_BODY} bytes\n"));

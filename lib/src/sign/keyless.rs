@@ -49,9 +49,64 @@ const OID_ISSUER_V1: &str = "1.3.6.1.4.1.57264.1.1";
 pub struct ExpectedIdentity {
     /// The certificate's subject alternative name: an email or a URI (for a
     /// CI workflow, e.g. `https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/tags/v1`).
-    pub identity: String,
+    pub identity: Matcher,
     /// The OIDC issuer (e.g. `https://token.actions.githubusercontent.com`).
-    pub issuer: String,
+    pub issuer: Matcher,
+}
+
+/// How a certificate field must match: exactly, or a regular expression
+/// (cosign's `--certificate-identity-regexp`). Unlike cosign, wharf anchors
+/// the expression to the whole value: `.*@acme\.com` cannot be satisfied by
+/// `x@acme.com.evil.example`.
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    /// The exact value.
+    Exact(String),
+    /// A whole-value match of the expression (`text` as written).
+    Pattern {
+        /// The expression as written.
+        text: String,
+        /// `^(?:text)$`.
+        regex: regex::Regex,
+    },
+}
+
+impl Matcher {
+    /// A whole-value regular expression; an invalid one is a usage error.
+    pub fn pattern(text: &str) -> crate::error::Result<Matcher> {
+        let regex = regex::Regex::new(&format!("^(?:{text})$"))
+            .map_err(|e| crate::error::Error::Usage(format!("{text:?} is not a valid regular expression: {e}")))?;
+        Ok(Matcher::Pattern { text: text.to_string(), regex })
+    }
+
+    /// Whether `value` satisfies it.
+    pub fn matches(&self, value: &str) -> bool {
+        match self {
+            Matcher::Exact(expected) => value == expected,
+            Matcher::Pattern { regex, .. } => regex.is_match(value),
+        }
+    }
+}
+
+impl From<String> for Matcher {
+    fn from(value: String) -> Matcher {
+        Matcher::Exact(value)
+    }
+}
+
+impl From<&str> for Matcher {
+    fn from(value: &str) -> Matcher {
+        Matcher::Exact(value.to_string())
+    }
+}
+
+impl std::fmt::Display for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Matcher::Exact(value) => f.write_str(value),
+            Matcher::Pattern { text, .. } => write!(f, "a match of /{text}/"),
+        }
+    }
 }
 
 /// What a verified keyless signature proves.
@@ -447,19 +502,19 @@ fn certified(
 
     // 2. Identity and issuer.
     let (names, issuer) = identity_of(&leaf)?;
-    if !names.iter().any(|n| n == &expected.identity) {
+    let Some(identity) = names.iter().find(|n| expected.identity.matches(n)).cloned() else {
         return Err((
             Problem::WrongIdentity,
             format!("the certificate is for {}, not {}", names.join(", "), expected.identity),
         ));
-    }
-    match issuer {
-        Some(i) if i == expected.issuer => {}
+    };
+    let issuer = match issuer {
+        Some(i) if expected.issuer.matches(&i) => i,
         Some(i) => {
             return Err((Problem::WrongIssuer, format!("the identity was issued by {i}, not {}", expected.issuer)));
         }
         None => return Err((Problem::WrongIssuer, "the certificate names no OIDC issuer".to_string())),
-    }
+    };
 
     // 3. The inclusion promise, and the logged body matches this signature.
     let log =
@@ -518,8 +573,8 @@ fn certified(
         }
     }
     Ok(KeylessVerified {
-        identity: expected.identity.clone(),
-        issuer: expected.issuer.clone(),
+        identity,
+        issuer,
         certificate_authority: ca.uri.clone(),
         log: log.base_url.clone(),
         log_index,

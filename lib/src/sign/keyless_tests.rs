@@ -51,6 +51,32 @@ fn another_identity_or_issuer_is_rejected_by_name() {
 }
 
 #[test]
+fn identity_and_issuer_patterns_match_whole_values_only() {
+    let bundle = fixture("bundle_v3.txt.sigstore");
+    let pattern = |identity: &str, issuer: &str| ExpectedIdentity {
+        identity: Matcher::pattern(identity).expect("valid pattern"),
+        issuer: Matcher::pattern(issuer).expect("valid pattern"),
+    };
+    let verified = verify_message_bundle(
+        &bundle,
+        &digest(),
+        &staging(),
+        &pattern(r".*@yossarian\.net", r"https://github\.com/.*"),
+    )
+    .expect("the patterns match");
+    assert_eq!(verified.identity, "william@yossarian.net", "the matched name is reported");
+    // Anchored: a pattern matching part of the name is not enough.
+    let (p, reason) = problem(verify_message_bundle(&bundle, &digest(), &staging(), &pattern("yossarian", ".*")));
+    assert_eq!(p, Problem::WrongIdentity);
+    assert!(reason.contains("a match of /yossarian/"), "{reason}");
+    let (p, _) =
+        problem(verify_message_bundle(&bundle, &digest(), &staging(), &pattern(".*", "https://gitlab.com/.*")));
+    assert_eq!(p, Problem::WrongIssuer);
+    let bad = Matcher::pattern("(").expect_err("invalid");
+    assert!(bad.to_string().contains("not a valid regular expression"), "{bad}");
+}
+
+#[test]
 fn a_certificate_not_chaining_to_the_trusted_root_is_untrusted() {
     // The production root: the staging certificate does not chain to it.
     let production =
@@ -157,7 +183,7 @@ fn a_real_keyless_dsse_bundle_verifies_offline_and_returns_its_statement() {
 
     // Another identity, the staging root, and an altered payload are each named.
     let mut other = provenance_identity();
-    other.identity = other.identity.replace("refs/heads/main", "refs/heads/evil");
+    other.identity = "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/evil".into();
     let (p, _) = verify_dsse_bundle(&fixture("bundle-provenance.json"), &public_good(), &other).expect_err("rejected");
     assert_eq!(p, Problem::WrongIdentity);
     let (p, _) = verify_dsse_bundle(&fixture("bundle-provenance.json"), &staging(), &provenance_identity())
