@@ -125,6 +125,14 @@ const RUNWASI_LAYER: &str = "application/vnd.bytecodealliance.wasm.component.lay
 
 /// Pushes `file` as CNCF to `repo:tag`, converts it to runwasi's form and
 /// back, checking every field and that the Wasm blob is reused.
+/// Converts `src` to the CNCF form at `dst` (any references) and checks that the original
+/// manifest digest comes back.
+fn assert_back_to_cncf(env: &TestEnv, src: &str, dst: &str, original_digest: &str) {
+    let back = wharf(&["convert", src, dst, "--to", "cncf", "--format", "json"], env);
+    back.assert_ok();
+    assert_eq!(back.json()["digest"], original_digest, "{}", back.json());
+}
+
 fn convert_round_trip(registry: &Registry, env: &TestEnv, file: &str, bytes: &[u8], repo: &str) {
     let wasm_digest = sha256_digest(bytes);
     let title = std::path::Path::new(file).file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
@@ -220,31 +228,18 @@ fn convert_round_trip(registry: &Registry, env: &TestEnv, file: &str, bytes: &[u
     assert_eq!(across["transfer"]["bytesCopied"], 0, "{across}");
 
     // Back to CNCF: the original manifest digest, byte for byte.
-    let back = wharf(
-        &[
-            "convert",
-            &registry.reference(&format!("{repo}:runwasi")),
-            &registry.reference(&format!("{repo}:back")),
-            "--to",
-            "cncf",
-            "--format",
-            "json",
-        ],
+    assert_back_to_cncf(
         env,
+        &registry.reference(&format!("{repo}:runwasi")),
+        &registry.reference(&format!("{repo}:back")),
+        &original_digest,
     );
-    back.assert_ok();
-    assert_eq!(back.json()["digest"], original_digest.as_str(), "{}", back.json());
     let (back_bytes, _) = get_json(&registry.host(), &format!("/v2/{repo}/manifests/back"), MANIFEST);
     assert_eq!(sha256_digest(&back_bytes), original_digest);
     // And from a layout, too (registry -> layout -> registry).
     let layout = format!("oci:{}:rw", env.path("layout").display());
     wharf(&["copy", &registry.reference(&format!("{repo}-rw:1")), &layout], env).assert_ok();
-    let from_layout = wharf(
-        &["convert", &layout, &registry.reference(&format!("{repo}:back2")), "--to", "cncf", "--format", "json"],
-        env,
-    );
-    from_layout.assert_ok();
-    assert_eq!(from_layout.json()["digest"], original_digest.as_str());
+    assert_back_to_cncf(env, &layout, &registry.reference(&format!("{repo}:back2")), &original_digest);
 }
 
 #[test]
@@ -375,20 +370,12 @@ fn convert_to_a_crun_image_and_back() {
     assert_eq!(std::fs::read(out.join("app.wasm")).expect("extracted app.wasm"), bytes);
 
     // Back to CNCF: the wasm comes out of the tar, and the original digest is restored.
-    let back = wharf(
-        &[
-            "convert",
-            &registry.reference("wasm/hello:crun"),
-            &registry.reference("wasm/back:1"),
-            "--to",
-            "cncf",
-            "--format",
-            "json",
-        ],
+    assert_back_to_cncf(
         &env,
+        &registry.reference("wasm/hello:crun"),
+        &registry.reference("wasm/back:1"),
+        &original_digest,
     );
-    back.assert_ok();
-    assert_eq!(back.json()["digest"], original_digest.as_str(), "{}", back.json());
     let pulled = env.path("back.wasm");
     wharf(&["pull", &registry.reference("wasm/back:1"), "-o", pulled.to_str().unwrap_or_default()], &env).assert_ok();
     assert_eq!(std::fs::read(&pulled).expect("pulled"), bytes);
@@ -590,20 +577,12 @@ fn convert_a_wasi_http_component_to_a_spin_app_and_back() {
     assert!(mounted.contains(&wasm_digest), "{}", across.json());
 
     // Back to CNCF: the original manifest digest.
-    let back = wharf(
-        &[
-            "convert",
-            &registry.reference("wasm/api:spin"),
-            &registry.reference("wasm/api:back"),
-            "--to",
-            "cncf",
-            "--format",
-            "json",
-        ],
+    assert_back_to_cncf(
         &env,
+        &registry.reference("wasm/api:spin"),
+        &registry.reference("wasm/api:back"),
+        &original_digest,
     );
-    back.assert_ok();
-    assert_eq!(back.json()["digest"], original_digest.as_str(), "{}", back.json());
     let (back_bytes, _) = get_json(&host, "/v2/wasm/api/manifests/back", MANIFEST);
     assert_eq!(sha256_digest(&back_bytes), original_digest);
     // And through the other shapes: spin -> runwasi -> spin gives the same Spin app.
