@@ -125,12 +125,18 @@ const RUNWASI_LAYER: &str = "application/vnd.bytecodealliance.wasm.component.lay
 
 /// Pushes `file` as CNCF to `repo:tag`, converts it to runwasi's form and
 /// back, checking every field and that the Wasm blob is reused.
+/// `wharf convert SRC DST --to SHAPE --format json`, which must succeed; its report.
+fn convert(env: &TestEnv, src: &str, dst: &str, shape: &str) -> Value {
+    let run = wharf(&["convert", src, dst, "--to", shape, "--format", "json"], env);
+    run.assert_ok();
+    run.json()
+}
+
 /// Converts `src` to the CNCF form at `dst` (any references) and checks that the original
 /// manifest digest comes back.
 fn assert_back_to_cncf(env: &TestEnv, src: &str, dst: &str, original_digest: &str) {
-    let back = wharf(&["convert", src, dst, "--to", "cncf", "--format", "json"], env);
-    back.assert_ok();
-    assert_eq!(back.json()["digest"], original_digest, "{}", back.json());
+    let back = convert(env, src, dst, "cncf");
+    assert_eq!(back["digest"], original_digest, "{back}");
 }
 
 fn convert_round_trip(registry: &Registry, env: &TestEnv, file: &str, bytes: &[u8], repo: &str) {
@@ -142,20 +148,13 @@ fn convert_round_trip(registry: &Registry, env: &TestEnv, file: &str, bytes: &[u
     let (_, original_manifest) = get_json(&registry.host(), &format!("/v2/{repo}/manifests/cncf"), MANIFEST);
 
     // To runwasi's OCI-layer form, in the same repository: the Wasm blob is not sent again.
-    let converted = wharf(
-        &[
-            "convert",
-            &registry.reference(&format!("{repo}:cncf")),
-            &registry.reference(&format!("{repo}:runwasi")),
-            "--to",
-            "runwasi",
-            "--format",
-            "json",
-        ],
+    let converted_report = convert(
         env,
+        &registry.reference(&format!("{repo}:cncf")),
+        &registry.reference(&format!("{repo}:runwasi")),
+        "runwasi",
     );
-    converted.assert_ok();
-    let report = converted.json();
+    let report = converted_report;
     assert_eq!(report["shape"], "runwasi-oci", "{report}");
     assert_eq!(report["wasmDigest"], wasm_digest.as_str());
     let copied: Vec<&str> =
@@ -208,20 +207,13 @@ fn convert_round_trip(registry: &Registry, env: &TestEnv, file: &str, bytes: &[u
     assert!(inspected.json()["runtimes"].as_array().is_some_and(|r| r.len() > 1), "{}", inspected.json());
 
     // Into another repository of the same registry: mounted, not sent.
-    let across = wharf(
-        &[
-            "convert",
-            &registry.reference(&format!("{repo}:cncf")),
-            &registry.reference(&format!("{repo}-rw:1")),
-            "--to",
-            "runwasi",
-            "--format",
-            "json",
-        ],
+    let across_report = convert(
         env,
+        &registry.reference(&format!("{repo}:cncf")),
+        &registry.reference(&format!("{repo}-rw:1")),
+        "runwasi",
     );
-    across.assert_ok();
-    let across = across.json();
+    let across = across_report;
     let mounted: Vec<&str> =
         across["transfer"]["mounted"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
     assert!(mounted.contains(&wasm_digest.as_str()), "{across}");
@@ -474,20 +466,9 @@ fn convert_a_wasi_http_component_to_a_spin_app_and_back() {
     let original_digest = original.json()["digest"].as_str().unwrap_or_default().to_string();
     assert_eq!(original.json()["config"]["component"]["exports"], json!(["wasi:http/incoming-handler@0.2.0"]));
 
-    let converted = wharf(
-        &[
-            "convert",
-            &registry.reference("wasm/api:cncf"),
-            &registry.reference("wasm/api:spin"),
-            "--to",
-            "spin",
-            "--format",
-            "json",
-        ],
-        &env,
-    );
-    converted.assert_ok();
-    let report = converted.json();
+    let converted_report =
+        convert(&env, &registry.reference("wasm/api:cncf"), &registry.reference("wasm/api:spin"), "spin");
+    let report = converted_report;
     assert_eq!(report["shape"], "spin-app", "{report}");
     assert_eq!(report["wasmDigest"], wasm_digest.as_str());
     assert_eq!(report["spin"]["component"], "api");
@@ -530,20 +511,9 @@ fn convert_a_wasi_http_component_to_a_spin_app_and_back() {
     assert_eq!(annotations["org.opencontainers.image.created"], "1970-01-01T00:00:00Z");
 
     // Deterministic: converting again gives the same digest.
-    let again = wharf(
-        &[
-            "convert",
-            &registry.reference("wasm/api:cncf"),
-            &registry.reference("wasm/api:spin2"),
-            "--to",
-            "spin",
-            "--format",
-            "json",
-        ],
-        &env,
-    );
-    again.assert_ok();
-    assert_eq!(again.json()["digest"], report["digest"]);
+    let again_report =
+        convert(&env, &registry.reference("wasm/api:cncf"), &registry.reference("wasm/api:spin2"), "spin");
+    assert_eq!(again_report["digest"], report["digest"]);
 
     // inspect names the shape; pull reads the component out of it.
     let inspected = wharf(&["inspect", &registry.reference("wasm/api:spin"), "--format", "json"], &env);
@@ -555,26 +525,14 @@ fn convert_a_wasi_http_component_to_a_spin_app_and_back() {
     assert_eq!(std::fs::read(&out).expect("pulled"), bytes);
 
     // Into another repository of the same registry: the wasm blob is mounted, not sent.
-    let across = wharf(
-        &[
-            "convert",
-            &registry.reference("wasm/api:cncf"),
-            &registry.reference("spin/api:1"),
-            "--to",
-            "spin",
-            "--format",
-            "json",
-        ],
-        &env,
-    );
-    across.assert_ok();
-    let mounted: Vec<String> = across.json()["transfer"]["mounted"]
+    let across_report = convert(&env, &registry.reference("wasm/api:cncf"), &registry.reference("spin/api:1"), "spin");
+    let mounted: Vec<String> = across_report["transfer"]["mounted"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|v| v.as_str().map(str::to_string))
         .collect();
-    assert!(mounted.contains(&wasm_digest), "{}", across.json());
+    assert!(mounted.contains(&wasm_digest), "{}", across_report);
 
     // Back to CNCF: the original manifest digest.
     assert_back_to_cncf(
@@ -591,20 +549,9 @@ fn convert_a_wasi_http_component_to_a_spin_app_and_back() {
         &env,
     )
     .assert_ok();
-    let respun = wharf(
-        &[
-            "convert",
-            &registry.reference("wasm/api:rw"),
-            &registry.reference("wasm/api:spin3"),
-            "--to",
-            "spin",
-            "--format",
-            "json",
-        ],
-        &env,
-    );
-    respun.assert_ok();
-    assert_eq!(respun.json()["digest"], report["digest"], "{}", respun.json());
+    let respun_report =
+        convert(&env, &registry.reference("wasm/api:rw"), &registry.reference("wasm/api:spin3"), "spin");
+    assert_eq!(respun_report["digest"], report["digest"], "{}", respun_report);
 }
 
 #[test]
@@ -614,20 +561,9 @@ fn convert_to_spin_runs_commands_through_wagi_and_refuses_plain_functions() {
     let env = TestEnv::new();
     let file = env.write("tool.wasm", COMMAND_MODULE);
     wharf(&["push", file.to_str().unwrap_or_default(), &registry.reference("wasm/tool:1")], &env).assert_ok();
-    let converted = wharf(
-        &[
-            "convert",
-            &registry.reference("wasm/tool:1"),
-            &registry.reference("wasm/tool:spin"),
-            "--to",
-            "spin",
-            "--format",
-            "json",
-        ],
-        &env,
-    );
-    converted.assert_ok();
-    assert_eq!(converted.json()["spin"]["trigger"], "wagi");
+    let converted_report =
+        convert(&env, &registry.reference("wasm/tool:1"), &registry.reference("wasm/tool:spin"), "spin");
+    assert_eq!(converted_report["spin"]["trigger"], "wagi");
     let (manifest, _, locked) = spin_documents(&host, "wasm/tool", "spin");
     assert_eq!(manifest["layers"][0]["digest"], sha256_digest(COMMAND_MODULE));
     let locked: Value = serde_json::from_slice(&locked).expect("locked app JSON");
@@ -845,20 +781,9 @@ fn pull_for_runwasi_writes_the_oci_archive_ctr_imports() {
     let file = env.write("hello.wasm", &bytes);
     wharf(&["push", file.to_str().unwrap_or_default(), &registry.reference("wasm/hello:1")], &env).assert_ok();
     // The manifest in the archive is the one `convert --to runwasi` writes: same digest.
-    let converted = wharf(
-        &[
-            "convert",
-            &registry.reference("wasm/hello:1"),
-            &registry.reference("wasm/hello:rw"),
-            "--to",
-            "runwasi",
-            "--format",
-            "json",
-        ],
-        &env,
-    );
-    converted.assert_ok();
-    let runwasi_digest = converted.json()["digest"].as_str().unwrap_or_default().to_string();
+    let converted_report =
+        convert(&env, &registry.reference("wasm/hello:1"), &registry.reference("wasm/hello:rw"), "runwasi");
+    let runwasi_digest = converted_report["digest"].as_str().unwrap_or_default().to_string();
 
     for (case, source) in [("cncf", "wasm/hello:1"), ("runwasi", "wasm/hello:rw")] {
         let dir = env.path(&format!("for-runwasi-{case}"));
@@ -1043,12 +968,8 @@ fn pull_for_runwasi_archive_imports_into_containerd() {
     let dir = env.path("img");
     pull_for(&env, &reference, "runwasi", &dir);
     let archive = dir.join("hello.tar");
-    let converted = wharf(
-        &["convert", &reference, &registry.reference("wasm/hello:rw"), "--to", "runwasi", "--format", "json"],
-        &env,
-    );
-    converted.assert_ok();
-    let runwasi_digest = converted.json()["digest"].as_str().unwrap_or_default().to_string();
+    let converted_report = convert(&env, &reference, &registry.reference("wasm/hello:rw"), "runwasi");
+    let runwasi_digest = converted_report["digest"].as_str().unwrap_or_default().to_string();
 
     let containerd = Containerd::start(&env);
     let imported = containerd
