@@ -9,11 +9,15 @@
 //! socket's. The result is validated, and the same inputs give the same bytes.
 //!
 //! [`compose_wac`] composes a `.wac` document (wac-parser) with packages
-//! given explicitly, pinned by a [`Lock`].
+//! given explicitly; [`compose_with_registries`] also finds the packages it
+//! names (`ns:pkg@1.2.3`) through wkg's mapping ([`crate::wkg`]). Both are
+//! pinned by a [`Lock`].
 //!
 //! [`load_part`] reads a part from a file or any reference wharf can pull;
 //! [`Staged`] and [`push_composed`] write and push the result.
 
+mod mismatch;
+mod named;
 mod wac;
 
 use std::collections::HashSet;
@@ -30,7 +34,7 @@ use crate::error::{Error, Result};
 use crate::ops::{self, PushOptions, PushReport};
 use crate::reference::Reference;
 use crate::transport::TransportOptions;
-pub use wac::{Dependency, Lock, Locked, compose as compose_wac, parse_dep};
+pub use wac::{Dependency, Lock, Locked, compose as compose_wac, compose_with_registries, parse_dep};
 
 /// The manifest annotation recording the parts of a pushed composition: a
 /// JSON list of `{role, source, digest}` (see [`PartRecord`]).

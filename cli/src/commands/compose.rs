@@ -20,18 +20,22 @@ use crate::output::{self, Bars, OrFail};
     group(clap::ArgGroup::new("destination").required(true).multiple(true).args(["output", "push"])),
     after_help = "Examples:
   wharf compose app.wac --dep wharf:greeter=greeter.wasm --dep wharf:name=oci:./wharf-store:name-0.1.0 -o app.wasm
+  wharf compose app.wac -o app.wasm      # every package found by name through wkg's config
   wharf compose plug greeter.wasm --plug name-source.wasm -o app.wasm
 
-FILE.wac is a wac document (https://github.com/bytecodealliance/wac). Every package it uses is given
-with --dep NAME=SOURCE, NAME as the document writes it (ns:pkg or ns:pkg@version), SOURCE a .wasm file
-or a reference wharf can pull. Registries are not searched by package name.
+FILE.wac is a wac document (https://github.com/bytecodealliance/wac). A package it uses is given with
+--dep NAME=SOURCE, NAME as the document writes it (ns:pkg or ns:pkg@version), SOURCE a .wasm file or a
+reference wharf can pull. A package not given is found by its name the way wkg does it: wkg's config
+($XDG_CONFIG_HOME/wasm-pkg/config.toml or $WKG_CONFIG_FILE: default_registry, [namespace_registries],
+[package_registry_overrides]) names the registry, whose /.well-known/wasm-pkg/registry.json may move it;
+ns:pkg@1.2.3 is then REGISTRY/[PREFIX]ns/pkg:1.2.3 (tag latest without a version).
 
-The digest each --dep resolved to is pinned in wharf.lock next to FILE.wac (or --lock). When a source
+The digest each package resolved to is pinned in wharf.lock next to FILE.wac (or --lock). When a source
 that is pinned gives other content later, the composition fails and names the package; delete its
 entry to accept the change.
 
-Exit status: 0 composed; 2 the document or a package cannot be read or does not fit, a pinned digest
-changed, or a transfer failed (nothing is written or pushed)."
+Exit status: 0 composed; 2 the document or a package cannot be read, found or does not fit, a pinned
+digest changed, or a transfer failed (nothing is written or pushed)."
 )]
 pub struct Args {
     #[command(subcommand)]
@@ -43,7 +47,7 @@ pub struct Args {
     /// ns:pkg@version), SOURCE a .wasm file or a reference (repeatable).
     #[arg(long = "dep", value_name = "NAME=SOURCE")]
     deps: Vec<String>,
-    /// The lock file pinning each --dep to a digest [default: wharf.lock next to FILE.wac].
+    /// The lock file pinning each package to a digest [default: wharf.lock next to FILE.wac].
     #[arg(long, value_name = "PATH")]
     lock: Option<PathBuf>,
     /// Write the composed component to this file.
@@ -185,11 +189,14 @@ async fn wac(args: Args, format: Format) -> Result<Verdict, crate::output::Failu
     for value in &args.deps {
         let (name, input) = compose::parse_dep(value).or_fail(format)?;
         let part = compose::load_part(&input, &transport).await.or_fail(format)?;
-        let dep = compose::Dependency { name, input, part };
+        let dep = compose::Dependency { name, input, part, registry: None };
         lock.verify(&dep, &lock_path).or_fail(format)?;
         deps.push(dep);
     }
-    let composed = compose::compose_wac(&file.display().to_string(), &text, &deps).or_fail(format)?;
+    let (composed, deps) =
+        compose::compose_with_registries(&file.display().to_string(), &text, deps, (&lock, &lock_path), &transport)
+            .await
+            .or_fail(format)?;
     let parts: Vec<PartRecord> = deps.iter().map(|d| d.part.record(Role::Package).named(&d.name)).collect();
 
     let pinned = lock.pinned(&deps);
@@ -204,8 +211,9 @@ async fn wac(args: Args, format: Format) -> Result<Verdict, crate::output::Failu
     }
     let c = &report.composed;
     eprintln!("composed {}: {} ({})", file.display(), c.digest, output::size(c.size));
-    for part in &report.parts {
-        eprintln!("  {} = {} ({})", part.name.as_deref().unwrap_or_default(), part.source, part.digest);
+    for (part, dep) in report.parts.iter().zip(&deps) {
+        let found = dep.registry.as_ref().map_or_else(String::new, |r| format!(", found by name through {r}"));
+        eprintln!("  {} = {} ({}{found})", part.name.as_deref().unwrap_or_default(), part.source, part.digest);
     }
     if let Some(lock) = &report.lock {
         eprintln!("  pinned in {}", lock.display());
