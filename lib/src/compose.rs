@@ -26,7 +26,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use wac_graph::types::{ItemKind, Package, SubtypeChecker, WorldId, are_semver_compatible};
+use wac_graph::types::{ItemKind, Package, SubtypeChecker, Types, WorldId, are_semver_compatible};
 use wac_graph::{CompositionGraph, EncodeError, EncodeOptions, NodeId, Processor};
 
 use crate::digest::Digest;
@@ -211,10 +211,7 @@ pub fn plug(socket: (&str, &[u8]), plugs: &[(&str, &[u8])]) -> Result<Composed> 
                 if label == "socket" { "the socket" } else { label.as_str() }
             )));
         }
-        crate::wasm::validate(source, bytes)?;
-        let name = format!("wharf:part{i}");
-        let package = guarded(|| Package::from_bytes(&name, None, bytes.to_vec(), graph.types_mut()))
-            .map_err(|reason| Error::InvalidWasm { path: source.to_string(), reason, offset: 0 })?;
+        let package = load_package(&format!("wharf:part{i}"), source, bytes, graph.types_mut())?;
         parts.push(Part { label: label.clone(), source, world: package.ty() });
         let id =
             graph.register_package(package).map_err(|e| Error::Usage(format!("cannot use {label} ({source}): {e}")))?;
@@ -237,14 +234,9 @@ pub fn plug(socket: (&str, &[u8]), plugs: &[(&str, &[u8])]) -> Result<Composed> 
         graph.export(node, name).map_err(|e| graph_error(&e))?;
     }
 
-    let options = EncodeOptions { define_components: true, validate: true, processor: Some(PROCESSOR) };
-    let bytes = graph.encode(options).map_err(|e| encode_error(e, &parts))?;
-    crate::wasm::validate("the composed component", &bytes)?;
-
-    let mut types = wac_graph::types::Types::default();
-    let world = guarded(|| Package::from_bytes("composed", None, bytes.clone(), &mut types))
-        .map_err(|reason| Error::InvalidWasm { path: "the composed component".into(), reason, offset: 0 })?
-        .ty();
+    let bytes = graph.encode(ENCODE).map_err(|e| encode_error(e, &parts))?;
+    validate_composed(&bytes, inputs.iter().map(|(_, source, bytes)| (*source, *bytes)))?;
+    let (imports, exports) = world_names(&bytes)?;
     Ok(Composed {
         digest: Digest::of(&bytes),
         size: bytes.len() as u64,
@@ -257,10 +249,71 @@ pub fn plug(socket: (&str, &[u8]), plugs: &[(&str, &[u8])]) -> Result<Composed> 
                 exporter: parts[w.exporter].label.clone(),
             })
             .collect(),
-        imports: types[world].imports.keys().cloned().collect(),
-        exports: types[world].exports.keys().cloned().collect(),
+        imports,
+        exports,
         bytes,
     })
+}
+
+/// How compositions are encoded: every part embedded, wharf as the processor,
+/// and no validation by wac-graph, since [`validate_composed`] validates once
+/// with the features runtimes accept (wac-graph would use all features).
+const ENCODE: EncodeOptions<'static> =
+    EncodeOptions { define_components: true, validate: false, processor: Some(PROCESSOR) };
+
+/// Loads a part's types into `types`, validated once (by wac-types); when that
+/// fails, wharf's validator names the problem and its offset.
+fn load_package(name: &str, source: &str, bytes: &[u8], types: &mut Types) -> Result<Package> {
+    guarded(|| Package::from_bytes(name, None, bytes.to_vec(), types)).map_err(|reason| {
+        crate::wasm::validate(source, bytes).err().unwrap_or(Error::InvalidWasm {
+            path: source.to_string(),
+            reason,
+            offset: 0,
+        })
+    })
+}
+
+/// Validates a composed component with the features runtimes accept. When it
+/// is not valid, the first of `parts` (`(source, bytes)`) that is not valid on
+/// its own is named instead, since the result embeds every part.
+fn validate_composed<'p>(bytes: &[u8], mut parts: impl Iterator<Item = (&'p str, &'p [u8])>) -> Result<()> {
+    crate::wasm::validate("the composed component", bytes)
+        .map_err(|error| parts.find_map(|(source, part)| crate::wasm::validate(source, part).err()).unwrap_or(error))
+}
+
+/// The names of a (validated) component's own imports and exports, read
+/// without validating it again: nested modules and components are skipped.
+fn world_names(bytes: &[u8]) -> Result<(Vec<String>, Vec<String>)> {
+    let malformed = |e: wasmparser::BinaryReaderError| Error::InvalidWasm {
+        path: "the composed component".into(),
+        reason: e.message().to_string(),
+        offset: e.offset() as usize,
+    };
+    let (mut imports, mut exports) = (Vec::new(), Vec::new());
+    let mut parser = wasmparser::Parser::new(0);
+    let mut rest = bytes;
+    while let wasmparser::Chunk::Parsed { payload, consumed } = parser.parse(rest, true).map_err(malformed)? {
+        rest = &rest[consumed..];
+        match payload {
+            wasmparser::Payload::ModuleSection { unchecked_range, .. }
+            | wasmparser::Payload::ComponentSection { unchecked_range, .. } => {
+                rest = bytes.get(unchecked_range.end as usize..).unwrap_or_default();
+            }
+            wasmparser::Payload::ComponentImportSection(section) => {
+                for import in section {
+                    imports.push(import.map_err(malformed)?.name.name.to_string());
+                }
+            }
+            wasmparser::Payload::ComponentExportSection(section) => {
+                for export in section {
+                    exports.push(export.map_err(malformed)?.name.name.to_string());
+                }
+            }
+            wasmparser::Payload::End(_) => break,
+            _ => {}
+        }
+    }
+    Ok((imports, exports))
 }
 
 /// A planned wire, by part index.

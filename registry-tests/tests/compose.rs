@@ -256,6 +256,17 @@ fn a_plug_that_satisfies_nothing_and_a_missing_destination_are_errors() {
     run.assert_code(2);
     assert!(run.stderr.contains("is a core module, not a component"), "{run}");
 
+    // An invalid component is named, with the validator's reason and offset (wac-types' loader is
+    // the one validation on the way; wharf's validator words the error).
+    let mut truncated = std::fs::read(&name).expect("read the plug");
+    truncated.truncate(truncated.len() / 2);
+    let broken = path_str(&env.write("broken.wasm", truncated));
+    let run = wharf(&["compose", "plug", &greeter, "--plug", &broken, "-o", &path_str(&out)], &env);
+    run.assert_code(2);
+    assert!(run.stderr.contains(&format!("{broken} is not a valid WebAssembly binary: ")), "{run}");
+    assert!(run.stderr.contains("(at byte offset "), "{run}");
+    assert!(!out.exists());
+
     // A missing file is named.
     let missing: PathBuf = env.path("missing.wasm");
     let run = wharf(&["compose", "plug", &greeter, "--plug", &path_str(&missing), "-o", &path_str(&out)], &env);

@@ -7,12 +7,11 @@ use std::path::Path;
 use indexmap::IndexMap;
 use semver::Version;
 use serde::{Deserialize, Serialize};
-use wac_graph::EncodeOptions;
-use wac_graph::types::{BorrowedPackageKey, Package, Types};
+use wac_graph::types::BorrowedPackageKey;
 use wac_parser::Document;
 use wac_parser::resolution::Error as ResolutionError;
 
-use super::{Composed, LoadedPart, PROCESSOR, Staged, guarded, plain};
+use super::{Composed, ENCODE, LoadedPart, Staged, guarded, plain, validate_composed, world_names};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::transport::TransportOptions;
@@ -217,20 +216,15 @@ fn attempt(file: &str, text: &str, document: &Document<'_>, deps: &[Dependency])
         }
         Err(e) => return Err(wac_error(file, text, &e, deps)),
     };
-    let options = EncodeOptions { define_components: true, validate: true, processor: Some(PROCESSOR) };
-    let bytes = resolution.encode(options).map_err(|e| wac_error(file, text, &e, deps))?;
-    crate::wasm::validate("the composed component", &bytes)?;
-
-    let mut types = Types::default();
-    let world = guarded(|| Package::from_bytes("composed", None, bytes.clone(), &mut types))
-        .map_err(|reason| Error::InvalidWasm { path: "the composed component".into(), reason, offset: 0 })?
-        .ty();
+    let bytes = resolution.encode(ENCODE).map_err(|e| wac_error(file, text, &e, deps))?;
+    validate_composed(&bytes, deps.iter().map(|d| (d.input.as_str(), d.part.bytes.as_slice())))?;
+    let (imports, exports) = world_names(&bytes)?;
     Ok(Attempt::Composed(Composed {
         digest: Digest::of(&bytes),
         size: bytes.len() as u64,
         wires: Vec::new(),
-        imports: types[world].imports.keys().cloned().collect(),
-        exports: types[world].exports.keys().cloned().collect(),
+        imports,
+        exports,
         bytes,
     }))
 }
