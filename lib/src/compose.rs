@@ -235,10 +235,10 @@ pub fn plug(socket: (&str, &[u8]), plugs: &[(&str, &[u8])]) -> Result<Composed> 
     }
 
     let bytes = graph.encode(ENCODE).map_err(|e| encode_error(e, &parts))?;
-    validate_composed(&bytes, inputs.iter().map(|(_, source, bytes)| (*source, *bytes)))?;
+    let digest = validated_digest(&bytes, inputs.iter().map(|(_, source, bytes)| (*source, *bytes)))?;
     let (imports, exports) = world_names(&bytes)?;
     Ok(Composed {
-        digest: Digest::of(&bytes),
+        digest,
         size: bytes.len() as u64,
         wires: wires
             .iter()
@@ -279,6 +279,16 @@ fn load_package(name: &str, source: &str, bytes: &[u8], types: &mut Types) -> Re
 fn validate_composed<'p>(bytes: &[u8], mut parts: impl Iterator<Item = (&'p str, &'p [u8])>) -> Result<()> {
     crate::wasm::validate("the composed component", bytes)
         .map_err(|error| parts.find_map(|(source, part)| crate::wasm::validate(source, part).err()).unwrap_or(error))
+}
+
+/// Validates a composed component ([`validate_composed`]) while another
+/// thread computes its digest, which is returned.
+fn validated_digest<'p>(bytes: &[u8], parts: impl Iterator<Item = (&'p str, &'p [u8])>) -> Result<Digest> {
+    std::thread::scope(|scope| {
+        let digest = scope.spawn(|| Digest::of(bytes));
+        validate_composed(bytes, parts)?;
+        Ok(digest.join().unwrap_or_else(|_| Digest::of(bytes)))
+    })
 }
 
 /// The names of a (validated) component's own imports and exports, read

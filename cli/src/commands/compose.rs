@@ -144,8 +144,12 @@ async fn plug(args: PlugArgs, format: Format) -> Result<Verdict, crate::output::
     }
     let plug_inputs: Vec<(&str, &[u8])> = plugs.iter().map(|p| (p.source.as_str(), p.bytes.as_slice())).collect();
     let composed = compose::plug((&socket.source, &socket.bytes), &plug_inputs).or_fail(format)?;
-    let parts: Vec<PartRecord> =
-        std::iter::once(socket.record(Role::Socket)).chain(plugs.iter().map(|p| p.record(Role::Plug))).collect();
+    // The parts' digests are shown in JSON and recorded on a push; text mode names the parts only.
+    let parts: Vec<PartRecord> = if format == Format::Json || destination.is_some() {
+        std::iter::once(socket.record(Role::Socket)).chain(plugs.iter().map(|p| p.record(Role::Plug))).collect()
+    } else {
+        Vec::new()
+    };
 
     let delivery = Delivery { output: args.output, push: destination, transport };
     let (output, pushed) = delivery.deliver(&composed, &parts, || Ok(()), format).await?;
@@ -157,16 +161,17 @@ async fn plug(args: PlugArgs, format: Format) -> Result<Verdict, crate::output::
     let c = &report.composed;
     eprintln!(
         "composed {} with {} plug{}: {} ({})",
-        report.parts[0].source,
-        report.parts.len() - 1,
-        if report.parts.len() == 2 { "" } else { "s" },
+        socket.source,
+        plugs.len(),
+        if plugs.len() == 1 { "" } else { "s" },
         c.digest,
         output::size(c.size)
     );
+    let sources: Vec<&str> =
+        std::iter::once(socket.source.as_str()).chain(plugs.iter().map(|p| p.source.as_str())).collect();
     for w in &c.wires {
         let by = if w.export == w.import { String::new() } else { format!(" as {}", w.export) };
-        let source = |label: &str| part_source(&report.parts, label);
-        eprintln!("  {} of {} <- {}{by} ({})", w.import, w.importer, w.exporter, source(&w.exporter));
+        eprintln!("  {} of {} <- {}{by} ({})", w.import, w.importer, w.exporter, part_source(&sources, &w.exporter));
     }
     print_summary(&report);
     Ok(Verdict::Pass)
@@ -283,8 +288,8 @@ fn print_summary(report: &Report) {
     }
 }
 
-/// The source of the part labelled `socket` or `plug N`.
-fn part_source<'a>(parts: &'a [PartRecord], label: &str) -> &'a str {
+/// The source of the part labelled `socket` or `plug N`, from the sources socket first.
+fn part_source<'a>(sources: &[&'a str], label: &str) -> &'a str {
     let index = label.strip_prefix("plug ").and_then(|n| n.parse::<usize>().ok()).unwrap_or(0);
-    parts.get(index).map_or("", |p| p.source.as_str())
+    sources.get(index).copied().unwrap_or_default()
 }
