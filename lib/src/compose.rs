@@ -134,11 +134,9 @@ pub struct Wire {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Composed {
-    /// The component's bytes.
+    /// The component's bytes (their digest: [`Composed::digest`]).
     #[serde(skip)]
     pub bytes: Vec<u8>,
-    /// Their digest.
-    pub digest: Digest,
     /// Their size.
     pub size: u64,
     /// How imports were satisfied, socket first, then each plug.
@@ -147,6 +145,14 @@ pub struct Composed {
     pub imports: Vec<String>,
     /// What the result exports (the socket's exports).
     pub exports: Vec<String>,
+}
+
+impl Composed {
+    /// The digest of the component's bytes, computed on demand: a plain
+    /// `compose plug -o OUT` hashes nothing.
+    pub fn digest(&self) -> Digest {
+        Digest::of(&self.bytes)
+    }
 }
 
 /// A part during composition.
@@ -235,10 +241,9 @@ pub fn plug(socket: (&str, &[u8]), plugs: &[(&str, &[u8])]) -> Result<Composed> 
     }
 
     let bytes = graph.encode(ENCODE).map_err(|e| encode_error(e, &parts))?;
-    let digest = validated_digest(&bytes, inputs.iter().map(|(_, source, bytes)| (*source, *bytes)))?;
+    validate_composed(&bytes, inputs.iter().map(|(_, source, bytes)| (*source, *bytes)))?;
     let (imports, exports) = world_names(&bytes)?;
     Ok(Composed {
-        digest,
         size: bytes.len() as u64,
         wires: wires
             .iter()
@@ -279,16 +284,6 @@ fn load_package(name: &str, source: &str, bytes: &[u8], types: &mut Types) -> Re
 fn validate_composed<'p>(bytes: &[u8], mut parts: impl Iterator<Item = (&'p str, &'p [u8])>) -> Result<()> {
     crate::wasm::validate("the composed component", bytes)
         .map_err(|error| parts.find_map(|(source, part)| crate::wasm::validate(source, part).err()).unwrap_or(error))
-}
-
-/// Validates a composed component ([`validate_composed`]) while another
-/// thread computes its digest, which is returned.
-fn validated_digest<'p>(bytes: &[u8], parts: impl Iterator<Item = (&'p str, &'p [u8])>) -> Result<Digest> {
-    std::thread::scope(|scope| {
-        let digest = scope.spawn(|| Digest::of(bytes));
-        validate_composed(bytes, parts)?;
-        Ok(digest.join().unwrap_or_else(|_| Digest::of(bytes)))
-    })
 }
 
 /// The names of a (validated) component's own imports and exports, read

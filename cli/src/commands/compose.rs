@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use wharf::artifact::{BuildOptions, Created};
 use wharf::compose::{self, Composed, PartRecord, Role, Staged};
+use wharf::digest::Digest;
 use wharf::ops::{PushOptions, PushReport};
 
 use crate::Verdict;
@@ -110,6 +111,9 @@ pub struct PlugArgs {
 struct Report {
     /// The parts, socket first.
     parts: Vec<PartRecord>,
+    /// The digest of the result (JSON only: text mode hashes nothing it does not show).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    digest: Option<Digest>,
     /// The result.
     #[serde(flatten)]
     composed: Composed,
@@ -153,18 +157,18 @@ async fn plug(args: PlugArgs, format: Format) -> Result<Verdict, crate::output::
 
     let delivery = Delivery { output: args.output, push: destination, transport };
     let (output, pushed) = delivery.deliver(&composed, &parts, || Ok(()), format).await?;
-    let report = Report { parts, composed, output, pushed, lock: None };
+    let digest = (format == Format::Json).then(|| composed.digest());
+    let report = Report { parts, digest, composed, output, pushed, lock: None };
     if format == Format::Json {
         output::print_json(&report);
         return Ok(Verdict::Pass);
     }
     let c = &report.composed;
     eprintln!(
-        "composed {} with {} plug{}: {} ({})",
+        "composed {} with {} plug{}: {}",
         socket.source,
         plugs.len(),
         if plugs.len() == 1 { "" } else { "s" },
-        c.digest,
         output::size(c.size)
     );
     let sources: Vec<&str> =
@@ -209,13 +213,14 @@ async fn wac(args: Args, format: Format) -> Result<Verdict, crate::output::Failu
     let write_lock = || if changed { pinned.write(&lock_path) } else { Ok(()) };
     let delivery = Delivery { output: args.output, push: destination, transport };
     let (output, pushed) = delivery.deliver(&composed, &parts, write_lock, format).await?;
-    let report = Report { parts, composed, output, pushed, lock: Some(lock_path) };
+    let digest = (format == Format::Json).then(|| composed.digest());
+    let report = Report { parts, digest, composed, output, pushed, lock: Some(lock_path) };
     if format == Format::Json {
         output::print_json(&report);
         return Ok(Verdict::Pass);
     }
     let c = &report.composed;
-    eprintln!("composed {}: {} ({})", file.display(), c.digest, output::size(c.size));
+    eprintln!("composed {}: {}", file.display(), output::size(c.size));
     for (part, dep) in report.parts.iter().zip(&deps) {
         let found = dep.registry.as_ref().map_or_else(String::new, |r| format!(", found by name through {r}"));
         eprintln!("  {} = {} ({}{found})", part.name.as_deref().unwrap_or_default(), part.source, part.digest);

@@ -11,7 +11,7 @@ use wac_graph::types::BorrowedPackageKey;
 use wac_parser::Document;
 use wac_parser::resolution::Error as ResolutionError;
 
-use super::{Composed, ENCODE, LoadedPart, Staged, guarded, plain, validated_digest, world_names};
+use super::{Composed, ENCODE, LoadedPart, Staged, guarded, plain, validate_composed, world_names};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::transport::TransportOptions;
@@ -217,9 +217,9 @@ fn attempt(file: &str, text: &str, document: &Document<'_>, deps: &[Dependency])
         Err(e) => return Err(wac_error(file, text, &e, deps)),
     };
     let bytes = resolution.encode(ENCODE).map_err(|e| wac_error(file, text, &e, deps))?;
-    let digest = validated_digest(&bytes, deps.iter().map(|d| (d.input.as_str(), d.part.bytes.as_slice())))?;
+    validate_composed(&bytes, deps.iter().map(|d| (d.input.as_str(), d.part.bytes.as_slice())))?;
     let (imports, exports) = world_names(&bytes)?;
-    Ok(Attempt::Composed(Composed { digest, size: bytes.len() as u64, wires: Vec::new(), imports, exports, bytes }))
+    Ok(Attempt::Composed(Composed { size: bytes.len() as u64, wires: Vec::new(), imports, exports, bytes }))
 }
 
 /// `FILE:LINE:COLUMN` of the byte `offset` of `text`.
