@@ -199,18 +199,18 @@ fn plain(text: String) -> Option<String> {
 /// satisfied, both types as WIT and the parts they came from; a plug that
 /// satisfies no import is an error too. Parts that are not valid components
 /// give [`Error::InvalidWasm`] or [`Error::Usage`].
-pub fn plug(socket: (&str, &[u8]), plugs: &[(&str, &[u8])]) -> Result<Composed> {
+pub fn plug(socket: (&str, Vec<u8>), plugs: Vec<(&str, Vec<u8>)>) -> Result<Composed> {
     if plugs.is_empty() {
         return Err(Error::Usage("compose plug needs at least one plug (--plug)".into()));
     }
-    let inputs: Vec<(String, &str, &[u8])> = std::iter::once(("socket".to_string(), socket.0, socket.1))
-        .chain(plugs.iter().enumerate().map(|(i, (source, bytes))| (format!("plug {}", i + 1), *source, *bytes)))
+    let inputs: Vec<(String, &str, Vec<u8>)> = std::iter::once(("socket".to_string(), socket.0, socket.1))
+        .chain(plugs.into_iter().enumerate().map(|(i, (source, bytes))| (format!("plug {}", i + 1), source, bytes)))
         .collect();
 
     let mut graph = CompositionGraph::new();
     let mut parts = Vec::with_capacity(inputs.len());
     let mut packages = Vec::with_capacity(inputs.len());
-    for (i, (label, source, bytes)) in inputs.iter().enumerate() {
+    for (i, (label, source, bytes)) in inputs.into_iter().enumerate() {
         if bytes.starts_with(b"\0asm\x01\0\0\0") {
             return Err(Error::Usage(format!(
                 "{} ({source}) is a core module, not a component: only components can be composed",
@@ -241,7 +241,7 @@ pub fn plug(socket: (&str, &[u8]), plugs: &[(&str, &[u8])]) -> Result<Composed> 
     }
 
     let bytes = graph.encode(ENCODE).map_err(|e| encode_error(e, &parts))?;
-    validate_composed(&bytes, inputs.iter().map(|(_, source, bytes)| (*source, *bytes)))?;
+    validate_composed(&bytes, parts.iter().zip(&packages).map(|(part, id)| (part.source, graph[*id].bytes())))?;
     let (imports, exports) = world_names(&bytes)?;
     Ok(Composed {
         size: bytes.len() as u64,
@@ -266,16 +266,19 @@ pub fn plug(socket: (&str, &[u8]), plugs: &[(&str, &[u8])]) -> Result<Composed> 
 const ENCODE: EncodeOptions<'static> =
     EncodeOptions { define_components: true, validate: false, processor: Some(PROCESSOR) };
 
-/// Loads a part's types into `types`, validated once (by wac-types); when that
-/// fails, wharf's validator names the problem and its offset.
-fn load_package(name: &str, source: &str, bytes: &[u8], types: &mut Types) -> Result<Package> {
-    guarded(|| Package::from_bytes(name, None, bytes.to_vec(), types)).map_err(|reason| {
-        crate::wasm::validate(source, bytes).err().unwrap_or(Error::InvalidWasm {
-            path: source.to_string(),
-            reason,
-            offset: 0,
-        })
-    })
+/// Loads a part's types into `types`, validated once (by wac-types, which
+/// takes the bytes without a copy); its validator's error is passed on with
+/// its offset.
+fn load_package(name: &str, source: &str, bytes: Vec<u8>, types: &mut Types) -> Result<Package> {
+    let invalid = |reason: String, offset: usize| Error::InvalidWasm { path: source.to_string(), reason, offset };
+    match catch_unwind(AssertUnwindSafe(|| Package::from_bytes(name, None, bytes, types))) {
+        Ok(Ok(package)) => Ok(package),
+        Ok(Err(e)) => Err(match e.downcast_ref::<wasmparser::BinaryReaderError>() {
+            Some(e) => invalid(e.message().to_string(), usize::try_from(e.offset()).unwrap_or(usize::MAX)),
+            None => invalid(format!("{e:#}"), 0),
+        }),
+        Err(_) => Err(invalid("its types could not be read (wac-types gave up on them)".into(), 0)),
+    }
 }
 
 /// Validates a composed component with the features runtimes accept. When it
@@ -533,7 +536,7 @@ mod tests {
 
     #[test]
     fn no_plug_is_a_usage_error() {
-        let err = plug(("socket.wasm", b"\0asm\x0d\0\x01\0"), &[]).err();
+        let err = plug(("socket.wasm", b"\0asm\x0d\0\x01\0".to_vec()), Vec::new()).err();
         assert!(matches!(err, Some(Error::Usage(_))));
     }
 }

@@ -146,14 +146,17 @@ async fn plug(args: PlugArgs, format: Format) -> Result<Verdict, crate::output::
     for input in &args.plugs {
         plugs.push(compose::load_part(input, &transport).await.or_fail(format)?);
     }
-    let plug_inputs: Vec<(&str, &[u8])> = plugs.iter().map(|p| (p.source.as_str(), p.bytes.as_slice())).collect();
-    let composed = compose::plug((&socket.source, &socket.bytes), &plug_inputs).or_fail(format)?;
     // The parts' digests are shown in JSON and recorded on a push; text mode names the parts only.
     let parts: Vec<PartRecord> = if format == Format::Json || destination.is_some() {
         std::iter::once(socket.record(Role::Socket)).chain(plugs.iter().map(|p| p.record(Role::Plug))).collect()
     } else {
         Vec::new()
     };
+    let sources: Vec<String> =
+        std::iter::once(socket.source.clone()).chain(plugs.iter().map(|p| p.source.clone())).collect();
+    let plug_inputs: Vec<(&str, Vec<u8>)> =
+        plugs.into_iter().zip(&sources[1..]).map(|(p, source)| (source.as_str(), p.bytes)).collect();
+    let composed = compose::plug((&sources[0], socket.bytes), plug_inputs).or_fail(format)?;
 
     let delivery = Delivery { output: args.output, push: destination, transport };
     let (output, pushed) = delivery.deliver(&composed, &parts, || Ok(()), format).await?;
@@ -166,13 +169,11 @@ async fn plug(args: PlugArgs, format: Format) -> Result<Verdict, crate::output::
     let c = &report.composed;
     eprintln!(
         "composed {} with {} plug{}: {}",
-        socket.source,
-        plugs.len(),
-        if plugs.len() == 1 { "" } else { "s" },
+        sources[0],
+        sources.len() - 1,
+        if sources.len() == 2 { "" } else { "s" },
         output::size(c.size)
     );
-    let sources: Vec<&str> =
-        std::iter::once(socket.source.as_str()).chain(plugs.iter().map(|p| p.source.as_str())).collect();
     for w in &c.wires {
         let by = if w.export == w.import { String::new() } else { format!(" as {}", w.export) };
         eprintln!("  {} of {} <- {}{by} ({})", w.import, w.importer, w.exporter, part_source(&sources, &w.exporter));
@@ -294,7 +295,7 @@ fn print_summary(report: &Report) {
 }
 
 /// The source of the part labelled `socket` or `plug N`, from the sources socket first.
-fn part_source<'a>(sources: &[&'a str], label: &str) -> &'a str {
+fn part_source<'a>(sources: &'a [String], label: &str) -> &'a str {
     let index = label.strip_prefix("plug ").and_then(|n| n.parse::<usize>().ok()).unwrap_or(0);
-    sources.get(index).copied().unwrap_or_default()
+    sources.get(index).map_or("", String::as_str)
 }
