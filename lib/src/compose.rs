@@ -9,11 +9,15 @@
 //! socket's. The result is validated, and the same inputs give the same bytes.
 //!
 //! [`compose_wac`] composes a `.wac` document (wac-parser) with packages
-//! given explicitly, pinned by a [`Lock`].
+//! given explicitly; [`compose_with_registries`] also finds the packages it
+//! names (`ns:pkg@1.2.3`) through wkg's mapping ([`crate::wkg`]). Both are
+//! pinned by a [`Lock`].
 //!
 //! [`load_part`] reads a part from a file or any reference wharf can pull;
 //! [`Staged`] and [`push_composed`] write and push the result.
 
+mod mismatch;
+mod named;
 mod wac;
 
 use std::collections::HashSet;
@@ -22,7 +26,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use wac_graph::types::{ItemKind, Package, SubtypeChecker, WorldId, are_semver_compatible};
+use wac_graph::types::{ItemKind, Package, SubtypeChecker, Types, WorldId, are_semver_compatible};
 use wac_graph::{CompositionGraph, EncodeError, EncodeOptions, NodeId, Processor};
 
 use crate::digest::Digest;
@@ -30,7 +34,7 @@ use crate::error::{Error, Result};
 use crate::ops::{self, PushOptions, PushReport};
 use crate::reference::Reference;
 use crate::transport::TransportOptions;
-pub use wac::{Dependency, Lock, Locked, compose as compose_wac, parse_dep};
+pub use wac::{Dependency, Lock, Locked, compose as compose_wac, compose_with_registries, parse_dep};
 
 /// The manifest annotation recording the parts of a pushed composition: a
 /// JSON list of `{role, source, digest}` (see [`PartRecord`]).
@@ -130,11 +134,9 @@ pub struct Wire {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Composed {
-    /// The component's bytes.
+    /// The component's bytes (their digest: [`Composed::digest`]).
     #[serde(skip)]
     pub bytes: Vec<u8>,
-    /// Their digest.
-    pub digest: Digest,
     /// Their size.
     pub size: u64,
     /// How imports were satisfied, socket first, then each plug.
@@ -143,6 +145,14 @@ pub struct Composed {
     pub imports: Vec<String>,
     /// What the result exports (the socket's exports).
     pub exports: Vec<String>,
+}
+
+impl Composed {
+    /// The digest of the component's bytes, computed on demand: a plain
+    /// `compose plug -o OUT` hashes nothing.
+    pub fn digest(&self) -> Digest {
+        Digest::of(&self.bytes)
+    }
 }
 
 /// A part during composition.
@@ -189,28 +199,25 @@ fn plain(text: String) -> Option<String> {
 /// satisfied, both types as WIT and the parts they came from; a plug that
 /// satisfies no import is an error too. Parts that are not valid components
 /// give [`Error::InvalidWasm`] or [`Error::Usage`].
-pub fn plug(socket: (&str, &[u8]), plugs: &[(&str, &[u8])]) -> Result<Composed> {
+pub fn plug(socket: (&str, Vec<u8>), plugs: Vec<(&str, Vec<u8>)>) -> Result<Composed> {
     if plugs.is_empty() {
         return Err(Error::Usage("compose plug needs at least one plug (--plug)".into()));
     }
-    let inputs: Vec<(String, &str, &[u8])> = std::iter::once(("socket".to_string(), socket.0, socket.1))
-        .chain(plugs.iter().enumerate().map(|(i, (source, bytes))| (format!("plug {}", i + 1), *source, *bytes)))
+    let inputs: Vec<(String, &str, Vec<u8>)> = std::iter::once(("socket".to_string(), socket.0, socket.1))
+        .chain(plugs.into_iter().enumerate().map(|(i, (source, bytes))| (format!("plug {}", i + 1), source, bytes)))
         .collect();
 
     let mut graph = CompositionGraph::new();
     let mut parts = Vec::with_capacity(inputs.len());
     let mut packages = Vec::with_capacity(inputs.len());
-    for (i, (label, source, bytes)) in inputs.iter().enumerate() {
+    for (i, (label, source, bytes)) in inputs.into_iter().enumerate() {
         if bytes.starts_with(b"\0asm\x01\0\0\0") {
             return Err(Error::Usage(format!(
                 "{} ({source}) is a core module, not a component: only components can be composed",
                 if label == "socket" { "the socket" } else { label.as_str() }
             )));
         }
-        crate::wasm::validate(source, bytes)?;
-        let name = format!("wharf:part{i}");
-        let package = guarded(|| Package::from_bytes(&name, None, bytes.to_vec(), graph.types_mut()))
-            .map_err(|reason| Error::InvalidWasm { path: source.to_string(), reason, offset: 0 })?;
+        let package = load_package(&format!("wharf:part{i}"), source, bytes, graph.types_mut())?;
         parts.push(Part { label: label.clone(), source, world: package.ty() });
         let id =
             graph.register_package(package).map_err(|e| Error::Usage(format!("cannot use {label} ({source}): {e}")))?;
@@ -233,16 +240,10 @@ pub fn plug(socket: (&str, &[u8]), plugs: &[(&str, &[u8])]) -> Result<Composed> 
         graph.export(node, name).map_err(|e| graph_error(&e))?;
     }
 
-    let options = EncodeOptions { define_components: true, validate: true, processor: Some(PROCESSOR) };
-    let bytes = graph.encode(options).map_err(|e| encode_error(e, &parts))?;
-    crate::wasm::validate("the composed component", &bytes)?;
-
-    let mut types = wac_graph::types::Types::default();
-    let world = guarded(|| Package::from_bytes("composed", None, bytes.clone(), &mut types))
-        .map_err(|reason| Error::InvalidWasm { path: "the composed component".into(), reason, offset: 0 })?
-        .ty();
+    let bytes = graph.encode(ENCODE).map_err(|e| encode_error(e, &parts))?;
+    validate_composed(&bytes, parts.iter().zip(&packages).map(|(part, id)| (part.source, graph[*id].bytes())))?;
+    let (imports, exports) = world_names(&bytes)?;
     Ok(Composed {
-        digest: Digest::of(&bytes),
         size: bytes.len() as u64,
         wires: wires
             .iter()
@@ -253,10 +254,74 @@ pub fn plug(socket: (&str, &[u8]), plugs: &[(&str, &[u8])]) -> Result<Composed> 
                 exporter: parts[w.exporter].label.clone(),
             })
             .collect(),
-        imports: types[world].imports.keys().cloned().collect(),
-        exports: types[world].exports.keys().cloned().collect(),
+        imports,
+        exports,
         bytes,
     })
+}
+
+/// How compositions are encoded: every part embedded, wharf as the processor,
+/// and no validation by wac-graph, since [`validate_composed`] validates once
+/// with the features runtimes accept (wac-graph would use all features).
+const ENCODE: EncodeOptions<'static> =
+    EncodeOptions { define_components: true, validate: false, processor: Some(PROCESSOR) };
+
+/// Loads a part's types into `types`, validated once (by wac-types, which
+/// takes the bytes without a copy); its validator's error is passed on with
+/// its offset.
+fn load_package(name: &str, source: &str, bytes: Vec<u8>, types: &mut Types) -> Result<Package> {
+    let invalid = |reason: String, offset: usize| Error::InvalidWasm { path: source.to_string(), reason, offset };
+    match catch_unwind(AssertUnwindSafe(|| Package::from_bytes(name, None, bytes, types))) {
+        Ok(Ok(package)) => Ok(package),
+        Ok(Err(e)) => Err(match e.downcast_ref::<wasmparser::BinaryReaderError>() {
+            Some(e) => invalid(e.message().to_string(), usize::try_from(e.offset()).unwrap_or(usize::MAX)),
+            None => invalid(format!("{e:#}"), 0),
+        }),
+        Err(_) => Err(invalid("its types could not be read (wac-types gave up on them)".into(), 0)),
+    }
+}
+
+/// Validates a composed component with the features runtimes accept. When it
+/// is not valid, the first of `parts` (`(source, bytes)`) that is not valid on
+/// its own is named instead, since the result embeds every part.
+fn validate_composed<'p>(bytes: &[u8], mut parts: impl Iterator<Item = (&'p str, &'p [u8])>) -> Result<()> {
+    crate::wasm::validate("the composed component", bytes)
+        .map_err(|error| parts.find_map(|(source, part)| crate::wasm::validate(source, part).err()).unwrap_or(error))
+}
+
+/// The names of a (validated) component's own imports and exports, read
+/// without validating it again: nested modules and components are skipped.
+fn world_names(bytes: &[u8]) -> Result<(Vec<String>, Vec<String>)> {
+    let malformed = |e: wasmparser::BinaryReaderError| Error::InvalidWasm {
+        path: "the composed component".into(),
+        reason: e.message().to_string(),
+        offset: e.offset() as usize,
+    };
+    let (mut imports, mut exports) = (Vec::new(), Vec::new());
+    let mut parser = wasmparser::Parser::new(0);
+    let mut rest = bytes;
+    while let wasmparser::Chunk::Parsed { payload, consumed } = parser.parse(rest, true).map_err(malformed)? {
+        rest = &rest[consumed..];
+        match payload {
+            wasmparser::Payload::ModuleSection { unchecked_range, .. }
+            | wasmparser::Payload::ComponentSection { unchecked_range, .. } => {
+                rest = bytes.get(unchecked_range.end as usize..).unwrap_or_default();
+            }
+            wasmparser::Payload::ComponentImportSection(section) => {
+                for import in section {
+                    imports.push(import.map_err(malformed)?.name.name.to_string());
+                }
+            }
+            wasmparser::Payload::ComponentExportSection(section) => {
+                for export in section {
+                    exports.push(export.map_err(malformed)?.name.name.to_string());
+                }
+            }
+            wasmparser::Payload::End(_) => break,
+            _ => {}
+        }
+    }
+    Ok((imports, exports))
 }
 
 /// A planned wire, by part index.
@@ -471,7 +536,7 @@ mod tests {
 
     #[test]
     fn no_plug_is_a_usage_error() {
-        let err = plug(("socket.wasm", b"\0asm\x0d\0\x01\0"), &[]).err();
+        let err = plug(("socket.wasm", b"\0asm\x0d\0\x01\0".to_vec()), Vec::new()).err();
         assert!(matches!(err, Some(Error::Usage(_))));
     }
 }

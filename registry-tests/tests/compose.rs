@@ -1,9 +1,13 @@
-//! `wharf compose plug`: real components built from the WAT and WIT in
-//! `examples/compose/` (a greeter importing `wharf:compose/name-source`, a
-//! name source exporting it), composed from files, an OCI layout and a real
-//! registry, and the result run in wasmtime.
+//! `wharf compose plug` and `wharf compose FILE.wac`: real components built
+//! from the WAT and WIT in `examples/compose/` (a greeter importing
+//! `wharf:compose/name-source`, a name source exporting it), composed from
+//! files, an OCI layout, a real registry, and packages found by name through
+//! wkg's mapping, and the result run in wasmtime.
 
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use registry_tests::{Registry, TestEnv, python_peer, sha256_digest, wharf};
 use serde_json::Value;
@@ -252,6 +256,17 @@ fn a_plug_that_satisfies_nothing_and_a_missing_destination_are_errors() {
     run.assert_code(2);
     assert!(run.stderr.contains("is a core module, not a component"), "{run}");
 
+    // An invalid component is named, with the validator's reason and offset (wac-types' loader is
+    // the one validation on the way; wharf's validator words the error).
+    let mut truncated = std::fs::read(&name).expect("read the plug");
+    truncated.truncate(truncated.len() / 2);
+    let broken = path_str(&env.write("broken.wasm", truncated));
+    let run = wharf(&["compose", "plug", &greeter, "--plug", &broken, "-o", &path_str(&out)], &env);
+    run.assert_code(2);
+    assert!(run.stderr.contains(&format!("{broken} is not a valid WebAssembly binary: ")), "{run}");
+    assert!(run.stderr.contains("(at byte offset "), "{run}");
+    assert!(!out.exists());
+
     // A missing file is named.
     let missing: PathBuf = env.path("missing.wasm");
     let run = wharf(&["compose", "plug", &greeter, "--plug", &path_str(&missing), "-o", &path_str(&out)], &env);
@@ -354,20 +369,312 @@ fn a_wac_document_names_what_is_missing_or_wrong_with_its_place() {
     let out = env.path("app.wasm");
     let greeter_dep = format!("wharf:greeter={greeter}");
 
+    // Not given, and no wkg config maps it.
     let run = wharf(&["compose", &wac, "--dep", &greeter_dep, "-o", &path_str(&out)], &env);
     run.assert_code(2);
-    assert!(run.stderr.contains(&format!("{wac}:5:16: unknown package `wharf:name-source`")), "{run}");
-    assert!(run.stderr.contains("hint: give every package the file uses with --dep NAME=SOURCE"), "{run}");
+    let unknown =
+        format!("{wac}:5:16: unknown package `wharf:name-source`: it is not given with --dep, and no registry");
+    assert!(run.stderr.contains(&unknown), "{run}");
+    assert!(run.stderr.contains("hint: give it with --dep wharf:name-source=SOURCE"), "{run}");
 
+    // A package whose export does not fit the import it is given for: both types as WIT, and the
+    // package each came from, at the place of the argument (the spread `...name` on line 6).
     let bad_dep = format!("wharf:name-source={bad}");
     let run = wharf(&["compose", &wac, "--dep", &greeter_dep, "--dep", &bad_dep, "-o", &path_str(&out)], &env);
     run.assert_code(2);
-    assert!(run.stderr.contains("expected string, found u32"), "{run}");
+    for needle in [
+        &format!(
+            "{wac}:6:38: the import {INTERFACE} of wharf:greeter ({greeter}) cannot be satisfied by the export \
+             {INTERFACE} of wharf:name-source ({bad})"
+        ),
+        "wharf:greeter expects `interface { get-name: func() -> string; }`",
+        "wharf:name-source exports `interface { get-name: func() -> u32; }`",
+        "(mismatched type for export `get-name`: mismatched type for function result: expected string, found u32)",
+        "hint: build wharf:name-source and wharf:greeter against the same WIT",
+    ] {
+        assert!(run.stderr.contains(needle), "expected {needle:?}\n{run}");
+    }
     assert_plain_words(&run.stderr);
+    assert!(run.stdout.is_empty(), "{run}");
+
+    // The same through a named argument and an access (`name-source: source.name-source`).
+    let named = path_str(&env.write(
+        "named.wac",
+        "package example:app;\n\nlet source = new wharf:name-source { ... };\nlet greeter = new wharf:greeter {\n    \
+         name-source: source.name-source,\n};\n\nexport greeter.greet;\n",
+    ));
+    let run = wharf(&["compose", &named, "--dep", &greeter_dep, "--dep", &bad_dep, "-o", &path_str(&out)], &env);
+    run.assert_code(2);
+    for needle in [
+        &format!("{named}:5:5: the import {INTERFACE} of wharf:greeter ({greeter}) cannot be satisfied"),
+        "wharf:name-source exports `interface { get-name: func() -> u32; }`",
+    ] {
+        assert!(run.stderr.contains(needle), "expected {needle:?}\n{run}");
+    }
+    let json = wharf(
+        &["compose", &wac, "--dep", &greeter_dep, "--dep", &bad_dep, "-o", &path_str(&out), "--format", "json"],
+        &env,
+    );
+    json.assert_code(2);
+    assert_plain_words(&json.json()["error"].to_string());
 
     let run = wharf(&["compose", &wac, "--dep", "greeter.wasm", "-o", &path_str(&out)], &env);
     run.assert_code(2);
     assert!(run.stderr.contains("write NAME=SOURCE"), "{run}");
     assert!(!out.exists());
     assert!(!env.path("wharf.lock").exists(), "a failed composition pins nothing");
+}
+
+/// `app.wac` with versioned package names, found by name when no --dep gives them.
+const NAMED_WAC: &str = "package example:app;
+
+let name = new wharf:name-source@0.1.0 { ... };
+let greeter = new wharf:greeter@0.1.0 { ...name, ... };
+
+export greeter.greet;
+";
+
+/// Writes wkg's config where wkg looks by default (`$XDG_CONFIG_HOME/wasm-pkg/config.toml`),
+/// and makes sure an outer `WKG_CONFIG_FILE` cannot take over.
+fn write_wkg_config(env: &mut TestEnv, toml: &str) {
+    env.write(".config/wasm-pkg/config.toml", toml);
+    env.set_var("WKG_CONFIG_FILE", "");
+}
+
+#[test]
+fn named_packages_are_found_through_wkg_config_pinned_and_the_composition_runs() {
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    let greeter = build(&env, "greeter");
+    let name = build(&env, "name-source");
+    let base = build(&env, "base-name");
+    let wac = path_str(&env.write("app.wac", NAMED_WAC));
+    // default_registry, whose .well-known answers 404: the package lives at <registry>/wharf/greeter:0.1.0,
+    // as wkg would put it. The name source is overridden to inline metadata with a namespace prefix.
+    let greeter_ref = registry.reference("wharf/greeter:0.1.0");
+    let name_ref = registry.reference("parts/wharf/name-source:0.1.0");
+    wharf(&["push", &greeter, &greeter_ref], &env).assert_ok();
+    wharf(&["push", &name, &name_ref], &env).assert_ok();
+    write_wkg_config(
+        &mut env,
+        &format!(
+            "default_registry = \"{host}\"\n\n[package_registry_overrides]\n\"wharf:name-source\" = {{ registry = \
+             \"parts.example\", metadata = {{ oci = {{ registry = \"{host}\", namespacePrefix = \"parts/\" }} }} }}\n",
+            host = registry.host()
+        ),
+    );
+
+    let out = env.path("app.wasm");
+    let run = wharf(&["compose", &wac, "-o", &path_str(&out), "--format", "json"], &env);
+    run.assert_ok();
+    let report = run.json();
+    assert_eq!(report["exports"], serde_json::json!(["greet"]), "{report}");
+    assert_eq!(report["imports"], serde_json::json!([]), "{report}");
+    assert_eq!(greet(&out), "Hello, World!");
+    let bytes = std::fs::read(&out).expect("read the composed component");
+    assert_eq!(report["digest"], sha256_digest(&bytes));
+    let parts = &report["parts"];
+    assert_eq!(parts[0]["name"], "wharf:name-source@0.1.0", "{report}");
+    assert!(
+        parts[0]["source"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with(&format!("{}/parts/wharf/name-source@sha256:", registry.host())),
+        "{report}"
+    );
+    assert_eq!(parts[1]["name"], "wharf:greeter@0.1.0", "{report}");
+
+    // The same composition from files gives the same bytes.
+    let from_files = env.path("from-files.wasm");
+    let deps = [format!("wharf:greeter@0.1.0={greeter}"), format!("wharf:name-source@0.1.0={name}")];
+    let lock_elsewhere = path_str(&env.path("files.lock"));
+    let run = wharf(
+        &[
+            "compose",
+            &wac,
+            "--dep",
+            &deps[0],
+            "--dep",
+            &deps[1],
+            "--lock",
+            &lock_elsewhere,
+            "-o",
+            &path_str(&from_files),
+        ],
+        &env,
+    );
+    run.assert_ok();
+    assert_eq!(std::fs::read(&from_files).expect("read"), bytes);
+
+    // wharf.lock pins both, with the reference the mapping gave as the source.
+    let lock_path = env.path("wharf.lock");
+    let lock_text = std::fs::read_to_string(&lock_path).expect("wharf.lock is written");
+    let lock: Value = serde_json::from_str(&lock_text).expect("the lock is JSON");
+    assert_eq!(lock["packages"][0]["name"], "wharf:greeter@0.1.0");
+    assert_eq!(lock["packages"][0]["source"], greeter_ref.as_str());
+    assert_eq!(lock["packages"][0]["digest"], sha256_digest(&std::fs::read(&greeter).expect("read")));
+    assert_eq!(lock["packages"][1]["name"], "wharf:name-source@0.1.0");
+    assert_eq!(lock["packages"][1]["source"], name_ref.as_str());
+
+    // Text mode says how each package was found.
+    let again = env.path("again.wasm");
+    let run = wharf(&["compose", &wac, "-o", &path_str(&again)], &env);
+    run.assert_ok();
+    assert!(run.stderr.contains(", found by name through parts.example)"), "{run}");
+    assert!(run.stderr.contains(&format!(", found by name through {})", registry.host())), "{run}");
+    assert_eq!(std::fs::read(&again).expect("read"), bytes);
+    assert_eq!(std::fs::read_to_string(&lock_path).expect("read the lock"), lock_text);
+
+    // The tag moves to other content: the lock refuses it, and nothing is written.
+    wharf(&["push", &base, &name_ref], &env).assert_ok();
+    let before = entries(env.dir());
+    let changed = env.path("changed.wasm");
+    let run = wharf(&["compose", &wac, "-o", &path_str(&changed)], &env);
+    run.assert_code(2);
+    assert!(run.stderr.contains(&format!("the package wharf:name-source@0.1.0 from {name_ref} changed: ")), "{run}");
+    assert_eq!(entries(env.dir()), before);
+    assert_eq!(std::fs::read_to_string(&lock_path).expect("read the lock"), lock_text);
+}
+
+#[test]
+fn a_registry_found_through_its_well_known_metadata_serves_the_packages() {
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    let greeter = build(&env, "greeter");
+    let name = build(&env, "name-source");
+    let wac = path_str(&env.write("app.wac", NAMED_WAC));
+    // The namespace's registry is a web server whose registry.json sends wkg (and wharf) to the
+    // OCI registry, under a prefix.
+    env.write(
+        "site/.well-known/wasm-pkg/registry.json",
+        format!(
+            r#"{{"preferredProtocol":"oci","oci":{{"registry":"{}","namespacePrefix":"discovered/"}}}}"#,
+            registry.host()
+        ),
+    );
+    let server = StaticServer::start(&env.path("site"));
+    write_wkg_config(&mut env, &format!("[namespace_registries]\nwharf = \"{}\"\n", server.host()));
+    wharf(&["push", &greeter, &registry.reference("discovered/wharf/greeter:0.1.0")], &env).assert_ok();
+    wharf(&["push", &name, &registry.reference("discovered/wharf/name-source:0.1.0")], &env).assert_ok();
+
+    // The composition is pushed too; its parts annotation records where each package came from.
+    let app_ref = registry.reference("apps/app:0.1.0");
+    let out = env.path("app.wasm");
+    wharf(&["compose", &wac, "-o", &path_str(&out), "--push", &app_ref], &env).assert_ok();
+    assert_eq!(greet(&out), "Hello, World!");
+    let inspect = wharf(&["inspect", &app_ref, "--format", "json"], &env);
+    inspect.assert_ok();
+    let parts: Value =
+        serde_json::from_str(inspect.json()["annotations"]["dev.wharf.composed.parts"].as_str().unwrap_or("null"))
+            .expect("the parts annotation is JSON");
+    assert_eq!(parts[1]["name"], "wharf:greeter@0.1.0");
+    let source = parts[1]["source"].as_str().unwrap_or_default();
+    assert!(source.starts_with(&format!("{}/discovered/wharf/greeter@sha256:", registry.host())), "{source}");
+}
+
+#[test]
+fn a_name_that_maps_nowhere_or_is_not_in_the_registry_exits_2_and_writes_nothing() {
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    let greeter = build(&env, "greeter");
+    let wac = path_str(&env.write("app.wac", NAMED_WAC));
+    let out = env.path("app.wasm");
+    let greeter_dep = format!("wharf:greeter@0.1.0={greeter}");
+
+    // No wkg config: nothing maps the namespace `wharf`.
+    env.set_var("WKG_CONFIG_FILE", "");
+    let before = entries(env.dir());
+    let run = wharf(&["compose", &wac, "--dep", &greeter_dep, "-o", &path_str(&out)], &env);
+    run.assert_code(2);
+    for needle in [
+        &format!(
+            "{wac}:3:16: unknown package `wharf:name-source@0.1.0`: it is not given with --dep, and no registry is configured for the package wharf:name-source@0.1.0"
+        ),
+        "hint: give it with --dep wharf:name-source@0.1.0=SOURCE (a .wasm file or a reference), or map the namespace wharf to a registry in",
+    ] {
+        assert!(run.stderr.contains(needle), "expected {needle:?}\n{run}");
+    }
+    assert!(run.stdout.is_empty(), "{run}");
+    assert_eq!(entries(env.dir()), before, "nothing, not even wharf.lock, is written");
+
+    // Mapped to a real registry that does not hold it.
+    write_wkg_config(&mut env, &format!("default_registry = \"{}\"\n", registry.host()));
+    let before = entries(env.dir());
+    let run = wharf(&["compose", &wac, "--dep", &greeter_dep, "-o", &path_str(&out), "--format", "json"], &env);
+    run.assert_code(2);
+    let error = run.json()["error"].clone();
+    let message = error.to_string();
+    let missing_ref = registry.reference("wharf/name-source:0.1.0");
+    assert!(
+        message
+            .contains(&format!("the package `wharf:name-source@0.1.0` cannot be fetched from {missing_ref}, where ")),
+        "{error}"
+    );
+    assert!(message.contains(&format!("push it there (wharf push PACKAGE.wasm {missing_ref})")), "{error}");
+    assert_eq!(entries(env.dir()), before, "nothing, not even wharf.lock, is written");
+
+    // A --dep of the package at another version is not silently replaced by a lookup.
+    let run = wharf(
+        &[
+            "compose",
+            &wac,
+            "--dep",
+            &greeter_dep,
+            "--dep",
+            &format!("wharf:name-source={greeter}"),
+            "-o",
+            &path_str(&out),
+        ],
+        &env,
+    );
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("the document uses `wharf:name-source@0.1.0`, and --dep gives wharf:name-source instead"),
+        "{run}"
+    );
+    assert!(
+        run.stderr.contains(&format!("hint: name it as the document does: --dep wharf:name-source@0.1.0={greeter}")),
+        "{run}"
+    );
+    assert_eq!(entries(env.dir()), before);
+}
+
+/// python's `http.server` on a free loopback port, serving `dir` (a registry's `.well-known`
+/// metadata, which docker-registry cannot serve); killed on drop.
+struct StaticServer {
+    child: Child,
+    port: u16,
+}
+
+impl StaticServer {
+    fn start(dir: &Path) -> StaticServer {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("find a free loopback port");
+        let child = Command::new("python3")
+            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start python3 -m http.server (is python3 installed? scripts/test installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "python3 -m http.server did not listen on port {port} within 10 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        StaticServer { child, port }
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use wharf::artifact::{BuildOptions, Created};
 use wharf::compose::{self, Composed, PartRecord, Role, Staged};
+use wharf::digest::Digest;
 use wharf::ops::{PushOptions, PushReport};
 
 use crate::Verdict;
@@ -20,18 +21,22 @@ use crate::output::{self, Bars, OrFail};
     group(clap::ArgGroup::new("destination").required(true).multiple(true).args(["output", "push"])),
     after_help = "Examples:
   wharf compose app.wac --dep wharf:greeter=greeter.wasm --dep wharf:name=oci:./wharf-store:name-0.1.0 -o app.wasm
+  wharf compose app.wac -o app.wasm      # every package found by name through wkg's config
   wharf compose plug greeter.wasm --plug name-source.wasm -o app.wasm
 
-FILE.wac is a wac document (https://github.com/bytecodealliance/wac). Every package it uses is given
-with --dep NAME=SOURCE, NAME as the document writes it (ns:pkg or ns:pkg@version), SOURCE a .wasm file
-or a reference wharf can pull. Registries are not searched by package name.
+FILE.wac is a wac document (https://github.com/bytecodealliance/wac). A package it uses is given with
+--dep NAME=SOURCE, NAME as the document writes it (ns:pkg or ns:pkg@version), SOURCE a .wasm file or a
+reference wharf can pull. A package not given is found by its name the way wkg does it: wkg's config
+($XDG_CONFIG_HOME/wasm-pkg/config.toml or $WKG_CONFIG_FILE: default_registry, [namespace_registries],
+[package_registry_overrides]) names the registry, whose /.well-known/wasm-pkg/registry.json may move it;
+ns:pkg@1.2.3 is then REGISTRY/[PREFIX]ns/pkg:1.2.3 (tag latest without a version).
 
-The digest each --dep resolved to is pinned in wharf.lock next to FILE.wac (or --lock). When a source
+The digest each package resolved to is pinned in wharf.lock next to FILE.wac (or --lock). When a source
 that is pinned gives other content later, the composition fails and names the package; delete its
 entry to accept the change.
 
-Exit status: 0 composed; 2 the document or a package cannot be read or does not fit, a pinned digest
-changed, or a transfer failed (nothing is written or pushed)."
+Exit status: 0 composed; 2 the document or a package cannot be read, found or does not fit, a pinned
+digest changed, or a transfer failed (nothing is written or pushed)."
 )]
 pub struct Args {
     #[command(subcommand)]
@@ -43,7 +48,7 @@ pub struct Args {
     /// ns:pkg@version), SOURCE a .wasm file or a reference (repeatable).
     #[arg(long = "dep", value_name = "NAME=SOURCE")]
     deps: Vec<String>,
-    /// The lock file pinning each --dep to a digest [default: wharf.lock next to FILE.wac].
+    /// The lock file pinning each package to a digest [default: wharf.lock next to FILE.wac].
     #[arg(long, value_name = "PATH")]
     lock: Option<PathBuf>,
     /// Write the composed component to this file.
@@ -106,6 +111,9 @@ pub struct PlugArgs {
 struct Report {
     /// The parts, socket first.
     parts: Vec<PartRecord>,
+    /// The digest of the result (JSON only: text mode hashes nothing it does not show).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    digest: Option<Digest>,
     /// The result.
     #[serde(flatten)]
     composed: Composed,
@@ -138,31 +146,37 @@ async fn plug(args: PlugArgs, format: Format) -> Result<Verdict, crate::output::
     for input in &args.plugs {
         plugs.push(compose::load_part(input, &transport).await.or_fail(format)?);
     }
-    let plug_inputs: Vec<(&str, &[u8])> = plugs.iter().map(|p| (p.source.as_str(), p.bytes.as_slice())).collect();
-    let composed = compose::plug((&socket.source, &socket.bytes), &plug_inputs).or_fail(format)?;
-    let parts: Vec<PartRecord> =
-        std::iter::once(socket.record(Role::Socket)).chain(plugs.iter().map(|p| p.record(Role::Plug))).collect();
+    // The parts' digests are shown in JSON and recorded on a push; text mode names the parts only.
+    let parts: Vec<PartRecord> = if format == Format::Json || destination.is_some() {
+        std::iter::once(socket.record(Role::Socket)).chain(plugs.iter().map(|p| p.record(Role::Plug))).collect()
+    } else {
+        Vec::new()
+    };
+    let sources: Vec<String> =
+        std::iter::once(socket.source.clone()).chain(plugs.iter().map(|p| p.source.clone())).collect();
+    let plug_inputs: Vec<(&str, Vec<u8>)> =
+        plugs.into_iter().zip(&sources[1..]).map(|(p, source)| (source.as_str(), p.bytes)).collect();
+    let composed = compose::plug((&sources[0], socket.bytes), plug_inputs).or_fail(format)?;
 
     let delivery = Delivery { output: args.output, push: destination, transport };
     let (output, pushed) = delivery.deliver(&composed, &parts, || Ok(()), format).await?;
-    let report = Report { parts, composed, output, pushed, lock: None };
+    let digest = (format == Format::Json).then(|| composed.digest());
+    let report = Report { parts, digest, composed, output, pushed, lock: None };
     if format == Format::Json {
         output::print_json(&report);
         return Ok(Verdict::Pass);
     }
     let c = &report.composed;
     eprintln!(
-        "composed {} with {} plug{}: {} ({})",
-        report.parts[0].source,
-        report.parts.len() - 1,
-        if report.parts.len() == 2 { "" } else { "s" },
-        c.digest,
+        "composed {} with {} plug{}: {}",
+        sources[0],
+        sources.len() - 1,
+        if sources.len() == 2 { "" } else { "s" },
         output::size(c.size)
     );
     for w in &c.wires {
         let by = if w.export == w.import { String::new() } else { format!(" as {}", w.export) };
-        let source = |label: &str| part_source(&report.parts, label);
-        eprintln!("  {} of {} <- {}{by} ({})", w.import, w.importer, w.exporter, source(&w.exporter));
+        eprintln!("  {} of {} <- {}{by} ({})", w.import, w.importer, w.exporter, part_source(&sources, &w.exporter));
     }
     print_summary(&report);
     Ok(Verdict::Pass)
@@ -185,11 +199,14 @@ async fn wac(args: Args, format: Format) -> Result<Verdict, crate::output::Failu
     for value in &args.deps {
         let (name, input) = compose::parse_dep(value).or_fail(format)?;
         let part = compose::load_part(&input, &transport).await.or_fail(format)?;
-        let dep = compose::Dependency { name, input, part };
+        let dep = compose::Dependency { name, input, part, registry: None };
         lock.verify(&dep, &lock_path).or_fail(format)?;
         deps.push(dep);
     }
-    let composed = compose::compose_wac(&file.display().to_string(), &text, &deps).or_fail(format)?;
+    let (composed, deps) =
+        compose::compose_with_registries(&file.display().to_string(), &text, deps, (&lock, &lock_path), &transport)
+            .await
+            .or_fail(format)?;
     let parts: Vec<PartRecord> = deps.iter().map(|d| d.part.record(Role::Package).named(&d.name)).collect();
 
     let pinned = lock.pinned(&deps);
@@ -197,15 +214,17 @@ async fn wac(args: Args, format: Format) -> Result<Verdict, crate::output::Failu
     let write_lock = || if changed { pinned.write(&lock_path) } else { Ok(()) };
     let delivery = Delivery { output: args.output, push: destination, transport };
     let (output, pushed) = delivery.deliver(&composed, &parts, write_lock, format).await?;
-    let report = Report { parts, composed, output, pushed, lock: Some(lock_path) };
+    let digest = (format == Format::Json).then(|| composed.digest());
+    let report = Report { parts, digest, composed, output, pushed, lock: Some(lock_path) };
     if format == Format::Json {
         output::print_json(&report);
         return Ok(Verdict::Pass);
     }
     let c = &report.composed;
-    eprintln!("composed {}: {} ({})", file.display(), c.digest, output::size(c.size));
-    for part in &report.parts {
-        eprintln!("  {} = {} ({})", part.name.as_deref().unwrap_or_default(), part.source, part.digest);
+    eprintln!("composed {}: {}", file.display(), output::size(c.size));
+    for (part, dep) in report.parts.iter().zip(&deps) {
+        let found = dep.registry.as_ref().map_or_else(String::new, |r| format!(", found by name through {r}"));
+        eprintln!("  {} = {} ({}{found})", part.name.as_deref().unwrap_or_default(), part.source, part.digest);
     }
     if let Some(lock) = &report.lock {
         eprintln!("  pinned in {}", lock.display());
@@ -275,8 +294,8 @@ fn print_summary(report: &Report) {
     }
 }
 
-/// The source of the part labelled `socket` or `plug N`.
-fn part_source<'a>(parts: &'a [PartRecord], label: &str) -> &'a str {
+/// The source of the part labelled `socket` or `plug N`, from the sources socket first.
+fn part_source<'a>(sources: &'a [String], label: &str) -> &'a str {
     let index = label.strip_prefix("plug ").and_then(|n| n.parse::<usize>().ok()).unwrap_or(0);
-    parts.get(index).map_or("", |p| p.source.as_str())
+    sources.get(index).map_or("", String::as_str)
 }

@@ -1,29 +1,34 @@
 //! `.wac` documents: parsed and resolved by wac-parser, with packages given
-//! explicitly (`--dep NAME=SOURCE`) and pinned in a lock file.
+//! explicitly (`--dep NAME=SOURCE`) or found by name through wkg's mapping,
+//! and pinned in a lock file.
 
 use std::path::Path;
 
 use indexmap::IndexMap;
 use semver::Version;
 use serde::{Deserialize, Serialize};
-use wac_graph::EncodeOptions;
-use wac_graph::types::{BorrowedPackageKey, Package, Types};
+use wac_graph::types::BorrowedPackageKey;
 use wac_parser::Document;
+use wac_parser::resolution::Error as ResolutionError;
 
-use super::{Composed, LoadedPart, PROCESSOR, Staged, guarded, plain};
+use super::{Composed, ENCODE, LoadedPart, Staged, guarded, plain, validate_composed, world_names};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
+use crate::transport::TransportOptions;
 
 /// A package a `.wac` document uses: its name as the document writes it
-/// (`ns:pkg`, or `ns:pkg@version`), what the user gave for it, and the part.
+/// (`ns:pkg`, or `ns:pkg@version`), where it came from, and the part.
 #[derive(Debug, Clone)]
 pub struct Dependency {
     /// `ns:pkg` or `ns:pkg@version`.
     pub name: String,
-    /// The SOURCE of `--dep NAME=SOURCE`, as typed.
+    /// The SOURCE of `--dep NAME=SOURCE` as typed, or the reference wkg's
+    /// mapping gave for the name.
     pub input: String,
     /// The part read from it.
     pub part: LoadedPart,
+    /// For a package found by name: the registry wkg's mapping chose.
+    pub registry: Option<String>,
 }
 
 /// Splits `NAME=SOURCE` (a `--dep` value), checking that NAME is `ns:pkg` or
@@ -45,7 +50,7 @@ pub fn parse_dep(text: &str) -> Result<(String, String)> {
 }
 
 /// `ns:pkg@1.0.0` into `ns:pkg` and the version.
-fn split_name(name: &str) -> std::result::Result<(&str, Option<Version>), String> {
+pub(super) fn split_name(name: &str) -> std::result::Result<(&str, Option<Version>), String> {
     let (package, version) = match name.split_once('@') {
         Some((p, v)) => (p, Some(Version::parse(v).map_err(|e| format!("{v:?} is not a semver version ({e})"))?)),
         None => (name, None),
@@ -58,49 +63,180 @@ fn split_name(name: &str) -> std::result::Result<(&str, Option<Version>), String
 }
 
 /// Composes the `.wac` document `text` (`file` names it in messages) with the
-/// packages in `deps`. The result is validated and deterministic.
+/// packages in `deps`, which must give every package it uses. The result is
+/// validated and deterministic.
 pub fn compose(file: &str, text: &str, deps: &[Dependency]) -> Result<Composed> {
     let document = Document::parse(text).map_err(|e| wac_error(file, text, &e, deps))?;
-    let mut names = Vec::with_capacity(deps.len());
-    for dep in deps {
-        let (name, version) =
-            split_name(&dep.name).map_err(|why| Error::Usage(format!("--dep {}: {why}", dep.name)))?;
-        names.push((name, version));
+    check_deps(deps)?;
+    match attempt(file, text, &document, deps)? {
+        Attempt::Composed(composed) => Ok(composed),
+        Attempt::Missing(missing) => Err(missing.not_given(file, text, deps)),
     }
-    let mut packages = IndexMap::new();
-    for ((name, version), dep) in names.iter().zip(deps) {
-        let bytes = &dep.part.bytes;
-        if bytes.starts_with(b"\0asm\x01\0\0\0") {
-            return Err(Error::Usage(format!(
-                "the package {} ({}) is a core module, not a component: only components can be composed",
-                dep.name, dep.input
-            )));
+}
+
+/// Composes the `.wac` document `text` like [`compose`], finding each package
+/// it uses that `deps` does not give by its name through wkg's mapping
+/// ([`crate::wkg`]: `ns:pkg@1.2.3` at `REGISTRY/[PREFIX]ns/pkg:1.2.3`). Each
+/// package found is checked against `lock` (at `lock_path`) as given ones are.
+/// Returns the composition and every package used, the given ones first.
+pub async fn compose_with_registries(
+    file: &str,
+    text: &str,
+    mut deps: Vec<Dependency>,
+    lock: (&Lock, &Path),
+    transport: &TransportOptions,
+) -> Result<(Composed, Vec<Dependency>)> {
+    let document = Document::parse(text).map_err(|e| wac_error(file, text, &e, &deps))?;
+    check_deps(&deps)?;
+    let mut config = None;
+    loop {
+        let missing = match attempt(file, text, &document, &deps)? {
+            Attempt::Composed(composed) => return Ok((composed, deps)),
+            Attempt::Missing(missing) => missing,
+        };
+        if deps.iter().any(|d| d.name == missing.to_string()) {
+            // wac-parser refuses it although it is given: the document instantiates itself.
+            return Err(missing.not_given(file, text, &deps));
         }
-        crate::wasm::validate(&dep.input, bytes)?;
-        let key = BorrowedPackageKey::from_name_and_version(name, version.as_ref());
-        if packages.insert(key, bytes.clone()).is_some() {
+        missing.check_no_other_version(file, text, &deps)?;
+        if config.is_none() {
+            config = Some(crate::wkg::Config::load()?);
+        }
+        let (config, config_path) = config.as_ref().ok_or_else(|| Error::Usage("no wkg config".into()))?;
+        let dep = super::named::fetch(&missing, file, text, (config, config_path.as_deref()), transport).await?;
+        lock.0.verify(&dep, lock.1)?;
+        check_dep(&dep)?;
+        deps.push(dep);
+    }
+}
+
+/// Checks that every dependency is a valid component, each given once.
+fn check_deps(deps: &[Dependency]) -> Result<()> {
+    for (i, dep) in deps.iter().enumerate() {
+        check_dep(dep)?;
+        if deps[..i].iter().any(|d| d.name == dep.name) {
             return Err(Error::Usage(format!("--dep {} is given twice", dep.name)));
         }
     }
-    let resolution = guarded(|| Ok(document.resolve(packages)))
-        .map_err(|reason| Error::Composition { reason, fix: "check the .wac file and its packages".into() })?
-        .map_err(|e| wac_error(file, text, &e, deps))?;
-    let options = EncodeOptions { define_components: true, validate: true, processor: Some(PROCESSOR) };
-    let bytes = resolution.encode(options).map_err(|e| wac_error(file, text, &e, deps))?;
-    crate::wasm::validate("the composed component", &bytes)?;
+    Ok(())
+}
 
-    let mut types = Types::default();
-    let world = guarded(|| Package::from_bytes("composed", None, bytes.clone(), &mut types))
-        .map_err(|reason| Error::InvalidWasm { path: "the composed component".into(), reason, offset: 0 })?
-        .ty();
-    Ok(Composed {
-        digest: Digest::of(&bytes),
-        size: bytes.len() as u64,
-        wires: Vec::new(),
-        imports: types[world].imports.keys().cloned().collect(),
-        exports: types[world].exports.keys().cloned().collect(),
-        bytes,
-    })
+/// Checks that `dep` has a package name and is a valid component.
+fn check_dep(dep: &Dependency) -> Result<()> {
+    split_name(&dep.name).map_err(|why| Error::Usage(format!("--dep {}: {why}", dep.name)))?;
+    let bytes = &dep.part.bytes;
+    if bytes.starts_with(b"\0asm\x01\0\0\0") {
+        return Err(Error::Usage(format!(
+            "the package {} ({}) is a core module, not a component: only components can be composed",
+            dep.name, dep.input
+        )));
+    }
+    crate::wasm::validate(&dep.input, bytes)
+}
+
+/// What resolving a document with some packages gave.
+enum Attempt {
+    /// The composed component.
+    Composed(Composed),
+    /// A package the document uses that is not among them.
+    Missing(Missing),
+}
+
+/// A package a document uses that was not given.
+#[derive(Debug, Clone)]
+pub(super) struct Missing {
+    /// `ns:pkg`.
+    pub name: String,
+    /// The version the document asks for.
+    pub version: Option<Version>,
+    /// Where the document names it (a byte offset).
+    pub offset: usize,
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.version {
+            Some(version) => write!(f, "{}@{version}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+impl Missing {
+    /// The error for a package that is neither given nor looked up.
+    fn not_given(&self, file: &str, text: &str, deps: &[Dependency]) -> Error {
+        Error::Composition {
+            reason: format!("{}: unknown package `{self}`", place(file, text, self.offset)),
+            fix: format!(
+                "give every package the file uses with --dep NAME=SOURCE (a .wasm file or a reference); given: {}",
+                given(deps)
+            ),
+        }
+    }
+
+    /// Refuses a `--dep` of this package at another version (or without
+    /// one): the user meant it, and a lookup by name would silently win.
+    fn check_no_other_version(&self, file: &str, text: &str, deps: &[Dependency]) -> Result<()> {
+        let other = deps.iter().find(|d| split_name(&d.name).is_ok_and(|(name, _)| name == self.name));
+        match other {
+            Some(dep) => Err(Error::Composition {
+                reason: format!(
+                    "{}: the document uses `{self}`, and --dep gives {} instead",
+                    place(file, text, self.offset),
+                    dep.name
+                ),
+                fix: format!("name it as the document does: --dep {self}={}", dep.input),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Resolves and encodes `document` with `deps`, which are checked.
+fn attempt(file: &str, text: &str, document: &Document<'_>, deps: &[Dependency]) -> Result<Attempt> {
+    let mut packages = IndexMap::new();
+    let names: Vec<(&str, Option<Version>)> = deps.iter().filter_map(|d| split_name(&d.name).ok()).collect();
+    for ((name, version), dep) in names.iter().zip(deps) {
+        packages.insert(BorrowedPackageKey::from_name_and_version(name, version.as_ref()), dep.part.bytes.clone());
+    }
+    let resolution = match guarded(|| Ok(document.resolve(packages)))
+        .map_err(|reason| Error::Composition { reason, fix: "check the .wac file and its packages".into() })?
+    {
+        Ok(resolution) => resolution,
+        Err(ResolutionError::UnknownPackage { name, span }) => {
+            let version = text
+                .get(span.offset()..span.offset() + span.len())
+                .and_then(|written| written.split_once('@'))
+                .and_then(|(_, v)| Version::parse(v).ok());
+            return Ok(Attempt::Missing(Missing { name, version, offset: span.offset() }));
+        }
+        Err(ResolutionError::MismatchedInstantiationArg { name, span, source }) => {
+            let site = super::mismatch::Site { file, text, document, deps };
+            return Err(site.explain(&name, span.offset(), &source));
+        }
+        Err(e) => return Err(wac_error(file, text, &e, deps)),
+    };
+    let bytes = resolution.encode(ENCODE).map_err(|e| wac_error(file, text, &e, deps))?;
+    validate_composed(&bytes, deps.iter().map(|d| (d.input.as_str(), d.part.bytes.as_slice())))?;
+    let (imports, exports) = world_names(&bytes)?;
+    Ok(Attempt::Composed(Composed { size: bytes.len() as u64, wires: Vec::new(), imports, exports, bytes }))
+}
+
+/// `FILE:LINE:COLUMN` of the byte `offset` of `text`.
+pub(super) fn place(file: &str, text: &str, offset: usize) -> String {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("{file}:{line}:{column}")
+}
+
+/// The names of the given packages, for hints.
+fn given(deps: &[Dependency]) -> String {
+    if deps.is_empty() {
+        "none".to_string()
+    } else {
+        deps.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
+    }
 }
 
 /// A wac-parser error in words: `FILE:LINE:COLUMN: message (cause)`, never
@@ -109,13 +245,7 @@ fn wac_error(file: &str, text: &str, error: &(dyn miette::Diagnostic + 'static),
     let place = error
         .labels()
         .and_then(|mut labels| labels.next())
-        .map(|label| {
-            let before = &text[..label.offset().min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            format!("{file}:{line}:{column}")
-        })
-        .unwrap_or_else(|| file.to_string());
+        .map_or_else(|| file.to_string(), |label| place(file, text, label.offset()));
     let mut message = error.to_string();
     let mut cause = std::error::Error::source(error);
     while let Some(c) = cause {
@@ -124,11 +254,10 @@ fn wac_error(file: &str, text: &str, error: &(dyn miette::Diagnostic + 'static),
         }
         cause = c.source();
     }
-    let given: Vec<&str> = deps.iter().map(|d| d.name.as_str()).collect();
     let fix = if message.starts_with("unknown package") {
         format!(
             "give every package the file uses with --dep NAME=SOURCE (a .wasm file or a reference); given: {}",
-            if given.is_empty() { "none".to_string() } else { given.join(", ") }
+            given(deps)
         )
     } else {
         "fix the .wac file at that place, or give a package that fits it".to_string()
