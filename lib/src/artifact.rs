@@ -136,12 +136,23 @@ pub struct Artifact {
 }
 
 /// Validates the file at `path` and stages it as a Wasm OCI artifact.
+///
+/// The file is read once, in bounded chunks: validation, inspection and the
+/// layer's SHA-256 share that pass, so memory does not grow with the file.
 pub fn build(path: &Path, options: &BuildOptions) -> Result<Artifact> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read", path, e))?;
-    let name = path.display().to_string();
-    let info = wasm::inspect(&name, &bytes)?;
-    let mut layer = Descriptor::of_bytes(media::WASM_LAYER, &bytes);
-    drop(bytes);
+    let file = std::fs::File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
+    let size = file.metadata().map_err(|e| Error::io("cannot read", path, e))?.len();
+    let scanned = wasm::inspect_reader(&path.display().to_string(), file, size)?;
+    let info = scanned.info;
+    let mut layer = Descriptor {
+        media_type: media::WASM_LAYER.to_string(),
+        digest: scanned.digest,
+        size: scanned.size,
+        urls: None,
+        annotations: BTreeMap::new(),
+        artifact_type: None,
+        platform: None,
+    };
     let title = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "component.wasm".into());
     layer.annotations.insert(TITLE.into(), title);
 

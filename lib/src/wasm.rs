@@ -1,10 +1,15 @@
 //! Inspecting a WebAssembly binary: validation, kind, WIT world and metadata.
-//! Pure functions over bytes; nothing here touches the network or disk.
+//! Pure functions over bytes or a reader; nothing here touches the network,
+//! and [`stream`] reads a file once, in bounded chunks.
 
 use serde::Serialize;
 use wasmparser::{Parser, Payload, Validator, WasmFeatures};
 
 use crate::error::{Error, Result};
+
+pub mod stream;
+
+pub use stream::{Scanned, inspect_reader};
 
 /// Whether a binary is a component or a core module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -84,6 +89,11 @@ const FULL_DECODE_LIMIT: usize = 4 << 20;
 pub fn inspect(name: &str, bytes: &[u8]) -> Result<WasmInfo> {
     validate(name, bytes)?;
     let kind = if Parser::is_component(bytes) { WasmKind::Component } else { WasmKind::Module };
+    Ok(describe(kind, bytes))
+}
+
+/// The world and metadata of validated `bytes` of the given kind.
+fn describe(kind: WasmKind, bytes: &[u8]) -> WasmInfo {
     let mut warnings = Vec::new();
     let (imports, exports) = match kind {
         WasmKind::Module => (Vec::new(), Vec::new()),
@@ -99,23 +109,32 @@ pub fn inspect(name: &str, bytes: &[u8]) -> Result<WasmInfo> {
         warnings.push(format!("could not read the embedded metadata: {reason}"));
         Metadata::default()
     });
-    Ok(WasmInfo { kind, imports, exports, metadata, warnings })
+    WasmInfo { kind, imports, exports, metadata, warnings }
 }
 
 /// Validates `bytes` with the default features (what runtimes accept), naming `name` in the error.
 pub(crate) fn validate(name: &str, bytes: &[u8]) -> Result<()> {
     let invalid = |reason: String, offset: usize| Error::InvalidWasm { path: name.to_string(), reason, offset };
-    if bytes.is_empty() {
-        return Err(invalid("the file is empty".into(), 0));
-    }
-    if !bytes.starts_with(b"\0asm") {
-        let hint = if bytes.starts_with(b"(") { "; it looks like WAT text, not a binary" } else { "" };
-        return Err(invalid(format!("it does not start with the \\0asm magic number{hint}"), 0));
+    if let Some(reason) = not_wasm(bytes) {
+        return Err(invalid(reason, 0));
     }
     Validator::new_with_features(WasmFeatures::default())
         .validate_all(bytes)
         .map(|_| ())
         .map_err(|e| invalid(e.message().to_string(), usize::try_from(e.offset()).unwrap_or(usize::MAX)))
+}
+
+/// Why a file starting with `start` (its first bytes, at least 4 when it has
+/// them) is not a WebAssembly binary at all, if it is not.
+fn not_wasm(start: &[u8]) -> Option<String> {
+    if start.is_empty() {
+        return Some("the file is empty".into());
+    }
+    if !start.starts_with(b"\0asm") {
+        let hint = if start.starts_with(b"(") { "; it looks like WAT text, not a binary" } else { "" };
+        return Some(format!("it does not start with the \\0asm magic number{hint}"));
+    }
+    None
 }
 
 /// Import and export names of the component's world, as `name_world_key` writes them.

@@ -216,3 +216,34 @@ fn a_large_component_is_described_like_a_small_one() {
     assert_eq!(report["config"]["component"]["imports"], serde_json::json!([]), "{report}");
     assert_eq!(report["warnings"], serde_json::json!([]), "{report}");
 }
+
+#[test]
+fn a_large_component_is_pushed_with_the_digest_of_its_bytes_and_pulled_back_identical() {
+    // 6 MiB: its data section (over 1 MiB) and the whole file (over 4 MiB) are
+    // streamed; the layer digest comes from the same pass as validation.
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let big = wharf_examples::build_sized_component(6 << 20).expect("build a 6 MiB component");
+    let file = env.write("big.wasm", &big);
+    let reference = registry.reference("wasm/big:1");
+    let pushed = wharf(&["push", file.to_str().unwrap_or_default(), &reference, "--format", "json"], &env);
+    pushed.assert_ok();
+
+    let (_, manifest) = get_json(&registry.host(), "/v2/wasm/big/manifests/1", MANIFEST);
+    let layer = &manifest["layers"][0];
+    assert_eq!(layer["digest"], sha256_digest(&big), "{manifest}");
+    assert_eq!(layer["size"], big.len(), "{manifest}");
+    let annotations = &manifest["annotations"];
+    assert_eq!(annotations["org.opencontainers.image.licenses"], "Apache-2.0", "{manifest}");
+    let (status, _, blob) =
+        registry_get(&registry.host(), &format!("/v2/wasm/big/blobs/{}", sha256_digest(&big)), "*/*");
+    assert_eq!(status, 200);
+    assert!(blob == big, "the registry holds the pushed bytes");
+
+    // Cut inside its data section: refused with the offset of the section,
+    // as for a file read whole.
+    let cut = env.write("cut.wasm", &big[..big.len() - (1 << 20)]);
+    let refused = wharf(&["push", cut.to_str().unwrap_or_default(), &registry.reference("wasm/cut:1")], &env);
+    assert_eq!(refused.code, 2, "{refused}");
+    assert!(refused.stderr.contains("unexpected end-of-file (at byte offset"), "{refused}");
+}
