@@ -88,7 +88,7 @@ fn manifest_seeds() -> Result<()> {
         media::DOCKER_MANIFEST
     );
     write("manifest", "docker-list.json", docker.as_bytes())?;
-    let depth = 5000;
+    let depth = 1000;
     let nested = format!(r#"{{"schemaVersion":2,"manifests":{}{}}}"#, "[".repeat(depth), "]".repeat(depth));
     write("manifest", "deeply-nested.json", nested.as_bytes())?;
     let objects = format!(r#"{{"config":{}1{}}}"#, r#"{"a":"#.repeat(depth), "}".repeat(depth));
