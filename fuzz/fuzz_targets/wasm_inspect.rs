@@ -13,7 +13,11 @@ use wharf::wasm::{WasmKind, inspect};
 
 const NAME: &str = "fuzz.wasm";
 
-fuzz_target!(|data: &[u8]| {
+// libfuzzer-sys aborts on every panic, before unwinding; `inspect` catches the
+// panics of wit-parser's decoder (and falls back to the top-level names), so
+// `init` puts the default hook back: a panic that escapes wharf still reaches
+// libfuzzer-sys's own `catch_unwind`, which aborts: a crash.
+fuzz_target!(init: drop(std::panic::take_hook()), |data: &[u8]| {
     match inspect(NAME, data) {
         Err(Error::InvalidWasm { path, reason, offset }) => {
             assert_eq!(path, NAME);
