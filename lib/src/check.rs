@@ -68,7 +68,13 @@ impl Wit {
     /// Reads a binary WIT package (for example one pulled from a registry);
     /// `location` names it in messages.
     pub fn from_wasm(location: &str, bytes: &[u8]) -> Result<Wit> {
-        match wit_component::decode(bytes) {
+        // Validate first: wit-parser's decoder preallocates each section's
+        // declared size, so a few bytes declaring a 4 GiB section would
+        // allocate 4 GiB before finding the input short.
+        crate::wasm::validate(location, bytes)
+            .map_err(|e| Error::InvalidWit { location: location.to_string(), reason: e.to_string() })?;
+        // wit-parser panics on some valid but inconsistent packages.
+        match guarded(location, || wit_component::decode(bytes)) {
             Ok(wit_component::DecodedWasm::WitPackage(resolve, package)) => {
                 Ok(Wit { resolve, package, location: location.to_string() })
             }
@@ -76,7 +82,7 @@ impl Wit {
                 location: location.to_string(),
                 reason: "it holds a component, not a WIT package".into(),
             }),
-            Err(e) => Err(invalid_wit(location, &e)),
+            Err(reason) => Err(Error::InvalidWit { location: location.to_string(), reason }),
         }
     }
 
@@ -102,7 +108,9 @@ impl Wit {
         let world = &self.resolve.worlds[world_id];
         let package = world.package.ok_or_else(|| self.selection_error(Some(&world.name)))?;
         let name = self.resolve.id_of_name(package, &world.name);
-        let bytes = wit_component::encode(&self.resolve, package).map_err(|e| invalid_wit(&self.location, &e))?;
+        // wit-component panics on some packages wit-parser decoded.
+        let bytes = guarded(&self.location, || wit_component::encode(&self.resolve, package))
+            .map_err(|reason| Error::InvalidWit { location: self.location.clone(), reason })?;
         let mut types = Types::default();
         let encoded = guarded(&self.location, || Package::from_bytes("wit", None, bytes, &mut types))
             .map_err(|reason| Error::InvalidWit { location: self.location.clone(), reason })?;
@@ -131,10 +139,6 @@ impl Wit {
             available: self.worlds(),
         }
     }
-}
-
-fn invalid_wit(location: &str, error: &anyhow::Error) -> Error {
-    Error::InvalidWit { location: location.to_string(), reason: format!("{error:#}") }
 }
 
 /// The world a WIT package encodes under the plain name `world`: the package

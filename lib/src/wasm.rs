@@ -139,7 +139,11 @@ fn not_wasm(start: &[u8]) -> Option<String> {
 
 /// Import and export names of the component's world, as `name_world_key` writes them.
 fn world_names(bytes: &[u8]) -> std::result::Result<(Vec<String>, Vec<String>), String> {
-    match wit_component::decode(bytes).map_err(|e| format!("{e:#}"))? {
+    // wit-parser panics on some valid but inconsistent packages: fall back to the top-level names.
+    let decoded = std::panic::catch_unwind(|| wit_component::decode(bytes))
+        .map_err(|_| "the WIT decoder gave up on it".to_string())?
+        .map_err(|e| format!("{e:#}"))?;
+    match decoded {
         wit_component::DecodedWasm::Component(resolve, world) => {
             let world = &resolve.worlds[world];
             let mut imports: Vec<String> = world.imports.keys().map(|k| resolve.name_world_key(k)).collect();
@@ -203,6 +207,16 @@ fn metadata(bytes: &[u8]) -> std::result::Result<Metadata, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_package_that_makes_wit_parser_panic_falls_back_to_top_level_names() -> Result<()> {
+        // Found by the wasm_inspect fuzz target: valid Wasm on which wit-parser 0.258 panics.
+        let bytes = include_bytes!("../../fuzz/seeds/wasm_inspect/crash-wit-parser-panic.wasm");
+        let info = inspect("crash.wasm", bytes)?;
+        assert_eq!(info.kind, WasmKind::Component);
+        assert!(info.warnings.iter().any(|w| w.contains("gave up")), "{:?}", info.warnings);
+        Ok(())
+    }
 
     #[test]
     fn core_modules_are_wasip1_without_a_world() -> Result<()> {

@@ -229,3 +229,36 @@ fn names_alone_settle_missing_exports_and_foreign_imports() {
     let older = target.check_names("ref", &[], &["acme:shapes/shapes@1.1.0".into()]);
     assert_eq!(older.problems.iter().map(|p| p.kind).collect::<Vec<_>>(), [ProblemKind::VersionMismatch]);
 }
+
+#[test]
+fn a_wit_package_declaring_a_huge_section_is_refused_without_reading_it() {
+    // A header and one section claiming 4 GiB (fuzz/seeds/wit_check/crash-huge-section.wasm):
+    // validation refuses it before wit-parser would allocate the declared size.
+    let mut bytes = b"\0asm\x0d\0\x01\0".to_vec();
+    bytes.extend([0x07, 0xff, 0xff, 0xff, 0xff, 0x0f]);
+    match Wit::from_wasm("huge.wasm", &bytes) {
+        Err(Error::InvalidWit { location, .. }) => assert_eq!(location, "huge.wasm"),
+        other => panic!("{:?}", other.map(|w| w.package_name())),
+    }
+}
+
+#[test]
+fn a_wit_package_that_makes_wit_parser_panic_is_an_invalid_wit_error() {
+    // Found by the wit_check fuzz target: valid Wasm on which wit-parser 0.258 panics.
+    let bytes = include_bytes!("../../../fuzz/seeds/wit_check/crash-wit-parser-panic.wasm");
+    match Wit::from_wasm("crash.wasm", bytes) {
+        Err(Error::InvalidWit { location, .. }) => assert_eq!(location, "crash.wasm"),
+        other => panic!("{:?}", other.map(|w| w.package_name())),
+    }
+}
+
+#[test]
+fn a_world_that_makes_wit_component_panic_is_an_invalid_wit_error() {
+    // Found by the wit_check fuzz target: a package wit-parser decodes but
+    // wit-component 0.258 panics encoding (encoding/wit.rs:385).
+    let bytes = include_bytes!("../../../fuzz/seeds/wit_check/crash-wit-component-encode-panic.wasm");
+    let wit = Wit::from_wasm("crash.wasm", bytes).unwrap();
+    let outcomes: Vec<Result<Target>> = wit.worlds().iter().map(|w| wit.target(Some(w))).collect();
+    assert!(outcomes.iter().any(|o| matches!(o, Err(Error::InvalidWit { .. }))));
+    assert!(outcomes.iter().all(|o| matches!(o, Ok(_) | Err(Error::InvalidWit { .. }))));
+}
