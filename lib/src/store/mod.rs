@@ -151,19 +151,30 @@ pub trait Store: ReadStore {
                 ReferrerIndexing::ReferrersApi
             });
         }
-        let mut index = match fallback_referrers(self, subject).await? {
-            Some((_, index)) => index,
-            None => Index::image_index(Vec::new()),
-        };
-        if index.manifests.iter().any(|d| d.digest == desc.digest) {
-            return Ok(ReferrerIndexing::AlreadyListed);
-        }
-        index.manifests.push(desc.clone());
-        let bytes = Bytes::from(index.to_bytes());
-        let index_desc = Descriptor::of_bytes(crate::media::OCI_INDEX, &bytes);
-        self.push_manifest(&index_desc, bytes, &[referrers_tag(subject)]).await?;
-        Ok(ReferrerIndexing::FallbackTag)
+        add_to_fallback_index(self, desc, subject).await
     }
+}
+
+/// Adds `desc` to the fallback tag's index of `subject` as the distribution
+/// spec says: read the index (or start an empty one), append the descriptor
+/// unless it is listed, push the index to the tag.
+pub(crate) async fn add_to_fallback_index<S: Store + ?Sized>(
+    store: &S,
+    desc: &Descriptor,
+    subject: &Digest,
+) -> Result<ReferrerIndexing> {
+    let mut index = match fallback_referrers(store, subject).await? {
+        Some((_, index)) => index,
+        None => Index::image_index(Vec::new()),
+    };
+    if index.manifests.iter().any(|d| d.digest == desc.digest) {
+        return Ok(ReferrerIndexing::AlreadyListed);
+    }
+    index.manifests.push(desc.clone());
+    let bytes = Bytes::from(index.to_bytes());
+    let index_desc = Descriptor::of_bytes(crate::media::OCI_INDEX, &bytes);
+    store.push_manifest(&index_desc, bytes, &[referrers_tag(subject)]).await?;
+    Ok(ReferrerIndexing::FallbackTag)
 }
 
 /// True if the fallback index of `subject` lists `digest`.

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use reqwest::Method;
 
-use super::{ByteStream, ReadStore, RepoLocation, Store, bytes_stream};
+use super::{ByteStream, ReadStore, ReferrerIndexing, RepoLocation, Store, bytes_stream};
 use crate::digest::{Digest, VerifyingStream};
 use crate::distribution::Session;
 use crate::error::{Error, Result};
@@ -266,6 +266,19 @@ impl Store for RegistryStore {
         }
         self.remember(&desc.digest, &bytes);
         Ok(())
+    }
+
+    /// Pushes a manifest with a `subject`: a registry with the referrers API
+    /// says so with an `OCI-Subject` header on the push; without one, the
+    /// manifest goes into the fallback tag's index (distribution-spec v1.1).
+    async fn push_referrer(&self, desc: &Descriptor, bytes: Bytes, subject: &Digest) -> Result<ReferrerIndexing> {
+        crate::digest::verify_bytes(&bytes, &desc.digest, desc.size)?;
+        let indexed = self.session.put_manifest(desc.digest.as_str(), &desc.media_type, bytes.clone()).await?;
+        self.remember(&desc.digest, &bytes);
+        if indexed.is_some() {
+            return Ok(ReferrerIndexing::ReferrersApi);
+        }
+        super::add_to_fallback_index(self, desc, subject).await
     }
 
     async fn mount(&self, desc: &Descriptor, from: &RepoLocation) -> Result<bool> {
