@@ -262,6 +262,13 @@ fn tls_registry_needs_its_ca_or_insecure() {
     assert_eq!(r.json()["digest"], digest.as_str());
     assert_eq!(read(&out), component_bytes());
 
+    // SSL_CERT_FILE, as curl, skopeo and oras honour it, works like --ca-file.
+    let out_env = env.path("ssl-cert-file.wasm");
+    let mut cmd = env.command(registry_tests::wharf_bin());
+    cmd.args(["pull", &reference, "-o", out_env.to_str().expect("utf-8")]).env("SSL_CERT_FILE", ca);
+    registry_tests::run(cmd).assert_ok();
+    assert_eq!(read(&out_env), component_bytes());
+
     // Pull without the CA fails the same way, and writes nothing.
     let out2 = env.path("no-ca.wasm");
     let r = wharf(&["pull", &reference, "-o", out2.to_str().expect("utf-8")], &env);
