@@ -1241,6 +1241,48 @@ fn read_response(mut r: impl BufRead, head: bool) -> std::io::Result<HttpRespons
     Ok(HttpResponse { status, headers, body })
 }
 
+/// python's `http.server` on a free loopback port, serving `dir` (a registry's `.well-known`
+/// metadata, which docker-registry cannot serve); killed on drop.
+pub struct StaticServer {
+    child: Child,
+    port: u16,
+}
+
+impl StaticServer {
+    /// Starts it; panics if it does not listen within 10 s.
+    pub fn start(dir: &Path) -> StaticServer {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("find a free loopback port");
+        let child = Command::new("python3")
+            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start python3 -m http.server (is python3 installed? scripts/test installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "python3 -m http.server did not listen on port {port} within 10 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        StaticServer { child, port }
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,12 +5,9 @@
 //! metadata, or the registry's `.well-known/wasm-pkg/registry.json` (served
 //! here by python's `http.server`, since the registry cannot serve it).
 
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use registry_tests::{Registry, TestEnv, wharf};
+use registry_tests::{Registry, StaticServer, TestEnv, wharf};
 
 const FILTER: &str = "acme:plugins/filter-plugin";
 
@@ -169,45 +166,6 @@ fn inline_metadata_maps_a_namespace_without_any_fetch_and_wkg_config_file_wins()
     let run = wharf(&["check", &good_ref], &env);
     run.assert_code(2);
     assert!(run.stderr.contains("from 127.0.0.1:9/acme/plugins:0.1.0"), "{run}");
-}
-
-/// python's `http.server` on a free loopback port, serving `dir`; killed on drop.
-struct StaticServer {
-    child: Child,
-    port: u16,
-}
-
-impl StaticServer {
-    fn start(dir: &Path) -> StaticServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("find a free loopback port");
-        let child = Command::new("python3")
-            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
-            .arg(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start python3 -m http.server (is python3 installed? scripts/test installs it)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "python3 -m http.server did not listen on port {port} within 10 s");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        StaticServer { child, port }
-    }
-
-    fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for StaticServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]

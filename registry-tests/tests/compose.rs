@@ -4,12 +4,9 @@
 //! files, an OCI layout, a real registry, and packages found by name through
 //! wkg's mapping, and the result run in wasmtime.
 
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use registry_tests::{Registry, TestEnv, python_peer, sha256_digest, wharf};
+use registry_tests::{Registry, StaticServer, TestEnv, python_peer, sha256_digest, wharf};
 use serde_json::Value;
 
 const INTERFACE: &str = "wharf:compose/name-source@0.1.0";
@@ -637,44 +634,4 @@ fn a_name_that_maps_nowhere_or_is_not_in_the_registry_exits_2_and_writes_nothing
         "{run}"
     );
     assert_eq!(entries(env.dir()), before);
-}
-
-/// python's `http.server` on a free loopback port, serving `dir` (a registry's `.well-known`
-/// metadata, which docker-registry cannot serve); killed on drop.
-struct StaticServer {
-    child: Child,
-    port: u16,
-}
-
-impl StaticServer {
-    fn start(dir: &Path) -> StaticServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("find a free loopback port");
-        let child = Command::new("python3")
-            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
-            .arg(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start python3 -m http.server (is python3 installed? scripts/test installs it)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "python3 -m http.server did not listen on port {port} within 10 s");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        StaticServer { child, port }
-    }
-
-    fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for StaticServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
