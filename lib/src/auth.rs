@@ -79,8 +79,8 @@ struct TokenAnswer {
     access_token: Option<String>,
 }
 
-/// What a session sends as `Authorization`, kept in its parts so other
-/// clients (oci-client's downloads) can be given the same.
+/// What a session sends as `Authorization`: nothing, basic credentials, or a
+/// bearer token (redacted in debug output).
 #[derive(Clone, Default)]
 pub enum Grant {
     /// No header.
