@@ -111,6 +111,14 @@ impl Session {
         Some(if base.starts_with("https://") { Scheme::Https } else { Scheme::Http })
     }
 
+    /// The base in use, or before any request got through, the first one to try.
+    async fn base(&self) -> String {
+        match self.link.read().await.base.clone() {
+            Some(base) => base,
+            None => self.base_for(self.schemes.first().copied().unwrap_or(Scheme::Https)),
+        }
+    }
+
     fn base_for(&self, scheme: Scheme) -> String {
         format!("{}://{}", scheme.as_str(), api_host(&self.registry))
     }
@@ -127,8 +135,7 @@ impl Session {
         if location.starts_with("http://") || location.starts_with("https://") {
             return location.to_string();
         }
-        let base = self.link.read().await.base.clone();
-        format!("{}{location}", base.unwrap_or_else(|| self.base_for(self.schemes[0])))
+        format!("{}{location}", self.base().await)
     }
 
     /// Sends a request with a replayable body. The first request of the
@@ -196,7 +203,7 @@ impl Session {
         headers: HeaderMap,
         body: reqwest::Body,
     ) -> Result<Response> {
-        let base = self.link.read().await.base.clone().unwrap_or_else(|| self.base_for(self.schemes[0]));
+        let base = self.base().await;
         let mut request = self.http.request(method, url).headers(headers).body(body);
         if let Some(value) = self.authorization_for(&base, url).await {
             request = request.header(AUTHORIZATION, value);
@@ -220,10 +227,8 @@ impl Session {
             Challenge::Open => Challenge::Basic,
             other => other,
         };
-        let (base, first_time) = {
-            let link = self.link.read().await;
-            (link.base.clone().unwrap_or_else(|| self.base_for(self.schemes[0])), link.challenge.is_none())
-        };
+        let base = self.base().await;
+        let first_time = self.link.read().await.challenge.is_none();
         let retry = match (&challenge, &self.secret) {
             (Challenge::Bearer { .. }, _) => true,
             (_, Secret::Anonymous) => false,
