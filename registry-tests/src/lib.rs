@@ -1087,6 +1087,14 @@ pub fn registry_get(host: &str, path: &str, accept: &str) -> (u16, Vec<(String, 
     (r.status, r.headers, r.body)
 }
 
+/// [`registry_get`] of a JSON document that must exist: its bytes and the parsed JSON.
+pub fn registry_get_json(host: &str, path: &str, accept: &str) -> (Vec<u8>, serde_json::Value) {
+    let (status, _, body) = registry_get(host, path, accept);
+    assert_eq!(status, 200, "GET {path}: {}", String::from_utf8_lossy(&body));
+    let value = serde_json::from_slice(&body).expect("JSON body");
+    (body, value)
+}
+
 /// Upload `bytes` as a blob of `repo` on the plain-HTTP, anonymous registry
 /// `host` (monolithic POST + PUT); returns its `sha256:` digest.
 pub fn push_blob(host: &str, repo: &str, bytes: &[u8]) -> String {

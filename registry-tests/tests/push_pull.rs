@@ -1,7 +1,7 @@
 //! Push and pull components and core modules against a real registry, and
 //! check the manifest and config bytes against the Wasm OCI artifact spec.
 
-use registry_tests::{Registry, TestEnv, python_peer, registry_get, sha256_digest, wharf};
+use registry_tests::{Registry, TestEnv, python_peer, registry_get, registry_get_json, sha256_digest, wharf};
 use serde_json::Value;
 
 const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -14,13 +14,6 @@ fn component(env: &TestEnv) -> (std::path::PathBuf, Vec<u8>) {
 fn module(env: &TestEnv) -> (std::path::PathBuf, Vec<u8>) {
     let bytes = wharf_examples::build_hello_module().expect("build the example module");
     (env.write("add.wasm", &bytes), bytes)
-}
-
-fn get_json(host: &str, path: &str, accept: &str) -> (Vec<u8>, Value) {
-    let (status, _, body) = registry_get(host, path, accept);
-    assert_eq!(status, 200, "GET {path}: {}", String::from_utf8_lossy(&body));
-    let value = serde_json::from_slice(&body).expect("JSON body");
-    (body, value)
 }
 
 #[test]
@@ -38,7 +31,7 @@ fn a_component_round_trips_byte_identical_and_runs() {
     assert_eq!(report["reference"], format!("{}/wasm/hello@{digest}", registry.host()));
 
     // The manifest as the registry stores it.
-    let (manifest_bytes, manifest) = get_json(&registry.host(), "/v2/wasm/hello/manifests/0.1.0", MANIFEST);
+    let (manifest_bytes, manifest) = registry_get_json(&registry.host(), "/v2/wasm/hello/manifests/0.1.0", MANIFEST);
     assert_eq!(sha256_digest(&manifest_bytes), digest);
     assert_eq!(manifest["schemaVersion"], 2);
     assert_eq!(manifest["mediaType"], MANIFEST);
@@ -90,9 +83,9 @@ fn a_core_module_is_pushed_as_wasip1_without_a_component_field() {
     let (file, bytes) = module(&env);
     let reference = registry.reference("wasm/add:1");
     wharf(&["push", file.to_str().unwrap_or_default(), &reference], &env).assert_ok();
-    let (_, manifest) = get_json(&registry.host(), "/v2/wasm/add/manifests/1", MANIFEST);
+    let (_, manifest) = registry_get_json(&registry.host(), "/v2/wasm/add/manifests/1", MANIFEST);
     let config_digest = manifest["config"]["digest"].as_str().unwrap_or_default();
-    let (_, config) = get_json(&registry.host(), &format!("/v2/wasm/add/blobs/{config_digest}"), "*/*");
+    let (_, config) = registry_get_json(&registry.host(), &format!("/v2/wasm/add/blobs/{config_digest}"), "*/*");
     assert_eq!(config["os"], "wasip1");
     assert_eq!(config["architecture"], "wasm");
     assert_eq!(config["component"], Value::Null);
@@ -166,9 +159,9 @@ fn re_pushing_sends_no_blob_and_extra_tags_and_annotations_land() {
     let report = again.json();
     assert_eq!(report["transfer"]["bytesCopied"], 0, "{report}");
     assert_eq!(report["transfer"]["skipped"].as_array().map(Vec::len), Some(2), "{report}");
-    let (_, manifest) = get_json(&registry.host(), "/v2/wasm/hello/manifests/latest", MANIFEST);
+    let (_, manifest) = registry_get_json(&registry.host(), "/v2/wasm/hello/manifests/latest", MANIFEST);
     assert_eq!(manifest["annotations"]["org.example/team"], "web");
-    let (_, tags) = get_json(&registry.host(), "/v2/wasm/hello/tags/list", "application/json");
+    let (_, tags) = registry_get_json(&registry.host(), "/v2/wasm/hello/tags/list", "application/json");
     let mut tags: Vec<&str> = tags["tags"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
     tags.sort();
     assert_eq!(tags, ["0.1.0", "latest"]);
@@ -229,7 +222,7 @@ fn a_large_component_is_pushed_with_the_digest_of_its_bytes_and_pulled_back_iden
     let pushed = wharf(&["push", file.to_str().unwrap_or_default(), &reference, "--format", "json"], &env);
     pushed.assert_ok();
 
-    let (_, manifest) = get_json(&registry.host(), "/v2/wasm/big/manifests/1", MANIFEST);
+    let (_, manifest) = registry_get_json(&registry.host(), "/v2/wasm/big/manifests/1", MANIFEST);
     let layer = &manifest["layers"][0];
     assert_eq!(layer["digest"], sha256_digest(&big), "{manifest}");
     assert_eq!(layer["size"], big.len(), "{manifest}");

@@ -1,18 +1,11 @@
 //! One artifact for every runtime: `push --index` against a real registry,
 //! read back raw and through wharf and skopeo.
 
-use registry_tests::{Registry, TestEnv, python_peer, registry_get, sha256_digest, skopeo, wharf};
+use registry_tests::{Registry, TestEnv, python_peer, registry_get, registry_get_json, sha256_digest, skopeo, wharf};
 use serde_json::{Value, json};
 
 const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const INDEX: &str = "application/vnd.oci.image.index.v1+json";
-
-fn get_json(host: &str, path: &str, accept: &str) -> (Vec<u8>, Value) {
-    let (status, _, body) = registry_get(host, path, accept);
-    assert_eq!(status, 200, "GET {path}: {}", String::from_utf8_lossy(&body));
-    let value = serde_json::from_slice(&body).expect("JSON body");
-    (body, value)
-}
 
 #[test]
 fn push_index_tags_an_index_with_one_wasm_entry_that_pulls_and_runs() {
@@ -40,10 +33,10 @@ fn push_index_tags_an_index_with_one_wasm_entry_that_pulls_and_runs() {
 
     // The tag names the index; raw bytes field by field.
     let (index_bytes, index) =
-        get_json(&registry.host(), "/v2/wasm/hello/manifests/0.1.0", &format!("{INDEX}, {MANIFEST}"));
+        registry_get_json(&registry.host(), "/v2/wasm/hello/manifests/0.1.0", &format!("{INDEX}, {MANIFEST}"));
     assert_eq!(sha256_digest(&index_bytes), index_digest);
     let (manifest_bytes, _) =
-        get_json(&registry.host(), &format!("/v2/wasm/hello/manifests/{manifest_digest}"), MANIFEST);
+        registry_get_json(&registry.host(), &format!("/v2/wasm/hello/manifests/{manifest_digest}"), MANIFEST);
     let expected = format!(
         r#"{{"schemaVersion":2,"mediaType":"{INDEX}","manifests":[{{"mediaType":"{MANIFEST}","digest":"{manifest_digest}","size":{},"platform":{{"architecture":"wasm","os":"wasip2"}}}}]}}"#,
         manifest_bytes.len()
@@ -113,7 +106,7 @@ fn push_index_of_a_core_module_uses_wasip1() {
     let reference = registry.reference("wasm/add:1");
     let pushed = wharf(&["push", file.to_str().unwrap_or_default(), &reference, "--index", "--format", "json"], &env);
     pushed.assert_ok();
-    let (_, index) = get_json(&registry.host(), "/v2/wasm/add/manifests/1", INDEX);
+    let (_, index) = registry_get_json(&registry.host(), "/v2/wasm/add/manifests/1", INDEX);
     assert_eq!(index["manifests"][0]["platform"], json!({"architecture": "wasm", "os": "wasip1"}));
     assert_eq!(index["manifests"][0]["digest"], pushed.json()["digest"]);
     let out = env.path("add.wasm.out");
@@ -145,7 +138,7 @@ fn convert_round_trip(registry: &Registry, env: &TestEnv, file: &str, bytes: &[u
     let original = wharf(&["push", file, &registry.reference(&format!("{repo}:cncf")), "--format", "json"], env);
     original.assert_ok();
     let original_digest = original.json()["digest"].as_str().unwrap_or_default().to_string();
-    let (_, original_manifest) = get_json(&registry.host(), &format!("/v2/{repo}/manifests/cncf"), MANIFEST);
+    let (_, original_manifest) = registry_get_json(&registry.host(), &format!("/v2/{repo}/manifests/cncf"), MANIFEST);
 
     // To runwasi's OCI-layer form, in the same repository: the Wasm blob is not sent again.
     let converted_report = convert(
@@ -161,7 +154,8 @@ fn convert_round_trip(registry: &Registry, env: &TestEnv, file: &str, bytes: &[u
         report["transfer"]["copied"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
     assert!(!copied.contains(&wasm_digest.as_str()), "the wasm blob was re-sent: {report}");
 
-    let (manifest_bytes, manifest) = get_json(&registry.host(), &format!("/v2/{repo}/manifests/runwasi"), MANIFEST);
+    let (manifest_bytes, manifest) =
+        registry_get_json(&registry.host(), &format!("/v2/{repo}/manifests/runwasi"), MANIFEST);
     assert_eq!(sha256_digest(&manifest_bytes), report["digest"].as_str().unwrap_or_default());
     assert_eq!(manifest["schemaVersion"], 2);
     assert_eq!(manifest["mediaType"], MANIFEST);
@@ -180,7 +174,8 @@ fn convert_round_trip(registry: &Registry, env: &TestEnv, file: &str, bytes: &[u
     assert_eq!(carried_annotations, original_manifest["annotations"]);
 
     let config_digest = manifest["config"]["digest"].as_str().unwrap_or_default();
-    let (config_bytes, config) = get_json(&registry.host(), &format!("/v2/{repo}/blobs/{config_digest}"), "*/*");
+    let (config_bytes, config) =
+        registry_get_json(&registry.host(), &format!("/v2/{repo}/blobs/{config_digest}"), "*/*");
     assert_eq!(sha256_digest(&config_bytes), config_digest);
     assert_eq!(config["architecture"], "wasm");
     assert_eq!(config["os"], "wasip1");
@@ -226,7 +221,7 @@ fn convert_round_trip(registry: &Registry, env: &TestEnv, file: &str, bytes: &[u
         &registry.reference(&format!("{repo}:back")),
         &original_digest,
     );
-    let (back_bytes, _) = get_json(&registry.host(), &format!("/v2/{repo}/manifests/back"), MANIFEST);
+    let (back_bytes, _) = registry_get_json(&registry.host(), &format!("/v2/{repo}/manifests/back"), MANIFEST);
     assert_eq!(sha256_digest(&back_bytes), original_digest);
     // And from a layout, too (registry -> layout -> registry).
     let layout = format!("oci:{}:rw", env.path("layout").display());
@@ -321,7 +316,7 @@ fn convert_to_a_crun_image_and_back() {
     // Deterministic: a second conversion gives the same digest.
     assert_eq!(convert("crun2")["digest"], report["digest"]);
 
-    let (_, manifest) = get_json(&registry.host(), "/v2/wasm/hello/manifests/crun", MANIFEST);
+    let (_, manifest) = registry_get_json(&registry.host(), "/v2/wasm/hello/manifests/crun", MANIFEST);
     assert_eq!(manifest["mediaType"], MANIFEST);
     assert_eq!(manifest["config"]["mediaType"], "application/vnd.oci.image.config.v1+json");
     assert_eq!(manifest["annotations"]["module.wasm.image/variant"], "compat-smart");
@@ -332,7 +327,7 @@ fn convert_to_a_crun_image_and_back() {
     assert_ne!(tar_digest, sha256_digest(&bytes), "the tar is not the wasm blob");
 
     let config_digest = manifest["config"]["digest"].as_str().unwrap_or_default();
-    let (_, config) = get_json(&registry.host(), &format!("/v2/wasm/hello/blobs/{config_digest}"), "*/*");
+    let (_, config) = registry_get_json(&registry.host(), &format!("/v2/wasm/hello/blobs/{config_digest}"), "*/*");
     assert_eq!(config["architecture"], "wasm");
     assert_eq!(config["os"], "wasi");
     assert_eq!(config["config"]["Entrypoint"], json!(["/app.wasm"]));
@@ -419,11 +414,11 @@ const COMMAND_MODULE: &[u8] = &[
 
 /// Fetches the manifest at `repo:tag`, its config and its locked-app layer (raw bytes and JSON).
 fn spin_documents(host: &str, repo: &str, tag: &str) -> (Value, Vec<u8>, Vec<u8>) {
-    let (_, manifest) = get_json(host, &format!("/v2/{repo}/manifests/{tag}"), MANIFEST);
+    let (_, manifest) = registry_get_json(host, &format!("/v2/{repo}/manifests/{tag}"), MANIFEST);
     let config_digest = manifest["config"]["digest"].as_str().unwrap_or_default().to_string();
-    let (config, _) = get_json(host, &format!("/v2/{repo}/blobs/{config_digest}"), "*/*");
+    let (config, _) = registry_get_json(host, &format!("/v2/{repo}/blobs/{config_digest}"), "*/*");
     let locked_digest = manifest["layers"][1]["digest"].as_str().unwrap_or_default().to_string();
-    let (locked, _) = get_json(host, &format!("/v2/{repo}/blobs/{locked_digest}"), "*/*");
+    let (locked, _) = registry_get_json(host, &format!("/v2/{repo}/blobs/{locked_digest}"), "*/*");
     (manifest, config, locked)
 }
 
@@ -541,7 +536,7 @@ fn convert_a_wasi_http_component_to_a_spin_app_and_back() {
         &registry.reference("wasm/api:back"),
         &original_digest,
     );
-    let (back_bytes, _) = get_json(&host, "/v2/wasm/api/manifests/back", MANIFEST);
+    let (back_bytes, _) = registry_get_json(&host, "/v2/wasm/api/manifests/back", MANIFEST);
     assert_eq!(sha256_digest(&back_bytes), original_digest);
     // And through the other shapes: spin -> runwasi -> spin gives the same Spin app.
     wharf(
