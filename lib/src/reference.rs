@@ -168,46 +168,114 @@ fn parse_layout(rest: &str) -> std::result::Result<LayoutRef, String> {
     Ok(LayoutRef { path: PathBuf::from(path), tag, digest })
 }
 
-/// Parses `host[:port]/repo[:tag][@digest]` with oci-spec's grammar (which
-/// normalises Docker Hub names: `nginx` is `docker.io/library/nginx`) and turns
-/// its terse errors into a sentence naming the fix.
+/// Parses `host[:port]/repo[:tag][@digest]` with the distribution reference
+/// grammar that oci-spec and docker use (normalising Docker Hub names: `nginx`
+/// is `docker.io/library/nginx`), and names the fix when it cannot.
+///
+/// Hand-written rather than `oci_spec::distribution::Reference`: oci-spec
+/// compiles its reference regex on first use, about 20 ms of CPU that every
+/// wharf command would pay before its first request. A test checks that both
+/// accept the same references and split them the same way.
 fn parse_registry(input: &str) -> std::result::Result<RegistryRef, String> {
-    use oci_spec::distribution::{ParseError, Reference as OciRef};
-    if let Some((_, digest)) = input.split_once('@') {
-        digest.parse::<Digest>().map_err(|e| e.to_string())?;
-    }
+    const INVALID: &str = "expected HOST[:PORT]/REPO[:TAG][@sha256:HEX] with a lowercase repository";
+    let (name_and_tag, digest) = match input.split_once('@') {
+        Some((rest, digest)) => (rest, Some(digest.parse::<Digest>().map_err(|e| e.to_string())?)),
+        None => (input, None),
+    };
     if repository_has_uppercase(input) {
         return Err("repository names must be lowercase".into());
     }
-    let parsed: OciRef = input.parse().map_err(|e: ParseError| match e {
-        ParseError::NameContainsUppercase => "repository names must be lowercase".to_string(),
-        ParseError::NameEmpty => "the repository name is missing (HOST/REPO)".to_string(),
-        ParseError::NameTooLong => "the repository name is too long (255 characters at most)".to_string(),
-        ParseError::TagInvalidFormat => {
-            "the tag is not valid: use letters, digits, '_', '.' and '-' (at most 128, not starting with '.' or '-')"
-                .to_string()
-        }
-        ParseError::DigestInvalidFormat | ParseError::DigestInvalidLength | ParseError::DigestUnsupported => {
-            "the digest is not valid: write @sha256: followed by 64 lowercase hex digits".to_string()
-        }
-        _ => "expected HOST[:PORT]/REPO[:TAG][@sha256:HEX] with a lowercase repository".to_string(),
-    })?;
-    let digest = parsed.digest().map(str::parse::<Digest>).transpose().map_err(|e| e.to_string())?;
-    // oci-spec fills in `latest` when no tag is written; keep what the user wrote.
-    let written_tag =
-        input.split('@').next().is_some_and(|n| n.rsplit('/').next().is_some_and(|last| last.contains(':')));
-    let tag = parsed.tag().filter(|_| written_tag).map(str::to_string);
-    if let Some((_, port)) = parsed.registry().rsplit_once(':')
+    let (name, tag) = match name_and_tag.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => (name, Some(tag)),
+        _ => (name_and_tag, None),
+    };
+    if let Some(tag) = tag {
+        validate_tag(tag)?;
+    }
+    if name.is_empty() {
+        return Err("the repository name is missing (HOST/REPO)".into());
+    }
+    if !is_name(name) {
+        return Err(INVALID.into());
+    }
+    let (registry, repository) = split_docker_domain(name);
+    if repository.len() > 255 {
+        return Err("the repository name is too long (255 characters at most)".into());
+    }
+    if let Some((_, port)) = registry.rsplit_once(':')
         && port.parse::<u16>().map_or(true, |p| p == 0)
     {
         return Err(format!("port {port:?} is not a number from 1 to 65535"));
     }
-    Ok(RegistryRef {
-        registry: parsed.registry().to_string(),
-        repository: parsed.repository().to_string(),
-        tag,
-        digest,
-    })
+    Ok(RegistryRef { registry, repository, tag: tag.map(str::to_string), digest })
+}
+
+/// `[domain[:port]/]path`: the name part of the distribution reference grammar.
+fn is_name(name: &str) -> bool {
+    let with_domain = name.split_once('/').is_some_and(|(domain, path)| is_domain(domain) && is_path(path));
+    with_domain || is_path(name)
+}
+
+/// `component(.component)*[:digits]`, each component alphanumeric with inner dashes.
+fn is_domain(domain: &str) -> bool {
+    let (host, port) = match domain.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (domain, None),
+    };
+    let component_ok = |c: &str| {
+        let alnum = |ch: char| ch.is_ascii_alphanumeric();
+        c.starts_with(alnum) && c.ends_with(alnum) && c.chars().all(|ch| alnum(ch) || ch == '-')
+    };
+    host.split('.').all(component_ok) && port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `component(/component)*`, each component lowercase alphanumeric runs
+/// joined by one `.`, one `_`, two `_`, or any number of `-`.
+fn is_path(path: &str) -> bool {
+    path.split('/').all(is_path_component)
+}
+
+/// One path component: lowercase alphanumeric runs joined by `.`, `_`, `__`,
+/// or `-+`, and nothing else (no `..`, `._`, `___`, `-.`, no leading or
+/// trailing separator).
+fn is_path_component(component: &str) -> bool {
+    let bytes = component.as_bytes();
+    let is_alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    if !bytes.first().is_some_and(is_alnum) || !bytes.last().is_some_and(is_alnum) {
+        return false;
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        if is_alnum(&bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let run_end = bytes[i..].iter().position(is_alnum).map_or(bytes.len(), |n| i + n);
+        let separator = &component[i..run_end];
+        let ok = matches!(separator, "." | "_" | "__") || separator.bytes().all(|b| b == b'-');
+        if !ok {
+            return false;
+        }
+        i = run_end;
+    }
+    true
+}
+
+/// Docker's domain split: the first path element is the registry when it has
+/// a `.` or `:` or is `localhost`; otherwise Docker Hub, where single names
+/// are official images (`library/`).
+fn split_docker_domain(name: &str) -> (String, String) {
+    let (mut domain, mut rest) = match name.split_once('/') {
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => (first, rest.to_string()),
+        _ => ("docker.io", name.to_string()),
+    };
+    if domain == "index.docker.io" {
+        domain = "docker.io";
+    }
+    if domain == "docker.io" && !rest.contains('/') {
+        rest = format!("library/{rest}");
+    }
+    (domain.to_string(), rest)
 }
 
 /// True if the repository part (not the host, not the tag) has an uppercase
@@ -309,6 +377,77 @@ mod tests {
             let err = Reference::parse(bad).expect_err(bad);
             assert!(matches!(err, Error::InvalidReference { .. }), "{bad}: {err}");
         }
+    }
+
+    /// oci-spec's verdict and split, or None where wharf is stricter on
+    /// purpose: uppercase repositories (docker refuses them), ports outside
+    /// 1..=65535.
+    fn oci_spec_view(input: &str) -> Option<std::result::Result<(String, String), ()>> {
+        use oci_spec::distribution::Reference as OciRef;
+        match input.parse::<OciRef>() {
+            Err(_) => Some(Err(())),
+            Ok(r) => {
+                let bad_port =
+                    r.registry().rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().map_or(true, |p| p == 0));
+                let upper = r.repository().chars().any(|c| c.is_ascii_uppercase());
+                (!bad_port && !upper).then(|| Ok((r.registry().to_string(), r.repository().to_string())))
+            }
+        }
+    }
+
+    #[test]
+    fn registry_references_split_as_oci_spec_splits_them() {
+        let digest = "@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let pieces = [
+            "a",
+            "b0",
+            "Z",
+            "9",
+            ".",
+            "-",
+            "--",
+            "_",
+            "__",
+            "___",
+            ":",
+            "/",
+            ":5000",
+            "localhost",
+            "index.docker.io",
+            "docker.io",
+            "ghcr.io",
+            "127.0.0.1",
+            "x-y",
+            "a.b",
+            "",
+            "latest",
+            "v1.0",
+            "-x",
+            "x-",
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            usize::try_from(state % n as u64).unwrap_or(0)
+        };
+        let (mut compared, mut accepted) = (0, 0);
+        for _ in 0..40_000 {
+            let mut input: String = (0..1 + next(6)).map(|_| pieces[next(pieces.len())]).collect();
+            if next(4) == 0 {
+                input.push_str(digest);
+            }
+            if input.is_empty() {
+                continue;
+            }
+            let Some(expected) = oci_spec_view(&input) else { continue };
+            let ours = parse_registry(&input).map(|r| (r.registry, r.repository)).map_err(|_| ());
+            assert_eq!(ours, expected, "{input:?}");
+            compared += 1;
+            accepted += usize::from(expected.is_ok());
+        }
+        assert!(compared > 30_000 && accepted > 5_000, "only {compared} inputs compared, {accepted} accepted");
     }
 
     #[test]

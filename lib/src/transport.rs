@@ -121,6 +121,7 @@ impl TransportOptions {
     }
 
     fn build_http_client(&self) -> Result<reqwest::Client> {
+        install_crypto_provider();
         reqwest::Client::builder()
             .danger_accept_invalid_certs(self.insecure)
             .tls_certs_merge(self.certificates()?)
@@ -172,6 +173,7 @@ impl TransportOptions {
     }
 
     pub(crate) fn probe_client(&self) -> Result<reqwest::Client> {
+        install_crypto_provider();
         reqwest::Client::builder()
             .danger_accept_invalid_certs(self.insecure)
             .tls_certs_merge(self.certificates()?)
@@ -290,4 +292,12 @@ pub async fn verify_credentials(registry: &str, options: &TransportOptions, cred
     } else {
         Err(refused(&format!("the token server answered {} to the user name and password", token.status())))
     }
+}
+
+/// Makes ring rustls's process-wide crypto provider (reqwest is built without
+/// one). ring takes its randomness from the OS; aws-lc-rs, reqwest's default,
+/// first gathers jitter entropy, about 25 ms of CPU per process.
+pub(crate) fn install_crypto_provider() {
+    // Err only means a provider is already installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -145,7 +145,7 @@ pub fn tls_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig> {
         return Err(bad(cert, "no certificate in the file".into()));
     }
     let private = PrivateKeyDer::from_pem_file(key).map_err(|e| bad(key, e.to_string()))?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| bad(cert, e.to_string()))?
