@@ -12,6 +12,7 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, Index, Manifest, Platform};
 use crate::media::{self, WASM_SHAPES};
+use crate::scan_cache::ScanCache;
 use crate::store::MemoryStore;
 use crate::wasm::{self, WasmInfo, WasmKind};
 
@@ -119,6 +120,8 @@ pub struct BuildOptions {
     /// The world the component was checked against (`ns:pkg/world@version`),
     /// recorded as the config's `component.target`.
     pub target: Option<String>,
+    /// Where earlier scans of unchanged files are remembered (none: always scan).
+    pub scan_cache: Option<ScanCache>,
 }
 
 /// A staged artifact, ready to be copied to any store.
@@ -139,10 +142,9 @@ pub struct Artifact {
 ///
 /// The file is read once, in bounded chunks: validation, inspection and the
 /// layer's SHA-256 share that pass, so memory does not grow with the file.
+/// With [`BuildOptions::scan_cache`], an unchanged file is not read at all.
 pub fn build(path: &Path, options: &BuildOptions) -> Result<Artifact> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
-    let size = file.metadata().map_err(|e| Error::io("cannot read", path, e))?.len();
-    let scanned = wasm::inspect_reader(&path.display().to_string(), file, size)?;
+    let scanned = scan_file(path, options.scan_cache.as_ref())?;
     let info = scanned.info;
     let mut layer = Descriptor {
         media_type: media::WASM_LAYER.to_string(),
@@ -184,6 +186,23 @@ pub fn build(path: &Path, options: &BuildOptions) -> Result<Artifact> {
     store.add_file(&layer, PathBuf::from(path));
     store.add_bytes(&root, manifest_bytes);
     Ok(Artifact { store, root, manifest, config, info })
+}
+
+/// Validates and inspects the file at `path` in one pass, or takes the
+/// result from `cache` when the file is unchanged since a cached scan.
+fn scan_file(path: &Path, cache: Option<&ScanCache>) -> Result<wasm::Scanned> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
+    let before = file.metadata().map_err(|e| Error::io("cannot read", path, e))?;
+    if let Some(hit) = cache.and_then(|c| c.lookup(&before)) {
+        tracing::debug!(digest = %hit.digest, "scan taken from the cache");
+        return Ok(hit);
+    }
+    let started = std::time::SystemTime::now();
+    let scanned = wasm::inspect_reader(&path.display().to_string(), &file, before.len())?;
+    if let (Some(cache), Ok(after)) = (cache, file.metadata()) {
+        cache.store(&before, &after, started, &scanned);
+    }
+    Ok(scanned)
 }
 
 /// An image index over a built artifact (`wharf push --index`).

@@ -40,6 +40,7 @@ pub mod policy;
 pub mod reference;
 pub mod retry;
 pub mod runtime_pull;
+pub mod scan_cache;
 pub mod sign;
 pub mod spin;
 pub mod store;

@@ -2,7 +2,7 @@
 //! Pure functions over bytes or a reader; nothing here touches the network,
 //! and [`stream`] reads a file once, in bounded chunks.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use wasmparser::{Parser, Payload, Validator, WasmFeatures};
 
 use crate::error::{Error, Result};
@@ -12,7 +12,7 @@ pub mod stream;
 pub use stream::{Scanned, inspect_reader};
 
 /// Whether a binary is a component or a core module.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WasmKind {
     /// A component (component model), `os: wasip2`.
@@ -32,7 +32,7 @@ impl WasmKind {
 }
 
 /// Metadata embedded by wasm-metadata (and so by wkg, cargo-component, ...).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Metadata {
     /// Name.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -61,7 +61,7 @@ pub struct Metadata {
 }
 
 /// What wharf knows about a binary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WasmInfo {
     /// Component or module.
     pub kind: WasmKind,

@@ -73,7 +73,12 @@ fn two_hundred_concurrent_pushes_from_one_process_all_land() {
                 let reference = wharf::Reference::parse(&registry.reference(&format!("load/one:{i}")));
                 async move {
                     let options = PushOptions {
-                        build: BuildOptions { created: Created::At(0), annotations: BTreeMap::new(), target: None },
+                        build: BuildOptions {
+                            created: Created::At(0),
+                            annotations: BTreeMap::new(),
+                            target: None,
+                            scan_cache: None,
+                        },
                         extra_tags: Vec::new(),
                         index: false,
                         transport,

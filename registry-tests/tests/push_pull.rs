@@ -240,3 +240,54 @@ fn a_large_component_is_pushed_with_the_digest_of_its_bytes_and_pulled_back_iden
     assert_eq!(refused.code, 2, "{refused}");
     assert!(refused.stderr.contains("unexpected end-of-file (at byte offset"), "{refused}");
 }
+
+/// Runs `wharf push FILE REF --format json` with `WHARF_LOG=debug` and the extra environment.
+fn push_logged(env: &TestEnv, file: &str, reference: &str, extra: &[(&str, &str)]) -> registry_tests::Run {
+    let mut cmd = env.command(registry_tests::wharf_bin());
+    cmd.args(["push", file, reference, "--format", "json"]).env("WHARF_LOG", "debug");
+    for (key, value) in extra {
+        cmd.env(key, value);
+    }
+    registry_tests::run(cmd)
+}
+
+#[test]
+fn an_unchanged_file_is_not_scanned_again_and_a_changed_one_is() {
+    const FROM_CACHE: &str = "scan taken from the cache";
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let cache = env.path(".cache/wharf/scans");
+    let (file, _) = component(&env);
+    let file = file.to_str().unwrap_or_default();
+    // Only files that last changed at least a second before the scan are remembered.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+
+    let off = push_logged(&env, file, &registry.reference("wasm/a:1"), &[("WHARF_NO_CACHE", "1")]);
+    off.assert_ok();
+    assert!(!cache.exists(), "WHARF_NO_CACHE=1 wrote a cache entry");
+
+    let first = push_logged(&env, file, &registry.reference("wasm/a:1"), &[]);
+    first.assert_ok();
+    assert!(!first.stderr.contains(FROM_CACHE), "{}", first.stderr);
+    assert_eq!(std::fs::read_dir(&cache).map(Iterator::count).unwrap_or(0), 1, "one entry stored");
+
+    let again = push_logged(&env, file, &registry.reference("wasm/b:1"), &[]);
+    again.assert_ok();
+    assert!(again.stderr.contains(FROM_CACHE), "{}", again.stderr);
+    assert_eq!(again.json()["digest"], first.json()["digest"]);
+    let layer = &again.json()["config"]["layerDigests"][0];
+    assert_eq!(layer, &first.json()["config"]["layerDigests"][0]);
+    // The cached digest is the real one: the registry accepted the layer under it.
+    let (status, _, _) =
+        registry_get(&registry.host(), &format!("/v2/wasm/b/blobs/{}", layer.as_str().unwrap_or_default()), "*/*");
+    assert_eq!(status, 200);
+
+    // New content in the same file (same inode): scanned again, pushed with its own digest.
+    let (_, module) = module(&env);
+    std::fs::write(file, &module).expect("rewrite the file");
+    let changed = push_logged(&env, file, &registry.reference("wasm/c:1"), &[]);
+    changed.assert_ok();
+    assert!(!changed.stderr.contains(FROM_CACHE), "{}", changed.stderr);
+    assert_eq!(changed.json()["config"]["layerDigests"][0], sha256_digest(&module).as_str());
+    assert_eq!(changed.json()["config"]["os"], "wasip1");
+}

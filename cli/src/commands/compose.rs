@@ -259,6 +259,8 @@ impl Delivery {
                         created: Created::reproducible().or_fail(format)?,
                         annotations: Default::default(),
                         target: None,
+                        // A composition was just written: too fresh to cache.
+                        scan_cache: None,
                     },
                     extra_tags: Vec::new(),
                     index: false,

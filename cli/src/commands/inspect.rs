@@ -37,6 +37,7 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
             created: Created::reproducible().or_fail(format)?,
             annotations: Default::default(),
             target: None,
+            scan_cache: wharf::scan_cache::ScanCache::from_env(),
         };
         ops::inspect_file(path, &build).or_fail(format)?
     } else {

@@ -112,6 +112,7 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
             created: created(args.created.as_deref()).or_fail(format)?,
             annotations: args.annotations.into_iter().collect(),
             target,
+            scan_cache: wharf::scan_cache::ScanCache::from_env(),
         },
         extra_tags: args.tags,
         index: args.index,
