@@ -119,8 +119,28 @@ fn componentize(mut module: Vec<u8>, wit: &Path, world: &str) -> Result<Vec<u8>>
 pub fn build_check_component(case: &str, world: &str) -> Result<Vec<u8>> {
     let dir = check_dir().join(case);
     let own_wit = dir.join("wit");
-    let wit = if own_wit.is_dir() { own_wit } else { check_dir().join("platform").join("wit") };
+    let wit = if own_wit.is_dir() { own_wit } else { check_platform_wit() };
     build_component(&dir.join("component.wat"), &wit, world)
+}
+
+/// The check examples' platform WIT (`check/platform/wit`).
+pub fn check_platform_wit() -> PathBuf {
+    check_dir().join("platform").join("wit")
+}
+
+/// The check examples' semver platform WIT (`check/platform-semver/wit`:
+/// worlds service, service-lts and service-next, `deps/` beside).
+pub fn check_semver_platform_wit() -> PathBuf {
+    check_dir().join("platform-semver").join("wit")
+}
+
+/// Builds the check example `case` against `world` ([`build_check_component`])
+/// into `<dir>/<case>.wasm` and returns that path.
+pub fn write_check_component(dir: &Path, case: &str, world: &str) -> Result<PathBuf> {
+    let bytes = build_check_component(case, world).with_context(|| format!("building the {case} example"))?;
+    let path = dir.join(format!("{case}.wasm"));
+    std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
 }
 
 /// Directory of the `wharf compose` examples: `greeter.wat` (imports

@@ -944,6 +944,13 @@ pub fn run_in(program: impl AsRef<OsStr>, args: &[&str], env: &TestEnv) -> Run {
 }
 
 /// `<workspace>` (the parent of this crate).
+/// Builds the check example `case` against `world` into `<env>/<case>.wasm`
+/// (see `wharf_examples::build_check_component`) and returns the path.
+pub fn check_example(env: &TestEnv, case: &str, world: &str) -> String {
+    let path = wharf_examples::write_check_component(env.dir(), case, world).unwrap_or_else(|e| panic!("{e:#}"));
+    path.to_string_lossy().into_owned()
+}
+
 pub fn workspace_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("registry-tests has a parent directory").to_path_buf()
 }

@@ -3,30 +3,13 @@
 //! an OCI layout and a real registry, with WIT from a directory, a file, a
 //! binary package and a registry.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use registry_tests::{Registry, Run, TestEnv, sha256_digest, wharf};
+use registry_tests::{Registry, Run, TestEnv, check_example, sha256_digest, wharf};
 use serde_json::Value;
 
 const FILTER: &str = "acme:plugins/filter-plugin";
 const STORAGE: &str = "acme:plugins/storage-plugin";
-
-/// `examples/check/platform/wit`: package acme:plugins@0.1.0, worlds filter-plugin and storage-plugin.
-fn platform() -> PathBuf {
-    wharf_examples::check_dir().join("platform").join("wit")
-}
-
-/// `examples/check/platform-semver/wit`: worlds service, service-lts and service-next, deps/ beside.
-fn semver_platform() -> PathBuf {
-    wharf_examples::check_dir().join("platform-semver").join("wit")
-}
-
-/// Builds the example `case` against `world` into `<env>/<case>.wasm`.
-fn build(env: &TestEnv, case: &str, world: &str) -> String {
-    let bytes = wharf_examples::build_check_component(case, world)
-        .unwrap_or_else(|e| panic!("build the {case} example component: {e:#}"));
-    path_str(&env.write(&format!("{case}.wasm"), bytes))
-}
 
 fn path_str(path: &Path) -> String {
     path.to_string_lossy().into_owned()
@@ -70,8 +53,8 @@ fn assert_plain_words(text: &str) {
 #[test]
 fn a_component_that_fits_exactly_exits_0() {
     let env = TestEnv::new();
-    let filter = build(&env, "fits", FILTER);
-    let report = check_json(&env, &filter, &platform(), Some("filter-plugin"), 0);
+    let filter = check_example(&env, "fits", FILTER);
+    let report = check_json(&env, &filter, &wharf_examples::check_platform_wit(), Some("filter-plugin"), 0);
     assert_eq!(report["fits"], true);
     assert_eq!(report["world"], "acme:plugins/filter-plugin@0.1.0");
     assert_eq!(report["typesChecked"], true);
@@ -79,10 +62,13 @@ fn a_component_that_fits_exactly_exits_0() {
     assert_eq!(report["semverMatches"], serde_json::json!([]));
 
     // Resources, imported and used through a method, fit too.
-    let storage = build(&env, "storage", STORAGE);
-    assert_eq!(check_json(&env, &storage, &platform(), Some("storage-plugin"), 0)["fits"], true);
+    let storage = check_example(&env, "storage", STORAGE);
+    assert_eq!(
+        check_json(&env, &storage, &wharf_examples::check_platform_wit(), Some("storage-plugin"), 0)["fits"],
+        true
+    );
 
-    let text = check(&env, &filter, &path_str(&platform()), Some("filter-plugin"), &[]);
+    let text = check(&env, &filter, &path_str(&wharf_examples::check_platform_wit()), Some("filter-plugin"), &[]);
     text.assert_ok();
     assert_eq!(text.stdout.trim(), format!("{filter} fits acme:plugins/filter-plugin@0.1.0"));
 }
@@ -90,8 +76,8 @@ fn a_component_that_fits_exactly_exits_0() {
 #[test]
 fn a_missing_export_names_what_the_world_expects() {
     let env = TestEnv::new();
-    let meter = build(&env, "missing-export", "acme:meter/meter");
-    let report = check_json(&env, &meter, &platform(), Some("filter-plugin"), 1);
+    let meter = check_example(&env, "missing-export", "acme:meter/meter");
+    let report = check_json(&env, &meter, &wharf_examples::check_platform_wit(), Some("filter-plugin"), 1);
     assert_eq!(report["fits"], false);
     assert_eq!(kinds(&report), ["missing-export"], "the extra export `version` is fine");
     let problem = &problems(&report)[0];
@@ -109,7 +95,7 @@ fn a_missing_export_names_what_the_world_expects() {
           and the component does not export it"]
     );
 
-    let text = check(&env, &meter, &path_str(&platform()), Some("filter-plugin"), &[]);
+    let text = check(&env, &meter, &path_str(&wharf_examples::check_platform_wit()), Some("filter-plugin"), &[]);
     text.assert_code(1);
     assert!(
         text.stdout.contains("does not fit acme:plugins/filter-plugin@0.1.0: 1 problem (1 missing export)"),
@@ -122,8 +108,8 @@ fn a_missing_export_names_what_the_world_expects() {
 #[test]
 fn an_import_the_world_does_not_provide_is_refused() {
     let env = TestEnv::new();
-    let component = build(&env, "extra-import", FILTER);
-    let report = check_json(&env, &component, &platform(), Some("filter-plugin"), 1);
+    let component = check_example(&env, "extra-import", FILTER);
+    let report = check_json(&env, &component, &wharf_examples::check_platform_wit(), Some("filter-plugin"), 1);
     assert_eq!(kinds(&report), ["import-not-allowed"]);
     let problem = &problems(&report)[0];
     assert_eq!(problem["side"], "import");
@@ -139,8 +125,8 @@ fn an_import_the_world_does_not_provide_is_refused() {
 #[test]
 fn function_signature_mismatches_are_reported_in_both_directions() {
     let env = TestEnv::new();
-    let component = build(&env, "signature-mismatch", FILTER);
-    let report = check_json(&env, &component, &platform(), Some("filter-plugin"), 1);
+    let component = check_example(&env, "signature-mismatch", FILTER);
+    let report = check_json(&env, &component, &wharf_examples::check_platform_wit(), Some("filter-plugin"), 1);
     assert_eq!(kinds(&report), ["type-mismatch", "type-mismatch"]);
     assert_eq!(
         messages(&report),
@@ -162,8 +148,8 @@ fn function_signature_mismatches_are_reported_in_both_directions() {
 #[test]
 fn a_record_field_mismatch_gives_the_path_to_the_field_once() {
     let env = TestEnv::new();
-    let component = build(&env, "record-mismatch", FILTER);
-    let report = check_json(&env, &component, &platform(), Some("filter-plugin"), 1);
+    let component = check_example(&env, "record-mismatch", FILTER);
+    let report = check_json(&env, &component, &wharf_examples::check_platform_wit(), Some("filter-plugin"), 1);
     // `request` is used by the types interface, the filter interface and check's parameter:
     // one cause, reported once, where it is defined.
     assert_eq!(
@@ -181,8 +167,14 @@ fn a_record_field_mismatch_gives_the_path_to_the_field_once() {
 #[test]
 fn resources_are_compared_and_named() {
     let env = TestEnv::new();
-    let component = build(&env, "resource-mismatch", STORAGE);
-    let run = check(&env, &component, &path_str(&platform()), Some("storage-plugin"), &["--format", "json"]);
+    let component = check_example(&env, "resource-mismatch", STORAGE);
+    let run = check(
+        &env,
+        &component,
+        &path_str(&wharf_examples::check_platform_wit()),
+        Some("storage-plugin"),
+        &["--format", "json"],
+    );
     run.assert_code(1);
     assert_plain_words(&run.stdout);
     let report = run.json();
@@ -202,8 +194,8 @@ fn resources_are_compared_and_named() {
 fn semver_compatible_versions_match_in_the_safe_direction() {
     let env = TestEnv::new();
     // Imports store@0.2.0 (the world provides 0.2.3), exports handler@0.2.3 (the world requires 0.2.0).
-    let component = build(&env, "semver-safe", "acme:semver-safe/component");
-    let report = check_json(&env, &component, &semver_platform(), Some("service"), 0);
+    let component = check_example(&env, "semver-safe", "acme:semver-safe/component");
+    let report = check_json(&env, &component, &wharf_examples::check_semver_platform_wit(), Some("service"), 0);
     assert_eq!(report["fits"], true);
     let matches = report["semverMatches"].as_array().expect("semverMatches");
     let pairs: Vec<(&str, &str, &str, bool)> = matches
@@ -224,7 +216,7 @@ fn semver_compatible_versions_match_in_the_safe_direction() {
             ("export", "acme:svc/handler@0.2.3", "acme:svc/handler@0.2.0", true),
         ]
     );
-    let text = check(&env, &component, &path_str(&semver_platform()), Some("service"), &[]);
+    let text = check(&env, &component, &path_str(&wharf_examples::check_semver_platform_wit()), Some("service"), &[]);
     text.assert_ok();
     assert!(
         text.stdout.contains(
@@ -239,9 +231,12 @@ fn semver_compatible_versions_match_in_the_safe_direction() {
 fn semver_compatible_versions_in_the_unsafe_direction_do_not_fit() {
     let env = TestEnv::new();
     // Imports store@0.2.3 and uses its `set`; exports handler@0.2.0 without `reset`.
-    let component = build(&env, "semver-unsafe", "acme:semver-unsafe/component");
-    assert_eq!(check_json(&env, &component, &semver_platform(), Some("service"), 0)["fits"], true);
-    let report = check_json(&env, &component, &semver_platform(), Some("service-lts"), 1);
+    let component = check_example(&env, "semver-unsafe", "acme:semver-unsafe/component");
+    assert_eq!(
+        check_json(&env, &component, &wharf_examples::check_semver_platform_wit(), Some("service"), 0)["fits"],
+        true
+    );
+    let report = check_json(&env, &component, &wharf_examples::check_semver_platform_wit(), Some("service-lts"), 1);
     assert_eq!(kinds(&report), ["version-mismatch", "type-mismatch", "version-mismatch", "type-mismatch"]);
     let messages = messages(&report);
     assert_eq!(
@@ -263,8 +258,8 @@ fn semver_compatible_versions_in_the_unsafe_direction_do_not_fit() {
 #[test]
 fn pre_releases_match_only_exactly() {
     let env = TestEnv::new();
-    let component = build(&env, "prerelease", "acme:prerelease/component");
-    let report = check_json(&env, &component, &semver_platform(), Some("service-next"), 1);
+    let component = check_example(&env, "prerelease", "acme:prerelease/component");
+    let report = check_json(&env, &component, &wharf_examples::check_semver_platform_wit(), Some("service-next"), 1);
     assert_eq!(
         messages(&report),
         ["import not allowed: the component imports the interface acme:kv/store@0.3.0-rc.1 \
@@ -276,8 +271,8 @@ fn pre_releases_match_only_exactly() {
 #[test]
 fn several_worlds_need_world_and_one_is_picked_by_name() {
     let env = TestEnv::new();
-    let filter = build(&env, "fits", FILTER);
-    let run = check(&env, &filter, &path_str(&platform()), None, &[]);
+    let filter = check_example(&env, "fits", FILTER);
+    let run = check(&env, &filter, &path_str(&wharf_examples::check_platform_wit()), None, &[]);
     run.assert_code(2);
     assert!(
         run.stderr.contains(
@@ -287,21 +282,31 @@ fn several_worlds_need_world_and_one_is_picked_by_name() {
         "{run}"
     );
     assert!(run.stderr.contains("hint: choose one with --world, for example --world filter-plugin"), "{run}");
-    let json = check(&env, &filter, &path_str(&platform()), None, &["--format", "json"]);
+    let json = check(&env, &filter, &path_str(&wharf_examples::check_platform_wit()), None, &["--format", "json"]);
     json.assert_code(2);
     assert_eq!(json.json()["error"]["kind"], "usage");
 
     for world in ["filter-plugin", "acme:plugins/filter-plugin", "acme:plugins/filter-plugin@0.1.0"] {
-        assert_eq!(check_json(&env, &filter, &platform(), Some(world), 0)["fits"], true, "{world}");
+        assert_eq!(
+            check_json(&env, &filter, &wharf_examples::check_platform_wit(), Some(world), 0)["fits"],
+            true,
+            "{world}"
+        );
     }
-    let wrong = check(&env, &filter, &path_str(&platform()), Some("storage-plugin"), &["--format", "json"]);
+    let wrong = check(
+        &env,
+        &filter,
+        &path_str(&wharf_examples::check_platform_wit()),
+        Some("storage-plugin"),
+        &["--format", "json"],
+    );
     wrong.assert_code(1);
-    let unknown = check(&env, &filter, &path_str(&platform()), Some("proxy"), &[]);
+    let unknown = check(&env, &filter, &path_str(&wharf_examples::check_platform_wit()), Some("proxy"), &[]);
     unknown.assert_code(2);
     assert!(unknown.stderr.contains("has no world \"proxy\""), "{unknown}");
 
     // A package with one world needs no --world.
-    let meter = build(&env, "missing-export", "acme:meter/meter");
+    let meter = check_example(&env, "missing-export", "acme:meter/meter");
     let own_wit = wharf_examples::check_dir().join("missing-export").join("wit");
     assert_eq!(check_json(&env, &meter, &own_wit, None, 0)["world"], "acme:meter/meter@0.1.0");
 }
@@ -309,22 +314,24 @@ fn several_worlds_need_world_and_one_is_picked_by_name() {
 #[test]
 fn wit_comes_from_a_directory_a_file_or_a_binary_package() {
     let env = TestEnv::new();
-    let good = build(&env, "fits", FILTER);
-    let bad = build(&env, "signature-mismatch", FILTER);
+    let good = check_example(&env, "fits", FILTER);
+    let bad = check_example(&env, "signature-mismatch", FILTER);
     let package = env.write(
         "acme-plugins.wasm",
-        wharf_examples::build_wit_package(&platform()).expect("encode the platform's WIT package"),
+        wharf_examples::build_wit_package(&wharf_examples::check_platform_wit())
+            .expect("encode the platform's WIT package"),
     );
-    let file = platform().join("plugins.wit");
-    for wit in [platform(), file, package] {
+    let file = wharf_examples::check_platform_wit().join("plugins.wit");
+    for wit in [wharf_examples::check_platform_wit(), file, package] {
         assert_eq!(check_json(&env, &good, &wit, Some("filter-plugin"), 0)["fits"], true, "{}", wit.display());
         assert_eq!(kinds(&check_json(&env, &bad, &wit, Some("filter-plugin"), 1)).len(), 2, "{}", wit.display());
     }
     // A directory with deps/ (several versions of one package side by side).
-    let safe = build(&env, "semver-safe", "acme:semver-safe/component");
+    let safe = check_example(&env, "semver-safe", "acme:semver-safe/component");
     let semver_package = env.write(
         "acme-platform.wasm",
-        wharf_examples::build_wit_package(&semver_platform()).expect("encode the semver platform"),
+        wharf_examples::build_wit_package(&wharf_examples::check_semver_platform_wit())
+            .expect("encode the semver platform"),
     );
     assert_eq!(check_json(&env, &safe, &semver_package, Some("service"), 0)["fits"], true);
 }
@@ -332,13 +339,21 @@ fn wit_comes_from_a_directory_a_file_or_a_binary_package() {
 #[test]
 fn unreadable_input_exits_2_and_says_why() {
     let env = TestEnv::new();
-    let good = build(&env, "fits", FILTER);
+    let good = check_example(&env, "fits", FILTER);
     let cases: Vec<(String, String, &str)> = vec![
-        (env.path("absent.wasm").to_string_lossy().into_owned(), path_str(&platform()), "cannot read"),
-        (path_str(&env.write("junk.wasm", b"hello")), path_str(&platform()), "is not a valid WebAssembly binary"),
+        (
+            env.path("absent.wasm").to_string_lossy().into_owned(),
+            path_str(&wharf_examples::check_platform_wit()),
+            "cannot read",
+        ),
+        (
+            path_str(&env.write("junk.wasm", b"hello")),
+            path_str(&wharf_examples::check_platform_wit()),
+            "is not a valid WebAssembly binary",
+        ),
         (
             path_str(&env.write("core.wasm", wharf_examples::build_hello_module().expect("core module"))),
-            path_str(&platform()),
+            path_str(&wharf_examples::check_platform_wit()),
             "is a core module, not a component",
         ),
         (
@@ -366,20 +381,20 @@ fn unreadable_input_exits_2_and_says_why() {
 fn a_component_in_a_registry_is_checked_after_download() {
     let registry = Registry::start();
     let env = TestEnv::new();
-    let good = build(&env, "fits", FILTER);
-    let bad = build(&env, "record-mismatch", FILTER);
+    let good = check_example(&env, "fits", FILTER);
+    let bad = check_example(&env, "record-mismatch", FILTER);
     let good_ref = registry.reference("plugins/filter:1.0.0");
     let bad_ref = registry.reference("plugins/filter:1.0.1");
     wharf(&["push", &good, &good_ref], &env).assert_ok();
     wharf(&["push", &bad, &bad_ref], &env).assert_ok();
 
-    let report = check_json(&env, &good_ref, &platform(), Some("filter-plugin"), 0);
+    let report = check_json(&env, &good_ref, &wharf_examples::check_platform_wit(), Some("filter-plugin"), 0);
     assert_eq!(report["typesChecked"], true);
     let component = report["component"].as_str().unwrap_or_default();
     assert!(component.starts_with(&format!("{}/plugins/filter@sha256:", registry.host())), "{report}");
 
     // The names in the config fit; only the types differ, so the layer is fetched and checked.
-    let report = check_json(&env, &bad_ref, &platform(), Some("filter-plugin"), 1);
+    let report = check_json(&env, &bad_ref, &wharf_examples::check_platform_wit(), Some("filter-plugin"), 1);
     assert_eq!(report["typesChecked"], true);
     assert_eq!(kinds(&report), ["type-mismatch"]);
 }
@@ -387,26 +402,28 @@ fn a_component_in_a_registry_is_checked_after_download() {
 #[test]
 fn the_config_alone_answers_when_the_names_already_do_not_fit() {
     let env = TestEnv::new();
-    let meter = build(&env, "missing-export", "acme:meter/meter");
+    let meter = check_example(&env, "missing-export", "acme:meter/meter");
     let bytes = std::fs::read(&meter).expect("read the component");
     wharf(&["push", &meter, "oci:store:meter"], &env).assert_ok();
     // Remove the layer: only the manifest and config are left to read.
     std::fs::remove_file(env.path("store/blobs/sha256").join(&sha256_digest(&bytes)[7..])).expect("remove the layer");
 
-    let report = check_json(&env, "oci:store:meter", &platform(), Some("filter-plugin"), 1);
+    let report = check_json(&env, "oci:store:meter", &wharf_examples::check_platform_wit(), Some("filter-plugin"), 1);
     assert_eq!(report["typesChecked"], false);
     assert_eq!(kinds(&report), ["missing-export"]);
-    let text = check(&env, "oci:store:meter", &path_str(&platform()), Some("filter-plugin"), &[]);
+    let text =
+        check(&env, "oci:store:meter", &path_str(&wharf_examples::check_platform_wit()), Some("filter-plugin"), &[]);
     text.assert_code(1);
     assert!(text.stdout.contains("the component was not downloaded"), "{text}");
 
     // When the names fit, the layer is needed, and its absence is an error (exit 2).
-    let fits = build(&env, "fits", FILTER);
+    let fits = check_example(&env, "fits", FILTER);
     let fits_bytes = std::fs::read(&fits).expect("read the component");
     wharf(&["push", &fits, "oci:store:filter"], &env).assert_ok();
     std::fs::remove_file(env.path("store/blobs/sha256").join(&sha256_digest(&fits_bytes)[7..]))
         .expect("remove the layer");
-    check(&env, "oci:store:filter", &path_str(&platform()), Some("filter-plugin"), &[]).assert_code(2);
+    check(&env, "oci:store:filter", &path_str(&wharf_examples::check_platform_wit()), Some("filter-plugin"), &[])
+        .assert_code(2);
 }
 
 #[test]
@@ -415,16 +432,17 @@ fn a_wit_package_in_a_registry_is_a_world_source() {
     let env = TestEnv::new();
     let package = env.write(
         "acme-plugins.wasm",
-        wharf_examples::build_wit_package(&platform()).expect("encode the platform's WIT package"),
+        wharf_examples::build_wit_package(&wharf_examples::check_platform_wit())
+            .expect("encode the platform's WIT package"),
     );
     let wit_ref = registry.reference("acme/plugins:0.1.0");
     wharf(&["push", &path_str(&package), &wit_ref], &env).assert_ok();
 
-    let good = build(&env, "fits", FILTER);
+    let good = check_example(&env, "fits", FILTER);
     let run = check(&env, &good, &wit_ref, Some("filter-plugin"), &["--format", "json"]);
     run.assert_ok();
     assert_eq!(run.json()["world"], "acme:plugins/filter-plugin@0.1.0");
-    let bad = build(&env, "extra-import", FILTER);
+    let bad = check_example(&env, "extra-import", FILTER);
     check(&env, &bad, &wit_ref, Some("filter-plugin"), &[]).assert_code(1);
 
     // A reference to a component is not a WIT package.
@@ -439,8 +457,8 @@ fn a_wit_package_in_a_registry_is_a_world_source() {
 fn push_with_wit_refuses_what_does_not_fit_and_records_the_world() {
     let registry = Registry::start();
     let env = TestEnv::new();
-    let wit = path_str(&platform());
-    let bad = build(&env, "signature-mismatch", FILTER);
+    let wit = path_str(&wharf_examples::check_platform_wit());
+    let bad = check_example(&env, "signature-mismatch", FILTER);
     let bad_ref = registry.reference("plugins/filter:0.9.0");
     let refused = wharf(&["push", &bad, &bad_ref, "--wit", &wit, "--world", "filter-plugin"], &env);
     refused.assert_code(1);
@@ -455,7 +473,7 @@ fn push_with_wit_refuses_what_does_not_fit_and_records_the_world() {
     json.assert_code(1);
     assert_eq!(json.json()["fits"], false);
 
-    let good = build(&env, "fits", FILTER);
+    let good = check_example(&env, "fits", FILTER);
     let good_ref = registry.reference("plugins/filter:1.0.0");
     let pushed =
         wharf(&["push", &good, &good_ref, "--wit", &wit, "--world", "filter-plugin", "--format", "json"], &env);

@@ -5,33 +5,22 @@
 //! metadata, or the registry's `.well-known/wasm-pkg/registry.json` (served
 //! here by python's `http.server`, since the registry cannot serve it).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use registry_tests::{Registry, StaticServer, TestEnv, wharf};
+use registry_tests::{Registry, StaticServer, TestEnv, check_example, wharf};
 
 const FILTER: &str = "acme:plugins/filter-plugin";
 
-/// `examples/check/platform/wit`: package acme:plugins@0.1.0.
-fn platform() -> PathBuf {
-    wharf_examples::check_dir().join("platform").join("wit")
-}
-
 fn path_str(path: &Path) -> String {
     path.to_string_lossy().into_owned()
-}
-
-/// Builds the example `case` against `world` into `<env>/<case>.wasm`.
-fn build(env: &TestEnv, case: &str, world: &str) -> String {
-    let bytes = wharf_examples::build_check_component(case, world)
-        .unwrap_or_else(|e| panic!("build the {case} example component: {e:#}"));
-    path_str(&env.write(&format!("{case}.wasm"), bytes))
 }
 
 /// Pushes the platform's binary WIT package (acme:plugins@0.1.0) to `reference`.
 fn push_platform_package(env: &TestEnv, reference: &str) {
     let package = env.write(
         "acme-plugins.wasm",
-        wharf_examples::build_wit_package(&platform()).expect("encode the platform's WIT package"),
+        wharf_examples::build_wit_package(&wharf_examples::check_platform_wit())
+            .expect("encode the platform's WIT package"),
     );
     wharf(&["push", &path_str(&package), reference], env).assert_ok();
 }
@@ -45,7 +34,7 @@ fn write_wkg_config(env: &mut TestEnv, toml: &str) {
 
 /// Pushes the `fits` component with `--wit` (recording its target) to `reference`.
 fn push_with_target(env: &TestEnv, case: &str, wit: &Path, reference: &str) {
-    let component = build(env, case, FILTER);
+    let component = check_example(env, case, FILTER);
     let pushed = wharf(&["push", &component, reference, "--wit", &path_str(wit), "--world", "filter-plugin"], env);
     pushed.assert_ok();
 }
@@ -60,7 +49,7 @@ fn the_declared_world_is_fetched_from_the_default_registry() {
     write_wkg_config(&mut env, &format!("default_registry = \"{}\"\n", registry.host()));
 
     let good_ref = registry.reference("plugins/filter:1.0.0");
-    push_with_target(&env, "fits", &platform(), &good_ref);
+    push_with_target(&env, "fits", &wharf_examples::check_platform_wit(), &good_ref);
     let run = wharf(&["check", &good_ref], &env);
     run.assert_ok();
     assert!(run.stdout.contains("fits acme:plugins/filter-plugin@0.1.0"), "{run}");
@@ -92,7 +81,7 @@ fn no_declared_world_or_an_unfetchable_one_exits_2_with_the_fix() {
     write_wkg_config(&mut env, &format!("default_registry = \"{}\"\n", registry.host()));
 
     // Pushed without --wit: no component.target.
-    let plain = build(&env, "fits", FILTER);
+    let plain = check_example(&env, "fits", FILTER);
     let plain_ref = registry.reference("plugins/filter:0.1.0");
     wharf(&["push", &plain, &plain_ref], &env).assert_ok();
     let run = wharf(&["check", &plain_ref], &env);
@@ -110,7 +99,7 @@ fn no_declared_world_or_an_unfetchable_one_exits_2_with_the_fix() {
 
     // The target's package (acme:plugins@0.1.0) was never pushed.
     let target_ref = registry.reference("plugins/filter:1.0.0");
-    push_with_target(&env, "fits", &platform(), &target_ref);
+    push_with_target(&env, "fits", &wharf_examples::check_platform_wit(), &target_ref);
     let run = wharf(&["check", &target_ref], &env);
     run.assert_code(2);
     let expected = format!(
@@ -155,7 +144,7 @@ fn inline_metadata_maps_a_namespace_without_any_fetch_and_wkg_config_file_wins()
     env.write(".config/wasm-pkg/config.toml", "default_registry = \"nowhere.invalid\"\n");
 
     let good_ref = registry.reference("plugins/filter:1.0.0");
-    push_with_target(&env, "fits", &platform(), &good_ref);
+    push_with_target(&env, "fits", &wharf_examples::check_platform_wit(), &good_ref);
     let run = wharf(&["check", &good_ref], &env);
     run.assert_ok();
     assert!(run.stdout.contains("fits acme:plugins/filter-plugin@0.1.0"), "{run}");
@@ -183,7 +172,7 @@ fn well_known_registry_metadata_is_discovered() {
     write_wkg_config(&mut env, &format!("[namespace_registries]\nacme = \"{}\"\n", server.host()));
 
     let good_ref = registry.reference("plugins/filter:1.0.0");
-    push_with_target(&env, "fits", &platform(), &good_ref);
+    push_with_target(&env, "fits", &wharf_examples::check_platform_wit(), &good_ref);
     let run = wharf(&["check", &good_ref], &env);
     run.assert_ok();
     assert!(run.stdout.contains("fits acme:plugins/filter-plugin@0.1.0"), "{run}");

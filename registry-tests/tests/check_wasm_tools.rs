@@ -11,28 +11,14 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use registry_tests::{Run, TestEnv, run, wharf};
+use registry_tests::{Run, TestEnv, check_example, run, wharf};
 
 const FILTER: &str = "acme:plugins/filter-plugin";
 const WASM_TOOLS_VERSION: &str = "1.258.3";
 const INSTALL: &str = "cargo install wasm-tools --version 1.258.3 --locked --no-default-features --features component";
 
-fn platform() -> PathBuf {
-    wharf_examples::check_dir().join("platform").join("wit")
-}
-
-fn semver_platform() -> PathBuf {
-    wharf_examples::check_dir().join("platform-semver").join("wit")
-}
-
 fn path_str(path: &Path) -> String {
     path.to_string_lossy().into_owned()
-}
-
-fn build(env: &TestEnv, case: &str, world: &str) -> String {
-    let bytes = wharf_examples::build_check_component(case, world)
-        .unwrap_or_else(|e| panic!("build the {case} example component: {e:#}"));
-    path_str(&env.write(&format!("{case}.wasm"), bytes))
 }
 
 /// The `wasm-tools` to run: `$WASM_TOOLS`, else the one on `PATH`, else
@@ -92,24 +78,24 @@ fn problem_lines(run: &Run) -> Vec<&str> {
 #[test]
 fn a_fitting_component_passes_both() {
     let env = TestEnv::new();
-    let component = build(&env, "fits", FILTER);
-    let theirs = targets(&env, &platform(), &component, "filter-plugin");
+    let component = check_example(&env, "fits", FILTER);
+    let theirs = targets(&env, &wharf_examples::check_platform_wit(), &component, "filter-plugin");
     theirs.assert_ok();
     assert_eq!((theirs.stdout.as_str(), theirs.stderr.as_str()), ("", ""), "wasm-tools is silent on success");
-    check(&env, &platform(), &component, "filter-plugin").assert_ok();
+    check(&env, &wharf_examples::check_platform_wit(), &component, "filter-plugin").assert_ok();
 }
 
 #[test]
 fn a_missing_export_fails_both() {
     let env = TestEnv::new();
-    let component = build(&env, "missing-export", "acme:meter/meter");
-    let theirs = targets(&env, &platform(), &component, "filter-plugin");
+    let component = check_example(&env, "missing-export", "acme:meter/meter");
+    let theirs = targets(&env, &wharf_examples::check_platform_wit(), &component, "filter-plugin");
     theirs.assert_code(1);
     let chain = cause(&theirs);
     assert_eq!(chain[0], "type mismatch for import `filter-plugin`", "{theirs}");
     assert!(chain[1].starts_with("missing export named `acme:plugins/filter@0.1.0` (at offset 0x"), "{theirs}");
 
-    let ours = check(&env, &platform(), &component, "filter-plugin");
+    let ours = check(&env, &wharf_examples::check_platform_wit(), &component, "filter-plugin");
     ours.assert_code(1);
     assert_eq!(
         problem_lines(&ours),
@@ -123,14 +109,14 @@ fn a_missing_export_fails_both() {
 fn a_semver_safe_component_fails_wasm_tools_exact_names_and_fits_wharf() {
     let env = TestEnv::new();
     // Imports store@0.2.0 where the world provides 0.2.3; exports handler@0.2.3 where it requires 0.2.0.
-    let component = build(&env, "semver-safe", "acme:semver-safe/component");
-    let theirs = targets(&env, &semver_platform(), &component, "service");
+    let component = check_example(&env, "semver-safe", "acme:semver-safe/component");
+    let theirs = targets(&env, &wharf_examples::check_semver_platform_wit(), &component, "service");
     theirs.assert_code(1);
     let chain = cause(&theirs);
     assert_eq!(chain[0], "type mismatch for import `service`", "{theirs}");
     assert!(chain[1].starts_with("missing import named `acme:kv/store@0.2.0` (at offset 0x"), "{theirs}");
 
-    let ours = check(&env, &semver_platform(), &component, "service");
+    let ours = check(&env, &wharf_examples::check_semver_platform_wit(), &component, "service");
     ours.assert_ok();
     assert!(
         ours.stdout.contains("semver: import acme:kv/store@0.2.0 matched the world's acme:kv/store@0.2.3"),
@@ -146,8 +132,8 @@ fn a_semver_safe_component_fails_wasm_tools_exact_names_and_fits_wharf() {
 fn wasm_tools_stops_at_the_first_mismatch_and_wharf_reports_all() {
     let env = TestEnv::new();
     // Two differences: `log`'s parameter `code` is a u64, `check` takes an extra `strict: bool`.
-    let component = build(&env, "signature-mismatch", FILTER);
-    let theirs = targets(&env, &platform(), &component, "filter-plugin");
+    let component = check_example(&env, "signature-mismatch", FILTER);
+    let theirs = targets(&env, &wharf_examples::check_platform_wit(), &component, "filter-plugin");
     theirs.assert_code(1);
     let chain = cause(&theirs);
     assert_eq!(
@@ -163,7 +149,7 @@ fn wasm_tools_stops_at_the_first_mismatch_and_wharf_reports_all() {
     assert!(chain[4].starts_with("expected primitive `u64` found primitive `u32` (at offset 0x"), "{theirs}");
     assert!(!theirs.stderr.contains("check"), "wasm-tools reports only the first mismatch:\n{theirs}");
 
-    let ours = check(&env, &platform(), &component, "filter-plugin");
+    let ours = check(&env, &wharf_examples::check_platform_wit(), &component, "filter-plugin");
     ours.assert_code(1);
     assert_eq!(
         problem_lines(&ours),
@@ -179,8 +165,8 @@ fn wasm_tools_stops_at_the_first_mismatch_and_wharf_reports_all() {
 #[test]
 fn a_record_field_mismatch_is_one_error_in_both_with_different_words() {
     let env = TestEnv::new();
-    let component = build(&env, "record-mismatch", FILTER);
-    let theirs = targets(&env, &platform(), &component, "filter-plugin");
+    let component = check_example(&env, "record-mismatch", FILTER);
+    let theirs = targets(&env, &wharf_examples::check_platform_wit(), &component, "filter-plugin");
     theirs.assert_code(1);
     let chain = cause(&theirs);
     assert_eq!(
@@ -196,7 +182,7 @@ fn a_record_field_mismatch_is_one_error_in_both_with_different_words() {
     // wasm-tools reads the world as importing the component: its "expected" is the component's side.
     assert!(chain[4].starts_with("expected primitive `u64` found primitive `u32`"), "{theirs}");
 
-    let ours = check(&env, &platform(), &component, "filter-plugin");
+    let ours = check(&env, &wharf_examples::check_platform_wit(), &component, "filter-plugin");
     ours.assert_code(1);
     assert_eq!(
         problem_lines(&ours),
