@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use registry_tests::{Registry, Run, TestEnv, push_blob, push_manifest, registry_get, run_in, sha256_digest, wharf};
+use registry_tests::{
+    Registry, Run, TestEnv, push_blob, push_manifest, registry_get, registry_get_json, run_in, sha256_digest, wharf,
+};
 use serde_json::{Value, json};
 
 const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -71,9 +73,7 @@ impl Setup {
     }
 
     fn get_json(&self, path: &str, accept: &str) -> Value {
-        let (status, body) = self.get(path, accept);
-        assert_eq!(status, 200, "GET {path}: {}", String::from_utf8_lossy(&body));
-        serde_json::from_slice(&body).expect("JSON body")
+        registry_get_json(&self.registry.host(), path, accept).1
     }
 
     fn blob(&self, digest: &str) -> Vec<u8> {
