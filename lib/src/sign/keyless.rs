@@ -16,9 +16,13 @@
 //!    expected issuer;
 //! 3. the SET verifies with the key of the log it names, over the canonical
 //!    JSON of `{body, integratedTime, logID, logIndex}`, and the logged body
-//!    (a `hashedrekord`) records this signature, this certificate and this digest;
-//! 4. the signature verifies with the certificate's key over the signed digest;
-//! 5. the signed digest is the artifact's.
+//!    records this signature and this certificate, and: for a `messageSignature`
+//!    (`hashedrekord` entry) this digest; for a DSSE envelope, this payload's
+//!    SHA-256 and (`dsse` entry) this envelope's SHA-256, or (`intoto` entry)
+//!    nothing more;
+//! 4. the signature verifies with the certificate's key over the signed digest
+//!    (or DSSE's PAE of the payload);
+//! 5. the signed digest is the artifact's (for DSSE, the caller checks the statement).
 //!
 //! Also checked: the CA certificates have `basicConstraints` cA, and the leaf
 //! the code-signing extended key usage. Not checked: the Merkle inclusion
@@ -408,15 +412,24 @@ pub fn verify_message_bundle(
 enum Content<'a> {
     /// A `messageSignature`: a signature over an artifact's SHA-256 (`hashedrekord` entry).
     Message { digest: &'a [u8], signature: &'a [u8] },
-    /// A DSSE envelope: a signature over PAE(payloadType, payload) (`intoto` 0.0.2 entry).
-    Dsse { payload_type: &'a str, payload: &'a [u8], signature: &'a [u8] },
+    /// A DSSE envelope: a signature over PAE(payloadType, payload) (`dsse` 0.0.1 or `intoto` 0.0.2 entry).
+    Dsse(Envelope<'a>),
+}
+
+/// A bundle's DSSE envelope: its JSON as given, and the parts checked.
+struct Envelope<'a> {
+    json: &'a Value,
+    payload_type: &'a str,
+    payload: &'a [u8],
+    /// The first signature, the one verified.
+    signature: &'a [u8],
 }
 
 /// Verifies a keyless bundle whose content is a DSSE envelope (in-toto
 /// statement) against `root` and `expected`, offline, and returns who signed
 /// and the verified payload. The caller checks the statement (its subject
-/// digest and predicate type). Log entries of kind `intoto` (0.0.2) are
-/// checked; `dsse` entries are refused as not supported yet.
+/// digest and predicate type). Log entries of kind `dsse` (0.0.1, what
+/// cosign v2.4+ and v3 write) and `intoto` (0.0.2) are checked.
 pub fn verify_dsse_bundle(
     bundle: &[u8],
     root: &TrustedRoot,
@@ -430,7 +443,7 @@ pub fn verify_dsse_bundle(
         .pointer("/signatures/0")
         .and_then(|s| b64_field(s, &["sig"]))
         .ok_or_else(|| malformed("the DSSE envelope has no signature"))?;
-    let content = Content::Dsse { payload_type, payload: &payload, signature: &signature };
+    let content = Content::Dsse(Envelope { json: envelope, payload_type, payload: &payload, signature: &signature });
     let verified = certified(&doc, &content, root, expected)?;
     Ok((verified, payload))
 }
@@ -566,10 +579,10 @@ fn certified(
             // 4. The signature itself.
             verify_prehashed_p256(&spki, digest, signature)?;
         }
-        Content::Dsse { payload_type, payload, signature } => {
-            check_logged_intoto(body_b64, &leaf_der, signature, payload)?;
-            let pae = super::payload::pae(payload_type, payload);
-            verify_prehashed_p256(&spki, &Sha256::digest(&pae), signature)?;
+        Content::Dsse(envelope) => {
+            check_logged_dsse(body_b64, &leaf_der, envelope)?;
+            let pae = super::payload::pae(envelope.payload_type, envelope.payload);
+            verify_prehashed_p256(&spki, &Sha256::digest(&pae), envelope.signature)?;
         }
     }
     Ok(KeylessVerified {
@@ -630,32 +643,35 @@ fn check_logged_body(
     Ok(())
 }
 
-/// The logged body of a DSSE bundle, an `intoto` 0.0.2 entry, must record
-/// this signature (base64 of its base64, as Rekor stores it), this
-/// certificate and this payload's SHA-256.
-fn check_logged_intoto(
-    body_b64: &str,
-    leaf_der: &[u8],
-    signature: &[u8],
-    payload: &[u8],
-) -> std::result::Result<(), Rejection> {
-    let logged = |reason: String| (Problem::InvalidLogEntry, reason);
+/// What a DSSE bundle's log entry must record, by its kind: a `dsse` 0.0.1
+/// entry (cosign v2.4+ and v3, sigstore-go, sigstore-js) or an `intoto` 0.0.2 one.
+fn check_logged_dsse(body_b64: &str, leaf_der: &[u8], envelope: &Envelope<'_>) -> std::result::Result<(), Rejection> {
     let body = logged_body(body_b64)?;
     let kind = body.get("kind").and_then(Value::as_str).unwrap_or_default();
     let version = body.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
-    if (kind, version) != ("intoto", "0.0.2") {
-        return Err((
+    let spec = body.get("spec").unwrap_or(&Value::Null);
+    match (kind, version) {
+        ("dsse", "0.0.1") => check_dsse_body(spec, leaf_der, envelope),
+        ("intoto", "0.0.2") => check_intoto_body(spec, leaf_der, envelope),
+        _ => Err((
             Problem::Unsupported,
-            format!("a {kind} {version} log entry: wharf checks DSSE bundles logged as intoto 0.0.2 only"),
-        ));
+            format!("a {kind} {version} log entry: wharf checks DSSE bundles logged as dsse 0.0.1 or intoto 0.0.2"),
+        )),
     }
-    let content = body.pointer("/spec/content").unwrap_or(&Value::Null);
-    if content.pointer("/payloadHash/value").and_then(Value::as_str) != Some(hex(&Sha256::digest(payload)).as_str()) {
+}
+
+/// An `intoto` 0.0.2 body must record this signature (base64 of its base64,
+/// as Rekor stores it), this certificate and this payload's SHA-256.
+fn check_intoto_body(spec: &Value, leaf_der: &[u8], envelope: &Envelope<'_>) -> std::result::Result<(), Rejection> {
+    let logged = |reason: String| (Problem::InvalidLogEntry, reason);
+    let content = spec.get("content").unwrap_or(&Value::Null);
+    let payload_hash = hex(&Sha256::digest(envelope.payload));
+    if content.pointer("/payloadHash/value").and_then(Value::as_str) != Some(payload_hash.as_str()) {
         return Err(logged("the log entry is for another payload".into()));
     }
     let sig = content.pointer("/envelope/signatures/0").unwrap_or(&Value::Null);
     let logged_sig = b64_field(sig, &["sig"]).and_then(|inner| B64.decode(inner).ok());
-    if logged_sig.as_deref() != Some(signature) {
+    if logged_sig.as_deref() != Some(envelope.signature) {
         return Err(logged("the log entry records another signature".into()));
     }
     let pem = b64_field(sig, &["publicKey"]).unwrap_or_default();
@@ -663,6 +679,83 @@ fn check_logged_intoto(
         return Err(logged("the log entry records another certificate".into()));
     }
     Ok(())
+}
+
+/// A `dsse` 0.0.1 body must record this payload's SHA-256 (`payloadHash`),
+/// this signature with this certificate as its `verifier` (PEM), and the
+/// SHA-256 of this envelope as the signer submitted it (`envelopeHash`).
+fn check_dsse_body(spec: &Value, leaf_der: &[u8], envelope: &Envelope<'_>) -> std::result::Result<(), Rejection> {
+    let logged = |reason: String| (Problem::InvalidLogEntry, reason);
+    let payload_hash = hex(&Sha256::digest(envelope.payload));
+    let logged_payload = sha256_field(spec, "payloadHash")?;
+    if logged_payload != payload_hash {
+        return Err(logged(format!(
+            "the log entry is for another payload (its payloadHash is {logged_payload}, this payload's SHA-256 {payload_hash})"
+        )));
+    }
+    let entry = spec
+        .get("signatures")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|s| b64_field(s, &["signature"]).as_deref() == Some(envelope.signature))
+        .ok_or_else(|| logged("the log entry records another signature".into()))?;
+    let pem = b64_field(entry, &["verifier"]).unwrap_or_default();
+    if pem_der(&pem).as_deref() != Some(leaf_der) {
+        return Err(logged("the log entry records another certificate".into()));
+    }
+    let logged_envelope = sha256_field(spec, "envelopeHash")?;
+    let submitted = submitted_envelopes(envelope.json)?;
+    if !submitted.iter().any(|form| hex(&Sha256::digest(form.as_bytes())) == logged_envelope) {
+        return Err(logged(format!(
+            "the log entry's envelopeHash {logged_envelope} is not the SHA-256 of this envelope: it was altered after it was logged (payload type, key id or signatures)"
+        )));
+    }
+    Ok(())
+}
+
+/// The lowercase hex value of a `{algorithm: sha256, value}` field of a log entry body.
+fn sha256_field(spec: &Value, name: &str) -> std::result::Result<String, Rejection> {
+    let field = spec.get(name).unwrap_or(&Value::Null);
+    if field.get("algorithm").and_then(Value::as_str) != Some("sha256") {
+        return Err((Problem::InvalidLogEntry, format!("the log entry has no SHA-256 {name}")));
+    }
+    let value = field.get("value").and_then(Value::as_str).unwrap_or_default();
+    Ok(value.to_ascii_lowercase())
+}
+
+/// The envelope as signers submit it to Rekor, whose `envelopeHash` is the
+/// SHA-256 of those exact bytes: compact JSON, fields in the order `payload`,
+/// `payloadType`, `signatures` (each `sig`, then `keyid`), base64 with
+/// padding. A non-empty key id is always written; an empty one is left out
+/// (Go's and protobuf's JSON, cosign, sigstore-go, sigstore-js's GitHub
+/// attestations) or written as `""` (sigstore-js for npm, sigstore-java), so
+/// both forms are returned.
+fn submitted_envelopes(envelope: &Value) -> std::result::Result<[String; 2], Rejection> {
+    let text = |v: &Value| serde_json::to_string(v.as_str().unwrap_or_default()).unwrap_or_default();
+    let reencoded = |v: Option<&Value>, what: &str| -> std::result::Result<String, Rejection> {
+        let raw = v.and_then(Value::as_str).and_then(|s| B64.decode(s.trim()).ok());
+        raw.map(|bytes| format!("\"{}\"", B64.encode(bytes)))
+            .ok_or_else(|| malformed(format!("the DSSE envelope's {what} is not base64")))
+    };
+    let payload = reencoded(envelope.get("payload"), "payload")?;
+    let payload_type = text(envelope.get("payloadType").unwrap_or(&Value::Null));
+    let mut forms = [String::new(), String::new()];
+    for (form, keep_empty_keyid) in forms.iter_mut().zip([false, true]) {
+        let mut signatures = Vec::new();
+        for s in envelope.get("signatures").and_then(Value::as_array).into_iter().flatten() {
+            let sig = reencoded(s.get("sig"), "signature")?;
+            let keyid = s.get("keyid").and_then(Value::as_str).unwrap_or_default();
+            signatures.push(if keyid.is_empty() && !keep_empty_keyid {
+                format!(r#"{{"sig":{sig}}}"#)
+            } else {
+                format!(r#"{{"sig":{sig},"keyid":{}}}"#, text(&Value::from(keyid)))
+            });
+        }
+        *form =
+            format!(r#"{{"payload":{payload},"payloadType":{payload_type},"signatures":[{}]}}"#, signatures.join(","));
+    }
+    Ok(forms)
 }
 
 /// The DER inside PEM text.
