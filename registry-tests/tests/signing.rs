@@ -778,29 +778,60 @@ fn a_real_keyless_bundle_verifies_through_the_cli_in_a_layout() {
 fn keyless_dsse_bundles_are_verified_up_to_their_statement() {
     let s = setup("wasm/add:1");
     attach_bundle(&s, &std::fs::read(keyless_fixture("bundle-provenance.json")).expect("fixture"));
-    let root = keyless_fixture("trusted-root-public-good.json").to_string_lossy().into_owned();
-    let run = |identity: &str| {
-        wharf(
-            &[
-                "verify",
-                &s.reference,
-                "--certificate-identity",
-                identity,
-                "--certificate-oidc-issuer",
-                "https://token.actions.githubusercontent.com",
-                "--trusted-root",
-                &root,
-                "--format",
-                "json",
-            ],
-            &s.env,
-        )
-    };
-    let right = run("https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main");
+    let right = verify_github_keyless(
+        &s,
+        "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main",
+    );
     right.assert_code(1);
     assert_eq!(verdicts(&right), [v("bundle", false, "not-a-signature")], "{right}");
-    let wrong = run("https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/evil");
+    let wrong = verify_github_keyless(
+        &s,
+        "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/evil",
+    );
     assert_eq!(verdicts(&wrong), [v("bundle", false, "wrong-identity")], "{wrong}");
+}
+
+/// Keyless `wharf verify` of the setup's artifact, `--format json`, for a GitHub Actions
+/// workflow `identity`, against the public-good trusted root.
+fn verify_github_keyless(s: &Setup, identity: &str) -> Run {
+    let root = keyless_fixture("trusted-root-public-good.json").to_string_lossy().into_owned();
+    wharf(
+        &[
+            "verify",
+            &s.reference,
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            "https://token.actions.githubusercontent.com",
+            "--trusted-root",
+            &root,
+            "--format",
+            "json",
+        ],
+        &s.env,
+    )
+}
+
+/// A real keyless DSSE bundle logged as a Rekor `dsse` 0.0.1 entry, what cosign v2.4+ and v3 write
+/// (sigstore-conformance's happy path, public-good Sigstore), attached to an artifact in
+/// docker-registry: every keyless check passes through the CLI, then its statement (an SLSA
+/// provenance for a blob) is judged as for any bundle; a wrong identity, and a real log entry for
+/// another signature of the same payload, are each named.
+#[test]
+fn keyless_dsse_v001_log_entries_are_verified_through_the_cli() {
+    let s = setup("wasm/add:1");
+    let beacon = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+    attach_bundle(&s, &std::fs::read(keyless_fixture("dsse-happy-path.sigstore.json")).expect("fixture"));
+    let right = verify_github_keyless(&s, beacon);
+    right.assert_code(1);
+    assert_eq!(verdicts(&right), [v("bundle", false, "not-a-signature")], "{right}");
+    let wrong = verify_github_keyless(&s, "https://github.com/mallory/repo/.github/workflows/x.yml@refs/heads/main");
+    assert_eq!(verdicts(&wrong), [v("bundle", false, "wrong-identity")], "{wrong}");
+    attach_bundle(&s, &std::fs::read(keyless_fixture("dsse-mismatch-sig.sigstore.json")).expect("fixture"));
+    let swapped = verify_github_keyless(&s, beacon);
+    swapped.assert_code(1);
+    assert_eq!(verdicts(&swapped), [v("bundle", false, "invalid-log-entry")], "{swapped}");
+    assert!(swapped.stdout.contains("another signature"), "{swapped}");
 }
 
 /// RSA is verification only: an OpenSSL RSA signature (PKCS#1 v1.5, SHA-256: cosign's RSA scheme) over
