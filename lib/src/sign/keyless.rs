@@ -732,30 +732,38 @@ fn sha256_field(spec: &Value, name: &str) -> std::result::Result<String, Rejecti
 /// attestations) or written as `""` (sigstore-js for npm, sigstore-java), so
 /// both forms are returned.
 fn submitted_envelopes(envelope: &Value) -> std::result::Result<[String; 2], Rejection> {
-    let text = |v: &Value| serde_json::to_string(v.as_str().unwrap_or_default()).unwrap_or_default();
-    let reencoded = |v: Option<&Value>, what: &str| -> std::result::Result<String, Rejection> {
-        let raw = v.and_then(Value::as_str).and_then(|s| B64.decode(s.trim()).ok());
-        raw.map(|bytes| format!("\"{}\"", B64.encode(bytes)))
-            .ok_or_else(|| malformed(format!("the DSSE envelope's {what} is not base64")))
-    };
-    let payload = reencoded(envelope.get("payload"), "payload")?;
-    let payload_type = text(envelope.get("payloadType").unwrap_or(&Value::Null));
-    let mut forms = [String::new(), String::new()];
-    for (form, keep_empty_keyid) in forms.iter_mut().zip([false, true]) {
-        let mut signatures = Vec::new();
-        for s in envelope.get("signatures").and_then(Value::as_array).into_iter().flatten() {
-            let sig = reencoded(s.get("sig"), "signature")?;
-            let keyid = s.get("keyid").and_then(Value::as_str).unwrap_or_default();
-            signatures.push(if keyid.is_empty() && !keep_empty_keyid {
-                format!(r#"{{"sig":{sig}}}"#)
-            } else {
-                format!(r#"{{"sig":{sig},"keyid":{}}}"#, text(&Value::from(keyid)))
-            });
-        }
-        *form =
-            format!(r#"{{"payload":{payload},"payloadType":{payload_type},"signatures":[{}]}}"#, signatures.join(","));
+    Ok([submitted_envelope(envelope, false)?, submitted_envelope(envelope, true)?])
+}
+
+/// One form of [`submitted_envelopes`]: with or without empty key ids.
+fn submitted_envelope(envelope: &Value, empty_keyid_written: bool) -> std::result::Result<String, Rejection> {
+    let payload = json_base64(envelope.get("payload"), "payload")?;
+    let payload_type = json_string(envelope.get("payloadType").and_then(Value::as_str).unwrap_or_default());
+    let mut signatures = Vec::new();
+    for s in envelope.get("signatures").and_then(Value::as_array).into_iter().flatten() {
+        let sig = json_base64(s.get("sig"), "signature")?;
+        let keyid = s.get("keyid").and_then(Value::as_str).unwrap_or_default();
+        signatures.push(if keyid.is_empty() && !empty_keyid_written {
+            format!(r#"{{"sig":{sig}}}"#)
+        } else {
+            format!(r#"{{"sig":{sig},"keyid":{}}}"#, json_string(keyid))
+        });
     }
-    Ok(forms)
+    Ok(format!(r#"{{"payload":{payload},"payloadType":{payload_type},"signatures":[{}]}}"#, signatures.join(",")))
+}
+
+/// A base64 field of the envelope as a JSON string, re-encoded as Go and
+/// protobuf write bytes (standard alphabet, padded).
+fn json_base64(value: Option<&Value>, what: &str) -> std::result::Result<String, Rejection> {
+    let bytes = value.and_then(Value::as_str).and_then(|s| B64.decode(s.trim()).ok());
+    bytes
+        .map(|b| json_string(&B64.encode(b)))
+        .ok_or_else(|| malformed(format!("the DSSE envelope's {what} is not base64")))
+}
+
+/// `text` as a JSON string literal.
+fn json_string(text: &str) -> String {
+    Value::from(text).to_string()
 }
 
 /// The DER inside PEM text.

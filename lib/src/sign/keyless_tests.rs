@@ -260,6 +260,13 @@ fn a_dsse_v001_entry_whose_envelope_was_logged_with_an_empty_key_id_verifies() {
     let (who, _) = verify_dsse_bundle(&fixture("sigstore-java-bundle.dsse.sigstore"), &public_good(), &identity)
         .expect("the bundle verifies");
     assert_eq!((who.log_index, who.integrated_time), (150322684, 1732135425));
+    // sigstore-js's bundleV03-dsse.sigstore (an npm publish attestation): `"keyid":""` in the
+    // bundle and in what was logged.
+    let npm =
+        ExpectedIdentity { identity: "brian@dehamer.com".into(), issuer: "https://github.com/login/oauth".into() };
+    let (who, _) = verify_dsse_bundle(&fixture("sigstore-js-bundleV03-dsse.sigstore"), &public_good(), &npm)
+        .expect("the bundle verifies");
+    assert_eq!((who.log_index, who.integrated_time), (27246114, 1689177043));
 }
 
 #[test]
