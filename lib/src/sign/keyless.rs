@@ -24,6 +24,9 @@
 //!    (or DSSE's PAE of the payload);
 //! 5. the signed digest is the artifact's (for DSSE, the caller checks the statement).
 //!
+//! [`verify_legacy_signature`] applies the same checks to a legacy `.sig`
+//! layer, reading the certificate and the log entry from its annotations.
+//!
 //! Also checked: the CA certificates have `basicConstraints` cA, and the leaf
 //! the code-signing extended key usage. Not checked: the Merkle inclusion
 //! proof and checkpoint, SCTs (certificate transparency), RFC 3161
@@ -395,8 +398,9 @@ pub fn verify_message_bundle(
         .ok_or_else(|| malformed("the bundle has no messageSignature.messageDigest (a DSSE bundle?)"))?;
     let signature =
         b64_field(&doc, &["messageSignature", "signature"]).ok_or_else(|| malformed("the bundle has no signature"))?;
-    let verified =
-        certified(&doc, &Content::Message { digest: &signed_digest, signature: &signature }, root, expected)?;
+    let (leaf_der, entry) = bundle_material(&doc)?;
+    let content = Content::Message { digest: &signed_digest, signature: &signature };
+    let verified = certified(&leaf_der, &entry, &content, root, expected)?;
     // What was signed is what was asked about (checked last, so every other
     // finding about a bundle moved from another artifact is reported first).
     if signed_digest != digest {
@@ -406,6 +410,72 @@ pub fn verify_message_bundle(
         ));
     }
     Ok(verified)
+}
+
+/// cosign's annotation with a legacy signature's Fulcio certificate (PEM).
+pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
+/// cosign's annotation with a legacy signature's Rekor entry and SET (JSON).
+pub const REKOR_BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
+
+/// Verifies a keyless legacy `.sig` signature (what `cosign sign` without a
+/// key wrote before bundles): `signature` over the simple-signing `payload`,
+/// with the Fulcio certificate and the Rekor entry of the layer's
+/// [`CERTIFICATE_ANNOTATION`] and [`REKOR_BUNDLE_ANNOTATION`], offline,
+/// against `root` and `expected`. The logged body must be a `hashedrekord` of
+/// the payload's SHA-256. The caller checks the payload's claims.
+pub fn verify_legacy_signature(
+    payload: &[u8],
+    signature: &[u8],
+    certificate_pem: Option<&str>,
+    rekor_bundle: Option<&str>,
+    root: &TrustedRoot,
+    expected: &ExpectedIdentity,
+) -> std::result::Result<KeylessVerified, Rejection> {
+    let (leaf_der, entry) = legacy_material(certificate_pem, rekor_bundle)?;
+    let digest = Sha256::digest(payload);
+    certified(&leaf_der, &entry, &Content::Message { digest: &digest, signature }, root, expected)
+}
+
+/// The certificate (DER) and the log entry of a legacy signature's annotations:
+/// `{"SignedEntryTimestamp": B64, "Payload": {"body", "integratedTime", "logIndex", "logID": HEX}}`.
+fn legacy_material(
+    certificate_pem: Option<&str>,
+    rekor_bundle: Option<&str>,
+) -> std::result::Result<(Vec<u8>, LogEntry), Rejection> {
+    let pem = certificate_pem.ok_or_else(|| {
+        (
+            Problem::Unsupported,
+            format!("no {CERTIFICATE_ANNOTATION} annotation: signed with a key, not a Fulcio certificate; verify it with --key"),
+        )
+    })?;
+    let leaf_der = pem_der(pem.as_bytes())
+        .ok_or_else(|| malformed(format!("the {CERTIFICATE_ANNOTATION} annotation is not a PEM certificate")))?;
+    let bundle = rekor_bundle.ok_or_else(no_promise)?;
+    let bundle: Value = serde_json::from_str(bundle)
+        .map_err(|e| malformed(format!("the {REKOR_BUNDLE_ANNOTATION} annotation is not JSON: {e}")))?;
+    let payload = bundle.get("Payload").unwrap_or(&Value::Null);
+    let body_b64 = payload.get("body").and_then(Value::as_str).ok_or_else(|| malformed("the log entry has no body"))?;
+    let key_id = payload
+        .get("logID")
+        .and_then(Value::as_str)
+        .and_then(hex_decode)
+        .ok_or_else(|| malformed("the log entry has no hex logID"))?;
+    let entry = LogEntry {
+        log_index: int_field(payload, "logIndex")?,
+        integrated_time: int_field(payload, "integratedTime")?,
+        body_b64: body_b64.to_string(),
+        key_id,
+        set: b64_field(&bundle, &["SignedEntryTimestamp"]).ok_or_else(no_promise)?,
+    };
+    Ok((leaf_der, entry))
+}
+
+/// Bytes of a hex string, if it is one.
+fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len() / 2).map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()).collect()
 }
 
 /// What a keyless bundle signs, as the log entry must record it.
@@ -444,18 +514,41 @@ pub fn verify_dsse_bundle(
         .and_then(|s| b64_field(s, &["sig"]))
         .ok_or_else(|| malformed("the DSSE envelope has no signature"))?;
     let content = Content::Dsse(Envelope { json: envelope, payload_type, payload: &payload, signature: &signature });
-    let verified = certified(&doc, &content, root, expected)?;
+    let (leaf_der, entry) = bundle_material(&doc)?;
+    let verified = certified(&leaf_der, &entry, &content, root, expected)?;
     Ok((verified, payload))
 }
 
-/// Checks everything but the signed claims: the chain, identity, issuer,
-/// inclusion promise, logged body and signature of a keyless bundle.
-fn certified(
-    doc: &Value,
-    content: &Content<'_>,
-    root: &TrustedRoot,
-    expected: &ExpectedIdentity,
-) -> std::result::Result<KeylessVerified, Rejection> {
+/// A transparency-log entry with its inclusion promise, as a bundle's
+/// `tlogEntries[0]` or cosign's `dev.sigstore.cosign/bundle` annotation gives it.
+struct LogEntry {
+    log_index: i64,
+    integrated_time: i64,
+    /// Base64 of the canonicalized body.
+    body_b64: String,
+    key_id: Vec<u8>,
+    /// The signed entry timestamp (DER ECDSA).
+    set: Vec<u8>,
+}
+
+/// A log entry's integer field, a JSON number or (protobuf JSON) a string.
+fn int_field(entry: &Value, k: &str) -> std::result::Result<i64, Rejection> {
+    let v = entry.get(k).ok_or_else(|| malformed(format!("the log entry has no {k}")))?;
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .ok_or_else(|| malformed(format!("the log entry's {k} is not a number")))
+}
+
+fn no_promise() -> Rejection {
+    (
+        Problem::InvalidLogEntry,
+        "the log entry has no inclusion promise (SET); wharf verifies keyless signatures offline through the SET only"
+            .to_string(),
+    )
+}
+
+/// The certificate (DER) and the log entry of a bundle.
+fn bundle_material(doc: &Value) -> std::result::Result<(Vec<u8>, LogEntry), Rejection> {
     let leaf_der = b64_field(doc, &["verificationMaterial", "certificate", "rawBytes"])
         .or_else(|| {
             doc.pointer("/verificationMaterial/x509CertificateChain/certificates/0")
@@ -468,34 +561,39 @@ fn certified(
                 malformed("the bundle has no certificate")
             }
         })?;
-    let leaf =
-        Certificate::from_der(&leaf_der).map_err(|e| malformed(format!("the certificate does not parse: {e}")))?;
-    // The transparency log entry and its promise.
     let entry = doc
         .pointer("/verificationMaterial/tlogEntries/0")
         .ok_or_else(|| (Problem::InvalidLogEntry, "the bundle has no transparency-log entry".to_string()))?;
-    let int_field = |k: &str| -> std::result::Result<i64, Rejection> {
-        let v = entry.get(k).ok_or_else(|| malformed(format!("the log entry has no {k}")))?;
-        v.as_i64()
-            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            .ok_or_else(|| malformed(format!("the log entry's {k} is not a number")))
-    };
-    let (log_index, integrated_time) = (int_field("logIndex")?, int_field("integratedTime")?);
     let body_b64 = entry
         .get("canonicalizedBody")
         .and_then(Value::as_str)
         .ok_or_else(|| malformed("the log entry has no canonicalizedBody"))?;
-    let key_id = b64_field(entry, &["logId", "keyId"]).ok_or_else(|| malformed("the log entry has no logId"))?;
-    let set = b64_field(entry, &["inclusionPromise", "signedEntryTimestamp"]).ok_or_else(|| {
-        (
-            Problem::InvalidLogEntry,
-            "the log entry has no inclusion promise (SET); wharf verifies keyless bundles offline through the SET only"
-                .to_string(),
-        )
-    })?;
+    let entry = LogEntry {
+        log_index: int_field(entry, "logIndex")?,
+        integrated_time: int_field(entry, "integratedTime")?,
+        body_b64: body_b64.to_string(),
+        key_id: b64_field(entry, &["logId", "keyId"]).ok_or_else(|| malformed("the log entry has no logId"))?,
+        set: b64_field(entry, &["inclusionPromise", "signedEntryTimestamp"]).ok_or_else(no_promise)?,
+    };
+    Ok((leaf_der, entry))
+}
+
+/// Checks everything but the signed claims: the chain, identity, issuer,
+/// inclusion promise, logged body and signature of a keyless signature.
+fn certified(
+    leaf_der: &[u8],
+    entry: &LogEntry,
+    content: &Content<'_>,
+    root: &TrustedRoot,
+    expected: &ExpectedIdentity,
+) -> std::result::Result<KeylessVerified, Rejection> {
+    let leaf =
+        Certificate::from_der(leaf_der).map_err(|e| malformed(format!("the certificate does not parse: {e}")))?;
+    let LogEntry { log_index, integrated_time, body_b64, key_id, set } = entry;
+    let (log_index, integrated_time, body_b64) = (*log_index, *integrated_time, body_b64.as_str());
 
     // 1. The chain, at the integrated time.
-    let ca = chain_to_root(root, &leaf_der, &leaf, integrated_time)?;
+    let ca = chain_to_root(root, leaf_der, &leaf, integrated_time)?;
     let eku = leaf.tbs_certificate().get_extension::<ExtendedKeyUsage>();
     if !matches!(eku, Ok(Some((_, ExtendedKeyUsage(usages)))) if usages.contains(&CODE_SIGNING)) {
         return Err((
@@ -530,10 +628,11 @@ fn certified(
     };
 
     // 3. The inclusion promise, and the logged body matches this signature.
-    let log =
-        root.logs.iter().find(|l| l.key_id == key_id).ok_or_else(|| {
-            (Problem::InvalidLogEntry, format!("the log {} is not in the trusted root", hex(&key_id)))
-        })?;
+    let log = root
+        .logs
+        .iter()
+        .find(|l| &l.key_id == key_id)
+        .ok_or_else(|| (Problem::InvalidLogEntry, format!("the log {} is not in the trusted root", hex(key_id))))?;
     let log_key = log.key.as_ref().ok_or_else(|| {
         (Problem::Unsupported, format!("the log {}'s key is not ECDSA P-256 (Rekor v2 logs have no SET)", log.base_url))
     })?;
@@ -546,7 +645,7 @@ fn certified(
     let promised = serde_json::json!({
         "body": body_b64,
         "integratedTime": integrated_time,
-        "logID": hex(&key_id),
+        "logID": hex(key_id),
         "logIndex": log_index,
     });
     // serde_json without preserve_order would sort; build the canonical form explicitly.
@@ -556,7 +655,7 @@ fn certified(
     );
     {
         use p256::ecdsa::signature::Verifier as _;
-        let sig = p256::ecdsa::Signature::from_der(&set)
+        let sig = p256::ecdsa::Signature::from_der(set)
             .map_err(|_| (Problem::InvalidLogEntry, "the SET is not a DER ECDSA signature".to_string()))?;
         log_key.verify(canonical.as_bytes(), &sig).map_err(|_| {
             (
@@ -575,12 +674,12 @@ fn certified(
         .map_err(|e| malformed(format!("the certificate's key cannot be read: {e}")))?;
     match content {
         Content::Message { digest, signature } => {
-            check_logged_body(body_b64, &leaf_der, signature, digest)?;
+            check_logged_body(body_b64, leaf_der, signature, digest)?;
             // 4. The signature itself.
             verify_prehashed_p256(&spki, digest, signature)?;
         }
         Content::Dsse(envelope) => {
-            check_logged_dsse(body_b64, &leaf_der, envelope)?;
+            check_logged_dsse(body_b64, leaf_der, envelope)?;
             let pae = super::payload::pae(envelope.payload_type, envelope.payload);
             verify_prehashed_p256(&spki, &Sha256::digest(&pae), envelope.signature)?;
         }

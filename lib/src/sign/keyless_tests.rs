@@ -421,3 +421,92 @@ fn fixture_certificate_pem(name: &str) -> String {
     let der = doc.pointer("/verificationMaterial/certificate/rawBytes").and_then(Value::as_str).expect("certificate");
     format!("-----BEGIN CERTIFICATE-----\n{der}\n-----END CERTIFICATE-----\n")
 }
+
+/// A real keyless legacy `.sig` layer (cosign v2, public-good Sigstore, 2023) from
+/// salrashid123/cosign_bazel_cloud_build's README, and its simple-signing payload (see the
+/// fixtures' README): the layer's signature, certificate and Rekor bundle annotations.
+fn legacy_layer() -> (Vec<u8>, serde_json::Map<String, Value>) {
+    let manifest: Value = serde_json::from_slice(&fixture("legacy-keyless-sig-manifest.json")).expect("JSON");
+    let annotations = manifest.pointer("/layers/1/annotations").and_then(Value::as_object).cloned().expect("layer");
+    (fixture("legacy-keyless-payload.json"), annotations)
+}
+
+fn legacy_identity() -> ExpectedIdentity {
+    ExpectedIdentity {
+        identity: "cosign-svc-account@mineral-minutia-820.iam.gserviceaccount.com".into(),
+        issuer: "https://accounts.google.com".into(),
+    }
+}
+
+fn verify_legacy(
+    payload: &[u8],
+    annotations: &serde_json::Map<String, Value>,
+    root: &TrustedRoot,
+    expected: &ExpectedIdentity,
+) -> std::result::Result<KeylessVerified, Rejection> {
+    let text = |k: &str| annotations.get(k).and_then(Value::as_str);
+    let signature = text("dev.cosignproject.cosign/signature").and_then(|s| B64.decode(s).ok()).unwrap_or_default();
+    let (certificate, rekor) = (text(CERTIFICATE_ANNOTATION), text(REKOR_BUNDLE_ANNOTATION));
+    verify_legacy_signature(payload, &signature, certificate, rekor, root, expected)
+}
+
+#[test]
+fn a_real_keyless_legacy_signature_verifies_offline() {
+    let (payload, annotations) = legacy_layer();
+    let who = verify_legacy(&payload, &annotations, &public_good(), &legacy_identity()).expect("it verifies");
+    assert_eq!((who.log_index, who.integrated_time), (19941761, 1683465314));
+    assert_eq!(
+        (who.identity.as_str(), who.issuer.as_str()),
+        ("cosign-svc-account@mineral-minutia-820.iam.gserviceaccount.com", "https://accounts.google.com")
+    );
+    let mut other = legacy_identity();
+    other.identity = "mallory@example.com".into();
+    let (p, _) = verify_legacy(&payload, &annotations, &public_good(), &other).expect_err("rejected");
+    assert_eq!(p, Problem::WrongIdentity);
+    let (p, _) = verify_legacy(&payload, &annotations, &staging(), &legacy_identity()).expect_err("rejected");
+    assert_eq!(p, Problem::UntrustedCertificate);
+}
+
+#[test]
+fn a_tampered_keyless_legacy_signature_is_rejected_with_the_reason() {
+    let (payload, annotations) = legacy_layer();
+    let check = |payload: &[u8], annotations: &serde_json::Map<String, Value>| {
+        verify_legacy(payload, annotations, &public_good(), &legacy_identity()).expect_err("rejected")
+    };
+    // Another payload (the signed digest changed): the log entry is for another digest.
+    let other = String::from_utf8(payload.clone()).expect("text").replace("a2b109fb", "a2b109fc");
+    let (p, reason) = check(other.as_bytes(), &annotations);
+    assert_eq!(p, Problem::InvalidLogEntry, "{reason}");
+    assert!(reason.contains("another digest"), "{reason}");
+    // A flipped signature byte.
+    let mut flipped = annotations.clone();
+    if let Some(Value::String(sig)) = flipped.get_mut("dev.cosignproject.cosign/signature") {
+        let mut bytes = B64.decode(sig.as_bytes()).expect("base64");
+        if let Some(b) = bytes.get_mut(12) {
+            *b ^= 1;
+        }
+        *sig = B64.encode(bytes);
+    }
+    let (p, reason) = check(&payload, &flipped);
+    assert_eq!(p, Problem::InvalidLogEntry, "{reason}");
+    assert!(reason.contains("another signature"), "{reason}");
+    // The integrated time moved in the Rekor bundle: the SET no longer verifies.
+    let mut moved = annotations.clone();
+    if let Some(Value::String(bundle)) = moved.get_mut(REKOR_BUNDLE_ANNOTATION) {
+        *bundle = bundle.replace("1683465314", "1683465315");
+    }
+    let (p, reason) = check(&payload, &moved);
+    assert_eq!(p, Problem::InvalidLogEntry, "{reason}");
+    assert!(reason.contains("SET"), "{reason}");
+    // No Rekor bundle, no certificate.
+    let mut none = annotations.clone();
+    none.remove(REKOR_BUNDLE_ANNOTATION);
+    let (p, reason) = check(&payload, &none);
+    assert_eq!(p, Problem::InvalidLogEntry);
+    assert!(reason.contains("inclusion promise"), "{reason}");
+    let mut keyed = annotations.clone();
+    keyed.remove(CERTIFICATE_ANNOTATION);
+    let (p, reason) = check(&payload, &keyed);
+    assert_eq!(p, Problem::Unsupported);
+    assert!(reason.contains("--key"), "{reason}");
+}
