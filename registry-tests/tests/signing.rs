@@ -778,6 +778,85 @@ fn a_real_keyless_bundle_verifies_through_the_cli_in_a_layout() {
 fn keyless_dsse_bundles_are_verified_up_to_their_statement() {
     let s = setup("wasm/add:1");
     attach_bundle(&s, &std::fs::read(keyless_fixture("bundle-provenance.json")).expect("fixture"));
+    let right = verify_github_keyless(
+        &s,
+        "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main",
+    );
+    right.assert_code(1);
+    assert_eq!(verdicts(&right), [v("bundle", false, "not-a-signature")], "{right}");
+    let wrong = verify_github_keyless(
+        &s,
+        "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/evil",
+    );
+    assert_eq!(verdicts(&wrong), [v("bundle", false, "wrong-identity")], "{wrong}");
+}
+
+/// Keyless `wharf verify` of the setup's artifact, `--format json`, for a GitHub Actions
+/// workflow `identity`, against the public-good trusted root.
+fn verify_github_keyless(s: &Setup, identity: &str) -> Run {
+    let root = keyless_fixture("trusted-root-public-good.json").to_string_lossy().into_owned();
+    wharf(
+        &[
+            "verify",
+            &s.reference,
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            "https://token.actions.githubusercontent.com",
+            "--trusted-root",
+            &root,
+            "--format",
+            "json",
+        ],
+        &s.env,
+    )
+}
+
+/// A real keyless DSSE bundle logged as a Rekor `dsse` 0.0.1 entry, what cosign v2.4+ and v3 write
+/// (sigstore-conformance's happy path, public-good Sigstore), attached to an artifact in
+/// docker-registry: every keyless check passes through the CLI, then its statement (an SLSA
+/// provenance for a blob) is judged as for any bundle; a wrong identity, and a real log entry for
+/// another signature of the same payload, are each named.
+#[test]
+fn keyless_dsse_v001_log_entries_are_verified_through_the_cli() {
+    let s = setup("wasm/add:1");
+    let beacon = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+    attach_bundle(&s, &std::fs::read(keyless_fixture("dsse-happy-path.sigstore.json")).expect("fixture"));
+    let right = verify_github_keyless(&s, beacon);
+    right.assert_code(1);
+    assert_eq!(verdicts(&right), [v("bundle", false, "not-a-signature")], "{right}");
+    let wrong = verify_github_keyless(&s, "https://github.com/mallory/repo/.github/workflows/x.yml@refs/heads/main");
+    assert_eq!(verdicts(&wrong), [v("bundle", false, "wrong-identity")], "{wrong}");
+    attach_bundle(&s, &std::fs::read(keyless_fixture("dsse-mismatch-sig.sigstore.json")).expect("fixture"));
+    let swapped = verify_github_keyless(&s, beacon);
+    swapped.assert_code(1);
+    assert_eq!(verdicts(&swapped), [v("bundle", false, "invalid-log-entry")], "{swapped}");
+    assert!(swapped.stdout.contains("another signature"), "{swapped}");
+}
+
+/// Puts a real keyless legacy `.sig` manifest (salrashid123/cosign_bazel_cloud_build, public-good
+/// Sigstore: a KMS key's signature and a keyless one, over the same payload) under the `.sig` tag of
+/// the setup's artifact, with its payload and an empty config of our own.
+fn attach_legacy_keyless(s: &Setup) {
+    let host = s.registry.host();
+    let payload = std::fs::read(keyless_fixture("legacy-keyless-payload.json")).expect("fixture");
+    let layer = push_blob(&host, s.repo(), &payload);
+    let config = push_blob(&host, s.repo(), b"{}");
+    let manifest = std::fs::read(keyless_fixture("legacy-keyless-sig-manifest.json")).expect("fixture");
+    let mut manifest: Value = serde_json::from_slice(&manifest).expect("JSON");
+    assert_eq!(manifest["layers"][1]["digest"], json!(layer), "the payload is the signed one");
+    manifest["config"] = json!({"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2});
+    push_manifest(&host, s.repo(), &format!("sha256-{}.sig", s.hex()), MANIFEST, manifest.to_string().as_bytes());
+}
+
+/// Keyless legacy `.sig` signatures through the CLI against docker-registry: the keyless layer passes
+/// certificate, identity, SET, logged body and signature, and is then `digest-mismatch` (it signs an
+/// image of its author's registry, not this artifact); its key-made neighbour is `unsupported`
+/// keyless; another identity is named.
+#[test]
+fn keyless_legacy_signatures_are_verified_through_the_cli() {
+    let s = setup("wasm/add:1");
+    attach_legacy_keyless(&s);
     let root = keyless_fixture("trusted-root-public-good.json").to_string_lossy().into_owned();
     let run = |identity: &str| {
         wharf(
@@ -787,7 +866,7 @@ fn keyless_dsse_bundles_are_verified_up_to_their_statement() {
                 "--certificate-identity",
                 identity,
                 "--certificate-oidc-issuer",
-                "https://token.actions.githubusercontent.com",
+                "https://accounts.google.com",
                 "--trusted-root",
                 &root,
                 "--format",
@@ -796,11 +875,15 @@ fn keyless_dsse_bundles_are_verified_up_to_their_statement() {
             &s.env,
         )
     };
-    let right = run("https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main");
+    let right = run("cosign-svc-account@mineral-minutia-820.iam.gserviceaccount.com");
     right.assert_code(1);
-    assert_eq!(verdicts(&right), [v("bundle", false, "not-a-signature")], "{right}");
-    let wrong = run("https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/evil");
-    assert_eq!(verdicts(&wrong), [v("bundle", false, "wrong-identity")], "{wrong}");
+    assert_eq!(verdicts(&right), [v("legacy", false, "unsupported"), v("legacy", false, "digest-mismatch")], "{right}");
+    assert!(
+        right.stdout.contains("sha256:a2b109fb9baea555556561317fdd13cef9c3dfac22c8f8fea0c5a0b06ece9d00"),
+        "{right}"
+    );
+    let wrong = run("mallory@example.com");
+    assert_eq!(verdicts(&wrong), [v("legacy", false, "unsupported"), v("legacy", false, "wrong-identity")], "{wrong}");
 }
 
 /// RSA is verification only: an OpenSSL RSA signature (PKCS#1 v1.5, SHA-256: cosign's RSA scheme) over

@@ -24,8 +24,9 @@ with its verdict and, if rejected, the reason. Nothing is fetched but the regist
 
 Keyless (all three options together): a bundle's Fulcio certificate must chain to a CA of the trusted
 root, name the identity (SAN) and the OIDC issuer, and carry a Rekor inclusion promise (SET) that
-verifies with a log key of the trusted root; all offline. DSSE bundles logged as dsse entries and
-keyless legacy .sig signatures are listed as unsupported (see docs/signing.md).
+verifies with a log key of the trusted root; all offline. This holds for bundles and for legacy
+.sig signatures (certificate and Rekor bundle in layer annotations); Rekor v2 entries are listed
+as unsupported (see docs/signing.md).
 
 Exit status: 0 at least one signature satisfies the request; 1 none does (or none was found);
 2 unreadable key, bad reference, or a registry error.")]

@@ -16,9 +16,16 @@
 //!    expected issuer;
 //! 3. the SET verifies with the key of the log it names, over the canonical
 //!    JSON of `{body, integratedTime, logID, logIndex}`, and the logged body
-//!    (a `hashedrekord`) records this signature, this certificate and this digest;
-//! 4. the signature verifies with the certificate's key over the signed digest;
-//! 5. the signed digest is the artifact's.
+//!    records this signature and this certificate, and: for a `messageSignature`
+//!    (`hashedrekord` entry) this digest; for a DSSE envelope, this payload's
+//!    SHA-256 and (`dsse` entry) this envelope's SHA-256, or (`intoto` entry)
+//!    nothing more;
+//! 4. the signature verifies with the certificate's key over the signed digest
+//!    (or DSSE's PAE of the payload);
+//! 5. the signed digest is the artifact's (for DSSE, the caller checks the statement).
+//!
+//! [`verify_legacy_signature`] applies the same checks to a legacy `.sig`
+//! layer, reading the certificate and the log entry from its annotations.
 //!
 //! Also checked: the CA certificates have `basicConstraints` cA, and the leaf
 //! the code-signing extended key usage. Not checked: the Merkle inclusion
@@ -391,8 +398,9 @@ pub fn verify_message_bundle(
         .ok_or_else(|| malformed("the bundle has no messageSignature.messageDigest (a DSSE bundle?)"))?;
     let signature =
         b64_field(&doc, &["messageSignature", "signature"]).ok_or_else(|| malformed("the bundle has no signature"))?;
-    let verified =
-        certified(&doc, &Content::Message { digest: &signed_digest, signature: &signature }, root, expected)?;
+    let (leaf_der, entry) = bundle_material(&doc)?;
+    let content = Content::Message { digest: &signed_digest, signature: &signature };
+    let verified = certified(&leaf_der, &entry, &content, root, expected)?;
     // What was signed is what was asked about (checked last, so every other
     // finding about a bundle moved from another artifact is reported first).
     if signed_digest != digest {
@@ -404,19 +412,94 @@ pub fn verify_message_bundle(
     Ok(verified)
 }
 
+/// cosign's annotation with a legacy signature's Fulcio certificate (PEM).
+pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
+/// cosign's annotation with a legacy signature's Rekor entry and SET (JSON).
+pub const REKOR_BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
+
+/// Verifies a keyless legacy `.sig` signature (what `cosign sign` without a
+/// key wrote before bundles): `signature` over the simple-signing `payload`,
+/// with the Fulcio certificate and the Rekor entry of the layer's
+/// [`CERTIFICATE_ANNOTATION`] and [`REKOR_BUNDLE_ANNOTATION`], offline,
+/// against `root` and `expected`. The logged body must be a `hashedrekord` of
+/// the payload's SHA-256. The caller checks the payload's claims.
+pub fn verify_legacy_signature(
+    payload: &[u8],
+    signature: &[u8],
+    certificate_pem: Option<&str>,
+    rekor_bundle: Option<&str>,
+    root: &TrustedRoot,
+    expected: &ExpectedIdentity,
+) -> std::result::Result<KeylessVerified, Rejection> {
+    let (leaf_der, entry) = legacy_material(certificate_pem, rekor_bundle)?;
+    let digest = Sha256::digest(payload);
+    certified(&leaf_der, &entry, &Content::Message { digest: &digest, signature }, root, expected)
+}
+
+/// The certificate (DER) and the log entry of a legacy signature's annotations:
+/// `{"SignedEntryTimestamp": B64, "Payload": {"body", "integratedTime", "logIndex", "logID": HEX}}`.
+fn legacy_material(
+    certificate_pem: Option<&str>,
+    rekor_bundle: Option<&str>,
+) -> std::result::Result<(Vec<u8>, LogEntry), Rejection> {
+    let pem = certificate_pem.ok_or_else(|| {
+        (
+            Problem::Unsupported,
+            format!("no {CERTIFICATE_ANNOTATION} annotation: signed with a key, not a Fulcio certificate; verify it with --key"),
+        )
+    })?;
+    let leaf_der = pem_der(pem.as_bytes())
+        .ok_or_else(|| malformed(format!("the {CERTIFICATE_ANNOTATION} annotation is not a PEM certificate")))?;
+    let bundle = rekor_bundle.ok_or_else(no_promise)?;
+    let bundle: Value = serde_json::from_str(bundle)
+        .map_err(|e| malformed(format!("the {REKOR_BUNDLE_ANNOTATION} annotation is not JSON: {e}")))?;
+    let payload = bundle.get("Payload").unwrap_or(&Value::Null);
+    let body_b64 = payload.get("body").and_then(Value::as_str).ok_or_else(|| malformed("the log entry has no body"))?;
+    let key_id = payload
+        .get("logID")
+        .and_then(Value::as_str)
+        .and_then(hex_decode)
+        .ok_or_else(|| malformed("the log entry has no hex logID"))?;
+    let entry = LogEntry {
+        log_index: int_field(payload, "logIndex")?,
+        integrated_time: int_field(payload, "integratedTime")?,
+        body_b64: body_b64.to_string(),
+        key_id,
+        set: b64_field(&bundle, &["SignedEntryTimestamp"]).ok_or_else(no_promise)?,
+    };
+    Ok((leaf_der, entry))
+}
+
+/// Bytes of a hex string, if it is one.
+fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len() / 2).map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()).collect()
+}
+
 /// What a keyless bundle signs, as the log entry must record it.
 enum Content<'a> {
     /// A `messageSignature`: a signature over an artifact's SHA-256 (`hashedrekord` entry).
     Message { digest: &'a [u8], signature: &'a [u8] },
-    /// A DSSE envelope: a signature over PAE(payloadType, payload) (`intoto` 0.0.2 entry).
-    Dsse { payload_type: &'a str, payload: &'a [u8], signature: &'a [u8] },
+    /// A DSSE envelope: a signature over PAE(payloadType, payload) (`dsse` 0.0.1 or `intoto` 0.0.2 entry).
+    Dsse(Envelope<'a>),
+}
+
+/// A bundle's DSSE envelope: its JSON as given, and the parts checked.
+struct Envelope<'a> {
+    json: &'a Value,
+    payload_type: &'a str,
+    payload: &'a [u8],
+    /// The first signature, the one verified.
+    signature: &'a [u8],
 }
 
 /// Verifies a keyless bundle whose content is a DSSE envelope (in-toto
 /// statement) against `root` and `expected`, offline, and returns who signed
 /// and the verified payload. The caller checks the statement (its subject
-/// digest and predicate type). Log entries of kind `intoto` (0.0.2) are
-/// checked; `dsse` entries are refused as not supported yet.
+/// digest and predicate type). Log entries of kind `dsse` (0.0.1, what
+/// cosign v2.4+ and v3 write) and `intoto` (0.0.2) are checked.
 pub fn verify_dsse_bundle(
     bundle: &[u8],
     root: &TrustedRoot,
@@ -430,19 +513,42 @@ pub fn verify_dsse_bundle(
         .pointer("/signatures/0")
         .and_then(|s| b64_field(s, &["sig"]))
         .ok_or_else(|| malformed("the DSSE envelope has no signature"))?;
-    let content = Content::Dsse { payload_type, payload: &payload, signature: &signature };
-    let verified = certified(&doc, &content, root, expected)?;
+    let content = Content::Dsse(Envelope { json: envelope, payload_type, payload: &payload, signature: &signature });
+    let (leaf_der, entry) = bundle_material(&doc)?;
+    let verified = certified(&leaf_der, &entry, &content, root, expected)?;
     Ok((verified, payload))
 }
 
-/// Checks everything but the signed claims: the chain, identity, issuer,
-/// inclusion promise, logged body and signature of a keyless bundle.
-fn certified(
-    doc: &Value,
-    content: &Content<'_>,
-    root: &TrustedRoot,
-    expected: &ExpectedIdentity,
-) -> std::result::Result<KeylessVerified, Rejection> {
+/// A transparency-log entry with its inclusion promise, as a bundle's
+/// `tlogEntries[0]` or cosign's `dev.sigstore.cosign/bundle` annotation gives it.
+struct LogEntry {
+    log_index: i64,
+    integrated_time: i64,
+    /// Base64 of the canonicalized body.
+    body_b64: String,
+    key_id: Vec<u8>,
+    /// The signed entry timestamp (DER ECDSA).
+    set: Vec<u8>,
+}
+
+/// A log entry's integer field, a JSON number or (protobuf JSON) a string.
+fn int_field(entry: &Value, k: &str) -> std::result::Result<i64, Rejection> {
+    let v = entry.get(k).ok_or_else(|| malformed(format!("the log entry has no {k}")))?;
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .ok_or_else(|| malformed(format!("the log entry's {k} is not a number")))
+}
+
+fn no_promise() -> Rejection {
+    (
+        Problem::InvalidLogEntry,
+        "the log entry has no inclusion promise (SET); wharf verifies keyless signatures offline through the SET only"
+            .to_string(),
+    )
+}
+
+/// The certificate (DER) and the log entry of a bundle.
+fn bundle_material(doc: &Value) -> std::result::Result<(Vec<u8>, LogEntry), Rejection> {
     let leaf_der = b64_field(doc, &["verificationMaterial", "certificate", "rawBytes"])
         .or_else(|| {
             doc.pointer("/verificationMaterial/x509CertificateChain/certificates/0")
@@ -455,34 +561,39 @@ fn certified(
                 malformed("the bundle has no certificate")
             }
         })?;
-    let leaf =
-        Certificate::from_der(&leaf_der).map_err(|e| malformed(format!("the certificate does not parse: {e}")))?;
-    // The transparency log entry and its promise.
     let entry = doc
         .pointer("/verificationMaterial/tlogEntries/0")
         .ok_or_else(|| (Problem::InvalidLogEntry, "the bundle has no transparency-log entry".to_string()))?;
-    let int_field = |k: &str| -> std::result::Result<i64, Rejection> {
-        let v = entry.get(k).ok_or_else(|| malformed(format!("the log entry has no {k}")))?;
-        v.as_i64()
-            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            .ok_or_else(|| malformed(format!("the log entry's {k} is not a number")))
-    };
-    let (log_index, integrated_time) = (int_field("logIndex")?, int_field("integratedTime")?);
     let body_b64 = entry
         .get("canonicalizedBody")
         .and_then(Value::as_str)
         .ok_or_else(|| malformed("the log entry has no canonicalizedBody"))?;
-    let key_id = b64_field(entry, &["logId", "keyId"]).ok_or_else(|| malformed("the log entry has no logId"))?;
-    let set = b64_field(entry, &["inclusionPromise", "signedEntryTimestamp"]).ok_or_else(|| {
-        (
-            Problem::InvalidLogEntry,
-            "the log entry has no inclusion promise (SET); wharf verifies keyless bundles offline through the SET only"
-                .to_string(),
-        )
-    })?;
+    let entry = LogEntry {
+        log_index: int_field(entry, "logIndex")?,
+        integrated_time: int_field(entry, "integratedTime")?,
+        body_b64: body_b64.to_string(),
+        key_id: b64_field(entry, &["logId", "keyId"]).ok_or_else(|| malformed("the log entry has no logId"))?,
+        set: b64_field(entry, &["inclusionPromise", "signedEntryTimestamp"]).ok_or_else(no_promise)?,
+    };
+    Ok((leaf_der, entry))
+}
+
+/// Checks everything but the signed claims: the chain, identity, issuer,
+/// inclusion promise, logged body and signature of a keyless signature.
+fn certified(
+    leaf_der: &[u8],
+    entry: &LogEntry,
+    content: &Content<'_>,
+    root: &TrustedRoot,
+    expected: &ExpectedIdentity,
+) -> std::result::Result<KeylessVerified, Rejection> {
+    let leaf =
+        Certificate::from_der(leaf_der).map_err(|e| malformed(format!("the certificate does not parse: {e}")))?;
+    let LogEntry { log_index, integrated_time, body_b64, key_id, set } = entry;
+    let (log_index, integrated_time, body_b64) = (*log_index, *integrated_time, body_b64.as_str());
 
     // 1. The chain, at the integrated time.
-    let ca = chain_to_root(root, &leaf_der, &leaf, integrated_time)?;
+    let ca = chain_to_root(root, leaf_der, &leaf, integrated_time)?;
     let eku = leaf.tbs_certificate().get_extension::<ExtendedKeyUsage>();
     if !matches!(eku, Ok(Some((_, ExtendedKeyUsage(usages)))) if usages.contains(&CODE_SIGNING)) {
         return Err((
@@ -517,10 +628,11 @@ fn certified(
     };
 
     // 3. The inclusion promise, and the logged body matches this signature.
-    let log =
-        root.logs.iter().find(|l| l.key_id == key_id).ok_or_else(|| {
-            (Problem::InvalidLogEntry, format!("the log {} is not in the trusted root", hex(&key_id)))
-        })?;
+    let log = root
+        .logs
+        .iter()
+        .find(|l| &l.key_id == key_id)
+        .ok_or_else(|| (Problem::InvalidLogEntry, format!("the log {} is not in the trusted root", hex(key_id))))?;
     let log_key = log.key.as_ref().ok_or_else(|| {
         (Problem::Unsupported, format!("the log {}'s key is not ECDSA P-256 (Rekor v2 logs have no SET)", log.base_url))
     })?;
@@ -533,7 +645,7 @@ fn certified(
     let promised = serde_json::json!({
         "body": body_b64,
         "integratedTime": integrated_time,
-        "logID": hex(&key_id),
+        "logID": hex(key_id),
         "logIndex": log_index,
     });
     // serde_json without preserve_order would sort; build the canonical form explicitly.
@@ -543,7 +655,7 @@ fn certified(
     );
     {
         use p256::ecdsa::signature::Verifier as _;
-        let sig = p256::ecdsa::Signature::from_der(&set)
+        let sig = p256::ecdsa::Signature::from_der(set)
             .map_err(|_| (Problem::InvalidLogEntry, "the SET is not a DER ECDSA signature".to_string()))?;
         log_key.verify(canonical.as_bytes(), &sig).map_err(|_| {
             (
@@ -562,14 +674,14 @@ fn certified(
         .map_err(|e| malformed(format!("the certificate's key cannot be read: {e}")))?;
     match content {
         Content::Message { digest, signature } => {
-            check_logged_body(body_b64, &leaf_der, signature, digest)?;
+            check_logged_body(body_b64, leaf_der, signature, digest)?;
             // 4. The signature itself.
             verify_prehashed_p256(&spki, digest, signature)?;
         }
-        Content::Dsse { payload_type, payload, signature } => {
-            check_logged_intoto(body_b64, &leaf_der, signature, payload)?;
-            let pae = super::payload::pae(payload_type, payload);
-            verify_prehashed_p256(&spki, &Sha256::digest(&pae), signature)?;
+        Content::Dsse(envelope) => {
+            check_logged_dsse(body_b64, leaf_der, envelope)?;
+            let pae = super::payload::pae(envelope.payload_type, envelope.payload);
+            verify_prehashed_p256(&spki, &Sha256::digest(&pae), envelope.signature)?;
         }
     }
     Ok(KeylessVerified {
@@ -630,32 +742,35 @@ fn check_logged_body(
     Ok(())
 }
 
-/// The logged body of a DSSE bundle, an `intoto` 0.0.2 entry, must record
-/// this signature (base64 of its base64, as Rekor stores it), this
-/// certificate and this payload's SHA-256.
-fn check_logged_intoto(
-    body_b64: &str,
-    leaf_der: &[u8],
-    signature: &[u8],
-    payload: &[u8],
-) -> std::result::Result<(), Rejection> {
-    let logged = |reason: String| (Problem::InvalidLogEntry, reason);
+/// What a DSSE bundle's log entry must record, by its kind: a `dsse` 0.0.1
+/// entry (cosign v2.4+ and v3, sigstore-go, sigstore-js) or an `intoto` 0.0.2 one.
+fn check_logged_dsse(body_b64: &str, leaf_der: &[u8], envelope: &Envelope<'_>) -> std::result::Result<(), Rejection> {
     let body = logged_body(body_b64)?;
     let kind = body.get("kind").and_then(Value::as_str).unwrap_or_default();
     let version = body.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
-    if (kind, version) != ("intoto", "0.0.2") {
-        return Err((
+    let spec = body.get("spec").unwrap_or(&Value::Null);
+    match (kind, version) {
+        ("dsse", "0.0.1") => check_dsse_body(spec, leaf_der, envelope),
+        ("intoto", "0.0.2") => check_intoto_body(spec, leaf_der, envelope),
+        _ => Err((
             Problem::Unsupported,
-            format!("a {kind} {version} log entry: wharf checks DSSE bundles logged as intoto 0.0.2 only"),
-        ));
+            format!("a {kind} {version} log entry: wharf checks DSSE bundles logged as dsse 0.0.1 or intoto 0.0.2"),
+        )),
     }
-    let content = body.pointer("/spec/content").unwrap_or(&Value::Null);
-    if content.pointer("/payloadHash/value").and_then(Value::as_str) != Some(hex(&Sha256::digest(payload)).as_str()) {
+}
+
+/// An `intoto` 0.0.2 body must record this signature (base64 of its base64,
+/// as Rekor stores it), this certificate and this payload's SHA-256.
+fn check_intoto_body(spec: &Value, leaf_der: &[u8], envelope: &Envelope<'_>) -> std::result::Result<(), Rejection> {
+    let logged = |reason: String| (Problem::InvalidLogEntry, reason);
+    let content = spec.get("content").unwrap_or(&Value::Null);
+    let payload_hash = hex(&Sha256::digest(envelope.payload));
+    if content.pointer("/payloadHash/value").and_then(Value::as_str) != Some(payload_hash.as_str()) {
         return Err(logged("the log entry is for another payload".into()));
     }
     let sig = content.pointer("/envelope/signatures/0").unwrap_or(&Value::Null);
     let logged_sig = b64_field(sig, &["sig"]).and_then(|inner| B64.decode(inner).ok());
-    if logged_sig.as_deref() != Some(signature) {
+    if logged_sig.as_deref() != Some(envelope.signature) {
         return Err(logged("the log entry records another signature".into()));
     }
     let pem = b64_field(sig, &["publicKey"]).unwrap_or_default();
@@ -663,6 +778,91 @@ fn check_logged_intoto(
         return Err(logged("the log entry records another certificate".into()));
     }
     Ok(())
+}
+
+/// A `dsse` 0.0.1 body must record this payload's SHA-256 (`payloadHash`),
+/// this signature with this certificate as its `verifier` (PEM), and the
+/// SHA-256 of this envelope as the signer submitted it (`envelopeHash`).
+fn check_dsse_body(spec: &Value, leaf_der: &[u8], envelope: &Envelope<'_>) -> std::result::Result<(), Rejection> {
+    let logged = |reason: String| (Problem::InvalidLogEntry, reason);
+    let payload_hash = hex(&Sha256::digest(envelope.payload));
+    let logged_payload = sha256_field(spec, "payloadHash")?;
+    if logged_payload != payload_hash {
+        return Err(logged(format!(
+            "the log entry is for another payload (its payloadHash is {logged_payload}, this payload's SHA-256 {payload_hash})"
+        )));
+    }
+    let entry = spec
+        .get("signatures")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|s| b64_field(s, &["signature"]).as_deref() == Some(envelope.signature))
+        .ok_or_else(|| logged("the log entry records another signature".into()))?;
+    let pem = b64_field(entry, &["verifier"]).unwrap_or_default();
+    if pem_der(&pem).as_deref() != Some(leaf_der) {
+        return Err(logged("the log entry records another certificate".into()));
+    }
+    let logged_envelope = sha256_field(spec, "envelopeHash")?;
+    let submitted = submitted_envelopes(envelope.json)?;
+    if !submitted.iter().any(|form| hex(&Sha256::digest(form.as_bytes())) == logged_envelope) {
+        return Err(logged(format!(
+            "the log entry's envelopeHash {logged_envelope} is not the SHA-256 of this envelope: it was altered after it was logged (payload type, key id or signatures)"
+        )));
+    }
+    Ok(())
+}
+
+/// The lowercase hex value of a `{algorithm: sha256, value}` field of a log entry body.
+fn sha256_field(spec: &Value, name: &str) -> std::result::Result<String, Rejection> {
+    let field = spec.get(name).unwrap_or(&Value::Null);
+    if field.get("algorithm").and_then(Value::as_str) != Some("sha256") {
+        return Err((Problem::InvalidLogEntry, format!("the log entry has no SHA-256 {name}")));
+    }
+    let value = field.get("value").and_then(Value::as_str).unwrap_or_default();
+    Ok(value.to_ascii_lowercase())
+}
+
+/// The envelope as signers submit it to Rekor, whose `envelopeHash` is the
+/// SHA-256 of those exact bytes: compact JSON, fields in the order `payload`,
+/// `payloadType`, `signatures` (each `sig`, then `keyid`), base64 with
+/// padding. A non-empty key id is always written; an empty one is left out
+/// (Go's and protobuf's JSON, cosign, sigstore-go, sigstore-js's GitHub
+/// attestations) or written as `""` (sigstore-js for npm, sigstore-java), so
+/// both forms are returned.
+fn submitted_envelopes(envelope: &Value) -> std::result::Result<[String; 2], Rejection> {
+    Ok([submitted_envelope(envelope, false)?, submitted_envelope(envelope, true)?])
+}
+
+/// One form of [`submitted_envelopes`]: with or without empty key ids.
+fn submitted_envelope(envelope: &Value, empty_keyid_written: bool) -> std::result::Result<String, Rejection> {
+    let payload = json_base64(envelope.get("payload"), "payload")?;
+    let payload_type = json_string(envelope.get("payloadType").and_then(Value::as_str).unwrap_or_default());
+    let mut signatures = Vec::new();
+    for s in envelope.get("signatures").and_then(Value::as_array).into_iter().flatten() {
+        let sig = json_base64(s.get("sig"), "signature")?;
+        let keyid = s.get("keyid").and_then(Value::as_str).unwrap_or_default();
+        signatures.push(if keyid.is_empty() && !empty_keyid_written {
+            format!(r#"{{"sig":{sig}}}"#)
+        } else {
+            format!(r#"{{"sig":{sig},"keyid":{}}}"#, json_string(keyid))
+        });
+    }
+    Ok(format!(r#"{{"payload":{payload},"payloadType":{payload_type},"signatures":[{}]}}"#, signatures.join(",")))
+}
+
+/// A base64 field of the envelope as a JSON string, re-encoded as Go and
+/// protobuf write bytes (standard alphabet, padded).
+fn json_base64(value: Option<&Value>, what: &str) -> std::result::Result<String, Rejection> {
+    let bytes = value.and_then(Value::as_str).and_then(|s| B64.decode(s.trim()).ok());
+    bytes
+        .map(|b| json_string(&B64.encode(b)))
+        .ok_or_else(|| malformed(format!("the DSSE envelope's {what} is not base64")))
+}
+
+/// `text` as a JSON string literal.
+fn json_string(text: &str) -> String {
+    Value::from(text).to_string()
 }
 
 /// The DER inside PEM text.

@@ -202,3 +202,311 @@ fn a_real_keyless_dsse_bundle_verifies_offline_and_returns_its_statement() {
     assert_eq!(p, Problem::InvalidLogEntry, "{reason}");
     assert!(reason.contains("another payload"), "{reason}");
 }
+
+/// sigstore-conformance `happy-path-intoto-in-dsse-v3` (Apache-2.0): a keyless bundle v0.3 with a
+/// DSSE envelope logged in the public-good Rekor as kind `dsse` 0.0.1 (what cosign v2.4+ and v3
+/// write), certificate for the conformance suite's GitHub Actions beacon workflow.
+const DSSE_V001: &str = "dsse-happy-path.sigstore.json";
+
+fn beacon_identity() -> ExpectedIdentity {
+    ExpectedIdentity {
+        identity: "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main".into(),
+        issuer: "https://token.actions.githubusercontent.com".into(),
+    }
+}
+
+/// The happy-path DSSE bundle with `f` applied to its JSON.
+fn edited_dsse(f: impl FnOnce(&mut Value)) -> Vec<u8> {
+    let mut doc: Value = serde_json::from_slice(&fixture(DSSE_V001)).expect("JSON");
+    f(&mut doc);
+    serde_json::to_vec(&doc).expect("JSON")
+}
+
+fn flip_base64(value: Option<&mut Value>, at: impl FnOnce(&mut Vec<u8>)) {
+    if let Some(Value::String(text)) = value {
+        let mut bytes = B64.decode(text.as_bytes()).expect("base64");
+        at(&mut bytes);
+        *text = B64.encode(bytes);
+    }
+}
+
+fn dsse_rejection(bundle: &[u8]) -> Rejection {
+    verify_dsse_bundle(bundle, &public_good(), &beacon_identity()).expect_err("rejected")
+}
+
+#[test]
+fn a_real_dsse_v001_entry_verifies_offline_and_returns_its_statement() {
+    let (who, payload) =
+        verify_dsse_bundle(&fixture(DSSE_V001), &public_good(), &beacon_identity()).expect("the bundle verifies");
+    assert_eq!((who.log_index, who.integrated_time), (155690850, 1734374576));
+    assert_eq!(who.log, "https://rekor.sigstore.dev");
+    assert_eq!(who.issuer, "https://token.actions.githubusercontent.com");
+    let statement: Value = serde_json::from_slice(&payload).expect("statement");
+    assert_eq!(statement["subject"][0]["name"], "a.txt");
+    // The production root of sigstore-python's assets holds the same CA and log.
+    let production =
+        TrustedRoot::from_json("production", &fixture("production_trusted_root.json")).expect("the root reads");
+    verify_dsse_bundle(&fixture(DSSE_V001), &production, &beacon_identity()).expect("verifies with it too");
+}
+
+#[test]
+fn a_dsse_v001_entry_whose_envelope_was_logged_with_an_empty_key_id_verifies() {
+    // sigstore-java's bundle.dsse.sigstore: the signer submitted `"keyid":""`, so Rekor's
+    // envelopeHash covers that form; the bundle itself carries no key id.
+    let identity = ExpectedIdentity {
+        identity: "https://github.com/loosebazooka/aa-test/.github/workflows/provenance.yaml@refs/heads/main".into(),
+        issuer: "https://token.actions.githubusercontent.com".into(),
+    };
+    let (who, _) = verify_dsse_bundle(&fixture("sigstore-java-bundle.dsse.sigstore"), &public_good(), &identity)
+        .expect("the bundle verifies");
+    assert_eq!((who.log_index, who.integrated_time), (150322684, 1732135425));
+    // sigstore-js's bundleV03-dsse.sigstore (an npm publish attestation): `"keyid":""` in the
+    // bundle and in what was logged.
+    let npm =
+        ExpectedIdentity { identity: "brian@dehamer.com".into(), issuer: "https://github.com/login/oauth".into() };
+    let (who, _) = verify_dsse_bundle(&fixture("sigstore-js-bundleV03-dsse.sigstore"), &public_good(), &npm)
+        .expect("the bundle verifies");
+    assert_eq!((who.log_index, who.integrated_time), (27246114, 1689177043));
+}
+
+#[test]
+fn a_dsse_v001_bundle_for_another_identity_or_root_is_rejected() {
+    let mut other = beacon_identity();
+    other.identity = "https://github.com/mallory/repo/.github/workflows/release.yml@refs/heads/main".into();
+    let (p, reason) = verify_dsse_bundle(&fixture(DSSE_V001), &public_good(), &other).expect_err("rejected");
+    assert_eq!(p, Problem::WrongIdentity);
+    assert!(reason.contains("extremely-dangerous-public-oidc-beacon") && reason.contains("mallory"), "{reason}");
+    let mut other = beacon_identity();
+    other.issuer = "https://accounts.google.com".into();
+    let (p, _) = verify_dsse_bundle(&fixture(DSSE_V001), &public_good(), &other).expect_err("rejected");
+    assert_eq!(p, Problem::WrongIssuer);
+    let (p, reason) = verify_dsse_bundle(&fixture(DSSE_V001), &staging(), &beacon_identity()).expect_err("rejected");
+    assert_eq!(p, Problem::UntrustedCertificate, "{reason}");
+}
+
+#[test]
+fn a_tampered_dsse_v001_payload_or_signature_is_rejected_by_the_log_entry() {
+    let payload = edited_dsse(|d| {
+        flip_base64(d.pointer_mut("/dsseEnvelope/payload"), |b| {
+            if let Some(b) = b.iter_mut().find(|b| **b == b'a') {
+                *b = b'b';
+            }
+        })
+    });
+    let (p, reason) = dsse_rejection(&payload);
+    assert_eq!(p, Problem::InvalidLogEntry, "{reason}");
+    assert!(reason.contains("another payload") && reason.contains("payloadHash"), "{reason}");
+    let signature = edited_dsse(|d| {
+        flip_base64(d.pointer_mut("/dsseEnvelope/signatures/0/sig"), |b| {
+            if let Some(b) = b.get_mut(12) {
+                *b ^= 1;
+            }
+        })
+    });
+    let (p, reason) = dsse_rejection(&signature);
+    assert_eq!(p, Problem::InvalidLogEntry, "{reason}");
+    assert!(reason.contains("another signature"), "{reason}");
+    // The logged body itself altered: the inclusion promise no longer covers it.
+    let body = edited_dsse(|d| {
+        flip_base64(d.pointer_mut("/verificationMaterial/tlogEntries/0/canonicalizedBody"), |b| {
+            if let Some(b) = b.iter_mut().rev().find(|b| b.is_ascii_digit()) {
+                *b = if *b == b'0' { b'1' } else { b'0' };
+            }
+        })
+    });
+    let (p, reason) = dsse_rejection(&body);
+    assert_eq!(p, Problem::InvalidLogEntry, "{reason}");
+    assert!(reason.contains("SET"), "{reason}");
+}
+
+#[test]
+fn real_dsse_v001_entries_for_another_envelope_are_rejected() {
+    // sigstore-conformance `dsse-mismatch-sig_fail`: the same payload signed twice with the same
+    // key; the bundle carries one signature, its log entry (a real one, SET valid) the other.
+    let (p, reason) = dsse_rejection(&fixture("dsse-mismatch-sig.sigstore.json"));
+    assert_eq!(p, Problem::InvalidLogEntry, "{reason}");
+    assert!(reason.contains("another signature"), "{reason}");
+    // `dsse-mismatch-envelope_fail`: a real log entry for another envelope and payload.
+    let (p, reason) = dsse_rejection(&fixture("dsse-mismatch-envelope.sigstore.json"));
+    assert_eq!(p, Problem::InvalidLogEntry, "{reason}");
+    assert!(reason.contains("another payload"), "{reason}");
+}
+
+#[test]
+fn a_dsse_v001_envelope_altered_outside_payload_and_signature_fails_the_envelope_hash() {
+    // A key id added after logging: not signed (PAE covers type and payload only), but the
+    // envelope is no longer the one logged.
+    let keyid = edited_dsse(|d| {
+        if let Some(sig) = d.pointer_mut("/dsseEnvelope/signatures/0").and_then(Value::as_object_mut) {
+            sig.insert("keyid".into(), Value::from("added-later"));
+        }
+    });
+    let (p, reason) = dsse_rejection(&keyid);
+    assert_eq!(p, Problem::InvalidLogEntry, "{reason}");
+    assert!(reason.contains("envelopeHash"), "{reason}");
+    let payload_type = edited_dsse(|d| {
+        if let Some(t) = d.pointer_mut("/dsseEnvelope/payloadType") {
+            *t = Value::from("application/vnd.other+json");
+        }
+    });
+    let (p, reason) = dsse_rejection(&payload_type);
+    assert_eq!(p, Problem::InvalidLogEntry, "{reason}");
+    assert!(reason.contains("envelopeHash"), "{reason}");
+}
+
+/// The logged body of the happy-path bundle, its envelope, payload, signature and certificate,
+/// for checking edited bodies directly (an edited body fails the SET before this check).
+fn happy_parts() -> (Value, Value, Vec<u8>, Vec<u8>, Vec<u8>) {
+    let doc: Value = serde_json::from_slice(&fixture(DSSE_V001)).expect("JSON");
+    let body = doc
+        .pointer("/verificationMaterial/tlogEntries/0/canonicalizedBody")
+        .and_then(Value::as_str)
+        .and_then(|b| logged_body(b).ok())
+        .expect("body");
+    let envelope = doc["dsseEnvelope"].clone();
+    let payload = b64_field(&envelope, &["payload"]).expect("payload");
+    let signature = envelope.pointer("/signatures/0").and_then(|s| b64_field(s, &["sig"])).expect("sig");
+    let leaf = b64_field(&doc, &["verificationMaterial", "certificate", "rawBytes"]).expect("certificate");
+    (body, envelope, payload, signature, leaf)
+}
+
+#[test]
+fn a_dsse_v001_body_is_checked_field_by_field() {
+    let (body, json, payload, signature, leaf) = happy_parts();
+    let envelope = Envelope {
+        json: &json,
+        payload_type: "application/vnd.in-toto+json",
+        payload: &payload,
+        signature: &signature,
+    };
+    let check = |edit: &dyn Fn(&mut Value)| {
+        let mut body = body.clone();
+        edit(&mut body);
+        check_logged_dsse(&B64.encode(serde_json::to_vec(&body).expect("JSON")), &leaf, &envelope)
+    };
+    check(&|_| {}).expect("the logged body matches");
+    let set = |path: &'static str, value: &'static str| {
+        move |b: &mut Value| {
+            if let Some(v) = b.pointer_mut(path) {
+                *v = Value::from(value);
+            }
+        }
+    };
+    let zeros = "0000000000000000000000000000000000000000000000000000000000000000";
+    let (p, reason) = check(&set("/spec/envelopeHash/value", zeros)).expect_err("rejected");
+    assert_eq!(p, Problem::InvalidLogEntry);
+    assert!(reason.contains(&format!("envelopeHash {zeros}")), "{reason}");
+    let (p, reason) = check(&set("/spec/payloadHash/value", zeros)).expect_err("rejected");
+    assert_eq!(p, Problem::InvalidLogEntry);
+    assert!(reason.contains(&format!("payloadHash is {zeros}")), "{reason}");
+    let (_, reason) = check(&set("/spec/payloadHash/algorithm", "sha512")).expect_err("rejected");
+    assert!(reason.contains("no SHA-256 payloadHash"), "{reason}");
+    // Another certificate as the verifier (the staging bundle's, as PEM).
+    let other = fixture_certificate_pem("bundle_v3.txt.sigstore");
+    let (_, reason) = check(&move |b: &mut Value| {
+        if let Some(v) = b.pointer_mut("/spec/signatures/0/verifier") {
+            *v = Value::from(B64.encode(&other));
+        }
+    })
+    .expect_err("rejected");
+    assert!(reason.contains("another certificate"), "{reason}");
+    let (p, reason) = check(&set("/apiVersion", "0.0.2")).expect_err("rejected");
+    assert_eq!(p, Problem::Unsupported);
+    assert!(reason.contains("dsse 0.0.2"), "{reason}");
+}
+
+/// The certificate of a fixture bundle, as PEM.
+fn fixture_certificate_pem(name: &str) -> String {
+    let doc: Value = serde_json::from_slice(&fixture(name)).expect("JSON");
+    let der = doc.pointer("/verificationMaterial/certificate/rawBytes").and_then(Value::as_str).expect("certificate");
+    format!("-----BEGIN CERTIFICATE-----\n{der}\n-----END CERTIFICATE-----\n")
+}
+
+/// A real keyless legacy `.sig` layer (cosign v2, public-good Sigstore, 2023) from
+/// salrashid123/cosign_bazel_cloud_build's README, and its simple-signing payload (see the
+/// fixtures' README): the layer's signature, certificate and Rekor bundle annotations.
+fn legacy_layer() -> (Vec<u8>, serde_json::Map<String, Value>) {
+    let manifest: Value = serde_json::from_slice(&fixture("legacy-keyless-sig-manifest.json")).expect("JSON");
+    let annotations = manifest.pointer("/layers/1/annotations").and_then(Value::as_object).cloned().expect("layer");
+    (fixture("legacy-keyless-payload.json"), annotations)
+}
+
+fn legacy_identity() -> ExpectedIdentity {
+    ExpectedIdentity {
+        identity: "cosign-svc-account@mineral-minutia-820.iam.gserviceaccount.com".into(),
+        issuer: "https://accounts.google.com".into(),
+    }
+}
+
+fn verify_legacy(
+    payload: &[u8],
+    annotations: &serde_json::Map<String, Value>,
+    root: &TrustedRoot,
+    expected: &ExpectedIdentity,
+) -> std::result::Result<KeylessVerified, Rejection> {
+    let text = |k: &str| annotations.get(k).and_then(Value::as_str);
+    let signature = text("dev.cosignproject.cosign/signature").and_then(|s| B64.decode(s).ok()).unwrap_or_default();
+    let (certificate, rekor) = (text(CERTIFICATE_ANNOTATION), text(REKOR_BUNDLE_ANNOTATION));
+    verify_legacy_signature(payload, &signature, certificate, rekor, root, expected)
+}
+
+#[test]
+fn a_real_keyless_legacy_signature_verifies_offline() {
+    let (payload, annotations) = legacy_layer();
+    let who = verify_legacy(&payload, &annotations, &public_good(), &legacy_identity()).expect("it verifies");
+    assert_eq!((who.log_index, who.integrated_time), (19941761, 1683465314));
+    assert_eq!(
+        (who.identity.as_str(), who.issuer.as_str()),
+        ("cosign-svc-account@mineral-minutia-820.iam.gserviceaccount.com", "https://accounts.google.com")
+    );
+    let mut other = legacy_identity();
+    other.identity = "mallory@example.com".into();
+    let (p, _) = verify_legacy(&payload, &annotations, &public_good(), &other).expect_err("rejected");
+    assert_eq!(p, Problem::WrongIdentity);
+    let (p, _) = verify_legacy(&payload, &annotations, &staging(), &legacy_identity()).expect_err("rejected");
+    assert_eq!(p, Problem::UntrustedCertificate);
+}
+
+#[test]
+fn a_tampered_keyless_legacy_signature_is_rejected_with_the_reason() {
+    let (payload, annotations) = legacy_layer();
+    let check = |payload: &[u8], annotations: &serde_json::Map<String, Value>| {
+        verify_legacy(payload, annotations, &public_good(), &legacy_identity()).expect_err("rejected")
+    };
+    // Another payload (the signed digest changed): the log entry is for another digest.
+    let other = String::from_utf8(payload.clone()).expect("text").replace("a2b109fb", "a2b109fc");
+    let (p, reason) = check(other.as_bytes(), &annotations);
+    assert_eq!(p, Problem::InvalidLogEntry, "{reason}");
+    assert!(reason.contains("another digest"), "{reason}");
+    // A flipped signature byte.
+    let mut flipped = annotations.clone();
+    if let Some(Value::String(sig)) = flipped.get_mut("dev.cosignproject.cosign/signature") {
+        let mut bytes = B64.decode(sig.as_bytes()).expect("base64");
+        if let Some(b) = bytes.get_mut(12) {
+            *b ^= 1;
+        }
+        *sig = B64.encode(bytes);
+    }
+    let (p, reason) = check(&payload, &flipped);
+    assert_eq!(p, Problem::InvalidLogEntry, "{reason}");
+    assert!(reason.contains("another signature"), "{reason}");
+    // The integrated time moved in the Rekor bundle: the SET no longer verifies.
+    let mut moved = annotations.clone();
+    if let Some(Value::String(bundle)) = moved.get_mut(REKOR_BUNDLE_ANNOTATION) {
+        *bundle = bundle.replace("1683465314", "1683465315");
+    }
+    let (p, reason) = check(&payload, &moved);
+    assert_eq!(p, Problem::InvalidLogEntry, "{reason}");
+    assert!(reason.contains("SET"), "{reason}");
+    // No Rekor bundle, no certificate.
+    let mut none = annotations.clone();
+    none.remove(REKOR_BUNDLE_ANNOTATION);
+    let (p, reason) = check(&payload, &none);
+    assert_eq!(p, Problem::InvalidLogEntry);
+    assert!(reason.contains("inclusion promise"), "{reason}");
+    let mut keyed = annotations.clone();
+    keyed.remove(CERTIFICATE_ANNOTATION);
+    let (p, reason) = check(&payload, &keyed);
+    assert_eq!(p, Problem::Unsupported);
+    assert!(reason.contains("--key"), "{reason}");
+}

@@ -111,16 +111,23 @@ pub(super) async fn legacy(store: &dyn ReadStore, policy: &Policy<'_>) -> Result
             continue;
         }
         let location = format!("tag {tag}, layer {i} ({})", layer.digest);
-        out.push(verdict(Format::Legacy, location, legacy_layer(store, layer, policy).await));
+        let outcome = legacy_layer(store, layer, policy).await;
+        let signer = outcome.as_ref().ok().and_then(|(_, keyless)| keyless.clone());
+        let mut found = verdict(Format::Legacy, location, outcome.map(|(annotations, _)| annotations));
+        found.keyless = signer;
+        out.push(found);
     }
     Ok(out)
 }
 
+/// One simple-signing layer: its signature (with the key, or keyless with the
+/// layer's certificate and Rekor annotations), then its claims; the signed
+/// annotations and, keyless, who signed.
 async fn legacy_layer(
     store: &dyn ReadStore,
     layer: &Descriptor,
     policy: &Policy<'_>,
-) -> std::result::Result<Map<String, Value>, (Problem, String)> {
+) -> std::result::Result<(Map<String, Value>, Option<keyless::KeylessVerified>), (Problem, String)> {
     let malformed = |reason: String| (Problem::Malformed, reason);
     let signature = layer
         .annotations
@@ -130,17 +137,21 @@ async fn legacy_layer(
         .decode(signature.trim().as_bytes())
         .map_err(|_| malformed(format!("the {SIGNATURE_ANNOTATION} annotation is not base64")))?;
     let body = store.fetch_bytes(layer).await.map_err(|e| malformed(format!("the payload cannot be read: {e}")))?;
-    let Trust::Key(key) = policy.trust else {
-        return Err((
-            Problem::Unsupported,
-            "a legacy .sig signature: wharf verifies keyless signatures in Sigstore bundles only; verify this one with --key if a key made it"
-                .into(),
-        ));
+    let signer = match policy.trust {
+        Trust::Key(key) => {
+            check_signature(key, &body, &signature, None)?;
+            None
+        }
+        Trust::Keyless { root, expected } => {
+            let annotation = |name: &str| layer.annotations.get(name).map(String::as_str);
+            let certificate = annotation(keyless::CERTIFICATE_ANNOTATION);
+            let rekor = annotation(keyless::REKOR_BUNDLE_ANNOTATION);
+            Some(keyless::verify_legacy_signature(&body, &signature, certificate, rekor, root, expected)?)
+        }
     };
-    check_signature(key, &body, &signature, None)?;
     let claims = payload::parse_simple_signing(&body).map_err(malformed)?;
     check_claims(policy, &claims.digest, &claims.optional)?;
-    Ok(claims.optional)
+    Ok((claims.optional, signer))
 }
 
 fn check_signature(
