@@ -1,6 +1,6 @@
-//! wharf against independent implementations, over a real registry:
-//! oci-wasm (the crate wkg is built on, via `oci-wasm-peer`), oras-py, skopeo,
-//! and a real Wasm runtime (wasmtime-py) running what was pulled.
+//! wharf against independent implementations, over a real registry: the
+//! `wkg` CLI, oci-wasm (the crate wkg is built on, via `oci-wasm-peer`),
+//! oras-py, skopeo, and a real Wasm runtime (wasmtime-py) running what was pulled.
 
 use std::path::{Path, PathBuf};
 
@@ -196,6 +196,87 @@ fn wharf_pulls_a_core_module_oci_wasm_pushed() {
     r.assert_ok();
     assert_eq!(r.json()["config"]["os"], "wasip1", "{r}");
     assert!(r.json()["config"]["component"].is_null(), "{r}");
+}
+
+// ---------------------------------------------------------------------------
+// wharf push -> wkg oci pull ; wkg oci push -> wharf pull and inspect
+// ---------------------------------------------------------------------------
+
+/// The wkg version these tests were written against (scripts/test installs it).
+const WKG_VERSION: &str = "0.16.1";
+
+/// The `wkg` CLI: `$WKG`, else the one on `PATH`, else `~/.cargo/bin/wkg`.
+/// Never skipped: a missing or other wkg fails with the install command.
+fn wkg() -> PathBuf {
+    let install = format!("cargo install wkg --version {WKG_VERSION} --locked");
+    let candidates = std::env::var_os("WKG")
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(Some(PathBuf::from("wkg")))
+        .chain(std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo/bin/wkg")));
+    for candidate in candidates {
+        let Ok(output) = std::process::Command::new(&candidate).arg("--version").output() else { continue };
+        let version = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            version.split_whitespace().nth(1) == Some(WKG_VERSION),
+            "{} is {}, these tests need wkg {WKG_VERSION}: {install}",
+            candidate.display(),
+            version.trim()
+        );
+        return candidate;
+    }
+    panic!("wkg is not installed (scripts/test installs it): {install}");
+}
+
+/// `wkg oci ARGS... --insecure HOST` (the test registries speak plain HTTP).
+fn wkg_oci(args: &[&str], registry: &Registry, env: &TestEnv) -> Run {
+    let mut cmd = env.command(wkg());
+    cmd.arg("oci").args(args).args(["--insecure", &registry.host(), "--color", "never"]);
+    registry_tests::run(cmd)
+}
+
+#[test]
+fn wkg_pulls_the_component_and_the_module_wharf_pushed() {
+    let reg = Registry::start();
+    let env = TestEnv::new();
+    for (file, name) in [(component(), "hello"), (module(), "module")] {
+        let reference = reg.reference(&format!("interop/wharf-to-wkg/{name}:0.1.0"));
+        wharf_push(&file, &reference, &env);
+        let out = env.path(&format!("{name}-from-wkg.wasm"));
+        wkg_oci(&["pull", &reference, "-o", s(&out)], &reg, &env).assert_ok();
+        assert_eq!(read(&out), read(&file), "wkg pulled different bytes for {name}");
+    }
+}
+
+#[test]
+fn wharf_pulls_and_inspects_what_wkg_pushed() {
+    let reg = Registry::start();
+    let env = TestEnv::new();
+    // wkg 0.16.1 writes `os: wasip2` and an empty `component` for a core module
+    // too; wharf reports the config as written.
+    for (file, name, os) in [(component(), "hello", "wasip2"), (module(), "module", "wasip2")] {
+        let reference = reg.reference(&format!("interop/wkg-to-wharf/{name}:0.1.0"));
+        let pushed = wkg_oci(&["push", &reference, s(&file)], &reg, &env);
+        pushed.assert_ok();
+
+        let out = env.path(&format!("{name}.wasm"));
+        let report = wharf_pull(&reference, &out, &env);
+        assert_eq!(read(&out), read(&file), "wharf pulled different bytes for {name}");
+        assert_eq!(report["shape"], "cncf-wasm-v0", "{report:#}");
+        assert_eq!(report["warnings"], serde_json::json!([]), "{report:#}");
+        let digest = report["digest"].as_str().unwrap_or_default();
+        assert!(pushed.stdout.contains(digest), "wkg printed another digest than wharf pulled:\n{pushed}");
+
+        let r = wharf(&["inspect", &reference, "--format", "json"], &env);
+        r.assert_ok();
+        let inspection = r.json();
+        assert_eq!(inspection["configMediaType"], "application/vnd.wasm.config.v0+json", "{r}");
+        assert_eq!(inspection["config"]["os"], os, "{r}");
+        assert_eq!(inspection["config"]["layerDigests"], serde_json::json!([sha256_digest(&read(&file))]), "{r}");
+        let exports = if name == "hello" { serde_json::json!(["greet"]) } else { serde_json::json!([]) };
+        assert_eq!(inspection["config"]["component"]["exports"], exports, "{r}");
+    }
 }
 
 // ---------------------------------------------------------------------------
