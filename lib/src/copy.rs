@@ -284,8 +284,12 @@ impl Walk<'_> {
         }
         // Each attempt reopens the source; the destination verifies digest and size as it reads.
         let attempt = || async {
-            let stream = self.src.fetch(desc).await?;
-            self.dst.push(desc, self.with_progress(desc, stream)).await
+            let stream = self.with_progress(desc, self.src.fetch(desc).await?);
+            if self.src.vouches_for_content() {
+                self.dst.push_vouched(desc, stream).await
+            } else {
+                self.dst.push(desc, stream).await
+            }
         };
         self.options.retry.run(attempt).await?;
         self.record(desc, Outcome::Copied);

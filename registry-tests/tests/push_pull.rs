@@ -291,3 +291,41 @@ fn an_unchanged_file_is_not_scanned_again_and_a_changed_one_is() {
     assert_eq!(changed.json()["config"]["layerDigests"][0], sha256_digest(&module).as_str());
     assert_eq!(changed.json()["config"]["os"], "wasip1");
 }
+
+/// Staged content is sent without a second SHA-256 pass (the registry checks
+/// the digest on arrival); content that no longer matches its digest, as a
+/// file changed after it was scanned, is refused and nothing is stored.
+#[tokio::test]
+async fn staged_content_that_no_longer_matches_its_digest_is_refused_by_the_registry_check() {
+    use wharf::manifest::Descriptor;
+    use wharf::store::registry::{Access, RegistryStore};
+    use wharf::store::{MemoryStore, ReadStore, Store};
+
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let (file, bytes) = component(&env);
+    let mut other = bytes.clone();
+    if let Some(last) = other.last_mut() {
+        *last ^= 1;
+    }
+    let claimed = Descriptor::of_bytes("application/wasm", &other);
+    let staged = MemoryStore::new();
+    staged.add_file(&claimed, file);
+    assert!(staged.vouches_for_content());
+
+    let wharf::Reference::Registry(reference) =
+        wharf::Reference::parse(&registry.reference("wasm/changed:1")).expect("reference")
+    else {
+        panic!("not a registry reference");
+    };
+    let options = wharf::transport::TransportOptions::default();
+    let dst = RegistryStore::connect(&reference, &options, Access::Write).await.expect("connect");
+    let content = staged.fetch(&claimed).await.expect("staged content");
+    let err = dst.push_vouched(&claimed, content).await.expect_err("the registry refuses it");
+    assert!(matches!(err, wharf::Error::DigestMismatch { .. }), "{err}");
+    assert!(err.to_string().contains(claimed.digest.as_str()), "{err}");
+
+    let path = format!("/v2/wasm/changed/blobs/{}", claimed.digest);
+    let (status, _, _) = registry_get(&registry.host(), &path, "*/*");
+    assert_eq!(status, 404, "nothing stored under the claimed digest");
+}

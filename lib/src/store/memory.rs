@@ -84,6 +84,12 @@ impl ReadStore for MemoryStore {
         Ok(self.lookup(&desc.digest).is_some())
     }
 
+    /// Documents were hashed when added; files were scanned (hashed) by the
+    /// caller of [`MemoryStore::add_file`].
+    fn vouches_for_content(&self) -> bool {
+        true
+    }
+
     /// Staged content has no tags, so no fallback index: nothing refers to it yet.
     async fn referrers(&self, _subject: &Digest) -> Result<Vec<Descriptor>> {
         Ok(Vec::new())

@@ -52,6 +52,13 @@ pub trait ReadStore: Send + Sync {
     /// True if the store holds `desc`.
     async fn exists(&self, desc: &Descriptor) -> Result<bool>;
 
+    /// True when what [`ReadStore::fetch`] streams was hashed by wharf when it
+    /// entered this store (staged content), so a destination that checks
+    /// digests itself need not hash it again ([`Store::push_vouched`]).
+    fn vouches_for_content(&self) -> bool {
+        false
+    }
+
     /// The registry repository behind this store, if it is one.
     fn location(&self) -> Option<RepoLocation> {
         None
@@ -123,6 +130,14 @@ pub trait Store: ReadStore {
     /// Stores a blob. The content must match `desc` (size and digest); a store
     /// that already holds it may return without reading the stream.
     async fn push(&self, desc: &Descriptor, content: ByteStream) -> Result<()>;
+
+    /// [`Store::push`] for content whose digest wharf computed itself from
+    /// these bytes ([`ReadStore::vouches_for_content`]). A store whose other
+    /// end checks the digest on arrival (a registry must) may skip hashing it
+    /// again; by default the same as `push`.
+    async fn push_vouched(&self, desc: &Descriptor, content: ByteStream) -> Result<()> {
+        self.push(desc, content).await
+    }
 
     /// Stores a manifest or index and points each tag at it (none: by digest only).
     async fn push_manifest(&self, desc: &Descriptor, bytes: Bytes, tags: &[String]) -> Result<()>;
