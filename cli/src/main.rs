@@ -21,21 +21,53 @@ struct Cli {
 
 const EXIT_STATUS: &str = "Exit status: 0 success, 1 a check or verification failed, 2 usage or I/O error.";
 
+/// The commands. Each is built only when it runs (`defer`): clap otherwise builds every command's
+/// arguments on every start. The one-line descriptions `wharf --help` lists are therefore here,
+/// the same as each command's own doc comment (a test keeps them equal).
 #[derive(Subcommand)]
+#[command(defer = true)]
 enum Command {
+    /// Validate a .wasm file and push it as a Wasm OCI artifact (to a registry or a local OCI layout).
     Push(commands::push::Args),
+    /// Pull the Wasm binary of an artifact into a file, verified while it streams.
     Pull(commands::pull::Args),
+    /// Show what an artifact (or a local .wasm file) holds: digest, media types, os, WIT imports and exports.
     Inspect(commands::inspect::Args),
+    /// Copy an artifact from any store to any store (registry or OCI layout), digests preserved.
     Copy(commands::copy::Args),
+    /// Rewrite an artifact in the shape a runtime reads, reusing the same Wasm blob (no re-upload).
     Convert(commands::convert::Args),
+    /// Log in to a registry: check the credentials, then store them in the docker config as docker does.
     Login(commands::login::Args),
+    /// Remove a registry's credentials from the docker config.
     Logout(commands::logout::Args),
+    /// Check that a component fits a WIT world: it exports everything the world requires, imports
+    /// nothing the world does not provide, and the types agree. Every problem is reported, in WIT.
     Check(commands::check::Args),
+    /// Compose components: from a .wac document (`wharf compose FILE.wac`), or by plugging components into
+    /// a socket (`wharf compose plug`).
     Compose(commands::compose::Args),
+    /// Manage signing keys (cosign's file formats).
     Key(commands::key::Args),
+    /// Sign an artifact's digest with a key, in cosign's formats (registry or OCI layout).
     Sign(commands::sign::Args),
+    /// Verify an artifact's signatures (cosign's bundle and legacy formats) against a public key, or
+    /// keyless against a Sigstore trusted root and an identity.
     Verify(commands::verify::Args),
+    /// Verify signatures at Kubernetes admission time (a validating and mutating webhook).
     Admission(commands::admission::Args),
+}
+
+impl Command {
+    /// Whether the command moves several blobs at once (the copy engine) or serves requests
+    /// (admission), and so gets tokio's worker threads; the others run on the main thread alone,
+    /// which spares starting and stopping a thread per core.
+    fn needs_worker_threads(&self) -> bool {
+        matches!(
+            self,
+            Command::Push(_) | Command::Pull(_) | Command::Copy(_) | Command::Convert(_) | Command::Admission(_)
+        )
+    }
 }
 
 /// What a command concluded (errors are separate).
@@ -56,7 +88,12 @@ fn main() -> ExitCode {
         }
     };
     output::init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let mut builder = if cli.command.needs_worker_threads() {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -87,5 +124,37 @@ fn main() -> ExitCode {
             failure.report();
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// `wharf --help` lists each command's description before the command is built (deferred);
+    /// it must be what the command shows once built, from its own doc comment.
+    #[test]
+    fn listed_descriptions_are_the_commands_own() {
+        let listed = Cli::command();
+        let mut built = Cli::command();
+        built.build();
+        for (short, full) in listed.get_subcommands().zip(built.get_subcommands()) {
+            assert_eq!(short.get_name(), full.get_name());
+            let about = |c: &clap::Command| c.get_about().map(ToString::to_string);
+            assert!(about(short).is_some(), "{} has no description", short.get_name());
+            assert_eq!(
+                about(short),
+                about(full),
+                "the description of {} differs from its doc comment",
+                short.get_name()
+            );
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

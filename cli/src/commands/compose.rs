@@ -1,5 +1,6 @@
 //! `wharf compose`
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -18,7 +19,6 @@ use crate::output::{self, Bars, OrFail};
 #[command(
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
-    group(clap::ArgGroup::new("destination").required(true).multiple(true).args(["output", "push"])),
     after_help = "Examples:
   wharf compose app.wac --dep wharf:greeter=greeter.wasm --dep wharf:name=oci:./wharf-store:name-0.1.0 -o app.wasm
   wharf compose app.wac -o app.wasm      # every package found by name through wkg's config
@@ -51,16 +51,24 @@ pub struct Args {
     /// The lock file pinning each package to a digest [default: wharf.lock next to FILE.wac].
     #[arg(long, value_name = "PATH")]
     lock: Option<PathBuf>,
+    #[command(flatten)]
+    destination: Destination,
+    #[command(flatten)]
+    transport: TransportArgs,
+    #[command(flatten)]
+    format: OutputArgs,
+}
+
+/// Where the composed component goes, for both forms: `-o OUT`, `--push REF`, or both.
+#[derive(clap::Args)]
+#[group(id = "destination", required = true, multiple = true)]
+struct Destination {
     /// Write the composed component to this file.
     #[arg(long, short = 'o', value_name = "OUT")]
     output: Option<PathBuf>,
     /// Push the composed component to this reference as a Wasm OCI artifact.
     #[arg(long, value_name = "REF")]
     push: Option<String>,
-    #[command(flatten)]
-    transport: TransportArgs,
-    #[command(flatten)]
-    format: OutputArgs,
 }
 
 #[derive(clap::Subcommand)]
@@ -71,9 +79,7 @@ enum Command {
 /// Plug components into a socket, like `wac plug`: each import of the socket (or of another plug) is
 /// satisfied by a plug exporting it. Parts are local .wasm files or references wharf can pull.
 #[derive(clap::Args)]
-#[command(
-    group(clap::ArgGroup::new("destination").required(true).multiple(true).args(["output", "push"])),
-    after_help = "Examples:
+#[command(after_help = "Examples:
   wharf compose plug greeter.wasm --plug name-source.wasm -o app.wasm
   wharf compose plug oci:./wharf-store:greeter-0.1.0 --plug 127.0.0.1:5000/name-source:0.1.0 \\
       --push 127.0.0.1:5000/app:0.1.0
@@ -87,20 +93,15 @@ something. The result is validated, and the same parts give the same bytes.
 {role, source, digest}).
 
 Exit status: 0 composed; 2 a part cannot be read, an export does not fit the import it matches,
-a plug satisfies nothing, or a transfer failed (nothing is written or pushed)."
-)]
+a plug satisfies nothing, or a transfer failed (nothing is written or pushed).")]
 pub struct PlugArgs {
     /// The socket component: a .wasm file, HOST[:PORT]/REPO[:TAG] or oci:PATH[:TAG].
     socket: String,
     /// A plug component, as for SOCKET (repeatable; order decides between plugs exporting the same name).
     #[arg(long = "plug", value_name = "PLUG", required = true)]
     plugs: Vec<String>,
-    /// Write the composed component to this file.
-    #[arg(long, short = 'o', value_name = "OUT")]
-    output: Option<PathBuf>,
-    /// Push the composed component to this reference as a Wasm OCI artifact.
-    #[arg(long, value_name = "REF")]
-    push: Option<String>,
+    #[command(flatten)]
+    destination: Destination,
     #[command(flatten)]
     transport: TransportArgs,
 }
@@ -139,15 +140,15 @@ pub async fn run(args: Args) -> Result<Verdict, crate::output::Failure> {
 
 async fn plug(args: PlugArgs, format: Format) -> Result<Verdict, crate::output::Failure> {
     let transport = args.transport.options().or_fail(format)?;
-    let destination = args.push.as_deref().map(wharf::Reference::parse).transpose().or_fail(format)?;
+    let delivery = args.destination.delivery(transport, format)?;
 
-    let socket = compose::load_part(&args.socket, &transport).await.or_fail(format)?;
+    let socket = compose::load_part(&args.socket, &delivery.transport).await.or_fail(format)?;
     let mut plugs = Vec::with_capacity(args.plugs.len());
     for input in &args.plugs {
-        plugs.push(compose::load_part(input, &transport).await.or_fail(format)?);
+        plugs.push(compose::load_part(input, &delivery.transport).await.or_fail(format)?);
     }
     // The parts' digests are shown in JSON and recorded on a push; text mode names the parts only.
-    let parts: Vec<PartRecord> = if format == Format::Json || destination.is_some() {
+    let parts: Vec<PartRecord> = if format == Format::Json || delivery.push.is_some() {
         std::iter::once(socket.record(Role::Socket)).chain(plugs.iter().map(|p| p.record(Role::Plug))).collect()
     } else {
         Vec::new()
@@ -158,7 +159,6 @@ async fn plug(args: PlugArgs, format: Format) -> Result<Verdict, crate::output::
         plugs.into_iter().zip(&sources[1..]).map(|(p, source)| (source.as_str(), p.bytes)).collect();
     let composed = compose::plug((&sources[0], socket.bytes), plug_inputs).or_fail(format)?;
 
-    let delivery = Delivery { output: args.output, push: destination, transport };
     let (output, pushed) = delivery.deliver(&composed, &parts, || Ok(()), format).await?;
     let digest = (format == Format::Json).then(|| composed.digest());
     let report = Report { parts, digest, composed, output, pushed, lock: None };
@@ -167,8 +167,8 @@ async fn plug(args: PlugArgs, format: Format) -> Result<Verdict, crate::output::
         return Ok(Verdict::Pass);
     }
     let c = &report.composed;
-    eprintln!(
-        "composed {} with {} plug{}: {}",
+    let mut summary = format!(
+        "composed {} with {} plug{}: {}\n",
         sources[0],
         sources.len() - 1,
         if sources.len() == 2 { "" } else { "s" },
@@ -176,9 +176,10 @@ async fn plug(args: PlugArgs, format: Format) -> Result<Verdict, crate::output::
     );
     for w in &c.wires {
         let by = if w.export == w.import { String::new() } else { format!(" as {}", w.export) };
-        eprintln!("  {} of {} <- {}{by} ({})", w.import, w.importer, w.exporter, part_source(&sources, &w.exporter));
+        let source = part_source(&sources, &w.exporter);
+        let _ = writeln!(summary, "  {} of {} <- {}{by} ({source})", w.import, w.importer, w.exporter);
     }
-    print_summary(&report);
+    print_summary(summary, &report);
     Ok(Verdict::Pass)
 }
 
@@ -187,7 +188,7 @@ async fn wac(args: Args, format: Format) -> Result<Verdict, crate::output::Failu
         return Err(wharf::Error::Usage("give a .wac file, or use `wharf compose plug`".into())).or_fail(format);
     };
     let transport = args.transport.options().or_fail(format)?;
-    let destination = args.push.as_deref().map(wharf::Reference::parse).transpose().or_fail(format)?;
+    let delivery = args.destination.delivery(transport, format)?;
     let text = std::fs::read_to_string(&file).map_err(|e| wharf::Error::io("cannot read", &file, e)).or_fail(format)?;
     let lock_path = args.lock.unwrap_or_else(|| match file.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.join("wharf.lock"),
@@ -198,21 +199,25 @@ async fn wac(args: Args, format: Format) -> Result<Verdict, crate::output::Failu
     let mut deps = Vec::with_capacity(args.deps.len());
     for value in &args.deps {
         let (name, input) = compose::parse_dep(value).or_fail(format)?;
-        let part = compose::load_part(&input, &transport).await.or_fail(format)?;
+        let part = compose::load_part(&input, &delivery.transport).await.or_fail(format)?;
         let dep = compose::Dependency { name, input, part, registry: None };
         lock.verify(&dep, &lock_path).or_fail(format)?;
         deps.push(dep);
     }
-    let (composed, deps) =
-        compose::compose_with_registries(&file.display().to_string(), &text, deps, (&lock, &lock_path), &transport)
-            .await
-            .or_fail(format)?;
+    let (composed, deps) = compose::compose_with_registries(
+        &file.display().to_string(),
+        &text,
+        deps,
+        (&lock, &lock_path),
+        &delivery.transport,
+    )
+    .await
+    .or_fail(format)?;
     let parts: Vec<PartRecord> = deps.iter().map(|d| d.part.record(Role::Package).named(&d.name)).collect();
 
     let pinned = lock.pinned(&deps);
     let changed = pinned.packages != lock.packages;
     let write_lock = || if changed { pinned.write(&lock_path) } else { Ok(()) };
-    let delivery = Delivery { output: args.output, push: destination, transport };
     let (output, pushed) = delivery.deliver(&composed, &parts, write_lock, format).await?;
     let digest = (format == Format::Json).then(|| composed.digest());
     let report = Report { parts, digest, composed, output, pushed, lock: Some(lock_path) };
@@ -220,20 +225,32 @@ async fn wac(args: Args, format: Format) -> Result<Verdict, crate::output::Failu
         output::print_json(&report);
         return Ok(Verdict::Pass);
     }
-    let c = &report.composed;
-    eprintln!("composed {}: {}", file.display(), output::size(c.size));
+    let mut summary = format!("composed {}: {}\n", file.display(), output::size(report.composed.size));
     for (part, dep) in report.parts.iter().zip(&deps) {
         let found = dep.registry.as_ref().map_or_else(String::new, |r| format!(", found by name through {r}"));
-        eprintln!("  {} = {} ({}{found})", part.name.as_deref().unwrap_or_default(), part.source, part.digest);
+        let name = part.name.as_deref().unwrap_or_default();
+        let _ = writeln!(summary, "  {name} = {} ({}{found})", part.source, part.digest);
     }
     if let Some(lock) = &report.lock {
-        eprintln!("  pinned in {}", lock.display());
+        let _ = writeln!(summary, "  pinned in {}", lock.display());
     }
-    print_summary(&report);
+    print_summary(summary, &report);
     Ok(Verdict::Pass)
 }
 
-/// Where a composed component goes.
+impl Destination {
+    /// The delivery to these destinations over `transport` (the push reference parsed).
+    fn delivery(
+        self,
+        transport: wharf::transport::TransportOptions,
+        format: Format,
+    ) -> Result<Delivery, crate::output::Failure> {
+        let push = self.push.as_deref().map(wharf::Reference::parse).transpose().or_fail(format)?;
+        Ok(Delivery { output: self.output, push, transport })
+    }
+}
+
+/// Where a composed component goes, and the transport for the parts and the push.
 struct Delivery {
     output: Option<PathBuf>,
     push: Option<wharf::Reference>,
@@ -282,12 +299,14 @@ impl Delivery {
     }
 }
 
-/// The imports, exports and destinations of a composition (stderr, stdout).
-fn print_summary(report: &Report) {
+/// Prints `summary` and the imports and exports of a composition on stderr, in one write, and its
+/// destinations on stdout.
+fn print_summary(mut summary: String, report: &Report) {
     let c = &report.composed;
     let list = |names: &[String]| if names.is_empty() { "none".to_string() } else { names.join(", ") };
-    eprintln!("  imports: {}", list(&c.imports));
-    eprintln!("  exports: {}", list(&c.exports));
+    let _ = writeln!(summary, "  imports: {}", list(&c.imports));
+    let _ = writeln!(summary, "  exports: {}", list(&c.exports));
+    eprint!("{summary}");
     if let Some(path) = &report.output {
         println!("{}", path.display());
     }
