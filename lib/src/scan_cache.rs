@@ -188,10 +188,30 @@ mod tests {
     use super::*;
     use crate::wasm::inspect_reader;
 
-    fn scan(path: &Path) -> (fs::Metadata, Scanned) {
-        let meta = fs::metadata(path).expect("meta");
-        let scanned = inspect_reader("t", fs::File::open(path).expect("open"), meta.len()).expect("scan");
-        (meta, scanned)
+    /// A cache in a temporary directory and a scanned file beside it.
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        cache: ScanCache,
+        file: PathBuf,
+        meta: fs::Metadata,
+        scanned: Scanned,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().expect("tmp");
+        let cache = ScanCache::at(dir.path().join("cache"));
+        let file = dir.path().join("a.wasm");
+        fs::write(&file, wharf_test_module()).expect("write");
+        let meta = fs::metadata(&file).expect("meta");
+        let scanned = inspect_reader("t", fs::File::open(&file).expect("open"), meta.len()).expect("scan");
+        Fixture { _dir: dir, cache, file, meta, scanned }
+    }
+
+    /// Rewrites the fixture's file with the same bytes (a new change time) and returns its metadata.
+    fn rewrite(f: &Fixture) -> fs::Metadata {
+        std::thread::sleep(Duration::from_millis(20));
+        fs::write(&f.file, wharf_test_module()).expect("rewrite");
+        fs::metadata(&f.file).expect("meta")
     }
 
     fn later() -> SystemTime {
@@ -200,51 +220,34 @@ mod tests {
 
     #[test]
     fn a_settled_file_is_found_again_and_a_changed_one_is_not() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let cache = ScanCache::at(dir.path().join("cache"));
-        let file = dir.path().join("a.wasm");
-        fs::write(&file, wharf_test_module()).expect("write");
-        let (meta, scanned) = scan(&file);
-        assert!(cache.lookup(&meta).is_none());
-        cache.store(&meta, &meta, later(), &scanned);
-        let hit = cache.lookup(&fs::metadata(&file).expect("meta")).expect("cached");
-        assert_eq!((hit.digest, hit.size, hit.info), (scanned.digest.clone(), scanned.size, scanned.info.clone()));
-
+        let f = fixture();
+        assert!(f.cache.lookup(&f.meta).is_none());
+        f.cache.store(&f.meta, &f.meta, later(), &f.scanned);
+        let hit = f.cache.lookup(&fs::metadata(&f.file).expect("meta")).expect("cached");
+        assert_eq!(hit, f.scanned);
         // Rewriting the same bytes changes ctime: no hit.
-        std::thread::sleep(Duration::from_millis(20));
-        fs::write(&file, wharf_test_module()).expect("rewrite");
-        assert!(cache.lookup(&fs::metadata(&file).expect("meta")).is_none());
+        assert!(f.cache.lookup(&rewrite(&f)).is_none());
     }
 
     #[test]
     fn a_file_changed_just_before_or_during_the_scan_is_not_stored() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let cache = ScanCache::at(dir.path().join("cache"));
-        let file = dir.path().join("a.wasm");
-        fs::write(&file, wharf_test_module()).expect("write");
-        let (meta, scanned) = scan(&file);
+        let f = fixture();
         // Scan started now: the file changed less than SETTLED before.
-        cache.store(&meta, &meta, SystemTime::now(), &scanned);
-        assert!(cache.lookup(&meta).is_none());
+        f.cache.store(&f.meta, &f.meta, SystemTime::now(), &f.scanned);
+        assert!(f.cache.lookup(&f.meta).is_none());
         // Changed during the scan: metadata before and after differ.
-        std::thread::sleep(Duration::from_millis(20));
-        fs::write(&file, wharf_test_module()).expect("rewrite");
-        let after = fs::metadata(&file).expect("meta");
-        cache.store(&meta, &after, later(), &scanned);
-        assert!(cache.lookup(&meta).is_none() && cache.lookup(&after).is_none());
+        let after = rewrite(&f);
+        f.cache.store(&f.meta, &after, later(), &f.scanned);
+        assert!(f.cache.lookup(&f.meta).is_none() && f.cache.lookup(&after).is_none());
     }
 
     #[test]
     fn damaged_entries_are_misses() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let cache = ScanCache::at(dir.path().join("cache"));
-        let file = dir.path().join("a.wasm");
-        fs::write(&file, wharf_test_module()).expect("write");
-        let (meta, scanned) = scan(&file);
-        cache.store(&meta, &meta, later(), &scanned);
-        let identity = FileIdentity::of(&meta).expect("identity");
-        fs::write(cache.entry_path(&identity), b"{not json").expect("damage");
-        assert!(cache.lookup(&meta).is_none());
+        let f = fixture();
+        f.cache.store(&f.meta, &f.meta, later(), &f.scanned);
+        let identity = FileIdentity::of(&f.meta).expect("identity");
+        fs::write(f.cache.entry_path(&identity), b"{not json").expect("damage");
+        assert!(f.cache.lookup(&f.meta).is_none());
     }
 
     /// The smallest valid core module.

@@ -951,6 +951,31 @@ pub fn check_example(env: &TestEnv, case: &str, world: &str) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// A peer tool pinned to `version`: `$ENV_VAR`, else `name` on `PATH`, else
+/// `~/.cargo/bin/NAME` (where `cargo install` puts it). Never skipped: a
+/// missing tool, or another version, fails with the `install` command
+/// (scripts/test installs every pinned tool).
+pub fn pinned_tool(name: &str, env_var: &str, version: &str, install: &str) -> PathBuf {
+    let candidates = std::env::var_os(env_var)
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(Some(PathBuf::from(name)))
+        .chain(std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo/bin").join(name)));
+    for candidate in candidates {
+        let Ok(output) = Command::new(&candidate).arg("--version").output() else { continue };
+        let printed = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            printed.split_whitespace().nth(1) == Some(version),
+            "{} is {}, these tests need {name} {version}: {install}",
+            candidate.display(),
+            printed.trim()
+        );
+        return candidate;
+    }
+    panic!("{name} is not installed (scripts/test installs it): {install}");
+}
+
 pub fn workspace_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("registry-tests has a parent directory").to_path_buf()
 }

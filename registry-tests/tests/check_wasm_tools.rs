@@ -9,7 +9,6 @@
 //! it): they never skip.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use registry_tests::{Run, TestEnv, check_example, run, wharf};
 
@@ -21,29 +20,9 @@ fn path_str(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
-/// The `wasm-tools` to run: `$WASM_TOOLS`, else the one on `PATH`, else
-/// `~/.cargo/bin/wasm-tools`. Panics with the install command when there is
-/// none, or when its version is not the one these tests were written for.
+/// The `wasm-tools` to run ([`registry_tests::pinned_tool`], `$WASM_TOOLS`).
 fn wasm_tools() -> PathBuf {
-    let candidates = std::env::var_os("WASM_TOOLS")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain(Some(PathBuf::from("wasm-tools")))
-        .chain(std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo/bin/wasm-tools")));
-    for candidate in candidates {
-        let Ok(output) = Command::new(&candidate).arg("--version").output() else {
-            continue;
-        };
-        let version = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            version.split_whitespace().nth(1) == Some(WASM_TOOLS_VERSION),
-            "{} is {}, these tests need wasm-tools {WASM_TOOLS_VERSION}: {INSTALL}",
-            candidate.display(),
-            version.trim()
-        );
-        return candidate;
-    }
-    panic!("wasm-tools is not installed (scripts/test installs it): {INSTALL}");
+    registry_tests::pinned_tool("wasm-tools", "WASM_TOOLS", WASM_TOOLS_VERSION, INSTALL)
 }
 
 /// `wasm-tools component targets WIT COMPONENT --world WORLD`.

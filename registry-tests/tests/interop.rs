@@ -205,28 +205,10 @@ fn wharf_pulls_a_core_module_oci_wasm_pushed() {
 /// The wkg version these tests were written against (scripts/test installs it).
 const WKG_VERSION: &str = "0.16.1";
 
-/// The `wkg` CLI: `$WKG`, else the one on `PATH`, else `~/.cargo/bin/wkg`.
-/// Never skipped: a missing or other wkg fails with the install command.
+/// The `wkg` CLI ([`registry_tests::pinned_tool`], `$WKG`).
 fn wkg() -> PathBuf {
     let install = format!("cargo install wkg --version {WKG_VERSION} --locked");
-    let candidates = std::env::var_os("WKG")
-        .filter(|s| !s.is_empty())
-        .map(PathBuf::from)
-        .into_iter()
-        .chain(Some(PathBuf::from("wkg")))
-        .chain(std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo/bin/wkg")));
-    for candidate in candidates {
-        let Ok(output) = std::process::Command::new(&candidate).arg("--version").output() else { continue };
-        let version = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            version.split_whitespace().nth(1) == Some(WKG_VERSION),
-            "{} is {}, these tests need wkg {WKG_VERSION}: {install}",
-            candidate.display(),
-            version.trim()
-        );
-        return candidate;
-    }
-    panic!("wkg is not installed (scripts/test installs it): {install}");
+    registry_tests::pinned_tool("wkg", "WKG", WKG_VERSION, &install)
 }
 
 /// `wkg oci ARGS... --insecure HOST` (the test registries speak plain HTTP).

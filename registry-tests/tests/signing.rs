@@ -645,23 +645,7 @@ fn keyless_bundles_are_checked_against_the_trusted_root_identity_and_issuer() {
     attach_bundle(&s, &std::fs::read(keyless_fixture("bundle_v3.txt.sigstore")).expect("fixture"));
     let staging = keyless_fixture("staging_trusted_root.json").to_string_lossy().into_owned();
     let production = keyless_fixture("production_trusted_root.json").to_string_lossy().into_owned();
-    let keyless = |identity: &str, issuer: &str, root: &str| {
-        wharf(
-            &[
-                "verify",
-                &s.reference,
-                "--certificate-identity",
-                identity,
-                "--certificate-oidc-issuer",
-                issuer,
-                "--trusted-root",
-                root,
-                "--format",
-                "json",
-            ],
-            &s.env,
-        )
-    };
+    let keyless = |identity: &str, issuer: &str, root: &str| verify_keyless(&s, identity, issuer, root);
     let (who, github) = ("william@yossarian.net", "https://github.com/login/oauth");
     let right = keyless(who, github, &staging);
     right.assert_code(1);
@@ -795,21 +779,13 @@ fn keyless_dsse_bundles_are_verified_up_to_their_statement() {
 /// workflow `identity`, against the public-good trusted root.
 fn verify_github_keyless(s: &Setup, identity: &str) -> Run {
     let root = keyless_fixture("trusted-root-public-good.json").to_string_lossy().into_owned();
-    wharf(
-        &[
-            "verify",
-            &s.reference,
-            "--certificate-identity",
-            identity,
-            "--certificate-oidc-issuer",
-            "https://token.actions.githubusercontent.com",
-            "--trusted-root",
-            &root,
-            "--format",
-            "json",
-        ],
-        &s.env,
-    )
+    verify_keyless(s, identity, "https://token.actions.githubusercontent.com", &root)
+}
+
+/// Keyless `wharf verify` of the setup's artifact, `--format json`.
+fn verify_keyless(s: &Setup, identity: &str, issuer: &str, root: &str) -> Run {
+    let args = ["verify", &s.reference, "--certificate-identity", identity, "--certificate-oidc-issuer", issuer];
+    wharf(&[&args[..], &["--trusted-root", root, "--format", "json"]].concat(), &s.env)
 }
 
 /// A real keyless DSSE bundle logged as a Rekor `dsse` 0.0.1 entry, what cosign v2.4+ and v3 write
