@@ -74,6 +74,9 @@ pub enum Body {
     Bytes(Bytes),
 }
 
+/// Most pages of a tag list read (a registry pages by 100 or 1000 tags).
+pub const MAX_TAG_PAGES: usize = 100;
+
 /// Where a request goes.
 pub enum Target<'a> {
     /// A path under the repository's API root, `/v2/NAME/` + this.
@@ -440,6 +443,47 @@ impl Session {
                 read_capped(response, MAX_DOCUMENT_SIZE).await.map(Some).map_err(|e| self.document_error(e, &what))
             }
             _ => Err(self.failure(response, &format!("referrers of {subject}")).await),
+        }
+    }
+
+    /// The repository's tags (`GET tags/list`), following the registry's
+    /// `Link: <...>; rel="next"` pages, at most [`MAX_TAG_PAGES`] of them.
+    pub async fn tags(&self) -> Result<Vec<String>> {
+        #[derive(serde::Deserialize)]
+        struct TagList {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let what = format!("the tag list of {}/{}", self.registry, self.repository);
+        let mut tags = Vec::new();
+        let mut next = Some("tags/list".to_string());
+        for _ in 0..MAX_TAG_PAGES {
+            let Some(page) = next.take() else { break };
+            let target = if page.starts_with("http") { Target::Url(&page) } else { Target::Api(page.clone()) };
+            let response = self.send(Method::GET, target, HeaderMap::new(), Body::Empty).await?;
+            if !response.status().is_success() {
+                return Err(self.failure(response, &what).await);
+            }
+            next = self.next_page(response.headers()).await;
+            let bytes = self.document(response, &what).await?;
+            let list: TagList = serde_json::from_slice(&bytes).map_err(|e| Error::malformed(what.clone(), e))?;
+            tags.extend(list.tags.unwrap_or_default());
+        }
+        Ok(tags)
+    }
+
+    /// The absolute URL of the next page a `Link: <URL>; rel="next"` header names, if any.
+    async fn next_page(&self, headers: &HeaderMap) -> Option<String> {
+        let link = headers.get(reqwest::header::LINK)?.to_str().ok()?;
+        let (target, params) = link.split_once(';')?;
+        if !params.contains("rel=\"next\"") && !params.contains("rel=next") {
+            return None;
+        }
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        if target.starts_with("http://") || target.starts_with("https://") {
+            Some(target.to_string())
+        } else {
+            Some(format!("{}{target}", self.base().await))
         }
     }
 

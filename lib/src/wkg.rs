@@ -17,11 +17,13 @@
 //! namespace prefix. The metadata looks like
 //! `{"preferredProtocol": "oci", "oci": {"registry": "ghcr.io", "namespacePrefix": "webassembly/"}}`
 //! (or the deprecated `{"ociRegistry": ..., "ociNamespacePrefix": ...}`), and
-//! the package's reference is `{oci.registry}/{namespacePrefix}{ns}/{pkg}:{version}`
-//! (`latest` without a version).
+//! the package's reference is `{oci.registry}/{namespacePrefix}{ns}/{pkg}:{version}`;
+//! without a version, the repository's highest semantic-version tag, as wkg
+//! picks it ([`resolve`]).
 //!
 //! Everything here is a pure function of its input except [`Config::load`]
-//! (reads the file) and [`fetch_metadata`] (one HTTP request).
+//! (reads the file), [`fetch_metadata`] (one HTTP request) and, for a package
+//! named without a version, the tag list [`resolve`] reads.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -334,6 +336,18 @@ pub struct Resolution {
 /// Maps `package` to its OCI reference with `config`, fetching the
 /// registry's metadata unless the config has it inline.
 pub async fn resolve(config: &Config, package: &PackageName, transport: &TransportOptions) -> Result<Resolution> {
+    resolve_pinned(config, package, None, transport).await
+}
+
+/// [`resolve`], where a package named without a version keeps the version of
+/// `pinned` (a reference a lock file recorded for it) while the mapping still
+/// leads to the same repository, instead of taking the newest release.
+pub async fn resolve_pinned(
+    config: &Config,
+    package: &PackageName,
+    pinned: Option<&str>,
+    transport: &TransportOptions,
+) -> Result<Resolution> {
     let mapping = config.registry_for(package).ok_or_else(|| {
         let path = Config::default_path().map_or_else(|| "wasm-pkg/config.toml".into(), |p| p.display().to_string());
         Error::Usage(format!(
@@ -347,8 +361,45 @@ pub async fn resolve(config: &Config, package: &PackageName, transport: &Transpo
         Some(metadata) => (metadata.clone(), true),
         None => (fetch_metadata(&registry, transport).await?, false),
     };
-    let reference = metadata.oci_reference(&registry, package)?;
+    let mut reference = metadata.oci_reference(&registry, package)?;
+    if package.version.is_none() {
+        let repository = |r: &str| r.rsplit_once(':').map(|(repo, _)| repo.to_string());
+        reference = match pinned {
+            Some(pinned) if repository(pinned) == repository(&reference) => pinned.to_string(),
+            _ => highest_release(&reference, package, transport).await?,
+        };
+    }
     Ok(Resolution { reference, registry, inline_metadata })
+}
+
+/// `reference` (`HOST/REPO:latest`) at the repository's highest version tag,
+/// as wkg picks a release when none is named: every tag that parses as a
+/// semantic version is a release, and the greatest wins (pre-releases
+/// included, ordered as semver orders them). One more request: the tag list.
+async fn highest_release(reference: &str, package: &PackageName, transport: &TransportOptions) -> Result<String> {
+    let Ok(crate::Reference::Registry(parsed)) = crate::Reference::parse(reference) else {
+        return Err(Error::Usage(format!("{reference} is not a registry reference")));
+    };
+    let store = crate::store::RegistryStore::connect(&parsed, transport, crate::store::registry::Access::Read).await?;
+    let tags = store.tags().await?;
+    let version = highest_version(&tags).ok_or_else(|| {
+        Error::Usage(format!(
+            "{}/{} has no version tags ({} tags, none a semantic version such as 0.1.0), so there is no \
+             release of {package} to take; push one with a version tag, or name the version ({package}@VERSION)",
+            parsed.registry,
+            parsed.repository,
+            tags.len()
+        ))
+    })?;
+    Ok(format!("{}/{}:{version}", parsed.registry, parsed.repository))
+}
+
+/// The tag with the greatest semantic version among `tags`, if any parses as one.
+pub fn highest_version(tags: &[String]) -> Option<&str> {
+    tags.iter()
+        .filter_map(|tag| semver::Version::parse(tag).ok().map(|version| (version, tag.as_str())))
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, tag)| tag)
 }
 
 #[cfg(test)]
@@ -359,6 +410,15 @@ mod tests {
 
     fn pkg(s: &str) -> PackageName {
         PackageName::parse(s).unwrap()
+    }
+
+    #[test]
+    fn the_highest_semantic_version_tag_is_the_release() {
+        let tags = |list: &[&str]| list.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+        assert_eq!(highest_version(&tags(&["latest", "0.1.0", "0.10.0", "0.9.3", "dev"])), Some("0.10.0"));
+        assert_eq!(highest_version(&tags(&["1.0.0-rc.1", "0.9.0"])), Some("1.0.0-rc.1"));
+        assert_eq!(highest_version(&tags(&["1.0.0-rc.1", "1.0.0"])), Some("1.0.0"));
+        assert_eq!(highest_version(&tags(&["latest", "v1.0.0", "1.0"])), None);
     }
 
     #[test]

@@ -635,3 +635,61 @@ fn a_name_that_maps_nowhere_or_is_not_in_the_registry_exits_2_and_writes_nothing
     );
     assert_eq!(entries(env.dir()), before);
 }
+
+#[test]
+fn a_package_named_without_a_version_is_the_highest_release_as_wkg_picks_it_and_the_lock_keeps_it() {
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    let greeter = build(&env, "greeter");
+    let name = build(&env, "name-source");
+    let base = build(&env, "base-name");
+    let wac = path_str(&env.write("app.wac", app_wac()));
+    write_wkg_config(&mut env, &format!("default_registry = \"{}\"\n", registry.host()));
+    wharf(&["push", &greeter, &registry.reference("wharf/greeter:0.1.0")], &env).assert_ok();
+    // `latest` and a tag that is no version name something else: wkg takes the highest version, 0.2.0.
+    for tag in ["0.1.0", "latest", "dev"] {
+        wharf(&["push", &base, &registry.reference(&format!("wharf/name-source:{tag}"))], &env).assert_ok();
+    }
+    wharf(&["push", &name, &registry.reference("wharf/name-source:0.2.0")], &env).assert_ok();
+
+    let out = env.path("app.wasm");
+    let run = wharf(&["compose", &wac, "-o", &path_str(&out), "--format", "json"], &env);
+    run.assert_ok();
+    assert_eq!(greet(&out), "Hello, World!");
+    let lock_path = env.path("wharf.lock");
+    let lock: Value = serde_json::from_str(&std::fs::read_to_string(&lock_path).expect("lock")).expect("JSON");
+    assert_eq!(lock["packages"][1]["name"], "wharf:name-source");
+    assert_eq!(lock["packages"][1]["source"], registry.reference("wharf/name-source:0.2.0").as_str());
+
+    // A newer release (the same component with a custom section: other bytes) does not move a
+    // pinned package; without the lock entry it is taken.
+    let mut newer = std::fs::read(&name).expect("read the name source");
+    newer.extend_from_slice(&[0, 6, 5, b'n', b'e', b'w', b'e', b'r']);
+    let newer = path_str(&env.write("name-source-0.3.0.wasm", &newer));
+    wharf(&["push", &newer, &registry.reference("wharf/name-source:0.3.0")], &env).assert_ok();
+    let again = env.path("again.wasm");
+    wharf(&["compose", &wac, "-o", &path_str(&again)], &env).assert_ok();
+    let lock_again: Value = serde_json::from_str(&std::fs::read_to_string(&lock_path).expect("lock")).expect("JSON");
+    assert_eq!(lock_again, lock, "the lock still pins 0.2.0");
+    let fresh_lock = env.path("fresh.lock");
+    let run = wharf(&["compose", &wac, "--lock", &path_str(&fresh_lock), "-o", &path_str(&env.path("new.wasm"))], &env);
+    run.assert_ok();
+    let fresh: Value = serde_json::from_str(&std::fs::read_to_string(&fresh_lock).expect("lock")).expect("JSON");
+    assert_eq!(fresh["packages"][1]["source"], registry.reference("wharf/name-source:0.3.0").as_str());
+    assert_eq!(fresh["packages"][1]["digest"], sha256_digest(&std::fs::read(&newer).expect("read")).as_str());
+    let fresh_lock = path_str(&fresh_lock);
+
+    // A repository with no version tag at all has no release to take.
+    wharf(&["push", &greeter, &registry.reference("wharf/untagged:latest")], &env).assert_ok();
+    let untagged =
+        path_str(&env.write(
+            "untagged.wac",
+            "package example:app;\nlet name = new wharf:untagged { ... };\nexport name.greet;\n",
+        ));
+    let out = env.path("untagged.wasm");
+    let run = wharf(&["compose", &untagged, "--lock", &fresh_lock, "-o", &path_str(&out)], &env);
+    run.assert_code(2);
+    assert!(run.stderr.contains("has no version tags"), "{run}");
+    assert!(run.stderr.contains("wharf:untagged@VERSION"), "{run}");
+    assert!(!out.exists());
+}

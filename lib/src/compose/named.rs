@@ -22,6 +22,7 @@ pub(super) async fn fetch(
     file: &str,
     text: &str,
     (config, config_path): (&Config, Option<&Path>),
+    lock: &super::wac::Lock,
     transport: &TransportOptions,
 ) -> Result<Dependency> {
     let at = place(file, text, missing.offset);
@@ -31,14 +32,16 @@ pub(super) async fn fetch(
         |p| p.display().to_string(),
     );
     let package = PackageName::parse(&name)?;
-    let resolution = wkg::resolve(config, &package, transport).await.map_err(|e| Error::Composition {
-        reason: format!("{at}: unknown package `{name}`: it is not given with --dep, and {}", lowercase_first(&e)),
-        fix: format!(
-            "give it with --dep {name}=SOURCE (a .wasm file or a reference), or map the namespace {} to a \
+    let pinned = lock.packages.iter().find(|l| l.name == name).map(|l| l.source.as_str());
+    let resolution =
+        wkg::resolve_pinned(config, &package, pinned, transport).await.map_err(|e| Error::Composition {
+            reason: format!("{at}: unknown package `{name}`: it is not given with --dep, and {}", lowercase_first(&e)),
+            fix: format!(
+                "give it with --dep {name}=SOURCE (a .wasm file or a reference), or map the namespace {} to a \
              registry in {config_name} (default_registry or [namespace_registries])",
-            package.namespace
-        ),
-    })?;
+                package.namespace
+            ),
+        })?;
     let unavailable = |e: Error| Error::Composition {
         reason: format!(
             "{at}: the package `{name}` cannot be fetched from {}, where {config_name} maps it (registry {}): {e}",

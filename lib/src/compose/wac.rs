@@ -103,7 +103,8 @@ pub async fn compose_with_registries(
             config = Some(crate::wkg::Config::load()?);
         }
         let (config, config_path) = config.as_ref().ok_or_else(|| Error::Usage("no wkg config".into()))?;
-        let dep = super::named::fetch(&missing, file, text, (config, config_path.as_deref()), transport).await?;
+        let dep =
+            super::named::fetch(&missing, file, text, (config, config_path.as_deref()), lock.0, transport).await?;
         lock.0.verify(&dep, lock.1)?;
         check_dep(&dep)?;
         deps.push(dep);

@@ -68,6 +68,11 @@ impl RegistryStore {
         })
     }
 
+    /// The repository's tags, every page of the registry's tag list.
+    pub async fn tags(&self) -> Result<Vec<String>> {
+        self.session.tags().await
+    }
+
     /// The scheme in use, once a request got through.
     pub async fn scheme(&self) -> Option<Scheme> {
         self.session.scheme().await
