@@ -679,6 +679,23 @@ fn a_package_named_without_a_version_is_the_highest_release_as_wkg_picks_it_and_
     assert_eq!(fresh["packages"][1]["digest"], sha256_digest(&std::fs::read(&newer).expect("read")).as_str());
     let fresh_lock = path_str(&fresh_lock);
 
+    // --locked: the pinned composition passes; a lock missing a package fails, naming it, and
+    // neither the output nor the lock is written.
+    let locked_out = env.path("locked.wasm");
+    wharf(&["compose", &wac, "--locked", "-o", &path_str(&locked_out)], &env).assert_ok();
+    assert_eq!(greet(&locked_out), "Hello, World!");
+    let empty_lock = path_str(&env.path("empty.lock"));
+    let refused = env.path("refused.wasm");
+    let run = wharf(&["compose", &wac, "--locked", "--lock", &empty_lock, "-o", &path_str(&refused)], &env);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("--locked:")
+            && run.stderr.contains("does not pin")
+            && run.stderr.contains("wharf:greeter ("),
+        "{run}"
+    );
+    assert!(!refused.exists() && !env.path("empty.lock").exists(), "nothing written");
+
     // A repository with no version tag at all has no release to take.
     wharf(&["push", &greeter, &registry.reference("wharf/untagged:latest")], &env).assert_ok();
     let untagged =

@@ -29,11 +29,13 @@ FILE.wac is a wac document (https://github.com/bytecodealliance/wac). A package 
 reference wharf can pull. A package not given is found by its name the way wkg does it: wkg's config
 ($XDG_CONFIG_HOME/wasm-pkg/config.toml or $WKG_CONFIG_FILE: default_registry, [namespace_registries],
 [package_registry_overrides]) names the registry, whose /.well-known/wasm-pkg/registry.json may move it;
-ns:pkg@1.2.3 is then REGISTRY/[PREFIX]ns/pkg:1.2.3 (tag latest without a version).
+ns:pkg@1.2.3 is then REGISTRY/[PREFIX]ns/pkg:1.2.3; without a version, the repository's highest
+version tag, as wkg picks it.
 
-The digest each package resolved to is pinned in wharf.lock next to FILE.wac (or --lock). When a source
-that is pinned gives other content later, the composition fails and names the package; delete its
-entry to accept the change.
+The digest each package resolved to is pinned in wharf.lock next to FILE.wac (or --lock), and a package
+named without a version keeps its pinned version. When a source that is pinned gives other content
+later, the composition fails and names the package; delete its entry to accept the change. With
+--locked (for CI), a package the lock does not pin as composed is an error and the lock is never written.
 
 Exit status: 0 composed; 2 the document or a package cannot be read, found or does not fit, a pinned
 digest changed, or a transfer failed (nothing is written or pushed)."
@@ -51,6 +53,9 @@ pub struct Args {
     /// The lock file pinning each package to a digest [default: wharf.lock next to FILE.wac].
     #[arg(long, value_name = "PATH")]
     lock: Option<PathBuf>,
+    /// Fail unless the lock already pins every package as composed (never write the lock).
+    #[arg(long)]
+    locked: bool,
     #[command(flatten)]
     destination: Destination,
     #[command(flatten)]
@@ -215,6 +220,9 @@ async fn wac(args: Args, format: Format) -> Result<Verdict, crate::output::Failu
     .or_fail(format)?;
     let parts: Vec<PartRecord> = deps.iter().map(|d| d.part.record(Role::Package).named(&d.name)).collect();
 
+    if args.locked {
+        lock.require_pinned(&deps, &lock_path).or_fail(format)?;
+    }
     let pinned = lock.pinned(&deps);
     let changed = pinned.packages != lock.packages;
     let write_lock = || if changed { pinned.write(&lock_path) } else { Ok(()) };

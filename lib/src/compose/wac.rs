@@ -329,6 +329,26 @@ impl Lock {
         }
     }
 
+    /// For `--locked`: fails, naming them, when some of `deps` are not pinned
+    /// in this lock with the same source and digest (composing would change it).
+    pub fn require_pinned(&self, deps: &[Dependency], path: &Path) -> Result<()> {
+        let unpinned: Vec<String> = deps
+            .iter()
+            .filter(|d| {
+                let digest = Digest::of(&d.part.bytes);
+                !self.packages.iter().any(|l| l.name == d.name && l.source == d.input && l.digest == digest.as_str())
+            })
+            .map(|d| format!("{} ({})", d.name, d.input))
+            .collect();
+        if unpinned.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Composition {
+            reason: format!("--locked: {} does not pin {}", path.display(), unpinned.join(", ")),
+            fix: format!("compose once without --locked to pin them, and keep {} with the document", path.display()),
+        })
+    }
+
     /// This lock with `deps` pinned (entries of other names kept).
     pub fn pinned(&self, deps: &[Dependency]) -> Lock {
         let mut packages: Vec<Locked> =
