@@ -17,7 +17,7 @@ use crate::reference::{Reference, Selector};
 use crate::store::registry::Access;
 use crate::store::{LayoutStore, ReadStore, RegistryStore, Store, collect_verified, write_file_verified};
 use crate::transport::TransportOptions;
-use crate::wasm::{self, WasmInfo};
+use crate::wasm::{self, WasmInfo, WasmKind};
 
 /// Opens `reference` for reading.
 pub async fn open_source(reference: &Reference, transport: &TransportOptions) -> Result<Box<dyn ReadStore>> {
@@ -239,7 +239,9 @@ pub async fn pull(reference: &Reference, options: &PullOptions) -> Result<PullRe
     }
     // Each attempt starts a fresh temp file; a transient failure (a broken connection, 5xx, 429) is retried.
     let attempt = || write_verified(store.as_ref(), &resolved.layer, &path, options.progress.as_deref());
-    crate::retry::RetryPolicy::default().run(attempt).await?;
+    let kind = crate::retry::RetryPolicy::default().run(attempt).await?;
+    let mut warnings = resolved.warnings;
+    warnings.extend(kind_warning(resolved.config.as_ref(), kind));
     if let Some(p) = &options.progress {
         p.finished(&resolved.layer, crate::copy::Outcome::Copied);
     }
@@ -250,7 +252,7 @@ pub async fn pull(reference: &Reference, options: &PullOptions) -> Result<PullRe
         path,
         layer_digest: resolved.layer.digest.clone(),
         size: resolved.layer.size,
-        warnings: resolved.warnings,
+        warnings,
     })
 }
 
@@ -276,27 +278,52 @@ fn output_path(output: Option<&Path>, layer: &Descriptor, reference: &Reference)
 }
 
 /// Streams the Wasm layer `desc` from `store` into `path`, verified, refusing
-/// content that does not start like a WebAssembly binary.
+/// content that does not start like a WebAssembly binary. Returns what its
+/// header says it is (a component or a core module), when it says.
 pub(crate) async fn write_verified(
     store: &dyn ReadStore,
     desc: &Descriptor,
     path: &Path,
     progress: Option<&dyn Progress>,
-) -> Result<()> {
+) -> Result<Option<WasmKind>> {
     let mut first = true;
+    let mut kind = None;
     let check_and_count = |chunk: &bytes::Bytes| {
-        if std::mem::take(&mut first) && chunk.len() >= 4 && !chunk.starts_with(b"\0asm") {
-            return Err(Error::NotWasmArtifact(format!(
-                "the layer {} does not hold a WebAssembly binary (no \\0asm header)",
-                desc.digest
-            )));
+        if std::mem::take(&mut first) && chunk.len() >= 4 {
+            if !chunk.starts_with(b"\0asm") {
+                return Err(Error::NotWasmArtifact(format!(
+                    "the layer {} does not hold a WebAssembly binary (no \\0asm header)",
+                    desc.digest
+                )));
+            }
+            kind = wasm::kind_of_header(chunk);
         }
         if let Some(p) = progress {
             p.advanced(desc, chunk.len() as u64);
         }
         Ok(())
     };
-    write_file_verified(store.fetch(desc).await?, desc, path, check_and_count).await
+    write_file_verified(store.fetch(desc).await?, desc, path, check_and_count).await?;
+    Ok(kind)
+}
+
+/// A warning when the config's `os` says another kind than the Wasm's header
+/// (wkg 0.16 labels core modules `wasip2`): runtimes that trust the config
+/// would treat the binary as what it is not.
+fn kind_warning(config: Option<&WasmConfig>, kind: Option<WasmKind>) -> Option<String> {
+    let (config, kind) = (config?, kind?);
+    (config.os != kind.os()).then(|| {
+        let what = match kind {
+            WasmKind::Component => "a component",
+            WasmKind::Module => "a core module",
+        };
+        format!(
+            "the config says os {:?}, but the layer holds {what} (os {:?}); runtimes that go by the config may \
+             refuse or misload it (re-push it with wharf push to fix the config)",
+            config.os,
+            kind.os()
+        )
+    })
 }
 
 /// Largest Wasm binary [`fetch_wasm`] reads into memory.

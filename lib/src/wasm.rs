@@ -31,6 +31,16 @@ impl WasmKind {
     }
 }
 
+/// What the first 8 bytes of a WebAssembly binary say it is: `\0asm` then
+/// version 1 (a core module) or the component encoding's version 0x0d, layer 1.
+pub fn kind_of_header(bytes: &[u8]) -> Option<WasmKind> {
+    match bytes.get(..8)? {
+        [0, b'a', b's', b'm', 1, 0, 0, 0] => Some(WasmKind::Module),
+        [0, b'a', b's', b'm', 0x0d, 0, 1, 0] => Some(WasmKind::Component),
+        _ => None,
+    }
+}
+
 /// Metadata embedded by wasm-metadata (and so by wkg, cargo-component, ...).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Metadata {
@@ -216,6 +226,14 @@ mod tests {
         assert_eq!(info.kind, WasmKind::Component);
         assert!(info.warnings.iter().any(|w| w.contains("gave up")), "{:?}", info.warnings);
         Ok(())
+    }
+
+    #[test]
+    fn headers_tell_components_from_core_modules() {
+        assert_eq!(kind_of_header(b"\0asm\x01\0\0\0rest"), Some(WasmKind::Module));
+        assert_eq!(kind_of_header(b"\0asm\x0d\0\x01\0"), Some(WasmKind::Component));
+        assert_eq!(kind_of_header(b"\0asm\x0c\0\x01\0"), None);
+        assert_eq!(kind_of_header(b"\0asm"), None);
     }
 
     #[test]
