@@ -77,12 +77,25 @@ pub struct LoadedPart {
     pub source: String,
     /// The Wasm bytes.
     pub bytes: Vec<u8>,
+    /// Their SHA-256, computed once when first asked for (the lock and the
+    /// report both need it).
+    digest: std::sync::OnceLock<Digest>,
 }
 
 impl LoadedPart {
+    /// A part read from `source`.
+    pub fn new(source: String, bytes: Vec<u8>) -> Self {
+        LoadedPart { source, bytes, digest: std::sync::OnceLock::new() }
+    }
+
+    /// The SHA-256 of the bytes.
+    pub fn digest(&self) -> &Digest {
+        self.digest.get_or_init(|| Digest::of(&self.bytes))
+    }
+
     /// The record of this part in the given role.
     pub fn record(&self, role: Role) -> PartRecord {
-        PartRecord { role, name: None, source: self.source.clone(), digest: Digest::of(&self.bytes) }
+        PartRecord { role, name: None, source: self.source.clone(), digest: self.digest().clone() }
     }
 }
 
@@ -100,11 +113,11 @@ pub async fn load_part(input: &str, transport: &TransportOptions) -> Result<Load
     let path = Path::new(input);
     if path.is_file() || looks_like_path(input) {
         let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read", path, e))?;
-        return Ok(LoadedPart { source: input.to_string(), bytes });
+        return Ok(LoadedPart::new(input.to_string(), bytes));
     }
     let reference = Reference::parse(input)?;
     let (resolved, bytes) = ops::fetch_wasm(&reference, transport).await?;
-    Ok(LoadedPart { source: format!("{}@{}", reference.location(), resolved.manifest_descriptor.digest), bytes })
+    Ok(LoadedPart::new(format!("{}@{}", reference.location(), resolved.manifest_descriptor.digest), bytes))
 }
 
 /// Whether `input` is clearly meant as a local path.

@@ -374,6 +374,18 @@ fn a_wac_document_names_what_is_missing_or_wrong_with_its_place() {
     assert!(run.stderr.contains(&unknown), "{run}");
     assert!(run.stderr.contains("hint: give it with --dep wharf:name-source=SOURCE"), "{run}");
 
+    // An invalid package is named with the validator's reason and offset: packages are validated
+    // one by one only when the composition fails, to find the one at fault.
+    let mut truncated = std::fs::read(build(&env, "name-source")).expect("read the name source");
+    truncated.truncate(truncated.len() / 2);
+    let broken = path_str(&env.write("broken.wasm", truncated));
+    let broken_dep = format!("wharf:name-source={broken}");
+    let run = wharf(&["compose", &wac, "--dep", &greeter_dep, "--dep", &broken_dep, "-o", &path_str(&out)], &env);
+    run.assert_code(2);
+    assert!(run.stderr.contains(&format!("{broken} is not a valid WebAssembly binary: ")), "{run}");
+    assert!(run.stderr.contains("(at byte offset "), "{run}");
+    assert!(!out.exists());
+
     // A package whose export does not fit the import it is given for: both types as WIT, and the
     // package each came from, at the place of the argument (the spread `...name` on line 6).
     let bad_dep = format!("wharf:name-source={bad}");

@@ -55,8 +55,7 @@ pub(super) async fn fetch(
     };
     let reference = Reference::parse(&resolution.reference).map_err(unavailable)?;
     let (resolved, bytes) = ops::fetch_wasm(&reference, transport).await.map_err(unavailable)?;
-    let part =
-        LoadedPart { source: format!("{}@{}", reference.location(), resolved.manifest_descriptor.digest), bytes };
+    let part = LoadedPart::new(format!("{}@{}", reference.location(), resolved.manifest_descriptor.digest), bytes);
     Ok(Dependency { name, input: resolution.reference, part, registry: Some(resolution.registry) })
 }
 

@@ -12,7 +12,6 @@ use wac_parser::Document;
 use wac_parser::resolution::Error as ResolutionError;
 
 use super::{Composed, ENCODE, LoadedPart, Staged, guarded, plain, validate_composed, world_names};
-use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::transport::TransportOptions;
 
@@ -122,17 +121,24 @@ fn check_deps(deps: &[Dependency]) -> Result<()> {
     Ok(())
 }
 
-/// Checks that `dep` has a package name and is a valid component.
+/// Checks that `dep` has a package name and is a component. It is not
+/// validated here: wac-types' loader reads its structure, and the composed
+/// result (which defines every package) is validated once; only when either
+/// fails are the packages validated one by one, to name the one at fault.
 fn check_dep(dep: &Dependency) -> Result<()> {
     split_name(&dep.name).map_err(|why| Error::Usage(format!("--dep {}: {why}", dep.name)))?;
-    let bytes = &dep.part.bytes;
-    if bytes.starts_with(b"\0asm\x01\0\0\0") {
+    if crate::wasm::kind_of_header(&dep.part.bytes) == Some(crate::wasm::WasmKind::Module) {
         return Err(Error::Usage(format!(
             "the package {} ({}) is a core module, not a component: only components can be composed",
             dep.name, dep.input
         )));
     }
-    crate::wasm::validate(&dep.input, bytes)
+    Ok(())
+}
+
+/// The validation error of the first package that is not valid, if any.
+fn invalid_package(deps: &[Dependency]) -> Option<Error> {
+    deps.iter().find_map(|d| crate::wasm::validate(&d.input, &d.part.bytes).err())
 }
 
 /// What resolving a document with some packages gave.
@@ -215,9 +221,11 @@ fn attempt(file: &str, text: &str, document: &Document<'_>, deps: &[Dependency])
             let site = super::mismatch::Site { file, text, document, deps };
             return Err(site.explain(&name, span.offset(), &source));
         }
-        Err(e) => return Err(wac_error(file, text, &e, deps)),
+        Err(e) => return Err(invalid_package(deps).unwrap_or_else(|| wac_error(file, text, &e, deps))),
     };
-    let bytes = resolution.encode(ENCODE).map_err(|e| wac_error(file, text, &e, deps))?;
+    let bytes = resolution
+        .encode(ENCODE)
+        .map_err(|e| invalid_package(deps).unwrap_or_else(|| wac_error(file, text, &e, deps)))?;
     validate_composed(&bytes, deps.iter().map(|d| (d.input.as_str(), d.part.bytes.as_slice())))?;
     let (imports, exports) = world_names(&bytes)?;
     Ok(Attempt::Composed(Composed { size: bytes.len() as u64, wires: Vec::new(), imports, exports, bytes }))
@@ -304,7 +312,7 @@ impl Lock {
 
     /// Fails when `dep` was pinned from the same source to another digest.
     pub fn verify(&self, dep: &Dependency, path: &Path) -> Result<()> {
-        let digest = Digest::of(&dep.part.bytes);
+        let digest = dep.part.digest();
         match self.packages.iter().find(|l| l.name == dep.name && l.source == dep.input) {
             Some(locked) if locked.digest != digest.as_str() => Err(Error::Composition {
                 reason: format!(
@@ -335,7 +343,7 @@ impl Lock {
         let unpinned: Vec<String> = deps
             .iter()
             .filter(|d| {
-                let digest = Digest::of(&d.part.bytes);
+                let digest = d.part.digest();
                 !self.packages.iter().any(|l| l.name == d.name && l.source == d.input && l.digest == digest.as_str())
             })
             .map(|d| format!("{} ({})", d.name, d.input))
@@ -357,7 +365,7 @@ impl Lock {
             name: d.name.clone(),
             source: d.input.clone(),
             resolved: d.part.source.clone(),
-            digest: Digest::of(&d.part.bytes).as_str().to_string(),
+            digest: d.part.digest().as_str().to_string(),
         }));
         packages.sort_by(|a, b| a.name.cmp(&b.name));
         Lock { version: 1, packages }
