@@ -28,9 +28,10 @@
 //! layer, reading the certificate and the log entry from its annotations.
 //!
 //! Also checked: the CA certificates have `basicConstraints` cA, and the leaf
-//! the code-signing extended key usage. Not checked: the Merkle inclusion
-//! proof and checkpoint, SCTs (certificate transparency), RFC 3161
-//! timestamps, revocation, other extensions. See `docs/signing.md`.
+//! the code-signing extended key usage, and, where the bundle carries one, the
+//! Merkle inclusion proof with its checkpoint signed by the same log
+//! ([`super::inclusion`]). Not checked: SCTs (certificate transparency), RFC
+//! 3161 timestamps, revocation, other extensions. See `docs/signing.md`.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -42,6 +43,7 @@ use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, SubjectAltName};
 
 use super::Problem;
+use super::inclusion::InclusionProof;
 use crate::error::{Error, Result};
 
 /// Fulcio's OIDC issuer extension (DER UTF8String).
@@ -466,6 +468,7 @@ fn legacy_material(
         body_b64: body_b64.to_string(),
         key_id,
         set: b64_field(&bundle, &["SignedEntryTimestamp"]).ok_or_else(no_promise)?,
+        proof: None,
     };
     Ok((leaf_der, entry))
 }
@@ -529,6 +532,8 @@ struct LogEntry {
     key_id: Vec<u8>,
     /// The signed entry timestamp (DER ECDSA).
     set: Vec<u8>,
+    /// The Merkle inclusion proof and checkpoint, when the bundle carries them.
+    proof: Option<InclusionProof>,
 }
 
 /// A log entry's integer field, a JSON number or (protobuf JSON) a string.
@@ -574,6 +579,7 @@ fn bundle_material(doc: &Value) -> std::result::Result<(Vec<u8>, LogEntry), Reje
         body_b64: body_b64.to_string(),
         key_id: b64_field(entry, &["logId", "keyId"]).ok_or_else(|| malformed("the log entry has no logId"))?,
         set: b64_field(entry, &["inclusionPromise", "signedEntryTimestamp"]).ok_or_else(no_promise)?,
+        proof: InclusionProof::of_entry(entry).map_err(|why| (Problem::InvalidLogEntry, why))?,
     };
     Ok((leaf_der, entry))
 }
@@ -589,7 +595,7 @@ fn certified(
 ) -> std::result::Result<KeylessVerified, Rejection> {
     let leaf =
         Certificate::from_der(leaf_der).map_err(|e| malformed(format!("the certificate does not parse: {e}")))?;
-    let LogEntry { log_index, integrated_time, body_b64, key_id, set } = entry;
+    let LogEntry { log_index, integrated_time, body_b64, key_id, set, proof } = entry;
     let (log_index, integrated_time, body_b64) = (*log_index, *integrated_time, body_b64.as_str());
 
     // 1. The chain, at the integrated time.
@@ -666,6 +672,10 @@ fn certified(
                 ),
             )
         })?;
+    }
+    if let Some(proof) = proof {
+        let body = B64.decode(body_b64).map_err(|_| malformed("the logged body is not base64"))?;
+        proof.verify(&body, log_key, key_id).map_err(|why| (Problem::InvalidLogEntry, why))?;
     }
     let spki = leaf
         .tbs_certificate()

@@ -510,3 +510,48 @@ fn a_tampered_keyless_legacy_signature_is_rejected_with_the_reason() {
     assert_eq!(p, Problem::Unsupported);
     assert!(reason.contains("--key"), "{reason}");
 }
+
+#[test]
+fn a_real_inclusion_proof_and_checkpoint_are_verified_and_tampering_is_named() {
+    const PROOF: &str = "/verificationMaterial/tlogEntries/0/inclusionProof";
+    let reason = |f: &dyn Fn(&mut Value)| {
+        let (p, why) = dsse_rejection(&edited_dsse(|doc| f(doc)));
+        assert_eq!(p, Problem::InvalidLogEntry, "{why}");
+        why
+    };
+    // One hash of the audit path altered.
+    let why = reason(&|doc| flip_base64(doc.pointer_mut(&format!("{PROOF}/hashes/3")), |b| b[0] ^= 1));
+    assert!(why.contains("does not lead from this entry to its root hash"), "{why}");
+    // One hash too few.
+    let why = reason(&|doc| {
+        if let Some(Value::Array(hashes)) = doc.pointer_mut(&format!("{PROOF}/hashes")) {
+            hashes.pop();
+        }
+    });
+    assert!(why.contains("fewer hashes"), "{why}");
+    // Another leaf index.
+    let why = reason(&|doc| {
+        if let Some(index) = doc.pointer_mut(&format!("{PROOF}/logIndex")) {
+            *index = Value::String("33786587".into());
+        }
+    });
+    assert!(why.starts_with("the inclusion proof"), "{why}");
+    // The checkpoint's signature altered (its last base64 characters changed).
+    let why = reason(&|doc| {
+        if let Some(Value::String(note)) = doc.pointer_mut(&format!("{PROOF}/checkpoint/envelope")) {
+            let (text, signature) = note.rsplit_once(' ').expect("a signature line");
+            let mut sig = B64.decode(signature.trim_end()).expect("base64");
+            let last = sig.len() - 1;
+            sig[last] ^= 1;
+            *note = format!("{text} {}\n", B64.encode(sig));
+        }
+    });
+    assert!(why.contains("checkpoint"), "{why}");
+    // A checkpoint for another tree size.
+    let why = reason(&|doc| {
+        if let Some(Value::String(note)) = doc.pointer_mut(&format!("{PROOF}/checkpoint/envelope")) {
+            *note = note.replacen("\n33786589\n", "\n33786590\n", 1);
+        }
+    });
+    assert!(why.contains("checkpoint"), "{why}");
+}

@@ -22,6 +22,7 @@ use crate::store::registry::Access;
 use crate::store::{LayoutStore, ReadStore, ReferrerIndexing, RegistryStore, Store};
 use crate::transport::TransportOptions;
 
+mod inclusion;
 pub mod keyless;
 pub mod keys;
 pub mod payload;
