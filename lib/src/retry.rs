@@ -31,9 +31,7 @@ pub fn is_transient(error: &Error) -> bool {
     match error {
         Error::Unreachable { .. } | Error::Transfer { .. } => true,
         Error::RetryLater { after, .. } => *after <= crate::distribution::MAX_RETRY_AFTER,
-        Error::Registry { status, .. } => {
-            status.starts_with("HTTP 5") || status == "HTTP 429" || status.eq_ignore_ascii_case("Toomanyrequests")
-        }
+        Error::Registry { status, .. } => status.starts_with("HTTP 5") || status == "HTTP 429",
         _ => false,
     }
 }
