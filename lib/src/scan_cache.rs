@@ -57,7 +57,6 @@ struct Entry {
     format: u32,
     identity: FileIdentity,
     digest: String,
-    size: u64,
     info: WasmInfo,
 }
 
@@ -88,11 +87,11 @@ impl ScanCache {
         let identity = FileIdentity::of(meta)?;
         let bytes = fs::read(self.entry_path(&identity)).ok()?;
         let entry: Entry = serde_json::from_slice(&bytes).ok()?;
-        if entry.format != FORMAT || entry.identity != identity || entry.size != identity.size {
+        if entry.format != FORMAT || entry.identity != identity {
             return None;
         }
         let digest = entry.digest.parse::<Digest>().ok()?;
-        Some(Scanned { info: entry.info, digest, size: entry.size })
+        Some(Scanned { info: entry.info, digest, size: identity.size })
     }
 
     /// Stores `scanned` for the file that had metadata `before` when a scan
@@ -105,13 +104,7 @@ impl ScanCache {
         if identity != now || identity.size != scanned.size || !identity.settled_before(started) {
             return;
         }
-        let entry = Entry {
-            format: FORMAT,
-            identity,
-            digest: scanned.digest.to_string(),
-            size: scanned.size,
-            info: scanned.info.clone(),
-        };
+        let entry = Entry { format: FORMAT, identity, digest: scanned.digest.to_string(), info: scanned.info.clone() };
         if let Err(e) = self.write_entry(&identity, &entry) {
             tracing::debug!(error = %e, dir = %self.dir.display(), "scan cache not written");
         }
