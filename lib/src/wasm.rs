@@ -31,13 +31,15 @@ impl WasmKind {
     }
 }
 
-/// What the first 8 bytes of a WebAssembly binary say it is: `\0asm` then
-/// version 1 (a core module) or the component encoding's version 0x0d, layer 1.
+/// What the first 8 bytes of a WebAssembly binary say it is (wasmparser's
+/// header checks: a core module's version 1, or the component encoding).
 pub fn kind_of_header(bytes: &[u8]) -> Option<WasmKind> {
-    match bytes.get(..8)? {
-        [0, b'a', b's', b'm', 1, 0, 0, 0] => Some(WasmKind::Module),
-        [0, b'a', b's', b'm', 0x0d, 0, 1, 0] => Some(WasmKind::Component),
-        _ => None,
+    if Parser::is_component(bytes) {
+        Some(WasmKind::Component)
+    } else if Parser::is_core_wasm(bytes) {
+        Some(WasmKind::Module)
+    } else {
+        None
     }
 }
 
