@@ -121,15 +121,21 @@ impl TransportOptions {
     }
 
     fn build_http_client(&self) -> Result<reqwest::Client> {
-        install_crypto_provider();
-        reqwest::Client::builder()
-            .danger_accept_invalid_certs(self.insecure)
-            .tls_certs_merge(self.certificates()?)
-            .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+        self.client_builder()?
             .read_timeout(self.read_timeout.unwrap_or(DEFAULT_READ_TIMEOUT))
             .user_agent(concat!("wharf/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Usage(format!("cannot set up the HTTP client: {e}")))
+    }
+
+    /// What every client of these options shares: the TLS provider and
+    /// settings, the CA certificates, the connect timeout.
+    fn client_builder(&self) -> Result<reqwest::ClientBuilder> {
+        install_crypto_provider();
+        Ok(reqwest::Client::builder()
+            .danger_accept_invalid_certs(self.insecure)
+            .tls_certs_merge(self.certificates()?)
+            .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT)))
     }
 
     /// The schemes to try, in order, for `registry`: plain HTTP when asked;
@@ -173,11 +179,7 @@ impl TransportOptions {
     }
 
     pub(crate) fn probe_client(&self) -> Result<reqwest::Client> {
-        install_crypto_provider();
-        reqwest::Client::builder()
-            .danger_accept_invalid_certs(self.insecure)
-            .tls_certs_merge(self.certificates()?)
-            .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+        self.client_builder()?
             .timeout(Duration::from_secs(15))
             .build()
             .map_err(|e| Error::Usage(format!("cannot set up TLS: {e}")))
