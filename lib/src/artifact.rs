@@ -146,15 +146,7 @@ pub struct Artifact {
 pub fn build(path: &Path, options: &BuildOptions) -> Result<Artifact> {
     let scanned = scan_file(path, options.scan_cache.as_ref())?;
     let info = scanned.info;
-    let mut layer = Descriptor {
-        media_type: media::WASM_LAYER.to_string(),
-        digest: scanned.digest,
-        size: scanned.size,
-        urls: None,
-        annotations: BTreeMap::new(),
-        artifact_type: None,
-        platform: None,
-    };
+    let mut layer = Descriptor::of(media::WASM_LAYER, scanned.digest, scanned.size);
     let title = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "component.wasm".into());
     layer.annotations.insert(TITLE.into(), title);
 

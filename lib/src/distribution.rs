@@ -61,8 +61,8 @@ pub struct Session {
 struct Link {
     /// `scheme://host[:port]`, once a request got through.
     base: Option<String>,
-    /// The auth challenge, once a request was answered `401`.
-    challenge: Option<Challenge>,
+    /// Whether a request was answered `401` with a challenge yet.
+    challenged: bool,
     grant: Grant,
 }
 
@@ -231,7 +231,7 @@ impl Session {
             other => other,
         };
         let base = self.base().await;
-        let first_time = self.link.read().await.challenge.is_none();
+        let first_time = !self.link.read().await.challenged;
         let retry = match (&challenge, &self.secret) {
             (Challenge::Bearer { .. }, _) => true,
             (_, Secret::Anonymous) => false,
@@ -242,7 +242,7 @@ impl Session {
         }
         let grant = authorization(&self.http, &self.registry, &base, &challenge, &self.secret, &self.scopes).await?;
         let mut link = self.link.write().await;
-        link.challenge = Some(challenge);
+        link.challenged = true;
         link.grant = grant;
         Ok(true)
     }
@@ -256,12 +256,31 @@ impl Session {
 
     /// Turns a non-success answer into a wharf error about `what`.
     pub async fn failure(&self, response: Response, what: &str) -> Error {
+        self.failure_and_code(response, what).await.0
+    }
+
+    /// A non-success answer to an upload's final request. The registry checks
+    /// the digest of what arrived; its `DIGEST_INVALID` is a digest mismatch,
+    /// as wharf's own check on the way out would have reported it.
+    async fn upload_failure(&self, response: Response, digest: &Digest) -> Error {
+        let (error, code) = self.failure_and_code(response, &format!("the upload of blob {digest}")).await;
+        if code.as_deref() == Some("DIGEST_INVALID") {
+            return Error::DigestMismatch {
+                expected: digest.to_string(),
+                actual: "other content, by the registry's own check (did the source change while it was sent?)".into(),
+            };
+        }
+        error
+    }
+
+    /// [`Session::failure`], with the registry's error code when it sent one.
+    async fn failure_and_code(&self, response: Response, what: &str) -> (Error, Option<String>) {
         let status = response.status();
         let retry_after = retry_after(response.headers());
         let body = read_capped(response, 64 << 10).await.unwrap_or_default();
         let (code, message) = error_envelope(&body);
         let registry = self.registry.clone();
-        match status.as_u16() {
+        let error = match status.as_u16() {
             404 => Error::NotFound { what: format!("{what} in {}/{}", self.registry, self.repository) },
             401 | 403 => Error::Unauthorized {
                 registry,
@@ -279,13 +298,14 @@ impl Session {
             code_num => Error::Registry {
                 registry,
                 status: format!("HTTP {code_num}"),
-                message: match (code, message) {
+                message: match (&code, message) {
                     (Some(c), Some(m)) => format!("{c}: {m} (while handling {what})"),
                     (_, Some(m)) => format!("{m} (while handling {what})"),
                     _ => format!("while handling {what}"),
                 },
             },
-        }
+        };
+        (error, code)
     }
 
     /// `GET` (or `HEAD`) a manifest by tag or digest, accepting `accept`.
@@ -368,11 +388,7 @@ impl Session {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
         headers.insert(CONTENT_LENGTH, HeaderValue::from(size));
         let response = self.send_stream(Method::PUT, &url, headers, body).await?;
-        if response.status().is_success() {
-            Ok(())
-        } else {
-            Err(self.failure(response, &format!("the upload of blob {digest}")).await)
-        }
+        if response.status().is_success() { Ok(()) } else { Err(self.upload_failure(response, digest).await) }
     }
 
     /// Sends `chunk` (the bytes at `offset` of the blob) with a `PATCH`;
@@ -414,11 +430,7 @@ impl Session {
         let separator = if location.contains('?') { '&' } else { '?' };
         let url = format!("{location}{separator}digest={digest}");
         let response = self.send(Method::PUT, Target::Url(&url), HeaderMap::new(), Body::Empty).await?;
-        if response.status().is_success() {
-            Ok(())
-        } else {
-            Err(self.failure(response, &format!("the upload of blob {digest}")).await)
-        }
+        if response.status().is_success() { Ok(()) } else { Err(self.upload_failure(response, digest).await) }
     }
 
     /// Asks the registry to mount `digest` from repository `from` (same
@@ -480,11 +492,7 @@ impl Session {
             return None;
         }
         let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
-        if target.starts_with("http://") || target.starts_with("https://") {
-            Some(target.to_string())
-        } else {
-            Some(format!("{}{target}", self.base().await))
-        }
+        Some(self.absolute(target).await)
     }
 
     /// Reads a document answer (manifest, index), refusing more than [`MAX_DOCUMENT_SIZE`].

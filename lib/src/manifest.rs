@@ -45,10 +45,15 @@ pub struct Descriptor {
 impl Descriptor {
     /// A descriptor of `bytes` with `media_type`.
     pub fn of_bytes(media_type: &str, bytes: &[u8]) -> Self {
+        Descriptor::of(media_type, Digest::of(bytes), bytes.len() as u64)
+    }
+
+    /// A descriptor of content already hashed, with nothing optional set.
+    pub fn of(media_type: &str, digest: Digest, size: u64) -> Self {
         Descriptor {
             media_type: media_type.to_string(),
-            digest: Digest::of(bytes),
-            size: bytes.len() as u64,
+            digest,
+            size,
             urls: None,
             annotations: BTreeMap::new(),
             artifact_type: None,

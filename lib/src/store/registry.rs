@@ -107,6 +107,12 @@ impl RegistryStore {
 }
 
 impl RegistryStore {
+    /// One upload session and one streamed `PUT` of `body`.
+    async fn push_monolithic(&self, desc: &Descriptor, body: reqwest::Body) -> Result<()> {
+        let location = self.session.start_upload(&desc.digest).await?;
+        self.session.finish_upload(&location, &desc.digest, desc.size, body).await
+    }
+
     /// Sends `content` in chunks of `chunk_size` bytes. A chunk that fails
     /// for a transient reason is retried from the offset the registry reports
     /// (the chunk is still in memory, so the source is not read again).
@@ -198,9 +204,8 @@ impl ReadStore for RegistryStore {
         };
         let (bytes, digest) = self.pull_manifest(&selector_reference(selector), &what).await?;
         let media_type = declared_media_type(&bytes)?;
-        let mut desc = Descriptor::of_bytes(&media_type, &bytes);
-        desc.digest = digest;
-        Ok(desc)
+        // Not `Descriptor::of_bytes`: the digest was just computed or checked.
+        Ok(Descriptor::of(&media_type, digest, bytes.len() as u64))
     }
 
     async fn fetch(&self, desc: &Descriptor) -> Result<ByteStream> {
@@ -212,7 +217,9 @@ impl ReadStore for RegistryStore {
             return Ok(bytes_stream(bytes));
         }
         let response = self.session.blob(&desc.digest).await?;
-        Ok(Box::pin(response.bytes_stream().map_err(|e| std::io::Error::other(describe_stream_error(&e)))))
+        // With its causes: "error decoding response body" alone says nothing.
+        let describe = |e: reqwest::Error| std::io::Error::other(crate::transport::describe_request_error(&e));
+        Ok(Box::pin(response.bytes_stream().map_err(describe)))
     }
 
     async fn exists(&self, desc: &Descriptor) -> Result<bool> {
@@ -242,11 +249,6 @@ impl ReadStore for RegistryStore {
     }
 }
 
-/// A download's error with its causes ("error decoding response body" alone says nothing).
-fn describe_stream_error(e: &reqwest::Error) -> String {
-    crate::transport::describe_request_error(e)
-}
-
 #[async_trait]
 impl Store for RegistryStore {
     /// One streamed `PUT` (the fewest round trips, and reading overlaps
@@ -254,12 +256,11 @@ impl Store for RegistryStore {
     /// interrupted upload resumes from what the registry reports holding
     /// instead of starting over. One chunk is held in memory at a time.
     async fn push(&self, desc: &Descriptor, content: ByteStream) -> Result<()> {
-        let location = self.session.start_upload(&desc.digest).await?;
         let verified = VerifyingStream::new(content, desc.digest.clone(), desc.size);
         if desc.size <= self.chunked_above {
-            let body = reqwest::Body::wrap_stream(verified);
-            return self.session.finish_upload(&location, &desc.digest, desc.size, body).await;
+            return self.push_monolithic(desc, reqwest::Body::wrap_stream(verified)).await;
         }
+        let location = self.session.start_upload(&desc.digest).await?;
         self.push_chunked(desc, verified, location).await
     }
 
@@ -267,21 +268,14 @@ impl Store for RegistryStore {
     /// hashed while staging it (a pushed file is hashed in its validation
     /// pass): the registry checks the digest of what arrives before it
     /// accepts the blob, so a second SHA-256 pass here would only cost CPU
-    /// (about 50 ms per 100 MiB). Chunked uploads keep the check, which also
-    /// guards the chunk held for a resume.
+    /// (about 50 ms per 100 MiB); a mismatch it finds is reported as a digest
+    /// mismatch ([`Session::finish_upload`]). Chunked uploads keep the check,
+    /// which also guards the chunk held for a resume.
     async fn push_vouched(&self, desc: &Descriptor, content: ByteStream) -> Result<()> {
         if desc.size > self.chunked_above {
             return self.push(desc, content).await;
         }
-        let location = self.session.start_upload(&desc.digest).await?;
-        let body = reqwest::Body::wrap_stream(content);
-        match self.session.finish_upload(&location, &desc.digest, desc.size, body).await {
-            Err(Error::Registry { message, .. }) if message.contains("DIGEST_INVALID") => Err(Error::DigestMismatch {
-                expected: desc.digest.to_string(),
-                actual: "other content, by the registry's own check (did the file change during the push?)".into(),
-            }),
-            other => other,
-        }
+        self.push_monolithic(desc, reqwest::Body::wrap_stream(content)).await
     }
 
     async fn push_manifest(&self, desc: &Descriptor, bytes: Bytes, tags: &[String]) -> Result<()> {
