@@ -192,11 +192,16 @@ impl Part<'_> {
 /// Runs wac-types on input it may not expect (it panics on a few shapes of
 /// component), turning a panic into an error message.
 fn guarded<T>(f: impl FnOnce() -> anyhow::Result<T>) -> std::result::Result<T, String> {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    match unpanicked(f) {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(format!("{e:#}")),
-        Err(_) => Err("its types could not be read (wac-types gave up on them)".to_string()),
+        Err(reason) => Err(reason.to_string()),
     }
+}
+
+/// Runs `f`, turning a panic inside wac or wasmparser into the reason to report.
+fn unpanicked<T>(f: impl FnOnce() -> anyhow::Result<T>) -> std::result::Result<anyhow::Result<T>, &'static str> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|_| "its types could not be read (wac-types gave up on them)")
 }
 
 /// Text from wac or wasmparser, unless it carries arena ids or debug output.
@@ -284,13 +289,13 @@ const ENCODE: EncodeOptions<'static> =
 /// its offset.
 fn load_package(name: &str, source: &str, bytes: Vec<u8>, types: &mut Types) -> Result<Package> {
     let invalid = |reason: String, offset: usize| Error::InvalidWasm { path: source.to_string(), reason, offset };
-    match catch_unwind(AssertUnwindSafe(|| Package::from_bytes(name, None, bytes, types))) {
+    match unpanicked(|| Package::from_bytes(name, None, bytes, types)) {
         Ok(Ok(package)) => Ok(package),
         Ok(Err(e)) => Err(match e.downcast_ref::<wasmparser::BinaryReaderError>() {
             Some(e) => invalid(e.message().to_string(), usize::try_from(e.offset()).unwrap_or(usize::MAX)),
             None => invalid(format!("{e:#}"), 0),
         }),
-        Err(_) => Err(invalid("its types could not be read (wac-types gave up on them)".into(), 0)),
+        Err(reason) => Err(invalid(reason.to_string(), 0)),
     }
 }
 
