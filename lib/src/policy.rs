@@ -115,12 +115,24 @@ impl Authority {
     pub fn describe(&self) -> String {
         match (&self.key, &self.keyless) {
             (Some(k), _) => format!("key {}", k.display()),
-            (None, Some(k)) => match k.expected() {
-                Ok(e) => format!("keyless {} from {}", e.identity, e.issuer),
-                Err(_) => "keyless (incomplete)".to_string(),
-            },
+            (None, Some(k)) => {
+                match (described(&k.identity, &k.identity_regexp), described(&k.issuer, &k.issuer_regexp)) {
+                    (Some(identity), Some(issuer)) => format!("keyless {identity} from {issuer}"),
+                    _ => "keyless (incomplete)".to_string(),
+                }
+            }
             (None, None) => "no authority".into(),
         }
+    }
+}
+
+/// An exact value or `a match of /PATTERN/` (the wording of [`crate::sign::keyless::Matcher`]'s
+/// `Display`), without compiling the pattern; `None` unless exactly one is given.
+fn described(exact: &Option<String>, pattern: &Option<String>) -> Option<String> {
+    match (exact, pattern) {
+        (Some(value), None) if !value.trim().is_empty() => Some(value.clone()),
+        (None, Some(text)) if !text.trim().is_empty() => Some(format!("a match of /{text}/")),
+        _ => None,
     }
 }
 
@@ -645,6 +657,20 @@ unmatched: deny
         assert_eq!(k.issuer.as_deref(), Some("https://token.actions.githubusercontent.com"));
         assert_eq!(k.trusted_root, Path::new("trusted_root.json"));
         assert!(a[0].describe().starts_with("keyless https://github.com/o/r/"));
+        let patterned = Keyless {
+            identity: None,
+            identity_regexp: Some("https://github.com/o/.*".into()),
+            issuer: Some("https://issuer".into()),
+            issuer_regexp: None,
+            trusted_root: "t.json".into(),
+        };
+        let expected = patterned.expected().expect("valid");
+        let wording = format!("keyless {} from {}", expected.identity, expected.issuer);
+        let authority = Authority { key: None, keyless: Some(patterned.clone()) };
+        assert_eq!(authority.describe(), wording);
+        assert_eq!(wording, "keyless a match of /https://github.com/o/.*/ from https://issuer");
+        let incomplete = Keyless { issuer: None, ..patterned };
+        assert_eq!(Authority { key: None, keyless: Some(incomplete) }.describe(), "keyless (incomplete)");
 
         let both = text.replace("      - keyless:", "      - key: k.pub\n        keyless:");
         let msg = Policy::parse("p", &both).expect_err("both").to_string();
