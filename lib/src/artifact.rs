@@ -20,6 +20,12 @@ use crate::wasm::{self, WasmInfo, WasmKind};
 pub const TITLE: &str = "org.opencontainers.image.title";
 /// The manifest annotation with the creation time.
 pub const CREATED: &str = "org.opencontainers.image.created";
+/// The manifest annotation naming the artifact's authors.
+pub const AUTHORS: &str = "org.opencontainers.image.authors";
+/// The manifest annotation describing the artifact.
+pub const DESCRIPTION: &str = "org.opencontainers.image.description";
+/// The manifest annotation carrying the artifact's version.
+pub const VERSION: &str = "org.opencontainers.image.version";
 
 /// The config document, field for field as the CNCF spec and the `oci-wasm`
 /// crate write it (including explicit `null`s), so wkg, wash and Spin read it.
@@ -242,12 +248,12 @@ impl Artifact {
 fn metadata_annotations(info: &WasmInfo) -> BTreeMap<String, String> {
     let m = &info.metadata;
     [
-        ("org.opencontainers.image.description", &m.description),
+        (DESCRIPTION, &m.description),
         ("org.opencontainers.image.licenses", &m.licenses),
         ("org.opencontainers.image.source", &m.source),
         ("org.opencontainers.image.url", &m.homepage),
-        ("org.opencontainers.image.authors", &m.authors),
-        ("org.opencontainers.image.version", &m.version),
+        (AUTHORS, &m.authors),
+        (VERSION, &m.version),
         ("org.opencontainers.image.revision", &m.revision),
     ]
     .into_iter()
