@@ -20,6 +20,12 @@ use crate::wasm::{self, WasmInfo, WasmKind};
 pub const TITLE: &str = "org.opencontainers.image.title";
 /// The manifest annotation with the creation time.
 pub const CREATED: &str = "org.opencontainers.image.created";
+/// The manifest annotation naming the artifact's authors.
+pub const AUTHORS: &str = "org.opencontainers.image.authors";
+/// The manifest annotation describing the artifact.
+pub const DESCRIPTION: &str = "org.opencontainers.image.description";
+/// The manifest annotation carrying the artifact's version.
+pub const VERSION: &str = "org.opencontainers.image.version";
 
 /// The config document, field for field as the CNCF spec and the `oci-wasm`
 /// crate write it (including explicit `null`s), so wkg, wash and Spin read it.
@@ -234,12 +240,12 @@ impl Artifact {
 fn metadata_annotations(info: &WasmInfo) -> BTreeMap<String, String> {
     let m = &info.metadata;
     [
-        ("org.opencontainers.image.description", &m.description),
+        (DESCRIPTION, &m.description),
         ("org.opencontainers.image.licenses", &m.licenses),
         ("org.opencontainers.image.source", &m.source),
         ("org.opencontainers.image.url", &m.homepage),
-        ("org.opencontainers.image.authors", &m.authors),
-        ("org.opencontainers.image.version", &m.version),
+        (AUTHORS, &m.authors),
+        (VERSION, &m.version),
         ("org.opencontainers.image.revision", &m.revision),
     ]
     .into_iter()
@@ -277,10 +283,11 @@ pub fn wasm_layout(manifest: &Manifest) -> Result<WasmLayout> {
             media::WASM_CONFIG_V0
         )));
     };
-    if manifest.layers.len() > 1 {
+    // A Spin app's locked-app layer belongs beside its Wasm: expected, not an extra layer.
+    let counted = manifest.layers.iter().filter(|l| l.media_type != crate::spin::SPIN_APPLICATION_LAYER).count();
+    if counted > 1 {
         warnings.push(format!(
-            "the manifest has {} layers; the Wasm OCI spec allows one, so only the first Wasm layer ({}) is used",
-            manifest.layers.len(),
+            "the manifest has {counted} layers; the Wasm OCI spec allows one, so only the first Wasm layer ({}) is used",
             layer.digest
         ));
     }
@@ -353,5 +360,23 @@ mod tests {
             Err(Error::NotWasmArtifact(msg)) => assert!(msg.contains("tar+gzip"), "{msg}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_spin_apps_locked_app_layer_is_not_an_extra_layer() {
+        use crate::spin::{SPIN_APPLICATION_LAYER, SPIN_WASM_LAYER};
+        let config = Descriptor::of_bytes("application/vnd.oci.image.config.v1+json", b"{}");
+        let wasm = Descriptor::of_bytes(SPIN_WASM_LAYER, b"\0asm");
+        let locked = Descriptor::of_bytes(SPIN_APPLICATION_LAYER, b"{}");
+        let spin = Manifest::image(config.clone(), vec![wasm.clone(), locked.clone()], BTreeMap::new());
+        let layout = wasm_layout(&spin).expect("a Spin app holds Wasm");
+        assert_eq!(layout.layer, wasm);
+        assert!(layout.warnings.is_empty(), "{:?}", layout.warnings);
+
+        let other = Descriptor::of_bytes("application/vnd.oci.image.layer.v1.tar", b"x");
+        let extra = Manifest::image(config, vec![wasm.clone(), locked, other], BTreeMap::new());
+        let warnings = wasm_layout(&extra).expect("still Wasm").warnings;
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("has 2 layers") && warnings[0].contains(wasm.digest.as_str()), "{warnings:?}");
     }
 }

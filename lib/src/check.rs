@@ -719,7 +719,7 @@ fn version_mismatch(side: Side, world: &str, component: &str) -> Problem {
 /// The semver track of `name` (`a:b/c@0.2` for `a:b/c@0.2.3`, `a:b/c@1` for
 /// `a:b/c@1.4.0`), with its version. `0.0.x` and pre-releases have none:
 /// they match only exactly. The rule of wasmtime and wac.
-fn semver_track(name: &str) -> Option<(&str, Version)> {
+pub(crate) fn semver_track(name: &str) -> Option<(&str, Version)> {
     let (base, version_text) = name.split_once('@')?;
     let version = Version::parse(version_text).ok()?;
     if !version.pre.is_empty() {

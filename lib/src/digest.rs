@@ -74,6 +74,19 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// The bytes of a hex string (either case); `None` unless it is an even
+/// number of hex digits and nothing else (no sign, no spaces).
+pub(crate) fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    fn nibble(c: u8) -> Option<u8> {
+        (c as char).to_digit(16).map(|d| d as u8)
+    }
+    let bytes = text.as_bytes();
+    if !bytes.len().is_multiple_of(2) {
+        return None;
+    }
+    bytes.chunks_exact(2).map(|pair| Some(nibble(pair[0])? << 4 | nibble(pair[1])?)).collect()
+}
+
 /// Incremental SHA-256 with a byte count.
 #[derive(Default, Clone)]
 pub struct Digester {
@@ -206,6 +219,17 @@ pub fn unwrap_io_error(e: std::io::Error, context: impl FnOnce(std::io::Error) -
 mod tests {
     use super::*;
     use futures::StreamExt;
+
+    #[test]
+    fn hex_decode_is_strict_and_inverts_hex() {
+        let bytes = [0u8, 0x0f, 0xa5, 0xff];
+        assert_eq!(hex_decode(&hex(&bytes)).as_deref(), Some(&bytes[..]));
+        assert_eq!(hex_decode("00FFaB"), Some(vec![0, 0xff, 0xab]));
+        assert_eq!(hex_decode(""), Some(vec![]));
+        for bad in ["0", "+f", "0g", " 0f", "0f ", "é"] {
+            assert_eq!(hex_decode(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn parses_strictly() {

@@ -115,12 +115,24 @@ impl Authority {
     pub fn describe(&self) -> String {
         match (&self.key, &self.keyless) {
             (Some(k), _) => format!("key {}", k.display()),
-            (None, Some(k)) => match k.expected() {
-                Ok(e) => format!("keyless {} from {}", e.identity, e.issuer),
-                Err(_) => "keyless (incomplete)".to_string(),
-            },
+            (None, Some(k)) => {
+                match (described(&k.identity, &k.identity_regexp), described(&k.issuer, &k.issuer_regexp)) {
+                    (Some(identity), Some(issuer)) => format!("keyless {identity} from {issuer}"),
+                    _ => "keyless (incomplete)".to_string(),
+                }
+            }
             (None, None) => "no authority".into(),
         }
+    }
+}
+
+/// An exact value or `a match of /PATTERN/` (the wording of [`crate::sign::keyless::Matcher`]'s
+/// `Display`), without compiling the pattern; `None` unless exactly one is given.
+fn described(exact: &Option<String>, pattern: &Option<String>) -> Option<String> {
+    match (exact, pattern) {
+        (Some(value), None) if !value.trim().is_empty() => Some(value.clone()),
+        (None, Some(text)) if !text.trim().is_empty() => Some(format!("a match of /{text}/")),
+        _ => None,
     }
 }
 
@@ -183,7 +195,7 @@ impl WorldTrack {
         }
         match (&self.track, version) {
             (None, _) => true,
-            (Some(track), Some(v)) => semver::Version::parse(v).ok().is_some_and(|v| track_of(&v) == *track),
+            (Some(track), Some(v)) => track_of(v).is_some_and(|t| t == *track),
             (Some(_), None) => false,
         }
     }
@@ -198,22 +210,22 @@ impl std::fmt::Display for WorldTrack {
     }
 }
 
-/// A full version's semver track: `MAJOR` from 1.0, `0.MINOR` before; `0.0.x` and
-/// pre-releases are their own track (they match only exactly), as in wasmtime and wac.
-fn track_of(v: &semver::Version) -> String {
-    if !v.pre.is_empty() || (v.major == 0 && v.minor == 0) {
-        v.to_string()
-    } else if v.major != 0 {
-        v.major.to_string()
-    } else {
-        format!("0.{}", v.minor)
-    }
+/// A full version's semver track by the rule of wasmtime and wac
+/// ([`crate::check::semver_track`]): `MAJOR` from 1.0, `0.MINOR` before; `0.0.x`
+/// and pre-releases are their own track (they match only exactly). `None`: not semver.
+fn track_of(version: &str) -> Option<String> {
+    semver::Version::parse(version).ok()?;
+    let probe = format!("@{version}");
+    Some(match crate::check::semver_track(&probe) {
+        Some((track, _)) => track[1..].to_string(),
+        None => version.to_string(),
+    })
 }
 
 /// The track a rule names: a full version (its track), `MAJOR` (>= 1) or `0.MINOR` (>= 1).
 fn track_of_rule_version(text: &str) -> Option<String> {
-    if let Ok(v) = semver::Version::parse(text) {
-        return Some(track_of(&v));
+    if let Some(track) = track_of(text) {
+        return Some(track);
     }
     let parts: Vec<u64> = text.split('.').map(|p| p.parse().ok()).collect::<Option<_>>()?;
     match parts.as_slice() {
@@ -645,6 +657,20 @@ unmatched: deny
         assert_eq!(k.issuer.as_deref(), Some("https://token.actions.githubusercontent.com"));
         assert_eq!(k.trusted_root, Path::new("trusted_root.json"));
         assert!(a[0].describe().starts_with("keyless https://github.com/o/r/"));
+        let patterned = Keyless {
+            identity: None,
+            identity_regexp: Some("https://github.com/o/.*".into()),
+            issuer: Some("https://issuer".into()),
+            issuer_regexp: None,
+            trusted_root: "t.json".into(),
+        };
+        let expected = patterned.expected().expect("valid");
+        let wording = format!("keyless {} from {}", expected.identity, expected.issuer);
+        let authority = Authority { key: None, keyless: Some(patterned.clone()) };
+        assert_eq!(authority.describe(), wording);
+        assert_eq!(wording, "keyless a match of /https://github.com/o/.*/ from https://issuer");
+        let incomplete = Keyless { issuer: None, ..patterned };
+        assert_eq!(Authority { key: None, keyless: Some(incomplete) }.describe(), "keyless (incomplete)");
 
         let both = text.replace("      - keyless:", "      - key: k.pub\n        keyless:");
         let msg = Policy::parse("p", &both).expect_err("both").to_string();
@@ -701,5 +727,25 @@ unmatched: deny
         assert!(msg.contains("never be used"), "{msg}");
         let typo = "rules:\n  - name: d\n    images: ['**']\n    allow: true\n    check: fully\n";
         assert!(Policy::parse("p", typo).expect_err("unknown check").to_string().contains("line 5"));
+    }
+
+    #[test]
+    fn world_tracks_of_zero_zero_pre_release_and_build_metadata() {
+        let zero = WorldTrack::parse("a:b/c@0.0.3").expect("exact 0.0.x");
+        assert_eq!(zero.track.as_deref(), Some("0.0.3"));
+        assert!(zero.admits("a:b/c@0.0.3") && !zero.admits("a:b/c@0.0.3-rc.1") && !zero.admits("a:b/c@0.0.3+b1"));
+        let pre = WorldTrack::parse("a:b/c@1.0.0-rc.1").expect("exact pre-release");
+        assert_eq!(pre.track.as_deref(), Some("1.0.0-rc.1"));
+        assert!(pre.admits("a:b/c@1.0.0-rc.1") && !pre.admits("a:b/c@1.0.0") && !pre.admits("a:b/c@1.0.0-rc.2"));
+        let zero_pre = WorldTrack::parse("a:b/c@0.2.0-rc.1").expect("exact 0.x pre-release");
+        assert!(zero_pre.admits("a:b/c@0.2.0-rc.1") && !zero_pre.admits("a:b/c@0.2.0"));
+        let built = WorldTrack::parse("a:b/c@1.2.3+b1").expect("build metadata names its track");
+        assert_eq!(built.track.as_deref(), Some("1"));
+        assert!(built.admits("a:b/c@1.9.0") && built.admits("a:b/c@1.0.0+other") && !built.admits("a:b/c@2.0.0"));
+        let zero_built = WorldTrack::parse("a:b/c@0.0.3+b1").expect("exact 0.0.x with build metadata");
+        assert_eq!(zero_built.track.as_deref(), Some("0.0.3+b1"));
+        assert!(zero_built.admits("a:b/c@0.0.3+b1") && !zero_built.admits("a:b/c@0.0.3"));
+        let two = WorldTrack::parse("a:b/c@0.2").expect("0.MINOR");
+        assert!(two.admits("a:b/c@0.2.1+b") && !two.admits("a:b/c@0.2") && !two.admits("a:b/c@0.2.x"));
     }
 }

@@ -128,11 +128,6 @@ pub async fn pull_for(reference: &Reference, options: &RuntimePullOptions) -> Re
         Runtime::Runwasi => write_runwasi(&resolved, source.as_ref(), &out, &stem, reference).await?,
     };
     out.commit(&written.files)?;
-    let mut warnings = resolved.warnings;
-    if resolved.manifest.layers.iter().any(|l| l.media_type == crate::spin::SPIN_APPLICATION_LAYER) {
-        // A Spin app has a locked-app layer beside its Wasm: expected, not an oddity.
-        warnings.retain(|w| !w.contains("layers; the Wasm OCI spec allows one"));
-    }
     Ok(RuntimePullReport {
         reference: format!("{}@{}", reference.location(), resolved.manifest_descriptor.digest),
         digest: resolved.manifest_descriptor.digest.clone(),
@@ -144,7 +139,7 @@ pub async fn pull_for(reference: &Reference, options: &RuntimePullOptions) -> Re
         entry: written.entry.map(|e| e.point),
         spin: written.spin,
         commands: written.commands,
-        warnings,
+        warnings: resolved.warnings,
     })
 }
 

@@ -29,6 +29,7 @@ use base64::Engine;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::artifact::{AUTHORS, CREATED, DESCRIPTION, TITLE, VERSION};
 use crate::digest::Digest;
 use crate::entry::{Entry, EntryPoint};
 use crate::error::{Error, Result};
@@ -103,13 +104,6 @@ pub struct SpinApp {
     /// How Spin runs it.
     pub trigger: SpinTrigger,
 }
-
-/// OCI annotation keys Spin infers (oci-client's `annotations` constants).
-const AUTHORS: &str = "org.opencontainers.image.authors";
-const TITLE: &str = "org.opencontainers.image.title";
-const DESCRIPTION: &str = "org.opencontainers.image.description";
-const VERSION: &str = "org.opencontainers.image.version";
-const CREATED: &str = "org.opencontainers.image.created";
 
 impl SpinApp {
     /// The application of an artifact: named by its `title` annotation, else

@@ -668,6 +668,11 @@ fn pull_for_wasmtime_from_every_shape_writes_a_component_that_runs() {
     let report = pull_for(&env, &registry.reference("wasm/api:spin"), "wasmtime", &dir);
     assert_eq!(report["shape"], "image with a Wasm layer", "{report}");
     assert_eq!(report["warnings"], json!([]), "a Spin app's locked-app layer is expected: {report}");
+    let inspected = wharf(&["inspect", &registry.reference("wasm/api:spin"), "--format", "json"], &env);
+    inspected.assert_ok();
+    let inspected = inspected.json();
+    assert_eq!(inspected["runtimeShape"], "spin-app", "{inspected}");
+    assert_eq!(inspected["warnings"], json!([]), "inspect counts no extra layer either: {inspected}");
     assert_eq!(std::fs::read(dir.join("api.wasm")).expect("the component"), api);
     assert_eq!(report["entry"], json!({"kind": "http", "export": "wasi:http/incoming-handler@0.2.0"}));
     assert_eq!(report["commands"], json!([["wasmtime", "serve", dir.join("api.wasm").display().to_string()]]));

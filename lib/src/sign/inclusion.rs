@@ -31,12 +31,7 @@ impl InclusionProof {
         let Some(proof) = entry.get("inclusionProof").filter(|p| !p.is_null()) else {
             return Ok(None);
         };
-        let number = |k: &str| {
-            let v = proof.get(k).ok_or_else(|| format!("the inclusion proof has no {k}"))?;
-            v.as_u64()
-                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-                .ok_or_else(|| format!("the inclusion proof's {k} is not a number"))
-        };
+        let number = |k: &str| super::keyless::json_int(proof, k, "the inclusion proof");
         let b64 = |v: &Value, what: &str| {
             v.as_str()
                 .and_then(|s| B64.decode(s).ok())

@@ -44,6 +44,7 @@ use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, SubjectAltName};
 
 use super::Problem;
 use super::inclusion::InclusionProof;
+use crate::digest::hex_decode;
 use crate::error::{Error, Result};
 
 /// Fulcio's OIDC issuer extension (DER UTF8String).
@@ -473,14 +474,6 @@ fn legacy_material(
     Ok((leaf_der, entry))
 }
 
-/// Bytes of a hex string, if it is one.
-fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len() / 2).map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()).collect()
-}
-
 /// What a keyless bundle signs, as the log entry must record it.
 enum Content<'a> {
     /// A `messageSignature`: a signature over an artifact's SHA-256 (`hashedrekord` entry).
@@ -538,10 +531,19 @@ struct LogEntry {
 
 /// A log entry's integer field, a JSON number or (protobuf JSON) a string.
 fn int_field(entry: &Value, k: &str) -> std::result::Result<i64, Rejection> {
-    let v = entry.get(k).ok_or_else(|| malformed(format!("the log entry has no {k}")))?;
-    v.as_i64()
-        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-        .ok_or_else(|| malformed(format!("the log entry's {k} is not a number")))
+    json_int(entry, k, "the log entry").map_err(malformed)
+}
+
+/// The integer field `k` of `object` (`owner` in messages), written as a JSON
+/// number or as a decimal string (protobuf JSON writes 64-bit integers as strings).
+pub(super) fn json_int<T: std::str::FromStr>(object: &Value, k: &str, owner: &str) -> std::result::Result<T, String> {
+    let v = object.get(k).ok_or_else(|| format!("{owner} has no {k}"))?;
+    let text = match v {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    };
+    text.and_then(|t| t.parse().ok()).ok_or_else(|| format!("{owner}'s {k} is not a number"))
 }
 
 fn no_promise() -> Rejection {

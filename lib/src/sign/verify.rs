@@ -11,7 +11,7 @@ use super::keys::{PublicKey, SignatureProblem};
 use super::payload;
 use super::{Format, Problem, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_LAYER, SignatureVerdict, legacy_tag};
 use super::{Trust, keyless};
-use crate::digest::Digest;
+use crate::digest::{Digest, hex_decode};
 use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, Manifest};
 use crate::reference::Selector;
@@ -330,7 +330,8 @@ async fn keyless_layer(
             Err(rejection) => verdict(Format::Bundle, location, Err(rejection)),
         };
     }
-    let digest = hex_bytes(policy.digest.hex());
+    // A `Digest` holds 64 lowercase hex digits, so this never falls back.
+    let digest = hex_decode(policy.digest.hex()).unwrap_or_default();
     match keyless::verify_message_bundle(&bytes, &digest, root, expected) {
         Ok(who) => {
             if let Some((k, v)) = policy.annotations.iter().next() {
@@ -343,9 +344,4 @@ async fn keyless_layer(
         }
         Err(rejection) => verdict(Format::Bundle, location, Err(rejection)),
     }
-}
-
-/// Bytes of a hex string (a digest's hex, already validated).
-fn hex_bytes(hex: &str) -> Vec<u8> {
-    (0..hex.len() / 2).filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()).collect()
 }
