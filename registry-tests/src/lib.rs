@@ -843,6 +843,13 @@ impl TestEnv {
         self
     }
 
+    /// Writes wkg's config where wkg looks by default (`$XDG_CONFIG_HOME/wasm-pkg/config.toml`),
+    /// and makes sure an outer `WKG_CONFIG_FILE` cannot take over.
+    pub fn write_wkg_config(&mut self, toml: &str) -> &mut TestEnv {
+        self.write(".config/wasm-pkg/config.toml", toml);
+        self.set_var("WKG_CONFIG_FILE", "")
+    }
+
     /// A `Command` for `program` with this environment applied (`HOME`,
     /// `DOCKER_CONFIG`, `XDG_*`, `NO_COLOR=1`, cwd, extra vars, null stdin).
     pub fn command(&self, program: impl AsRef<OsStr>) -> Command {

@@ -396,8 +396,7 @@ fn world_rules_admit_the_declared_track_and_check_full_runs_the_wit_check() {
             .expect("encode the platform's WIT package"),
     );
     wharf(&["push", &path_str(&package), &registry.reference("acme/plugins:0.1.0")], &env).assert_ok();
-    env.write(".config/wasm-pkg/config.toml", format!("default_registry = \"{host}\"\n"));
-    env.set_var("WKG_CONFIG_FILE", "");
+    env.write_wkg_config(&format!("default_registry = \"{host}\"\n"));
 
     let fits = registry.reference("checked/fits:1.0");
     push_component(&env, "fits", &fits, Some(&wharf_examples::check_platform_wit()));
