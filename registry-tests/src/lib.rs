@@ -950,7 +950,6 @@ pub fn run_in(program: impl AsRef<OsStr>, args: &[&str], env: &TestEnv) -> Run {
     run(cmd)
 }
 
-/// `<workspace>` (the parent of this crate).
 /// Builds the check example `case` against `world` into `<env>/<case>.wasm`
 /// (see `wharf_examples::build_check_component`) and returns the path.
 pub fn check_example(env: &TestEnv, case: &str, world: &str) -> String {
@@ -983,6 +982,7 @@ pub fn pinned_tool(name: &str, env_var: &str, version: &str, install: &str) -> P
     panic!("{name} is not installed (scripts/test installs it): {install}");
 }
 
+/// `<workspace>` (the parent of this crate).
 pub fn workspace_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("registry-tests has a parent directory").to_path_buf()
 }

@@ -116,8 +116,6 @@ fn push_index_of_a_core_module_uses_wasip1() {
 
 const RUNWASI_LAYER: &str = "application/vnd.bytecodealliance.wasm.component.layer.v0+wasm";
 
-/// Pushes `file` as CNCF to `repo:tag`, converts it to runwasi's form and
-/// back, checking every field and that the Wasm blob is reused.
 /// `wharf convert SRC DST --to SHAPE --format json`, which must succeed; its report.
 fn convert(env: &TestEnv, src: &str, dst: &str, shape: &str) -> Value {
     let run = wharf(&["convert", src, dst, "--to", shape, "--format", "json"], env);
@@ -132,6 +130,8 @@ fn assert_back_to_cncf(env: &TestEnv, src: &str, dst: &str, original_digest: &st
     assert_eq!(back["digest"], original_digest, "{back}");
 }
 
+/// Pushes `file` as CNCF to `repo:tag`, converts it to runwasi's form and
+/// back, checking every field and that the Wasm blob is reused.
 fn convert_round_trip(registry: &Registry, env: &TestEnv, file: &str, bytes: &[u8], repo: &str) {
     let wasm_digest = sha256_digest(bytes);
     let title = std::path::Path::new(file).file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
