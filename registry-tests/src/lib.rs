@@ -767,6 +767,26 @@ impl Run {
         self
     }
 
+    /// Panics (showing the output) unless the run failed cleanly: exit code 2, an `error: ` line
+    /// (warnings, such as announced retries, may come before it), `needle` in stderr, no panic.
+    #[track_caller]
+    pub fn assert_failed_cleanly(&self, needle: &str) -> &Run {
+        self.assert_code(2);
+        assert!(self.stderr.lines().any(|l| l.starts_with("error: ")), "expected an `error: ` line\n{self}");
+        assert!(self.stderr.contains(needle), "expected {needle:?}:\n{self}");
+        assert!(!self.stderr.contains("panicked"), "{self}");
+        self
+    }
+
+    /// [`Run::assert_failed_cleanly`], and the `error: ` line is stderr's first: no warning before it.
+    #[track_caller]
+    pub fn assert_failed_at_once(&self, needle: &str) -> &Run {
+        self.assert_failed_cleanly(needle);
+        let first = self.stderr.lines().next().unwrap_or_default();
+        assert!(first.starts_with("error: "), "expected stderr to start with the `error: ` line\n{self}");
+        self
+    }
+
     /// stdout parsed as JSON; panics (showing the output) if it is not.
     #[track_caller]
     pub fn json(&self) -> serde_json::Value {
