@@ -767,6 +767,26 @@ impl Run {
         self
     }
 
+    /// Panics (showing the output) unless the run failed cleanly: exit code 2, an `error: ` line
+    /// (warnings, such as announced retries, may come before it), `needle` in stderr, no panic.
+    #[track_caller]
+    pub fn assert_failed_cleanly(&self, needle: &str) -> &Run {
+        self.assert_code(2);
+        assert!(self.stderr.lines().any(|l| l.starts_with("error: ")), "expected an `error: ` line\n{self}");
+        assert!(self.stderr.contains(needle), "expected {needle:?}:\n{self}");
+        assert!(!self.stderr.contains("panicked"), "{self}");
+        self
+    }
+
+    /// [`Run::assert_failed_cleanly`], and the `error: ` line is stderr's first: no warning before it.
+    #[track_caller]
+    pub fn assert_failed_at_once(&self, needle: &str) -> &Run {
+        self.assert_failed_cleanly(needle);
+        let first = self.stderr.lines().next().unwrap_or_default();
+        assert!(first.starts_with("error: "), "expected stderr to start with the `error: ` line\n{self}");
+        self
+    }
+
     /// stdout parsed as JSON; panics (showing the output) if it is not.
     #[track_caller]
     pub fn json(&self) -> serde_json::Value {
@@ -841,6 +861,13 @@ impl TestEnv {
         self.vars.retain(|(k, _)| k != key);
         self.vars.push((key.to_owned(), value));
         self
+    }
+
+    /// Writes wkg's config where wkg looks by default (`$XDG_CONFIG_HOME/wasm-pkg/config.toml`),
+    /// and makes sure an outer `WKG_CONFIG_FILE` cannot take over.
+    pub fn write_wkg_config(&mut self, toml: &str) -> &mut TestEnv {
+        self.write(".config/wasm-pkg/config.toml", toml);
+        self.set_var("WKG_CONFIG_FILE", "")
     }
 
     /// A `Command` for `program` with this environment applied (`HOME`,
@@ -943,7 +970,6 @@ pub fn run_in(program: impl AsRef<OsStr>, args: &[&str], env: &TestEnv) -> Run {
     run(cmd)
 }
 
-/// `<workspace>` (the parent of this crate).
 /// Builds the check example `case` against `world` into `<env>/<case>.wasm`
 /// (see `wharf_examples::build_check_component`) and returns the path.
 pub fn check_example(env: &TestEnv, case: &str, world: &str) -> String {
@@ -976,6 +1002,7 @@ pub fn pinned_tool(name: &str, env_var: &str, version: &str, install: &str) -> P
     panic!("{name} is not installed (scripts/test installs it): {install}");
 }
 
+/// `<workspace>` (the parent of this crate).
 pub fn workspace_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("registry-tests has a parent directory").to_path_buf()
 }

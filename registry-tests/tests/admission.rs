@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use registry_tests::fault_proxy::FaultProxy;
-use registry_tests::{Registry, TestEnv, run, wharf, wharf_bin};
+use registry_tests::{Registry, TestEnv, check_example, run, wharf, wharf_bin};
 use serde_json::{Value, json};
 
 /// The webhook process, killed on drop.
@@ -364,17 +364,10 @@ fn path_str(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
-/// `examples/check/platform/wit`: package acme:plugins@0.1.0, world filter-plugin.
-fn platform() -> PathBuf {
-    wharf_examples::check_dir().join("platform").join("wit")
-}
-
 /// Builds the `examples/check` case against acme:plugins/filter-plugin, pushes it to
 /// `reference` (recording the target world `wit` says when given), returns the digest.
 fn push_component(env: &TestEnv, case: &str, reference: &str, wit: Option<&Path>) -> String {
-    let bytes = wharf_examples::build_check_component(case, "acme:plugins/filter-plugin")
-        .unwrap_or_else(|e| panic!("build the {case} example component: {e:#}"));
-    let file = path_str(&env.write(&format!("{case}.wasm"), bytes));
+    let file = check_example(env, case, "acme:plugins/filter-plugin");
     let mut args = vec!["push", &file, reference, "--format", "json"];
     let wit = wit.map(path_str);
     if let Some(wit) = &wit {
@@ -399,14 +392,14 @@ fn world_rules_admit_the_declared_track_and_check_full_runs_the_wit_check() {
     // The target's WIT package where wkg's mapping leads (default_registry: <host>/acme/plugins:0.1.0).
     let package = env.write(
         "acme-plugins.wasm",
-        wharf_examples::build_wit_package(&platform()).expect("encode the platform's WIT package"),
+        wharf_examples::build_wit_package(&wharf_examples::check_platform_wit())
+            .expect("encode the platform's WIT package"),
     );
     wharf(&["push", &path_str(&package), &registry.reference("acme/plugins:0.1.0")], &env).assert_ok();
-    env.write(".config/wasm-pkg/config.toml", format!("default_registry = \"{host}\"\n"));
-    env.set_var("WKG_CONFIG_FILE", "");
+    env.write_wkg_config(&format!("default_registry = \"{host}\"\n"));
 
     let fits = registry.reference("checked/fits:1.0");
-    push_component(&env, "fits", &fits, Some(&platform()));
+    push_component(&env, "fits", &fits, Some(&wharf_examples::check_platform_wit()));
     // Built against another WIT that also calls itself acme:plugins@0.1.0 (request.size is a u64):
     // its config declares acme:plugins/filter-plugin@0.1.0, but it does not fit the real package.
     let forged = registry.reference("checked/forged:1.0");
@@ -415,11 +408,11 @@ fn world_rules_admit_the_declared_track_and_check_full_runs_the_wit_check() {
     let forged_world_only = registry.reference("world/forged:1.0");
     push_component(&env, "record-mismatch", &forged_world_only, Some(&forged_wit));
     let declared = registry.reference("world/fits:1.0");
-    push_component(&env, "fits", &declared, Some(&platform()));
+    push_component(&env, "fits", &declared, Some(&wharf_examples::check_platform_wit()));
     let plain = registry.reference("world/plain:1.0");
     push_component(&env, "fits", &plain, None);
     let next = registry.reference("next/fits:1.0");
-    push_component(&env, "fits", &next, Some(&platform()));
+    push_component(&env, "fits", &next, Some(&wharf_examples::check_platform_wit()));
 
     let policy = env.write(
         "policy.yaml",

@@ -1,15 +1,7 @@
 //! Every bad input gets one clear error, exit status 2, and nothing is left
 //! behind: no blob or tag in the registry, no file at the output path.
 
-use registry_tests::{Registry, Run, TestEnv, registry_get, wharf};
-
-fn assert_clean_failure(run: &Run, needle: &str) {
-    run.assert_code(2);
-    let first = run.stderr.lines().next().unwrap_or_default();
-    assert!(first.starts_with("error: "), "{run}");
-    assert!(run.stderr.contains(needle), "expected {needle:?} in: {run}");
-    assert!(!run.stderr.contains("panicked"), "{run}");
-}
+use registry_tests::{Registry, TestEnv, registry_get, wharf};
 
 fn repository_is_empty(registry: &Registry, repo: &str) -> bool {
     let (status, _, _) = registry_get(&registry.host(), &format!("/v2/{repo}/tags/list"), "application/json");
@@ -31,11 +23,11 @@ fn invalid_files_are_refused_before_anything_is_pushed() {
     for (name, bytes, needle) in cases {
         let path = env.write(name, &bytes);
         let run = wharf(&["push", path.to_str().unwrap_or_default(), &registry.reference("bad/x:1")], &env);
-        assert_clean_failure(&run, needle);
+        run.assert_failed_at_once(needle);
         assert!(run.stderr.contains("offset"), "{run}");
     }
     let missing = wharf(&["push", "nope.wasm", &registry.reference("bad/x:1")], &env);
-    assert_clean_failure(&missing, "nope.wasm");
+    missing.assert_failed_at_once("nope.wasm");
     assert!(repository_is_empty(&registry, "bad/x"), "nothing may be pushed");
 }
 
@@ -56,7 +48,7 @@ fn malformed_references_name_the_problem() {
         ),
     ] {
         let run = wharf(&["push", file, reference], &env);
-        assert_clean_failure(&run, needle);
+        run.assert_failed_at_once(needle);
     }
 }
 
@@ -68,25 +60,25 @@ fn missing_tags_and_dead_registries_leave_no_file() {
     let out_arg = out.to_str().unwrap_or_default().to_string();
 
     let missing = wharf(&["pull", &registry.reference("nothing/here:1"), "-o", &out_arg], &env);
-    assert_clean_failure(&missing, "not found");
+    missing.assert_failed_at_once("not found");
     assert!(!out.exists());
 
     let file = env.write("hello.wasm", wharf_examples::build_hello_component().expect("build"));
     wharf(&["push", file.to_str().unwrap_or_default(), &registry.reference("wasm/hello:1")], &env).assert_ok();
     let no_tag = wharf(&["pull", &registry.reference("wasm/hello:2"), "-o", &out_arg], &env);
-    assert_clean_failure(&no_tag, "tag \"2\"");
+    no_tag.assert_failed_at_once("tag \"2\"");
 
     let reference = registry.reference("wasm/hello:1");
     registry.stop();
     let down = wharf(&["pull", &reference, "-o", &out_arg, "--format", "json"], &env);
-    assert_clean_failure(&down, "cannot reach registry");
+    down.assert_failed_at_once("cannot reach registry");
     assert_eq!(down.json()["error"]["kind"], "network");
     assert!(!out.exists());
     let push_down = wharf(&["push", file.to_str().unwrap_or_default(), &reference], &env);
-    assert_clean_failure(&push_down, "cannot reach registry");
+    push_down.assert_failed_at_once("cannot reach registry");
 
     let no_layout = wharf(&["pull", "oci:does-not-exist:x", "-o", &out_arg], &env);
-    assert_clean_failure(&no_layout, "OCI layout");
+    no_layout.assert_failed_at_once("OCI layout");
     assert!(!out.exists());
     let leftovers: Vec<_> = std::fs::read_dir(env.dir())
         .expect("list test dir")

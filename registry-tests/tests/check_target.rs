@@ -25,13 +25,6 @@ fn push_platform_package(env: &TestEnv, reference: &str) {
     wharf(&["push", &path_str(&package), reference], env).assert_ok();
 }
 
-/// Writes wkg's config where wkg looks by default (`$XDG_CONFIG_HOME/wasm-pkg/config.toml`),
-/// and makes sure an outer `WKG_CONFIG_FILE` cannot take over.
-fn write_wkg_config(env: &mut TestEnv, toml: &str) {
-    env.write(".config/wasm-pkg/config.toml", toml);
-    env.set_var("WKG_CONFIG_FILE", "");
-}
-
 /// Pushes the `fits` component with `--wit` (recording its target) to `reference`.
 fn push_with_target(env: &TestEnv, case: &str, wit: &Path, reference: &str) {
     let component = check_example(env, case, FILTER);
@@ -46,7 +39,7 @@ fn the_declared_world_is_fetched_from_the_default_registry() {
     // default_registry without metadata: the registry serves no .well-known file (404), so the
     // defaults apply and the package lives at <registry>/acme/plugins:0.1.0, as wkg would put it.
     push_platform_package(&env, &registry.reference("acme/plugins:0.1.0"));
-    write_wkg_config(&mut env, &format!("default_registry = \"{}\"\n", registry.host()));
+    env.write_wkg_config(&format!("default_registry = \"{}\"\n", registry.host()));
 
     let good_ref = registry.reference("plugins/filter:1.0.0");
     push_with_target(&env, "fits", &wharf_examples::check_platform_wit(), &good_ref);
@@ -78,7 +71,7 @@ fn the_declared_world_is_fetched_from_the_default_registry() {
 fn no_declared_world_or_an_unfetchable_one_exits_2_with_the_fix() {
     let registry = Registry::start();
     let mut env = TestEnv::new();
-    write_wkg_config(&mut env, &format!("default_registry = \"{}\"\n", registry.host()));
+    env.write_wkg_config(&format!("default_registry = \"{}\"\n", registry.host()));
 
     // Pushed without --wit: no component.target.
     let plain = check_example(&env, "fits", FILTER);
@@ -169,7 +162,7 @@ fn well_known_registry_metadata_is_discovered() {
     env.write("site/.well-known/wasm-pkg/registry.json", &metadata);
     let server = StaticServer::start(&site);
     push_platform_package(&env, &registry.reference("discovered/acme/plugins:0.1.0"));
-    write_wkg_config(&mut env, &format!("[namespace_registries]\nacme = \"{}\"\n", server.host()));
+    env.write_wkg_config(&format!("[namespace_registries]\nacme = \"{}\"\n", server.host()));
 
     let good_ref = registry.reference("plugins/filter:1.0.0");
     push_with_target(&env, "fits", &wharf_examples::check_platform_wit(), &good_ref);

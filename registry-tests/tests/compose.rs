@@ -443,13 +443,6 @@ let greeter = new wharf:greeter@0.1.0 { ...name, ... };
 export greeter.greet;
 ";
 
-/// Writes wkg's config where wkg looks by default (`$XDG_CONFIG_HOME/wasm-pkg/config.toml`),
-/// and makes sure an outer `WKG_CONFIG_FILE` cannot take over.
-fn write_wkg_config(env: &mut TestEnv, toml: &str) {
-    env.write(".config/wasm-pkg/config.toml", toml);
-    env.set_var("WKG_CONFIG_FILE", "");
-}
-
 #[test]
 fn named_packages_are_found_through_wkg_config_pinned_and_the_composition_runs() {
     let registry = Registry::start();
@@ -464,14 +457,11 @@ fn named_packages_are_found_through_wkg_config_pinned_and_the_composition_runs()
     let name_ref = registry.reference("parts/wharf/name-source:0.1.0");
     wharf(&["push", &greeter, &greeter_ref], &env).assert_ok();
     wharf(&["push", &name, &name_ref], &env).assert_ok();
-    write_wkg_config(
-        &mut env,
-        &format!(
-            "default_registry = \"{host}\"\n\n[package_registry_overrides]\n\"wharf:name-source\" = {{ registry = \
+    env.write_wkg_config(&format!(
+        "default_registry = \"{host}\"\n\n[package_registry_overrides]\n\"wharf:name-source\" = {{ registry = \
              \"parts.example\", metadata = {{ oci = {{ registry = \"{host}\", namespacePrefix = \"parts/\" }} }} }}\n",
-            host = registry.host()
-        ),
-    );
+        host = registry.host()
+    ));
 
     let out = env.path("app.wasm");
     let run = wharf(&["compose", &wac, "-o", &path_str(&out), "--format", "json"], &env);
@@ -562,7 +552,7 @@ fn a_registry_found_through_its_well_known_metadata_serves_the_packages() {
         ),
     );
     let server = StaticServer::start(&env.path("site"));
-    write_wkg_config(&mut env, &format!("[namespace_registries]\nwharf = \"{}\"\n", server.host()));
+    env.write_wkg_config(&format!("[namespace_registries]\nwharf = \"{}\"\n", server.host()));
     wharf(&["push", &greeter, &registry.reference("discovered/wharf/greeter:0.1.0")], &env).assert_ok();
     wharf(&["push", &name, &registry.reference("discovered/wharf/name-source:0.1.0")], &env).assert_ok();
 
@@ -607,7 +597,7 @@ fn a_name_that_maps_nowhere_or_is_not_in_the_registry_exits_2_and_writes_nothing
     assert_eq!(entries(env.dir()), before, "nothing, not even wharf.lock, is written");
 
     // Mapped to a real registry that does not hold it.
-    write_wkg_config(&mut env, &format!("default_registry = \"{}\"\n", registry.host()));
+    env.write_wkg_config(&format!("default_registry = \"{}\"\n", registry.host()));
     let before = entries(env.dir());
     let run = wharf(&["compose", &wac, "--dep", &greeter_dep, "-o", &path_str(&out), "--format", "json"], &env);
     run.assert_code(2);
@@ -656,7 +646,7 @@ fn a_package_named_without_a_version_is_the_highest_release_as_wkg_picks_it_and_
     let name = build(&env, "name-source");
     let base = build(&env, "base-name");
     let wac = path_str(&env.write("app.wac", app_wac()));
-    write_wkg_config(&mut env, &format!("default_registry = \"{}\"\n", registry.host()));
+    env.write_wkg_config(&format!("default_registry = \"{}\"\n", registry.host()));
     wharf(&["push", &greeter, &registry.reference("wharf/greeter:0.1.0")], &env).assert_ok();
     // `latest` and a tag that is no version name something else: wkg takes the highest version, 0.2.0.
     for tag in ["0.1.0", "latest", "dev"] {

@@ -3,7 +3,7 @@
 //! with a clear error and nothing written at the destination.
 
 use registry_tests::fault_proxy::{Fault, FaultProxy, Rule};
-use registry_tests::{Registry, RegistryOptions, Run, TestEnv, registry_get, sha256_digest, wharf, wharf_stdin};
+use registry_tests::{Registry, RegistryOptions, TestEnv, registry_get, sha256_digest, wharf, wharf_stdin};
 
 fn rule(method: &str, path: &str, times: usize, fault: Fault) -> Rule {
     Rule { method: Some(method.into()), path: path.into(), times, fault }
@@ -17,14 +17,6 @@ fn component(env: &TestEnv) -> (String, Vec<u8>) {
     // Big enough that a cut body is really mid-stream.
     let bytes = wharf_examples::build_sized_component(1 << 20).expect("build a 1 MiB component");
     (env.write("big.wasm", &bytes).to_string_lossy().into_owned(), bytes)
-}
-
-fn assert_failed_cleanly(run: &Run, needle: &str) {
-    run.assert_code(2);
-    // Retries are announced as warnings first; the outcome is the `error:` line.
-    assert!(run.stderr.lines().any(|l| l.starts_with("error: ")), "{run}");
-    assert!(run.stderr.contains(needle), "expected {needle:?}:\n{run}");
-    assert!(!run.stderr.contains("panicked"), "{run}");
 }
 
 #[test]
@@ -79,7 +71,7 @@ fn persistent_faults_fail_clearly_and_write_nothing() {
 
     // Resets on every attempt: a bounded number of tries, then a clear error.
     proxy.add(rule("GET", &format!("/blobs/{layer}"), 100, Fault::CutBodyAfter(1000)));
-    assert_failed_cleanly(&wharf(&["pull", &via_proxy, "-o", &out_arg], &env), "transfer of");
+    wharf(&["pull", &via_proxy, "-o", &out_arg], &env).assert_failed_cleanly("transfer of");
     let tries = proxy.faults_served();
     assert!((2..=6).contains(&tries), "retries are bounded: {tries}");
     assert!(!out.exists());
@@ -87,14 +79,14 @@ fn persistent_faults_fail_clearly_and_write_nothing() {
     // Bytes that do not match the digest are never retried into success and never written.
     proxy.clear();
     proxy.add(rule("GET", &format!("/blobs/{layer}"), 100, Fault::CorruptBody));
-    assert_failed_cleanly(&wharf(&["pull", &via_proxy, "-o", &out_arg], &env), "does not match its digest");
+    wharf(&["pull", &via_proxy, "-o", &out_arg], &env).assert_failed_cleanly("does not match its digest");
     assert!(!out.exists());
 
     // A registry that keeps failing the manifest PUT: the push fails and no tag appears.
     proxy.clear();
     proxy.add(rule("PUT", "/manifests/", 100, status(500)));
     let push = wharf(&["push", &file, &format!("{}/broken/other:1", proxy.host())], &env);
-    assert_failed_cleanly(&push, "HTTP 500");
+    push.assert_failed_cleanly("HTTP 500");
     let (status_code, _, _) = registry_get(&registry.host(), "/v2/broken/other/manifests/1", "*/*");
     assert_eq!(status_code, 404, "no tag may be created");
     let leftovers: Vec<_> = std::fs::read_dir(env.dir())
@@ -124,7 +116,7 @@ fn retry_after_is_waited_for_and_a_long_one_fails_at_once() {
     proxy.clear();
     proxy.add(rule("PUT", "/manifests/", 100, Fault::Status(503, vec![("Retry-After".into(), "3600".into())])));
     let push = wharf(&["push", &file, &format!("{}/throttled/other:1", proxy.host())], &env);
-    assert_failed_cleanly(&push, "asks to retry after 3600 s");
+    push.assert_failed_cleanly("asks to retry after 3600 s");
     assert_eq!(proxy.faults_served(), 2, "one try only after the first test's fault: {:#?}", proxy.log());
     let (status_code, _, _) = registry_get(&registry.host(), "/v2/throttled/other/manifests/1", "*/*");
     assert_eq!(status_code, 404);
@@ -152,7 +144,7 @@ fn a_stalled_download_times_out_and_is_retried() {
     proxy.clear();
     proxy.add(rule("GET", &format!("/blobs/{layer}"), 100, Fault::Stall(std::time::Duration::from_secs(30))));
     let stalled = wharf(&["pull", &via_proxy, "-o", &out_arg, "--read-timeout", "0.5"], &env);
-    assert_failed_cleanly(&stalled, "timed out");
+    stalled.assert_failed_cleanly("timed out");
     assert!(!out.exists());
 
     // A bad value is a usage error.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use futures::StreamExt;
-use registry_tests::{Registry, TestEnv, registry_get, sha256_digest, wharf};
+use registry_tests::{Registry, TestEnv, registry_get_json, sha256_digest, wharf};
 use wharf::artifact::{BuildOptions, Created};
 use wharf::ops::{PushOptions, push};
 use wharf::transport::TransportOptions;
@@ -35,26 +35,15 @@ fn distinct_components(env: &TestEnv) -> Vec<PathBuf> {
         .collect()
 }
 
-/// The digest the tag `repo:tag` names in the registry, read without wharf.
-fn tagged_digest(registry: &Registry, repo: &str, tag: &str) -> String {
-    let (status, _, body) = registry_get(
+/// The manifest under `repo:tag`, read without wharf: its digest and its (first) layer's digest.
+fn tagged(registry: &Registry, repo: &str, tag: &str) -> (String, String) {
+    let (body, manifest) = registry_get_json(
         &registry.host(),
         &format!("/v2/{repo}/manifests/{tag}"),
         "application/vnd.oci.image.manifest.v1+json",
     );
-    assert_eq!(status, 200, "{repo}:{tag} is missing");
-    sha256_digest(&body)
-}
-
-/// The layer digest of the manifest under `repo:tag`.
-fn layer_of(registry: &Registry, repo: &str, tag: &str) -> String {
-    let (_, _, body) = registry_get(
-        &registry.host(),
-        &format!("/v2/{repo}/manifests/{tag}"),
-        "application/vnd.oci.image.manifest.v1+json",
-    );
-    let manifest: serde_json::Value = serde_json::from_slice(&body).expect("manifest JSON");
-    manifest["layers"][0]["digest"].as_str().expect("layer digest").to_string()
+    let layer = manifest["layers"][0]["digest"].as_str().expect("layer digest").to_string();
+    (sha256_digest(&body), layer)
 }
 
 #[test]
@@ -98,9 +87,10 @@ fn two_hundred_concurrent_pushes_from_one_process_all_land() {
     assert!(failures.is_empty(), "{} of {COMPONENTS} pushes failed: {failures:#?}", failures.len());
     for (i, result) in &results {
         let reported = result.as_ref().expect("checked above");
-        assert_eq!(&tagged_digest(&registry, "load/one", &i.to_string()), reported, "tag {i}");
+        let (digest, layer) = tagged(&registry, "load/one", &i.to_string());
+        assert_eq!(&digest, reported, "tag {i}");
         let bytes = std::fs::read(&files[*i]).expect("component");
-        assert_eq!(layer_of(&registry, "load/one", &i.to_string()), sha256_digest(&bytes), "layer of tag {i}");
+        assert_eq!(layer, sha256_digest(&bytes), "layer of tag {i}");
     }
 }
 
@@ -131,6 +121,7 @@ fn two_hundred_pushes_from_eight_processes_at_once_all_land() {
     assert!(failures.is_empty(), "{} pushes failed:\n{}", failures.len(), failures.join("\n"));
     for (i, file) in files.iter().enumerate() {
         let bytes = std::fs::read(file).expect("component");
-        assert_eq!(layer_of(&registry, "load/many", &i.to_string()), sha256_digest(&bytes), "tag {i}");
+        let (_, layer) = tagged(&registry, "load/many", &i.to_string());
+        assert_eq!(layer, sha256_digest(&bytes), "tag {i}");
     }
 }

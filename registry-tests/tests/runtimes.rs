@@ -116,8 +116,6 @@ fn push_index_of_a_core_module_uses_wasip1() {
 
 const RUNWASI_LAYER: &str = "application/vnd.bytecodealliance.wasm.component.layer.v0+wasm";
 
-/// Pushes `file` as CNCF to `repo:tag`, converts it to runwasi's form and
-/// back, checking every field and that the Wasm blob is reused.
 /// `wharf convert SRC DST --to SHAPE --format json`, which must succeed; its report.
 fn convert(env: &TestEnv, src: &str, dst: &str, shape: &str) -> Value {
     let run = wharf(&["convert", src, dst, "--to", shape, "--format", "json"], env);
@@ -132,6 +130,8 @@ fn assert_back_to_cncf(env: &TestEnv, src: &str, dst: &str, original_digest: &st
     assert_eq!(back["digest"], original_digest, "{back}");
 }
 
+/// Pushes `file` as CNCF to `repo:tag`, converts it to runwasi's form and
+/// back, checking every field and that the Wasm blob is reused.
 fn convert_round_trip(registry: &Registry, env: &TestEnv, file: &str, bytes: &[u8], repo: &str) {
     let wasm_digest = sha256_digest(bytes);
     let title = std::path::Path::new(file).file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
@@ -141,13 +141,12 @@ fn convert_round_trip(registry: &Registry, env: &TestEnv, file: &str, bytes: &[u
     let (_, original_manifest) = registry_get_json(&registry.host(), &format!("/v2/{repo}/manifests/cncf"), MANIFEST);
 
     // To runwasi's OCI-layer form, in the same repository: the Wasm blob is not sent again.
-    let converted_report = convert(
+    let report = convert(
         env,
         &registry.reference(&format!("{repo}:cncf")),
         &registry.reference(&format!("{repo}:runwasi")),
         "runwasi",
     );
-    let report = converted_report;
     assert_eq!(report["shape"], "runwasi-oci", "{report}");
     assert_eq!(report["wasmDigest"], wasm_digest.as_str());
     let copied: Vec<&str> =
@@ -202,13 +201,12 @@ fn convert_round_trip(registry: &Registry, env: &TestEnv, file: &str, bytes: &[u
     assert!(inspected.json()["runtimes"].as_array().is_some_and(|r| r.len() > 1), "{}", inspected.json());
 
     // Into another repository of the same registry: mounted, not sent.
-    let across_report = convert(
+    let across = convert(
         env,
         &registry.reference(&format!("{repo}:cncf")),
         &registry.reference(&format!("{repo}-rw:1")),
         "runwasi",
     );
-    let across = across_report;
     let mounted: Vec<&str> =
         across["transfer"]["mounted"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
     assert!(mounted.contains(&wasm_digest.as_str()), "{across}");
@@ -295,26 +293,11 @@ fn convert_to_a_crun_image_and_back() {
     original.assert_ok();
     let original_digest = original.json()["digest"].as_str().unwrap_or_default().to_string();
 
-    let convert = |tag: &str| {
-        let run = wharf(
-            &[
-                "convert",
-                &registry.reference("wasm/hello:cncf"),
-                &registry.reference(&format!("wasm/hello:{tag}")),
-                "--to",
-                "crun",
-                "--format",
-                "json",
-            ],
-            &env,
-        );
-        run.assert_ok();
-        run.json()
-    };
-    let report = convert("crun");
+    let cncf = registry.reference("wasm/hello:cncf");
+    let report = convert(&env, &cncf, &registry.reference("wasm/hello:crun"), "crun");
     assert_eq!(report["shape"], "crun-image", "{report}");
     // Deterministic: a second conversion gives the same digest.
-    assert_eq!(convert("crun2")["digest"], report["digest"]);
+    assert_eq!(convert(&env, &cncf, &registry.reference("wasm/hello:crun2"), "crun")["digest"], report["digest"]);
 
     let (_, manifest) = registry_get_json(&registry.host(), "/v2/wasm/hello/manifests/crun", MANIFEST);
     assert_eq!(manifest["mediaType"], MANIFEST);
@@ -461,9 +444,7 @@ fn convert_a_wasi_http_component_to_a_spin_app_and_back() {
     let original_digest = original.json()["digest"].as_str().unwrap_or_default().to_string();
     assert_eq!(original.json()["config"]["component"]["exports"], json!(["wasi:http/incoming-handler@0.2.0"]));
 
-    let converted_report =
-        convert(&env, &registry.reference("wasm/api:cncf"), &registry.reference("wasm/api:spin"), "spin");
-    let report = converted_report;
+    let report = convert(&env, &registry.reference("wasm/api:cncf"), &registry.reference("wasm/api:spin"), "spin");
     assert_eq!(report["shape"], "spin-app", "{report}");
     assert_eq!(report["wasmDigest"], wasm_digest.as_str());
     assert_eq!(report["spin"]["component"], "api");

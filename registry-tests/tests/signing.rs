@@ -834,31 +834,15 @@ fn keyless_legacy_signatures_are_verified_through_the_cli() {
     let s = setup("wasm/add:1");
     attach_legacy_keyless(&s);
     let root = keyless_fixture("trusted-root-public-good.json").to_string_lossy().into_owned();
-    let run = |identity: &str| {
-        wharf(
-            &[
-                "verify",
-                &s.reference,
-                "--certificate-identity",
-                identity,
-                "--certificate-oidc-issuer",
-                "https://accounts.google.com",
-                "--trusted-root",
-                &root,
-                "--format",
-                "json",
-            ],
-            &s.env,
-        )
-    };
-    let right = run("cosign-svc-account@mineral-minutia-820.iam.gserviceaccount.com");
+    let google = "https://accounts.google.com";
+    let right = verify_keyless(&s, "cosign-svc-account@mineral-minutia-820.iam.gserviceaccount.com", google, &root);
     right.assert_code(1);
     assert_eq!(verdicts(&right), [v("legacy", false, "unsupported"), v("legacy", false, "digest-mismatch")], "{right}");
     assert!(
         right.stdout.contains("sha256:a2b109fb9baea555556561317fdd13cef9c3dfac22c8f8fea0c5a0b06ece9d00"),
         "{right}"
     );
-    let wrong = run("mallory@example.com");
+    let wrong = verify_keyless(&s, "mallory@example.com", google, &root);
     assert_eq!(verdicts(&wrong), [v("legacy", false, "unsupported"), v("legacy", false, "wrong-identity")], "{wrong}");
 }
 
