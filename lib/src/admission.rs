@@ -359,7 +359,12 @@ impl Admission {
                     use crate::ErrorKind::{Integrity, Unsupported, Usage};
                     match (e.kind(), self.settings.fail_mode) {
                         (Usage | Unsupported | Integrity, _) => verdict(false, e.to_string(), None),
-                        (_, FailMode::Allow) => verdict(true, format!("{FAIL_OPEN}: {e}"), None),
+                        (_, FailMode::Allow) if could_not_ask(&e) => verdict(true, format!("{FAIL_OPEN}: {e}"), None),
+                        (_, FailMode::Allow) => verdict(
+                            false,
+                            format!("cannot verify: {e} (the registry answered, so fail mode allow does not apply)"),
+                            None,
+                        ),
                         (_, FailMode::Deny) => verdict(false, format!("cannot verify: {e}"), None),
                     }
                 }
@@ -647,6 +652,20 @@ impl Admission {
     }
 }
 
+/// Whether `error` means the registry could not be asked: no connection, a
+/// timeout, a connection cut part-way, or an answer of 429 or 5xx (busy or
+/// broken). Only these let `--fail-mode allow` admit. Everything else is an
+/// answer the registry gave, and what a repository holds is the attacker's to
+/// choose (a non-index under the `sha256-<hex>` tag, a referrers list past the
+/// cap, 401/403/404, a certificate that does not verify): those deny.
+fn could_not_ask(error: &Error) -> bool {
+    match error {
+        Error::Unreachable { .. } | Error::Transfer { .. } | Error::RetryLater { .. } => true,
+        Error::Registry { .. } => error.http_status().is_some_and(|s| s == 429 || (500..=599).contains(&s)),
+        _ => false,
+    }
+}
+
 /// The review answer as JSON. kube-core serialises the patch as an array of numbers; the
 /// API server reads Go's `[]byte`, which is a base64 string, so it is written as one.
 fn to_value(response: AdmissionResponse) -> std::result::Result<Value, MalformedReview> {
@@ -765,6 +784,35 @@ mod tests {
         let open =
             Admission::new(policy, Settings { fail_mode: FailMode::Allow, ..Settings::default() }).expect("admission");
         assert!(open.check_image("127.0.0.1:1/a:1", None).await.allowed);
+    }
+
+    #[test]
+    fn only_a_registry_that_could_not_be_asked_fails_open() {
+        let registry =
+            |status: &str| Error::Registry { registry: "r".into(), status: status.into(), message: "m".into() };
+        let unreachable = Error::Unreachable { registry: "r".into(), detail: "refused".into() };
+        let cut = Error::Transfer { what: "d".into(), source: std::io::Error::other("reset") };
+        let later = Error::RetryLater {
+            registry: "r".into(),
+            status: "HTTP 429".into(),
+            after: Duration::from_secs(1),
+            message: "m".into(),
+        };
+        for e in [unreachable, cut, later, registry("HTTP 503"), registry("HTTP 500"), registry("HTTP 429")] {
+            assert!(could_not_ask(&e), "{e}");
+        }
+        let answered = [
+            registry("HTTP 400"),
+            registry("an unusable token"),
+            Error::NotFound { what: "manifest".into() },
+            Error::Unauthorized { registry: "r".into(), detail: "403".into() },
+            Error::Certificate { registry: "r".into(), detail: "unknown issuer".into() },
+            Error::malformed("referrers tag sha256-00", "it holds an image manifest, not an image index"),
+            Error::malformed("referrers of sha256:00", "the registry sent more than 4194304 bytes"),
+        ];
+        for e in answered {
+            assert!(!could_not_ask(&e), "{e}");
+        }
     }
 
     #[tokio::test]

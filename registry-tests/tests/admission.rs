@@ -719,3 +719,180 @@ fn slow_clients_are_cut_off_and_metrics_can_have_their_own_listener() {
     ]);
     assert_eq!(run(curl).stdout.trim(), "404", "reviews stay on the HTTPS listener");
 }
+
+/// A policy requiring `key` for everything under `prod/` of each host.
+fn signed_policy_for(hosts: &[&str], key: &str) -> String {
+    let globs: Vec<String> = hosts.iter().map(|h| format!("\"{h}/prod/**\"")).collect();
+    format!(
+        "rules:\n  - name: signed-wasm\n    images: [{}]\n    authorities:\n      - key: {key}.pub\n",
+        globs.join(", ")
+    )
+}
+
+/// A hostile registry front on loopback: answers every referrers request with a
+/// well-formed index just over wharf's 4 MiB document cap (what a registry with
+/// the referrers API answers once someone pushed enough referrers to a digest)
+/// and forwards everything else to `upstream`. Stopped on drop.
+struct BloatedReferrers {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl BloatedReferrers {
+    fn start(upstream: &str) -> BloatedReferrers {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the hostile server");
+        let port = listener.local_addr().expect("its address").port();
+        listener.set_nonblocking(true).expect("non-blocking listener");
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let (flag, upstream) = (stop.clone(), upstream.to_string());
+        std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        let upstream = upstream.clone();
+                        std::thread::spawn(move || {
+                            let _ = client.set_nonblocking(false);
+                            let _ = BloatedReferrers::serve(client, &upstream);
+                        });
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        BloatedReferrers { port, stop }
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn serve(client: std::net::TcpStream, upstream: &str) -> std::io::Result<()> {
+        use std::io::{BufRead, BufReader, Write};
+        let mut reader = BufReader::new(client.try_clone()?);
+        let mut head = Vec::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line)? == 0 || line.trim_end().is_empty() {
+                break;
+            }
+            head.push(line.trim_end().to_string());
+        }
+        let mut parts = head.first().map(|l| l.split(' ')).into_iter().flatten();
+        let (method, path) = (parts.next().unwrap_or("GET").to_string(), parts.next().unwrap_or("/").to_string());
+        let accept = head
+            .iter()
+            .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("accept")).map(|(_, v)| v.trim()))
+            .unwrap_or("")
+            .to_string();
+        let mut client = client;
+        if path.contains("/referrers/") {
+            let pad = "x".repeat(4 << 20);
+            let body = format!(
+                "{{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[],\"annotations\":{{\"pad\":\"{pad}\"}}}}"
+            );
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.index.v1+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            client.write_all(answer.as_bytes())?;
+            return client.write_all(body.as_bytes());
+        }
+        let headers: Vec<(&str, &str)> = if accept.is_empty() { vec![] } else { vec![("Accept", accept.as_str())] };
+        let answer = registry_tests::http_request(&method, upstream, &path, &headers, &[])?;
+        let mut out = format!("HTTP/1.1 {} Forwarded\r\nConnection: close\r\n", answer.status);
+        for (k, v) in &answer.headers {
+            if !matches!(k.as_str(), "connection" | "transfer-encoding" | "content-length") {
+                out.push_str(&format!("{k}: {v}\r\n"));
+            }
+        }
+        let length = match method.as_str() {
+            "HEAD" => answer.header("content-length").unwrap_or("0").to_string(),
+            _ => answer.body.len().to_string(),
+        };
+        out.push_str(&format!("Content-Length: {length}\r\n\r\n"));
+        client.write_all(out.as_bytes())?;
+        client.write_all(&answer.body)
+    }
+}
+
+impl Drop for BloatedReferrers {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn fail_mode_allow_denies_what_the_registry_answered_and_admits_only_when_it_cannot_be_asked() {
+    use registry_tests::fault_proxy::{Fault, Rule};
+    let mut registry = Registry::start();
+    let tls = Registry::start_with(registry_tests::RegistryOptions { tls: true, ..Default::default() });
+    let bloated = BloatedReferrers::start(&registry.host());
+    let proxy = FaultProxy::start(&registry.host());
+    let status = |path: &str, code: u16| Rule {
+        method: None,
+        path: path.into(),
+        times: usize::MAX,
+        fault: Fault::Status(code, Vec::new()),
+    };
+    proxy.add(status("/v2/prod/forbidden/", 403));
+    proxy.add(status("/v2/prod/locked/", 401));
+    proxy.add(status("/v2/prod/busy/", 503));
+    proxy.add(status("/v2/prod/limited/", 429));
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "correct horse");
+    wharf(&["key", "generate", "--output", "first"], &env).assert_ok();
+    let (host, proxied, hostile) = (registry.host(), proxy.host(), bloated.host());
+
+    // An unsigned image, and an image manifest (not an index) planted under its
+    // referrers fallback tag sha256-<hex>, as anyone with push rights can.
+    let planted = registry.reference("prod/planted:1.0");
+    let digest = push_and_sign(&env, &planted, None);
+    let fallback_tag = digest.replace(':', "-");
+    push_and_sign(&env, &registry.reference(&format!("prod/planted:{fallback_tag}")), None);
+    push_and_sign(&env, &registry.reference("prod/unsigned:1.0"), None);
+    let tls_image = format!("{}/prod/app:1.0", tls.host());
+    let ca = path_str(&tls.ca_file());
+    let file = path_str(&env.write("add.wasm", wharf_examples::build_hello_module().expect("build")));
+    wharf(&["push", &file, &tls_image, "--ca-file", &ca], &env).assert_ok();
+
+    let policy = env.write("policy.yaml", signed_policy_for(&[&host, &proxied, &hostile, &tls.host()], "first"));
+    let open = start_webhook_with(&env, &policy, &["--fail-mode", "allow"]);
+
+    let denied = [
+        (planted.clone(), "not an image index"),
+        (format!("{hostile}/prod/unsigned:1.0"), "4194304 bytes"),
+        (registry.reference("prod/missing:1.0"), "not found"),
+        (format!("{proxied}/prod/forbidden/app:1.0"), "denied"),
+        (format!("{proxied}/prod/locked/app:1.0"), "denied"),
+        (tls_image.clone(), "TLS certificate"),
+    ];
+    for (image, why) in &denied {
+        let answer = open.post("/validate", &review("Pod", "default", pod(image)));
+        let msg = message(&answer);
+        assert!(!allowed(&answer), "fail mode allow admitted {image}, which the registry answered: {answer}");
+        assert!(
+            msg.contains(&format!("image {image}: rule signed-wasm: cannot verify:")) && msg.contains(why),
+            "{msg}"
+        );
+        assert!(msg.contains("the registry answered, so fail mode allow does not apply"), "{msg}");
+        assert!(warnings(&answer).is_empty(), "{answer}");
+    }
+
+    // 5xx and 429 mean the registry could not be asked: fail mode allow admits, with a warning.
+    for image in [format!("{proxied}/prod/busy/app:1.0"), format!("{proxied}/prod/limited/app:1.0")] {
+        let answer = open.post("/validate", &review("Pod", "default", pod(&image)));
+        assert!(allowed(&answer), "{answer}");
+        let warned = warnings(&answer);
+        assert!(
+            warned.len() == 1 && warned[0].contains("admitted without verification (fail mode allow)"),
+            "{warned:?}"
+        );
+    }
+
+    // A stopped registry still fails open.
+    registry.stop();
+    let answer = open.post("/validate", &review("Pod", "default", pod(&planted)));
+    assert!(allowed(&answer), "a registry that cannot be reached gets the fail mode: {answer}");
+    assert!(warnings(&answer)[0].contains("admitted without verification (fail mode allow)"), "{answer}");
+}
