@@ -23,8 +23,10 @@
 //! checks the component against its declared world (as `wharf check REF`).
 //!
 //! Globs match the normalised image (`nginx` is `docker.io/library/nginx`), without
-//! and with its tag or digest: `*` matches within one path segment, `**` across
-//! segments. [`evaluate`] is pure; verifying signatures is [`crate::admission`]'s job.
+//! and with what will run: its digest when it has one (a tag beside a digest is
+//! ignored), else its tag (`latest` when none is written). `*` matches within one
+//! path segment, `**` across segments. [`evaluate`] is pure; verifying signatures
+//! is [`crate::admission`]'s job.
 
 use std::path::{Path, PathBuf};
 
@@ -470,25 +472,12 @@ fn line_of_rule(text: &str, name: &str) -> Option<usize> {
 /// Decides what to do with `image` in `namespace`: the first matching rule, else `unmatched`.
 /// An image that is not a registry reference is matched as written.
 pub fn evaluate(policy: &Policy, image: &str, namespace: Option<&str>) -> Decision {
-    let (location, full) = match Reference::parse(image) {
-        Ok(r @ Reference::Registry(_)) => {
-            let location = r.location();
-            let mut full = location.clone();
-            if let Some(t) = r.tag() {
-                full = format!("{full}:{t}");
-            }
-            if let Some(d) = r.digest() {
-                full = format!("{full}@{d}");
-            }
-            (location, full)
-        }
-        _ => (image.to_string(), image.to_string()),
-    };
+    let forms = match_forms(image);
     for rule in &policy.rules {
         if !rule.namespaces.is_empty() && !namespace.is_some_and(|ns| rule.namespaces.iter().any(|n| n == ns)) {
             continue;
         }
-        if rule.images.iter().any(|g| glob_match(g, &location) || glob_match(g, &full)) {
+        if rule.images.iter().any(|g| forms.iter().any(|form| glob_match(g, form))) {
             let action = match &rule.requirement {
                 Requirement::Verify(a) => Action::Verify(a.clone()),
                 Requirement::Allow => Action::Allow,
@@ -502,6 +491,25 @@ pub fn evaluate(policy: &Policy, image: &str, namespace: Option<&str>) -> Decisi
         Static::Deny => Action::Deny,
     };
     Decision { rule: None, action, component: ComponentRequirement::default() }
+}
+
+/// The spellings of `image` that globs are matched against: its location
+/// (`docker.io/library/nginx`), and with it what the node will run. An image
+/// with a digest runs that digest whatever tag stands beside it (the tag need
+/// not even exist), so it is matched as `repo@digest` only: `repo:dev-x@sha256:…`
+/// does not select a `repo:dev-*` rule. An image without one is matched as
+/// `repo:tag` (`latest` when no tag is written, as the runtime pulls it). An
+/// image that is not a registry reference is matched as written.
+fn match_forms(image: &str) -> Vec<String> {
+    let Ok(Reference::Registry(r)) = Reference::parse(image) else {
+        return vec![image.to_string()];
+    };
+    let location = format!("{}/{}", r.registry, r.repository);
+    let runs = match (&r.digest, &r.tag) {
+        (Some(digest), _) => format!("{location}@{digest}"),
+        (None, tag) => format!("{location}:{}", tag.as_deref().unwrap_or("latest")),
+    };
+    vec![location, runs]
 }
 
 /// Glob matching: `**` any characters, `*` any characters but `/`, everything else literal.
@@ -594,6 +602,30 @@ unmatched: deny
         let d = evaluate(&p, "nginx:1.27", None);
         assert_eq!(d, Decision { rule: None, action: Action::Deny, component: ComponentRequirement::default() });
         assert_eq!(d.rule_name(), "unmatched");
+    }
+
+    #[test]
+    fn an_image_with_a_digest_is_matched_by_its_digest_not_by_the_tag_beside_it() {
+        let digest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let p = Policy::parse(
+            "p",
+            &format!(
+                "rules:\n  - name: dev-builds\n    images: ['h:5000/app:dev-*']\n    allow: true\n\
+                 \x20 - name: pinned\n    images: ['h:5000/app@{digest}']\n    allow: true\n\
+                 \x20 - name: latest\n    images: ['h:5000/app:latest']\n    allow: true\nunmatched: deny\n"
+            ),
+        )
+        .expect("parses");
+        // Tag alone: the tag glob applies.
+        assert_eq!(evaluate(&p, "h:5000/app:dev-x", None).rule.as_deref(), Some("dev-builds"));
+        // Tag and digest: the node runs the digest, so only the digest is matched.
+        let both = evaluate(&p, &format!("h:5000/app:dev-x@{digest}"), None);
+        assert_eq!(both.rule.as_deref(), Some("pinned"));
+        let other = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+        let both = evaluate(&p, &format!("h:5000/app:dev-x@{other}"), None);
+        assert_eq!((both.rule, both.action), (None, Action::Deny));
+        // No tag and no digest: the runtime pulls latest.
+        assert_eq!(evaluate(&p, "h:5000/app", None).rule.as_deref(), Some("latest"));
     }
 
     #[test]

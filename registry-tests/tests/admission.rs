@@ -896,3 +896,32 @@ fn fail_mode_allow_denies_what_the_registry_answered_and_admits_only_when_it_can
     assert!(allowed(&answer), "a registry that cannot be reached gets the fail mode: {answer}");
     assert!(warnings(&answer)[0].contains("admitted without verification (fail mode allow)"), "{answer}");
 }
+
+#[test]
+fn a_tag_beside_a_digest_does_not_select_a_tag_rule() {
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "correct horse");
+    wharf(&["key", "generate", "--output", "first"], &env).assert_ok();
+    let host = registry.host();
+    // An unsigned build, pushed by someone who may push to prod/app.
+    let digest = push_and_sign(&env, &registry.reference("prod/app:1.0"), None);
+    let policy = env.write(
+        "policy.yaml",
+        format!(
+            "rules:\n  - name: dev-builds\n    images: [\"{host}/prod/app:dev-*\"]\n    allow: true\n{}",
+            signed_policy(&host, "first").trim_start_matches("rules:\n")
+        ),
+    );
+    let hook = start_webhook(&env, &policy);
+
+    // The node runs the digest; the tag dev-x beside it does not exist and must not choose the rule.
+    let image = format!("{host}/prod/app:dev-x@{digest}");
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&image)));
+    let msg = message(&answer);
+    assert!(!allowed(&answer), "a dev-* tag beside a digest selected the dev-builds rule: {answer}");
+    assert!(msg.contains(&format!("image {image}: rule signed-wasm: no signatures found")), "{msg}");
+    // Given by tag alone, the tag rule applies.
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&format!("{host}/prod/app:dev-x"))));
+    assert!(allowed(&answer), "{answer}");
+}
