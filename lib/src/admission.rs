@@ -14,7 +14,7 @@
 //! `component.target` on a semver track) and a full WIT check of the component
 //! against that world (`check: full`, as `wharf check REF` does).
 //!
-//! Verdicts are cached by (policy generation, rule, repository, digest) for a while (negative
+//! Verdicts are cached by (policy generation, rule position, repository, digest) for a while (negative
 //! verdicts for a shorter while); concurrent requests for the same digest share one
 //! lookup. [`Admission::reload`] swaps in a new policy under a new generation, so no
 //! verdict of the old one is reused. [`server`] is the HTTPS endpoint around it.
@@ -31,7 +31,7 @@ use serde_json::Value;
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::policy::{Action, Authority, Check, ComponentRequirement, Mode, Policy, WorldTrack, evaluate};
+use crate::policy::{Action, Authority, Check, ComponentRequirement, Mode, Policy, WorldTrack, decide};
 use crate::reference::Reference;
 use crate::sign::{self, Trust, VerifyOptions};
 use crate::transport::TransportOptions;
@@ -202,7 +202,10 @@ pub struct Counters {
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct CacheKey {
     generation: u64,
-    rule: String,
+    /// The rule's position in the policy of `generation` (`None`: `unmatched`):
+    /// its identity. Two rules may share a name in a policy built in code; their
+    /// verdicts must not be shared.
+    rule: Option<usize>,
     /// `registry/repository`: signatures live beside the image, so the same digest in
     /// another repository has its own verdict.
     repository: String,
@@ -332,7 +335,7 @@ impl Admission {
     }
 
     async fn check_image_with(&self, loaded: &Loaded, image: &str, namespace: Option<&str>) -> ImageVerdict {
-        let decision = evaluate(&loaded.policy, image, namespace);
+        let (rule_index, decision) = decide(&loaded.policy, image, namespace);
         let rule = decision.rule_name().to_string();
         let verdict = |allowed: bool, reason: String, digest: Option<Digest>| ImageVerdict {
             image: image.to_string(),
@@ -352,23 +355,29 @@ impl Admission {
         };
         let out = match authorities {
             None => verdict(true, "allowed by the policy".into(), None),
-            Some(authorities) => match self.verify(loaded, image, &rule, &authorities, &decision.component).await {
-                Ok((digest, cached)) => verdict(cached.verified, cached.reason, cached.verified.then_some(digest)),
-                Err(e) => {
-                    self.counters.registry_errors.fetch_add(1, Ordering::Relaxed);
-                    use crate::ErrorKind::{Integrity, Unsupported, Usage};
-                    match (e.kind(), self.settings.fail_mode) {
-                        (Usage | Unsupported | Integrity, _) => verdict(false, e.to_string(), None),
-                        (_, FailMode::Allow) if could_not_ask(&e) => verdict(true, format!("{FAIL_OPEN}: {e}"), None),
-                        (_, FailMode::Allow) => verdict(
-                            false,
-                            format!("cannot verify: {e} (the registry answered, so fail mode allow does not apply)"),
-                            None,
-                        ),
-                        (_, FailMode::Deny) => verdict(false, format!("cannot verify: {e}"), None),
+            Some(authorities) => {
+                match self.verify(loaded, image, rule_index, &authorities, &decision.component).await {
+                    Ok((digest, cached)) => verdict(cached.verified, cached.reason, cached.verified.then_some(digest)),
+                    Err(e) => {
+                        self.counters.registry_errors.fetch_add(1, Ordering::Relaxed);
+                        use crate::ErrorKind::{Integrity, Unsupported, Usage};
+                        match (e.kind(), self.settings.fail_mode) {
+                            (Usage | Unsupported | Integrity, _) => verdict(false, e.to_string(), None),
+                            (_, FailMode::Allow) if could_not_ask(&e) => {
+                                verdict(true, format!("{FAIL_OPEN}: {e}"), None)
+                            }
+                            (_, FailMode::Allow) => verdict(
+                                false,
+                                format!(
+                                    "cannot verify: {e} (the registry answered, so fail mode allow does not apply)"
+                                ),
+                                None,
+                            ),
+                            (_, FailMode::Deny) => verdict(false, format!("cannot verify: {e}"), None),
+                        }
                     }
                 }
-            },
+            }
         };
         self.count(out)
     }
@@ -385,7 +394,7 @@ impl Admission {
         &self,
         loaded: &Loaded,
         image: &str,
-        rule: &str,
+        rule: Option<usize>,
         authorities: &[Authority],
         component: &ComponentRequirement,
     ) -> Result<(Digest, Cached)> {
@@ -399,7 +408,7 @@ impl Admission {
         };
         let key = CacheKey {
             generation: loaded.generation,
-            rule: rule.to_string(),
+            rule,
             repository: reference.location(),
             digest: digest.to_string(),
         };

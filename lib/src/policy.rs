@@ -375,12 +375,25 @@ impl Policy {
             let line = e.location().map(|l| l.line());
             invalid(origin, line, e.to_string())
         })?;
-        let mut rules = Vec::with_capacity(file.rules.len());
+        let mut rules: Vec<Rule> = Vec::with_capacity(file.rules.len());
         for (i, r) in file.rules.into_iter().enumerate() {
-            let line = line_of_rule(text, &r.name);
+            let earlier = rules.iter().filter(|rule| rule.name == r.name).count();
+            let line = line_of_rule(text, &r.name, earlier);
             let what = format!("rule {} ({:?})", i + 1, r.name);
             if r.name.trim().is_empty() {
                 return Err(invalid(origin, line, format!("rule {} has an empty name", i + 1)));
+            }
+            if let Some(first) = rules.iter().position(|rule| rule.name == r.name) {
+                let first_line = line_of_rule(text, &r.name, 0).map_or_else(String::new, |l| format!(", line {l}"));
+                return Err(invalid(
+                    origin,
+                    line,
+                    format!(
+                        "{what} has the name of rule {}{first_line}; verdicts name their rule, so give each rule \
+                         a name of its own",
+                        first + 1
+                    ),
+                ));
             }
             if r.images.is_empty() {
                 return Err(invalid(origin, line, format!("{what} lists no images")));
@@ -459,21 +472,31 @@ fn invalid(origin: &str, line: Option<usize>, reason: String) -> Error {
     Error::InvalidPolicy { origin: origin.to_string(), line, reason }
 }
 
-/// The 1-based line of `name: NAME` (the rule's start), for messages on rules.
-fn line_of_rule(text: &str, name: &str) -> Option<usize> {
+/// The 1-based line of the `occurrence`-th (from 0) `name: NAME`, the start
+/// of a rule of that name, for messages on rules.
+fn line_of_rule(text: &str, name: &str, occurrence: usize) -> Option<usize> {
     text.lines()
-        .position(|l| {
+        .enumerate()
+        .filter(|(_, l)| {
             let l = l.trim_start().trim_start_matches('-').trim();
             l.strip_prefix("name:").is_some_and(|v| v.trim().trim_matches(['"', '\'']) == name)
         })
-        .map(|i| i + 1)
+        .nth(occurrence)
+        .map(|(i, _)| i + 1)
 }
 
 /// Decides what to do with `image` in `namespace`: the first matching rule, else `unmatched`.
 /// An image that is not a registry reference is matched as written.
 pub fn evaluate(policy: &Policy, image: &str, namespace: Option<&str>) -> Decision {
+    decide(policy, image, namespace).1
+}
+
+/// [`evaluate`], with the deciding rule's position among the policy's rules
+/// (`None`: `unmatched` decided): within one policy, the rule's identity. Its
+/// name is for people; a policy built in code need not keep names unique.
+pub fn decide(policy: &Policy, image: &str, namespace: Option<&str>) -> (Option<usize>, Decision) {
     let forms = match_forms(image);
-    for rule in &policy.rules {
+    for (index, rule) in policy.rules.iter().enumerate() {
         if !rule.namespaces.is_empty() && !namespace.is_some_and(|ns| rule.namespaces.iter().any(|n| n == ns)) {
             continue;
         }
@@ -483,14 +506,15 @@ pub fn evaluate(policy: &Policy, image: &str, namespace: Option<&str>) -> Decisi
                 Requirement::Allow => Action::Allow,
                 Requirement::Deny => Action::Deny,
             };
-            return Decision { rule: Some(rule.name.clone()), action, component: rule.component.clone() };
+            let decision = Decision { rule: Some(rule.name.clone()), action, component: rule.component.clone() };
+            return (Some(index), decision);
         }
     }
     let action = match policy.unmatched {
         Static::Allow => Action::Allow,
         Static::Deny => Action::Deny,
     };
-    Decision { rule: None, action, component: ComponentRequirement::default() }
+    (None, Decision { rule: None, action, component: ComponentRequirement::default() })
 }
 
 /// The spellings of `image` that globs are matched against: its location
@@ -626,6 +650,16 @@ unmatched: deny
         assert_eq!((both.rule, both.action), (None, Action::Deny));
         // No tag and no digest: the runtime pulls latest.
         assert_eq!(evaluate(&p, "h:5000/app", None).rule.as_deref(), Some("latest"));
+    }
+
+    #[test]
+    fn duplicate_rule_names_are_refused_naming_the_line() {
+        let text = "rules:\n  - name: prod\n    images: ['a/**']\n    allow: true\n  - name: other\n    images: ['b/**']\n    allow: false\n  - name: prod\n    images: ['c/**']\n    authorities: [{key: k.pub}]\n";
+        let msg = Policy::parse("policy.yaml", text).expect_err("two rules named prod").to_string();
+        assert!(msg.contains("policy.yaml at line 8"), "{msg}");
+        assert!(msg.contains("rule 3 (\"prod\") has the name of rule 1, line 2"), "{msg}");
+        let renamed = text.replacen("name: prod\n    images: ['c", "name: prod-signed\n    images: ['c", 1);
+        assert_eq!(Policy::parse("policy.yaml", &renamed).expect("distinct names").rules.len(), 3);
     }
 
     #[test]

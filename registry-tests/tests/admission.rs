@@ -925,3 +925,51 @@ fn a_tag_beside_a_digest_does_not_select_a_tag_rule() {
     let answer = hook.post("/validate", &review("Pod", "default", pod(&format!("{host}/prod/app:dev-x"))));
     assert!(allowed(&answer), "{answer}");
 }
+
+#[test]
+fn a_policy_with_two_rules_of_one_name_is_refused_naming_the_line() {
+    let env = TestEnv::new();
+    let policy = env.write(
+        "policy.yaml",
+        "rules:\n  - name: prod\n    images: ['a/**']\n    allow: true\n  - name: prod\n    images: ['b/**']\n    allow: false\n",
+    );
+    let manifest = env.write("m.yaml", "kind: Pod\n");
+    let out = wharf(&["admission", "check", "--policy", &path_str(&policy), &path_str(&manifest)], &env);
+    out.assert_code(2);
+    assert!(out.stderr.contains("at line 5") && out.stderr.contains("has the name of rule 1"), "{out}");
+}
+
+/// Verdicts are cached per rule; a policy built in code (the library's API) may give two rules
+/// one name, and the second rule must still run its own check.
+#[tokio::test(flavor = "multi_thread")]
+async fn rules_that_share_a_name_do_not_share_cached_verdicts() {
+    use wharf::admission::{Admission, Settings};
+    use wharf::policy::Policy;
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "correct horse");
+    wharf(&["key", "generate", "--output", "first"], &env).assert_ok();
+    wharf(&["key", "generate", "--output", "second"], &env).assert_ok();
+    let image = registry.reference("prod/app:1.0");
+    push_and_sign(&env, &image, Some("first"));
+    let host = registry.host();
+    let key = |name: &str| path_str(&env.path(&format!("{name}.pub")));
+    let text = format!(
+        "rules:\n  - name: team\n    images: [\"{host}/prod/**\"]\n    namespaces: [a]\n    authorities: [{{key: {}}}]\n\
+         \x20 - name: team-b\n    images: [\"{host}/prod/**\"]\n    namespaces: [b]\n    authorities: [{{key: {}}}]\n",
+        key("first"),
+        key("second")
+    );
+    let mut policy = Policy::parse("policy.yaml", &text).expect("the policy parses");
+    policy.rules[1].name = "team".into();
+    let admission = Admission::new(policy, Settings::default()).expect("the keys load");
+
+    let first = admission.check_image(&image, Some("a")).await;
+    assert!(first.allowed, "{first:?}");
+    let second = admission.check_image(&image, Some("b")).await;
+    assert!(!second.allowed, "the second rule reused the first rule's cached verdict: {second:?}");
+    assert!(
+        second.reason.contains("no signature verifies with key") && second.reason.contains("second.pub"),
+        "{second:?}"
+    );
+}
