@@ -22,7 +22,9 @@
 //! declares a `component.target` on that semver track, and `check: full` also
 //! checks the component against its declared world (as `wharf check REF`).
 //!
-//! Globs match the normalised image (`nginx` is `docker.io/library/nginx`), without
+//! Globs match the normalised image (`nginx` is `docker.io/library/nginx`; hosts are
+//! lowercased, lose the default port `:443`, and Docker Hub's aliases
+//! `index.docker.io` and `registry-1.docker.io` become `docker.io`), without
 //! and with what will run: its digest when it has one (a tag beside a digest is
 //! ignored), else its tag (`latest` when none is written). `*` matches within one
 //! path segment, `**` across segments. [`evaluate`] is pure; verifying signatures
@@ -447,7 +449,8 @@ impl Policy {
                     format!("{what} denies outright, so world: and check: would never be used; remove them"),
                 ));
             }
-            rules.push(Rule { name: r.name, images: r.images, namespaces: r.namespaces, requirement, component });
+            let images = r.images.iter().map(|glob| normalise_glob(glob)).collect();
+            rules.push(Rule { name: r.name, images, namespaces: r.namespaces, requirement, component });
         }
         Ok(Policy { mode: file.mode, rules, unmatched: file.unmatched })
     }
@@ -528,12 +531,56 @@ fn match_forms(image: &str) -> Vec<String> {
     let Ok(Reference::Registry(r)) = Reference::parse(image) else {
         return vec![image.to_string()];
     };
-    let location = format!("{}/{}", r.registry, r.repository);
+    let location = normalised_location(&r.registry, &r.repository);
     let runs = match (&r.digest, &r.tag) {
         (Some(digest), _) => format!("{location}@{digest}"),
         (None, tag) => format!("{location}:{}", tag.as_deref().unwrap_or("latest")),
     };
     vec![location, runs]
+}
+
+/// Docker Hub's names: `index.docker.io` is distribution/reference's legacy
+/// name for `docker.io`, `registry-1.docker.io` the host its API is served
+/// from; docker and containerd pull the same repositories through each.
+const DOCKER_HUB_ALIASES: [&str; 3] = ["docker.io", "index.docker.io", "registry-1.docker.io"];
+
+/// A registry host as the runtime reaches it: lowercase (DNS names are
+/// case-insensitive), without HTTPS's default port `:443`, and Docker Hub
+/// under its one name `docker.io`. [`Reference::parse`] keeps what was
+/// written apart from `index.docker.io`, as distribution/reference does; a
+/// policy must not let another spelling of a host slip past its rules.
+pub fn normalised_host(host: &str) -> String {
+    let lower = host.to_ascii_lowercase();
+    let bare = lower.strip_suffix(":443").unwrap_or(&lower);
+    if DOCKER_HUB_ALIASES.contains(&bare) { "docker.io".to_string() } else { bare.to_string() }
+}
+
+/// `host/repository` with the host normalised ([`normalised_host`]) and
+/// Docker Hub's single-segment names under `library/`
+/// (distribution/reference's rule, which [`Reference::parse`] applies only
+/// to `docker.io` and `index.docker.io` as written).
+fn normalised_location(host: &str, repository: &str) -> String {
+    let host = normalised_host(host);
+    if host == "docker.io" && !repository.contains('/') {
+        return format!("{host}/library/{repository}");
+    }
+    format!("{host}/{repository}")
+}
+
+/// A rule's image glob with its host normalised as images are, so that
+/// `GHCR.IO/acme/**` and `index.docker.io/nginx` mean what they say. A glob
+/// whose first segment is no literal host (`**`, `*.example.com/**`) is kept.
+fn normalise_glob(glob: &str) -> String {
+    match glob.split_once('/') {
+        Some((first, rest)) if !first.contains('*') && (first.contains(['.', ':']) || first == "localhost") => {
+            let host = normalised_host(first);
+            if host == "docker.io" && !rest.contains(['/', '*']) {
+                return format!("{host}/library/{rest}");
+            }
+            format!("{host}/{rest}")
+        }
+        _ => glob.to_string(),
+    }
 }
 
 /// Glob matching: `**` any characters, `*` any characters but `/`, everything else literal.
@@ -660,6 +707,43 @@ unmatched: deny
         assert!(msg.contains("rule 3 (\"prod\") has the name of rule 1, line 2"), "{msg}");
         let renamed = text.replacen("name: prod\n    images: ['c", "name: prod-signed\n    images: ['c", 1);
         assert_eq!(Policy::parse("policy.yaml", &renamed).expect("distinct names").rules.len(), 3);
+    }
+
+    #[test]
+    fn other_spellings_of_a_host_hit_the_rule_of_the_plain_spelling() {
+        let p = Policy::parse(
+            "p",
+            "rules:\n  - name: acme\n    images: ['ghcr.io/acme/**']\n    allow: false\n\
+             \x20 - name: nginx\n    images: ['docker.io/library/nginx']\n    allow: false\n\
+             \x20 - name: written-oddly\n    images: ['REGISTRY.EXAMPLE.COM:443/team/**', 'index.docker.io/redis']\n    allow: false\n\
+             unmatched: allow\n",
+        )
+        .expect("parses");
+        let digest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        for image in ["ghcr.io/acme/app:1", "GHCR.IO/acme/app:1", "ghcr.io:443/acme/app:1", "Ghcr.Io:443/acme/app"] {
+            assert_eq!(evaluate(&p, image, None).rule.as_deref(), Some("acme"), "{image}");
+        }
+        assert_eq!(evaluate(&p, &format!("GHCR.IO:443/acme/app@{digest}"), None).rule.as_deref(), Some("acme"));
+        for image in [
+            "nginx",
+            "docker.io/nginx",
+            "index.docker.io/nginx",
+            "index.docker.io/library/nginx",
+            "registry-1.docker.io/library/nginx",
+            "registry-1.docker.io/nginx",
+            "DOCKER.IO/library/nginx",
+            "docker.io:443/nginx",
+            "Registry-1.Docker.IO:443/nginx",
+        ] {
+            assert_eq!(evaluate(&p, image, None).rule.as_deref(), Some("nginx"), "{image}");
+        }
+        for image in ["registry.example.com/team/x", "redis", "registry-1.docker.io/redis:7"] {
+            assert_eq!(evaluate(&p, image, None).rule.as_deref(), Some("written-oddly"), "{image}");
+        }
+        // Another port, or another host, is another registry.
+        for image in ["ghcr.io:5000/acme/app", "ghcr.io.evil.example/acme/app", "quay.io/acme/app"] {
+            assert_eq!(evaluate(&p, image, None).rule, None, "{image}");
+        }
     }
 
     #[test]

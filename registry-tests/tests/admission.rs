@@ -973,3 +973,32 @@ async fn rules_that_share_a_name_do_not_share_cached_verdicts() {
         "{second:?}"
     );
 }
+
+#[test]
+fn other_spellings_of_an_image_hit_the_rule_of_the_plain_spelling() {
+    let env = TestEnv::new();
+    let policy = env.write(
+        "policy.yaml",
+        "rules:\n  - name: no-acme\n    images: ['ghcr.io/acme/**']\n    allow: false\n  - name: no-nginx\n    images: ['docker.io/library/nginx']\n    allow: false\nunmatched: allow\n",
+    );
+    let hook = start_webhook(&env, &policy);
+    let spellings = [
+        ("ghcr.io/acme/app:1.0", "no-acme"),
+        ("GHCR.IO/acme/app:1.0", "no-acme"),
+        ("ghcr.io:443/acme/app:1.0", "no-acme"),
+        ("nginx", "no-nginx"),
+        ("index.docker.io/nginx", "no-nginx"),
+        ("index.docker.io/library/nginx:1.27", "no-nginx"),
+        ("registry-1.docker.io/library/nginx", "no-nginx"),
+        ("registry-1.docker.io/nginx:1.27", "no-nginx"),
+        ("docker.io:443/nginx", "no-nginx"),
+    ];
+    for (image, rule) in spellings {
+        let answer = hook.post("/validate", &review("Pod", "default", pod(image)));
+        let msg = message(&answer);
+        assert!(!allowed(&answer), "{image} slipped past the rule {rule}: {answer}");
+        assert!(msg.contains(&format!("image {image}: rule {rule}: denied by the policy")), "{msg}");
+    }
+    let answer = hook.post("/validate", &review("Pod", "default", pod("ghcr.io/other/app:1.0")));
+    assert!(allowed(&answer), "{answer}");
+}
