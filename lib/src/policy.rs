@@ -17,6 +17,10 @@
 //! unmatched: deny          # or allow (deny when omitted)
 //! ```
 //!
+//! `limits:` bounds what one image's review may cost: `componentSize` (bytes,
+//! [`DEFAULT_COMPONENT_SIZE`]) for what `check: full` reads, `imageSeconds`
+//! ([`DEFAULT_IMAGE_SECONDS`]) for the whole review of one image.
+//!
 //! A rule with `authorities` or `allow: true` may also require a WIT world:
 //! `world: "wasi:http/proxy@0.2"` admits only components whose artifact config
 //! declares a `component.target` on that semver track, and `check: full` also
@@ -290,6 +294,42 @@ pub struct Policy {
     pub rules: Vec<Rule>,
     /// The verdict for images no rule matches.
     pub unmatched: Static,
+    /// What one image's review may cost.
+    pub limits: Limits,
+}
+
+/// The largest Wasm layer (or WIT package) `check: full` reads by default:
+/// 64 MiB, well above real components (a Python interpreter compiled in is
+/// about 40 MiB) and far below the 1 GiB other commands allow.
+pub const DEFAULT_COMPONENT_SIZE: u64 = 64 << 20;
+
+/// How long one image's review may take by default: below the API server's
+/// usual `timeoutSeconds: 10`, so that the webhook answers before it gives up.
+pub const DEFAULT_IMAGE_SECONDS: f64 = 8.0;
+
+/// The longest review budget a policy may set: the API server waits at most
+/// 30 s for a webhook (`timeoutSeconds`).
+const MAX_IMAGE_SECONDS: f64 = 30.0;
+
+/// What one image's review may cost (`limits:`): the webhook's answer to a
+/// component or a repository made to be expensive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    /// The largest Wasm layer, and WIT package, `check: full` reads (bytes);
+    /// a larger one is denied before any of it is downloaded.
+    pub component_size: u64,
+    /// How long the registry lookups and checks of one image may take
+    /// together; an image whose review runs over is denied.
+    pub image_timeout: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            component_size: DEFAULT_COMPONENT_SIZE,
+            image_timeout: std::time::Duration::from_secs_f64(DEFAULT_IMAGE_SECONDS),
+        }
+    }
 }
 
 /// The action a policy decides for one image.
@@ -330,6 +370,41 @@ struct PolicyFile {
     rules: Vec<RuleFile>,
     #[serde(default)]
     unmatched: Static,
+    #[serde(default)]
+    limits: LimitsFile,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct LimitsFile {
+    component_size: Option<u64>,
+    image_seconds: Option<f64>,
+}
+
+impl LimitsFile {
+    /// The limits, or why they cannot be used.
+    fn validate(&self) -> std::result::Result<Limits, String> {
+        let mut limits = Limits::default();
+        if let Some(size) = self.component_size {
+            if size == 0 || size > crate::ops::MAX_WASM_IN_MEMORY {
+                return Err(format!(
+                    "limits.componentSize {size} is not a size from 1 to {} bytes",
+                    crate::ops::MAX_WASM_IN_MEMORY
+                ));
+            }
+            limits.component_size = size;
+        }
+        if let Some(seconds) = self.image_seconds {
+            if !(seconds.is_finite() && seconds > 0.0 && seconds <= MAX_IMAGE_SECONDS) {
+                return Err(format!(
+                    "limits.imageSeconds {seconds} is not a number of seconds above 0 and at most {MAX_IMAGE_SECONDS} \
+                     (the API server waits at most 30 s for a webhook)"
+                ));
+            }
+            limits.image_timeout = std::time::Duration::from_secs_f64(seconds);
+        }
+        Ok(limits)
+    }
 }
 
 #[derive(Deserialize)]
@@ -452,7 +527,11 @@ impl Policy {
             let images = r.images.iter().map(|glob| normalise_glob(glob)).collect();
             rules.push(Rule { name: r.name, images, namespaces: r.namespaces, requirement, component });
         }
-        Ok(Policy { mode: file.mode, rules, unmatched: file.unmatched })
+        let limits = file.limits.validate().map_err(|reason| {
+            let line = text.lines().position(|l| l.starts_with("limits:")).map(|i| i + 1);
+            invalid(origin, line, reason)
+        })?;
+        Ok(Policy { mode: file.mode, rules, unmatched: file.unmatched, limits })
     }
 
     /// Every authority the policy names, once each (to load their keys and roots at start).
@@ -744,6 +823,30 @@ unmatched: deny
         for image in ["ghcr.io:5000/acme/app", "ghcr.io.evil.example/acme/app", "quay.io/acme/app"] {
             assert_eq!(evaluate(&p, image, None).rule, None, "{image}");
         }
+    }
+
+    #[test]
+    fn limits_have_defaults_and_bounds() {
+        let p = Policy::parse("p", "rules: []\n").expect("parses");
+        assert_eq!(p.limits.component_size, 64 << 20);
+        assert_eq!(p.limits.image_timeout, std::time::Duration::from_secs(8));
+        let p =
+            Policy::parse("p", "rules: []\nlimits:\n  componentSize: 1048576\n  imageSeconds: 2.5\n").expect("parses");
+        assert_eq!(p.limits.component_size, 1 << 20);
+        assert_eq!(p.limits.image_timeout, std::time::Duration::from_millis(2500));
+        for bad in [
+            "componentSize: 0",
+            "componentSize: 1073741825",
+            "imageSeconds: 0",
+            "imageSeconds: 31",
+            "imageSeconds: .nan",
+        ] {
+            let text = format!("rules: []\nlimits:\n  {bad}\n");
+            let msg = Policy::parse("p", &text).expect_err(bad).to_string();
+            assert!(msg.contains("line 2") && msg.contains("limits."), "{bad}: {msg}");
+        }
+        let typo = Policy::parse("p", "rules: []\nlimits:\n  componentBytes: 1\n").expect_err("unknown field");
+        assert!(typo.to_string().contains("line 3"), "{typo}");
     }
 
     #[test]

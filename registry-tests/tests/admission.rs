@@ -729,45 +729,71 @@ fn signed_policy_for(hosts: &[&str], key: &str) -> String {
     )
 }
 
-/// A hostile registry front on loopback: answers every referrers request with a
-/// well-formed index just over wharf's 4 MiB document cap (what a registry with
-/// the referrers API answers once someone pushed enough referrers to a digest)
-/// and forwards everything else to `upstream`. Stopped on drop.
-struct BloatedReferrers {
+/// A hostile registry front on loopback: answers every referrers request with
+/// `referrers` (an index, as a registry with the referrers API answers once
+/// someone pushed such referrers to a digest) and forwards everything else to
+/// `upstream`. Stopped on drop.
+struct HostileReferrers {
     port: u16,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
-impl BloatedReferrers {
-    fn start(upstream: &str) -> BloatedReferrers {
+impl HostileReferrers {
+    /// A well-formed index just over wharf's 4 MiB document cap.
+    fn bloated(upstream: &str) -> HostileReferrers {
+        let pad = "x".repeat(4 << 20);
+        let index = format!(
+            "{{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[],\"annotations\":{{\"pad\":\"{pad}\"}}}}"
+        );
+        HostileReferrers::start(upstream, index.into_bytes())
+    }
+
+    /// An index under the cap listing `count` referrer manifests, none of which exists:
+    /// each costs the verifier a request.
+    fn flood(upstream: &str, count: usize) -> HostileReferrers {
+        let entries: Vec<String> = (0..count)
+            .map(|i| {
+                let digest = registry_tests::sha256_digest(i.to_string().as_bytes());
+                format!("{{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"{digest}\",\"size\":2}}")
+            })
+            .collect();
+        let index = format!(
+            "{{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[{}]}}",
+            entries.join(",")
+        );
+        assert!(index.len() < 4 << 20, "the flood must stay under the document cap");
+        HostileReferrers::start(upstream, index.into_bytes())
+    }
+
+    fn start(upstream: &str, referrers: Vec<u8>) -> HostileReferrers {
         use std::sync::atomic::{AtomicBool, Ordering};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the hostile server");
         let port = listener.local_addr().expect("its address").port();
         listener.set_nonblocking(true).expect("non-blocking listener");
         let stop = std::sync::Arc::new(AtomicBool::new(false));
-        let (flag, upstream) = (stop.clone(), upstream.to_string());
+        let (flag, upstream, referrers) = (stop.clone(), upstream.to_string(), std::sync::Arc::new(referrers));
         std::thread::spawn(move || {
             while !flag.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((client, _)) => {
-                        let upstream = upstream.clone();
+                        let (upstream, referrers) = (upstream.clone(), referrers.clone());
                         std::thread::spawn(move || {
                             let _ = client.set_nonblocking(false);
-                            let _ = BloatedReferrers::serve(client, &upstream);
+                            let _ = HostileReferrers::serve(client, &upstream, &referrers);
                         });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
             }
         });
-        BloatedReferrers { port, stop }
+        HostileReferrers { port, stop }
     }
 
     fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
-    fn serve(client: std::net::TcpStream, upstream: &str) -> std::io::Result<()> {
+    fn serve(client: std::net::TcpStream, upstream: &str, referrers: &[u8]) -> std::io::Result<()> {
         use std::io::{BufRead, BufReader, Write};
         let mut reader = BufReader::new(client.try_clone()?);
         let mut head = Vec::new();
@@ -787,16 +813,12 @@ impl BloatedReferrers {
             .to_string();
         let mut client = client;
         if path.contains("/referrers/") {
-            let pad = "x".repeat(4 << 20);
-            let body = format!(
-                "{{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[],\"annotations\":{{\"pad\":\"{pad}\"}}}}"
-            );
             let answer = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.index.v1+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
+                referrers.len()
             );
             client.write_all(answer.as_bytes())?;
-            return client.write_all(body.as_bytes());
+            return client.write_all(referrers);
         }
         let headers: Vec<(&str, &str)> = if accept.is_empty() { vec![] } else { vec![("Accept", accept.as_str())] };
         let answer = registry_tests::http_request(&method, upstream, &path, &headers, &[])?;
@@ -816,7 +838,7 @@ impl BloatedReferrers {
     }
 }
 
-impl Drop for BloatedReferrers {
+impl Drop for HostileReferrers {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
     }
@@ -827,7 +849,7 @@ fn fail_mode_allow_denies_what_the_registry_answered_and_admits_only_when_it_can
     use registry_tests::fault_proxy::{Fault, Rule};
     let mut registry = Registry::start();
     let tls = Registry::start_with(registry_tests::RegistryOptions { tls: true, ..Default::default() });
-    let bloated = BloatedReferrers::start(&registry.host());
+    let bloated = HostileReferrers::bloated(&registry.host());
     let proxy = FaultProxy::start(&registry.host());
     let status = |path: &str, code: u16| Rule {
         method: None,
@@ -1001,4 +1023,133 @@ fn other_spellings_of_an_image_hit_the_rule_of_the_plain_spelling() {
     }
     let answer = hook.post("/validate", &review("Pod", "default", pod("ghcr.io/other/app:1.0")));
     assert!(allowed(&answer), "{answer}");
+}
+
+/// `bytes` with a custom section of `size` bytes appended: still a valid
+/// component, with the same imports and exports, only bigger.
+fn with_custom_section(mut bytes: Vec<u8>, size: usize) -> Vec<u8> {
+    fn leb128(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let name = b"padding";
+    let mut content = Vec::with_capacity(size + 16);
+    leb128(name.len(), &mut content);
+    content.extend_from_slice(name);
+    content.resize(content.len() + size, 0);
+    bytes.push(0);
+    leb128(content.len(), &mut bytes);
+    bytes.extend_from_slice(&content);
+    bytes
+}
+
+#[test]
+fn a_component_over_the_size_cap_is_denied_before_it_is_read() {
+    let registry = Registry::start();
+    let proxy = FaultProxy::start(&registry.host());
+    let mut env = TestEnv::new();
+    let host = registry.host();
+    let package = env.write(
+        "acme-plugins.wasm",
+        wharf_examples::build_wit_package(&wharf_examples::check_platform_wit()).expect("encode the WIT package"),
+    );
+    wharf(&["push", &path_str(&package), &registry.reference("acme/plugins:0.1.0")], &env).assert_ok();
+    env.write_wkg_config(&format!("default_registry = \"{host}\"\n"));
+    let wit = path_str(&wharf_examples::check_platform_wit());
+    let fits = check_example(&env, "fits", "acme:plugins/filter-plugin");
+    // The component that fits, padded past the default cap of 64 MiB with a custom section:
+    // it still fits its world, so without the cap it is downloaded, checked and admitted.
+    let huge = env.write("huge.wasm", with_custom_section(std::fs::read(&fits).expect("read"), 65 << 20));
+    let layer = registry_tests::sha256_digest(&std::fs::read(&huge).expect("read"));
+    for (file, repo) in [(path_str(&huge), "checked/huge:1.0"), (fits.clone(), "checked/fits:1.0")] {
+        let args = ["push", &file, &registry.reference(repo), "--wit", &wit, "--world", "filter-plugin"];
+        wharf(&args, &env).assert_ok();
+    }
+    let proxied = proxy.host();
+    let policy = env.write(
+        "policy.yaml",
+        format!(
+            "rules:\n  - name: filter-checked\n    images: [\"{proxied}/checked/**\"]\n    allow: true\n    world: \"acme:plugins/filter-plugin@0.1\"\n    check: full\n  - name: sandbox\n    images: [\"{proxied}/sandbox/**\"]\n    allow: true\n"
+        ),
+    );
+    let hook = start_webhook(&env, &policy);
+
+    let image = format!("{proxied}/checked/huge:1.0");
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&image)));
+    let msg = message(&answer);
+    assert!(!allowed(&answer), "a component over the cap was admitted: {answer}");
+    assert!(msg.contains(&format!("image {image}: rule filter-checked: cannot run the full WIT check")), "{msg}");
+    assert!(msg.contains(&format!("over the {}-byte limit", 64 << 20)), "{msg}");
+    let fetched: Vec<String> = proxy.log().into_iter().filter(|l| l.contains(&format!("/blobs/{layer}"))).collect();
+    assert!(fetched.is_empty(), "the oversized layer was requested: {fetched:?}");
+
+    // The server is unharmed: other reviews, and a full check of a component under the cap, are answered.
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&format!("{proxied}/sandbox/app:1.0"))));
+    assert!(allowed(&answer), "{answer}");
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&format!("{proxied}/checked/fits:1.0"))));
+    assert!(allowed(&answer), "{answer}");
+}
+
+#[test]
+fn a_review_that_runs_over_its_time_budget_is_denied_while_other_reviews_are_answered() {
+    let registry = Registry::start();
+    // 25,000 referrers of the digest, none of which exists: each costs the verifier a
+    // request, minutes in all, what anyone who may push referrers to a repository can do.
+    let flood = HostileReferrers::flood(&registry.host(), 25_000);
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "correct horse");
+    wharf(&["key", "generate", "--output", "first"], &env).assert_ok();
+    let (host, hostile) = (registry.host(), flood.host());
+    push_and_sign(&env, &registry.reference("prod/flooded:1.0"), None);
+    let signed = registry.reference("prod/signed:1.0");
+    push_and_sign(&env, &signed, Some("first"));
+    let policy = env.write(
+        "policy.yaml",
+        format!(
+            "{}  - name: sandbox\n    images: [\"{host}/sandbox/**\"]\n    allow: true\n",
+            signed_policy_for(&[&host, &hostile], "first")
+        ),
+    );
+    // Fail mode allow: running over the budget is not "the registry could not be asked".
+    let hook = start_webhook_with(&env, &policy, &["--fail-mode", "allow"]);
+
+    let flooded = format!("{hostile}/prod/flooded:1.0");
+    let body = review("Pod", "default", pod(&flooded));
+    let (answer, took) = std::thread::scope(|s| {
+        let slow = s.spawn(|| {
+            let start = Instant::now();
+            (hook.post("/validate", &body), start.elapsed())
+        });
+        // While that review works through the flood, others are answered at once.
+        std::thread::sleep(Duration::from_secs(1));
+        for image in [registry.reference("sandbox/app:1.0"), signed.clone()] {
+            let start = Instant::now();
+            let answer = hook.post("/validate", &review("Pod", "default", pod(&image)));
+            assert!(allowed(&answer), "{answer}");
+            assert!(start.elapsed() < Duration::from_secs(3), "{image} took {:?} during the flood", start.elapsed());
+        }
+        slow.join().expect("the flooded review")
+    });
+    let msg = message(&answer);
+    assert!(!allowed(&answer), "fail mode allow admitted an image whose review ran over its budget: {answer}");
+    assert!(
+        msg.contains(&format!(
+            "image {flooded}: rule signed-wasm: its review did not finish within the time budget of 8 s"
+        )),
+        "{msg}"
+    );
+    assert!(took >= Duration::from_secs(7) && took < Duration::from_secs(10), "the review took {took:?}");
+
+    // The verdict is cached: the next review of the digest is answered without the flood.
+    let start = Instant::now();
+    let answer = hook.post("/validate", &review("Deployment", "default", deployment(&flooded)));
+    assert!(!allowed(&answer) && message(&answer).contains("time budget"), "{answer}");
+    assert!(start.elapsed() < Duration::from_secs(3), "the second review took {:?}", start.elapsed());
 }

@@ -33,7 +33,9 @@ The policy is read and its keys loaded at start; an invalid policy (the error na
 unreadable key stops the server before it listens. On SIGHUP, and when the file's modification time
 changes (checked every 2 s), it is read again: a valid policy takes over under a new generation (no
 verdict of the old one is reused), an invalid one is logged on stderr and the old one stays. Registry credentials come from the docker config
-(DOCKER_CONFIG). See docs/admission.md for the policy format and the Kubernetes manifests.
+(DOCKER_CONFIG). Registry requests time out after 4 s unless --connect-timeout / --read-timeout say
+otherwise; the whole review of one image is bounded by the policy's limits.imageSeconds (default 8).
+See docs/admission.md for the policy format and the Kubernetes manifests.
 
 Exit status: 2 the policy, a key, the certificate or the address cannot be used (it never exits otherwise).")]
 struct ServeArgs {
@@ -109,8 +111,11 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
 async fn serve(args: ServeArgs) -> Result<Verdict, Failure> {
     let format = Format::Text;
     let policy = Policy::load(&args.policy).or_fail(format)?;
+    let mut transport = args.transport.options().or_fail(format)?;
+    transport.connect_timeout.get_or_insert(admission::REQUEST_TIMEOUT);
+    transport.read_timeout.get_or_insert(admission::REQUEST_TIMEOUT);
     let settings = Settings {
-        transport: args.transport.options().or_fail(format)?,
+        transport,
         fail_mode: args.fail_mode,
         ttl: std::time::Duration::from_secs(args.cache_ttl),
         negative_ttl: std::time::Duration::from_secs(args.negative_cache_ttl),
