@@ -21,6 +21,8 @@ struct Webhook {
     url: String,
     ca: PathBuf,
     log: PathBuf,
+    /// Extra curl arguments of every request (a client certificate).
+    client: Vec<String>,
 }
 
 impl Drop for Webhook {
@@ -34,7 +36,8 @@ impl Webhook {
     /// `curl --cacert` with `args`, returning (HTTP status, body).
     fn curl(&self, args: &[&str]) -> (u16, String) {
         let mut cmd = Command::new("curl");
-        cmd.args(["-sS", "--max-time", "60", "--cacert"]).arg(&self.ca).args(["-w", "\n%{http_code}"]).args(args);
+        cmd.args(["-sS", "--max-time", "60", "--cacert"]).arg(&self.ca).args(["-w", "\n%{http_code}"]);
+        cmd.args(&self.client).args(args);
         let out = run(cmd);
         assert!(out.success(), "curl failed: {out}");
         let (body, code) = out.stdout.rsplit_once('\n').unwrap_or(("", ""));
@@ -108,6 +111,11 @@ fn start_webhook(env: &TestEnv, policy: &Path) -> Webhook {
 
 /// Starts `wharf admission serve` with `extra` arguments; its stderr goes to a log file.
 fn start_webhook_with(env: &TestEnv, policy: &Path, extra: &[&str]) -> Webhook {
+    start_webhook_as(env, policy, extra, &[])
+}
+
+/// [`start_webhook_with`], sending `client` (curl arguments: a client certificate) with every request.
+fn start_webhook_as(env: &TestEnv, policy: &Path, extra: &[&str], client: &[&str]) -> Webhook {
     let port = free_port();
     let tls_dir = env.path(&format!("tls-{port}"));
     std::fs::create_dir_all(&tls_dir).expect("create the certificate directory");
@@ -125,11 +133,13 @@ fn start_webhook_with(env: &TestEnv, policy: &Path, extra: &[&str]) -> Webhook {
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).expect("create the webhook log"));
     let child = cmd.spawn().expect("start wharf admission serve");
-    let hook = Webhook { child, url: format!("https://127.0.0.1:{port}"), ca: cert, log };
+    let client = client.iter().map(|a| a.to_string()).collect();
+    let hook = Webhook { child, url: format!("https://127.0.0.1:{port}"), ca: cert, log, client };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let mut probe = Command::new("curl");
-        probe.args(["-sS", "--max-time", "2", "--cacert"]).arg(&hook.ca).arg(format!("{}/healthz", hook.url));
+        probe.args(["-sS", "--max-time", "2", "--cacert"]).arg(&hook.ca).args(&hook.client);
+        probe.arg(format!("{}/healthz", hook.url));
         if run(probe).success() {
             return hook;
         }
@@ -1152,4 +1162,76 @@ fn a_review_that_runs_over_its_time_budget_is_denied_while_other_reviews_are_ans
     let answer = hook.post("/validate", &review("Deployment", "default", deployment(&flooded)));
     assert!(!allowed(&answer) && message(&answer).contains("time budget"), "{answer}");
     assert!(start.elapsed() < Duration::from_secs(3), "the second review took {:?}", start.elapsed());
+}
+
+/// A CA (`NAME-ca.crt`) and a client certificate it issued (`NAME.crt`, `NAME.key`),
+/// made with openssl as an operator makes the API server's admission client certificate.
+fn client_certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let file = |suffix: &str| dir.join(format!("{name}{suffix}"));
+    let (ca, ca_key, cert, key, csr, ext) =
+        (file("-ca.crt"), file("-ca.key"), file(".crt"), file(".key"), file(".csr"), file(".ext"));
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let mut cmd = Command::new("openssl");
+    cmd.args(["req", "-x509"]).args(ec).args(["-days", "2", "-subj", &format!("/CN={name} client CA")]);
+    cmd.args(["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"]);
+    cmd.arg("-keyout").arg(&ca_key).arg("-out").arg(&ca).stdin(Stdio::null());
+    run(cmd).assert_ok();
+    let mut cmd = Command::new("openssl");
+    cmd.args(["req"]).args(ec).args(["-subj", "/CN=kube-apiserver"]).arg("-keyout").arg(&key).arg("-out").arg(&csr);
+    cmd.stdin(Stdio::null());
+    run(cmd).assert_ok();
+    std::fs::write(&ext, "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n").expect("write the extensions");
+    let mut cmd = Command::new("openssl");
+    cmd.args(["x509", "-req", "-days", "2", "-in"]).arg(&csr).arg("-CA").arg(&ca).arg("-CAkey").arg(&ca_key);
+    cmd.args(["-CAcreateserial", "-extfile"]).arg(&ext).arg("-out").arg(&cert).stdin(Stdio::null());
+    run(cmd).assert_ok();
+    (ca, cert, key)
+}
+
+#[test]
+fn with_a_client_ca_only_clients_with_a_certificate_from_it_are_answered() {
+    let env = TestEnv::new();
+    let policy = env.write("policy.yaml", "rules:\n  - name: sandbox\n    images: ['**']\n    allow: true\n");
+    let (ca, cert, key) = client_certificate(env.dir(), "apiserver");
+    let (_, stranger_cert, stranger_key) = client_certificate(env.dir(), "stranger");
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let (cert, key, ca) = (path_str(&cert), path_str(&key), path_str(&ca));
+    let hook = start_webhook_as(
+        &env,
+        &policy,
+        &["--client-ca", &ca, "--metrics-listen", &metrics],
+        &["--cert", &cert, "--key", &key],
+    );
+
+    // The API server's certificate: answered.
+    let answer = hook.post("/validate", &review("Pod", "default", pod("127.0.0.1:5000/any/app:1")));
+    assert!(allowed(&answer), "{answer}");
+
+    // No certificate, or one from another CA: refused in the TLS handshake, no HTTP answer at all.
+    let body = review("Pod", "default", pod("127.0.0.1:5000/any/app:1")).to_string();
+    let stranger = [path_str(&stranger_cert), path_str(&stranger_key)];
+    for client in [vec![], vec!["--cert", stranger[0].as_str(), "--key", stranger[1].as_str()]] {
+        let mut curl = Command::new("curl");
+        curl.args(["-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"]).arg(&hook.ca);
+        curl.args(&client).args(["-X", "POST", "-H", "Content-Type: application/json", "--data-binary", &body]);
+        curl.arg(format!("{}/validate", hook.url));
+        let out = run(curl);
+        assert!(!out.success(), "a client with {client:?} was answered: {out}");
+        assert_eq!(out.stdout.trim(), "000", "a client with {client:?} got an HTTP answer: {out}");
+    }
+
+    // A --client-ca file without a certificate stops the server before it listens.
+    let empty = env.write("empty-ca.pem", "");
+    let (server_cert, server_key) = certificate(env.dir());
+    let args = ["admission", "serve", "--policy", &path_str(&policy), "--listen", "127.0.0.1:0"];
+    let tls = ["--tls-cert", &path_str(&server_cert), "--tls-key", &path_str(&server_key)];
+    let out = wharf(&[&args[..], &tls[..], &["--client-ca", &path_str(&empty)]].concat(), &env);
+    out.assert_code(2);
+    assert!(out.stderr.contains("empty-ca.pem") && out.stderr.contains("no certificate"), "{out}");
+
+    // Probes need no certificate: they use the plain-HTTP metrics listener.
+    let mut curl = Command::new("curl");
+    curl.args(["-sS", "--max-time", "10", &format!("http://{metrics}/readyz")]);
+    let ready = run(curl);
+    assert!(ready.success() && ready.stdout.contains("ok"), "{ready}");
 }
