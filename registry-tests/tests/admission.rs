@@ -1235,3 +1235,86 @@ fn with_a_client_ca_only_clients_with_a_certificate_from_it_are_answered() {
     let ready = run(curl);
     assert!(ready.success() && ready.stdout.contains("ok"), "{ready}");
 }
+
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const SIGSTORE_BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+
+fn keyless_fixture(name: &str) -> PathBuf {
+    registry_tests::workspace_dir().join("registry-tests/fixtures/keyless").join(name)
+}
+
+/// Attaches the keyless bundle fixture `name` to `repo@digest` as a referrer in its fallback index.
+fn attach_keyless_bundle(host: &str, repo: &str, digest: &str, name: &str) {
+    use registry_tests::{push_blob, push_manifest, registry_get};
+    let bundle = std::fs::read(keyless_fixture(name)).expect("the bundle fixture");
+    let (empty, layer) = (push_blob(host, repo, b"{}"), push_blob(host, repo, &bundle));
+    let subject_size = registry_get(host, &format!("/v2/{repo}/manifests/{digest}"), OCI_MANIFEST).2.len();
+    let referrer = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": SIGSTORE_BUNDLE,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+        "layers": [{"mediaType": SIGSTORE_BUNDLE, "digest": layer, "size": bundle.len()}],
+        "subject": {"mediaType": OCI_MANIFEST, "digest": digest, "size": subject_size}})
+    .to_string();
+    let tag = registry_tests::sha256_digest(referrer.as_bytes());
+    let referrer_digest = push_manifest(host, repo, &tag, OCI_MANIFEST, referrer.as_bytes());
+    let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{"mediaType": OCI_MANIFEST,
+        "digest": referrer_digest, "size": referrer.len(), "artifactType": SIGSTORE_BUNDLE}]})
+    .to_string();
+    push_manifest(host, repo, &digest.replace(':', "-"), OCI_INDEX, index.as_bytes());
+}
+
+/// Puts the real keyless legacy `.sig` manifest fixture (a KMS key's layer and a keyless one) under
+/// the `.sig` tag of `repo@digest`, with its payload and an empty config.
+fn attach_keyless_legacy(host: &str, repo: &str, digest: &str) {
+    use registry_tests::{push_blob, push_manifest};
+    let payload = std::fs::read(keyless_fixture("legacy-keyless-payload.json")).expect("fixture");
+    push_blob(host, repo, &payload);
+    let config = push_blob(host, repo, b"{}");
+    let manifest = std::fs::read(keyless_fixture("legacy-keyless-sig-manifest.json")).expect("fixture");
+    let mut manifest: Value = serde_json::from_slice(&manifest).expect("JSON");
+    manifest["config"] = json!({"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2});
+    let tag = format!("{}.sig", digest.replace(':', "-"));
+    push_manifest(host, repo, &tag, OCI_MANIFEST, manifest.to_string().as_bytes());
+}
+
+/// What docs/admission.md says of keyless authorities, through the webhook: a keyless DSSE bundle
+/// (logged as a Rekor `dsse` entry) and a keyless legacy `.sig` layer are each checked up to their
+/// claims (certificate, identity, log entry and signature pass), not refused as unsupported.
+#[test]
+fn keyless_authorities_check_dsse_bundles_and_legacy_signatures() {
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let host = registry.host();
+    let dsse_digest = push_and_sign(&env, &registry.reference("prod/dsse/app:1.0"), None);
+    attach_keyless_bundle(&host, "prod/dsse/app", &dsse_digest, "dsse-happy-path.sigstore.json");
+    let legacy_digest = push_and_sign(&env, &registry.reference("prod/legacy/app:1.0"), None);
+    attach_keyless_legacy(&host, "prod/legacy/app", &legacy_digest);
+    let root = path_str(&keyless_fixture("trusted-root-public-good.json"));
+    let beacon = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+    let policy = env.write(
+        "policy.yaml",
+        format!(
+            "rules:\n  - name: ci-dsse\n    images: [\"{host}/prod/dsse/**\"]\n    authorities:\n      - keyless: {{identity: \"{beacon}\", issuer: https://token.actions.githubusercontent.com, trustedRoot: {root}}}\n\
+             \x20 - name: ci-legacy\n    images: [\"{host}/prod/legacy/**\"]\n    authorities:\n      - keyless: {{identity: cosign-svc-account@mineral-minutia-820.iam.gserviceaccount.com, issuer: https://accounts.google.com, trustedRoot: {root}}}\n"
+        ),
+    );
+    let hook = start_webhook(&env, &policy);
+
+    // Every keyless check passes; its statement is an SLSA provenance, an attestation.
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&registry.reference("prod/dsse/app:1.0"))));
+    let msg = message(&answer);
+    assert!(!allowed(&answer), "{answer}");
+    assert!(
+        msg.contains("rule ci-dsse: no signature verifies with keyless")
+            && msg.contains("bundle an attestation of predicate type"),
+        "{msg}"
+    );
+    // Every keyless check passes; it signs its author's image, not this one.
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&registry.reference("prod/legacy/app:1.0"))));
+    let msg = message(&answer);
+    assert!(!allowed(&answer), "{answer}");
+    assert!(
+        msg.contains("legacy it signs sha256:a2b109fb9baea555556561317fdd13cef9c3dfac22c8f8fea0c5a0b06ece9d00"),
+        "{msg}"
+    );
+}
