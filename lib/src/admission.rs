@@ -14,7 +14,12 @@
 //! `component.target` on a semver track) and a full WIT check of the component
 //! against that world (`check: full`, as `wharf check REF` does).
 //!
-//! Verdicts are cached by (policy generation, rule, repository, digest) for a while (negative
+//! What one image may cost is bounded by the policy's `limits:`: a time budget for
+//! its whole review (run over, it is denied whatever the fail mode, since what a
+//! repository holds can make a review slow), and for `check: full` a size cap on
+//! what is read, with the parsing done on tokio's blocking pool.
+//!
+//! Verdicts are cached by (policy generation, rule position, repository, digest) for a while (negative
 //! verdicts for a shorter while); concurrent requests for the same digest share one
 //! lookup. [`Admission::reload`] swaps in a new policy under a new generation, so no
 //! verdict of the old one is reused. [`server`] is the HTTPS endpoint around it.
@@ -31,7 +36,7 @@ use serde_json::Value;
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::policy::{Action, Authority, Check, ComponentRequirement, Mode, Policy, WorldTrack, evaluate};
+use crate::policy::{Action, Authority, Check, ComponentRequirement, Limits, Mode, Policy, WorldTrack, decide};
 use crate::reference::Reference;
 use crate::sign::{self, Trust, VerifyOptions};
 use crate::transport::TransportOptions;
@@ -202,7 +207,10 @@ pub struct Counters {
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct CacheKey {
     generation: u64,
-    rule: String,
+    /// The rule's position in the policy of `generation` (`None`: `unmatched`):
+    /// its identity. Two rules may share a name in a policy built in code; their
+    /// verdicts must not be shared.
+    rule: Option<usize>,
     /// `registry/repository`: signatures live beside the image, so the same digest in
     /// another repository has its own verdict.
     repository: String,
@@ -248,6 +256,12 @@ impl Loaded {
     }
 }
 
+/// The connect and read timeouts of the webhook's registry requests unless
+/// given (`--connect-timeout`, `--read-timeout`): well inside the default
+/// review budget, so that a registry that does not answer counts as one that
+/// could not be asked (the fail mode decides) before the budget runs out (a denial).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(4);
+
 /// How long a repository's registry connection is reused for resolving tags.
 const RESOLVER_REUSE: Duration = Duration::from_secs(60);
 
@@ -260,6 +274,8 @@ pub struct Admission {
     settings: Settings,
     resolvers: Mutex<Resolvers>,
     cache: Mutex<HashMap<CacheKey, Arc<Slot>>>,
+    /// Full WIT checks that may hold a component at once: one per core.
+    checks: Arc<tokio::sync::Semaphore>,
     /// Counters for `/metrics`.
     pub counters: Counters,
 }
@@ -277,6 +293,9 @@ impl Admission {
             settings,
             resolvers: Mutex::new(HashMap::new()),
             cache: Mutex::new(HashMap::new()),
+            checks: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            )),
             counters: Counters::default(),
         })
     }
@@ -332,7 +351,7 @@ impl Admission {
     }
 
     async fn check_image_with(&self, loaded: &Loaded, image: &str, namespace: Option<&str>) -> ImageVerdict {
-        let decision = evaluate(&loaded.policy, image, namespace);
+        let (rule_index, decision) = decide(&loaded.policy, image, namespace);
         let rule = decision.rule_name().to_string();
         let verdict = |allowed: bool, reason: String, digest: Option<Digest>| ImageVerdict {
             image: image.to_string(),
@@ -352,20 +371,38 @@ impl Admission {
         };
         let out = match authorities {
             None => verdict(true, "allowed by the policy".into(), None),
-            Some(authorities) => match self.verify(loaded, image, &rule, &authorities, &decision.component).await {
-                Ok((digest, cached)) => verdict(cached.verified, cached.reason, cached.verified.then_some(digest)),
-                Err(e) => {
-                    self.counters.registry_errors.fetch_add(1, Ordering::Relaxed);
-                    use crate::ErrorKind::{Integrity, Unsupported, Usage};
-                    match (e.kind(), self.settings.fail_mode) {
-                        (Usage | Unsupported | Integrity, _) => verdict(false, e.to_string(), None),
-                        (_, FailMode::Allow) => verdict(true, format!("{FAIL_OPEN}: {e}"), None),
-                        (_, FailMode::Deny) => verdict(false, format!("cannot verify: {e}"), None),
+            Some(authorities) => {
+                let budget = loaded.policy.limits.image_timeout;
+                let deadline = tokio::time::Instant::now() + budget;
+                let work = self.verify(loaded, image, rule_index, &authorities, &decision.component, deadline);
+                match tokio::time::timeout_at(deadline + BUDGET_GRACE, work).await {
+                    Err(_) => verdict(false, over_budget(budget), None),
+                    Ok(Ok((digest, cached))) => {
+                        verdict(cached.verified, cached.reason, cached.verified.then_some(digest))
+                    }
+                    Ok(Err(e)) => {
+                        self.counters.registry_errors.fetch_add(1, Ordering::Relaxed);
+                        let (allowed, reason) = self.on_error(&e);
+                        verdict(allowed, reason, None)
                     }
                 }
-            },
+            }
         };
         self.count(out)
+    }
+
+    /// The verdict (admitted?, why) on an image whose checks failed with `e`:
+    /// the fail mode decides only when the registry could not be asked.
+    fn on_error(&self, e: &Error) -> (bool, String) {
+        use crate::ErrorKind::{Integrity, Unsupported, Usage};
+        match (e.kind(), self.settings.fail_mode) {
+            (Usage | Unsupported | Integrity, _) => (false, e.to_string()),
+            (_, FailMode::Allow) if could_not_ask(e) => (true, format!("{FAIL_OPEN}: {e}")),
+            (_, FailMode::Allow) => {
+                (false, format!("cannot verify: {e} (the registry answered, so fail mode allow does not apply)"))
+            }
+            (_, FailMode::Deny) => (false, format!("cannot verify: {e}")),
+        }
     }
 
     /// Counts a verdict for `/metrics`, and returns it.
@@ -380,9 +417,10 @@ impl Admission {
         &self,
         loaded: &Loaded,
         image: &str,
-        rule: &str,
+        rule: Option<usize>,
         authorities: &[Authority],
         component: &ComponentRequirement,
+        deadline: tokio::time::Instant,
     ) -> Result<(Digest, Cached)> {
         let reference = Reference::parse(image)?;
         if !matches!(reference, Reference::Registry(_)) {
@@ -394,7 +432,7 @@ impl Admission {
         };
         let key = CacheKey {
             generation: loaded.generation,
-            rule: rule.to_string(),
+            rule,
             repository: reference.location(),
             digest: digest.to_string(),
         };
@@ -404,7 +442,19 @@ impl Admission {
             .cell
             .get_or_try_init(|| {
                 missed = true;
-                self.judge_digest(loaded, reference.with_digest(digest.clone()), authorities, component)
+                // Run over, the verdict is a denial, cached like any other: reviews of the
+                // same digest in the meantime share it instead of starting the work again.
+                let judged = self.judge_digest(loaded, reference.with_digest(digest.clone()), authorities, component);
+                async move {
+                    match tokio::time::timeout_at(deadline, judged).await {
+                        Ok(judged) => judged,
+                        Err(_) => Ok(Cached {
+                            verified: false,
+                            reason: over_budget(loaded.policy.limits.image_timeout),
+                            at: Instant::now(),
+                        }),
+                    }
+                }
             })
             .await?
             .clone();
@@ -502,7 +552,7 @@ impl Admission {
             }
         }
         if component.check == Check::Full {
-            match self.check_fit(&reference).await? {
+            match self.check_fit(&reference, &loaded.policy.limits).await? {
                 Ok(reason) => reasons.push(reason),
                 Err(reason) => return Ok(Cached { verified: false, reason, at: Instant::now() }),
             }
@@ -532,24 +582,55 @@ impl Admission {
 
     /// The full WIT check of the component against the world its artifact declares (the
     /// world's package fetched through wkg's name mapping). The inner `Err` is a denial's reason.
-    async fn check_fit(&self, reference: &Reference) -> Result<std::result::Result<String, String>> {
+    ///
+    /// What a component may cost is bounded: the package and the component are refused
+    /// over `limits.component_size` before they are read; parsing and checking run on
+    /// tokio's blocking pool, never on a worker that answers reviews; and at most
+    /// [`Admission::checks`]'s permits of them hold a component in memory at once.
+    async fn check_fit(&self, reference: &Reference, limits: &Limits) -> Result<std::result::Result<String, String>> {
         let transport = &self.settings.transport;
-        let declared = match crate::check::load_declared_target(&reference.to_string(), transport).await {
-            Ok(d) => d,
-            Err(e) if e.kind() == crate::ErrorKind::Usage => {
-                let hint = e.hint().map(|h| format!(" ({h})")).unwrap_or_default();
-                return Ok(Err(format!("cannot run the full WIT check: {e}{hint}")));
-            }
+        let cannot_check = |e: Error| {
+            let hint = e.hint().map(|h| format!(" ({h})")).unwrap_or_default();
+            format!("cannot run the full WIT check: {e}{hint}")
+        };
+        let permit = self.checks.clone().acquire_owned().await.map_err(|_| internal("the check permits are gone"))?;
+        let package = match crate::check::fetch_declared_package(
+            &reference.to_string(),
+            transport,
+            limits.component_size,
+        )
+        .await
+        {
+            Ok(p) => p,
+            Err(e) if e.kind() == crate::ErrorKind::Usage => return Ok(Err(cannot_check(e))),
             Err(e) => return Err(e),
         };
-        let report = crate::check::check_reference(reference, &declared.target, transport).await?;
+        let world = package.world.clone();
+        let (declared, permit) = off_the_runtime(permit, move || package.load()).await?;
+        let target = match declared {
+            Ok(d) => d.target,
+            Err(e) if e.kind() == crate::ErrorKind::Usage => return Ok(Err(cannot_check(e))),
+            Err(e) => return Err(e),
+        };
+        let fetched = crate::check::fetch_component(reference, &target, transport, limits.component_size).await;
+        let report = match fetched {
+            Ok(crate::check::Component::Decided(report)) => report,
+            Ok(crate::check::Component::Fetched { source, bytes }) => {
+                match off_the_runtime(permit, move || target.check(&source, bytes)).await?.0 {
+                    Ok(report) => report,
+                    Err(e) if e.kind() == crate::ErrorKind::Usage => return Ok(Err(cannot_check(e))),
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) if e.kind() == crate::ErrorKind::Usage => return Ok(Err(cannot_check(e))),
+            Err(e) => return Err(e),
+        };
         if report.fits {
-            return Ok(Ok(format!("fits its declared world {} (full WIT check)", declared.world)));
+            return Ok(Ok(format!("fits its declared world {world} (full WIT check)")));
         }
         let problems: Vec<String> = report.problems.iter().map(|p| p.message.clone()).collect();
         Ok(Err(format!(
-            "does not fit its declared world {} ({} problem{}): {}",
-            declared.world,
+            "does not fit its declared world {world} ({} problem{}): {}",
             problems.len(),
             if problems.len() == 1 { "" } else { "s" },
             problems.join("; ")
@@ -644,6 +725,50 @@ impl Admission {
             }
         }
         to_value(response)
+    }
+}
+
+/// Runs CPU-bound `work` (parsing and checking a component) on tokio's blocking
+/// pool, holding `permit` until it is done, even when the review stops waiting
+/// for it (its budget ran out): a costly component keeps one permit busy, never a
+/// worker that answers reviews. A panic in `work` is an error, not a crash.
+async fn off_the_runtime<T: Send + 'static>(
+    permit: tokio::sync::OwnedSemaphorePermit,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<(T, tokio::sync::OwnedSemaphorePermit)> {
+    tokio::task::spawn_blocking(move || (work(), permit))
+        .await
+        .map_err(|e| Error::Usage(format!("the WIT check of the component stopped: {e}")))
+}
+
+fn internal(what: &str) -> Error {
+    Error::Usage(format!("internal error: {what}"))
+}
+
+/// How much longer than its budget a review waits for a verdict of the same
+/// digest being judged (whose own budget ends first and is then cached).
+const BUDGET_GRACE: Duration = Duration::from_millis(200);
+
+/// The reason of an image whose review ran over its budget.
+fn over_budget(budget: Duration) -> String {
+    format!(
+        "its review did not finish within the time budget of {} s (limits.imageSeconds), so it is denied whatever \
+         the fail mode: what a repository holds (a flood of referrers, a costly component) can make a review slow",
+        budget.as_secs_f64()
+    )
+}
+
+/// Whether `error` means the registry could not be asked: no connection, a
+/// timeout, a connection cut part-way, or an answer of 429 or 5xx (busy or
+/// broken). Only these let `--fail-mode allow` admit. Everything else is an
+/// answer the registry gave, and what a repository holds is the attacker's to
+/// choose (a non-index under the `sha256-<hex>` tag, a referrers list past the
+/// cap, 401/403/404, a certificate that does not verify): those deny.
+fn could_not_ask(error: &Error) -> bool {
+    match error {
+        Error::Unreachable { .. } | Error::Transfer { .. } | Error::RetryLater { .. } => true,
+        Error::Registry { .. } => error.http_status().is_some_and(|s| s == 429 || (500..=599).contains(&s)),
+        _ => false,
     }
 }
 
@@ -765,6 +890,35 @@ mod tests {
         let open =
             Admission::new(policy, Settings { fail_mode: FailMode::Allow, ..Settings::default() }).expect("admission");
         assert!(open.check_image("127.0.0.1:1/a:1", None).await.allowed);
+    }
+
+    #[test]
+    fn only_a_registry_that_could_not_be_asked_fails_open() {
+        let registry =
+            |status: &str| Error::Registry { registry: "r".into(), status: status.into(), message: "m".into() };
+        let unreachable = Error::Unreachable { registry: "r".into(), detail: "refused".into() };
+        let cut = Error::Transfer { what: "d".into(), source: std::io::Error::other("reset") };
+        let later = Error::RetryLater {
+            registry: "r".into(),
+            status: "HTTP 429".into(),
+            after: Duration::from_secs(1),
+            message: "m".into(),
+        };
+        for e in [unreachable, cut, later, registry("HTTP 503"), registry("HTTP 500"), registry("HTTP 429")] {
+            assert!(could_not_ask(&e), "{e}");
+        }
+        let answered = [
+            registry("HTTP 400"),
+            registry("an unusable token"),
+            Error::NotFound { what: "manifest".into() },
+            Error::Unauthorized { registry: "r".into(), detail: "403".into() },
+            Error::Certificate { registry: "r".into(), detail: "unknown issuer".into() },
+            Error::malformed("referrers tag sha256-00", "it holds an image manifest, not an image index"),
+            Error::malformed("referrers of sha256:00", "the registry sent more than 4194304 bytes"),
+        ];
+        for e in answered {
+            assert!(!could_not_ask(&e), "{e}");
+        }
     }
 
     #[tokio::test]

@@ -255,6 +255,26 @@ pub struct DeclaredTarget {
     pub target: Target,
 }
 
+/// The WIT package of a declared world, fetched but not parsed yet
+/// ([`fetch_declared_package`]): parsing is CPU work, which a server does on a
+/// blocking thread ([`DeclaredPackage::load`]).
+pub struct DeclaredPackage {
+    /// The declared world, `ns:pkg/world@version`.
+    pub world: String,
+    /// Where its WIT package was fetched from (`HOST/REPO:TAG`).
+    pub package_reference: String,
+    bytes: Vec<u8>,
+}
+
+impl DeclaredPackage {
+    /// Parses the package and selects the declared world from it.
+    pub fn load(self) -> Result<DeclaredTarget> {
+        let wit = Wit::from_wasm(&self.package_reference, &self.bytes)?;
+        let target = wit.target(Some(&self.world))?;
+        Ok(DeclaredTarget { world: self.world, package_reference: self.package_reference, target })
+    }
+}
+
 /// Loads the world the artifact at `input` declares in its config
 /// (`component.target`, recorded by `wharf push --wit`): the world's package
 /// is mapped to an OCI reference the way wkg maps names ([`crate::wkg`]),
@@ -263,6 +283,16 @@ pub struct DeclaredTarget {
 /// A local file, an artifact with no declared target, or a package that
 /// cannot be mapped or fetched is an error naming the fix.
 pub async fn load_declared_target(input: &str, transport: &TransportOptions) -> Result<DeclaredTarget> {
+    fetch_declared_package(input, transport, ops::MAX_WASM_IN_MEMORY).await?.load()
+}
+
+/// The network half of [`load_declared_target`]: finds and fetches the WIT
+/// package of the world `input` declares, refusing a package over `max_bytes`.
+pub async fn fetch_declared_package(
+    input: &str,
+    transport: &TransportOptions,
+    max_bytes: u64,
+) -> Result<DeclaredPackage> {
     let path = Path::new(input);
     if path.is_file() || looks_like_path(input) {
         return Err(Error::DeclaredTarget {
@@ -311,10 +341,8 @@ pub async fn load_declared_target(input: &str, transport: &TransportOptions) -> 
         ),
     };
     let package_reference = Reference::parse(&resolution.reference).map_err(unavailable)?;
-    let (_, bytes) = ops::fetch_wasm(&package_reference, transport).await.map_err(unavailable)?;
-    let wit = Wit::from_wasm(&resolution.reference, &bytes)?;
-    let target = wit.target(Some(&world))?;
-    Ok(DeclaredTarget { world, package_reference: resolution.reference, target })
+    let (_, bytes) = ops::fetch_wasm_within(&package_reference, transport, max_bytes).await.map_err(unavailable)?;
+    Ok(DeclaredPackage { world, package_reference: resolution.reference, bytes })
 }
 
 /// Checks the component named by `input`: an existing file, else a reference.
@@ -337,25 +365,52 @@ pub async fn check_reference(
     target: &Target,
     transport: &TransportOptions,
 ) -> Result<CheckReport> {
+    match fetch_component(reference, target, transport, ops::MAX_WASM_IN_MEMORY).await? {
+        Component::Decided(report) => Ok(report),
+        Component::Fetched { source, bytes } => target.check(&source, bytes),
+    }
+}
+
+/// What [`fetch_component`] found.
+pub enum Component {
+    /// The names in the artifact's config already show that it does not fit.
+    Decided(CheckReport),
+    /// The component, verified against its digest, for [`Target::check`].
+    Fetched {
+        /// `location@digest`, naming the component in the report.
+        source: String,
+        /// The component binary.
+        bytes: Vec<u8>,
+    },
+}
+
+/// The network half of [`check_reference`]: the answer from the config's
+/// names where they suffice, else the component itself, refusing a layer over
+/// `max_bytes` before reading any of it.
+pub async fn fetch_component(
+    reference: &Reference,
+    target: &Target,
+    transport: &TransportOptions,
+    max_bytes: u64,
+) -> Result<Component> {
     let store = ops::open_source(reference, transport).await?;
     let resolved = ops::resolve_artifact(store.as_ref(), &reference.selector()).await?;
     let source = format!("{}@{}", reference.location(), resolved.manifest_descriptor.digest);
     if let Some(world) = resolved.config.as_ref().and_then(|c| c.component.as_ref()) {
         let first = target.check_names(&source, &world.imports, &world.exports);
         if !first.fits {
-            return Ok(first);
+            return Ok(Component::Decided(first));
         }
     }
     let layer = &resolved.layer;
-    if layer.size > ops::MAX_WASM_IN_MEMORY {
+    if layer.size > max_bytes {
         return Err(Error::Usage(format!(
-            "the Wasm layer of {reference} is {} bytes, over the {}-byte limit for checks",
-            layer.size,
-            ops::MAX_WASM_IN_MEMORY
+            "the Wasm layer of {reference} is {} bytes, over the {max_bytes}-byte limit for checks",
+            layer.size
         )));
     }
     let bytes = crate::store::collect_verified(store.fetch(layer).await?, layer).await?;
-    target.check(&source, bytes)
+    Ok(Component::Fetched { source, bytes })
 }
 
 /// Whether `input` is clearly meant as a local path (so a typo reports a

@@ -290,6 +290,18 @@ impl Error {
         })
     }
 
+    /// The HTTP status of a registry's error answer ([`Error::Registry`],
+    /// [`Error::RetryLater`]), which wharf writes as `HTTP NNN`; `None` for
+    /// other errors and for failures that were no HTTP answer.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Error::Registry { status, .. } | Error::RetryLater { status, .. } => {
+                status.strip_prefix("HTTP ")?.parse().ok()
+            }
+            _ => None,
+        }
+    }
+
     /// Shorthand for an I/O error on a path.
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { action, path: path.into(), source }

@@ -333,12 +333,22 @@ pub const MAX_WASM_IN_MEMORY: u64 = 1 << 30;
 /// digest, with the artifact it came from. For commands that must parse the
 /// whole binary (checks, composition); pulls to disk use [`pull`].
 pub async fn fetch_wasm(reference: &Reference, transport: &TransportOptions) -> Result<(Resolved, Vec<u8>)> {
+    fetch_wasm_within(reference, transport, MAX_WASM_IN_MEMORY).await
+}
+
+/// [`fetch_wasm`], refusing a layer over `max_bytes` before reading any of it
+/// (the admission webhook's `limits.componentSize`).
+pub async fn fetch_wasm_within(
+    reference: &Reference,
+    transport: &TransportOptions,
+    max_bytes: u64,
+) -> Result<(Resolved, Vec<u8>)> {
     let store = open_source(reference, transport).await?;
     let resolved = resolve_artifact(store.as_ref(), &reference.selector()).await?;
     let layer = &resolved.layer;
-    if layer.size > MAX_WASM_IN_MEMORY {
+    if layer.size > max_bytes {
         return Err(Error::Usage(format!(
-            "the Wasm layer of {reference} is {} bytes, over the {MAX_WASM_IN_MEMORY}-byte limit",
+            "the Wasm layer of {reference} is {} bytes, over the {max_bytes}-byte limit",
             layer.size
         )));
     }

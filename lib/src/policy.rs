@@ -17,14 +17,22 @@
 //! unmatched: deny          # or allow (deny when omitted)
 //! ```
 //!
+//! `limits:` bounds what one image's review may cost: `componentSize` (bytes,
+//! [`DEFAULT_COMPONENT_SIZE`]) for what `check: full` reads, `imageSeconds`
+//! ([`DEFAULT_IMAGE_SECONDS`]) for the whole review of one image.
+//!
 //! A rule with `authorities` or `allow: true` may also require a WIT world:
 //! `world: "wasi:http/proxy@0.2"` admits only components whose artifact config
 //! declares a `component.target` on that semver track, and `check: full` also
 //! checks the component against its declared world (as `wharf check REF`).
 //!
-//! Globs match the normalised image (`nginx` is `docker.io/library/nginx`), without
-//! and with its tag or digest: `*` matches within one path segment, `**` across
-//! segments. [`evaluate`] is pure; verifying signatures is [`crate::admission`]'s job.
+//! Globs match the normalised image (`nginx` is `docker.io/library/nginx`; hosts are
+//! lowercased, lose the default port `:443`, and Docker Hub's aliases
+//! `index.docker.io` and `registry-1.docker.io` become `docker.io`), without
+//! and with what will run: its digest when it has one (a tag beside a digest is
+//! ignored), else its tag (`latest` when none is written). `*` matches within one
+//! path segment, `**` across segments. [`evaluate`] is pure; verifying signatures
+//! is [`crate::admission`]'s job.
 
 use std::path::{Path, PathBuf};
 
@@ -286,6 +294,42 @@ pub struct Policy {
     pub rules: Vec<Rule>,
     /// The verdict for images no rule matches.
     pub unmatched: Static,
+    /// What one image's review may cost.
+    pub limits: Limits,
+}
+
+/// The largest Wasm layer (or WIT package) `check: full` reads by default:
+/// 64 MiB, well above real components (a Python interpreter compiled in is
+/// about 40 MiB) and far below the 1 GiB other commands allow.
+pub const DEFAULT_COMPONENT_SIZE: u64 = 64 << 20;
+
+/// How long one image's review may take by default: below the API server's
+/// usual `timeoutSeconds: 10`, so that the webhook answers before it gives up.
+pub const DEFAULT_IMAGE_SECONDS: f64 = 8.0;
+
+/// The longest review budget a policy may set: the API server waits at most
+/// 30 s for a webhook (`timeoutSeconds`).
+const MAX_IMAGE_SECONDS: f64 = 30.0;
+
+/// What one image's review may cost (`limits:`): the webhook's answer to a
+/// component or a repository made to be expensive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    /// The largest Wasm layer, and WIT package, `check: full` reads (bytes);
+    /// a larger one is denied before any of it is downloaded.
+    pub component_size: u64,
+    /// How long the registry lookups and checks of one image may take
+    /// together; an image whose review runs over is denied.
+    pub image_timeout: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            component_size: DEFAULT_COMPONENT_SIZE,
+            image_timeout: std::time::Duration::from_secs_f64(DEFAULT_IMAGE_SECONDS),
+        }
+    }
 }
 
 /// The action a policy decides for one image.
@@ -326,6 +370,41 @@ struct PolicyFile {
     rules: Vec<RuleFile>,
     #[serde(default)]
     unmatched: Static,
+    #[serde(default)]
+    limits: LimitsFile,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct LimitsFile {
+    component_size: Option<u64>,
+    image_seconds: Option<f64>,
+}
+
+impl LimitsFile {
+    /// The limits, or why they cannot be used.
+    fn validate(&self) -> std::result::Result<Limits, String> {
+        let mut limits = Limits::default();
+        if let Some(size) = self.component_size {
+            if size == 0 || size > crate::ops::MAX_WASM_IN_MEMORY {
+                return Err(format!(
+                    "limits.componentSize {size} is not a size from 1 to {} bytes",
+                    crate::ops::MAX_WASM_IN_MEMORY
+                ));
+            }
+            limits.component_size = size;
+        }
+        if let Some(seconds) = self.image_seconds {
+            if !(seconds.is_finite() && seconds > 0.0 && seconds <= MAX_IMAGE_SECONDS) {
+                return Err(format!(
+                    "limits.imageSeconds {seconds} is not a number of seconds above 0 and at most {MAX_IMAGE_SECONDS} \
+                     (the API server waits at most 30 s for a webhook)"
+                ));
+            }
+            limits.image_timeout = std::time::Duration::from_secs_f64(seconds);
+        }
+        Ok(limits)
+    }
 }
 
 #[derive(Deserialize)]
@@ -373,12 +452,25 @@ impl Policy {
             let line = e.location().map(|l| l.line());
             invalid(origin, line, e.to_string())
         })?;
-        let mut rules = Vec::with_capacity(file.rules.len());
+        let mut rules: Vec<Rule> = Vec::with_capacity(file.rules.len());
         for (i, r) in file.rules.into_iter().enumerate() {
-            let line = line_of_rule(text, &r.name);
+            let earlier = rules.iter().filter(|rule| rule.name == r.name).count();
+            let line = line_of_rule(text, &r.name, earlier);
             let what = format!("rule {} ({:?})", i + 1, r.name);
             if r.name.trim().is_empty() {
                 return Err(invalid(origin, line, format!("rule {} has an empty name", i + 1)));
+            }
+            if let Some(first) = rules.iter().position(|rule| rule.name == r.name) {
+                let first_line = line_of_rule(text, &r.name, 0).map_or_else(String::new, |l| format!(", line {l}"));
+                return Err(invalid(
+                    origin,
+                    line,
+                    format!(
+                        "{what} has the name of rule {}{first_line}; verdicts name their rule, so give each rule \
+                         a name of its own",
+                        first + 1
+                    ),
+                ));
             }
             if r.images.is_empty() {
                 return Err(invalid(origin, line, format!("{what} lists no images")));
@@ -432,9 +524,14 @@ impl Policy {
                     format!("{what} denies outright, so world: and check: would never be used; remove them"),
                 ));
             }
-            rules.push(Rule { name: r.name, images: r.images, namespaces: r.namespaces, requirement, component });
+            let images = r.images.iter().map(|glob| normalise_glob(glob)).collect();
+            rules.push(Rule { name: r.name, images, namespaces: r.namespaces, requirement, component });
         }
-        Ok(Policy { mode: file.mode, rules, unmatched: file.unmatched })
+        let limits = file.limits.validate().map_err(|reason| {
+            let line = text.lines().position(|l| l.starts_with("limits:")).map(|i| i + 1);
+            invalid(origin, line, reason)
+        })?;
+        Ok(Policy { mode: file.mode, rules, unmatched: file.unmatched, limits })
     }
 
     /// Every authority the policy names, once each (to load their keys and roots at start).
@@ -457,51 +554,112 @@ fn invalid(origin: &str, line: Option<usize>, reason: String) -> Error {
     Error::InvalidPolicy { origin: origin.to_string(), line, reason }
 }
 
-/// The 1-based line of `name: NAME` (the rule's start), for messages on rules.
-fn line_of_rule(text: &str, name: &str) -> Option<usize> {
+/// The 1-based line of the `occurrence`-th (from 0) `name: NAME`, the start
+/// of a rule of that name, for messages on rules.
+fn line_of_rule(text: &str, name: &str, occurrence: usize) -> Option<usize> {
     text.lines()
-        .position(|l| {
+        .enumerate()
+        .filter(|(_, l)| {
             let l = l.trim_start().trim_start_matches('-').trim();
             l.strip_prefix("name:").is_some_and(|v| v.trim().trim_matches(['"', '\'']) == name)
         })
-        .map(|i| i + 1)
+        .nth(occurrence)
+        .map(|(i, _)| i + 1)
 }
 
 /// Decides what to do with `image` in `namespace`: the first matching rule, else `unmatched`.
 /// An image that is not a registry reference is matched as written.
 pub fn evaluate(policy: &Policy, image: &str, namespace: Option<&str>) -> Decision {
-    let (location, full) = match Reference::parse(image) {
-        Ok(r @ Reference::Registry(_)) => {
-            let location = r.location();
-            let mut full = location.clone();
-            if let Some(t) = r.tag() {
-                full = format!("{full}:{t}");
-            }
-            if let Some(d) = r.digest() {
-                full = format!("{full}@{d}");
-            }
-            (location, full)
-        }
-        _ => (image.to_string(), image.to_string()),
-    };
-    for rule in &policy.rules {
+    decide(policy, image, namespace).1
+}
+
+/// [`evaluate`], with the deciding rule's position among the policy's rules
+/// (`None`: `unmatched` decided): within one policy, the rule's identity. Its
+/// name is for people; a policy built in code need not keep names unique.
+pub fn decide(policy: &Policy, image: &str, namespace: Option<&str>) -> (Option<usize>, Decision) {
+    let forms = match_forms(image);
+    for (index, rule) in policy.rules.iter().enumerate() {
         if !rule.namespaces.is_empty() && !namespace.is_some_and(|ns| rule.namespaces.iter().any(|n| n == ns)) {
             continue;
         }
-        if rule.images.iter().any(|g| glob_match(g, &location) || glob_match(g, &full)) {
+        if rule.images.iter().any(|g| forms.iter().any(|form| glob_match(g, form))) {
             let action = match &rule.requirement {
                 Requirement::Verify(a) => Action::Verify(a.clone()),
                 Requirement::Allow => Action::Allow,
                 Requirement::Deny => Action::Deny,
             };
-            return Decision { rule: Some(rule.name.clone()), action, component: rule.component.clone() };
+            let decision = Decision { rule: Some(rule.name.clone()), action, component: rule.component.clone() };
+            return (Some(index), decision);
         }
     }
     let action = match policy.unmatched {
         Static::Allow => Action::Allow,
         Static::Deny => Action::Deny,
     };
-    Decision { rule: None, action, component: ComponentRequirement::default() }
+    (None, Decision { rule: None, action, component: ComponentRequirement::default() })
+}
+
+/// The spellings of `image` that globs are matched against: its location
+/// (`docker.io/library/nginx`), and with it what the node will run. An image
+/// with a digest runs that digest whatever tag stands beside it (the tag need
+/// not even exist), so it is matched as `repo@digest` only: `repo:dev-x@sha256:…`
+/// does not select a `repo:dev-*` rule. An image without one is matched as
+/// `repo:tag` (`latest` when no tag is written, as the runtime pulls it). An
+/// image that is not a registry reference is matched as written.
+fn match_forms(image: &str) -> Vec<String> {
+    let Ok(Reference::Registry(r)) = Reference::parse(image) else {
+        return vec![image.to_string()];
+    };
+    let location = normalised_location(&r.registry, &r.repository);
+    let runs = match (&r.digest, &r.tag) {
+        (Some(digest), _) => format!("{location}@{digest}"),
+        (None, tag) => format!("{location}:{}", tag.as_deref().unwrap_or("latest")),
+    };
+    vec![location, runs]
+}
+
+/// Docker Hub's names: `index.docker.io` is distribution/reference's legacy
+/// name for `docker.io`, `registry-1.docker.io` the host its API is served
+/// from; docker and containerd pull the same repositories through each.
+const DOCKER_HUB_ALIASES: [&str; 3] = ["docker.io", "index.docker.io", "registry-1.docker.io"];
+
+/// A registry host as the runtime reaches it: lowercase (DNS names are
+/// case-insensitive), without HTTPS's default port `:443`, and Docker Hub
+/// under its one name `docker.io`. [`Reference::parse`] keeps what was
+/// written apart from `index.docker.io`, as distribution/reference does; a
+/// policy must not let another spelling of a host slip past its rules.
+pub fn normalised_host(host: &str) -> String {
+    let lower = host.to_ascii_lowercase();
+    let bare = lower.strip_suffix(":443").unwrap_or(&lower);
+    if DOCKER_HUB_ALIASES.contains(&bare) { "docker.io".to_string() } else { bare.to_string() }
+}
+
+/// `host/repository` with the host normalised ([`normalised_host`]) and
+/// Docker Hub's single-segment names under `library/`
+/// (distribution/reference's rule, which [`Reference::parse`] applies only
+/// to `docker.io` and `index.docker.io` as written).
+fn normalised_location(host: &str, repository: &str) -> String {
+    let host = normalised_host(host);
+    if host == "docker.io" && !repository.contains('/') {
+        return format!("{host}/library/{repository}");
+    }
+    format!("{host}/{repository}")
+}
+
+/// A rule's image glob with its host normalised as images are, so that
+/// `GHCR.IO/acme/**` and `index.docker.io/nginx` mean what they say. A glob
+/// whose first segment is no literal host (`**`, `*.example.com/**`) is kept.
+fn normalise_glob(glob: &str) -> String {
+    match glob.split_once('/') {
+        Some((first, rest)) if !first.contains('*') && (first.contains(['.', ':']) || first == "localhost") => {
+            let host = normalised_host(first);
+            if host == "docker.io" && !rest.contains(['/', '*']) {
+                return format!("{host}/library/{rest}");
+            }
+            format!("{host}/{rest}")
+        }
+        _ => glob.to_string(),
+    }
 }
 
 /// Glob matching: `**` any characters, `*` any characters but `/`, everything else literal.
@@ -594,6 +752,101 @@ unmatched: deny
         let d = evaluate(&p, "nginx:1.27", None);
         assert_eq!(d, Decision { rule: None, action: Action::Deny, component: ComponentRequirement::default() });
         assert_eq!(d.rule_name(), "unmatched");
+    }
+
+    #[test]
+    fn an_image_with_a_digest_is_matched_by_its_digest_not_by_the_tag_beside_it() {
+        let digest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let p = Policy::parse(
+            "p",
+            &format!(
+                "rules:\n  - name: dev-builds\n    images: ['h:5000/app:dev-*']\n    allow: true\n\
+                 \x20 - name: pinned\n    images: ['h:5000/app@{digest}']\n    allow: true\n\
+                 \x20 - name: latest\n    images: ['h:5000/app:latest']\n    allow: true\nunmatched: deny\n"
+            ),
+        )
+        .expect("parses");
+        // Tag alone: the tag glob applies.
+        assert_eq!(evaluate(&p, "h:5000/app:dev-x", None).rule.as_deref(), Some("dev-builds"));
+        // Tag and digest: the node runs the digest, so only the digest is matched.
+        let both = evaluate(&p, &format!("h:5000/app:dev-x@{digest}"), None);
+        assert_eq!(both.rule.as_deref(), Some("pinned"));
+        let other = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+        let both = evaluate(&p, &format!("h:5000/app:dev-x@{other}"), None);
+        assert_eq!((both.rule, both.action), (None, Action::Deny));
+        // No tag and no digest: the runtime pulls latest.
+        assert_eq!(evaluate(&p, "h:5000/app", None).rule.as_deref(), Some("latest"));
+    }
+
+    #[test]
+    fn duplicate_rule_names_are_refused_naming_the_line() {
+        let text = "rules:\n  - name: prod\n    images: ['a/**']\n    allow: true\n  - name: other\n    images: ['b/**']\n    allow: false\n  - name: prod\n    images: ['c/**']\n    authorities: [{key: k.pub}]\n";
+        let msg = Policy::parse("policy.yaml", text).expect_err("two rules named prod").to_string();
+        assert!(msg.contains("policy.yaml at line 8"), "{msg}");
+        assert!(msg.contains("rule 3 (\"prod\") has the name of rule 1, line 2"), "{msg}");
+        let renamed = text.replacen("name: prod\n    images: ['c", "name: prod-signed\n    images: ['c", 1);
+        assert_eq!(Policy::parse("policy.yaml", &renamed).expect("distinct names").rules.len(), 3);
+    }
+
+    #[test]
+    fn other_spellings_of_a_host_hit_the_rule_of_the_plain_spelling() {
+        let p = Policy::parse(
+            "p",
+            "rules:\n  - name: acme\n    images: ['ghcr.io/acme/**']\n    allow: false\n\
+             \x20 - name: nginx\n    images: ['docker.io/library/nginx']\n    allow: false\n\
+             \x20 - name: written-oddly\n    images: ['REGISTRY.EXAMPLE.COM:443/team/**', 'index.docker.io/redis']\n    allow: false\n\
+             unmatched: allow\n",
+        )
+        .expect("parses");
+        let digest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        for image in ["ghcr.io/acme/app:1", "GHCR.IO/acme/app:1", "ghcr.io:443/acme/app:1", "Ghcr.Io:443/acme/app"] {
+            assert_eq!(evaluate(&p, image, None).rule.as_deref(), Some("acme"), "{image}");
+        }
+        assert_eq!(evaluate(&p, &format!("GHCR.IO:443/acme/app@{digest}"), None).rule.as_deref(), Some("acme"));
+        for image in [
+            "nginx",
+            "docker.io/nginx",
+            "index.docker.io/nginx",
+            "index.docker.io/library/nginx",
+            "registry-1.docker.io/library/nginx",
+            "registry-1.docker.io/nginx",
+            "DOCKER.IO/library/nginx",
+            "docker.io:443/nginx",
+            "Registry-1.Docker.IO:443/nginx",
+        ] {
+            assert_eq!(evaluate(&p, image, None).rule.as_deref(), Some("nginx"), "{image}");
+        }
+        for image in ["registry.example.com/team/x", "redis", "registry-1.docker.io/redis:7"] {
+            assert_eq!(evaluate(&p, image, None).rule.as_deref(), Some("written-oddly"), "{image}");
+        }
+        // Another port, or another host, is another registry.
+        for image in ["ghcr.io:5000/acme/app", "ghcr.io.evil.example/acme/app", "quay.io/acme/app"] {
+            assert_eq!(evaluate(&p, image, None).rule, None, "{image}");
+        }
+    }
+
+    #[test]
+    fn limits_have_defaults_and_bounds() {
+        let p = Policy::parse("p", "rules: []\n").expect("parses");
+        assert_eq!(p.limits.component_size, 64 << 20);
+        assert_eq!(p.limits.image_timeout, std::time::Duration::from_secs(8));
+        let p =
+            Policy::parse("p", "rules: []\nlimits:\n  componentSize: 1048576\n  imageSeconds: 2.5\n").expect("parses");
+        assert_eq!(p.limits.component_size, 1 << 20);
+        assert_eq!(p.limits.image_timeout, std::time::Duration::from_millis(2500));
+        for bad in [
+            "componentSize: 0",
+            "componentSize: 1073741825",
+            "imageSeconds: 0",
+            "imageSeconds: 31",
+            "imageSeconds: .nan",
+        ] {
+            let text = format!("rules: []\nlimits:\n  {bad}\n");
+            let msg = Policy::parse("p", &text).expect_err(bad).to_string();
+            assert!(msg.contains("line 2") && msg.contains("limits."), "{bad}: {msg}");
+        }
+        let typo = Policy::parse("p", "rules: []\nlimits:\n  componentBytes: 1\n").expect_err("unknown field");
+        assert!(typo.to_string().contains("line 3"), "{typo}");
     }
 
     #[test]

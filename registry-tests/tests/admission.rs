@@ -21,6 +21,8 @@ struct Webhook {
     url: String,
     ca: PathBuf,
     log: PathBuf,
+    /// Extra curl arguments of every request (a client certificate).
+    client: Vec<String>,
 }
 
 impl Drop for Webhook {
@@ -34,7 +36,8 @@ impl Webhook {
     /// `curl --cacert` with `args`, returning (HTTP status, body).
     fn curl(&self, args: &[&str]) -> (u16, String) {
         let mut cmd = Command::new("curl");
-        cmd.args(["-sS", "--max-time", "60", "--cacert"]).arg(&self.ca).args(["-w", "\n%{http_code}"]).args(args);
+        cmd.args(["-sS", "--max-time", "60", "--cacert"]).arg(&self.ca).args(["-w", "\n%{http_code}"]);
+        cmd.args(&self.client).args(args);
         let out = run(cmd);
         assert!(out.success(), "curl failed: {out}");
         let (body, code) = out.stdout.rsplit_once('\n').unwrap_or(("", ""));
@@ -108,6 +111,11 @@ fn start_webhook(env: &TestEnv, policy: &Path) -> Webhook {
 
 /// Starts `wharf admission serve` with `extra` arguments; its stderr goes to a log file.
 fn start_webhook_with(env: &TestEnv, policy: &Path, extra: &[&str]) -> Webhook {
+    start_webhook_as(env, policy, extra, &[])
+}
+
+/// [`start_webhook_with`], sending `client` (curl arguments: a client certificate) with every request.
+fn start_webhook_as(env: &TestEnv, policy: &Path, extra: &[&str], client: &[&str]) -> Webhook {
     let port = free_port();
     let tls_dir = env.path(&format!("tls-{port}"));
     std::fs::create_dir_all(&tls_dir).expect("create the certificate directory");
@@ -125,11 +133,13 @@ fn start_webhook_with(env: &TestEnv, policy: &Path, extra: &[&str]) -> Webhook {
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).expect("create the webhook log"));
     let child = cmd.spawn().expect("start wharf admission serve");
-    let hook = Webhook { child, url: format!("https://127.0.0.1:{port}"), ca: cert, log };
+    let client = client.iter().map(|a| a.to_string()).collect();
+    let hook = Webhook { child, url: format!("https://127.0.0.1:{port}"), ca: cert, log, client };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let mut probe = Command::new("curl");
-        probe.args(["-sS", "--max-time", "2", "--cacert"]).arg(&hook.ca).arg(format!("{}/healthz", hook.url));
+        probe.args(["-sS", "--max-time", "2", "--cacert"]).arg(&hook.ca).args(&hook.client);
+        probe.arg(format!("{}/healthz", hook.url));
         if run(probe).success() {
             return hook;
         }
@@ -718,4 +728,593 @@ fn slow_clients_are_cut_off_and_metrics_can_have_their_own_listener() {
         &format!("http://{metrics_addr}/validate"),
     ]);
     assert_eq!(run(curl).stdout.trim(), "404", "reviews stay on the HTTPS listener");
+}
+
+/// A policy requiring `key` for everything under `prod/` of each host.
+fn signed_policy_for(hosts: &[&str], key: &str) -> String {
+    let globs: Vec<String> = hosts.iter().map(|h| format!("\"{h}/prod/**\"")).collect();
+    format!(
+        "rules:\n  - name: signed-wasm\n    images: [{}]\n    authorities:\n      - key: {key}.pub\n",
+        globs.join(", ")
+    )
+}
+
+/// A hostile registry front on loopback: answers every referrers request with
+/// `referrers` (an index, as a registry with the referrers API answers once
+/// someone pushed such referrers to a digest) and forwards everything else to
+/// `upstream`. Stopped on drop.
+struct HostileReferrers {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl HostileReferrers {
+    /// A well-formed index just over wharf's 4 MiB document cap.
+    fn bloated(upstream: &str) -> HostileReferrers {
+        let pad = "x".repeat(4 << 20);
+        let index = format!(
+            "{{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[],\"annotations\":{{\"pad\":\"{pad}\"}}}}"
+        );
+        HostileReferrers::start(upstream, index.into_bytes())
+    }
+
+    /// An index under the cap listing `count` referrer manifests, none of which exists:
+    /// each costs the verifier a request.
+    fn flood(upstream: &str, count: usize) -> HostileReferrers {
+        let entries: Vec<String> = (0..count)
+            .map(|i| {
+                let digest = registry_tests::sha256_digest(i.to_string().as_bytes());
+                format!("{{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"{digest}\",\"size\":2}}")
+            })
+            .collect();
+        let index = format!(
+            "{{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[{}]}}",
+            entries.join(",")
+        );
+        assert!(index.len() < 4 << 20, "the flood must stay under the document cap");
+        HostileReferrers::start(upstream, index.into_bytes())
+    }
+
+    fn start(upstream: &str, referrers: Vec<u8>) -> HostileReferrers {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the hostile server");
+        let port = listener.local_addr().expect("its address").port();
+        listener.set_nonblocking(true).expect("non-blocking listener");
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let (flag, upstream, referrers) = (stop.clone(), upstream.to_string(), std::sync::Arc::new(referrers));
+        std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        let (upstream, referrers) = (upstream.clone(), referrers.clone());
+                        std::thread::spawn(move || {
+                            let _ = client.set_nonblocking(false);
+                            let _ = HostileReferrers::serve(client, &upstream, &referrers);
+                        });
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        HostileReferrers { port, stop }
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn serve(client: std::net::TcpStream, upstream: &str, referrers: &[u8]) -> std::io::Result<()> {
+        use std::io::{BufRead, BufReader, Write};
+        let mut reader = BufReader::new(client.try_clone()?);
+        let mut head = Vec::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line)? == 0 || line.trim_end().is_empty() {
+                break;
+            }
+            head.push(line.trim_end().to_string());
+        }
+        let mut parts = head.first().map(|l| l.split(' ')).into_iter().flatten();
+        let (method, path) = (parts.next().unwrap_or("GET").to_string(), parts.next().unwrap_or("/").to_string());
+        let accept = head
+            .iter()
+            .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("accept")).map(|(_, v)| v.trim()))
+            .unwrap_or("")
+            .to_string();
+        let mut client = client;
+        if path.contains("/referrers/") {
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.index.v1+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                referrers.len()
+            );
+            client.write_all(answer.as_bytes())?;
+            return client.write_all(referrers);
+        }
+        let headers: Vec<(&str, &str)> = if accept.is_empty() { vec![] } else { vec![("Accept", accept.as_str())] };
+        let answer = registry_tests::http_request(&method, upstream, &path, &headers, &[])?;
+        let mut out = format!("HTTP/1.1 {} Forwarded\r\nConnection: close\r\n", answer.status);
+        for (k, v) in &answer.headers {
+            if !matches!(k.as_str(), "connection" | "transfer-encoding" | "content-length") {
+                out.push_str(&format!("{k}: {v}\r\n"));
+            }
+        }
+        let length = match method.as_str() {
+            "HEAD" => answer.header("content-length").unwrap_or("0").to_string(),
+            _ => answer.body.len().to_string(),
+        };
+        out.push_str(&format!("Content-Length: {length}\r\n\r\n"));
+        client.write_all(out.as_bytes())?;
+        client.write_all(&answer.body)
+    }
+}
+
+impl Drop for HostileReferrers {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn fail_mode_allow_denies_what_the_registry_answered_and_admits_only_when_it_cannot_be_asked() {
+    use registry_tests::fault_proxy::{Fault, Rule};
+    let mut registry = Registry::start();
+    let tls = Registry::start_with(registry_tests::RegistryOptions { tls: true, ..Default::default() });
+    let bloated = HostileReferrers::bloated(&registry.host());
+    let proxy = FaultProxy::start(&registry.host());
+    let status = |path: &str, code: u16| Rule {
+        method: None,
+        path: path.into(),
+        times: usize::MAX,
+        fault: Fault::Status(code, Vec::new()),
+    };
+    proxy.add(status("/v2/prod/forbidden/", 403));
+    proxy.add(status("/v2/prod/locked/", 401));
+    proxy.add(status("/v2/prod/busy/", 503));
+    proxy.add(status("/v2/prod/limited/", 429));
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "correct horse");
+    wharf(&["key", "generate", "--output", "first"], &env).assert_ok();
+    let (host, proxied, hostile) = (registry.host(), proxy.host(), bloated.host());
+
+    // An unsigned image, and an image manifest (not an index) planted under its
+    // referrers fallback tag sha256-<hex>, as anyone with push rights can.
+    let planted = registry.reference("prod/planted:1.0");
+    let digest = push_and_sign(&env, &planted, None);
+    let fallback_tag = digest.replace(':', "-");
+    push_and_sign(&env, &registry.reference(&format!("prod/planted:{fallback_tag}")), None);
+    push_and_sign(&env, &registry.reference("prod/unsigned:1.0"), None);
+    let tls_image = format!("{}/prod/app:1.0", tls.host());
+    let ca = path_str(&tls.ca_file());
+    let file = path_str(&env.write("add.wasm", wharf_examples::build_hello_module().expect("build")));
+    wharf(&["push", &file, &tls_image, "--ca-file", &ca], &env).assert_ok();
+
+    let policy = env.write("policy.yaml", signed_policy_for(&[&host, &proxied, &hostile, &tls.host()], "first"));
+    let open = start_webhook_with(&env, &policy, &["--fail-mode", "allow"]);
+
+    let denied = [
+        (planted.clone(), "not an image index"),
+        (format!("{hostile}/prod/unsigned:1.0"), "4194304 bytes"),
+        (registry.reference("prod/missing:1.0"), "not found"),
+        (format!("{proxied}/prod/forbidden/app:1.0"), "denied"),
+        (format!("{proxied}/prod/locked/app:1.0"), "denied"),
+        (tls_image.clone(), "TLS certificate"),
+    ];
+    for (image, why) in &denied {
+        let answer = open.post("/validate", &review("Pod", "default", pod(image)));
+        let msg = message(&answer);
+        assert!(!allowed(&answer), "fail mode allow admitted {image}, which the registry answered: {answer}");
+        assert!(
+            msg.contains(&format!("image {image}: rule signed-wasm: cannot verify:")) && msg.contains(why),
+            "{msg}"
+        );
+        assert!(msg.contains("the registry answered, so fail mode allow does not apply"), "{msg}");
+        assert!(warnings(&answer).is_empty(), "{answer}");
+    }
+
+    // 5xx and 429 mean the registry could not be asked: fail mode allow admits, with a warning.
+    for image in [format!("{proxied}/prod/busy/app:1.0"), format!("{proxied}/prod/limited/app:1.0")] {
+        let answer = open.post("/validate", &review("Pod", "default", pod(&image)));
+        assert!(allowed(&answer), "{answer}");
+        let warned = warnings(&answer);
+        assert!(
+            warned.len() == 1 && warned[0].contains("admitted without verification (fail mode allow)"),
+            "{warned:?}"
+        );
+    }
+
+    // A stopped registry still fails open.
+    registry.stop();
+    let answer = open.post("/validate", &review("Pod", "default", pod(&planted)));
+    assert!(allowed(&answer), "a registry that cannot be reached gets the fail mode: {answer}");
+    assert!(warnings(&answer)[0].contains("admitted without verification (fail mode allow)"), "{answer}");
+}
+
+#[test]
+fn a_tag_beside_a_digest_does_not_select_a_tag_rule() {
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "correct horse");
+    wharf(&["key", "generate", "--output", "first"], &env).assert_ok();
+    let host = registry.host();
+    // An unsigned build, pushed by someone who may push to prod/app.
+    let digest = push_and_sign(&env, &registry.reference("prod/app:1.0"), None);
+    let policy = env.write(
+        "policy.yaml",
+        format!(
+            "rules:\n  - name: dev-builds\n    images: [\"{host}/prod/app:dev-*\"]\n    allow: true\n{}",
+            signed_policy(&host, "first").trim_start_matches("rules:\n")
+        ),
+    );
+    let hook = start_webhook(&env, &policy);
+
+    // The node runs the digest; the tag dev-x beside it does not exist and must not choose the rule.
+    let image = format!("{host}/prod/app:dev-x@{digest}");
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&image)));
+    let msg = message(&answer);
+    assert!(!allowed(&answer), "a dev-* tag beside a digest selected the dev-builds rule: {answer}");
+    assert!(msg.contains(&format!("image {image}: rule signed-wasm: no signatures found")), "{msg}");
+    // Given by tag alone, the tag rule applies.
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&format!("{host}/prod/app:dev-x"))));
+    assert!(allowed(&answer), "{answer}");
+}
+
+#[test]
+fn a_policy_with_two_rules_of_one_name_is_refused_naming_the_line() {
+    let env = TestEnv::new();
+    let policy = env.write(
+        "policy.yaml",
+        "rules:\n  - name: prod\n    images: ['a/**']\n    allow: true\n  - name: prod\n    images: ['b/**']\n    allow: false\n",
+    );
+    let manifest = env.write("m.yaml", "kind: Pod\n");
+    let out = wharf(&["admission", "check", "--policy", &path_str(&policy), &path_str(&manifest)], &env);
+    out.assert_code(2);
+    assert!(out.stderr.contains("at line 5") && out.stderr.contains("has the name of rule 1"), "{out}");
+}
+
+/// Verdicts are cached per rule; a policy built in code (the library's API) may give two rules
+/// one name, and the second rule must still run its own check.
+#[tokio::test(flavor = "multi_thread")]
+async fn rules_that_share_a_name_do_not_share_cached_verdicts() {
+    use wharf::admission::{Admission, Settings};
+    use wharf::policy::Policy;
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "correct horse");
+    wharf(&["key", "generate", "--output", "first"], &env).assert_ok();
+    wharf(&["key", "generate", "--output", "second"], &env).assert_ok();
+    let image = registry.reference("prod/app:1.0");
+    push_and_sign(&env, &image, Some("first"));
+    let host = registry.host();
+    let key = |name: &str| path_str(&env.path(&format!("{name}.pub")));
+    let text = format!(
+        "rules:\n  - name: team\n    images: [\"{host}/prod/**\"]\n    namespaces: [a]\n    authorities: [{{key: {}}}]\n\
+         \x20 - name: team-b\n    images: [\"{host}/prod/**\"]\n    namespaces: [b]\n    authorities: [{{key: {}}}]\n",
+        key("first"),
+        key("second")
+    );
+    let mut policy = Policy::parse("policy.yaml", &text).expect("the policy parses");
+    policy.rules[1].name = "team".into();
+    let admission = Admission::new(policy, Settings::default()).expect("the keys load");
+
+    let first = admission.check_image(&image, Some("a")).await;
+    assert!(first.allowed, "{first:?}");
+    let second = admission.check_image(&image, Some("b")).await;
+    assert!(!second.allowed, "the second rule reused the first rule's cached verdict: {second:?}");
+    assert!(
+        second.reason.contains("no signature verifies with key") && second.reason.contains("second.pub"),
+        "{second:?}"
+    );
+}
+
+#[test]
+fn other_spellings_of_an_image_hit_the_rule_of_the_plain_spelling() {
+    let env = TestEnv::new();
+    let policy = env.write(
+        "policy.yaml",
+        "rules:\n  - name: no-acme\n    images: ['ghcr.io/acme/**']\n    allow: false\n  - name: no-nginx\n    images: ['docker.io/library/nginx']\n    allow: false\nunmatched: allow\n",
+    );
+    let hook = start_webhook(&env, &policy);
+    let spellings = [
+        ("ghcr.io/acme/app:1.0", "no-acme"),
+        ("GHCR.IO/acme/app:1.0", "no-acme"),
+        ("ghcr.io:443/acme/app:1.0", "no-acme"),
+        ("nginx", "no-nginx"),
+        ("index.docker.io/nginx", "no-nginx"),
+        ("index.docker.io/library/nginx:1.27", "no-nginx"),
+        ("registry-1.docker.io/library/nginx", "no-nginx"),
+        ("registry-1.docker.io/nginx:1.27", "no-nginx"),
+        ("docker.io:443/nginx", "no-nginx"),
+    ];
+    for (image, rule) in spellings {
+        let answer = hook.post("/validate", &review("Pod", "default", pod(image)));
+        let msg = message(&answer);
+        assert!(!allowed(&answer), "{image} slipped past the rule {rule}: {answer}");
+        assert!(msg.contains(&format!("image {image}: rule {rule}: denied by the policy")), "{msg}");
+    }
+    let answer = hook.post("/validate", &review("Pod", "default", pod("ghcr.io/other/app:1.0")));
+    assert!(allowed(&answer), "{answer}");
+}
+
+/// `bytes` with a custom section of `size` bytes appended: still a valid
+/// component, with the same imports and exports, only bigger.
+fn with_custom_section(mut bytes: Vec<u8>, size: usize) -> Vec<u8> {
+    fn leb128(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let name = b"padding";
+    let mut content = Vec::with_capacity(size + 16);
+    leb128(name.len(), &mut content);
+    content.extend_from_slice(name);
+    content.resize(content.len() + size, 0);
+    bytes.push(0);
+    leb128(content.len(), &mut bytes);
+    bytes.extend_from_slice(&content);
+    bytes
+}
+
+#[test]
+fn a_component_over_the_size_cap_is_denied_before_it_is_read() {
+    let registry = Registry::start();
+    let proxy = FaultProxy::start(&registry.host());
+    let mut env = TestEnv::new();
+    let host = registry.host();
+    let package = env.write(
+        "acme-plugins.wasm",
+        wharf_examples::build_wit_package(&wharf_examples::check_platform_wit()).expect("encode the WIT package"),
+    );
+    wharf(&["push", &path_str(&package), &registry.reference("acme/plugins:0.1.0")], &env).assert_ok();
+    env.write_wkg_config(&format!("default_registry = \"{host}\"\n"));
+    let wit = path_str(&wharf_examples::check_platform_wit());
+    let fits = check_example(&env, "fits", "acme:plugins/filter-plugin");
+    // The component that fits, padded past the default cap of 64 MiB with a custom section:
+    // it still fits its world, so without the cap it is downloaded, checked and admitted.
+    let huge = env.write("huge.wasm", with_custom_section(std::fs::read(&fits).expect("read"), 65 << 20));
+    let layer = registry_tests::sha256_digest(&std::fs::read(&huge).expect("read"));
+    for (file, repo) in [(path_str(&huge), "checked/huge:1.0"), (fits.clone(), "checked/fits:1.0")] {
+        let args = ["push", &file, &registry.reference(repo), "--wit", &wit, "--world", "filter-plugin"];
+        wharf(&args, &env).assert_ok();
+    }
+    let proxied = proxy.host();
+    let policy = env.write(
+        "policy.yaml",
+        format!(
+            "rules:\n  - name: filter-checked\n    images: [\"{proxied}/checked/**\"]\n    allow: true\n    world: \"acme:plugins/filter-plugin@0.1\"\n    check: full\n  - name: sandbox\n    images: [\"{proxied}/sandbox/**\"]\n    allow: true\n"
+        ),
+    );
+    let hook = start_webhook(&env, &policy);
+
+    let image = format!("{proxied}/checked/huge:1.0");
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&image)));
+    let msg = message(&answer);
+    assert!(!allowed(&answer), "a component over the cap was admitted: {answer}");
+    assert!(msg.contains(&format!("image {image}: rule filter-checked: cannot run the full WIT check")), "{msg}");
+    assert!(msg.contains(&format!("over the {}-byte limit", 64 << 20)), "{msg}");
+    let fetched: Vec<String> = proxy.log().into_iter().filter(|l| l.contains(&format!("/blobs/{layer}"))).collect();
+    assert!(fetched.is_empty(), "the oversized layer was requested: {fetched:?}");
+
+    // The server is unharmed: other reviews, and a full check of a component under the cap, are answered.
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&format!("{proxied}/sandbox/app:1.0"))));
+    assert!(allowed(&answer), "{answer}");
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&format!("{proxied}/checked/fits:1.0"))));
+    assert!(allowed(&answer), "{answer}");
+}
+
+#[test]
+fn a_review_that_runs_over_its_time_budget_is_denied_while_other_reviews_are_answered() {
+    let registry = Registry::start();
+    // 25,000 referrers of the digest, none of which exists: each costs the verifier a
+    // request, minutes in all, what anyone who may push referrers to a repository can do.
+    let flood = HostileReferrers::flood(&registry.host(), 25_000);
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "correct horse");
+    wharf(&["key", "generate", "--output", "first"], &env).assert_ok();
+    let (host, hostile) = (registry.host(), flood.host());
+    push_and_sign(&env, &registry.reference("prod/flooded:1.0"), None);
+    let signed = registry.reference("prod/signed:1.0");
+    push_and_sign(&env, &signed, Some("first"));
+    let policy = env.write(
+        "policy.yaml",
+        format!(
+            "{}  - name: sandbox\n    images: [\"{host}/sandbox/**\"]\n    allow: true\n",
+            signed_policy_for(&[&host, &hostile], "first")
+        ),
+    );
+    // Fail mode allow: running over the budget is not "the registry could not be asked".
+    let hook = start_webhook_with(&env, &policy, &["--fail-mode", "allow"]);
+
+    let flooded = format!("{hostile}/prod/flooded:1.0");
+    let body = review("Pod", "default", pod(&flooded));
+    let (answer, took) = std::thread::scope(|s| {
+        let slow = s.spawn(|| {
+            let start = Instant::now();
+            (hook.post("/validate", &body), start.elapsed())
+        });
+        // While that review works through the flood, others are answered at once.
+        std::thread::sleep(Duration::from_secs(1));
+        for image in [registry.reference("sandbox/app:1.0"), signed.clone()] {
+            let start = Instant::now();
+            let answer = hook.post("/validate", &review("Pod", "default", pod(&image)));
+            assert!(allowed(&answer), "{answer}");
+            assert!(start.elapsed() < Duration::from_secs(3), "{image} took {:?} during the flood", start.elapsed());
+        }
+        slow.join().expect("the flooded review")
+    });
+    let msg = message(&answer);
+    assert!(!allowed(&answer), "fail mode allow admitted an image whose review ran over its budget: {answer}");
+    assert!(
+        msg.contains(&format!(
+            "image {flooded}: rule signed-wasm: its review did not finish within the time budget of 8 s"
+        )),
+        "{msg}"
+    );
+    assert!(took >= Duration::from_secs(7) && took < Duration::from_secs(10), "the review took {took:?}");
+
+    // The verdict is cached: the next review of the digest is answered without the flood.
+    let start = Instant::now();
+    let answer = hook.post("/validate", &review("Deployment", "default", deployment(&flooded)));
+    assert!(!allowed(&answer) && message(&answer).contains("time budget"), "{answer}");
+    assert!(start.elapsed() < Duration::from_secs(3), "the second review took {:?}", start.elapsed());
+}
+
+/// A CA (`NAME-ca.crt`) and a client certificate it issued (`NAME.crt`, `NAME.key`),
+/// made with openssl as an operator makes the API server's admission client certificate.
+fn client_certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let file = |suffix: &str| dir.join(format!("{name}{suffix}"));
+    let (ca, ca_key, cert, key, csr, ext) =
+        (file("-ca.crt"), file("-ca.key"), file(".crt"), file(".key"), file(".csr"), file(".ext"));
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let mut cmd = Command::new("openssl");
+    cmd.args(["req", "-x509"]).args(ec).args(["-days", "2", "-subj", &format!("/CN={name} client CA")]);
+    cmd.args(["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"]);
+    cmd.arg("-keyout").arg(&ca_key).arg("-out").arg(&ca).stdin(Stdio::null());
+    run(cmd).assert_ok();
+    let mut cmd = Command::new("openssl");
+    cmd.args(["req"]).args(ec).args(["-subj", "/CN=kube-apiserver"]).arg("-keyout").arg(&key).arg("-out").arg(&csr);
+    cmd.stdin(Stdio::null());
+    run(cmd).assert_ok();
+    std::fs::write(&ext, "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n").expect("write the extensions");
+    let mut cmd = Command::new("openssl");
+    cmd.args(["x509", "-req", "-days", "2", "-in"]).arg(&csr).arg("-CA").arg(&ca).arg("-CAkey").arg(&ca_key);
+    cmd.args(["-CAcreateserial", "-extfile"]).arg(&ext).arg("-out").arg(&cert).stdin(Stdio::null());
+    run(cmd).assert_ok();
+    (ca, cert, key)
+}
+
+#[test]
+fn with_a_client_ca_only_clients_with_a_certificate_from_it_are_answered() {
+    let env = TestEnv::new();
+    let policy = env.write("policy.yaml", "rules:\n  - name: sandbox\n    images: ['**']\n    allow: true\n");
+    let (ca, cert, key) = client_certificate(env.dir(), "apiserver");
+    let (_, stranger_cert, stranger_key) = client_certificate(env.dir(), "stranger");
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let (cert, key, ca) = (path_str(&cert), path_str(&key), path_str(&ca));
+    let hook = start_webhook_as(
+        &env,
+        &policy,
+        &["--client-ca", &ca, "--metrics-listen", &metrics],
+        &["--cert", &cert, "--key", &key],
+    );
+
+    // The API server's certificate: answered.
+    let answer = hook.post("/validate", &review("Pod", "default", pod("127.0.0.1:5000/any/app:1")));
+    assert!(allowed(&answer), "{answer}");
+
+    // No certificate, or one from another CA: refused in the TLS handshake, no HTTP answer at all.
+    let body = review("Pod", "default", pod("127.0.0.1:5000/any/app:1")).to_string();
+    let stranger = [path_str(&stranger_cert), path_str(&stranger_key)];
+    for client in [vec![], vec!["--cert", stranger[0].as_str(), "--key", stranger[1].as_str()]] {
+        let mut curl = Command::new("curl");
+        curl.args(["-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"]).arg(&hook.ca);
+        curl.args(&client).args(["-X", "POST", "-H", "Content-Type: application/json", "--data-binary", &body]);
+        curl.arg(format!("{}/validate", hook.url));
+        let out = run(curl);
+        assert!(!out.success(), "a client with {client:?} was answered: {out}");
+        assert_eq!(out.stdout.trim(), "000", "a client with {client:?} got an HTTP answer: {out}");
+    }
+
+    // A --client-ca file without a certificate stops the server before it listens.
+    let empty = env.write("empty-ca.pem", "");
+    let (server_cert, server_key) = certificate(env.dir());
+    let args = ["admission", "serve", "--policy", &path_str(&policy), "--listen", "127.0.0.1:0"];
+    let tls = ["--tls-cert", &path_str(&server_cert), "--tls-key", &path_str(&server_key)];
+    let out = wharf(&[&args[..], &tls[..], &["--client-ca", &path_str(&empty)]].concat(), &env);
+    out.assert_code(2);
+    assert!(out.stderr.contains("empty-ca.pem") && out.stderr.contains("no certificate"), "{out}");
+
+    // Probes need no certificate: they use the plain-HTTP metrics listener.
+    let mut curl = Command::new("curl");
+    curl.args(["-sS", "--max-time", "10", &format!("http://{metrics}/readyz")]);
+    let ready = run(curl);
+    assert!(ready.success() && ready.stdout.contains("ok"), "{ready}");
+}
+
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const SIGSTORE_BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+
+fn keyless_fixture(name: &str) -> PathBuf {
+    registry_tests::workspace_dir().join("registry-tests/fixtures/keyless").join(name)
+}
+
+/// Attaches the keyless bundle fixture `name` to `repo@digest` as a referrer in its fallback index.
+fn attach_keyless_bundle(host: &str, repo: &str, digest: &str, name: &str) {
+    use registry_tests::{push_blob, push_manifest, registry_get};
+    let bundle = std::fs::read(keyless_fixture(name)).expect("the bundle fixture");
+    let (empty, layer) = (push_blob(host, repo, b"{}"), push_blob(host, repo, &bundle));
+    let subject_size = registry_get(host, &format!("/v2/{repo}/manifests/{digest}"), OCI_MANIFEST).2.len();
+    let referrer = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": SIGSTORE_BUNDLE,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+        "layers": [{"mediaType": SIGSTORE_BUNDLE, "digest": layer, "size": bundle.len()}],
+        "subject": {"mediaType": OCI_MANIFEST, "digest": digest, "size": subject_size}})
+    .to_string();
+    let tag = registry_tests::sha256_digest(referrer.as_bytes());
+    let referrer_digest = push_manifest(host, repo, &tag, OCI_MANIFEST, referrer.as_bytes());
+    let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{"mediaType": OCI_MANIFEST,
+        "digest": referrer_digest, "size": referrer.len(), "artifactType": SIGSTORE_BUNDLE}]})
+    .to_string();
+    push_manifest(host, repo, &digest.replace(':', "-"), OCI_INDEX, index.as_bytes());
+}
+
+/// Puts the real keyless legacy `.sig` manifest fixture (a KMS key's layer and a keyless one) under
+/// the `.sig` tag of `repo@digest`, with its payload and an empty config.
+fn attach_keyless_legacy(host: &str, repo: &str, digest: &str) {
+    use registry_tests::{push_blob, push_manifest};
+    let payload = std::fs::read(keyless_fixture("legacy-keyless-payload.json")).expect("fixture");
+    push_blob(host, repo, &payload);
+    let config = push_blob(host, repo, b"{}");
+    let manifest = std::fs::read(keyless_fixture("legacy-keyless-sig-manifest.json")).expect("fixture");
+    let mut manifest: Value = serde_json::from_slice(&manifest).expect("JSON");
+    manifest["config"] = json!({"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2});
+    let tag = format!("{}.sig", digest.replace(':', "-"));
+    push_manifest(host, repo, &tag, OCI_MANIFEST, manifest.to_string().as_bytes());
+}
+
+/// What docs/admission.md says of keyless authorities, through the webhook: a keyless DSSE bundle
+/// (logged as a Rekor `dsse` entry) and a keyless legacy `.sig` layer are each checked up to their
+/// claims (certificate, identity, log entry and signature pass), not refused as unsupported.
+#[test]
+fn keyless_authorities_check_dsse_bundles_and_legacy_signatures() {
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let host = registry.host();
+    let dsse_digest = push_and_sign(&env, &registry.reference("prod/dsse/app:1.0"), None);
+    attach_keyless_bundle(&host, "prod/dsse/app", &dsse_digest, "dsse-happy-path.sigstore.json");
+    let legacy_digest = push_and_sign(&env, &registry.reference("prod/legacy/app:1.0"), None);
+    attach_keyless_legacy(&host, "prod/legacy/app", &legacy_digest);
+    let root = path_str(&keyless_fixture("trusted-root-public-good.json"));
+    let beacon = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+    let policy = env.write(
+        "policy.yaml",
+        format!(
+            "rules:\n  - name: ci-dsse\n    images: [\"{host}/prod/dsse/**\"]\n    authorities:\n      - keyless: {{identity: \"{beacon}\", issuer: https://token.actions.githubusercontent.com, trustedRoot: {root}}}\n\
+             \x20 - name: ci-legacy\n    images: [\"{host}/prod/legacy/**\"]\n    authorities:\n      - keyless: {{identity: cosign-svc-account@mineral-minutia-820.iam.gserviceaccount.com, issuer: https://accounts.google.com, trustedRoot: {root}}}\n"
+        ),
+    );
+    let hook = start_webhook(&env, &policy);
+
+    // Every keyless check passes; its statement is an SLSA provenance, an attestation.
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&registry.reference("prod/dsse/app:1.0"))));
+    let msg = message(&answer);
+    assert!(!allowed(&answer), "{answer}");
+    assert!(
+        msg.contains("rule ci-dsse: no signature verifies with keyless")
+            && msg.contains("bundle an attestation of predicate type"),
+        "{msg}"
+    );
+    // Every keyless check passes; it signs its author's image, not this one.
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&registry.reference("prod/legacy/app:1.0"))));
+    let msg = message(&answer);
+    assert!(!allowed(&answer), "{answer}");
+    assert!(
+        msg.contains("legacy it signs sha256:a2b109fb9baea555556561317fdd13cef9c3dfac22c8f8fea0c5a0b06ece9d00"),
+        "{msg}"
+    );
 }

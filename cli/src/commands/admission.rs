@@ -28,14 +28,20 @@ enum AdmissionCommand {
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
   wharf admission serve --policy policy.yaml --listen 0.0.0.0:8443 --tls-cert tls.crt --tls-key tls.key
+  wharf admission serve ... --client-ca apiserver-client-ca.crt --metrics-listen 0.0.0.0:9090
+
+With --client-ca only clients with a certificate from that CA (the API server) get past the TLS
+handshake; probe /healthz and /readyz on the --metrics-listen address then, which needs none.
 
 The policy is read and its keys loaded at start; an invalid policy (the error names the line) or an
 unreadable key stops the server before it listens. On SIGHUP, and when the file's modification time
 changes (checked every 2 s), it is read again: a valid policy takes over under a new generation (no
 verdict of the old one is reused), an invalid one is logged on stderr and the old one stays. Registry credentials come from the docker config
-(DOCKER_CONFIG). See docs/admission.md for the policy format and the Kubernetes manifests.
+(DOCKER_CONFIG). Registry requests time out after 4 s unless --connect-timeout / --read-timeout say
+otherwise; the whole review of one image is bounded by the policy's limits.imageSeconds (default 8).
+See docs/admission.md for the policy format and the Kubernetes manifests.
 
-Exit status: 2 the policy, a key, the certificate or the address cannot be used (it never exits otherwise).")]
+Exit status: 2 the policy, a key, a certificate or the address cannot be used (it never exits otherwise).")]
 struct ServeArgs {
     /// The policy file (YAML).
     #[arg(long, value_name = "FILE")]
@@ -49,6 +55,10 @@ struct ServeArgs {
     /// The server's private key (PEM).
     #[arg(long, value_name = "FILE")]
     tls_key: PathBuf,
+    /// Require a client certificate issued by a CA in FILE (PEM), as the API server presents from its
+    /// AdmissionConfiguration; other clients are refused in the TLS handshake.
+    #[arg(long, value_name = "FILE")]
+    client_ca: Option<PathBuf>,
     /// What to do with an image whose registry cannot be asked: deny (fail closed) or allow.
     #[arg(long, value_name = "MODE", default_value = "deny", value_parser = parse_fail_mode)]
     fail_mode: FailMode,
@@ -109,8 +119,11 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
 async fn serve(args: ServeArgs) -> Result<Verdict, Failure> {
     let format = Format::Text;
     let policy = Policy::load(&args.policy).or_fail(format)?;
+    let mut transport = args.transport.options().or_fail(format)?;
+    transport.connect_timeout.get_or_insert(admission::REQUEST_TIMEOUT);
+    transport.read_timeout.get_or_insert(admission::REQUEST_TIMEOUT);
     let settings = Settings {
-        transport: args.transport.options().or_fail(format)?,
+        transport,
         fail_mode: args.fail_mode,
         ttl: std::time::Duration::from_secs(args.cache_ttl),
         negative_ttl: std::time::Duration::from_secs(args.negative_cache_ttl),
@@ -118,7 +131,8 @@ async fn serve(args: ServeArgs) -> Result<Verdict, Failure> {
     };
     let admission = Admission::new(policy, settings).or_fail(format)?;
     let generation = admission.generation();
-    let tls = admission::server::tls_config(&args.tls_cert, &args.tls_key).or_fail(format)?;
+    let tls =
+        admission::server::tls_config_with(&args.tls_cert, &args.tls_key, args.client_ca.as_deref()).or_fail(format)?;
     let mut server = admission::server::Server::bind(args.listen, tls, admission)
         .await
         .or_fail(format)?
