@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::auth::{Secret, challenge_params};
+use crate::auth::{Challenge, Secret};
 use crate::error::{Error, Result};
 use crate::reference::is_loopback_host;
 
@@ -265,22 +265,13 @@ pub async fn verify_credentials(registry: &str, options: &TransportOptions, cred
             });
         }
     }
-    let challenge = response
-        .headers()
-        .get(reqwest::header::WWW_AUTHENTICATE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let Some(params) = challenge.strip_prefix("Bearer ").or_else(|| challenge.strip_prefix("bearer ")) else {
-        return Err(refused("the registry refused the user name or password"));
-    };
-    let params = challenge_params(params);
-    let Some(realm) = params.iter().find(|(k, _)| k == "realm").map(|(_, v)| v.clone()) else {
-        return Err(refused("the registry's bearer challenge names no token server (realm)"));
+    let (realm, service) = match Challenge::from_headers(response.headers()) {
+        Challenge::Bearer { realm, service } => (realm, service),
+        _ => return Err(refused("the registry refused the user name or password")),
     };
     let mut query: Vec<(&str, String)> = vec![("account", credentials.username.clone())];
-    if let Some((_, service)) = params.iter().find(|(k, _)| k == "service") {
-        query.push(("service", service.clone()));
+    if let Some(service) = service {
+        query.push(("service", service));
     }
     let token = client
         .get(&realm)
