@@ -11,7 +11,7 @@ use reqwest::header::{HeaderMap, HeaderValue, WWW_AUTHENTICATE};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::transport::{Credentials, describe_request_error};
+use crate::transport::{Credentials, TransportOptions, api_host, certificate_problem, describe_request_error};
 
 /// How a registry asks to be authenticated, read from its `GET /v2/` answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,6 +212,53 @@ pub async fn authorization(
     }
 }
 
+/// Checks `credentials` against `registry` as `docker login` does, sending
+/// them only where a push or pull would: `GET /v2/` without them first, then
+/// for a basic challenge the same request with them, for a bearer challenge a
+/// token request (no scope) to the realm it names; either only over TLS or
+/// to loopback ([`refuse_plain_http_secret`]). An open registry needs none:
+/// the login succeeds, as docker's does.
+pub async fn check_login(registry: &str, options: &TransportOptions, credentials: &Credentials) -> Result<()> {
+    let scheme = options.scheme_for(registry).await?;
+    let client = options.probe_client()?;
+    let base = format!("{}://{}", scheme.as_str(), api_host(registry));
+    let ping = format!("{base}/v2/");
+    let failed = |e: reqwest::Error| match certificate_problem(&e) {
+        Some(detail) => Error::Certificate { registry: registry.to_string(), detail },
+        None => Error::Unreachable { registry: registry.to_string(), detail: describe_request_error(&e) },
+    };
+    let unexpected = |status: reqwest::StatusCode| Error::Registry {
+        registry: registry.to_string(),
+        status: format!("HTTP {}", status.as_u16()),
+        message: "unexpected answer to GET /v2/".into(),
+    };
+    let response = client.get(&ping).send().await.map_err(failed)?;
+    let challenge = match response.status() {
+        status if status.is_success() => return Ok(()),
+        reqwest::StatusCode::UNAUTHORIZED => Challenge::from_headers(response.headers()),
+        status => return Err(unexpected(status)),
+    };
+    let secret = Secret::Password(credentials.clone());
+    if let Challenge::Bearer { .. } = challenge {
+        return authorization(&client, registry, &base, &challenge, &secret, &[]).await.map(|_| ());
+    }
+    refuse_plain_http_secret(&base, registry, &secret)?;
+    let response = client
+        .get(&ping)
+        .basic_auth(&credentials.username, Some(&credentials.password))
+        .send()
+        .await
+        .map_err(failed)?;
+    match response.status() {
+        status if status.is_success() => Ok(()),
+        reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN => Err(Error::Unauthorized {
+            registry: registry.to_string(),
+            detail: "the registry refused the user name or password".into(),
+        }),
+        status => Err(unexpected(status)),
+    }
+}
+
 /// Asks the token server at `realm` for a token: `GET` with the scopes (and
 /// basic credentials if any), or for an identity token the OAuth2
 /// `refresh_token` grant as a form `POST`.
@@ -250,6 +297,10 @@ async fn fetch_token(
         Secret::Password(_) | Secret::Anonymous => {
             let mut query: Vec<(&str, &str)> = service.map(|s| ("service", s)).into_iter().collect();
             query.extend(scopes.iter().map(|s| ("scope", s.as_str())));
+            // docker names the account along with basic credentials.
+            if let Secret::Password(c) = secret {
+                query.push(("account", &c.username));
+            }
             let request = client.get(realm_url).query(&query);
             match secret {
                 Secret::Password(c) => request.basic_auth(&c.username, Some(&c.password)),

@@ -504,6 +504,6 @@ pub async fn login(registry: &str, transport: &TransportOptions) -> Result<Strin
     }
     let credentials =
         transport.credentials.as_ref().ok_or_else(|| Error::Usage("login needs a user name and password".into()))?;
-    crate::transport::verify_credentials(&r.registry, transport, credentials).await?;
+    crate::auth::check_login(&r.registry, transport, credentials).await?;
     Ok(r.registry)
 }

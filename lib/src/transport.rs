@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::auth::{Challenge, Secret};
+use crate::auth::Secret;
 use crate::error::{Error, Result};
 use crate::reference::is_loopback_host;
 
@@ -236,55 +236,6 @@ pub(crate) fn describe_request_error(e: &reqwest::Error) -> String {
 /// The host API requests go to (Docker Hub's API lives on `index.docker.io`).
 pub fn api_host(registry: &str) -> &str {
     if registry == "docker.io" { "index.docker.io" } else { registry }
-}
-
-/// Checks `credentials` against `registry` the way `docker login` does: a
-/// `GET /v2/` with basic auth, and for a bearer challenge a token request.
-pub async fn verify_credentials(registry: &str, options: &TransportOptions, credentials: &Credentials) -> Result<()> {
-    let scheme = options.scheme_for(registry).await?;
-    let client = options.probe_client()?;
-    let unreachable = |e: reqwest::Error| match certificate_problem(&e) {
-        Some(detail) => Error::Certificate { registry: registry.to_string(), detail },
-        None => Error::Unreachable { registry: registry.to_string(), detail: describe_request_error(&e) },
-    };
-    let refused = |detail: &str| Error::Unauthorized { registry: registry.to_string(), detail: detail.to_string() };
-    let response = client
-        .get(format!("{}://{}/v2/", scheme.as_str(), api_host(registry)))
-        .basic_auth(&credentials.username, Some(&credentials.password))
-        .send()
-        .await
-        .map_err(unreachable)?;
-    match response.status().as_u16() {
-        200..=299 => return Ok(()),
-        401 => {}
-        code => {
-            return Err(Error::Registry {
-                registry: registry.to_string(),
-                status: format!("HTTP {code}"),
-                message: "unexpected answer to GET /v2/".into(),
-            });
-        }
-    }
-    let (realm, service) = match Challenge::from_headers(response.headers()) {
-        Challenge::Bearer { realm, service } => (realm, service),
-        _ => return Err(refused("the registry refused the user name or password")),
-    };
-    let mut query: Vec<(&str, String)> = vec![("account", credentials.username.clone())];
-    if let Some(service) = service {
-        query.push(("service", service));
-    }
-    let token = client
-        .get(&realm)
-        .query(&query)
-        .basic_auth(&credentials.username, Some(&credentials.password))
-        .send()
-        .await
-        .map_err(unreachable)?;
-    if token.status().is_success() {
-        Ok(())
-    } else {
-        Err(refused(&format!("the token server answered {} to the user name and password", token.status())))
-    }
 }
 
 /// Makes ring rustls's process-wide crypto provider (reqwest is built without

@@ -47,3 +47,32 @@ fn a_realm_whose_fragment_names_loopback_is_not_loopback() {
     assert_no_credentials(&realm, "the realm off loopback");
     assert!(!out.exists());
 }
+
+/// `login --plain-http` to a registry off loopback that asks for basic auth:
+/// the password is refused before it is sent, and nothing is stored.
+#[test]
+fn login_refuses_basic_auth_over_plain_http_off_loopback() {
+    let ip = non_loopback_ip();
+    let registry = ScriptedServer::start(ip, |_| Answer::challenge(r#"Basic realm="registry""#));
+    let env = TestEnv::new();
+    let args = ["login", &registry.host(), "--plain-http", "-u", "ci", "--password-stdin"];
+    let login = wharf_stdin(&args, &env, "s3cret\n");
+    login.assert_failed_cleanly(&format!("over plain HTTP to {ip}"));
+    assert!(!registry.requests().is_empty(), "login asked the registry for its challenge");
+    assert_no_credentials(&registry, "the plain-HTTP registry off loopback");
+    assert!(!env.docker_config_dir().join("config.json").exists(), "a refused login stores nothing");
+}
+
+/// A registry on loopback whose bearer challenge names a plain-HTTP realm off
+/// loopback: `login` does not send the password there.
+#[test]
+fn login_refuses_a_plain_http_realm_off_loopback() {
+    let ip = non_loopback_ip();
+    let realm = generous_realm(ip);
+    let registry = challenging_registry(format!(r#"Bearer realm="{}/token",service="s""#, realm.url()));
+    let env = TestEnv::new();
+    let login = wharf_stdin(&["login", &registry.host(), "-u", "ci", "--password-stdin"], &env, "s3cret\n");
+    login.assert_failed_cleanly(&format!("over plain HTTP to {ip}"));
+    assert!(realm.requests().is_empty(), "the realm heard nothing: {:#?}", realm.requests());
+    assert!(!env.docker_config_dir().join("config.json").exists(), "a refused login stores nothing");
+}
