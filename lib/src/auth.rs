@@ -10,8 +10,13 @@
 use reqwest::header::{HeaderMap, HeaderValue, WWW_AUTHENTICATE};
 use serde::Deserialize;
 
+use crate::distribution::{CappedError, read_capped};
 use crate::error::{Error, Result};
 use crate::transport::{Credentials, TransportOptions, api_host, certificate_problem, describe_request_error};
+
+/// The most wharf reads of a token server's answer (real tokens, JWTs with
+/// a certificate chain, are a few KiB).
+pub const MAX_TOKEN_ANSWER: u64 = 1 << 20;
 
 /// How a registry asks to be authenticated, read from its `GET /v2/` answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -329,12 +334,19 @@ async fn fetch_token(
             message: format!("from the token server {}", without_query(realm)),
         });
     }
-    let body = answer.bytes().await.map_err(unreachable)?;
-    let parsed: TokenAnswer = serde_json::from_slice(&body)
-        .map_err(|e| Error::malformed(format!("token server answer from {}", without_query(realm)), e))?;
-    parsed.token.or(parsed.access_token).filter(|t| !t.is_empty()).ok_or_else(|| {
-        Error::malformed(format!("token server answer from {}", without_query(realm)), "it holds no token")
-    })
+    let what = format!("token server answer from {}", without_query(realm));
+    let body = read_capped(answer, MAX_TOKEN_ANSWER).await.map_err(|e| match e {
+        CappedError::TooLarge => {
+            Error::malformed(&what, format!("it is over {MAX_TOKEN_ANSWER} bytes, more than wharf reads for a token"))
+        }
+        CappedError::Request(e) => unreachable(e),
+    })?;
+    let parsed: TokenAnswer = serde_json::from_slice(&body).map_err(|e| Error::malformed(&what, e))?;
+    parsed
+        .token
+        .or(parsed.access_token)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Error::malformed(what, "it holds no token"))
 }
 
 fn without_query(url: &str) -> &str {
