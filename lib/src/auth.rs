@@ -356,6 +356,7 @@ fn without_query(url: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::TransportOptions;
 
     fn bearer(realm: &str, service: Option<&str>) -> Challenge {
         Challenge::Bearer { realm: realm.into(), service: service.map(str::to_string) }
@@ -455,5 +456,33 @@ mod tests {
         let secret = Secret::Password(Credentials { username: "u".into(), password: "hunter2".into() });
         assert!(!format!("{secret:?}").contains("hunter2"));
         assert!(!format!("{:?}", Secret::IdentityToken("refresh-me".into())).contains("refresh-me"));
+    }
+
+    #[test]
+    fn command_line_credentials_go_to_their_registry_only() {
+        let credentials = Credentials { username: "ci".into(), password: "bound-secret".into() };
+        let options = TransportOptions::default().with_credentials("Registry.Example:5000", credentials);
+        let password = |registry: &str| match options.secret_for(registry) {
+            Secret::Password(c) => Some(c.password),
+            _ => None,
+        };
+        assert_eq!(password("registry.example:5000").as_deref(), Some("bound-secret"));
+        for other in ["registry.example", "registry.example:5001", "other.example:5000", "127.0.0.1:5000"] {
+            assert_ne!(password(other).as_deref(), Some("bound-secret"), "{other}");
+        }
+        let hub = TransportOptions::default()
+            .with_credentials("docker.io", Credentials { username: "me".into(), password: "hub".into() });
+        assert!(matches!(hub.secret_for("index.docker.io"), Secret::Password(c) if c.password == "hub"));
+    }
+
+    #[test]
+    fn each_registry_gets_its_first_binding() {
+        let bind = |password: &str| Credentials { username: "u".into(), password: password.into() };
+        let options = TransportOptions::default()
+            .with_credentials("a.example", bind("own"))
+            .with_credentials("b.example", bind("b"))
+            .with_credentials("a.example", bind("fallback"));
+        assert!(matches!(options.secret_for("a.example"), Secret::Password(c) if c.password == "own"));
+        assert!(matches!(options.secret_for("b.example"), Secret::Password(c) if c.password == "b"));
     }
 }

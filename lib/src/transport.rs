@@ -33,8 +33,11 @@ pub struct TransportOptions {
     pub insecure: bool,
     /// Extra CA bundles (PEM) to trust.
     pub ca_files: Vec<PathBuf>,
-    /// Explicit credentials; otherwise the docker config is read.
-    pub credentials: Option<Credentials>,
+    /// Credentials given for particular registries (the command line's
+    /// `--username`), each sent to its own registry only (and to the token
+    /// server that registry's challenge names); the first one for a registry
+    /// wins. Every other registry gets what the docker config holds for it.
+    pub credentials: Vec<RegistryCredentials>,
     /// Limit for connecting; [`DEFAULT_CONNECT_TIMEOUT`] when unset.
     pub connect_timeout: Option<Duration>,
     /// Limit for a read that makes no progress; [`DEFAULT_READ_TIMEOUT`] when unset.
@@ -61,6 +64,22 @@ impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Credentials {{ username: {:?}, password: <redacted> }}", self.username)
     }
+}
+
+/// Credentials for one registry.
+#[derive(Debug, Clone)]
+pub struct RegistryCredentials {
+    /// The registry (host, with port if any) they are for.
+    pub registry: String,
+    /// The user name and password.
+    pub credentials: Credentials,
+}
+
+/// Whether `a` and `b` name the same registry: host names compare without
+/// case, and Docker Hub's names are one registry.
+pub fn same_registry(a: &str, b: &str) -> bool {
+    let key = |r: &str| crate::credentials::config_key(&r.to_ascii_lowercase());
+    key(a) == key(b)
 }
 
 /// The scheme chosen for a registry.
@@ -185,14 +204,23 @@ impl TransportOptions {
             .map_err(|e| Error::Usage(format!("cannot set up TLS: {e}")))
     }
 
-    /// What to authenticate with at `registry`: explicit credentials, else the
-    /// docker config (`auths`, `credsStore`, `credHelpers`, identity tokens),
-    /// else nothing.
+    /// These options with `credentials` bound to `registry`, after the
+    /// bindings already there (the HTTP client stays shared).
+    pub fn with_credentials(&self, registry: &str, credentials: Credentials) -> TransportOptions {
+        let mut options = self.clone();
+        options.credentials.push(RegistryCredentials { registry: registry.to_string(), credentials });
+        options
+    }
+
+    /// What to authenticate with at `registry`: the credentials bound to it,
+    /// else the docker config (`auths`, `credsStore`, `credHelpers`, identity
+    /// tokens), else nothing. Credentials bound to another registry never
+    /// come out for this one.
     pub fn secret_for(&self, registry: &str) -> Secret {
-        if let Some(c) = &self.credentials {
-            return Secret::Password(c.clone());
+        match self.credentials.iter().find(|c| same_registry(&c.registry, registry)) {
+            Some(bound) => Secret::Password(bound.credentials.clone()),
+            None => crate::credentials::lookup(registry),
         }
-        crate::credentials::lookup(registry)
     }
 }
 
