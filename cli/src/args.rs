@@ -4,6 +4,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use wharf::Reference;
 use wharf::transport::{Credentials, TransportOptions};
 
 /// How results are printed.
@@ -36,10 +37,11 @@ pub struct TransportArgs {
     /// A PEM CA bundle to trust in addition to the system roots (repeatable).
     #[arg(long = "ca-file", value_name = "FILE")]
     pub ca_files: Vec<PathBuf>,
-    /// User name for the registry (with --password-stdin); otherwise the docker config is used.
+    /// User name for the registry of the command's main reference (with --password-stdin): the destination
+    /// of push, copy and sign, the source of pull, inspect and verify. Other registries use the docker config.
     #[arg(long, short = 'u')]
     pub username: Option<String>,
-    /// Read the password (or token) from standard input.
+    /// Read that registry's password (or token) from standard input.
     #[arg(long)]
     pub password_stdin: bool,
     /// Seconds allowed to connect to a registry (TCP and TLS) [default: 15].
@@ -62,31 +64,137 @@ fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
 }
 
 impl TransportArgs {
-    /// The library's transport options, reading the password from stdin if asked.
+    /// The transport options without command-line credentials, for commands
+    /// that reach registries the user does not name one by one (admission):
+    /// `--username` is refused there, so that no password goes to a registry
+    /// it was not meant for. Those registries use the docker config.
     pub fn options(&self) -> Result<TransportOptions, wharf::Error> {
-        let credentials = match (&self.username, self.password_stdin) {
-            (Some(username), true) => {
-                Some(Credentials { username: username.clone(), password: read_password_stdin()? })
+        if self.username.is_some() || self.password_stdin {
+            return Err(wharf::Error::Usage(
+                "this command takes registry credentials from the docker config only (store them with \
+                 `wharf login HOST`): --username and --password-stdin are for commands that name the registry \
+                 they are for"
+                    .into(),
+            ));
+        }
+        Ok(self.base_options())
+    }
+
+    /// The transport options with `--username`/`--password-stdin` bound to
+    /// the registry of `reference`, the command's main reference (`role`
+    /// names it in messages: "the destination"). Every other registry the
+    /// command reaches gets what the docker config holds for it.
+    pub fn options_for(&self, reference: Option<&Reference>, role: &str) -> Result<TransportOptions, wharf::Error> {
+        let flags = self.credential_flags(("--username", "--password-stdin"));
+        let base = self.base_options();
+        match read_credentials(&[flags])?.pop().flatten() {
+            Some(credentials) => {
+                Ok(base.with_credentials(&bound_registry(reference, role, "--username")?, credentials))
             }
-            (Some(_), false) => {
-                return Err(wharf::Error::Usage(
-                    "--username needs --password-stdin (the password is read from standard input)".into(),
-                ));
-            }
-            (None, true) => return Err(wharf::Error::Usage("--password-stdin needs --username".into())),
-            (None, false) => None,
-        };
-        Ok(TransportOptions {
+            None => Ok(base),
+        }
+    }
+
+    /// `--username`/`--password-stdin`, named `names` in messages.
+    pub fn credential_flags(&self, names: (&'static str, &'static str)) -> CredentialFlags<'_> {
+        CredentialFlags { username: self.username.as_deref(), password_stdin: self.password_stdin, names }
+    }
+
+    /// The transport options, with no credentials bound yet.
+    pub fn base_options(&self) -> TransportOptions {
+        TransportOptions {
             plain_http: self.plain_http,
             insecure: self.insecure,
             ca_files: self.ca_files.clone(),
-            credentials,
             connect_timeout: self.connect_timeout,
             read_timeout: self.read_timeout,
             upload_chunk_size: self.upload_chunk_size.map(std::num::NonZeroU64::get),
             ..TransportOptions::default()
-        })
+        }
     }
+}
+
+/// One registry's user name and password flags, as the user gave them.
+pub struct CredentialFlags<'a> {
+    /// The user name, if given.
+    pub username: Option<&'a str>,
+    /// Whether the password is to be read from standard input.
+    pub password_stdin: bool,
+    /// The flags' names, for messages: (`--username`, `--password-stdin`).
+    pub names: (&'static str, &'static str),
+}
+
+/// The credentials each of `sides` gives, in order. Passwords come from
+/// standard input: all of it (without its trailing newline) when one side
+/// reads it, one line each in the order of `sides` when several do.
+pub fn read_credentials(sides: &[CredentialFlags<'_>]) -> Result<Vec<Option<Credentials>>, wharf::Error> {
+    for side in sides {
+        let (user_flag, password_flag) = side.names;
+        match (side.username, side.password_stdin) {
+            (Some(_), false) => {
+                return Err(wharf::Error::Usage(format!(
+                    "{user_flag} needs {password_flag} (the password is read from standard input)"
+                )));
+            }
+            (None, true) => return Err(wharf::Error::Usage(format!("{password_flag} needs {user_flag}"))),
+            _ => {}
+        }
+    }
+    let readers: Vec<&str> = sides.iter().filter(|s| s.password_stdin).map(|s| s.names.1).collect();
+    let mut passwords = match readers.len() {
+        0 => Vec::new(),
+        1 => vec![read_password_stdin()?],
+        _ => read_password_lines(&readers)?,
+    }
+    .into_iter();
+    Ok(sides
+        .iter()
+        .map(|side| {
+            let username = side.username?.to_string();
+            passwords.next().map(|password| Credentials { username, password })
+        })
+        .collect())
+}
+
+/// The registry of `reference`, which credentials given with `flag` are
+/// for; a usage error when `role` is not in a registry.
+pub fn bound_registry(reference: Option<&Reference>, role: &str, flag: &str) -> Result<String, wharf::Error> {
+    let place = match reference {
+        Some(Reference::Registry(r)) => return Ok(r.registry.clone()),
+        Some(layout) => format!("that is a local OCI layout ({layout})"),
+        None => "that is not in a registry".to_string(),
+    };
+    Err(wharf::Error::Usage(format!(
+        "{flag} is for the registry of {role}, and {place}; other registries take their credentials from \
+         the docker config (`wharf login HOST`)"
+    )))
+}
+
+/// The reference `input` names, unless it is a local file or looks like one
+/// (parts, components and WIT packages may be either; the library reads a
+/// file then).
+pub fn reference_input(input: &str) -> Option<Reference> {
+    if std::path::Path::new(input).exists() || wharf::check::looks_like_path(input) {
+        return None;
+    }
+    Reference::parse(input).ok()
+}
+
+/// Reads one password per line of standard input, for the flags `readers` in order.
+fn read_password_lines(readers: &[&str]) -> Result<Vec<String>, wharf::Error> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| wharf::Error::io("cannot read the passwords from", "standard input", e))?;
+    let lines: Vec<String> = text.trim_end_matches(['\n', '\r']).lines().map(str::to_string).collect();
+    if lines.len() != readers.len() || lines.iter().any(String::is_empty) {
+        return Err(wharf::Error::Usage(format!(
+            "{} read one password per line from standard input, in that order; it held {} line(s), or an empty one",
+            readers.join(" and "),
+            lines.len()
+        )));
+    }
+    Ok(lines)
 }
 
 /// Reads a password from stdin, without its trailing newline.

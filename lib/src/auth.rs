@@ -10,8 +10,13 @@
 use reqwest::header::{HeaderMap, HeaderValue, WWW_AUTHENTICATE};
 use serde::Deserialize;
 
+use crate::distribution::{CappedError, read_capped};
 use crate::error::{Error, Result};
-use crate::transport::{Credentials, describe_request_error};
+use crate::transport::{Credentials, TransportOptions, api_host, certificate_problem, describe_request_error};
+
+/// The most wharf reads of a token server's answer (real tokens, JWTs with
+/// a certificate chain, are a few KiB).
+pub const MAX_TOKEN_ANSWER: u64 = 1 << 20;
 
 /// How a registry asks to be authenticated, read from its `GET /v2/` answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,22 +35,41 @@ pub enum Challenge {
 }
 
 impl Challenge {
-    /// The challenge in `headers` (from a 401 answer); `Open` when there is none.
+    /// The challenge in `headers` (from a 401 answer); `Open` when there is
+    /// none. Every `WWW-Authenticate` header is read with `http-auth`'s
+    /// RFC 7235 parser (several challenges in one header, quoted values with
+    /// escapes): a bearer challenge with a realm wins; any other challenge,
+    /// or one that does not parse, means basic auth.
     pub fn from_headers(headers: &HeaderMap) -> Challenge {
-        let Some(text) = headers.get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()) else {
+        let mut values = headers.get_all(WWW_AUTHENTICATE).iter().peekable();
+        if values.peek().is_none() {
             return Challenge::Open;
-        };
-        let (scheme, params) = text.trim().split_once(' ').unwrap_or((text.trim(), ""));
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return Challenge::Basic;
         }
-        let params = challenge_params(params);
-        let get = |key: &str| params.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.clone());
-        match get("realm") {
-            Some(realm) => Challenge::Bearer { realm, service: get("service") },
-            None => Challenge::Basic,
-        }
+        values
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(challenges)
+            .find_map(|(scheme, params)| {
+                if !scheme.eq_ignore_ascii_case("bearer") {
+                    return None;
+                }
+                let get = |key: &str| params.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.clone());
+                let realm = get("realm").filter(|r| !r.is_empty())?;
+                Some(Challenge::Bearer { realm, service: get("service") })
+            })
+            .unwrap_or(Challenge::Basic)
     }
+}
+
+/// The challenges of one `WWW-Authenticate` value, as (scheme, unescaped
+/// params), up to the first syntax error (what comes before it is still read).
+fn challenges(text: &str) -> Vec<(String, Vec<(String, String)>)> {
+    http_auth::parser::ChallengeParser::new(text)
+        .map_while(std::result::Result::ok)
+        .map(|c| {
+            let params = c.params.iter().map(|(k, v)| (k.to_string(), v.to_unescaped())).collect();
+            (c.scheme.to_string(), params)
+        })
+        .collect()
 }
 
 /// What wharf has to prove who it is.
@@ -120,22 +144,38 @@ impl std::fmt::Debug for Grant {
     }
 }
 
-/// Refuses to send `secret` to `url` over plain HTTP unless the host is on
-/// loopback: credentials never cross a network in the clear.
+/// Refuses to send `secret` to `url` unless it goes over TLS, or over plain
+/// HTTP to a loopback host: credentials never cross a network in the clear.
+/// The URL is parsed with the `url` crate (WHATWG rules, as reqwest reads
+/// it), so the host checked is the host connected to.
 pub fn refuse_plain_http_secret(url: &str, registry: &str, secret: &Secret) -> Result<()> {
-    let Some(rest) = url.strip_prefix("http://") else { return Ok(()) };
-    let authority = rest.split(['/', '?']).next().unwrap_or_default();
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    if matches!(secret, Secret::Anonymous) || crate::reference::is_loopback_host(host) {
+    if matches!(secret, Secret::Anonymous) {
         return Ok(());
     }
-    Err(Error::Unauthorized {
-        registry: registry.to_string(),
-        detail: format!(
-            "wharf does not send credentials over plain HTTP to {host}; serve the registry (and its token server) \
-             over TLS, or reach it on a loopback address"
-        ),
-    })
+    let refused = |detail: String| Error::Unauthorized { registry: registry.to_string(), detail };
+    let parsed = url::Url::parse(url)
+        .map_err(|e| refused(format!("wharf does not send credentials to {url:?}, which is not a URL ({e})")))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if parsed.host().is_some_and(|h| is_loopback(&h)) => Ok(()),
+        "http" => Err(refused(format!(
+            "wharf does not send credentials over plain HTTP to {}; serve the registry (and its token server) \
+             over TLS, or reach it on a loopback address",
+            parsed.host_str().unwrap_or_default()
+        ))),
+        other => Err(refused(format!(
+            "wharf sends credentials over https (or http to loopback) only, not to a {other}: URL"
+        ))),
+    }
+}
+
+/// Whether `host` is on the loopback interface: `localhost`, `127.0.0.0/8`, `::1`.
+pub fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
 }
 
 /// What to send to a registry with `challenge` at `base` (`scheme://host`),
@@ -177,6 +217,53 @@ pub async fn authorization(
     }
 }
 
+/// Checks `credentials` against `registry` as `docker login` does, sending
+/// them only where a push or pull would: `GET /v2/` without them first, then
+/// for a basic challenge the same request with them, for a bearer challenge a
+/// token request (no scope) to the realm it names; either only over TLS or
+/// to loopback ([`refuse_plain_http_secret`]). An open registry needs none:
+/// the login succeeds, as docker's does.
+pub async fn check_login(registry: &str, options: &TransportOptions, credentials: &Credentials) -> Result<()> {
+    let scheme = options.scheme_for(registry).await?;
+    let client = options.probe_client()?;
+    let base = format!("{}://{}", scheme.as_str(), api_host(registry));
+    let ping = format!("{base}/v2/");
+    let failed = |e: reqwest::Error| match certificate_problem(&e) {
+        Some(detail) => Error::Certificate { registry: registry.to_string(), detail },
+        None => Error::Unreachable { registry: registry.to_string(), detail: describe_request_error(&e) },
+    };
+    let unexpected = |status: reqwest::StatusCode| Error::Registry {
+        registry: registry.to_string(),
+        status: format!("HTTP {}", status.as_u16()),
+        message: "unexpected answer to GET /v2/".into(),
+    };
+    let response = client.get(&ping).send().await.map_err(failed)?;
+    let challenge = match response.status() {
+        status if status.is_success() => return Ok(()),
+        reqwest::StatusCode::UNAUTHORIZED => Challenge::from_headers(response.headers()),
+        status => return Err(unexpected(status)),
+    };
+    let secret = Secret::Password(credentials.clone());
+    if let Challenge::Bearer { .. } = challenge {
+        return authorization(&client, registry, &base, &challenge, &secret, &[]).await.map(|_| ());
+    }
+    refuse_plain_http_secret(&base, registry, &secret)?;
+    let response = client
+        .get(&ping)
+        .basic_auth(&credentials.username, Some(&credentials.password))
+        .send()
+        .await
+        .map_err(failed)?;
+    match response.status() {
+        status if status.is_success() => Ok(()),
+        reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN => Err(Error::Unauthorized {
+            registry: registry.to_string(),
+            detail: "the registry refused the user name or password".into(),
+        }),
+        status => Err(unexpected(status)),
+    }
+}
+
 /// Asks the token server at `realm` for a token: `GET` with the scopes (and
 /// basic credentials if any), or for an identity token the OAuth2
 /// `refresh_token` grant as a form `POST`.
@@ -188,6 +275,14 @@ async fn fetch_token(
     secret: &Secret,
     scopes: &[String],
 ) -> Result<String> {
+    let realm_url =
+        url::Url::parse(realm).ok().filter(|u| matches!(u.scheme(), "https" | "http")).ok_or_else(|| {
+            Error::Registry {
+                registry: registry.to_string(),
+                status: "an unusable auth challenge".into(),
+                message: format!("its token server (realm) {realm:?} is not an http(s) URL"),
+            }
+        })?;
     let request = match secret {
         Secret::IdentityToken(refresh_token) => {
             let mut form: Vec<(&str, &str)> = vec![
@@ -202,12 +297,16 @@ async fn fetch_token(
             if !scope.is_empty() {
                 form.push(("scope", &scope));
             }
-            client.post(realm).form(&form)
+            client.post(realm_url).form(&form)
         }
         Secret::Password(_) | Secret::Anonymous => {
             let mut query: Vec<(&str, &str)> = service.map(|s| ("service", s)).into_iter().collect();
             query.extend(scopes.iter().map(|s| ("scope", s.as_str())));
-            let request = client.get(realm).query(&query);
+            // docker names the account along with basic credentials.
+            if let Secret::Password(c) = secret {
+                query.push(("account", &c.username));
+            }
+            let request = client.get(realm_url).query(&query);
             match secret {
                 Secret::Password(c) => request.basic_auth(&c.username, Some(&c.password)),
                 _ => request,
@@ -235,54 +334,66 @@ async fn fetch_token(
             message: format!("from the token server {}", without_query(realm)),
         });
     }
-    let body = answer.bytes().await.map_err(unreachable)?;
-    let parsed: TokenAnswer = serde_json::from_slice(&body)
-        .map_err(|e| Error::malformed(format!("token server answer from {}", without_query(realm)), e))?;
-    parsed.token.or(parsed.access_token).filter(|t| !t.is_empty()).ok_or_else(|| {
-        Error::malformed(format!("token server answer from {}", without_query(realm)), "it holds no token")
-    })
+    let what = format!("token server answer from {}", without_query(realm));
+    let body = read_capped(answer, MAX_TOKEN_ANSWER).await.map_err(|e| match e {
+        CappedError::TooLarge => {
+            Error::malformed(&what, format!("it is over {MAX_TOKEN_ANSWER} bytes, more than wharf reads for a token"))
+        }
+        CappedError::Request(e) => unreachable(e),
+    })?;
+    let parsed: TokenAnswer = serde_json::from_slice(&body).map_err(|e| Error::malformed(&what, e))?;
+    parsed
+        .token
+        .or(parsed.access_token)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Error::malformed(what, "it holds no token"))
 }
 
 fn without_query(url: &str) -> &str {
     url.split_once('?').map_or(url, |(u, _)| u)
 }
 
-/// Parses `key="value",key2="value2"` from a `WWW-Authenticate` challenge.
-pub(crate) fn challenge_params(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut rest = text.trim();
-    while let Some((key, after)) = rest.split_once('=') {
-        let key = key.trim().trim_start_matches(',').trim().to_string();
-        let after = after.trim_start();
-        let (value, remainder) = if let Some(quoted) = after.strip_prefix('"') {
-            match quoted.find('"') {
-                Some(end) => (&quoted[..end], &quoted[end + 1..]),
-                None => (quoted, ""),
-            }
-        } else {
-            match after.find(',') {
-                Some(end) => (&after[..end], &after[end..]),
-                None => (after, ""),
-            }
-        };
-        out.push((key, value.to_string()));
-        rest = remainder.trim_start_matches(',').trim();
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::TransportOptions;
+
+    fn bearer(realm: &str, service: Option<&str>) -> Challenge {
+        Challenge::Bearer { realm: realm.into(), service: service.map(str::to_string) }
+    }
+
+    fn challenge_of(values: &[&'static str]) -> Challenge {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(WWW_AUTHENTICATE, HeaderValue::from_static(value));
+        }
+        Challenge::from_headers(&headers)
+    }
 
     #[test]
     fn bearer_challenges_are_parsed() {
-        let p = challenge_params(
-            r#"realm="https://auth.example/token",service="registry.example",scope="repository:a:pull,push""#,
+        assert_eq!(
+            challenge_of(&[
+                r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a:pull,push""#
+            ]),
+            bearer("https://auth.example/token", Some("registry.example"))
         );
-        assert_eq!(p[0], ("realm".into(), "https://auth.example/token".into()));
-        assert_eq!(p[1], ("service".into(), "registry.example".into()));
-        assert_eq!(p[2], ("scope".into(), "repository:a:pull,push".into()));
+    }
+
+    #[test]
+    fn a_header_with_basic_and_bearer_challenges_and_an_escaped_quote_is_read_right() {
+        // Two challenges in one header; the service holds an escaped quote and a comma.
+        let header = r#"Basic realm="Registry \"main\", west", Bearer realm="https://auth.example/token", service="reg\"istry, eu""#;
+        assert_eq!(challenge_of(&[header]), bearer("https://auth.example/token", Some(r#"reg"istry, eu"#)));
+        // The same two as two headers, Bearer second; names in any case.
+        assert_eq!(
+            challenge_of(&[r#"Basic realm="r""#, r#"bearer REALM="https://t/token""#]),
+            bearer("https://t/token", None)
+        );
+        // A basic challenge whose quoted realm looks like a bearer one is basic.
+        assert_eq!(challenge_of(&[r#"Basic realm="Bearer realm=\"https://evil/\"""#]), Challenge::Basic);
+        // A bearer challenge without a realm cannot be followed: basic.
+        assert_eq!(challenge_of(&[r#"Bearer service="s""#]), Challenge::Basic);
     }
 
     #[test]
@@ -301,16 +412,43 @@ mod tests {
     #[test]
     fn credentials_go_over_plain_http_to_loopback_only() {
         let secret = Secret::Password(Credentials { username: "u".into(), password: "p".into() });
-        for ok in
-            ["https://registry.example", "http://127.0.0.1:5000", "http://localhost:5000/token", "http://[::1]:80"]
-        {
+        for ok in [
+            "https://registry.example",
+            "http://127.0.0.1:5000",
+            "http://localhost:5000/token",
+            "http://[::1]:80",
+            "http://LOCALHOST/token",
+            "https://evil.example#@127.0.0.1/",
+        ] {
             assert!(refuse_plain_http_secret(ok, "r", &secret).is_ok(), "{ok}");
         }
-        for refused in ["http://registry.example:5000", "http://10.0.0.7/token?x=1", "http://user@evil.example/"] {
-            let error = refuse_plain_http_secret(refused, "r", &secret).expect_err(refused);
-            assert!(error.to_string().contains("over plain HTTP"), "{refused}: {error}");
+        for refused in [
+            "http://registry.example:5000",
+            "http://10.0.0.7/token?x=1",
+            "http://user@evil.example/",
+            "ftp://127.0.0.1/token",
+            "not a url",
+        ] {
+            assert!(refuse_plain_http_secret(refused, "r", &secret).is_err(), "{refused}");
         }
         assert!(refuse_plain_http_secret("http://registry.example", "r", &Secret::Anonymous).is_ok());
+    }
+
+    #[test]
+    fn a_url_whose_fragment_or_userinfo_names_loopback_is_not_loopback() {
+        let secret = Secret::Password(Credentials { username: "u".into(), password: "p".into() });
+        for evil in [
+            "http://evil.example#@127.0.0.1/",
+            "http://evil.example?@127.0.0.1/",
+            "http://127.0.0.1@evil.example/token",
+            "http://127.0.0.1:5000@evil.example/",
+            "http://evil.example\\@127.0.0.1/",
+            "http://localhost.evil.example/",
+        ] {
+            let error = refuse_plain_http_secret(evil, "r", &secret).expect_err(evil);
+            let text = error.to_string();
+            assert!(text.contains("over plain HTTP to") && text.contains("evil.example"), "{evil}: {text}");
+        }
     }
 
     #[test]
@@ -318,5 +456,33 @@ mod tests {
         let secret = Secret::Password(Credentials { username: "u".into(), password: "hunter2".into() });
         assert!(!format!("{secret:?}").contains("hunter2"));
         assert!(!format!("{:?}", Secret::IdentityToken("refresh-me".into())).contains("refresh-me"));
+    }
+
+    #[test]
+    fn command_line_credentials_go_to_their_registry_only() {
+        let credentials = Credentials { username: "ci".into(), password: "bound-secret".into() };
+        let options = TransportOptions::default().with_credentials("Registry.Example:5000", credentials);
+        let password = |registry: &str| match options.secret_for(registry) {
+            Secret::Password(c) => Some(c.password),
+            _ => None,
+        };
+        assert_eq!(password("registry.example:5000").as_deref(), Some("bound-secret"));
+        for other in ["registry.example", "registry.example:5001", "other.example:5000", "127.0.0.1:5000"] {
+            assert_ne!(password(other).as_deref(), Some("bound-secret"), "{other}");
+        }
+        let hub = TransportOptions::default()
+            .with_credentials("docker.io", Credentials { username: "me".into(), password: "hub".into() });
+        assert!(matches!(hub.secret_for("index.docker.io"), Secret::Password(c) if c.password == "hub"));
+    }
+
+    #[test]
+    fn each_registry_gets_its_first_binding() {
+        let bind = |password: &str| Credentials { username: "u".into(), password: password.into() };
+        let options = TransportOptions::default()
+            .with_credentials("a.example", bind("own"))
+            .with_credentials("b.example", bind("b"))
+            .with_credentials("a.example", bind("fallback"));
+        assert!(matches!(options.secret_for("a.example"), Secret::Password(c) if c.password == "own"));
+        assert!(matches!(options.secret_for("b.example"), Secret::Password(c) if c.password == "b"));
     }
 }

@@ -415,7 +415,7 @@ pub async fn fetch_component(
 
 /// Whether `input` is clearly meant as a local path (so a typo reports a
 /// missing file instead of a registry lookup).
-fn looks_like_path(input: &str) -> bool {
+pub fn looks_like_path(input: &str) -> bool {
     if input.starts_with("oci:") {
         return false;
     }

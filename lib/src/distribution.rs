@@ -537,13 +537,17 @@ fn body_error(e: &reqwest::Error) -> Option<Error> {
     None
 }
 
-enum CappedError {
+/// Why [`read_capped`] stopped.
+pub(crate) enum CappedError {
+    /// The body is over the cap.
     TooLarge,
+    /// The body could not be read.
     Request(reqwest::Error),
 }
 
-/// Reads a response body, refusing more than `cap` bytes (whatever the headers claim).
-async fn read_capped(mut response: Response, cap: u64) -> std::result::Result<Bytes, CappedError> {
+/// Reads a response body, refusing more than `cap` bytes (whatever the headers
+/// claim): wharf's one reader for every body it keeps in memory.
+pub(crate) async fn read_capped(mut response: Response, cap: u64) -> std::result::Result<Bytes, CappedError> {
     if response.content_length().is_some_and(|n| n > cap) {
         return Err(CappedError::TooLarge);
     }

@@ -475,20 +475,23 @@ pub struct CopyResult {
     pub transfer: CopyReport,
 }
 
-/// Copies the artifact at `src` to `dst`, any store to any store, digests
-/// preserved; with `with_signatures`, its cosign signatures too (bundle
-/// referrers and the legacy `.sig` tag, see [`CopyOptions::with_signatures`]).
+/// Copies the artifact at `src` (reached with `src_transport`) to `dst`
+/// (with `dst_transport`: each side may hold its own credentials), any store
+/// to any store, digests preserved; with `with_signatures`, its cosign
+/// signatures too (bundle referrers and the legacy `.sig` tag, see
+/// [`CopyOptions::with_signatures`]).
 pub async fn copy_reference(
     src: &Reference,
     dst: &Reference,
-    transport: &TransportOptions,
+    src_transport: &TransportOptions,
+    dst_transport: &TransportOptions,
     progress: Option<Arc<dyn Progress>>,
     with_signatures: bool,
 ) -> Result<CopyResult> {
     let tags = destination_tags(dst, src.tag(), &[])?;
-    let source = open_source(src, transport).await?;
+    let source = open_source(src, src_transport).await?;
     let root = source.resolve(&src.selector()).await?;
-    let destination = open_destination(dst, transport).await?;
+    let destination = open_destination(dst, dst_transport).await?;
     let options = CopyOptions { tags: tags.clone(), progress, with_signatures, ..CopyOptions::default() };
     let transfer = copy(source.as_ref(), &root, destination.as_ref(), &options).await?;
     Ok(CopyResult {
@@ -500,10 +503,14 @@ pub async fn copy_reference(
     })
 }
 
-/// Checks the credentials in `transport` against `registry` (a host, with port
-/// if any; a pasted `https://` prefix or trailing `/` is tolerated) and returns
-/// the normalised host to store them under.
-pub async fn login(registry: &str, transport: &TransportOptions) -> Result<String> {
+/// Checks `credentials` against `registry` (a host, with port if any; a
+/// pasted `https://` prefix or trailing `/` is tolerated) and returns the
+/// normalised host to store them under.
+pub async fn login(
+    registry: &str,
+    transport: &TransportOptions,
+    credentials: &crate::transport::Credentials,
+) -> Result<String> {
     let host = registry.trim().trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/');
     let parsed = Reference::parse(&format!("{host}/x"))?;
     let Reference::Registry(r) = parsed else {
@@ -512,8 +519,6 @@ pub async fn login(registry: &str, transport: &TransportOptions) -> Result<Strin
     if r.registry != host && !(host == "docker.io" || host.ends_with("docker.io")) {
         return Err(Error::Usage(format!("{registry:?} is not a registry host name (HOST[:PORT])")));
     }
-    let credentials =
-        transport.credentials.as_ref().ok_or_else(|| Error::Usage("login needs a user name and password".into()))?;
-    crate::transport::verify_credentials(&r.registry, transport, credentials).await?;
+    crate::auth::check_login(&r.registry, transport, credentials).await?;
     Ok(r.registry)
 }

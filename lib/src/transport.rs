@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::auth::{Secret, challenge_params};
+use crate::auth::Secret;
 use crate::error::{Error, Result};
 use crate::reference::is_loopback_host;
 
@@ -33,8 +33,11 @@ pub struct TransportOptions {
     pub insecure: bool,
     /// Extra CA bundles (PEM) to trust.
     pub ca_files: Vec<PathBuf>,
-    /// Explicit credentials; otherwise the docker config is read.
-    pub credentials: Option<Credentials>,
+    /// Credentials given for particular registries (the command line's
+    /// `--username`), each sent to its own registry only (and to the token
+    /// server that registry's challenge names); the first one for a registry
+    /// wins. Every other registry gets what the docker config holds for it.
+    pub credentials: Vec<RegistryCredentials>,
     /// Limit for connecting; [`DEFAULT_CONNECT_TIMEOUT`] when unset.
     pub connect_timeout: Option<Duration>,
     /// Limit for a read that makes no progress; [`DEFAULT_READ_TIMEOUT`] when unset.
@@ -61,6 +64,22 @@ impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Credentials {{ username: {:?}, password: <redacted> }}", self.username)
     }
+}
+
+/// Credentials for one registry.
+#[derive(Debug, Clone)]
+pub struct RegistryCredentials {
+    /// The registry (host, with port if any) they are for.
+    pub registry: String,
+    /// The user name and password.
+    pub credentials: Credentials,
+}
+
+/// Whether `a` and `b` name the same registry: host names compare without
+/// case, and Docker Hub's names are one registry.
+pub fn same_registry(a: &str, b: &str) -> bool {
+    let key = |r: &str| crate::credentials::config_key(&r.to_ascii_lowercase());
+    key(a) == key(b)
 }
 
 /// The scheme chosen for a registry.
@@ -185,14 +204,23 @@ impl TransportOptions {
             .map_err(|e| Error::Usage(format!("cannot set up TLS: {e}")))
     }
 
-    /// What to authenticate with at `registry`: explicit credentials, else the
-    /// docker config (`auths`, `credsStore`, `credHelpers`, identity tokens),
-    /// else nothing.
+    /// These options with `credentials` bound to `registry`, after the
+    /// bindings already there (the HTTP client stays shared).
+    pub fn with_credentials(&self, registry: &str, credentials: Credentials) -> TransportOptions {
+        let mut options = self.clone();
+        options.credentials.push(RegistryCredentials { registry: registry.to_string(), credentials });
+        options
+    }
+
+    /// What to authenticate with at `registry`: the credentials bound to it,
+    /// else the docker config (`auths`, `credsStore`, `credHelpers`, identity
+    /// tokens), else nothing. Credentials bound to another registry never
+    /// come out for this one.
     pub fn secret_for(&self, registry: &str) -> Secret {
-        if let Some(c) = &self.credentials {
-            return Secret::Password(c.clone());
+        match self.credentials.iter().find(|c| same_registry(&c.registry, registry)) {
+            Some(bound) => Secret::Password(bound.credentials.clone()),
+            None => crate::credentials::lookup(registry),
         }
-        crate::credentials::lookup(registry)
     }
 }
 
@@ -236,64 +264,6 @@ pub(crate) fn describe_request_error(e: &reqwest::Error) -> String {
 /// The host API requests go to (Docker Hub's API lives on `index.docker.io`).
 pub fn api_host(registry: &str) -> &str {
     if registry == "docker.io" { "index.docker.io" } else { registry }
-}
-
-/// Checks `credentials` against `registry` the way `docker login` does: a
-/// `GET /v2/` with basic auth, and for a bearer challenge a token request.
-pub async fn verify_credentials(registry: &str, options: &TransportOptions, credentials: &Credentials) -> Result<()> {
-    let scheme = options.scheme_for(registry).await?;
-    let client = options.probe_client()?;
-    let unreachable = |e: reqwest::Error| match certificate_problem(&e) {
-        Some(detail) => Error::Certificate { registry: registry.to_string(), detail },
-        None => Error::Unreachable { registry: registry.to_string(), detail: describe_request_error(&e) },
-    };
-    let refused = |detail: &str| Error::Unauthorized { registry: registry.to_string(), detail: detail.to_string() };
-    let response = client
-        .get(format!("{}://{}/v2/", scheme.as_str(), api_host(registry)))
-        .basic_auth(&credentials.username, Some(&credentials.password))
-        .send()
-        .await
-        .map_err(unreachable)?;
-    match response.status().as_u16() {
-        200..=299 => return Ok(()),
-        401 => {}
-        code => {
-            return Err(Error::Registry {
-                registry: registry.to_string(),
-                status: format!("HTTP {code}"),
-                message: "unexpected answer to GET /v2/".into(),
-            });
-        }
-    }
-    let challenge = response
-        .headers()
-        .get(reqwest::header::WWW_AUTHENTICATE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let Some(params) = challenge.strip_prefix("Bearer ").or_else(|| challenge.strip_prefix("bearer ")) else {
-        return Err(refused("the registry refused the user name or password"));
-    };
-    let params = challenge_params(params);
-    let Some(realm) = params.iter().find(|(k, _)| k == "realm").map(|(_, v)| v.clone()) else {
-        return Err(refused("the registry's bearer challenge names no token server (realm)"));
-    };
-    let mut query: Vec<(&str, String)> = vec![("account", credentials.username.clone())];
-    if let Some((_, service)) = params.iter().find(|(k, _)| k == "service") {
-        query.push(("service", service.clone()));
-    }
-    let token = client
-        .get(&realm)
-        .query(&query)
-        .basic_auth(&credentials.username, Some(&credentials.password))
-        .send()
-        .await
-        .map_err(unreachable)?;
-    if token.status().is_success() {
-        Ok(())
-    } else {
-        Err(refused(&format!("the token server answered {} to the user name and password", token.status())))
-    }
 }
 
 /// Makes ring rustls's process-wide crypto provider (reqwest is built without

@@ -31,11 +31,16 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::distribution::{CappedError, read_capped};
 use crate::error::{Error, Result};
 use crate::transport::TransportOptions;
 
 /// Where a registry describes itself (RFC 8615 well-known URI).
 pub const REGISTRY_METADATA_PATH: &str = "/.well-known/wasm-pkg/registry.json";
+
+/// The most wharf reads of a registry's metadata (a real `registry.json` is
+/// a few hundred bytes).
+pub const MAX_METADATA_SIZE: u64 = 64 << 10;
 
 /// The environment variable naming wkg's config file instead of the default.
 pub const CONFIG_FILE_ENV: &str = "WKG_CONFIG_FILE";
@@ -315,10 +320,15 @@ pub async fn fetch_metadata(registry: &str, transport: &TransportOptions) -> Res
         tracing::debug!("no registry metadata at {url} ({}); using the defaults", response.status());
         return Ok(RegistryMetadata::default());
     }
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| Error::Unreachable { registry: registry.to_string(), detail: format!("reading {url}: {e}") })?;
+    let body = read_capped(response, MAX_METADATA_SIZE).await.map_err(|e| match e {
+        CappedError::TooLarge => Error::malformed(
+            format!("registry metadata at {url}"),
+            format!("it is over {MAX_METADATA_SIZE} bytes, more than wharf reads for registry metadata"),
+        ),
+        CappedError::Request(e) => {
+            Error::Unreachable { registry: registry.to_string(), detail: format!("reading {url}: {e}") }
+        }
+    })?;
     RegistryMetadata::from_json(&url, &body)
 }
 

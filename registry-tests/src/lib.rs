@@ -6,6 +6,7 @@
 //! ever used from tests.
 
 pub mod fault_proxy;
+pub mod scripted;
 
 use std::ffi::OsStr;
 use std::fmt;

@@ -1,9 +1,14 @@
 //! Hostile graphs and documents, stored in a real registry (written with raw
 //! HTTP, not wharf) or a hand-made OCI layout: blobs larger than declared,
 //! absurd declared sizes, indexes nested without end, deeply nested JSON.
+//! And hostile peers (a scripted server on loopback): a token realm and a
+//! wkg metadata host that stream an endless body.
 //! Each ends with one clear error, exit 2, bounded memory and nothing written.
 
-use registry_tests::{Registry, TestEnv, push_blob, push_manifest, sha256_digest, wharf};
+use std::net::{IpAddr, Ipv4Addr};
+
+use registry_tests::scripted::{Answer, ScriptedServer, run_with_peak_rss};
+use registry_tests::{Registry, TestEnv, check_example, push_blob, push_manifest, sha256_digest, wharf, wharf_bin};
 use serde_json::json;
 
 const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -138,4 +143,81 @@ fn deeply_nested_json_in_a_layout_gives_a_clear_error() {
     );
     let listed = wharf(&["inspect", &format!("oci:{}:deep", layout.display())], &env);
     listed.assert_failed_at_once("index.json");
+}
+
+/// How far a hostile endless body goes before the server gives up: far over
+/// any cap wharf applies, small enough that a regression does not take the
+/// machine down with it.
+const ENDLESS_LIMIT: u64 = 256 << 20;
+
+/// The peak memory (KiB) wharf may reach while refusing an endless body: a
+/// pull of the example component stays near 20 MiB.
+const BOUNDED_KIB: u64 = 64 << 10;
+
+/// A body that never ends: JSON whitespace, which a reader without a cap
+/// keeps reading.
+fn endless() -> Answer {
+    Answer::Endless {
+        status: 200,
+        headers: vec![("Content-Type".into(), "application/json".into())],
+        chunk: vec![b' '; 64 << 10],
+        limit: ENDLESS_LIMIT,
+    }
+}
+
+/// Asserts a refusal of an endless body: a clean failure naming `needle`, in
+/// bounded memory, with the server left far short of its limit.
+#[track_caller]
+fn assert_refused_in_bounded_memory(run: &registry_tests::Run, peak_kib: u64, server: &ScriptedServer, needle: &str) {
+    run.assert_failed_cleanly(needle);
+    assert!(peak_kib < BOUNDED_KIB, "wharf peaked at {peak_kib} KiB reading an endless body\n{run}");
+    let sent = server.endless_bytes_sent();
+    eprintln!("refused an endless body: wharf peaked at {peak_kib} KiB; the server sent {sent} bytes");
+    assert!(sent < ENDLESS_LIMIT / 4, "wharf kept reading: {sent} bytes sent\n{run}");
+}
+
+#[test]
+fn an_endless_token_answer_ends_with_a_clear_error_in_bounded_memory() {
+    // A registry whose challenge names a realm on itself, and the realm answers without end.
+    let server = ScriptedServer::start(IpAddr::V4(Ipv4Addr::LOCALHOST), |request| {
+        if request.path.starts_with("/token") {
+            endless()
+        } else {
+            Answer::challenge(&format!(
+                r#"Bearer realm="http://{}/token",service="s""#,
+                request.header("host").unwrap_or_default()
+            ))
+        }
+    });
+    let env = TestEnv::new();
+    let out = env.path("out.wasm");
+    let mut pull = env.command(wharf_bin());
+    pull.args(["pull", &format!("{}/app:1", server.host()), "-o", out.to_str().unwrap_or_default()]);
+    let (run, peak_kib) = run_with_peak_rss(pull, "");
+    assert_refused_in_bounded_memory(&run, peak_kib, &server, "token server answer from");
+    assert!(run.stderr.contains("over 1048576 bytes"), "{run}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn endless_registry_metadata_ends_with_a_clear_error_in_bounded_memory() {
+    // A component that declares its world; the world's package is found by name through a
+    // wkg registry whose .well-known metadata never ends.
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    let filter = "acme:plugins/filter-plugin";
+    let component = check_example(&env, "fits", filter);
+    let wit = wharf_examples::check_platform_wit();
+    let reference = registry.reference("plugins/filter:1.0.0");
+    let args = ["push", &component, &reference, "--wit", wit.to_str().unwrap_or_default(), "--world", "filter-plugin"];
+    wharf(&args, &env).assert_ok();
+    let metadata = ScriptedServer::start(IpAddr::V4(Ipv4Addr::LOCALHOST), |_| endless());
+    env.write_wkg_config(&format!("[namespace_registries]\nacme = \"{}\"\n", metadata.host()));
+
+    let mut check = env.command(wharf_bin());
+    check.args(["check", &reference]);
+    let (run, peak_kib) = run_with_peak_rss(check, "");
+    let url = format!("registry metadata at http://{}/.well-known/wasm-pkg/registry.json", metadata.host());
+    assert_refused_in_bounded_memory(&run, peak_kib, &metadata, &url);
+    assert!(run.stderr.contains("over 65536 bytes"), "{run}");
 }

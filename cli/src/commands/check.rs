@@ -3,7 +3,7 @@
 use wharf::check::{self, CheckReport, ProblemKind};
 
 use crate::Verdict;
-use crate::args::{Format, OutputArgs, TransportArgs};
+use crate::args::{Format, OutputArgs, TransportArgs, reference_input};
 use crate::output::{self, Failure, OrFail};
 
 /// Check that a component fits a WIT world: it exports everything the world requires, imports
@@ -28,6 +28,9 @@ one than the world requires. 0.0.x and pre-release versions match only exactly.
 For a reference, the artifact's config is read first; when its import and export names already show that
 the component does not fit, that is the answer and the component is not downloaded.
 
+--username and --password-stdin are for the component's registry (for a local component, the registry of
+--wit); a WIT package found by name takes its credentials from the docker config (`wharf login`).
+
 Exit status: 0 fits; 1 does not fit; 2 unreadable input (WIT, component, reference) or usage error.")]
 pub struct Args {
     /// The component: a local .wasm file, or a reference (HOST[:PORT]/REPO[:TAG], oci:PATH[:TAG]).
@@ -49,7 +52,7 @@ pub struct Args {
 /// Runs the command.
 pub async fn run(args: Args) -> Result<Verdict, Failure> {
     let format = args.output.format;
-    let transport = args.transport.options().or_fail(format)?;
+    let transport = args.transport.options_for(main_reference(&args).as_ref(), MAIN_ROLE).or_fail(format)?;
     let target = match &args.wit {
         Some(wit) => check::load_wit_input(wit, &transport)
             .await
@@ -73,6 +76,19 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
         print_report(&args.component, &report);
     }
     Ok(if report.fits { Verdict::Pass } else { Verdict::Fail })
+}
+
+/// What --username is for in `check`, for messages.
+const MAIN_ROLE: &str = "the component (or --wit, when the component is a local file)";
+
+/// The reference whose registry gets --username: the component's, else
+/// (for a local component) the WIT package's. Other registries (a WIT
+/// package found by name, say) use the docker config.
+fn main_reference(args: &Args) -> Option<wharf::Reference> {
+    let in_registry = |r: &wharf::Reference| matches!(r, wharf::Reference::Registry(_));
+    reference_input(&args.component)
+        .filter(in_registry)
+        .or_else(|| args.wit.as_deref().and_then(reference_input).filter(in_registry))
 }
 
 /// Prints a check report as text: one line per problem, the semver pairs, a

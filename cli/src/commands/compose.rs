@@ -10,7 +10,7 @@ use wharf::digest::Digest;
 use wharf::ops::{PushOptions, PushReport};
 
 use crate::Verdict;
-use crate::args::{Format, OutputArgs, TransportArgs};
+use crate::args::{Format, OutputArgs, TransportArgs, reference_input};
 use crate::output::{self, Bars, OrFail};
 
 /// Compose components: from a .wac document (`wharf compose FILE.wac`), or by plugging components into
@@ -36,6 +36,9 @@ The digest each package resolved to is pinned in wharf.lock next to FILE.wac (or
 named without a version keeps its pinned version. When a source that is pinned gives other content
 later, the composition fails and names the package; delete its entry to accept the change. With
 --locked (for CI), a package the lock does not pin as composed is an error and the lock is never written.
+
+--username and --password-stdin are for the registry of --push; packages read from other registries take
+their credentials from the docker config (`wharf login`).
 
 Exit status: 0 composed; 2 the document or a package cannot be read, found or does not fit, a pinned
 digest changed, or a transfer failed (nothing is written or pushed)."
@@ -97,6 +100,9 @@ something. The result is validated, and the same parts give the same bytes.
 --push records the parts in the manifest annotation dev.wharf.composed.parts (a JSON list of
 {role, source, digest}).
 
+--username and --password-stdin are for the registry of --push (without --push, the socket's); parts
+read from other registries take their credentials from the docker config (`wharf login`).
+
 Exit status: 0 composed; 2 a part cannot be read, an export does not fit the import it matches,
 a plug satisfies nothing, or a transfer failed (nothing is written or pushed).")]
 pub struct PlugArgs {
@@ -144,7 +150,9 @@ pub async fn run(args: Args) -> Result<Verdict, crate::output::Failure> {
 }
 
 async fn plug(args: PlugArgs, format: Format) -> Result<Verdict, crate::output::Failure> {
-    let transport = args.transport.options().or_fail(format)?;
+    let main = args.destination.push_reference(format)?.or_else(|| reference_input(&args.socket));
+    let role = "the --push destination (without --push, the socket)";
+    let transport = args.transport.options_for(main.as_ref(), role).or_fail(format)?;
     let delivery = args.destination.delivery(transport, format)?;
 
     let socket = compose::load_part(&args.socket, &delivery.transport).await.or_fail(format)?;
@@ -192,7 +200,8 @@ async fn wac(args: Args, format: Format) -> Result<Verdict, crate::output::Failu
     let Some(file) = args.file else {
         return Err(wharf::Error::Usage("give a .wac file, or use `wharf compose plug`".into())).or_fail(format);
     };
-    let transport = args.transport.options().or_fail(format)?;
+    let main = args.destination.push_reference(format)?;
+    let transport = args.transport.options_for(main.as_ref(), "the --push destination").or_fail(format)?;
     let delivery = args.destination.delivery(transport, format)?;
     let text = std::fs::read_to_string(&file).map_err(|e| wharf::Error::io("cannot read", &file, e)).or_fail(format)?;
     let lock_path = args.lock.unwrap_or_else(|| match file.parent() {
@@ -247,6 +256,11 @@ async fn wac(args: Args, format: Format) -> Result<Verdict, crate::output::Failu
 }
 
 impl Destination {
+    /// The `--push` reference, parsed.
+    fn push_reference(&self, format: Format) -> Result<Option<wharf::Reference>, crate::output::Failure> {
+        self.push.as_deref().map(wharf::Reference::parse).transpose().or_fail(format)
+    }
+
     /// The delivery to these destinations over `transport` (the push reference parsed).
     fn delivery(
         self,

@@ -54,7 +54,7 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
     let dst = wharf::Reference::parse(&args.destination).or_fail(format)?;
     let options = ConvertOptions {
         to: args.to,
-        transport: args.transport.options().or_fail(format)?,
+        transport: args.transport.options_for(Some(&dst), "the destination").or_fail(format)?,
         progress: Bars::for_terminal(format),
     };
     let report = convert::convert(&src, &dst, &options).await.or_fail(format)?;

@@ -42,7 +42,8 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
         ops::inspect_file(path, &build).or_fail(format)?
     } else {
         let reference = wharf::Reference::parse(&args.target).or_fail(format)?;
-        ops::inspect_reference(&reference, &args.transport.options().or_fail(format)?).await.or_fail(format)?
+        let transport = args.transport.options_for(Some(&reference), "the reference").or_fail(format)?;
+        ops::inspect_reference(&reference, &transport).await.or_fail(format)?
     };
     if format == Format::Json {
         output::print_json(&inspection);

@@ -34,10 +34,8 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
     };
     let password = read_password_stdin().or_fail(format)?;
     let credentials = wharf::transport::Credentials { username, password };
-    let mut transport =
-        TransportArgs { username: None, password_stdin: false, ..args.transport }.options().or_fail(format)?;
-    transport.credentials = Some(credentials.clone());
-    let registry = wharf::ops::login(&args.registry, &transport).await.or_fail(format)?;
+    let transport = args.transport.base_options();
+    let registry = wharf::ops::login(&args.registry, &transport, &credentials).await.or_fail(format)?;
     let stored = wharf::credentials::store(&registry, &credentials).or_fail(format)?;
     if format == Format::Json {
         output::print_json(&serde_json::json!({ "registry": registry, "stored": stored }));

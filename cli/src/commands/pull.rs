@@ -52,22 +52,19 @@ fn parse_runtime(s: &str) -> Result<Runtime, String> {
 pub async fn run(args: Args) -> Result<Verdict, Failure> {
     let format = args.output.format;
     let reference = wharf::Reference::parse(&args.reference).or_fail(format)?;
+    let transport = args.transport.options_for(Some(&reference), "the source").or_fail(format)?;
     if let Some(runtime) = args.for_runtime {
         let options = RuntimePullOptions {
             runtime,
             dir: args.output_path.unwrap_or_else(|| PathBuf::from(".")),
-            transport: args.transport.options().or_fail(format)?,
+            transport,
             progress: Bars::for_terminal(format),
         };
         let report = runtime_pull::pull_for(&reference, &options).await.or_fail(format)?;
         print_runtime_report(&report, format);
         return Ok(Verdict::Pass);
     }
-    let options = PullOptions {
-        output: args.output_path,
-        transport: args.transport.options().or_fail(format)?,
-        progress: Bars::for_terminal(format),
-    };
+    let options = PullOptions { output: args.output_path, transport, progress: Bars::for_terminal(format) };
     let report = ops::pull(&reference, &options).await.or_fail(format)?;
     if format == Format::Json {
         output::print_json(&report);

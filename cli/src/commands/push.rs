@@ -99,7 +99,7 @@ async fn fits(
 pub async fn run(args: Args) -> Result<Verdict, Failure> {
     let format = args.output.format;
     let reference = wharf::Reference::parse(&args.reference).or_fail(format)?;
-    let transport = args.transport.options().or_fail(format)?;
+    let transport = args.transport.options_for(Some(&reference), "the destination").or_fail(format)?;
     let target = match &args.wit {
         Some(wit) => match fits(&args.file, wit, args.world.as_deref(), &transport, format).await? {
             Ok(world) => Some(world),

@@ -72,7 +72,7 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
             ModeArg::Both => Mode::Both,
         },
         annotations: args.annotations.into_iter().collect(),
-        transport: args.transport.options().or_fail(format)?,
+        transport: args.transport.options_for(Some(&reference), "the signed reference").or_fail(format)?,
     };
     let report = sign::sign(&reference, &key, &options).await.or_fail(format)?;
     if format == Format::Json {

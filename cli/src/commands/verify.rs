@@ -92,7 +92,7 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
     };
     let options = VerifyOptions {
         annotations: args.annotations.into_iter().collect(),
-        transport: args.transport.options().or_fail(format)?,
+        transport: args.transport.options_for(Some(&reference), "the reference").or_fail(format)?,
     };
     let report = sign::verify_with(&reference, &trust, &options).await.or_fail(format)?;
     let verdict = if report.verified { Verdict::Pass } else { Verdict::Fail };
