@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER};
-use reqwest::{Method, Response, StatusCode};
+use reqwest::{Method, Response, StatusCode, Url};
 use tokio::sync::RwLock;
 
 use crate::auth::{Challenge, Grant, Secret, authorization};
@@ -133,14 +133,6 @@ impl Session {
         }
     }
 
-    /// An absolute URL for a `Location` the registry answered (often a path).
-    async fn absolute(&self, location: &str) -> String {
-        if location.starts_with("http://") || location.starts_with("https://") {
-            return location.to_string();
-        }
-        format!("{}{location}", self.base().await)
-    }
-
     /// Sends a request with a replayable body. The first request of the
     /// session settles the scheme; a `401` brings (or refreshes) the
     /// authorization, and the request is sent once more.
@@ -214,10 +206,10 @@ impl Session {
         request.send().await.map_err(|e| body_error(&e).unwrap_or_else(|| self.request_error(e)))
     }
 
-    /// The header for `url`: none for another host (an upload `Location` may
+    /// The header for `url`: none for another origin (an upload `Location` may
     /// point at blob storage elsewhere; credentials stay with the registry).
     async fn authorization_for(&self, base: &str, url: &str) -> Option<HeaderValue> {
-        if !url.starts_with(&format!("{base}/")) {
+        if !same_origin(base, url) {
             return None;
         }
         self.link.read().await.grant.header()
@@ -368,22 +360,28 @@ impl Session {
         self.location(&response, digest).await
     }
 
+    /// The upload URL an answer's `Location` names, resolved against the
+    /// request's URL as RFC 3986 says: registries send absolute URLs, absolute
+    /// paths, and paths relative to the request (`UUID?_state=...`, `../uploads/...`).
     async fn location(&self, response: &Response, digest: &Digest) -> Result<String> {
-        match response.headers().get(LOCATION).and_then(|v| v.to_str().ok()) {
-            Some(location) => Ok(self.absolute(location).await),
-            None => Err(Error::Registry {
-                registry: self.registry.clone(),
-                status: format!("HTTP {}", response.status().as_u16()),
-                message: format!("the upload of blob {digest} got no Location to send it to"),
-            }),
-        }
+        let problem = |message: String| Error::Registry {
+            registry: self.registry.clone(),
+            status: format!("HTTP {}", response.status().as_u16()),
+            message,
+        };
+        let Some(location) = response.headers().get(LOCATION) else {
+            return Err(problem(format!("the upload of blob {digest} got no Location to send it to")));
+        };
+        let resolved = location.to_str().ok().and_then(|text| resolve(response.url(), text));
+        resolved.map(String::from).ok_or_else(|| {
+            problem(format!("the upload of blob {digest} got a Location that is not a URL: {location:?}"))
+        })
     }
 
     /// Sends `body` (all `size` bytes) to the upload at `location` in one
     /// streamed `PUT ?digest=` (a monolithic upload: the fewest round trips).
     pub async fn finish_upload(&self, location: &str, digest: &Digest, size: u64, body: reqwest::Body) -> Result<()> {
-        let separator = if location.contains('?') { '&' } else { '?' };
-        let url = format!("{location}{separator}digest={digest}");
+        let url = with_digest(location, digest);
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
         headers.insert(CONTENT_LENGTH, HeaderValue::from(size));
@@ -427,8 +425,7 @@ impl Session {
 
     /// Completes a chunked upload (`PUT ?digest=` with no body).
     pub async fn close_upload(&self, location: &str, digest: &Digest) -> Result<()> {
-        let separator = if location.contains('?') { '&' } else { '?' };
-        let url = format!("{location}{separator}digest={digest}");
+        let url = with_digest(location, digest);
         let response = self.send(Method::PUT, Target::Url(&url), HeaderMap::new(), Body::Empty).await?;
         if response.status().is_success() { Ok(()) } else { Err(self.upload_failure(response, digest).await) }
     }
@@ -476,23 +473,12 @@ impl Session {
             if !response.status().is_success() {
                 return Err(self.failure(response, &what).await);
             }
-            next = self.next_page(response.headers()).await;
+            next = next_page(response.url(), response.headers());
             let bytes = self.document(response, &what).await?;
             let list: TagList = serde_json::from_slice(&bytes).map_err(|e| Error::malformed(what.clone(), e))?;
             tags.extend(list.tags.unwrap_or_default());
         }
         Ok(tags)
-    }
-
-    /// The absolute URL of the next page a `Link: <URL>; rel="next"` header names, if any.
-    async fn next_page(&self, headers: &HeaderMap) -> Option<String> {
-        let link = headers.get(reqwest::header::LINK)?.to_str().ok()?;
-        let (target, params) = link.split_once(';')?;
-        if !params.contains("rel=\"next\"") && !params.contains("rel=next") {
-            return None;
-        }
-        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
-        Some(self.absolute(target).await)
     }
 
     /// Reads a document answer (manifest, index), refusing more than [`MAX_DOCUMENT_SIZE`].
@@ -510,6 +496,45 @@ impl Session {
             ),
             CappedError::Request(e) => self.request_error(e),
         }
+    }
+}
+
+/// The absolute URL of the next page a `Link: <URL>; rel="next"` header names,
+/// if any, resolved against the URL of the page that named it.
+fn next_page(page: &Url, headers: &HeaderMap) -> Option<String> {
+    let link = headers.get(reqwest::header::LINK)?.to_str().ok()?;
+    let (target, params) = link.split_once(';')?;
+    if !params.contains("rel=\"next\"") && !params.contains("rel=next") {
+        return None;
+    }
+    let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+    resolve(page, target).map(String::from)
+}
+
+/// `reference` (a `Location` or `Link` target) resolved against `base`, the
+/// URL of the request it answered; only `http` and `https` results count.
+fn resolve(base: &Url, reference: &str) -> Option<Url> {
+    base.join(reference).ok().filter(|url| matches!(url.scheme(), "http" | "https"))
+}
+
+/// Whether `url` has the origin (scheme, host, port) of `base`.
+fn same_origin(base: &str, url: &str) -> bool {
+    match (Url::parse(base), Url::parse(url)) {
+        (Ok(base), Ok(url)) => base.origin() == url.origin(),
+        _ => false,
+    }
+}
+
+/// The upload URL `location` with `digest=` added to its query, as the last
+/// request of an upload needs it.
+fn with_digest(location: &str, digest: &Digest) -> String {
+    match Url::parse(location) {
+        Ok(mut url) => {
+            url.query_pairs_mut().append_pair("digest", digest.as_str());
+            url.into()
+        }
+        // Every upload URL went through `resolve`; kept whole for an error to name otherwise.
+        Err(_) => format!("{location}{}digest={digest}", if location.contains('?') { '&' } else { '?' }),
     }
 }
 
@@ -593,6 +618,40 @@ fn error_envelope(body: &[u8]) -> (Option<String>, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locations_resolve_against_the_request() {
+        let request = Url::parse("http://r.example:5000/v2/a/b/blobs/uploads/").expect("url");
+        let resolved = |l: &str| resolve(&request, l).map(String::from);
+        assert_eq!(resolved("u1?_state=x").as_deref(), Some("http://r.example:5000/v2/a/b/blobs/uploads/u1?_state=x"));
+        assert_eq!(resolved("../uploads/u2").as_deref(), Some("http://r.example:5000/v2/a/b/blobs/uploads/u2"));
+        assert_eq!(
+            resolved("/v2/a/b/blobs/uploads/u3").as_deref(),
+            Some("http://r.example:5000/v2/a/b/blobs/uploads/u3")
+        );
+        assert_eq!(resolved("https://blobs.example/u4").as_deref(), Some("https://blobs.example/u4"));
+        assert_eq!(resolved("//blobs.example/u5").as_deref(), Some("http://blobs.example/u5"));
+        assert_eq!(resolved("file:///etc/passwd"), None);
+        assert_eq!(resolved("http://[::1"), None);
+    }
+
+    #[test]
+    fn only_the_same_origin_gets_credentials() {
+        let base = "https://r.example";
+        assert!(same_origin(base, "https://r.example/v2/x"));
+        assert!(same_origin(base, "https://r.example:443/v2/x"));
+        assert!(!same_origin(base, "http://r.example/v2/x"));
+        assert!(!same_origin(base, "https://r.example.evil/v2/x"));
+        assert!(!same_origin(base, "https://r.example@evil.example/v2/x"));
+        assert!(!same_origin(base, "not a url"));
+    }
+
+    #[test]
+    fn digests_join_the_upload_query() {
+        let digest: Digest = format!("sha256:{}", "a".repeat(64)).parse().expect("digest");
+        let joined = with_digest("http://r/v2/x/blobs/uploads/u?_state=s", &digest);
+        assert_eq!(joined, format!("http://r/v2/x/blobs/uploads/u?_state=s&digest=sha256%3A{}", "a".repeat(64)));
+    }
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {

@@ -2,7 +2,7 @@
 //! transient ones are retried and the result is exact; persistent ones end
 //! with a clear error and nothing written at the destination.
 
-use registry_tests::fault_proxy::{Fault, FaultProxy, Rule};
+use registry_tests::fault_proxy::{Fault, FaultProxy, Relative, Rule};
 use registry_tests::{Registry, RegistryOptions, TestEnv, registry_get, sha256_digest, wharf, wharf_stdin};
 
 fn rule(method: &str, path: &str, times: usize, fault: Fault) -> Rule {
@@ -249,4 +249,55 @@ fn a_failed_chunk_resumes_from_the_offset_the_registry_reports() {
     let out = env.path("back.wasm");
     wharf(&["pull", &registry.reference("chunked/app:1"), "-o", out.to_str().unwrap_or_default()], &env).assert_ok();
     assert_eq!(std::fs::read(&out).expect("pulled"), bytes);
+}
+
+#[test]
+fn relative_upload_locations_are_resolved_against_the_request() {
+    let registry = Registry::start();
+    let proxy = FaultProxy::start(&registry.host());
+    let env = TestEnv::new();
+    let (file, bytes) = component(&env);
+    let rewritten = |proxy: &FaultProxy| -> Vec<String> {
+        proxy
+            .log()
+            .into_iter()
+            .filter_map(|l| l.split_once("Location rewritten to ").map(|(_, r)| r.to_string()))
+            .collect()
+    };
+
+    // Upload sessions answered with `UUID?_state=...`: no `/`, no `v2/`, relative to `.../blobs/uploads/`.
+    proxy.add(rule("POST", "/blobs/uploads/", 100, Fault::RelativeLocation(Relative::SameDirectory)));
+    wharf(&["push", &file, &format!("{}/relative/app:1", proxy.host())], &env).assert_ok();
+    let locations = rewritten(&proxy);
+    assert_eq!(locations.len(), 2, "config and layer: {:#?}", proxy.log());
+    assert!(locations.iter().all(|l| !l.starts_with('/') && !l.contains("v2/")), "{locations:#?}");
+    let out = env.path("back.wasm");
+    wharf(&["pull", &registry.reference("relative/app:1"), "-o", out.to_str().unwrap_or_default()], &env).assert_ok();
+    assert_eq!(std::fs::read(&out).expect("pulled"), bytes);
+
+    // Chunked: the session through `../uploads/UUID?...`, every chunk's answer relative to the chunk's URL.
+    proxy.clear();
+    proxy.clear_log();
+    proxy.add(rule("POST", "/blobs/uploads/", 100, Fault::RelativeLocation(Relative::ParentDirectory)));
+    proxy.add(rule("PATCH", "/blobs/uploads/", 100, Fault::RelativeLocation(Relative::SameDirectory)));
+    let target = format!("{}/relative/chunked:1", proxy.host());
+    wharf(&["push", &file, &target, "--upload-chunk-size", "262144"], &env).assert_ok();
+    let locations = rewritten(&proxy);
+    assert!(locations.iter().any(|l| l.starts_with("../uploads/")), "{locations:#?}");
+    // Two upload sessions; the layer's chunks (the config fits in one `PUT`).
+    assert_eq!(locations.len(), 2 + bytes.len().div_ceil(262_144), "{:#?}", proxy.log());
+    std::fs::remove_file(&out).expect("remove");
+    wharf(&["pull", &registry.reference("relative/chunked:1"), "-o", out.to_str().unwrap_or_default()], &env)
+        .assert_ok();
+    assert_eq!(std::fs::read(&out).expect("pulled"), bytes);
+
+    // A blob download redirected with a relative `Location` (`./` keeps `sha256:` from reading as a scheme).
+    proxy.clear();
+    let layer = sha256_digest(&bytes);
+    proxy.add(rule("GET", &format!("/blobs/{layer}"), 1, Fault::RedirectTo(format!("../blobs/./{layer}?moved=1"))));
+    std::fs::remove_file(&out).expect("remove");
+    let via_proxy = format!("{}/relative/app:1", proxy.host());
+    wharf(&["pull", &via_proxy, "-o", out.to_str().unwrap_or_default()], &env).assert_ok();
+    assert_eq!(std::fs::read(&out).expect("pulled"), bytes);
+    assert!(proxy.log().iter().any(|l| l.contains("?moved=1 -> forwarded")), "{:#?}", proxy.log());
 }
