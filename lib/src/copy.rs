@@ -7,6 +7,10 @@
 //! diamond, would otherwise cost work exponential in its depth. The walk's
 //! signatures share the record, so blobs they have in common with the
 //! artifact are not checked twice either.
+//!
+//! Retries are the stores' business (a registry store retries every request
+//! under one policy, see [`crate::distribution`]); the walk hands a
+//! destination a way to open a blob again, so an upload can start over.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -18,7 +22,6 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, successors};
 use crate::reference::Selector;
-use crate::retry::RetryPolicy;
 use crate::store::{ByteStream, ReadStore, ReferrerIndexing, Store};
 
 /// Receives transfer events; the CLI draws progress bars from them.
@@ -56,19 +59,11 @@ pub struct CopyOptions {
     /// (made findable at the destination through its referrers API or a
     /// rebuilt fallback tag index) and its legacy `sha256-<hex>.sig` manifest.
     pub with_signatures: bool,
-    /// How transient failures (broken connections, 5xx, 429) are retried.
-    pub retry: RetryPolicy,
 }
 
 impl Default for CopyOptions {
     fn default() -> Self {
-        CopyOptions {
-            tags: Vec::new(),
-            concurrency: 4,
-            progress: None,
-            with_signatures: false,
-            retry: RetryPolicy::default(),
-        }
+        CopyOptions { tags: Vec::new(), concurrency: 4, progress: None, with_signatures: false }
     }
 }
 
@@ -215,14 +210,14 @@ impl Walk<'_> {
         if !self.first_visit(desc) && tags.is_empty() {
             return Ok(());
         }
-        let bytes = self.options.retry.run(|| self.src.fetch_bytes(desc)).await?;
+        let bytes = self.src.fetch_bytes(desc).await?;
         self.children(desc, &bytes, depth).await?;
         let is_root = depth == 0;
         if !is_root && self.dst.exists(desc).await? {
             self.record(desc, Outcome::Skipped);
             return Ok(());
         }
-        self.options.retry.run(|| self.dst.push_manifest(desc, bytes.clone(), tags)).await?;
+        self.dst.push_manifest(desc, bytes, tags).await?;
         self.record(desc, Outcome::Copied);
         Ok(())
     }
@@ -307,16 +302,11 @@ impl Walk<'_> {
         if let Some(p) = &self.options.progress {
             p.started(desc);
         }
-        // Each attempt reopens the source; the destination verifies digest and size as it reads.
-        let attempt = || async {
-            let stream = self.with_progress(desc, self.src.fetch(desc).await?);
-            if self.src.vouches_for_content() {
-                self.dst.push_vouched(desc, stream).await
-            } else {
-                self.dst.push(desc, stream).await
-            }
+        // Opened again for each attempt the destination makes; it verifies digest and size as it reads.
+        let open = || -> futures::future::BoxFuture<'_, Result<ByteStream>> {
+            Box::pin(async { Ok(self.with_progress(desc, self.src.fetch(desc).await?)) })
         };
-        self.options.retry.run(attempt).await?;
+        self.dst.push_reopening(desc, &open, self.src.vouches_for_content()).await?;
         self.record(desc, Outcome::Copied);
         Ok(())
     }

@@ -4,9 +4,11 @@
 //! `Connection: close`. Rules, matched in order by method and path, replace
 //! the forwarding for their first `times` matches: answer with a status
 //! (optionally with headers such as `Retry-After`), cut the response body short
-//! and reset, flip a byte of the body, redirect, or rewrite the `Location`
-//! the registry sent into a relative one. Everything that happened is logged.
+//! and reset, flip a byte of the body, redirect, rewrite the `Location` the
+//! registry sent into a relative one, replace text in the answer's head, or do
+//! any of these to every other request. Everything that happened is logged.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,6 +36,24 @@ pub enum Fault {
     /// Forward, then rewrite the answer's `Location` (an upload URL) into a
     /// reference relative to the request's path, as some registries send it.
     RelativeLocation(Relative),
+    /// Forward, then replace every occurrence of the first text in the
+    /// answer's head by the second (to send a client to another proxy, say,
+    /// through the realm of a `WWW-Authenticate` challenge).
+    ReplaceInHead(String, String),
+    /// Apply the fault to every other request of each method and path (the
+    /// first, third, ...; the others pass), the query left out (an upload's
+    /// `_state` changes with every answer). Counted per method and path, not
+    /// across all requests: with one shared count, requests running side by
+    /// side would take each other's passing turn and the outcome would depend
+    /// on timing. Build it with [`Fault::every_other`].
+    EveryOther(Box<Fault>, HashMap<String, usize>),
+}
+
+impl Fault {
+    /// [`Fault::EveryOther`] over `fault`.
+    pub fn every_other(fault: Fault) -> Fault {
+        Fault::EveryOther(Box::new(fault), HashMap::new())
+    }
 }
 
 /// How [`Fault::RelativeLocation`] writes the `Location`.
@@ -190,6 +210,15 @@ fn serve(client: TcpStream, upstream: &str, rules: &Mutex<Vec<Rule>>, log: &Mute
             }
             None => push_log(log, format!("{line} -> forwarded (no Location to rewrite)")),
         },
+        Some(Fault::ReplaceInHead(from, to)) => {
+            let text = String::from_utf8_lossy(&head).into_owned();
+            if text.contains(&from) {
+                head = text.replace(&from, &to).into_bytes();
+                push_log(log, format!("{line} -> fault: {from} replaced by {to} in the head"));
+            } else {
+                push_log(log, format!("{line} -> forwarded"));
+            }
+        }
         Some(Fault::CutBodyAfter(n)) => {
             client.write_all(&head)?;
             client.write_all(&body[..n.min(body.len())])?;
@@ -236,6 +265,17 @@ fn take_fault(rules: &Mutex<Vec<Rule>>, request: &Request) -> Option<Fault> {
         Fault::After(pass, inner) => {
             if *pass > 0 {
                 *pass -= 1;
+                return None;
+            }
+            let inner = (**inner).clone();
+            rule.times -= 1;
+            Some(inner)
+        }
+        Fault::EveryOther(inner, seen) => {
+            let path = request.path.split('?').next().unwrap_or_default();
+            let count = seen.entry(format!("{} {path}", request.method)).or_insert(0);
+            *count += 1;
+            if *count % 2 == 0 {
                 return None;
             }
             let inner = (**inner).clone();
