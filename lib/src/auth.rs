@@ -336,7 +336,7 @@ async fn fetch_token(
     }
     let what = format!("token server answer from {}", without_query(realm));
     let body = read_capped(answer, MAX_TOKEN_ANSWER).await.map_err(|e| match e {
-        CappedError::TooLarge => {
+        CappedError::TooLarge(_) => {
             Error::malformed(&what, format!("it is over {MAX_TOKEN_ANSWER} bytes, more than wharf reads for a token"))
         }
         CappedError::Request(e) => unreachable(e),

@@ -1,7 +1,18 @@
 //! The one graph walk behind push, pull and copy: children before parents,
 //! blobs the destination has are skipped, same-registry blobs are mounted,
 //! everything else is streamed through a digest check, and the root goes last.
+//!
+//! Each node is visited once per walk, however many parents list it: a
+//! hostile (or merely generous) graph of indexes that share children, a
+//! diamond, would otherwise cost work exponential in its depth. The walk's
+//! signatures share the record, so blobs they have in common with the
+//! artifact are not checked twice either.
+//!
+//! Retries are the stores' business (a registry store retries every request
+//! under one policy, see [`crate::distribution`]); the walk hands a
+//! destination a way to open a blob again, so an upload can start over.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use futures::{StreamExt, TryStreamExt};
@@ -11,7 +22,6 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, successors};
 use crate::reference::Selector;
-use crate::retry::RetryPolicy;
 use crate::store::{ByteStream, ReadStore, ReferrerIndexing, Store};
 
 /// Receives transfer events; the CLI draws progress bars from them.
@@ -49,19 +59,11 @@ pub struct CopyOptions {
     /// (made findable at the destination through its referrers API or a
     /// rebuilt fallback tag index) and its legacy `sha256-<hex>.sig` manifest.
     pub with_signatures: bool,
-    /// How transient failures (broken connections, 5xx, 429) are retried.
-    pub retry: RetryPolicy,
 }
 
 impl Default for CopyOptions {
     fn default() -> Self {
-        CopyOptions {
-            tags: Vec::new(),
-            concurrency: 4,
-            progress: None,
-            with_signatures: false,
-            retry: RetryPolicy::default(),
-        }
+        CopyOptions { tags: Vec::new(), concurrency: 4, progress: None, with_signatures: false }
     }
 }
 
@@ -118,6 +120,9 @@ struct Walk<'a> {
     dst: &'a dyn Store,
     options: &'a CopyOptions,
     report: Mutex<CopyReport>,
+    /// The nodes this walk has taken on, by digest and by kind (a registry
+    /// keeps manifests and blobs apart, so the same bytes as both are two nodes).
+    visited: Mutex<HashSet<(Digest, bool)>>,
 }
 
 /// Copies the graph under `root` from `src` to `dst` and tags the root.
@@ -127,26 +132,35 @@ pub async fn copy(
     dst: &dyn Store,
     options: &CopyOptions,
 ) -> Result<CopyReport> {
-    let walk = Walk { src, dst, options, report: Mutex::new(CopyReport::default()) };
-    if walk.root_is_current(root).await {
-        walk.record(root, Outcome::Skipped);
-    } else {
-        walk.manifest(root, true).await?;
-    }
+    let walk =
+        Walk { src, dst, options, report: Mutex::new(CopyReport::default()), visited: Mutex::new(HashSet::new()) };
+    walk.root(root, &options.tags).await?;
     let signatures = if options.with_signatures { Some(walk.signatures(root).await?) } else { None };
     let mut report = walk.report.into_inner().unwrap_or_default();
-    if let Some(signatures) = signatures {
-        report.signatures = Some(signatures.0);
-        let legacy = signatures.1;
-        report.copied.extend(legacy.copied);
-        report.skipped.extend(legacy.skipped);
-        report.mounted.extend(legacy.mounted);
-        report.bytes_copied += legacy.bytes_copied;
-    }
+    report.signatures = signatures;
     Ok(report)
 }
 
 impl Walk<'_> {
+    /// True the first time the walk meets `desc`; false when it has taken it on before.
+    fn first_visit(&self, desc: &Descriptor) -> bool {
+        match self.visited.lock() {
+            Ok(mut visited) => visited.insert((desc.digest.clone(), desc.is_manifest())),
+            // A poisoned lock only means another task panicked; visiting again is safe.
+            Err(_) => true,
+        }
+    }
+
+    /// Copies the graph under `root` and points `tags` at it, unless they point at it already.
+    async fn root(&self, root: &Descriptor, tags: &[String]) -> Result<()> {
+        if self.root_is_current(root, tags).await {
+            self.first_visit(root);
+            self.record(root, Outcome::Skipped);
+            return Ok(());
+        }
+        self.node(root, tags, 0).await
+    }
+
     fn record(&self, desc: &Descriptor, outcome: Outcome) {
         if let Ok(mut r) = self.report.lock() {
             let list = match outcome {
@@ -167,11 +181,11 @@ impl Walk<'_> {
     /// True when every tag already points at `root` in the destination: a
     /// registry accepts a manifest only once its blobs are there, so nothing
     /// below it needs checking, and a re-push costs one lookup per tag.
-    async fn root_is_current(&self, root: &Descriptor) -> bool {
-        if self.options.tags.is_empty() {
+    async fn root_is_current(&self, root: &Descriptor, tags: &[String]) -> bool {
+        if tags.is_empty() {
             return false;
         }
-        for tag in &self.options.tags {
+        for tag in tags {
             match self.dst.resolve(&Selector::Tag(tag.clone())).await {
                 Ok(found) if found.digest == root.digest => {}
                 _ => return false,
@@ -180,14 +194,11 @@ impl Walk<'_> {
         true
     }
 
-    /// Copies a manifest or index: children first (always checked, even when
-    /// the manifest exists, so a half-copied graph heals), then the node.
-    async fn manifest(&self, desc: &Descriptor, is_root: bool) -> Result<()> {
-        self.node(desc, is_root, 0).await
-    }
-
-    /// [`Walk::manifest`] at nesting `depth` (0 for the root).
-    async fn node(&self, desc: &Descriptor, is_root: bool, depth: usize) -> Result<()> {
+    /// Copies a manifest or index at nesting `depth` (0 for a root), pointing
+    /// `tags` at it: children first (always checked, even when the manifest
+    /// exists, so a half-copied graph heals), then the node. A node the walk
+    /// has taken on before is done (a root still gets its tags).
+    async fn node(&self, desc: &Descriptor, tags: &[String], depth: usize) -> Result<()> {
         if depth > MAX_NESTING {
             return Err(Error::malformed(
                 format!("index {}", desc.digest),
@@ -196,14 +207,17 @@ impl Walk<'_> {
                 ),
             ));
         }
-        let bytes = self.options.retry.run(|| self.src.fetch_bytes(desc)).await?;
+        if !self.first_visit(desc) && tags.is_empty() {
+            return Ok(());
+        }
+        let bytes = self.src.fetch_bytes(desc).await?;
         self.children(desc, &bytes, depth).await?;
-        let tags: &[String] = if is_root { &self.options.tags } else { &[] };
+        let is_root = depth == 0;
         if !is_root && self.dst.exists(desc).await? {
             self.record(desc, Outcome::Skipped);
             return Ok(());
         }
-        self.options.retry.run(|| self.dst.push_manifest(desc, bytes.clone(), tags)).await?;
+        self.dst.push_manifest(desc, bytes, tags).await?;
         self.record(desc, Outcome::Copied);
         Ok(())
     }
@@ -221,7 +235,7 @@ impl Walk<'_> {
             .try_collect::<Vec<()>>()
             .await?;
         for child in &manifests {
-            Box::pin(self.node(child, false, depth + 1)).await?;
+            Box::pin(self.node(child, &[], depth + 1)).await?;
         }
         Ok(())
     }
@@ -230,12 +244,16 @@ impl Walk<'_> {
     /// lists (referrers API or fallback tag), pushed as a referrer at the
     /// destination (which lists it through its referrers API or adds it to
     /// its own fallback index), then the legacy `.sig` manifest under its tag.
-    /// Returns the summary and the report of the `.sig` copy.
-    async fn signatures(&self, root: &Descriptor) -> Result<(SignaturesCopied, CopyReport)> {
+    /// Both are walked as part of this walk: what the artifact's graph
+    /// already covered is not visited again.
+    async fn signatures(&self, root: &Descriptor) -> Result<SignaturesCopied> {
         let mut out = SignaturesCopied::default();
         for entry in self.src.referrers(&root.digest).await? {
             if !entry.is_manifest() {
                 out.other_referrers_skipped += 1;
+                continue;
+            }
+            if !self.first_visit(&entry) {
                 continue;
             }
             let bytes = self.src.fetch_bytes(&entry).await?;
@@ -256,19 +274,21 @@ impl Walk<'_> {
             out.referrers.push(ReferrerCopied { digest: entry.digest.clone(), indexed });
         }
         let tag = crate::sign::legacy_tag(&root.digest);
-        let legacy = match self.src.resolve(&Selector::Tag(tag.clone())).await {
+        match self.src.resolve(&Selector::Tag(tag.clone())).await {
             Ok(desc) => {
-                let options = CopyOptions { tags: vec![tag.clone()], with_signatures: false, ..self.options.clone() };
+                Box::pin(self.root(&desc, std::slice::from_ref(&tag))).await?;
                 out.legacy_tag = Some(tag);
-                Box::pin(copy(self.src, &desc, self.dst, &options)).await?
             }
-            Err(Error::NotFound { .. }) => CopyReport::default(),
+            Err(Error::NotFound { .. }) => {}
             Err(e) => return Err(e),
-        };
-        Ok((out, legacy))
+        }
+        Ok(out)
     }
 
     async fn blob(&self, desc: &Descriptor) -> Result<()> {
+        if !self.first_visit(desc) {
+            return Ok(());
+        }
         if self.dst.exists(desc).await? {
             self.record(desc, Outcome::Skipped);
             return Ok(());
@@ -282,16 +302,11 @@ impl Walk<'_> {
         if let Some(p) = &self.options.progress {
             p.started(desc);
         }
-        // Each attempt reopens the source; the destination verifies digest and size as it reads.
-        let attempt = || async {
-            let stream = self.with_progress(desc, self.src.fetch(desc).await?);
-            if self.src.vouches_for_content() {
-                self.dst.push_vouched(desc, stream).await
-            } else {
-                self.dst.push(desc, stream).await
-            }
+        // Opened again for each attempt the destination makes; it verifies digest and size as it reads.
+        let open = || -> futures::future::BoxFuture<'_, Result<ByteStream>> {
+            Box::pin(async { Ok(self.with_progress(desc, self.src.fetch(desc).await?)) })
         };
-        self.options.retry.run(attempt).await?;
+        self.dst.push_reopening(desc, &open, self.src.vouches_for_content()).await?;
         self.record(desc, Outcome::Copied);
         Ok(())
     }

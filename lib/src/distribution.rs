@@ -19,18 +19,32 @@
 //! Authentication follows the registry's challenge ([`crate::auth`]): the
 //! first `401` brings it, and a later one (an expired token) fetches a new
 //! token once; the request is repeated when its body can be sent again.
+//!
+//! Every request goes through [`Session::send`], which applies the one retry
+//! policy ([`crate::retry`]) to all of them: manifests, configs, blobs,
+//! existence checks, referrers, tag lists, upload sessions, mounts, and the
+//! token requests an attempt makes on the way. A document is fetched and read
+//! as one attempt ([`Session::get_document`]), so a connection cut mid-body is
+//! retried like a refused one; a blob download resumes where the cut came
+//! ([`Session::blob_stream`]). Two kinds of request are left to their caller:
+//! a chunk `PATCH`, which may have landed in part (the store asks the registry
+//! where to go on), and a streamed upload, whose body cannot be sent again (the
+//! store opens its source again and sends it to the same upload session when
+//! the registry holds nothing of it, else to a new one).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER};
-use reqwest::{Method, Response, StatusCode};
+use reqwest::{Method, Response, StatusCode, Url};
 use tokio::sync::RwLock;
 
 use crate::auth::{Challenge, Grant, Secret, authorization};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::manifest::MAX_DOCUMENT_SIZE;
+use crate::retry::{Attempts, RetryPolicy};
 use crate::transport::{Scheme, api_host};
 use crate::transport::{certificate_problem, describe_request_error};
 
@@ -53,6 +67,7 @@ pub struct Session {
     schemes: Vec<Scheme>,
     secret: Secret,
     scopes: Vec<String>,
+    retry: RetryPolicy,
     link: RwLock<Link>,
 }
 
@@ -104,8 +119,14 @@ impl Session {
             schemes,
             secret,
             scopes,
+            retry: RetryPolicy::default(),
             link: RwLock::new(Link::default()),
         }
+    }
+
+    /// The retry policy every request of the session follows.
+    pub fn retry(&self) -> RetryPolicy {
+        self.retry
     }
 
     /// The scheme in use, once a request got through.
@@ -133,21 +154,40 @@ impl Session {
         }
     }
 
-    /// An absolute URL for a `Location` the registry answered (often a path).
-    async fn absolute(&self, location: &str) -> String {
-        if location.starts_with("http://") || location.starts_with("https://") {
-            return location.to_string();
+    /// Sends a request with a replayable body under the session's retry
+    /// policy: a failure to connect, a connection that broke, or an answer
+    /// that means "not now" (5xx, 408, 429, waiting as its `Retry-After`
+    /// asks) is tried again until the attempts run out; then the last answer
+    /// (or error) is returned. A chunk `PATCH` is sent once: it may have
+    /// landed in part, and the store resumes it from the registry's offset.
+    pub async fn send(&self, method: Method, target: Target<'_>, headers: HeaderMap, body: Body) -> Result<Response> {
+        let policy = if method == Method::PATCH { RetryPolicy::once() } else { self.retry };
+        let mut attempts = policy.attempts();
+        loop {
+            let result = self.attempt(&method, &target, &headers, &body).await;
+            let again = match &result {
+                Ok(response) => attempts.again_after_answer(response.status(), retry_after(response.headers())).await,
+                Err(error) => self.again(&mut attempts, error).await,
+            };
+            if !again {
+                return result;
+            }
         }
-        format!("{}{location}", self.base().await)
     }
 
-    /// Sends a request with a replayable body. The first request of the
-    /// session settles the scheme; a `401` brings (or refreshes) the
-    /// authorization, and the request is sent once more.
-    pub async fn send(&self, method: Method, target: Target<'_>, headers: HeaderMap, body: Body) -> Result<Response> {
+    /// One attempt at a request. The first request of the session settles the
+    /// scheme; a `401` brings (or refreshes) the authorization (a token request,
+    /// part of this attempt), and the request is sent once more.
+    async fn attempt(
+        &self,
+        method: &Method,
+        target: &Target<'_>,
+        headers: &HeaderMap,
+        body: &Body,
+    ) -> Result<Response> {
         let mut authorized_again = false;
         loop {
-            let response = self.send_once(&method, &target, &headers, &body).await?;
+            let response = self.send_once(method, target, headers, body).await?;
             if response.status() == StatusCode::UNAUTHORIZED && !authorized_again && self.reauthorize(&response).await?
             {
                 authorized_again = true;
@@ -155,6 +195,47 @@ impl Session {
             }
             return Ok(response);
         }
+    }
+
+    /// `GET`s `target` and reads the whole answer, at most `cap` bytes. The
+    /// request and the read are one attempt under the retry policy, so a
+    /// connection cut mid-body is retried like a refused one. A non-success
+    /// answer becomes an error about `what` (404: not found).
+    pub async fn get_document(&self, target: Target<'_>, headers: HeaderMap, what: &str, cap: u64) -> Result<Document> {
+        let mut attempts = self.retry.attempts();
+        loop {
+            let result = match self.attempt(&Method::GET, &target, &headers, &Body::Empty).await {
+                Ok(response) if response.status().is_success() => self.read_document(response, what, cap).await,
+                Ok(response) => {
+                    if attempts.again_after_answer(response.status(), retry_after(response.headers())).await {
+                        continue;
+                    }
+                    return Err(self.failure(response, what).await);
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                Err(e) if self.again(&mut attempts, &e).await => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// [`Attempts::again`], except for a registry that has not answered once
+    /// in this session and cannot be reached: it is down, or the address is
+    /// wrong, and that is said at once. Once it has answered, a connection
+    /// that fails is a transient failure (a restart, a load balancer).
+    async fn again(&self, attempts: &mut Attempts, error: &Error) -> bool {
+        if matches!(error, Error::Unreachable { .. }) && self.link.read().await.base.is_none() {
+            return false;
+        }
+        attempts.again(error).await
+    }
+
+    async fn read_document(&self, response: Response, what: &str, cap: u64) -> Result<Document> {
+        let (url, headers) = (response.url().clone(), response.headers().clone());
+        let bytes = read_capped(response, cap).await.map_err(|e| self.document_error(e, what))?;
+        Ok(Document { url, headers, bytes })
     }
 
     async fn send_once(
@@ -214,10 +295,10 @@ impl Session {
         request.send().await.map_err(|e| body_error(&e).unwrap_or_else(|| self.request_error(e)))
     }
 
-    /// The header for `url`: none for another host (an upload `Location` may
+    /// The header for `url`: none for another origin (an upload `Location` may
     /// point at blob storage elsewhere; credentials stay with the registry).
     async fn authorization_for(&self, base: &str, url: &str) -> Option<HeaderValue> {
-        if !url.starts_with(&format!("{base}/")) {
+        if !same_origin(base, url) {
             return None;
         }
         self.link.read().await.grant.header()
@@ -319,6 +400,17 @@ impl Session {
         if response.status().is_success() { Ok(response) } else { Err(self.failure(response, what).await) }
     }
 
+    /// `GET` a manifest by tag or digest, accepting `accept`, read whole
+    /// (at most [`MAX_DOCUMENT_SIZE`]) under the retry policy.
+    pub async fn manifest_bytes(&self, reference: &str, accept: &[&str], what: &str) -> Result<Bytes> {
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_str(&accept.join(", ")) {
+            headers.insert(reqwest::header::ACCEPT, value);
+        }
+        let target = Target::Api(format!("manifests/{reference}"));
+        Ok(self.get_document(target, headers, what, MAX_DOCUMENT_SIZE).await?.bytes)
+    }
+
     /// `PUT` a manifest under `reference` (tag or digest). Returns the
     /// registry's `OCI-Subject` header, if it sent one.
     pub async fn put_manifest(&self, reference: &str, media_type: &str, bytes: Bytes) -> Result<Option<String>> {
@@ -347,6 +439,62 @@ impl Session {
         }
     }
 
+    /// A small blob (a config, a signature's payload) read whole, at most
+    /// `cap` bytes, under the retry policy. Not checked against its digest here.
+    pub async fn blob_bytes(&self, digest: &Digest, cap: u64) -> Result<Bytes> {
+        let target = Target::Api(format!("blobs/{digest}"));
+        Ok(self.get_document(target, HeaderMap::new(), &format!("blob {digest}"), cap).await?.bytes)
+    }
+
+    /// A blob's content as a stream that outlives broken connections: when
+    /// the body fails part-way (a reset, a read that timed out), the rest is
+    /// asked for with `Range: bytes=N-` and the stream goes on, within one
+    /// budget of the retry policy; a registry that answers the range with the
+    /// whole blob has what was already read skipped. Not checked against its
+    /// digest here (callers wrap it in [`crate::digest::VerifyingStream`], which
+    /// also catches a registry that serves other bytes the second time).
+    pub async fn blob_stream(self: &Arc<Self>, digest: &Digest) -> Result<ResumingStream> {
+        let response = self.blob(digest).await?;
+        let state = Resume {
+            session: Arc::clone(self),
+            digest: digest.clone(),
+            response: Some(response),
+            received: 0,
+            skip: 0,
+            attempts: self.retry.attempts(),
+            done: false,
+        };
+        Ok(Box::pin(futures::stream::unfold(state, Resume::next)))
+    }
+
+    /// Asks again for `digest` from byte `from` on. Returns the answer and
+    /// how many of its first bytes to skip (all of `from` when the registry
+    /// sent the whole blob).
+    async fn resume_blob(&self, digest: &Digest, from: u64) -> Result<(Response, u64)> {
+        let what = format!("blob {digest}");
+        let mut headers = HeaderMap::new();
+        if let Ok(range) = HeaderValue::from_str(&format!("bytes={from}-")) {
+            headers.insert(reqwest::header::RANGE, range);
+        }
+        let target = Target::Api(format!("blobs/{digest}"));
+        let response = self.attempt(&Method::GET, &target, &headers, &Body::Empty).await?;
+        match response.status() {
+            StatusCode::PARTIAL_CONTENT => {
+                let range = response.headers().get(reqwest::header::CONTENT_RANGE).and_then(|v| v.to_str().ok());
+                if range_start(range) == Some(from) {
+                    return Ok((response, 0));
+                }
+                Err(Error::Registry {
+                    registry: self.registry.clone(),
+                    status: "HTTP 206".into(),
+                    message: format!("asked for {what} from byte {from} on, it sent the range {range:?}"),
+                })
+            }
+            status if status.is_success() => Ok((response, from)),
+            _ => Err(self.failure(response, &what).await),
+        }
+    }
+
     /// `HEAD` a blob: true if the repository has it.
     pub async fn blob_exists(&self, digest: &Digest) -> Result<bool> {
         let response =
@@ -368,22 +516,28 @@ impl Session {
         self.location(&response, digest).await
     }
 
+    /// The upload URL an answer's `Location` names, resolved against the
+    /// request's URL as RFC 3986 says: registries send absolute URLs, absolute
+    /// paths, and paths relative to the request (`UUID?_state=...`, `../uploads/...`).
     async fn location(&self, response: &Response, digest: &Digest) -> Result<String> {
-        match response.headers().get(LOCATION).and_then(|v| v.to_str().ok()) {
-            Some(location) => Ok(self.absolute(location).await),
-            None => Err(Error::Registry {
-                registry: self.registry.clone(),
-                status: format!("HTTP {}", response.status().as_u16()),
-                message: format!("the upload of blob {digest} got no Location to send it to"),
-            }),
-        }
+        let problem = |message: String| Error::Registry {
+            registry: self.registry.clone(),
+            status: format!("HTTP {}", response.status().as_u16()),
+            message,
+        };
+        let Some(location) = response.headers().get(LOCATION) else {
+            return Err(problem(format!("the upload of blob {digest} got no Location to send it to")));
+        };
+        let resolved = location.to_str().ok().and_then(|text| resolve(response.url(), text));
+        resolved.map(String::from).ok_or_else(|| {
+            problem(format!("the upload of blob {digest} got a Location that is not a URL: {location:?}"))
+        })
     }
 
     /// Sends `body` (all `size` bytes) to the upload at `location` in one
     /// streamed `PUT ?digest=` (a monolithic upload: the fewest round trips).
     pub async fn finish_upload(&self, location: &str, digest: &Digest, size: u64, body: reqwest::Body) -> Result<()> {
-        let separator = if location.contains('?') { '&' } else { '?' };
-        let url = format!("{location}{separator}digest={digest}");
+        let url = with_digest(location, digest);
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
         headers.insert(CONTENT_LENGTH, HeaderValue::from(size));
@@ -425,10 +579,27 @@ impl Session {
         Ok((received, next))
     }
 
+    /// The URL to send the upload at `location` to again, if the registry
+    /// says it holds nothing of it yet; `None` when it holds some, cannot say,
+    /// or the session is gone. distribution answers `Range: 0-0` for an empty
+    /// upload (and, ambiguously, for one of a single byte: a registry holding
+    /// that byte refuses the resent blob by its digest check, which wharf
+    /// reports as a digest mismatch; nothing wrong is ever stored).
+    pub async fn upload_if_empty(&self, location: &str, digest: &Digest) -> Option<String> {
+        let response = self.send(Method::GET, Target::Url(location), HeaderMap::new(), Body::Empty).await.ok()?;
+        if response.status() != StatusCode::NO_CONTENT && !response.status().is_success() {
+            return None;
+        }
+        let range = response.headers().get(reqwest::header::RANGE)?.to_str().ok()?.trim();
+        if !matches!(range, "0-0" | "0--1" | "bytes=0-0") {
+            return None;
+        }
+        self.location(&response, digest).await.ok()
+    }
+
     /// Completes a chunked upload (`PUT ?digest=` with no body).
     pub async fn close_upload(&self, location: &str, digest: &Digest) -> Result<()> {
-        let separator = if location.contains('?') { '&' } else { '?' };
-        let url = format!("{location}{separator}digest={digest}");
+        let url = with_digest(location, digest);
         let response = self.send(Method::PUT, Target::Url(&url), HeaderMap::new(), Body::Empty).await?;
         if response.status().is_success() { Ok(()) } else { Err(self.upload_failure(response, digest).await) }
     }
@@ -447,14 +618,10 @@ impl Session {
         let mut headers = HeaderMap::new();
         headers.insert(reqwest::header::ACCEPT, HeaderValue::from_static(crate::media::OCI_INDEX));
         let target = Target::Api(format!("referrers/{subject}"));
-        let response = self.send(Method::GET, target, headers, Body::Empty).await?;
-        match response.status() {
-            StatusCode::NOT_FOUND => Ok(None),
-            s if s.is_success() => {
-                let what = format!("referrers of {subject}");
-                read_capped(response, MAX_DOCUMENT_SIZE).await.map(Some).map_err(|e| self.document_error(e, &what))
-            }
-            _ => Err(self.failure(response, &format!("referrers of {subject}")).await),
+        match self.get_document(target, headers, &format!("referrers of {subject}"), MAX_DOCUMENT_SIZE).await {
+            Ok(document) => Ok(Some(document.bytes)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
@@ -472,44 +639,152 @@ impl Session {
         for _ in 0..MAX_TAG_PAGES {
             let Some(page) = next.take() else { break };
             let target = if page.starts_with("http") { Target::Url(&page) } else { Target::Api(page.clone()) };
-            let response = self.send(Method::GET, target, HeaderMap::new(), Body::Empty).await?;
-            if !response.status().is_success() {
-                return Err(self.failure(response, &what).await);
-            }
-            next = self.next_page(response.headers()).await;
-            let bytes = self.document(response, &what).await?;
-            let list: TagList = serde_json::from_slice(&bytes).map_err(|e| Error::malformed(what.clone(), e))?;
+            let document = self.get_document(target, HeaderMap::new(), &what, MAX_DOCUMENT_SIZE).await?;
+            next = next_page(&document.url, &document.headers);
+            let list: TagList =
+                serde_json::from_slice(&document.bytes).map_err(|e| Error::malformed(what.clone(), e))?;
             tags.extend(list.tags.unwrap_or_default());
         }
         Ok(tags)
     }
 
-    /// The absolute URL of the next page a `Link: <URL>; rel="next"` header names, if any.
-    async fn next_page(&self, headers: &HeaderMap) -> Option<String> {
-        let link = headers.get(reqwest::header::LINK)?.to_str().ok()?;
-        let (target, params) = link.split_once(';')?;
-        if !params.contains("rel=\"next\"") && !params.contains("rel=next") {
-            return None;
-        }
-        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
-        Some(self.absolute(target).await)
-    }
-
-    /// Reads a document answer (manifest, index), refusing more than [`MAX_DOCUMENT_SIZE`].
-    pub async fn document(&self, response: Response, what: &str) -> Result<Bytes> {
-        read_capped(response, MAX_DOCUMENT_SIZE).await.map_err(|e| self.document_error(e, what))
-    }
-
     fn document_error(&self, e: CappedError, what: &str) -> Error {
         match e {
-            CappedError::TooLarge => Error::malformed(
+            CappedError::TooLarge(cap) => Error::malformed(
                 what,
-                format!(
-                    "the registry sent more than {MAX_DOCUMENT_SIZE} bytes; wharf reads at most that for a document"
-                ),
+                format!("the registry sent more than {cap} bytes; wharf reads at most that for a document"),
             ),
-            CappedError::Request(e) => self.request_error(e),
+            CappedError::Request(e) if certificate_problem(&e).is_some() => self.request_error(e),
+            // The body broke off: a transfer failure, retried like a refused connection.
+            CappedError::Request(e) => {
+                Error::Transfer { what: what.to_string(), source: std::io::Error::other(describe_request_error(&e)) }
+            }
         }
+    }
+}
+
+/// A whole answer: where it came from (after redirects), its headers and body.
+pub struct Document {
+    /// The URL that answered.
+    pub url: Url,
+    /// The answer's headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub bytes: Bytes,
+}
+
+/// The stream [`Session::blob_stream`] returns (the same type as a store's `ByteStream`).
+pub type ResumingStream = std::pin::Pin<Box<dyn futures::Stream<Item = std::io::Result<Bytes>> + Send>>;
+
+/// The state of a [`Session::blob_stream`].
+struct Resume {
+    session: Arc<Session>,
+    digest: Digest,
+    /// The answer being read; none after a failure, until the rest is asked for.
+    response: Option<Response>,
+    /// Bytes passed on so far.
+    received: u64,
+    /// Bytes of the current answer to drop (already passed on from an earlier one).
+    skip: u64,
+    attempts: Attempts,
+    done: bool,
+}
+
+impl Resume {
+    /// The next chunk of the blob, resuming after failures while the budget lasts.
+    async fn next(mut self) -> Option<(std::io::Result<Bytes>, Resume)> {
+        loop {
+            if self.done {
+                return None;
+            }
+            let Some(response) = self.response.as_mut() else {
+                match self.session.resume_blob(&self.digest, self.received).await {
+                    Ok((response, skip)) => (self.response, self.skip) = (Some(response), skip),
+                    Err(e) if self.attempts.again(&e).await => {}
+                    // Wharf's own error, recovered by the reader (`unwrap_io_error`).
+                    Err(e) => return self.fail(std::io::Error::other(e)),
+                }
+                continue;
+            };
+            match response.chunk().await {
+                Ok(Some(mut chunk)) => {
+                    let drop = usize::try_from(self.skip).unwrap_or(usize::MAX).min(chunk.len());
+                    self.skip -= drop as u64;
+                    let chunk = chunk.split_off(drop);
+                    if chunk.is_empty() {
+                        continue;
+                    }
+                    self.received += chunk.len() as u64;
+                    return Some((Ok(chunk), self));
+                }
+                // Shorter than what was already read: the size check downstream names it.
+                Ok(None) => {
+                    self.done = true;
+                    return None;
+                }
+                Err(e) => {
+                    self.response = None;
+                    let detail = describe_request_error(&e);
+                    let error = Error::Transfer {
+                        what: format!("blob {}", self.digest),
+                        source: std::io::Error::other(detail.clone()),
+                    };
+                    if !self.attempts.again(&error).await {
+                        return self.fail(std::io::Error::other(detail));
+                    }
+                    tracing::info!(digest = %self.digest, from = self.received, "resuming the download");
+                }
+            }
+        }
+    }
+
+    fn fail(mut self, error: std::io::Error) -> Option<(std::io::Result<Bytes>, Resume)> {
+        self.done = true;
+        Some((Err(error), self))
+    }
+}
+
+/// The first byte of a `Content-Range: bytes FIRST-LAST/SIZE` value.
+fn range_start(value: Option<&str>) -> Option<u64> {
+    value?.trim().strip_prefix("bytes ")?.split_once('-')?.0.trim().parse().ok()
+}
+
+/// The absolute URL of the next page a `Link: <URL>; rel="next"` header names,
+/// if any, resolved against the URL of the page that named it.
+fn next_page(page: &Url, headers: &HeaderMap) -> Option<String> {
+    let link = headers.get(reqwest::header::LINK)?.to_str().ok()?;
+    let (target, params) = link.split_once(';')?;
+    if !params.contains("rel=\"next\"") && !params.contains("rel=next") {
+        return None;
+    }
+    let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+    resolve(page, target).map(String::from)
+}
+
+/// `reference` (a `Location` or `Link` target) resolved against `base`, the
+/// URL of the request it answered; only `http` and `https` results count.
+fn resolve(base: &Url, reference: &str) -> Option<Url> {
+    base.join(reference).ok().filter(|url| matches!(url.scheme(), "http" | "https"))
+}
+
+/// Whether `url` has the origin (scheme, host, port) of `base`.
+fn same_origin(base: &str, url: &str) -> bool {
+    match (Url::parse(base), Url::parse(url)) {
+        (Ok(base), Ok(url)) => base.origin() == url.origin(),
+        _ => false,
+    }
+}
+
+/// The upload URL `location` with `digest=` added to its query, as the last
+/// request of an upload needs it.
+fn with_digest(location: &str, digest: &Digest) -> String {
+    match Url::parse(location) {
+        Ok(mut url) => {
+            url.query_pairs_mut().append_pair("digest", digest.as_str());
+            url.into()
+        }
+        // Every upload URL went through `resolve`; kept whole for an error to name otherwise.
+        Err(_) => format!("{location}{}digest={digest}", if location.contains('?') { '&' } else { '?' }),
     }
 }
 
@@ -539,8 +814,8 @@ fn body_error(e: &reqwest::Error) -> Option<Error> {
 
 /// Why [`read_capped`] stopped.
 pub(crate) enum CappedError {
-    /// The body is over the cap.
-    TooLarge,
+    /// More than this many bytes.
+    TooLarge(u64),
     /// The body could not be read.
     Request(reqwest::Error),
 }
@@ -549,12 +824,12 @@ pub(crate) enum CappedError {
 /// claim): wharf's one reader for every body it keeps in memory.
 pub(crate) async fn read_capped(mut response: Response, cap: u64) -> std::result::Result<Bytes, CappedError> {
     if response.content_length().is_some_and(|n| n > cap) {
-        return Err(CappedError::TooLarge);
+        return Err(CappedError::TooLarge(cap));
     }
     let mut out = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(CappedError::Request)? {
         if (out.len() + chunk.len()) as u64 > cap {
-            return Err(CappedError::TooLarge);
+            return Err(CappedError::TooLarge(cap));
         }
         out.extend_from_slice(&chunk);
     }
@@ -597,6 +872,47 @@ fn error_envelope(body: &[u8]) -> (Option<String>, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locations_resolve_against_the_request() {
+        let request = Url::parse("http://r.example:5000/v2/a/b/blobs/uploads/").expect("url");
+        let resolved = |l: &str| resolve(&request, l).map(String::from);
+        assert_eq!(resolved("u1?_state=x").as_deref(), Some("http://r.example:5000/v2/a/b/blobs/uploads/u1?_state=x"));
+        assert_eq!(resolved("../uploads/u2").as_deref(), Some("http://r.example:5000/v2/a/b/blobs/uploads/u2"));
+        assert_eq!(
+            resolved("/v2/a/b/blobs/uploads/u3").as_deref(),
+            Some("http://r.example:5000/v2/a/b/blobs/uploads/u3")
+        );
+        assert_eq!(resolved("https://blobs.example/u4").as_deref(), Some("https://blobs.example/u4"));
+        assert_eq!(resolved("//blobs.example/u5").as_deref(), Some("http://blobs.example/u5"));
+        assert_eq!(resolved("file:///etc/passwd"), None);
+        assert_eq!(resolved("http://[::1"), None);
+    }
+
+    #[test]
+    fn only_the_same_origin_gets_credentials() {
+        let base = "https://r.example";
+        assert!(same_origin(base, "https://r.example/v2/x"));
+        assert!(same_origin(base, "https://r.example:443/v2/x"));
+        assert!(!same_origin(base, "http://r.example/v2/x"));
+        assert!(!same_origin(base, "https://r.example.evil/v2/x"));
+        assert!(!same_origin(base, "https://r.example@evil.example/v2/x"));
+        assert!(!same_origin(base, "not a url"));
+    }
+
+    #[test]
+    fn digests_join_the_upload_query() {
+        let digest: Digest = format!("sha256:{}", "a".repeat(64)).parse().expect("digest");
+        let joined = with_digest("http://r/v2/x/blobs/uploads/u?_state=s", &digest);
+        assert_eq!(joined, format!("http://r/v2/x/blobs/uploads/u?_state=s&digest=sha256%3A{}", "a".repeat(64)));
+    }
+
+    #[test]
+    fn content_ranges_give_their_start() {
+        assert_eq!(range_start(Some("bytes 300-999/1000")), Some(300));
+        assert_eq!(range_start(Some("bytes */1000")), None);
+        assert_eq!(range_start(None), None);
+    }
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {

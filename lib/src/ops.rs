@@ -237,9 +237,8 @@ pub async fn pull(reference: &Reference, options: &PullOptions) -> Result<PullRe
     if let Some(p) = &options.progress {
         p.started(&resolved.layer);
     }
-    // Each attempt starts a fresh temp file; a transient failure (a broken connection, 5xx, 429) is retried.
-    let attempt = || write_verified(store.as_ref(), &resolved.layer, &path, options.progress.as_deref());
-    let kind = crate::retry::RetryPolicy::default().run(attempt).await?;
+    // A registry store resumes a download that broke off (retries are the store's).
+    let kind = write_verified(store.as_ref(), &resolved.layer, &path, options.progress.as_deref()).await?;
     let mut warnings = resolved.warnings;
     warnings.extend(kind_warning(resolved.config.as_ref(), kind));
     if let Some(p) = &options.progress {

@@ -1,11 +1,18 @@
 //! Retries for transient failures: a connection that broke, a registry that
-//! answered 5xx or 429 (waiting as long as its `Retry-After` says, up to
+//! answered 5xx, 408 or 429 (waiting as long as its `Retry-After` says, up to
 //! [`crate::distribution::MAX_RETRY_AFTER`]). Integrity failures (wrong digest or size), refusals and
 //! "not found" are final: retrying cannot change them.
+//!
+//! One policy covers every request: the registry session
+//! ([`crate::distribution::Session`]) applies it where all requests go, and
+//! its pieces ([`Attempts`]) let a download resume and an upload start over
+//! within the same budget, so retries never nest.
 
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
+
+use reqwest::StatusCode;
 
 use crate::error::{Error, Result};
 
@@ -31,9 +38,14 @@ pub fn is_transient(error: &Error) -> bool {
     match error {
         Error::Unreachable { .. } | Error::Transfer { .. } => true,
         Error::RetryLater { after, .. } => *after <= crate::distribution::MAX_RETRY_AFTER,
-        Error::Registry { status, .. } => status.starts_with("HTTP 5") || status == "HTTP 429",
+        Error::Registry { status, .. } => status.starts_with("HTTP 5") || status == "HTTP 429" || status == "HTTP 408",
         _ => false,
     }
+}
+
+/// True for answers that mean "not now": a server error, 408 Request Timeout, 429 Too Many Requests.
+pub fn is_transient_status(status: StatusCode) -> bool {
+    status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::REQUEST_TIMEOUT
 }
 
 impl RetryPolicy {
@@ -45,6 +57,16 @@ impl RetryPolicy {
         capped.mul_f64(0.5 + jitter as f64 / 2000.0)
     }
 
+    /// A policy of one attempt: no retry.
+    pub fn once() -> RetryPolicy {
+        RetryPolicy { attempts: 1, ..RetryPolicy::default() }
+    }
+
+    /// The budget of one operation under this policy, its first attempt under way.
+    pub fn attempts(&self) -> Attempts {
+        Attempts { policy: *self, made: 1 }
+    }
+
     /// Runs `operation` until it succeeds, fails for good, or the attempts run out.
     /// Each attempt starts from scratch (the operation reopens its source).
     pub async fn run<T, F, Fut>(&self, mut operation: F) -> Result<T>
@@ -52,22 +74,63 @@ impl RetryPolicy {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let mut attempt = 1;
+        let mut attempts = self.attempts();
         loop {
             match operation().await {
-                Err(e) if attempt < self.attempts && is_transient(&e) => {
-                    let delay = match &e {
-                        // The registry said how long; a little jitter keeps clients apart.
-                        Error::RetryLater { after, .. } => *after + self.delay(1) / 4,
-                        _ => self.delay(attempt),
-                    };
-                    tracing::warn!(attempt, error = %e, delay_ms = delay.as_millis() as u64, "transient failure; retrying");
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
+                Err(e) if attempts.again(&e).await => {}
                 other => return other,
             }
         }
+    }
+}
+
+/// What is left of a policy for one operation: the attempts made so far.
+/// After a failure, [`Attempts::again`] (or [`Attempts::again_after_answer`])
+/// waits and says whether to try once more.
+#[derive(Debug)]
+pub struct Attempts {
+    policy: RetryPolicy,
+    made: u32,
+}
+
+impl Attempts {
+    /// After `error`: when it is transient and attempts remain, waits (as long
+    /// as a `Retry-After` asked, else the backoff) and returns true; else false.
+    pub async fn again(&mut self, error: &Error) -> bool {
+        if !is_transient(error) {
+            return false;
+        }
+        let asked = match error {
+            Error::RetryLater { after, .. } => Some(*after),
+            _ => None,
+        };
+        self.wait(asked, &error.to_string()).await
+    }
+
+    /// After an answer with `status` and `retry_after`: [`Attempts::again`]
+    /// for answers that mean "not now" ([`is_transient_status`]) and do not
+    /// ask for more than [`crate::distribution::MAX_RETRY_AFTER`]; false for any other.
+    pub async fn again_after_answer(&mut self, status: StatusCode, retry_after: Option<Duration>) -> bool {
+        if !is_transient_status(status) || retry_after.is_some_and(|d| d > crate::distribution::MAX_RETRY_AFTER) {
+            return false;
+        }
+        self.wait(retry_after, &format!("the registry answered HTTP {}", status.as_u16())).await
+    }
+
+    async fn wait(&mut self, asked: Option<Duration>, failure: &str) -> bool {
+        if self.made >= self.policy.attempts {
+            return false;
+        }
+        let delay = match asked {
+            // The registry said how long; a little jitter keeps clients apart.
+            Some(after) => after + self.policy.delay(1) / 4,
+            None => self.policy.delay(self.made),
+        };
+        let (attempt, delay_ms) = (self.made, delay.as_millis() as u64);
+        tracing::warn!(attempt, error = failure, delay_ms, "transient failure; retrying");
+        tokio::time::sleep(delay).await;
+        self.made += 1;
+        true
     }
 }
 
@@ -117,6 +180,17 @@ mod tests {
             .await;
         assert!(matches!(result, Err(Error::Unreachable { .. })));
         assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn answers_that_mean_not_now_are_retried_within_the_budget() {
+        let mut attempts = quick(3).attempts();
+        assert!(!attempts.again_after_answer(StatusCode::NOT_FOUND, None).await);
+        assert!(!attempts.again_after_answer(StatusCode::SERVICE_UNAVAILABLE, Some(Duration::from_secs(3600))).await);
+        assert!(attempts.again_after_answer(StatusCode::SERVICE_UNAVAILABLE, None).await);
+        assert!(attempts.again_after_answer(StatusCode::TOO_MANY_REQUESTS, Some(Duration::ZERO)).await);
+        assert!(!attempts.again_after_answer(StatusCode::BAD_GATEWAY, None).await, "three attempts made");
+        assert!(!RetryPolicy::once().attempts().again_after_answer(StatusCode::BAD_GATEWAY, None).await);
     }
 
     #[test]

@@ -103,20 +103,18 @@ impl Scheme {
 
 impl TransportOptions {
     /// The CA certificates from `ca_files` and `SSL_CERT_FILE`, one entry per PEM certificate.
-    fn certificates(&self) -> Result<Vec<reqwest::Certificate>> {
+    fn certificates(&self) -> Result<Vec<CertificateDer<'static>>> {
+        use rustls::pki_types::pem::PemObject as _;
         let mut out = Vec::new();
         // SSL_CERT_FILE, as OpenSSL-based tools (curl, skopeo, oras) honour it.
         let from_env = std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()).map(PathBuf::from);
         for path in self.ca_files.iter().chain(from_env.as_ref()) {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::io("cannot read CA file", path, e))?;
+            let text = std::fs::read(path).map_err(|e| Error::io("cannot read CA file", path, e))?;
             let before = out.len();
-            for block in text.split_inclusive("-----END CERTIFICATE-----") {
-                if let Some(start) = block.find("-----BEGIN CERTIFICATE-----") {
-                    let cert = reqwest::Certificate::from_pem(&block.as_bytes()[start..]).map_err(|e| {
-                        Error::Usage(format!("a CA certificate in {} could not be parsed: {e}", path.display()))
-                    })?;
-                    out.push(cert);
-                }
+            for cert in CertificateDer::pem_slice_iter(&text) {
+                out.push(cert.map_err(|e| {
+                    Error::Usage(format!("a CA certificate in {} could not be parsed: {e}", path.display()))
+                })?);
             }
             if out.len() == before {
                 return Err(Error::Usage(format!(
@@ -151,10 +149,13 @@ impl TransportOptions {
     /// settings, the CA certificates, the connect timeout.
     fn client_builder(&self) -> Result<reqwest::ClientBuilder> {
         install_crypto_provider();
-        Ok(reqwest::Client::builder()
-            .danger_accept_invalid_certs(self.insecure)
-            .tls_certs_merge(self.certificates()?)
-            .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT)))
+        let builder =
+            reqwest::Client::builder().connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT));
+        let certificates = self.certificates()?;
+        if self.insecure || certificates.is_empty() {
+            return Ok(builder.danger_accept_invalid_certs(self.insecure));
+        }
+        Ok(builder.tls_backend_preconfigured(tls_config_with(certificates)?))
     }
 
     /// The schemes to try, in order, for `registry`: plain HTTP when asked;
@@ -224,22 +225,56 @@ impl TransportOptions {
     }
 }
 
+mod server_cert;
+
+use rustls::pki_types::CertificateDer;
+
+/// The TLS settings reqwest would make for extra root certificates, with
+/// wharf's verifier ([`server_cert`]): a given certificate is also accepted
+/// as the server's own, name and dates checked.
+fn tls_config_with(certificates: Vec<CertificateDer<'static>>) -> Result<rustls::ClientConfig> {
+    let provider = rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| std::sync::Arc::new(rustls::crypto::ring::default_provider()));
+    let cannot = |e: rustls::Error| Error::Usage(format!("cannot set up TLS with the given CA certificates: {e}"));
+    let verifier = server_cert::GivenOrPlatform::new(certificates, provider.clone()).map_err(cannot)?;
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(cannot)?
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(verifier))
+        .with_no_client_auth();
+    // reqwest is built for HTTP/1.1 only, and says so in ALPN itself when it builds the config.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
 /// The TLS certificate failure inside a request error, if that is what it is.
 pub(crate) fn certificate_problem(e: &reqwest::Error) -> Option<String> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
-        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
-            return matches!(tls, rustls::Error::InvalidCertificate(_)).then(|| tls.to_string());
-        }
-        if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
-        {
+        if let Some(tls) = rustls_error(err) {
             return matches!(tls, rustls::Error::InvalidCertificate(_)).then(|| tls.to_string());
         }
         source = err.source();
     }
     let text = format!("{e:?}");
     text.contains("InvalidCertificate").then(|| "invalid peer certificate".to_string())
+}
+
+/// The rustls error `err` is, or wraps in (nested) `io::Error`s: hyper wraps
+/// rustls's `io::Error` in another, and `io::Error::source` skips the error it
+/// wraps, so the source chain alone never reaches it.
+fn rustls_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut current = err;
+    for _ in 0..8 {
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        let inner = current.downcast_ref::<std::io::Error>()?.get_ref()?;
+        current = inner;
+    }
+    None
 }
 
 /// A one-line description of a request error: the innermost cause for

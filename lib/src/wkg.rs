@@ -321,7 +321,7 @@ pub async fn fetch_metadata(registry: &str, transport: &TransportOptions) -> Res
         return Ok(RegistryMetadata::default());
     }
     let body = read_capped(response, MAX_METADATA_SIZE).await.map_err(|e| match e {
-        CappedError::TooLarge => Error::malformed(
+        CappedError::TooLarge(_) => Error::malformed(
             format!("registry metadata at {url}"),
             format!("it is over {MAX_METADATA_SIZE} bytes, more than wharf reads for registry metadata"),
         ),

@@ -4,8 +4,11 @@
 //! `Connection: close`. Rules, matched in order by method and path, replace
 //! the forwarding for their first `times` matches: answer with a status
 //! (optionally with headers such as `Retry-After`), cut the response body short
-//! and reset, or flip a byte of the body. Everything that happened is logged.
+//! and reset, flip a byte of the body, redirect, rewrite the `Location` the
+//! registry sent into a relative one, replace text in the answer's head, or do
+//! any of these to every other request. Everything that happened is logged.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,6 +31,39 @@ pub enum Fault {
     Redirect(String),
     /// Let the first N matching requests through, then apply the fault.
     After(usize, Box<Fault>),
+    /// Answer `307 Temporary Redirect` with this `Location`, verbatim (it may be relative).
+    RedirectTo(String),
+    /// Forward, then rewrite the answer's `Location` (an upload URL) into a
+    /// reference relative to the request's path, as some registries send it.
+    RelativeLocation(Relative),
+    /// Forward, then replace every occurrence of the first text in the
+    /// answer's head by the second (to send a client to another proxy, say,
+    /// through the realm of a `WWW-Authenticate` challenge).
+    ReplaceInHead(String, String),
+    /// Apply the fault to every other request of each method and path (the
+    /// first, third, ...; the others pass), the query left out (an upload's
+    /// `_state` changes with every answer). Counted per method and path, not
+    /// across all requests: with one shared count, requests running side by
+    /// side would take each other's passing turn and the outcome would depend
+    /// on timing. Build it with [`Fault::every_other`].
+    EveryOther(Box<Fault>, HashMap<String, usize>),
+}
+
+impl Fault {
+    /// [`Fault::EveryOther`] over `fault`.
+    pub fn every_other(fault: Fault) -> Fault {
+        Fault::EveryOther(Box::new(fault), HashMap::new())
+    }
+}
+
+/// How [`Fault::RelativeLocation`] writes the `Location`.
+#[derive(Clone, Copy, Debug)]
+pub enum Relative {
+    /// Relative to the request's directory, no leading `/`: a request to
+    /// `/v2/r/blobs/uploads/` gets `UUID?_state=...`.
+    SameDirectory,
+    /// Through the parent directory: `../uploads/UUID?_state=...`.
+    ParentDirectory,
 }
 
 /// A rule: requests whose method matches (if given) and whose path contains `path`.
@@ -147,6 +183,14 @@ fn serve(client: TcpStream, upstream: &str, rules: &Mutex<Vec<Rule>>, log: &Mute
         push_log(log, format!("{line} -> fault: redirect to {target}"));
         return client.shutdown(Shutdown::Both);
     }
+    if let Some(Fault::RedirectTo(location)) = &fault {
+        let response = format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        client.write_all(response.as_bytes())?;
+        push_log(log, format!("{line} -> fault: redirect to {location}"));
+        return client.shutdown(Shutdown::Both);
+    }
     if let Some(Fault::Status(code, headers)) = &fault {
         let mut response = format!("HTTP/1.1 {code} Injected\r\nContent-Length: 0\r\nConnection: close\r\n");
         for (k, v) in headers {
@@ -157,8 +201,24 @@ fn serve(client: TcpStream, upstream: &str, rules: &Mutex<Vec<Rule>>, log: &Mute
         push_log(log, format!("{line} -> fault: status {code}"));
         return client.shutdown(Shutdown::Both);
     }
-    let (head, mut body) = forward(upstream, &request)?;
+    let (mut head, mut body) = forward(upstream, &request)?;
     match fault {
+        Some(Fault::RelativeLocation(style)) => match relative_location(&head, &request.path, style) {
+            Some((rewritten, location)) => {
+                head = rewritten;
+                push_log(log, format!("{line} -> fault: Location rewritten to {location}"));
+            }
+            None => push_log(log, format!("{line} -> forwarded (no Location to rewrite)")),
+        },
+        Some(Fault::ReplaceInHead(from, to)) => {
+            let text = String::from_utf8_lossy(&head).into_owned();
+            if text.contains(&from) {
+                head = text.replace(&from, &to).into_bytes();
+                push_log(log, format!("{line} -> fault: {from} replaced by {to} in the head"));
+            } else {
+                push_log(log, format!("{line} -> forwarded"));
+            }
+        }
         Some(Fault::CutBodyAfter(n)) => {
             client.write_all(&head)?;
             client.write_all(&body[..n.min(body.len())])?;
@@ -201,17 +261,69 @@ fn take_fault(rules: &Mutex<Vec<Rule>>, request: &Request) -> Option<Fault> {
     let rule = rules.iter_mut().find(|r| {
         r.times > 0 && r.method.as_deref().is_none_or(|m| m == request.method) && request.path.contains(&r.path)
     })?;
-    if let Fault::After(pass, inner) = &mut rule.fault {
-        if *pass > 0 {
-            *pass -= 1;
-            return None;
+    match &mut rule.fault {
+        Fault::After(pass, inner) => {
+            if *pass > 0 {
+                *pass -= 1;
+                return None;
+            }
+            let inner = (**inner).clone();
+            rule.times -= 1;
+            Some(inner)
         }
-        let inner = (**inner).clone();
-        rule.times -= 1;
-        return Some(inner);
+        Fault::EveryOther(inner, seen) => {
+            let path = request.path.split('?').next().unwrap_or_default();
+            let count = seen.entry(format!("{} {path}", request.method)).or_insert(0);
+            *count += 1;
+            if *count % 2 == 0 {
+                return None;
+            }
+            let inner = (**inner).clone();
+            rule.times -= 1;
+            Some(inner)
+        }
+        fault => {
+            let fault = fault.clone();
+            rule.times -= 1;
+            Some(fault)
+        }
     }
-    rule.times -= 1;
-    Some(rule.fault.clone())
+}
+
+/// The response head with its `Location` rewritten relative to `request_path`
+/// in `style`, and the new value; `None` when there is no `Location` or it is
+/// not under the request's directory.
+fn relative_location(head: &[u8], request_path: &str, style: Relative) -> Option<(Vec<u8>, String)> {
+    let text = String::from_utf8_lossy(head);
+    let mut rewritten = None;
+    let mut out = String::new();
+    for line in text.split_inclusive("\r\n") {
+        let Some((name, value)) = line.split_once(':') else {
+            out.push_str(line);
+            continue;
+        };
+        if !name.trim().eq_ignore_ascii_case("location") {
+            out.push_str(line);
+            continue;
+        }
+        let value = value.trim();
+        // An absolute URL loses its scheme and host first: `/v2/...`.
+        let path = match value.split_once("://") {
+            Some((_, rest)) => &rest[rest.find('/')?..],
+            None => value,
+        };
+        let directory = &request_path[..=request_path.split('?').next()?.rfind('/')?];
+        let relative = match style {
+            Relative::SameDirectory => path.strip_prefix(directory)?.to_string(),
+            Relative::ParentDirectory => {
+                let parent = &directory[..=directory[..directory.len() - 1].rfind('/')?];
+                format!("../{}", path.strip_prefix(parent)?)
+            }
+        };
+        out.push_str(&format!("Location: {relative}\r\n"));
+        rewritten = Some(relative);
+    }
+    rewritten.map(|r| (out.into_bytes(), r))
 }
 
 /// Reads a request head and its body (Content-Length or chunked, re-framed as Content-Length).

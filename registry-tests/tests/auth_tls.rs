@@ -348,3 +348,87 @@ fn tls_registry_with_htpasswd_and_login() {
     let r = wharf(&["pull", &reference, "--ca-file", ca], &env);
     assert_denied(&r, &host);
 }
+
+// ---------------------------------------------------------------------------
+// Self-signed certificates, as docker's documentation makes them
+// ---------------------------------------------------------------------------
+
+fn openssl(args: &[&str]) {
+    let out = std::process::Command::new("openssl").args(args).output().expect("run openssl");
+    assert!(out.status.success(), "openssl {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+}
+
+/// A self-signed certificate and its key made as docker's "test an insecure
+/// registry" page shows: `openssl req -x509 -newkey rsa:4096 -nodes ...
+/// -addext subjectAltName=...`. openssl marks such a certificate `CA:TRUE`.
+fn docker_docs_certificate(env: &TestEnv, name: &str, subject_alt_name: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (env.path(&format!("{name}.crt")), env.path(&format!("{name}.key")));
+    let cn = subject_alt_name.split(',').next().and_then(|n| n.split_once(':')).map_or("localhost", |(_, v)| v);
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:4096",
+        "-nodes",
+        "-keyout",
+        key.to_str().expect("utf-8"),
+        "-out",
+        cert.to_str().expect("utf-8"),
+        "-days",
+        "365",
+        "-subj",
+        &format!("/CN={cn}"),
+        "-addext",
+        &format!("subjectAltName={subject_alt_name}"),
+    ]);
+    (cert, key)
+}
+
+/// `cert` signed again with `key` so that it expired yesterday (openssl 3.0
+/// has no `-not_after`; `x509 -days -1` sets the end a day before now).
+fn expired_copy(env: &TestEnv, cert: &Path, key: &Path) -> PathBuf {
+    let out = env.path("expired.crt");
+    let arg = |p: &Path| p.to_str().expect("utf-8").to_string();
+    openssl(&["x509", "-in", &arg(cert), "-signkey", &arg(key), "-days", "-1", "-out", &arg(&out)]);
+    out
+}
+
+#[test]
+fn a_self_signed_ca_certificate_given_with_ca_file_is_accepted_with_its_name_and_dates_checked() {
+    let env = TestEnv::new();
+    let (cert, key) = docker_docs_certificate(&env, "registry", "DNS:localhost,IP:127.0.0.1");
+    let text = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "basicConstraints", "-in"])
+        .arg(&cert)
+        .output()
+        .expect("openssl x509");
+    assert!(String::from_utf8_lossy(&text.stdout).contains("CA:TRUE"), "the recipe makes a CA certificate");
+    let registry = Registry::start_with_certificate(&cert, &key);
+    let ca = cert.to_str().expect("utf-8");
+    let reference = registry.reference("selfsigned/app:1");
+
+    // Without --ca-file: refused, as any unknown certificate.
+    wharf(&["push", &component(), &reference], &env).assert_failed_cleanly("certificate");
+
+    // With it: the certificate is the server's own, byte for byte; accepted, by address and by name.
+    wharf(&["push", &component(), &reference, "--ca-file", ca], &env).assert_ok();
+    let out = env.path("pulled.wasm");
+    let by_name = reference.replace("127.0.0.1", "localhost");
+    wharf(&["pull", &by_name, "-o", out.to_str().expect("utf-8"), "--ca-file", ca], &env).assert_ok();
+    assert_eq!(read(&out), component_bytes());
+
+    // The name is still checked: a certificate for another host, given as --ca-file, is refused.
+    let (elsewhere, elsewhere_key) = docker_docs_certificate(&env, "elsewhere", "DNS:registry.example,IP:10.9.9.9");
+    let misnamed = Registry::start_with_certificate(&elsewhere, &elsewhere_key);
+    let r = wharf(
+        &["pull", &misnamed.reference("selfsigned/app:1"), "--ca-file", elsewhere.to_str().expect("utf-8")],
+        &env,
+    );
+    r.assert_failed_cleanly("not valid for name");
+
+    // The dates are still checked: the same certificate, expired, is refused.
+    let expired = expired_copy(&env, &cert, &key);
+    let stale = Registry::start_with_certificate(&expired, &key);
+    let r = wharf(&["pull", &stale.reference("selfsigned/app:1"), "--ca-file", expired.to_str().expect("utf-8")], &env);
+    r.assert_failed_cleanly("expired");
+}

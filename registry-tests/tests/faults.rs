@@ -2,8 +2,10 @@
 //! transient ones are retried and the result is exact; persistent ones end
 //! with a clear error and nothing written at the destination.
 
-use registry_tests::fault_proxy::{Fault, FaultProxy, Rule};
-use registry_tests::{Registry, RegistryOptions, TestEnv, registry_get, sha256_digest, wharf, wharf_stdin};
+use registry_tests::fault_proxy::{Fault, FaultProxy, Relative, Rule};
+use registry_tests::{
+    Registry, RegistryOptions, TestEnv, registry_get, registry_get_json, sha256_digest, wharf, wharf_stdin,
+};
 
 fn rule(method: &str, path: &str, times: usize, fault: Fault) -> Rule {
     Rule { method: Some(method.into()), path: path.into(), times, fault }
@@ -249,4 +251,189 @@ fn a_failed_chunk_resumes_from_the_offset_the_registry_reports() {
     let out = env.path("back.wasm");
     wharf(&["pull", &registry.reference("chunked/app:1"), "-o", out.to_str().unwrap_or_default()], &env).assert_ok();
     assert_eq!(std::fs::read(&out).expect("pulled"), bytes);
+}
+
+#[test]
+fn relative_upload_locations_are_resolved_against_the_request() {
+    let registry = Registry::start();
+    let proxy = FaultProxy::start(&registry.host());
+    let env = TestEnv::new();
+    let (file, bytes) = component(&env);
+    let rewritten = |proxy: &FaultProxy| -> Vec<String> {
+        proxy
+            .log()
+            .into_iter()
+            .filter_map(|l| l.split_once("Location rewritten to ").map(|(_, r)| r.to_string()))
+            .collect()
+    };
+
+    // Upload sessions answered with `UUID?_state=...`: no `/`, no `v2/`, relative to `.../blobs/uploads/`.
+    proxy.add(rule("POST", "/blobs/uploads/", 100, Fault::RelativeLocation(Relative::SameDirectory)));
+    wharf(&["push", &file, &format!("{}/relative/app:1", proxy.host())], &env).assert_ok();
+    let locations = rewritten(&proxy);
+    assert_eq!(locations.len(), 2, "config and layer: {:#?}", proxy.log());
+    assert!(locations.iter().all(|l| !l.starts_with('/') && !l.contains("v2/")), "{locations:#?}");
+    let out = env.path("back.wasm");
+    wharf(&["pull", &registry.reference("relative/app:1"), "-o", out.to_str().unwrap_or_default()], &env).assert_ok();
+    assert_eq!(std::fs::read(&out).expect("pulled"), bytes);
+
+    // Chunked: the session through `../uploads/UUID?...`, every chunk's answer relative to the chunk's URL.
+    proxy.clear();
+    proxy.clear_log();
+    proxy.add(rule("POST", "/blobs/uploads/", 100, Fault::RelativeLocation(Relative::ParentDirectory)));
+    proxy.add(rule("PATCH", "/blobs/uploads/", 100, Fault::RelativeLocation(Relative::SameDirectory)));
+    let target = format!("{}/relative/chunked:1", proxy.host());
+    wharf(&["push", &file, &target, "--upload-chunk-size", "262144"], &env).assert_ok();
+    let locations = rewritten(&proxy);
+    assert!(locations.iter().any(|l| l.starts_with("../uploads/")), "{locations:#?}");
+    // Two upload sessions; the layer's chunks (the config fits in one `PUT`).
+    assert_eq!(locations.len(), 2 + bytes.len().div_ceil(262_144), "{:#?}", proxy.log());
+    std::fs::remove_file(&out).expect("remove");
+    wharf(&["pull", &registry.reference("relative/chunked:1"), "-o", out.to_str().unwrap_or_default()], &env)
+        .assert_ok();
+    assert_eq!(std::fs::read(&out).expect("pulled"), bytes);
+
+    // A blob download redirected with a relative `Location` (`./` keeps `sha256:` from reading as a scheme).
+    proxy.clear();
+    let layer = sha256_digest(&bytes);
+    proxy.add(rule("GET", &format!("/blobs/{layer}"), 1, Fault::RedirectTo(format!("../blobs/./{layer}?moved=1"))));
+    std::fs::remove_file(&out).expect("remove");
+    let via_proxy = format!("{}/relative/app:1", proxy.host());
+    wharf(&["pull", &via_proxy, "-o", out.to_str().unwrap_or_default()], &env).assert_ok();
+    assert_eq!(std::fs::read(&out).expect("pulled"), bytes);
+    assert!(proxy.log().iter().any(|l| l.contains("?moved=1 -> forwarded")), "{:#?}", proxy.log());
+}
+
+/// 503 with `Retry-After: SECONDS` on the first, third, ... request to each
+/// path: every request wharf makes meets one.
+fn every_other_request_fails(proxy: &FaultProxy, seconds: u32) {
+    let busy = Fault::Status(503, vec![("Retry-After".into(), seconds.to_string())]);
+    proxy.add(Rule { method: None, path: "/".into(), times: usize::MAX, fault: Fault::every_other(busy) });
+}
+
+/// The requests of `log` that met a fault, by method: `(GET, HEAD, POST, PUT)`.
+fn faulted_methods(log: &[String]) -> (usize, usize, usize, usize) {
+    let count = |m: &str| log.iter().filter(|l| l.starts_with(&format!("{m} ")) && l.contains("-> fault")).count();
+    (count("GET"), count("HEAD"), count("POST"), count("PUT"))
+}
+
+#[test]
+fn push_pull_and_inspect_retry_every_request_when_every_other_answer_is_503() {
+    let registry = Registry::start();
+    let proxy = FaultProxy::start(&registry.host());
+    let env = TestEnv::new();
+    let (file, bytes) = component(&env);
+    every_other_request_fails(&proxy, 1);
+    let reference = format!("{}/busy/app:1", proxy.host());
+
+    // Tag lookup, blob checks, upload sessions, blob uploads, manifest upload: each one 503 first.
+    let pushed = wharf(&["push", &file, &reference, "--format", "json"], &env);
+    pushed.assert_ok();
+    let (get, head, post, put) = faulted_methods(&proxy.log());
+    assert!(get >= 1 && head >= 2 && post >= 1 && put >= 3, "{:#?}", proxy.log());
+
+    // Tag, config, layer.
+    proxy.clear_log();
+    let out = env.path("pulled.wasm");
+    wharf(&["pull", &reference, "-o", out.to_str().unwrap_or_default()], &env).assert_ok();
+    assert_eq!(std::fs::read(&out).expect("pulled"), bytes);
+    assert!(faulted_methods(&proxy.log()).0 >= 3, "{:#?}", proxy.log());
+
+    proxy.clear_log();
+    let inspected = wharf(&["inspect", &reference, "--format", "json"], &env);
+    inspected.assert_ok();
+    assert_eq!(inspected.json()["digest"], pushed.json()["digest"], "{inspected}");
+    assert!(faulted_methods(&proxy.log()).0 >= 2, "{:#?}", proxy.log());
+}
+
+/// A registry holding `busy/app:1`, signed with both signature forms (a
+/// bundle referrer and the legacy `.sig` tag); returns it, the environment,
+/// the key pair's path prefix and the component's bytes.
+fn signed_artifact() -> (Registry, TestEnv, String, Vec<u8>) {
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "busy signer");
+    let (file, bytes) = component(&env);
+    wharf(&["push", &file, &registry.reference("busy/app:1")], &env).assert_ok();
+    let key = env.path("signer").to_string_lossy().into_owned();
+    wharf(&["key", "generate", "--output", &key], &env).assert_ok();
+    wharf(&["sign", &registry.reference("busy/app:1"), "--key", &format!("{key}.key"), "--mode", "both"], &env)
+        .assert_ok();
+    (registry, env, key, bytes)
+}
+
+#[test]
+fn copy_retries_every_request_when_every_other_answer_is_503() {
+    let (registry, env, _, bytes) = signed_artifact();
+    let proxy = FaultProxy::start(&registry.host());
+    // `Retry-After: 0`: the copy makes some twenty requests one after the other, and
+    // the waits the registry asks for are shown by the other tests.
+    every_other_request_fails(&proxy, 0);
+    let via_proxy = |repo: &str| format!("{}/{repo}", proxy.host());
+    // Signatures too: the referrers query, the fallback tag, the legacy tag, their blobs; mounts.
+    let copied = wharf(&["copy", &via_proxy("busy/app:1"), &via_proxy("busy/copy:1"), "--with-signatures"], &env);
+    copied.assert_ok();
+    let (get, head, post, put) = faulted_methods(&proxy.log());
+    assert!(get >= 3 && head >= 3 && post >= 1 && put >= 2, "{:#?}", proxy.log());
+    let out = env.path("copied.wasm");
+    wharf(&["pull", &registry.reference("busy/copy:1"), "-o", out.to_str().unwrap_or_default()], &env).assert_ok();
+    assert_eq!(std::fs::read(&out).expect("pulled"), bytes);
+}
+
+#[test]
+fn verify_retries_every_request_when_every_other_answer_is_503() {
+    let (registry, env, key, _) = signed_artifact();
+    let proxy = FaultProxy::start(&registry.host());
+    every_other_request_fails(&proxy, 1);
+    let verified = wharf(&["verify", &format!("{}/busy/app:1", proxy.host()), "--key", &format!("{key}.pub")], &env);
+    verified.assert_ok();
+    assert!(faulted_methods(&proxy.log()).0 >= 3, "{:#?}", proxy.log());
+}
+
+#[test]
+fn token_requests_are_retried_when_every_other_answer_is_503() {
+    let registry = Registry::start_with_token_auth("ci", "s3cret");
+    let env = TestEnv::new();
+    let (file, bytes) = component(&env);
+    // The token server behind its own proxy, named in the challenges the registry's proxy passes on.
+    let token_proxy = FaultProxy::start(&registry.token_host());
+    every_other_request_fails(&token_proxy, 1);
+    let front = FaultProxy::start(&registry.host());
+    let to_token_proxy = Fault::ReplaceInHead(registry.token_host(), token_proxy.host());
+    front.add(Rule { method: None, path: "/v2/".into(), times: usize::MAX, fault: to_token_proxy });
+    let reference = format!("{}/tokens/app:1", front.host());
+
+    let login = ["-u", "ci", "--password-stdin"];
+    wharf_stdin(&[&["push", &file, &reference][..], &login].concat(), &env, "s3cret\n").assert_ok();
+    let out = env.path("pulled.wasm");
+    let pull = [&["pull", &reference, "-o", out.to_str().unwrap_or_default()][..], &login].concat();
+    wharf_stdin(&pull, &env, "s3cret\n").assert_ok();
+    assert_eq!(std::fs::read(&out).expect("pulled"), bytes);
+    let log = token_proxy.log();
+    let (met_503, answered) = (token_proxy.faults_served(), log.iter().filter(|l| l.contains("-> forwarded")).count());
+    assert!(met_503 >= 2 && answered >= 2, "each command's token request met a 503, then got through: {log:#?}");
+}
+
+#[test]
+fn a_connection_cut_mid_manifest_or_config_is_retried() {
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let (file, bytes) = component(&env);
+    wharf(&["push", &file, &registry.reference("cut/app:1")], &env).assert_ok();
+    let (_, manifest) =
+        registry_get_json(&registry.host(), "/v2/cut/app/manifests/1", "application/vnd.oci.image.manifest.v1+json");
+    let config = manifest["config"]["digest"].as_str().expect("config digest").to_string();
+    let proxy = FaultProxy::start(&registry.host());
+    proxy.add(rule("GET", "/manifests/1", 1, Fault::CutBodyAfter(40)));
+    proxy.add(rule("GET", &format!("/blobs/{config}"), 1, Fault::CutBodyAfter(20)));
+
+    let out = env.path("pulled.wasm");
+    let via_proxy = format!("{}/cut/app:1", proxy.host());
+    wharf(&["pull", &via_proxy, "-o", out.to_str().unwrap_or_default()], &env).assert_ok();
+    assert_eq!(std::fs::read(&out).expect("pulled"), bytes);
+    assert_eq!(proxy.faults_served(), 2, "{:#?}", proxy.log());
+
+    proxy.add(rule("GET", &format!("/blobs/{config}"), 1, Fault::CutBodyAfter(20)));
+    wharf(&["inspect", &via_proxy], &env).assert_ok();
+    assert_eq!(proxy.faults_served(), 3, "{:#?}", proxy.log());
 }

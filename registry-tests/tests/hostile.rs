@@ -4,9 +4,11 @@
 //! And hostile peers (a scripted server on loopback): a token realm and a
 //! wkg metadata host that stream an endless body.
 //! Each ends with one clear error, exit 2, bounded memory and nothing written.
+//! Graphs that share nodes cost one visit per node, however they fan out.
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use registry_tests::fault_proxy::FaultProxy;
 use registry_tests::scripted::{Answer, ScriptedServer, run_with_peak_rss};
 use registry_tests::{Registry, TestEnv, check_example, push_blob, push_manifest, sha256_digest, wharf, wharf_bin};
 use serde_json::json;
@@ -102,6 +104,84 @@ fn indexes_nested_without_end_are_refused_before_anything_is_copied() {
     let blobs = layout.join("blobs").join("sha256");
     let written = std::fs::read_dir(&blobs).map(|d| d.count()).unwrap_or(0);
     assert_eq!(written, 0, "nothing copied into {}", blobs.display());
+}
+
+/// Eight levels of indexes (the nesting wharf allows), each node listing both
+/// nodes of the next level, over one Wasm manifest: 2^7 paths lead to it. A
+/// walk that revisits shared nodes makes 2^8 visits; each node is fetched from
+/// the source and checked at the destination once. Counted on the wire by
+/// proxies in front of both registries, not by the clock.
+#[test]
+fn a_diamond_graph_is_walked_once_per_node() {
+    let source = Registry::start();
+    let destination = Registry::start();
+    let host = source.host();
+    let env = TestEnv::new();
+    let bytes = component();
+    let (manifest, manifest_digest) = wasm_manifest(&host, "hostile/diamond", &bytes, bytes.len() as u64, None);
+    push_manifest(&host, "hostile/diamond", &manifest_digest, MANIFEST, &manifest);
+    let mut manifests = vec![manifest_digest.clone()];
+    // Bottom up: both nodes of a level list both nodes of the level below.
+    let mut below = vec![(manifest_digest, MANIFEST, manifest.len())];
+    for level in (1..=7).rev() {
+        let mut nodes = Vec::new();
+        for side in ["a", "b"] {
+            let entries: Vec<_> =
+                below.iter().map(|(d, t, n)| json!({"mediaType": t, "digest": d, "size": n})).collect();
+            let index = json!({
+                "schemaVersion": 2,
+                "mediaType": INDEX,
+                "manifests": entries,
+                "annotations": {"level": level.to_string(), "side": side},
+            })
+            .to_string()
+            .into_bytes();
+            let digest = sha256_digest(&index);
+            push_manifest(&host, "hostile/diamond", &digest, INDEX, &index);
+            manifests.push(digest.clone());
+            nodes.push((digest, INDEX, index.len()));
+        }
+        below = nodes;
+    }
+    let entries: Vec<_> = below.iter().map(|(d, t, n)| json!({"mediaType": t, "digest": d, "size": n})).collect();
+    let top = json!({"schemaVersion": 2, "mediaType": INDEX, "manifests": entries}).to_string().into_bytes();
+    push_manifest(&host, "hostile/diamond", "top", INDEX, &top);
+    assert_eq!(manifests.len(), 15);
+
+    let src_proxy = FaultProxy::start(&host);
+    let dst_proxy = FaultProxy::start(&destination.host());
+    let copied = wharf(
+        &[
+            "copy",
+            &format!("{}/hostile/diamond:top", src_proxy.host()),
+            &format!("{}/mirror/diamond:top", dst_proxy.host()),
+            "--format",
+            "json",
+        ],
+        &env,
+    );
+    copied.assert_ok();
+    let count = |log: &[String], method: &str, digest: &str| {
+        log.iter().filter(|l| l.starts_with(&format!("{method} ")) && l.contains(digest)).count()
+    };
+    let (src_log, dst_log) = (src_proxy.log(), dst_proxy.log());
+    for digest in &manifests {
+        assert!(count(&src_log, "GET", digest) <= 1, "{digest} fetched more than once: {src_log:#?}");
+        assert!(count(&dst_log, "HEAD", digest) <= 1, "{digest} checked more than once: {dst_log:#?}");
+        assert_eq!(count(&dst_log, "PUT", digest), 1, "{digest} is sent once: {dst_log:#?}");
+    }
+    let layer = sha256_digest(&bytes);
+    assert!(count(&src_log, "GET", &layer) <= 1, "the layer is read once: {src_log:#?}");
+    assert!(count(&dst_log, "HEAD", &layer) <= 1, "the layer is checked once: {dst_log:#?}");
+    // 15 manifests + top + config and layer: one walk step each, in the report too.
+    let report = copied.json();
+    let listed = report["transfer"]["copied"].as_array().map_or(0, Vec::len)
+        + report["transfer"]["skipped"].as_array().map_or(0, Vec::len)
+        + report["transfer"]["mounted"].as_array().map_or(0, Vec::len);
+    assert_eq!(listed, 18, "{report:#}");
+    let (status, _, body) =
+        registry_tests::registry_get(&destination.host(), "/v2/mirror/diamond/manifests/top", INDEX);
+    assert_eq!((status, body), (200, top));
 }
 
 fn index_bytes(child: &str, size: usize) -> Vec<u8> {

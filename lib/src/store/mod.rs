@@ -67,16 +67,7 @@ pub trait ReadStore: Send + Sync {
     /// Reads a small document (manifest, config) into memory, verified against
     /// its descriptor, refusing anything over [`MAX_DOCUMENT_SIZE`].
     async fn fetch_bytes(&self, desc: &Descriptor) -> Result<Bytes> {
-        if desc.size > MAX_DOCUMENT_SIZE {
-            return Err(Error::malformed(
-                format!("document {}", desc.digest),
-                format!(
-                    "it declares {} bytes; wharf reads at most {MAX_DOCUMENT_SIZE} for a manifest or config",
-                    desc.size
-                ),
-            ));
-        }
-        collect_verified(self.fetch(desc).await?, desc).await.map(Bytes::from)
+        collect_document(self, desc).await
     }
 
     /// The manifests that name `subject` as their `subject` (OCI 1.1 referrers):
@@ -87,6 +78,24 @@ pub trait ReadStore: Send + Sync {
         fallback_referrers(self, subject).await.map(|found| found.map(|(_, index)| index.manifests).unwrap_or_default())
     }
 }
+
+/// [`ReadStore::fetch_bytes`] through [`ReadStore::fetch`].
+pub(crate) async fn collect_document<S: ReadStore + ?Sized>(store: &S, desc: &Descriptor) -> Result<Bytes> {
+    if desc.size > MAX_DOCUMENT_SIZE {
+        return Err(Error::malformed(
+            format!("document {}", desc.digest),
+            format!(
+                "it declares {} bytes; wharf reads at most {MAX_DOCUMENT_SIZE} for a manifest or config",
+                desc.size
+            ),
+        ));
+    }
+    collect_verified(store.fetch(desc).await?, desc).await.map(Bytes::from)
+}
+
+/// Opens a blob's content from its start; called once per upload attempt
+/// by a store that can start a failed upload over ([`Store::push_reopening`]).
+pub type Reopen<'a> = dyn Fn() -> futures::future::BoxFuture<'a, Result<ByteStream>> + Send + Sync + 'a;
 
 /// The referrers tag schema's tag for `subject` (distribution-spec v1.1): the
 /// algorithm and the hex joined by `-` (`sha256-<64 hex>`, within the spec's
@@ -137,6 +146,15 @@ pub trait Store: ReadStore {
     /// again; by default the same as `push`.
     async fn push_vouched(&self, desc: &Descriptor, content: ByteStream) -> Result<()> {
         self.push(desc, content).await
+    }
+
+    /// [`Store::push`] (or with `vouched`, [`Store::push_vouched`]) of content
+    /// that `open` can stream again from its start: a store that can start a
+    /// failed upload over (a registry: a streamed body cannot be rewound)
+    /// opens it once per attempt. By default, one push of one opening.
+    async fn push_reopening(&self, desc: &Descriptor, open: &Reopen<'_>, vouched: bool) -> Result<()> {
+        let content = open().await?;
+        if vouched { self.push_vouched(desc, content).await } else { self.push(desc, content).await }
     }
 
     /// Stores a manifest or index and points each tag at it (none: by digest only).

@@ -1,20 +1,31 @@
 //! A repository in an OCI registry, through wharf's distribution client
 //! ([`crate::distribution`]): one `GET /v2/` and one token exchange per
 //! store, then only the requests the walk needs.
+//!
+//! Retries: the session retries every request it can send again and resumes
+//! downloads. What it cannot do is left here: a streamed upload whose body
+//! failed is started over from a fresh opening of its source
+//! ([`Store::push_reopening`]; content already in memory can always be opened
+//! again), and a failed chunk resumes from the offset the registry reports.
+//! Both spend the session's one retry policy.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use reqwest::Method;
 
-use super::{ByteStream, ReadStore, ReferrerIndexing, RepoLocation, Store, bytes_stream};
+use super::{
+    ByteStream, ReadStore, ReferrerIndexing, Reopen, RepoLocation, Store, bytes_stream, collect_document,
+    collect_verified,
+};
 use crate::digest::{Digest, VerifyingStream};
 use crate::distribution::Session;
 use crate::error::{Error, Result};
-use crate::manifest::{Descriptor, Index, declared_media_type};
+use crate::manifest::{Descriptor, Index, MAX_DOCUMENT_SIZE, declared_media_type};
 use crate::media;
 use crate::reference::{RegistryRef, Selector};
 use crate::transport::{Scheme, TransportOptions};
@@ -30,7 +41,7 @@ pub enum Access {
 
 /// One repository of one registry.
 pub struct RegistryStore {
-    session: Session,
+    session: Arc<Session>,
     registry: String,
     repository: String,
     /// Blobs larger than this are uploaded in chunks of `chunk_size`.
@@ -50,14 +61,14 @@ impl RegistryStore {
             Access::Read => "pull",
             Access::Write => "pull,push",
         };
-        let session = Session::new(
+        let session = Arc::new(Session::new(
             options.http_client()?,
             &reference.registry,
             &reference.repository,
             options.schemes_to_try(&reference.registry),
             options.secret_for(&reference.registry),
             vec![format!("repository:{}:{actions}", reference.repository)],
-        );
+        ));
         Ok(RegistryStore {
             session,
             registry: reference.registry.clone(),
@@ -92,8 +103,7 @@ impl RegistryStore {
     /// reference is checked against the bytes; a tag's digest is computed from
     /// them (never taken from a header).
     async fn pull_manifest(&self, reference: &str, what: &str) -> Result<(Bytes, Digest)> {
-        let response = self.session.manifest(Method::GET, reference, media::MANIFEST_TYPES, what).await?;
-        let bytes = self.session.document(response, what).await?;
+        let bytes = self.session.manifest_bytes(reference, media::MANIFEST_TYPES, what).await?;
         let digest = match reference.parse::<Digest>() {
             Ok(expected) => {
                 crate::digest::verify_bytes(&bytes, &expected, bytes.len() as u64)?;
@@ -106,22 +116,114 @@ impl RegistryStore {
     }
 }
 
+/// Why one upload attempt failed.
+enum UploadFailure {
+    /// Another attempt may succeed: on the upload session named (when a
+    /// streamed `PUT` failed), if it turns out to hold nothing, else on a new one.
+    Retry(Error, Option<String>),
+    /// It will not: the session already retried the request, the source
+    /// failed (it retries itself where it can), or the content is wrong.
+    Final(Error),
+}
+
+impl UploadFailure {
+    fn into_error(self) -> Error {
+        match self {
+            UploadFailure::Retry(e, _) | UploadFailure::Final(e) => e,
+        }
+    }
+}
+
 impl RegistryStore {
-    /// One upload session and one streamed `PUT` of `body`.
-    async fn push_monolithic(&self, desc: &Descriptor, body: reqwest::Body) -> Result<()> {
-        let location = self.session.start_upload(&desc.digest).await?;
-        self.session.finish_upload(&location, &desc.digest, desc.size, body).await
+    /// Uploads `desc` from `open` under the session's retry policy. When an
+    /// upload's body failed for a transient reason, the source is opened
+    /// again and sent again: to the same upload session when the registry
+    /// says it holds nothing of it (the request was refused whole, as a
+    /// 503 or 429 is), else to a new session. Never into a half-written one.
+    async fn upload_reopening(&self, desc: &Descriptor, open: &Reopen<'_>, vouched: bool) -> Result<()> {
+        let mut attempts = self.session.retry().attempts();
+        let mut empty_session = None;
+        loop {
+            let (error, location) = match self.upload(desc, open().await?, vouched, empty_session.take()).await {
+                Ok(()) => return Ok(()),
+                Err(UploadFailure::Retry(error, location)) => (error, location),
+                Err(failure) => return Err(failure.into_error()),
+            };
+            if !attempts.again(&error).await {
+                return Err(error);
+            }
+            if let Some(location) = location {
+                empty_session = self.session.upload_if_empty(&location, &desc.digest).await;
+            }
+            let how = if empty_session.is_some() { "on the same upload session" } else { "on a new upload session" };
+            tracing::warn!(digest = %desc.digest, "sending the blob again {how}");
+        }
     }
 
-    /// Sends `content` in chunks of `chunk_size` bytes. A chunk that fails
-    /// for a transient reason is retried from the offset the registry reports
-    /// (the chunk is still in memory, so the source is not read again).
-    async fn push_chunked(
+    /// One upload of `content`, on `session` (an upload URL) or a new upload
+    /// session: a streamed `PUT`, or over the chunked threshold `PATCH`
+    /// chunks (each resumed from the registry's offset). Unless `vouched`,
+    /// the content goes through a digest check on the way.
+    async fn upload(
+        &self,
+        desc: &Descriptor,
+        content: ByteStream,
+        vouched: bool,
+        session: Option<String>,
+    ) -> Result<(), UploadFailure> {
+        let source_failed = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&source_failed);
+        let content: ByteStream = Box::pin(content.inspect_err(move |_| flag.store(true, Ordering::SeqCst)));
+        let classify = |e: Error, location: Option<&str>| {
+            if source_failed.load(Ordering::SeqCst) || !crate::retry::is_transient(&e) {
+                UploadFailure::Final(e)
+            } else {
+                UploadFailure::Retry(e, location.map(str::to_string))
+            }
+        };
+        let location = match session {
+            Some(location) => location,
+            None => self.session.start_upload(&desc.digest).await.map_err(UploadFailure::Final)?,
+        };
+        if desc.size > self.chunked_above {
+            let verified = VerifyingStream::new(content, desc.digest.clone(), desc.size);
+            let location = self.push_chunks(desc, verified, location).await.map_err(|e| classify(e, None))?;
+            return self.session.close_upload(&location, &desc.digest).await.map_err(UploadFailure::Final);
+        }
+        let body = if vouched {
+            reqwest::Body::wrap_stream(content)
+        } else {
+            reqwest::Body::wrap_stream(VerifyingStream::new(content, desc.digest.clone(), desc.size))
+        };
+        let sent = self.session.finish_upload(&location, &desc.digest, desc.size, body).await;
+        sent.map_err(|e| classify(e, Some(&location)))
+    }
+
+    /// A blob small enough to hold ([`MAX_DOCUMENT_SIZE`]) is read into memory
+    /// first, so that its upload can start over; a larger one is uploaded
+    /// once, as its source cannot be opened again.
+    async fn upload_stream(&self, desc: &Descriptor, content: ByteStream, vouched: bool) -> Result<()> {
+        if desc.size > MAX_DOCUMENT_SIZE {
+            return self.upload(desc, content, vouched, None).await.map_err(UploadFailure::into_error);
+        }
+        let bytes = Bytes::from(collect_verified(content, desc).await?);
+        let open = || -> futures::future::BoxFuture<'_, Result<ByteStream>> {
+            let bytes = bytes.clone();
+            Box::pin(async move { Ok(bytes_stream(bytes)) })
+        };
+        self.upload_reopening(desc, &open, true).await
+    }
+
+    /// Sends `content` in chunks of `chunk_size` bytes to the upload at
+    /// `location`; returns the URL to close it at. A chunk that fails for a
+    /// transient reason is retried from the offset the registry reports (the
+    /// chunk is still in memory, so the source is not read again).
+    async fn push_chunks(
         &self,
         desc: &Descriptor,
         content: VerifyingStream<ByteStream>,
         location: String,
-    ) -> Result<()> {
+    ) -> Result<String> {
         let mut content = content;
         let mut location = location;
         let mut offset = 0u64;
@@ -140,10 +242,9 @@ impl RegistryStore {
                 chunk.reserve(limit);
             }
             if next.is_none() {
-                break;
+                return Ok(location);
             }
         }
-        self.session.close_upload(&location, &desc.digest).await
     }
 
     /// Sends one chunk at `offset`; on a transient failure asks the registry
@@ -157,17 +258,15 @@ impl RegistryStore {
     ) -> Result<(String, u64)> {
         let end = offset + piece.len() as u64;
         let (mut location, mut offset) = (location, offset);
-        let mut attempts = 0;
+        let mut attempts = self.session.retry().attempts();
         loop {
             let start = usize::try_from(offset + piece.len() as u64 - end).unwrap_or(0);
             match self.session.patch_chunk(&location, offset, piece.slice(start..), &desc.digest).await {
                 Ok(next) => return Ok((next, end)),
-                Err(e) if attempts < 3 && crate::retry::is_transient(&e) => {
-                    attempts += 1;
+                Err(e) if attempts.again(&e).await => {
                     tracing::warn!(error = %e, offset, "chunk upload failed; asking the registry where to resume");
-                    tokio::time::sleep(std::time::Duration::from_millis(200 * attempts)).await;
                     // A registry that cannot say (distribution answers BLOB_UPLOAD_INVALID once
-                    // it holds part of the failed chunk) leaves the whole blob to the caller's retry.
+                    // it holds part of the failed chunk) leaves the whole blob to a new upload.
                     let Ok((held, next)) = self.session.upload_status(&location, &desc.digest).await else {
                         return Err(e);
                     };
@@ -216,10 +315,19 @@ impl ReadStore for RegistryStore {
             let (bytes, _) = self.pull_manifest(desc.digest.as_str(), &format!("manifest {}", desc.digest)).await?;
             return Ok(bytes_stream(bytes));
         }
-        let response = self.session.blob(&desc.digest).await?;
-        // With its causes: "error decoding response body" alone says nothing.
-        let describe = |e: reqwest::Error| std::io::Error::other(crate::transport::describe_request_error(&e));
-        Ok(Box::pin(response.bytes_stream().map_err(describe)))
+        self.session.blob_stream(&desc.digest).await
+    }
+
+    /// Manifests as [`ReadStore::fetch`] reads them; other small documents
+    /// (configs, signature payloads) read whole, the request and the read
+    /// retried together, then checked against the descriptor.
+    async fn fetch_bytes(&self, desc: &Descriptor) -> Result<Bytes> {
+        if desc.is_manifest() || desc.size > MAX_DOCUMENT_SIZE {
+            return collect_document(self, desc).await;
+        }
+        let bytes = self.session.blob_bytes(&desc.digest, MAX_DOCUMENT_SIZE).await?;
+        crate::digest::verify_bytes(&bytes, &desc.digest, desc.size)?;
+        Ok(bytes)
     }
 
     async fn exists(&self, desc: &Descriptor) -> Result<bool> {
@@ -254,14 +362,12 @@ impl Store for RegistryStore {
     /// One streamed `PUT` (the fewest round trips, and reading overlaps
     /// sending); blobs over the chunked threshold go in `PATCH` chunks, so an
     /// interrupted upload resumes from what the registry reports holding
-    /// instead of starting over. One chunk is held in memory at a time.
+    /// instead of starting over. One chunk is held in memory at a time. A
+    /// blob of at most [`MAX_DOCUMENT_SIZE`] is held whole, so that a failed
+    /// upload can start over; a larger one is sent once (the caller that can
+    /// open its source again uses [`Store::push_reopening`]).
     async fn push(&self, desc: &Descriptor, content: ByteStream) -> Result<()> {
-        let verified = VerifyingStream::new(content, desc.digest.clone(), desc.size);
-        if desc.size <= self.chunked_above {
-            return self.push_monolithic(desc, reqwest::Body::wrap_stream(verified)).await;
-        }
-        let location = self.session.start_upload(&desc.digest).await?;
-        self.push_chunked(desc, verified, location).await
+        self.upload_stream(desc, content, false).await
     }
 
     /// Without wharf's own digest check on the way out, for content wharf
@@ -272,10 +378,14 @@ impl Store for RegistryStore {
     /// mismatch ([`Session::finish_upload`]). Chunked uploads keep the check,
     /// which also guards the chunk held for a resume.
     async fn push_vouched(&self, desc: &Descriptor, content: ByteStream) -> Result<()> {
-        if desc.size > self.chunked_above {
-            return self.push(desc, content).await;
-        }
-        self.push_monolithic(desc, reqwest::Body::wrap_stream(content)).await
+        self.upload_stream(desc, content, true).await
+    }
+
+    /// Uploads under the session's retry policy, starting over from a fresh
+    /// opening of the source when the upload's body failed for a transient
+    /// reason.
+    async fn push_reopening(&self, desc: &Descriptor, open: &Reopen<'_>, vouched: bool) -> Result<()> {
+        self.upload_reopening(desc, open, vouched).await
     }
 
     async fn push_manifest(&self, desc: &Descriptor, bytes: Bytes, tags: &[String]) -> Result<()> {
