@@ -10,8 +10,9 @@
 use reqwest::header::{HeaderMap, HeaderValue, WWW_AUTHENTICATE};
 use serde::Deserialize;
 
-use crate::distribution::{CappedError, read_capped};
+use crate::distribution::{CappedError, read_capped, retry_after};
 use crate::error::{Error, Result};
+use crate::retry::RetryPolicy;
 use crate::transport::{Credentials, TransportOptions, api_host, certificate_problem, describe_request_error};
 
 /// The most wharf reads of a token server's answer (real tokens, JWTs with
@@ -223,6 +224,9 @@ pub async fn authorization(
 /// token request (no scope) to the realm it names; either only over TLS or
 /// to loopback ([`refuse_plain_http_secret`]). An open registry needs none:
 /// the login succeeds, as docker's does.
+///
+/// These requests do not go through a registry session, so each one is retried
+/// here under the same policy ([`RetryPolicy::send`]).
 pub async fn check_login(registry: &str, options: &TransportOptions, credentials: &Credentials) -> Result<()> {
     let scheme = options.scheme_for(registry).await?;
     let client = options.probe_client()?;
@@ -237,7 +241,7 @@ pub async fn check_login(registry: &str, options: &TransportOptions, credentials
         status: format!("HTTP {}", status.as_u16()),
         message: "unexpected answer to GET /v2/".into(),
     };
-    let response = client.get(&ping).send().await.map_err(failed)?;
+    let response = RetryPolicy::default().send(|| client.get(&ping), failed).await?;
     let challenge = match response.status() {
         status if status.is_success() => return Ok(()),
         reqwest::StatusCode::UNAUTHORIZED => Challenge::from_headers(response.headers()),
@@ -245,15 +249,12 @@ pub async fn check_login(registry: &str, options: &TransportOptions, credentials
     };
     let secret = Secret::Password(credentials.clone());
     if let Challenge::Bearer { .. } = challenge {
-        return authorization(&client, registry, &base, &challenge, &secret, &[]).await.map(|_| ());
+        let grant = || authorization(&client, registry, &base, &challenge, &secret, &[]);
+        return RetryPolicy::default().run(grant).await.map(|_| ());
     }
     refuse_plain_http_secret(&base, registry, &secret)?;
-    let response = client
-        .get(&ping)
-        .basic_auth(&credentials.username, Some(&credentials.password))
-        .send()
-        .await
-        .map_err(failed)?;
+    let with_password = || client.get(&ping).basic_auth(&credentials.username, Some(&credentials.password));
+    let response = RetryPolicy::default().send(with_password, failed).await?;
     match response.status() {
         status if status.is_success() => Ok(()),
         reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN => Err(Error::Unauthorized {
@@ -328,10 +329,15 @@ async fn fetch_token(
         return Err(Error::Unauthorized { registry: registry.to_string(), detail });
     }
     if !status.is_success() {
-        return Err(Error::Registry {
-            registry: registry.to_string(),
-            status: format!("HTTP {}", status.as_u16()),
-            message: format!("from the token server {}", without_query(realm)),
+        let (status, message) =
+            (format!("HTTP {}", status.as_u16()), format!("from the token server {}", without_query(realm)));
+        let registry = registry.to_string();
+        // A busy token server is waited for as a busy registry is (the session's retry policy).
+        return Err(match retry_after(answer.headers()) {
+            Some(after) if crate::retry::is_transient_status(answer.status()) => {
+                Error::RetryLater { registry, status, after, message }
+            }
+            _ => Error::Registry { registry, status, message },
         });
     }
     let what = format!("token server answer from {}", without_query(realm));

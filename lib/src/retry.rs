@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
+use crate::distribution::retry_after;
 use crate::error::{Error, Result};
 
 /// How often and how patiently to retry.
@@ -79,6 +80,30 @@ impl RetryPolicy {
             match operation().await {
                 Err(e) if attempts.again(&e).await => {}
                 other => return other,
+            }
+        }
+    }
+
+    /// Sends the request `build` makes, again after a busy answer (5xx, 408,
+    /// 429, waiting as `Retry-After` asks) and after a failure that `failed`
+    /// maps to a transient error, for requests that do not go through a
+    /// registry session; the last answer is returned whatever its status.
+    pub async fn send(
+        &self,
+        build: impl Fn() -> reqwest::RequestBuilder,
+        failed: impl Fn(reqwest::Error) -> Error,
+    ) -> Result<reqwest::Response> {
+        let mut attempts = self.attempts();
+        loop {
+            match build().send().await {
+                Ok(answer) if attempts.again_after_answer(answer.status(), retry_after(answer.headers())).await => {}
+                Ok(answer) => return Ok(answer),
+                Err(e) => {
+                    let error = failed(e);
+                    if !attempts.again(&error).await {
+                        return Err(error);
+                    }
+                }
             }
         }
     }

@@ -33,6 +33,7 @@ use serde::Deserialize;
 
 use crate::distribution::{CappedError, read_capped};
 use crate::error::{Error, Result};
+use crate::retry::RetryPolicy;
 use crate::transport::TransportOptions;
 
 /// Where a registry describes itself (RFC 8615 well-known URI).
@@ -309,7 +310,11 @@ pub fn metadata_url(registry: &str) -> String {
 pub async fn fetch_metadata(registry: &str, transport: &TransportOptions) -> Result<RegistryMetadata> {
     let url = metadata_url(registry);
     let client = transport.probe_client()?;
-    let response = match client.get(&url).send().await {
+    // A busy answer (5xx, 429) is retried under the one retry policy; a host that
+    // cannot be reached is not (most registries serve no metadata at all): its
+    // error is made final (`Usage`), and the defaults apply.
+    let unreachable_is_final = |e: reqwest::Error| Error::Usage(e.to_string());
+    let response = match RetryPolicy::default().send(|| client.get(&url), unreachable_is_final).await {
         Ok(response) => response,
         Err(e) => {
             tracing::debug!("no registry metadata at {url}: {e}; using the defaults");

@@ -5,8 +5,11 @@
 //! metadata, or the registry's `.well-known/wasm-pkg/registry.json` (served
 //! here by python's `http.server`, since the registry cannot serve it).
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
+use registry_tests::scripted::{Answer, ScriptedServer};
 use registry_tests::{Registry, StaticServer, TestEnv, check_example, wharf};
 
 const FILTER: &str = "acme:plugins/filter-plugin";
@@ -188,4 +191,29 @@ fn well_known_registry_metadata_is_discovered() {
     let run = wharf(&["check", &good_ref], &env);
     run.assert_code(2);
     assert!(run.stderr.contains("malformed registry metadata at http://"), "{run}");
+}
+
+#[test]
+fn busy_registry_metadata_is_retried_not_replaced_by_the_defaults() {
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    let metadata = format!(r#"{{"oci":{{"registry":"{}","namespacePrefix":"busy/"}}}}"#, registry.host());
+    // The first answer says "busy, ask again"; only the second holds the metadata. Taking the
+    // defaults after the first would look for the package at the metadata host itself.
+    let answered = AtomicUsize::new(0);
+    let server = ScriptedServer::start(IpAddr::V4(Ipv4Addr::LOCALHOST), move |_| {
+        match answered.fetch_add(1, Ordering::SeqCst) {
+            0 => Answer::status(503, &[("Retry-After", "1")]),
+            _ => Answer::Full(200, vec![], metadata.clone().into_bytes()),
+        }
+    });
+    push_platform_package(&env, &registry.reference("busy/acme/plugins:0.1.0"));
+    env.write_wkg_config(&format!("[namespace_registries]\nacme = \"{}\"\n", server.host()));
+
+    let good_ref = registry.reference("plugins/filter:1.0.0");
+    push_with_target(&env, "fits", &wharf_examples::check_platform_wit(), &good_ref);
+    let run = wharf(&["check", &good_ref], &env);
+    run.assert_ok();
+    assert!(run.stdout.contains("fits acme:plugins/filter-plugin@0.1.0"), "{run}");
+    assert_eq!(server.requests().len(), 2, "one busy answer, one retry: {:?}", server.requests());
 }

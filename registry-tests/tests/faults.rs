@@ -415,6 +415,27 @@ fn token_requests_are_retried_when_every_other_answer_is_503() {
 }
 
 #[test]
+fn login_is_retried_when_every_other_answer_is_503() {
+    // Basic auth straight to the registry, and a bearer token from its token server, each
+    // behind a proxy that answers every other request with 503 and `Retry-After: 1`.
+    let basic = Registry::start_with(RegistryOptions { htpasswd: Some(("ci".into(), "s3cret".into())), tls: false });
+    let proxy = FaultProxy::start(&basic.host());
+    every_other_request_fails(&proxy, 1);
+    let env = TestEnv::new();
+    wharf_stdin(&["login", &proxy.host(), "-u", "ci", "--password-stdin"], &env, "s3cret\n").assert_ok();
+    assert!(proxy.faults_served() >= 1, "the login met a 503: {:#?}", proxy.log());
+
+    let bearer = Registry::start_with_token_auth("ci", "s3cret");
+    let token_proxy = FaultProxy::start(&bearer.token_host());
+    every_other_request_fails(&token_proxy, 1);
+    let front = FaultProxy::start(&bearer.host());
+    let to_token_proxy = Fault::ReplaceInHead(bearer.token_host(), token_proxy.host());
+    front.add(Rule { method: None, path: "/v2/".into(), times: usize::MAX, fault: to_token_proxy });
+    wharf_stdin(&["login", &front.host(), "-u", "ci", "--password-stdin"], &env, "s3cret\n").assert_ok();
+    assert!(token_proxy.faults_served() >= 1, "the token request met a 503: {:#?}", token_proxy.log());
+}
+
+#[test]
 fn a_connection_cut_mid_manifest_or_config_is_retried() {
     let registry = Registry::start();
     let env = TestEnv::new();
