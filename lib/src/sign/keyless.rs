@@ -209,7 +209,19 @@ fn b64_field(value: &Value, path: &[&str]) -> Option<Vec<u8>> {
     B64.decode(v.as_str()?.trim()).ok()
 }
 
+/// The Sigstore public-good trusted root compiled into wharf: sigstore/root-signing's
+/// `targets/trusted_root.json`, last changed 2025-09-22 (commit c9bda74, "first Rekor v2
+/// instance"), unchanged at commit 60cf2ce (2026-08-21).
+const PUBLIC_GOOD: &[u8] = include_bytes!("public_good_trusted_root.json");
+/// The date of [`TrustedRoot::public_good`]'s content, for help texts.
+pub const PUBLIC_GOOD_DATE: &str = "2025-09-22";
+
 impl TrustedRoot {
+    /// The Sigstore public-good trusted root compiled into wharf (see [`PUBLIC_GOOD_DATE`]).
+    pub fn public_good() -> Result<Self> {
+        Self::from_json("the built-in public-good trusted root", PUBLIC_GOOD)
+    }
+
     /// Reads a `trusted_root.json`. `what` names the file in errors.
     pub fn from_json(what: &str, bytes: &[u8]) -> Result<Self> {
         let doc: Value = serde_json::from_slice(bytes).map_err(|e| root_error(what, format!("it is not JSON: {e}")))?;

@@ -22,6 +22,7 @@ use crate::store::registry::Access;
 use crate::store::{LayoutStore, ReadStore, ReferrerIndexing, RegistryStore, Store};
 use crate::transport::TransportOptions;
 
+pub mod blob;
 mod inclusion;
 pub mod keyless;
 pub mod keys;
@@ -239,6 +240,15 @@ pub enum Trust {
         root: keyless::TrustedRoot,
         /// The identity and OIDC issuer the certificate must name.
         expected: keyless::ExpectedIdentity,
+    },
+    /// A public key, and the trusted root whose transparency logs (and
+    /// timestamp authorities) must have recorded the signature: what Sigstore
+    /// calls a managed key.
+    ManagedKey {
+        /// The key.
+        key: PublicKey,
+        /// The trusted root.
+        root: keyless::TrustedRoot,
     },
 }
 

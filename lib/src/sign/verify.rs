@@ -138,7 +138,7 @@ async fn legacy_layer(
         .map_err(|_| malformed(format!("the {SIGNATURE_ANNOTATION} annotation is not base64")))?;
     let body = store.fetch_bytes(layer).await.map_err(|e| malformed(format!("the payload cannot be read: {e}")))?;
     let signer = match policy.trust {
-        Trust::Key(key) => {
+        Trust::Key(key) | Trust::ManagedKey { key, .. } => {
             check_signature(key, &body, &signature, None)?;
             None
         }
@@ -226,7 +226,7 @@ async fn bundle_layer(
     let malformed = |reason: String| (Problem::Malformed, reason);
     let bytes = store.fetch_bytes(layer).await.map_err(|e| malformed(format!("the bundle cannot be read: {e}")))?;
     let bundle = payload::parse_bundle(&bytes).map_err(malformed)?;
-    let Trust::Key(key) = policy.trust else {
+    let (Trust::Key(key) | Trust::ManagedKey { key, .. }) = policy.trust else {
         return Err(malformed("internal: a keyless policy reached the key check".into()));
     };
     if bundle.has_certificate && bundle.key_hint.is_none() {
