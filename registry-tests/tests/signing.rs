@@ -655,8 +655,9 @@ fn keyless_bundles_are_checked_against_the_trusted_root_identity_and_issuer() {
     assert_eq!(verdicts(&other), [v("bundle", false, "wrong-identity")], "{other}");
     let other = keyless(who, "https://accounts.google.com", &staging);
     assert_eq!(verdicts(&other), [v("bundle", false, "wrong-issuer")], "{other}");
+    // The production root knows neither the staging log nor (so never reached) its CA.
     let other = keyless(who, github, &production);
-    assert_eq!(verdicts(&other), [v("bundle", false, "untrusted-certificate")], "{other}");
+    assert_eq!(verdicts(&other), [v("bundle", false, "invalid-log-entry")], "{other}");
 
     // A key-made signature next to it is named as such, and --key ignores the keyless one.
     let (key, public) = s.key("k");
@@ -670,7 +671,15 @@ fn keyless_bundles_are_checked_against_the_trusted_root_identity_and_issuer() {
 
     // Half the keyless options, or both modes at once, are usage errors.
     wharf(&["verify", &s.reference, "--certificate-identity", who], &s.env).assert_code(2);
-    wharf(&["verify", &s.reference, "--key", &public, "--trusted-root", &staging], &s.env).assert_code(2);
+    wharf(&["verify", &s.reference, "--key", &public, "--certificate-identity", who], &s.env).assert_code(2);
+    // A key with a trusted root (a managed key): wharf's own signatures are not in a log, so each is
+    // refused for that, and the keyless one is named as such.
+    let managed =
+        wharf(&["verify", &s.reference, "--key", &public, "--trusted-root", &staging, "--format", "json"], &s.env);
+    managed.assert_code(1);
+    let found = verdicts(&managed);
+    assert_eq!(found.iter().filter(|(_, _, problem)| problem == "invalid-log-entry").count(), 2, "{managed}");
+    assert!(found.contains(&v("bundle", false, "unsupported")), "{managed}");
     let unreadable = keyless(who, github, &public);
     unreadable.assert_code(2);
 }

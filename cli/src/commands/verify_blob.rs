@@ -93,12 +93,22 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
     if format == Format::Json {
         output::print_json(&verdict);
     } else if verdict.verified {
+        let logged = match (&verdict.log, verdict.log_index) {
+            (Some(log), Some(index)) => format!(", logged in {log} #{index}"),
+            _ => String::new(),
+        };
+        let times: Vec<String> = verdict
+            .integrated_time
+            .iter()
+            .map(|t| format!("integrated at {t}"))
+            .chain(verdict.timestamps.iter().map(|t| format!("timestamped at {t}")))
+            .collect();
+        let times = if times.is_empty() { String::new() } else { format!(" ({})", times.join(", ")) };
         match &verdict.keyless {
-            Some(k) => eprintln!(
-                "verified: {} signed by {} ({}), logged at {} ({} #{})",
-                verdict.artifact, k.identity, k.issuer, k.integrated_time, k.log, k.log_index
-            ),
-            None => eprintln!("verified: {} signed by the key", verdict.artifact),
+            Some(k) => {
+                eprintln!("verified: {} signed by {} ({}){logged}{times}", verdict.artifact, k.identity, k.issuer)
+            }
+            None => eprintln!("verified: {} signed by the key{logged}{times}", verdict.artifact),
         }
     } else {
         eprintln!("not verified: {}", verdict.reason.as_deref().unwrap_or("no reason given"));

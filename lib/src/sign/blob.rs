@@ -7,7 +7,9 @@ use std::path::Path;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
-use super::{Problem, Trust, keyless};
+use super::bundle::Bundle;
+use super::verifier::Subjects;
+use super::{Problem, Trust, keyless, verifier};
 use crate::digest::{Digest, hex_decode};
 use crate::error::{Error, Result};
 
@@ -31,6 +33,18 @@ pub struct BlobVerdict {
     /// Who signed, for a verified keyless bundle.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keyless: Option<keyless::KeylessVerified>,
+    /// The transparency log that recorded the signature (its base URL), when a trusted root was used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+    /// The entry's index in that log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_index: Option<i64>,
+    /// The log's integrated time (Unix seconds), vouched for by its inclusion promise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub integrated_time: Option<i64>,
+    /// The times of the verified RFC 3161 timestamps (Unix seconds).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub timestamps: Vec<i64>,
 }
 
 /// The artifact argument of the conformance suite's protocol: `sha256:HEX`
@@ -71,41 +85,38 @@ pub fn read_bundle(path: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Checks `bundle` against `artifact` and `trust`.
+/// Checks `bundle` (a Sigstore bundle's JSON) against `artifact` and `trust`
+/// with the one Sigstore verifier, at the current time.
 pub fn verify_blob(bundle: &[u8], artifact: &Digest, trust: &Trust) -> BlobVerdict {
-    let outcome = check(bundle, artifact, trust);
-    match outcome {
-        Ok(who) => {
-            BlobVerdict { artifact: artifact.clone(), verified: true, problem: None, reason: None, keyless: who }
-        }
-        Err((problem, reason)) => BlobVerdict {
-            artifact: artifact.clone(),
-            verified: false,
-            problem: Some(problem),
-            reason: Some(reason),
-            keyless: None,
-        },
-    }
-}
-
-fn check(
-    bundle: &[u8],
-    artifact: &Digest,
-    trust: &Trust,
-) -> std::result::Result<Option<keyless::KeylessVerified>, (Problem, String)> {
-    let digest = hex_decode(artifact.hex()).unwrap_or_default();
-    let Trust::Keyless { root, expected } = trust else {
-        return Err((Problem::Unsupported, "key-made bundles are not verified by verify-blob yet".into()));
+    let mut verdict = BlobVerdict {
+        artifact: artifact.clone(),
+        verified: false,
+        problem: None,
+        reason: None,
+        keyless: None,
+        log: None,
+        log_index: None,
+        integrated_time: None,
+        timestamps: Vec::new(),
     };
-    let doc: serde_json::Value =
-        serde_json::from_slice(bundle).map_err(|e| (Problem::Malformed, format!("the bundle is not JSON: {e}")))?;
-    if doc.get("dsseEnvelope").is_some() {
-        let (who, statement) = keyless::verify_dsse_bundle(bundle, root, expected)?;
-        let statement = super::payload::parse_statement(&statement).map_err(|e| (Problem::Malformed, e))?;
-        if !statement.subjects.iter().any(|(d, _)| d.as_deref() == Some(artifact.hex())) {
-            return Err((Problem::DigestMismatch, format!("the statement does not name {artifact}")));
+    // A `Digest` holds 64 lowercase hex digits, so this never falls back.
+    let digest = hex_decode(artifact.hex()).unwrap_or_default();
+    let outcome = Bundle::parse(bundle)
+        .map_err(|e| (Problem::Malformed, e))
+        .and_then(|bundle| verifier::verify(&bundle, &digest, Subjects::MustNameArtifact, trust, super::verify::now()));
+    match outcome {
+        Ok(verified) => {
+            verdict.verified = true;
+            verdict.keyless = verified.keyless;
+            verdict.log_index = verified.log.as_ref().map(|(_, index)| *index);
+            verdict.log = verified.log.map(|(url, _)| url);
+            verdict.integrated_time = verified.integrated_time;
+            verdict.timestamps = verified.timestamps;
         }
-        return Ok(Some(who));
+        Err((problem, reason)) => {
+            verdict.problem = Some(problem);
+            verdict.reason = Some(reason);
+        }
     }
-    keyless::verify_message_bundle(bundle, &digest, root, expected).map(Some)
+    verdict
 }

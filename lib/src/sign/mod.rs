@@ -23,10 +23,16 @@ use crate::store::{LayoutStore, ReadStore, ReferrerIndexing, RegistryStore, Stor
 use crate::transport::TransportOptions;
 
 pub mod blob;
+mod bundle;
+mod chain;
 mod inclusion;
 pub mod keyless;
 pub mod keys;
 pub mod payload;
+mod sct;
+mod tlog;
+mod trust_root;
+mod verifier;
 mod verify;
 mod write;
 
@@ -187,8 +193,12 @@ pub enum Problem {
     /// A keyless certificate from another OIDC issuer.
     WrongIssuer,
     /// The transparency-log entry is missing, names an unknown log, does not
-    /// match the signature, or its inclusion promise (SET) does not verify.
+    /// match the signature, or its inclusion promise (SET), inclusion proof or
+    /// checkpoint does not verify.
     InvalidLogEntry,
+    /// An RFC 3161 timestamp does not verify with a timestamp authority of the
+    /// trusted root, or does not cover the signature.
+    InvalidTimestamp,
 }
 
 /// The verdict on one signature found.
