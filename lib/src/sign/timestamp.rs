@@ -387,7 +387,7 @@ fn verify_with(cert: &Certificate, scheme: Scheme, message: &[u8], signature: &[
         Scheme::RsaPkcs1(hash) => {
             use rsa::traits::PublicKeyParts as _;
             let key = rsa::RsaPublicKey::from_public_key_der(&spki)
-                .map_err(|_| "the signature is RSA but the key is not an RSA key")?;
+                .map_err(|e| format!("the signature is RSA but the key does not read as RSA ({e})"))?;
             if key.n().bits() < MIN_RSA_BITS {
                 return Err(format!("the RSA key has {} bits, fewer than {MIN_RSA_BITS}", key.n().bits()));
             }

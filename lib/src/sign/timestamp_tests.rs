@@ -356,3 +356,103 @@ fn gen_time_reads_fractional_seconds_and_only_der_forms() {
 fn find(haystack: &[u8], needle: &[u8]) -> usize {
     haystack.windows(needle.len()).position(|w| w == needle).expect("present")
 }
+
+// ---------------------------------------------------------------------------
+// Tokens made with OpenSSL (`testdata/timestamp-made/`, see its README).
+
+const MADE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/sign/testdata/timestamp-made/");
+
+fn made(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{MADE}{name}")).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn made_time(token: &str) -> i64 {
+    String::from_utf8(made(&format!("{token}.time"))).expect("text").trim().parse().expect("Unix seconds")
+}
+
+/// A trusted root whose one TSA has the chain of these made certificates.
+fn made_authorities(chain: &[&str]) -> Vec<TimestampAuthority> {
+    let certificates: Vec<Value> = chain
+        .iter()
+        .map(|name| {
+            let text = String::from_utf8(made(&format!("{name}.b64"))).expect("text");
+            serde_json::json!({ "rawBytes": text.trim() })
+        })
+        .collect();
+    let root = root_with(serde_json::json!({
+        "uri": "https://tsa.test",
+        "certChain": { "certificates": certificates },
+        "validFor": { "start": "2026-01-01T00:00:00Z" }
+    }));
+    parse_authorities(&root).expect("the made root reads")
+}
+
+fn made_verify(token: &str, chain: &[&str]) -> Result<i64, String> {
+    verify(&made(&format!("{token}.tsr")), &made("signature.bin"), &made_authorities(chain))
+}
+
+fn made_refused(token: &str, chain: &[&str], needle: &str) {
+    let reason = made_verify(token, chain).expect_err("refused");
+    assert!(reason.contains(needle), "expected {needle:?} in: {reason}");
+}
+
+#[test]
+fn sha384_and_sha512_imprints_and_fractional_gen_times_verify() {
+    let token = made("p256-sha384-certs.tsr");
+    assert_ne!(Token::parse(&token).expect("parses").gen_time().nanos, 0, "genTime has a fraction");
+    assert_eq!(made_verify("p256-sha384-certs", &["tsa", "root"]), Ok(made_time("p256-sha384-certs")));
+    assert_eq!(made_verify("p256-sha512-no-certs", &["tsa", "root"]), Ok(made_time("p256-sha512-no-certs")));
+}
+
+#[test]
+fn an_embedded_certificate_outside_the_trusted_chain_is_refused() {
+    // The token embeds its leaf and root; the trusted root lists the leaf alone.
+    made_refused(
+        "p256-sha384-certs",
+        &["tsa"],
+        "embeds a certificate (CN=Test TSA Root,O=wharf test) that is not in the trusted chain of https://tsa.test",
+    );
+    // The token embeds a leaf with the timeStamping usage; the root trusts another with the same key and serial.
+    made_refused(
+        "p256-sha384-certs",
+        &["tsa-no-eku", "root"],
+        "whose certificate it embeds, which is not a timestamp authority",
+    );
+}
+
+#[test]
+fn a_tsa_leaf_without_the_time_stamping_usage_is_refused() {
+    made_refused("p256-sha512-no-certs", &["tsa-no-eku", "root"], "lacks the timeStamping key usage");
+}
+
+#[test]
+fn a_tsa_certificate_with_an_unknown_critical_extension_is_refused() {
+    made_refused(
+        "p256-sha512-no-certs",
+        &["tsa-odd-critical", "root"],
+        "unknown critical extension 1.3.6.1.4.1.99999.1",
+    );
+}
+
+#[test]
+fn a_tsa_chain_not_signed_by_its_listed_root_is_refused() {
+    made_refused(
+        "p256-sha512-no-certs",
+        &["tsa", "impostor"],
+        "is not signed by the next in the chain: the signature does not verify",
+    );
+}
+
+#[test]
+fn a_tsa_issued_by_a_certificate_that_is_not_a_ca_is_refused() {
+    made_refused(
+        "under-not-a-ca",
+        &["tsa-under-not-a-ca", "not-a-ca", "root"],
+        "CN=not-a-ca,O=wharf test: it issues the next certificate but is not a CA",
+    );
+}
+
+#[test]
+fn an_rsa_tsa_key_under_2048_bits_is_refused() {
+    made_refused("rsa1024", &["tsa-rsa1024", "root"], "the RSA key has 1024 bits, fewer than 2048");
+}
