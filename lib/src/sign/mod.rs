@@ -30,6 +30,10 @@ pub mod keyless;
 pub mod keys;
 pub mod payload;
 mod sct;
+#[cfg(feature = "fuzzing")]
+pub mod timestamp;
+#[cfg(not(feature = "fuzzing"))]
+mod timestamp;
 mod tlog;
 mod trust_root;
 mod verifier;

@@ -106,7 +106,6 @@ pub struct TrustedRoot {
     pub(crate) tlogs: Vec<LogInstance>,
     pub(crate) ctlogs: Vec<LogInstance>,
     /// The whole document: the RFC 3161 module reads `timestampAuthorities` from it.
-    #[expect(dead_code, reason = "read by the RFC 3161 timestamp verifier once it is merged (verifier.rs)")]
     pub(crate) document: Value,
 }
 

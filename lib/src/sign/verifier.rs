@@ -226,18 +226,19 @@ fn signed_digest(bundle: &Bundle) -> &[u8] {
 }
 
 /// The verified times of the bundle's RFC 3161 timestamps, each over the
-/// signature bytes, from a timestamp authority of the trusted root; a time
-/// beyond `now` is refused.
-///
-/// INTEGRATION POINT (RFC 3161): `super::timestamp` (branch i-tsa) provides
-/// `parse_authorities(&root.document)` and `verify(token, signature,
-/// &authorities) -> Result<i64, String>`; [`verified_timestamp`] is where it
-/// plugs in. Until then a bundle that carries timestamps is refused rather
-/// than accepted unchecked.
+/// signature bytes, from a timestamp authority of the trusted root
+/// ([`super::timestamp`]: the token's signature and chain, the TSA's validity
+/// window); a time beyond `now` is refused.
 fn timestamps(bundle: &Bundle, root: &TrustedRoot, now: i64) -> Result<Vec<i64>, Rejection> {
+    if bundle.timestamps.is_empty() {
+        return Ok(Vec::new());
+    }
+    let authorities = super::timestamp::parse_authorities(&root.document).map_err(|why| {
+        (Problem::InvalidTimestamp, format!("the trusted root's timestamp authorities cannot be used: {why}"))
+    })?;
     let mut times = Vec::with_capacity(bundle.timestamps.len());
     for (i, token) in bundle.timestamps.iter().enumerate() {
-        let time = verified_timestamp(token, bundle.content.signature(), root)
+        let time = super::timestamp::verify(token, bundle.content.signature(), &authorities)
             .map_err(|why| (Problem::InvalidTimestamp, format!("RFC 3161 timestamp {i}: {why}")))?;
         if time > now + CLOCK_SKEW {
             return Err((
@@ -248,11 +249,6 @@ fn timestamps(bundle: &Bundle, root: &TrustedRoot, now: i64) -> Result<Vec<i64>,
         times.push(time);
     }
     Ok(times)
-}
-
-/// One RFC 3161 timestamp token (DER), verified: its time (Unix seconds).
-fn verified_timestamp(_token: &[u8], _signature: &[u8], _root: &TrustedRoot) -> Result<i64, String> {
-    Err("this build of wharf does not verify RFC 3161 timestamps yet (see docs/signing.md)".into())
 }
 
 /// Keyless: the certificate path at every verified time, its SCT, the
