@@ -60,6 +60,15 @@ pub(crate) struct Validated<'a> {
     pub issuer: Certificate,
 }
 
+/// A verified time of signing (Unix seconds) and where it comes from, for messages.
+#[derive(Debug, Clone)]
+pub(crate) struct SigningTime {
+    /// Unix seconds.
+    pub at: i64,
+    /// "the log's integrated time", "RFC 3161 timestamp 0".
+    pub source: String,
+}
+
 /// Validates `leaf` (with `extra`, the other certificates of the bundle's
 /// chain) against the trusted root's CAs at every time in `times`.
 pub(crate) fn validate<'a>(
@@ -67,7 +76,7 @@ pub(crate) fn validate<'a>(
     leaf: &Certificate,
     extra: &[Vec<u8>],
     root: &'a TrustedRoot,
-    times: &[i64],
+    times: &[SigningTime],
 ) -> Result<Validated<'a>, Rejection> {
     check_extra(extra, root)?;
     check_leaf(leaf)?;
@@ -138,7 +147,7 @@ fn validate_with(
     leaf_der: &[u8],
     leaf: &Certificate,
     ca: &CertificateAuthority,
-    times: &[i64],
+    times: &[SigningTime],
 ) -> Result<Certificate, String> {
     let chain = ca
         .chain
@@ -150,25 +159,25 @@ fn validate_with(
     for (k, pair) in path.windows(2).enumerate() {
         let ((child_der, child), (_, issuer)) = (pair[0], pair[1]);
         let which = if k == 0 { "the certificate".to_string() } else { format!("its certificate {}", k - 1) };
-        check_issuer(issuer, k, &format!("its certificate {k}"))?;
         if child.tbs_certificate().issuer().to_der().ok() != issuer.tbs_certificate().subject().to_der().ok() {
             return Err(format!("{which} names another issuer than its certificate {k}"));
         }
+        check_issuer(issuer, k, &format!("its certificate {k}"))?;
         signed_by(child_der, child, issuer)
             .map_err(|e| format!("{which} is not signed by its certificate {k}: {e}"))?;
     }
     for (k, (_, cert)) in path.iter().enumerate() {
         critical_extensions_understood(cert).map_err(|e| format!("{}: {e}", position(k)))?;
     }
-    for &t in times {
-        if !ca.valid.contains(t) {
-            return Err(format!("the CA was not valid (trusted root validFor) at {t}"));
+    for SigningTime { at, source } in times {
+        if !ca.valid.contains(*at) {
+            return Err(format!("the CA was not valid (trusted root validFor) at the signing time {at} ({source})"));
         }
         for (k, (_, cert)) in path.iter().enumerate() {
             let (not_before, not_after) = validity(cert);
-            if t < not_before || t > not_after {
+            if *at < not_before || *at > not_after {
                 return Err(format!(
-                    "{} (valid {not_before}..{not_after}) had expired or was not yet valid at the signing time {t}",
+                    "{} (valid {not_before}..{not_after}) had expired or was not yet valid at the signing time {at} ({source})",
                     position(k)
                 ));
             }
@@ -274,4 +283,136 @@ pub(crate) fn verify_signature(spki: &[u8], algorithm: &str, message: &[u8], sig
         return key.verify_prehash(&prehash, &sig).map_err(|_| bad());
     }
     Err("the issuer's key is not ECDSA P-256 or P-384".into())
+}
+
+#[cfg(test)]
+mod tests {
+    //! Against OpenSSL-made certificates (`testdata/chain`, see its `make.sh`), each differing from
+    //! a good path in one respect.
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as B64;
+
+    use super::*;
+    use crate::sign::trust_root::Window;
+
+    fn der(name: &str) -> Vec<u8> {
+        let path = format!("{}/src/sign/testdata/chain/{name}.b64", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        B64.decode(text.trim()).expect("base64")
+    }
+
+    /// A trusted root whose one CA is `chain` (intermediate first), valid in `valid`.
+    fn root(chain: &[&str], valid: Window) -> TrustedRoot {
+        TrustedRoot {
+            cas: vec![CertificateAuthority {
+                uri: "https://fulcio.test".into(),
+                chain: chain.iter().map(|n| der(n)).collect(),
+                valid,
+            }],
+            tlogs: Vec::new(),
+            ctlogs: Vec::new(),
+            document: serde_json::Value::Null,
+        }
+    }
+
+    fn always() -> Window {
+        Window { start: 0, end: None }
+    }
+
+    /// A time when every certificate here is valid.
+    fn inside(leaf: &Certificate) -> i64 {
+        validity(leaf).0 + 60
+    }
+
+    fn at(t: i64) -> Vec<SigningTime> {
+        vec![SigningTime { at: t, source: "a test".into() }]
+    }
+
+    /// `leaf` validated against `chain` at a time inside its validity; the reason if refused.
+    fn check(leaf: &str, chain: &[&str], extra: &[&str]) -> Result<(), String> {
+        let leaf_der = der(leaf);
+        let cert = Certificate::from_der(&leaf_der).expect("a certificate");
+        let extra: Vec<Vec<u8>> = extra.iter().map(|n| der(n)).collect();
+        validate(&leaf_der, &cert, &extra, &root(chain, always()), &at(inside(&cert))).map(|_| ()).map_err(
+            |(problem, reason)| {
+                assert_eq!(problem, Problem::UntrustedCertificate, "{reason}");
+                reason
+            },
+        )
+    }
+
+    #[test]
+    fn a_good_path_validates_and_names_the_issuer() {
+        let leaf_der = der("leaf");
+        let leaf = Certificate::from_der(&leaf_der).expect("a certificate");
+        let trusted = root(&["intermediate", "root"], always());
+        let validated = validate(&leaf_der, &leaf, &[], &trusted, &at(inside(&leaf))).expect("valid");
+        assert_eq!(validated.ca.uri, "https://fulcio.test");
+        assert_eq!(validated.issuer.to_der().ok(), Some(der("intermediate")));
+    }
+
+    #[test]
+    fn every_certificate_must_be_valid_at_every_signing_time() {
+        let leaf_der = der("leaf");
+        let leaf = Certificate::from_der(&leaf_der).expect("a certificate");
+        let (not_before, not_after) = validity(&leaf);
+        let trusted = root(&["intermediate", "root"], always());
+        for t in [not_before - 1, not_after + 1] {
+            let (_, reason) = validate(&leaf_der, &leaf, &[], &trusted, &at(t)).err().expect("refused");
+            assert!(reason.contains("had expired or was not yet valid at the signing time"), "{reason}");
+        }
+        // Both times are checked: one good, one bad is bad.
+        let both = [at(inside(&leaf)), at(not_after + 1)].concat();
+        assert!(validate(&leaf_der, &leaf, &[], &trusted, &both).is_err());
+        // The CA's window in the trusted root, end inclusive.
+        let t = inside(&leaf);
+        let ended = root(&["intermediate", "root"], Window { start: 0, end: Some(t - 1) });
+        let (_, reason) = validate(&leaf_der, &leaf, &[], &ended, &at(t)).err().expect("refused");
+        assert!(reason.contains("trusted root validFor"), "{reason}");
+        let last_second = root(&["intermediate", "root"], Window { start: 0, end: Some(t) });
+        assert!(validate(&leaf_der, &leaf, &[], &last_second, &at(t)).is_ok());
+    }
+
+    #[test]
+    fn a_leaf_must_be_a_code_signing_end_entity_with_only_understood_critical_extensions() {
+        let chain = ["intermediate", "root"];
+        let reason = check("leaf-ca", &chain, &[]).expect_err("a CA leaf");
+        assert!(reason.contains("is a CA certificate"), "{reason}");
+        let reason = check("leaf-no-eku", &chain, &[]).expect_err("no code signing");
+        assert!(reason.contains("code signing"), "{reason}");
+        let reason = check("leaf-no-digital-signature", &chain, &[]).expect_err("no digitalSignature");
+        assert!(reason.contains("digital signatures"), "{reason}");
+        let reason = check("leaf-odd-critical", &chain, &[]).expect_err("an unknown critical extension");
+        assert!(reason.contains("critical extension") && reason.contains("1.3.6.1.4.1.99999.1"), "{reason}");
+    }
+
+    #[test]
+    fn issuers_must_be_cas_allowed_to_sign_within_their_path_length() {
+        let reason = check("leaf-too-deep", &["intermediate-2", "intermediate", "root"], &[]).expect_err("too deep");
+        assert!(reason.contains("pathLenConstraint"), "{reason}");
+        let reason = check("leaf-under-not-a-ca", &["not-a-ca", "root"], &[]).expect_err("not a CA");
+        assert!(reason.contains("not a CA certificate"), "{reason}");
+        let reason = check("leaf-under-no-cert-sign", &["no-cert-sign", "root"], &[]).expect_err("no keyCertSign");
+        assert!(reason.contains("does not allow signing certificates"), "{reason}");
+        // Another CA's chain: the leaf names another issuer.
+        let reason = check("leaf", &["no-cert-sign", "root"], &[]).expect_err("another issuer");
+        assert!(reason.contains("names another issuer"), "{reason}");
+    }
+
+    #[test]
+    fn a_bundle_chain_may_carry_only_certificates_the_trusted_root_lists() {
+        let chain = ["intermediate", "root"];
+        check("leaf", &chain, &["intermediate", "root"]).expect("the trusted root's own certificates are tolerated");
+        let reason = check("leaf", &chain, &["intermediate-2"]).expect_err("an unlisted intermediate");
+        assert!(reason.contains("does not list"), "{reason}");
+        // A root of its own: the public-good root is self-signed and not this trusted root's.
+        let public_good = TrustedRoot::public_good().expect("the built-in root");
+        let foreign_root = public_good.cas[1].chain.last().cloned().expect("a root");
+        let leaf_der = der("leaf");
+        let leaf = Certificate::from_der(&leaf_der).expect("a certificate");
+        let (_, reason) = validate(&leaf_der, &leaf, &[foreign_root], &root(&chain, always()), &at(inside(&leaf)))
+            .err()
+            .expect("refused");
+        assert!(reason.contains("carries a root certificate"), "{reason}");
+    }
 }

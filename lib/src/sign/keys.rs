@@ -275,7 +275,12 @@ impl PublicKey {
     /// Reads a PEM `PUBLIC KEY` (PKIX) file's contents. `what` names it in errors.
     pub fn from_pem(what: &str, text: &[u8]) -> Result<Self> {
         let block = pem_decode(text).ok_or_else(|| {
-            key_error(what, "it holds no PEM block (-----BEGIN PUBLIC KEY-----)", "give the .pub file of the key pair")
+            let reason = if text.windows(11).any(|w| w == b"-----BEGIN ") {
+                "its PEM block is damaged (the text between the BEGIN and END lines is not base64)"
+            } else {
+                "it holds no PEM block (-----BEGIN PUBLIC KEY-----)"
+            };
+            key_error(what, reason, "give the .pub file of the key pair")
         })?;
         if block.label != PUBLIC_KEY_LABEL {
             let fix = if block.label.contains("PRIVATE KEY") {

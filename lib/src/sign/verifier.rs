@@ -24,6 +24,7 @@ use x509_cert::Certificate;
 use x509_cert::der::{Decode as _, Encode as _};
 
 use super::bundle::{Bundle, Content, Material};
+use super::chain::SigningTime;
 use super::keyless::{ExpectedIdentity, KeylessVerified};
 use super::keys::{PublicKey, SignatureProblem};
 use super::tlog::{CLOCK_SKEW, Signer};
@@ -113,7 +114,18 @@ pub(crate) fn verify(
         }
         verified.timestamps = timestamps(bundle, root, now)?;
     }
-    let times: Vec<i64> = verified.integrated_time.into_iter().chain(verified.timestamps.iter().copied()).collect();
+    let times: Vec<SigningTime> = verified
+        .integrated_time
+        .map(|at| SigningTime { at, source: "the log's integrated time".into() })
+        .into_iter()
+        .chain(
+            verified
+                .timestamps
+                .iter()
+                .enumerate()
+                .map(|(i, at)| SigningTime { at: *at, source: format!("RFC 3161 timestamp {i}") }),
+        )
+        .collect();
     if root.is_some() && times.is_empty() {
         return Err((
             Problem::InvalidLogEntry,
@@ -121,9 +133,12 @@ pub(crate) fn verify(
         ));
     }
     if let Some((window, url)) = log_window
-        && let Some(t) = times.iter().find(|t| !window.contains(**t))
+        && let Some(t) = times.iter().find(|t| !window.contains(t.at))
     {
-        return Err((Problem::InvalidLogEntry, format!("the log {url}'s key was not valid at the signing time {t}")));
+        return Err((
+            Problem::InvalidLogEntry,
+            format!("the log {url}'s key was not valid at the signing time {} ({})", t.at, t.source),
+        ));
     }
     match (&signer, root, expected) {
         (SignerMaterial::Certificate { leaf_der, leaf, extra }, Some(root), Some(expected)) => {
@@ -260,7 +275,7 @@ fn certified(
     extra: &[Vec<u8>],
     root: &TrustedRoot,
     expected: &ExpectedIdentity,
-    times: &[i64],
+    times: &[SigningTime],
     content: &Content,
     verified: &Verified,
 ) -> Result<KeylessVerified, Rejection> {
@@ -368,3 +383,7 @@ fn check_artifact(bundle: &Bundle, artifact: &[u8], statement: Option<&[u8]>) ->
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+#[path = "verifier_tests.rs"]
+mod tests;
