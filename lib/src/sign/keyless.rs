@@ -5,7 +5,7 @@
 //! certificate Fulcio issued to an OIDC identity; the signature is recorded in
 //! a Rekor transparency log, and its time vouched for by the log's inclusion
 //! promise (Rekor v1) or an RFC 3161 timestamp (Rekor v2). Every check, for
-//! bundles and legacy `.sig` signatures alike, is [`super::verifier`]'s; this
+//! bundles and legacy `.sig` signatures alike, is the verifier's (`sign::verifier`); this
 //! module holds the identity side: the expected identity and issuer
 //! ([`ExpectedIdentity`], exact or anchored patterns), how they are read from
 //! a certificate (the subject alternative name, email or URI; the OIDC issuer

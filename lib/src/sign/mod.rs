@@ -1,8 +1,13 @@
 //! Signing and verification, byte-compatible with cosign.
 //!
 //! - [`keys`]: cosign's key files (encrypted PEM, scrypt + nacl/secretbox; ECDSA P-256, Ed25519).
-//! - [`keyless`]: offline verification of keyless (Fulcio certificate) bundles
-//!   against a Sigstore trusted root, an identity and an OIDC issuer.
+//! - `verifier`: the one Sigstore verification procedure (client specification §4), for
+//!   bundles and legacy `.sig` signatures alike, on `bundle` (strict bundle reading),
+//!   `trust_root` (strict trusted roots, the public-good root built in), `tlog` (log entries,
+//!   Rekor v1 and v2), `inclusion` (Merkle proofs, checkpoints), `chain` (certificate paths),
+//!   `sct` (certificate transparency) and `timestamp` (RFC 3161).
+//! - [`keyless`]: the identity a keyless signature must carry, and what a verified one proves.
+//! - [`blob`]: `wharf verify-blob`: a file or a digest against a bundle.
 //! - [`payload`]: the signed documents (simple signing; in-toto statement, DSSE, bundle v0.3).
 //! - [`sign()`]: resolves a reference to its digest and signs the digest, in the
 //!   bundle format (cosign v3's default: an OCI 1.1 referrer), the legacy
