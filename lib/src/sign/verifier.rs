@@ -23,7 +23,7 @@ use sha2::{Digest as _, Sha256, Sha384};
 use x509_cert::Certificate;
 use x509_cert::der::{Decode as _, Encode as _};
 
-use super::bundle::{Bundle, Content, Material};
+use super::bundle::{Bundle, Content, LogEntry, Material};
 use super::chain::SigningTime;
 use super::keyless::{ExpectedIdentity, KeylessVerified};
 use super::keys::{PublicKey, SignatureProblem};
@@ -84,62 +84,10 @@ pub(crate) fn verify(
     let signer = signer_of(bundle, key)?;
     let statement = check_content(&bundle.content)?;
     let mut verified = Verified { keyless: None, log: None, integrated_time: None, timestamps: Vec::new(), statement };
-    let mut log_window = None;
-    if let Some(root) = root {
-        let entry = match bundle.entries.as_slice() {
-            [entry] => entry,
-            [] => {
-                return Err((
-                    Problem::InvalidLogEntry,
-                    "the signature has no transparency-log entry (no inclusion promise, no inclusion proof): it was not logged, or the entry was left out".into(),
-                ));
-            }
-            more => {
-                return Err((
-                    Problem::InvalidLogEntry,
-                    format!(
-                        "the bundle carries {} transparency-log entries; verification needs exactly one",
-                        more.len()
-                    ),
-                ));
-            }
-        };
-        let recorded = signer.logged();
-        let logged =
-            super::tlog::verify(entry, root, &recorded.as_signer(), &bundle.content, signed_digest(bundle), now)?;
-        verified.log = Some((logged.log.base_url.clone(), entry.log_index));
-        verified.integrated_time = logged.integrated_time;
-        if entry.is_rekor_v2() {
-            log_window = Some((logged.log.valid, logged.log.base_url.clone()));
-        }
-        verified.timestamps = timestamps(bundle, root, now)?;
-    }
-    let times: Vec<SigningTime> = verified
-        .integrated_time
-        .map(|at| SigningTime { at, source: "the log's integrated time".into() })
-        .into_iter()
-        .chain(
-            verified
-                .timestamps
-                .iter()
-                .enumerate()
-                .map(|(i, at)| SigningTime { at: *at, source: format!("RFC 3161 timestamp {i}") }),
-        )
-        .collect();
-    if root.is_some() && times.is_empty() {
-        return Err((
-            Problem::InvalidLogEntry,
-            "no verified time of signing: the log entry has no inclusion promise (Rekor v2 entries never do) and the bundle no RFC 3161 timestamp".into(),
-        ));
-    }
-    if let Some((window, url)) = log_window
-        && let Some(t) = times.iter().find(|t| !window.contains(t.at))
-    {
-        return Err((
-            Problem::InvalidLogEntry,
-            format!("the log {url}'s key was not valid at the signing time {} ({})", t.at, t.source),
-        ));
-    }
+    let times = match root {
+        Some(root) => logged_and_timed(bundle, &signer, root, now, &mut verified)?,
+        None => Vec::new(),
+    };
     match (&signer, root, expected) {
         (SignerMaterial::Certificate { leaf_der, leaf, extra }, Some(root), Some(expected)) => {
             verified.keyless =
@@ -153,34 +101,78 @@ pub(crate) fn verify(
     Ok(verified)
 }
 
+/// With a trusted root: the one log entry, verified (its log, index and
+/// integrated time go into `verified`), the RFC 3161 timestamps, and the
+/// verified times of signing they give (at least one).
+fn logged_and_timed(
+    bundle: &Bundle,
+    signer: &SignerMaterial<'_>,
+    root: &TrustedRoot,
+    now: i64,
+    verified: &mut Verified,
+) -> Result<Vec<SigningTime>, Rejection> {
+    let entry = only_entry(bundle)?;
+    let key_der;
+    let recorded = match signer {
+        SignerMaterial::Certificate { leaf_der, .. } => Signer::Certificate(leaf_der),
+        SignerMaterial::Key(key) => {
+            key_der = key.to_der();
+            Signer::Key(&key_der)
+        }
+    };
+    let logged = super::tlog::verify(entry, root, &recorded, &bundle.content, signed_digest(bundle), now)?;
+    verified.log = Some((logged.log.base_url.clone(), entry.log_index));
+    verified.integrated_time = logged.integrated_time;
+    verified.timestamps = timestamps(bundle, root, now)?;
+    let times = signing_times(verified);
+    if times.is_empty() {
+        return Err((
+            Problem::InvalidLogEntry,
+            "no verified time of signing: the log entry has no inclusion promise (Rekor v2 entries never do) and the bundle no RFC 3161 timestamp".into(),
+        ));
+    }
+    // A Rekor v2 entry has no time of its own: its log's key must be valid at the timestamps'.
+    if entry.is_rekor_v2()
+        && let Some(t) = times.iter().find(|t| !logged.log.valid.contains(t.at))
+    {
+        return Err((
+            Problem::InvalidLogEntry,
+            format!("the log {}'s key was not valid at the signing time {} ({})", logged.log.base_url, t.at, t.source),
+        ));
+    }
+    Ok(times)
+}
+
+/// The bundle's one transparency-log entry.
+fn only_entry(bundle: &Bundle) -> Result<&LogEntry, Rejection> {
+    match bundle.entries.as_slice() {
+        [entry] => Ok(entry),
+        [] => Err((
+            Problem::InvalidLogEntry,
+            "the signature has no transparency-log entry (no inclusion promise, no inclusion proof): it was not logged, or the entry was left out".into(),
+        )),
+        more => Err((
+            Problem::InvalidLogEntry,
+            format!("the bundle carries {} transparency-log entries; verification needs exactly one", more.len()),
+        )),
+    }
+}
+
+/// The verified times of signing, each with where it comes from.
+fn signing_times(verified: &Verified) -> Vec<SigningTime> {
+    let integrated = verified.integrated_time.map(|at| SigningTime { at, source: "the log's integrated time".into() });
+    let stamped = verified
+        .timestamps
+        .iter()
+        .enumerate()
+        .map(|(i, at)| SigningTime { at: *at, source: format!("RFC 3161 timestamp {i}") });
+    integrated.into_iter().chain(stamped).collect()
+}
+
 /// The signer of the bundle, as the trust needs it.
 enum SignerMaterial<'a> {
     Certificate { leaf_der: &'a [u8], leaf: Box<Certificate>, extra: &'a [Vec<u8>] },
     Key(&'a PublicKey),
-}
-
-impl SignerMaterial<'_> {
-    fn logged(&self) -> LoggedSigner {
-        match self {
-            SignerMaterial::Certificate { leaf_der, .. } => LoggedSigner::Certificate(leaf_der.to_vec()),
-            SignerMaterial::Key(key) => LoggedSigner::Key(key.to_der()),
-        }
-    }
-}
-
-/// What the log entry must record, owned.
-enum LoggedSigner {
-    Certificate(Vec<u8>),
-    Key(Vec<u8>),
-}
-
-impl LoggedSigner {
-    fn as_signer(&self) -> Signer<'_> {
-        match self {
-            LoggedSigner::Certificate(der) => Signer::Certificate(der),
-            LoggedSigner::Key(der) => Signer::Key(der),
-        }
-    }
 }
 
 fn signer_of<'a>(bundle: &'a Bundle, key: Option<&'a PublicKey>) -> Result<SignerMaterial<'a>, Rejection> {
