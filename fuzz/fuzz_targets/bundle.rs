@@ -37,7 +37,8 @@ fn setup() -> &'static Setup {
         let staging = || {
             TrustedRoot::from_json("staging", &read("rekor2-happy-path/trusted_root.json")).expect("the staging root")
         };
-        let beacon = || ExpectedIdentity { identity: Matcher::Exact(BEACON.into()), issuer: Matcher::Exact(ISSUER.into()) };
+        let beacon =
+            || ExpectedIdentity { identity: Matcher::Exact(BEACON.into()), issuer: Matcher::Exact(ISSUER.into()) };
         let key = PublicKey::from_pem("key.pub", &read("managed-key-and-trusted-root/key.pub")).expect("the key");
         Setup {
             artifact: A_TXT.parse().expect("a digest"),
