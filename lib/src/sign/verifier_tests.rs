@@ -193,3 +193,19 @@ fn base64_fields_read_as_protobuf_json_readers_do() {
     assert_eq!(base64_bytes("aGVs bG8="), None, "spaces inside are not base64");
     assert_eq!(base64_bytes("INVALID!!!BASE64"), None);
 }
+
+#[test]
+fn a_rekor_v2_dsse_entry_is_refused_as_rekor_v2_records_dsse_as_hashedrekord() {
+    // Rekor v2 has one entry type (rekor-v2-spec §4.3): a `dsse` 0.0.2 body (an early
+    // rekor-tiles draft) is refused, as sigstore-go does, whatever it records.
+    let bundle = Bundle::parse(&read("rekor2-dsse-happy-path/bundle.sigstore.json")).expect("the bundle parses");
+    let mut entry = bundle.entries[0].clone();
+    entry.kind = "dsse".into();
+    let body = serde_json::json!({"apiVersion": "0.0.2", "kind": "dsse", "spec": {"dsseV002": {}}});
+    entry.body = serde_json::to_vec(&body).expect("JSON");
+    let (problem, reason) =
+        crate::sign::tlog::check_body(&entry, &crate::sign::tlog::Signer::Key(&[]), &bundle.content, &[])
+            .expect_err("refused");
+    assert_eq!(problem, Problem::Unsupported);
+    assert!(reason.contains("dsse 0.0.2"), "{reason}");
+}
