@@ -209,3 +209,15 @@ fn a_rekor_v2_dsse_entry_is_refused_as_rekor_v2_records_dsse_as_hashedrekord() {
     assert_eq!(problem, Problem::Unsupported);
     assert!(reason.contains("dsse 0.0.2"), "{reason}");
 }
+
+#[test]
+fn an_rfc3161_time_in_the_future_is_refused() {
+    let doc = json("rekor2-happy-path/bundle.sigstore.json");
+    let root = TrustedRoot::from_json("staging", &read("rekor2-happy-path/trusted_root.json")).expect("root");
+    let stamped = 1749729740;
+    let (problem, reason) = run(&doc, &beacon(root.clone()), stamped - CLOCK_SKEW - 1).expect_err("future");
+    assert_eq!(problem, Problem::InvalidTimestamp);
+    assert!(reason.contains("in the future"), "{reason}");
+    let verified = run(&doc, &beacon(root), stamped - CLOCK_SKEW).expect("within the allowed clock skew");
+    assert_eq!((verified.integrated_time, verified.timestamps.as_slice()), (None, &[stamped][..]));
+}
