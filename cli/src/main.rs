@@ -54,6 +54,9 @@ enum Command {
     /// Verify an artifact's signatures (cosign's bundle and legacy formats) against a public key, or
     /// keyless against a Sigstore trusted root and an identity.
     Verify(commands::verify::Args),
+    /// Verify a file (or its SHA-256) against a Sigstore bundle, with a public key or keyless against an
+    /// identity, offline (cosign verify-blob's flags).
+    VerifyBlob(commands::verify_blob::Args),
     /// Verify signatures at Kubernetes admission time (a validating and mutating webhook).
     Admission(commands::admission::Args),
 }
@@ -114,6 +117,7 @@ fn main() -> ExitCode {
             Command::Key(a) => commands::key::run(a).await,
             Command::Sign(a) => commands::sign::run(a).await,
             Command::Verify(a) => commands::verify::run(a).await,
+            Command::VerifyBlob(a) => commands::verify_blob::run(a).await,
             Command::Admission(a) => commands::admission::run(a).await,
         }
     });

@@ -655,8 +655,9 @@ fn keyless_bundles_are_checked_against_the_trusted_root_identity_and_issuer() {
     assert_eq!(verdicts(&other), [v("bundle", false, "wrong-identity")], "{other}");
     let other = keyless(who, "https://accounts.google.com", &staging);
     assert_eq!(verdicts(&other), [v("bundle", false, "wrong-issuer")], "{other}");
+    // The production root knows neither the staging log nor (so never reached) its CA.
     let other = keyless(who, github, &production);
-    assert_eq!(verdicts(&other), [v("bundle", false, "untrusted-certificate")], "{other}");
+    assert_eq!(verdicts(&other), [v("bundle", false, "invalid-log-entry")], "{other}");
 
     // A key-made signature next to it is named as such, and --key ignores the keyless one.
     let (key, public) = s.key("k");
@@ -670,7 +671,15 @@ fn keyless_bundles_are_checked_against_the_trusted_root_identity_and_issuer() {
 
     // Half the keyless options, or both modes at once, are usage errors.
     wharf(&["verify", &s.reference, "--certificate-identity", who], &s.env).assert_code(2);
-    wharf(&["verify", &s.reference, "--key", &public, "--trusted-root", &staging], &s.env).assert_code(2);
+    wharf(&["verify", &s.reference, "--key", &public, "--certificate-identity", who], &s.env).assert_code(2);
+    // A key with a trusted root (a managed key): wharf's own signatures are not in a log, so each is
+    // refused for that, and the keyless one is named as such.
+    let managed =
+        wharf(&["verify", &s.reference, "--key", &public, "--trusted-root", &staging, "--format", "json"], &s.env);
+    managed.assert_code(1);
+    let found = verdicts(&managed);
+    assert_eq!(found.iter().filter(|(_, _, problem)| problem == "invalid-log-entry").count(), 2, "{managed}");
+    assert!(found.contains(&v("bundle", false, "unsupported")), "{managed}");
     let unreadable = keyless(who, github, &public);
     unreadable.assert_code(2);
 }
@@ -898,4 +907,115 @@ fn rsa_public_keys_verify_openssl_signatures_and_rsa_keys_never_sign() {
     let weak = s.verify(&small_pub.to_string_lossy(), &[]);
     weak.assert_code(2);
     assert!(weak.stderr.contains("1024-bit"), "{weak}");
+}
+
+/// `wharf verify-blob` of `artifact` (a fixture file, or `sha256:HEX`) against the fixture `bundle`,
+/// with `extra` flags, `--format json`, in a fresh environment.
+fn verify_blob(artifact: &str, bundle: &str, extra: &[&str]) -> Run {
+    let env = TestEnv::new();
+    let artifact =
+        if artifact.starts_with("sha256:") { artifact.to_string() } else { path_of(&keyless_fixture(artifact)) };
+    let bundle = path_of(&keyless_fixture(bundle));
+    let args = [&["verify-blob", &artifact, "--bundle", &bundle, "--format", "json"][..], extra].concat();
+    wharf(&args, &env)
+}
+
+fn path_of(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// Real bundles from outside the conformance suite verify with the public-good trusted root built
+/// into wharf (no --trusted-root): what `cosign sign-blob --bundle` of cosign v3 writes (message
+/// signature, hashedrekord, RFC 3161 timestamp), and a GitHub artifact attestation (DSSE, SLSA
+/// provenance, dsse entry); each refused for another identity or another artifact.
+#[test]
+fn real_cosign_v3_and_github_attestation_bundles_verify_against_the_built_in_root() {
+    let cosign = [
+        "--certificate-identity",
+        "w.vollprecht@gmail.com",
+        "--certificate-oidc-issuer",
+        "https://github.com/login/oauth",
+    ];
+    let run = verify_blob("cosign-v3-blob.txt", "cosign-v3-blob.sigstore.json", &cosign);
+    run.assert_ok();
+    let report = run.json();
+    assert_eq!(report["verified"], true, "{report}");
+    assert_eq!(report["keyless"]["identity"], "w.vollprecht@gmail.com", "{report}");
+    assert_eq!(report["logIndex"], 738312748, "{report}");
+    assert_eq!(report["timestamps"].as_array().map(Vec::len), Some(1), "the TSA timestamp is verified: {report}");
+    let other = [
+        "--certificate-identity",
+        "mallory@example.com",
+        "--certificate-oidc-issuer",
+        "https://github.com/login/oauth",
+    ];
+    let wrong = verify_blob("cosign-v3-blob.txt", "cosign-v3-blob.sigstore.json", &other);
+    wrong.assert_code(1);
+    assert_eq!(wrong.json()["problem"], "wrong-identity", "{wrong}");
+    let moved = verify_blob("github-attestation-artifact.whl", "cosign-v3-blob.sigstore.json", &cosign);
+    moved.assert_code(1);
+    assert_eq!(moved.json()["problem"], "digest-mismatch", "{moved}");
+
+    let github = [
+        "--certificate-identity-regexp",
+        "https://github\\.com/github/artifact-attestations-workflows/\\.github/workflows/attest\\.yml@.*",
+        "--certificate-oidc-issuer",
+        "https://token.actions.githubusercontent.com",
+    ];
+    let run = verify_blob("github-attestation-artifact.whl", "github-attestation.sigstore.json", &github);
+    run.assert_ok();
+    assert_eq!(run.json()["logIndex"], 96764485, "{run}");
+    // The attested wheel given by its digest verifies the same.
+    let digest = "sha256:49a3aa6075e0f49f82843e74b5baa614ad2a588e6675612bf108a0a008c5ac25";
+    verify_blob(digest, "github-attestation.sigstore.json", &github).assert_ok();
+    // Another artifact is not the statement's subject.
+    let other = verify_blob("cosign-v3-blob.txt", "github-attestation.sigstore.json", &github);
+    other.assert_code(1);
+    assert_eq!(other.json()["problem"], "digest-mismatch", "{other}");
+    // Another workflow (the regexp is anchored to the whole identity).
+    let fork = [
+        "--certificate-identity-regexp",
+        "https://github\\.com/github/",
+        "--certificate-oidc-issuer",
+        "https://token.actions.githubusercontent.com",
+    ];
+    let fork = verify_blob("github-attestation-artifact.whl", "github-attestation.sigstore.json", &fork);
+    fork.assert_code(1);
+    assert_eq!(fork.json()["problem"], "wrong-identity", "{fork}");
+}
+
+/// `wharf verify-blob`'s exit status: 2 for input it cannot read (bundle, key, trusted root) and
+/// for usage errors, 1 for a bundle that does not verify, with the reason in text and JSON.
+#[test]
+fn verify_blob_exits_2_for_unreadable_input_and_1_with_the_reason_for_a_bad_bundle() {
+    let env = TestEnv::new();
+    let artifact = path_of(&keyless_fixture("cosign-v3-blob.txt"));
+    let bundle = path_of(&keyless_fixture("cosign-v3-blob.sigstore.json"));
+    let identity = [
+        "--certificate-identity",
+        "w.vollprecht@gmail.com",
+        "--certificate-oidc-issuer",
+        "https://github.com/login/oauth",
+    ];
+    let run = |args: &[&str]| wharf(&[&["verify-blob"][..], args].concat(), &env);
+    run(&[&artifact, "--bundle", "missing.sigstore.json", identity[0], identity[1], identity[2], identity[3]])
+        .assert_failed_cleanly("cannot read the bundle");
+    run(&["missing.txt", "--bundle", &bundle, identity[0], identity[1], identity[2], identity[3]])
+        .assert_failed_cleanly("cannot read the artifact");
+    let root = env.write("root.json", br#"{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1","tlogs":[{"baseUrl":"https://rekor.example","hashAlgorithm":"SHA2_256","publicKey":{"rawBytes":"AAAA","keyDetails":"PKIX_ED25519"},"logId":{"keyId":"AAAA"}}]}"#);
+    let root = path_of(&root);
+    run(&[&artifact, "--bundle", &bundle, identity[0], identity[1], identity[2], identity[3], "--trusted-root", &root])
+        .assert_failed_cleanly("validFor");
+    let key = env.write("bad.pub", "not a key");
+    run(&[&artifact, "--bundle", &bundle, "--key", &path_of(&key)]).assert_failed_cleanly("bad.pub");
+    run(&[&artifact, "--bundle", &bundle, "--certificate-identity", "x"])
+        .assert_failed_cleanly("--certificate-oidc-issuer");
+    let garbage = env.write("garbage.sigstore.json", "{\"mediaType\":");
+    let refused = run(&[&artifact, "--bundle", &path_of(&garbage), identity[0], identity[1], identity[2], identity[3]]);
+    refused.assert_code(1);
+    assert!(refused.stderr.contains("not verified: the bundle is not JSON"), "{refused}");
+    // The help says which trusted root is built in, and how to pass a newer one.
+    let help = run(&["--help"]);
+    help.assert_ok();
+    assert!(help.stdout.contains("2025-09-22") && help.stdout.contains("--trusted-root"), "{help}");
 }

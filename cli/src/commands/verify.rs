@@ -23,18 +23,21 @@ against the key, the signed digest against REF's, and the required annotations. 
 with its verdict and, if rejected, the reason. Nothing is fetched but the registry's content.
 
 Keyless (all three options together): a bundle's Fulcio certificate must chain to a CA of the trusted
-root, name the identity (SAN) and the OIDC issuer, and carry a Rekor inclusion promise (SET) that
-verifies with a log key of the trusted root; all offline. This holds for bundles and for legacy
-.sig signatures (certificate and Rekor bundle in layer annotations); Rekor v2 entries are listed
-as unsupported (see docs/signing.md).
+root at the time of signing, carry an SCT of one of its CT logs, name the identity (SAN) and the OIDC
+issuer, and the signature must be in one of its Rekor logs (inclusion promise, or inclusion proof and
+checkpoint; Rekor v2 with an RFC 3161 timestamp); all offline, with the same verifier as
+`wharf verify-blob`. This holds for bundles and for legacy .sig signatures (certificate and Rekor
+bundle in layer annotations). --key with --trusted-root: the signature must also be in one of the
+root's logs (see docs/signing.md).
 
 Exit status: 0 at least one signature satisfies the request; 1 none does (or none was found);
 2 unreadable key, bad reference, or a registry error.")]
 pub struct Args {
     /// What to verify: HOST[:PORT]/REPO[:TAG|@DIGEST] or oci:PATH[:TAG|@DIGEST].
     reference: String,
-    /// The public key file (PEM PUBLIC KEY, as `cosign.pub`): ECDSA P-256 or Ed25519.
-    #[arg(long, value_name = "FILE", required_unless_present = "trusted_root", conflicts_with = "trusted_root")]
+    /// The public key file (PEM PUBLIC KEY, as `cosign.pub`): ECDSA P-256, Ed25519 or RSA. With
+    /// --trusted-root, each bundle must also carry a log entry of one of its transparency logs.
+    #[arg(long, value_name = "FILE", required_unless_present = "trusted_root", conflicts_with_all = ["certificate_identity", "certificate_identity_regexp", "certificate_oidc_issuer", "certificate_oidc_issuer_regexp"])]
     key: Option<PathBuf>,
     /// Keyless: the identity the certificate must name (an email or a URI).
     #[arg(long, value_name = "ID", requires = "trusted_root", conflicts_with = "certificate_identity_regexp")]
@@ -48,7 +51,8 @@ pub struct Args {
     /// Keyless: a regular expression the whole OIDC issuer must match (anchored).
     #[arg(long, value_name = "REGEX", requires = "trusted_root")]
     certificate_oidc_issuer_regexp: Option<String>,
-    /// Keyless: the Sigstore trusted root (trusted_root.json: Fulcio CAs, Rekor keys).
+    /// The Sigstore trusted root (trusted_root.json: Fulcio CAs, Rekor, CT logs, timestamp authorities):
+    /// keyless, or with --key to require the signature in one of its transparency logs.
     #[arg(long, value_name = "FILE")]
     trusted_root: Option<PathBuf>,
     /// An annotation every accepted signature must carry, KEY=VALUE (repeatable).
@@ -76,7 +80,11 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
     let identity = matcher(args.certificate_identity, args.certificate_identity_regexp).or_fail(format)?;
     let issuer = matcher(args.certificate_oidc_issuer, args.certificate_oidc_issuer_regexp).or_fail(format)?;
     let trust = match (&args.key, &args.trusted_root, identity, issuer) {
-        (Some(key), _, _, _) => sign::Trust::Key(sign::read_public_key(key).or_fail(format)?),
+        (Some(key), None, _, _) => sign::Trust::Key(sign::read_public_key(key).or_fail(format)?),
+        (Some(key), Some(root), _, _) => sign::Trust::ManagedKey {
+            key: sign::read_public_key(key).or_fail(format)?,
+            root: sign::read_trusted_root(root).or_fail(format)?,
+        },
         (None, Some(root), Some(identity), Some(issuer)) => sign::Trust::Keyless {
             root: sign::read_trusted_root(root).or_fail(format)?,
             expected: sign::keyless::ExpectedIdentity { identity, issuer },
@@ -108,14 +116,14 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
         match (&s.reason, s.verified) {
             (_, true) => match &s.keyless {
                 Some(k) => eprintln!(
-                    "ok        {} {}: {} from {}, logged at {} ({} #{})",
+                    "ok        {} {}: {} from {}, logged in {} #{}{}",
                     s.format.name(),
                     s.location,
                     k.identity,
                     k.issuer,
-                    k.integrated_time,
                     k.log,
-                    k.log_index
+                    k.log_index,
+                    k.integrated_time.map(|t| format!(" at {t}")).unwrap_or_default()
                 ),
                 None => eprintln!("ok        {} {}", s.format.name(), s.location),
             },

@@ -1,7 +1,15 @@
 //! Keyless verification against a real keyless bundle and trusted roots from
 //! sigstore-python's test assets (`registry-tests/fixtures/keyless`, see its README).
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::Value;
+
 use super::*;
+use crate::sign::Trust;
+use crate::sign::bundle::Content;
+use crate::sign::tlog::{Signer, check_body};
+use crate::sign::verifier::{Subjects, verify};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../registry-tests/fixtures/keyless/");
 
@@ -25,13 +33,48 @@ fn problem(result: std::result::Result<KeylessVerified, Rejection>) -> (Problem,
     result.expect_err("rejected")
 }
 
+fn now() -> i64 {
+    crate::sign::verify::now()
+}
+
+fn keyless(root: &TrustedRoot, expected: &ExpectedIdentity) -> Trust {
+    Trust::Keyless { root: root.clone(), expected: expected.clone() }
+}
+
+/// A message-signature bundle through the one verifier, for the artifact whose SHA-256 is `digest`.
+fn verify_message_bundle(
+    bundle: &[u8],
+    digest: &[u8],
+    root: &TrustedRoot,
+    expected: &ExpectedIdentity,
+) -> std::result::Result<KeylessVerified, Rejection> {
+    let bundle = Bundle::parse(bundle).map_err(|e| (Problem::Malformed, e))?;
+    let verified = verify(&bundle, digest, Subjects::MustNameArtifact, &keyless(root, expected), now())?;
+    Ok(verified.keyless.expect("a keyless verdict"))
+}
+
+/// A DSSE bundle through the one verifier, for its statement's first subject; who signed, and the statement.
+fn verify_dsse_bundle(
+    bundle: &[u8],
+    root: &TrustedRoot,
+    expected: &ExpectedIdentity,
+) -> std::result::Result<(KeylessVerified, Vec<u8>), Rejection> {
+    let bundle = Bundle::parse(bundle).map_err(|e| (Problem::Malformed, e))?;
+    let Content::Dsse(envelope) = &bundle.content else { panic!("a DSSE bundle") };
+    let statement: Value = serde_json::from_slice(&envelope.payload).unwrap_or(Value::Null);
+    let subject = statement.pointer("/subject/0/digest/sha256").and_then(Value::as_str).unwrap_or_default();
+    let digest = crate::digest::hex_decode(subject).unwrap_or_default();
+    let verified = verify(&bundle, &digest, Subjects::MustNameArtifact, &keyless(root, expected), now())?;
+    Ok((verified.keyless.expect("a keyless verdict"), verified.statement.expect("the statement")))
+}
+
 #[test]
 fn a_real_keyless_bundle_verifies_offline() {
     let verified = verify_message_bundle(&fixture("bundle_v3.txt.sigstore"), &digest(), &staging(), &expected())
         .expect("the bundle verifies");
     assert_eq!(verified.identity, "william@yossarian.net");
     assert_eq!(verified.issuer, "https://github.com/login/oauth");
-    assert_eq!(verified.integrated_time, 1712085549);
+    assert_eq!(verified.integrated_time, Some(1712085549));
     assert_eq!(verified.log_index, 25915956);
 }
 
@@ -76,15 +119,30 @@ fn identity_and_issuer_patterns_match_whole_values_only() {
     assert!(bad.to_string().contains("not a valid regular expression"), "{bad}");
 }
 
+/// A trusted root with the certificate authorities of `cas` and the logs (Rekor and CT) of `logs`.
+fn mixed_root(cas: &str, logs: &str) -> TrustedRoot {
+    let mut root: Value = serde_json::from_slice(&fixture(cas)).expect("JSON");
+    let logs: Value = serde_json::from_slice(&fixture(logs)).expect("JSON");
+    root["tlogs"] = logs["tlogs"].clone();
+    root["ctlogs"] = logs["ctlogs"].clone();
+    TrustedRoot::from_json("mixed", &serde_json::to_vec(&root).expect("JSON")).expect("the root reads")
+}
+
 #[test]
 fn a_certificate_not_chaining_to_the_trusted_root_is_untrusted() {
-    // The production root: the staging certificate does not chain to it.
+    // The production CAs with the staging logs: the log entry verifies, the certificate does not chain.
+    let production_cas = mixed_root("production_trusted_root.json", "staging_trusted_root.json");
+    let (p, reason) =
+        problem(verify_message_bundle(&fixture("bundle_v3.txt.sigstore"), &digest(), &production_cas, &expected()));
+    assert_eq!(p, Problem::UntrustedCertificate, "{reason}");
+    assert!(reason.contains("fulcio.sigstore.dev"), "{reason}");
+    // The production root whole: its logs do not know the staging log either.
     let production =
         TrustedRoot::from_json("production", &fixture("production_trusted_root.json")).expect("the root reads");
     let (p, reason) =
         problem(verify_message_bundle(&fixture("bundle_v3.txt.sigstore"), &digest(), &production, &expected()));
-    assert_eq!(p, Problem::UntrustedCertificate, "{reason}");
-    assert!(reason.contains("fulcio.sigstore.dev"), "{reason}");
+    assert_eq!(p, Problem::InvalidLogEntry, "{reason}");
+    assert!(reason.contains("not in the trusted root"), "{reason}");
 }
 
 fn edit(f: impl FnOnce(&mut Value)) -> Vec<u8> {
@@ -151,9 +209,9 @@ fn another_digest_or_signature_is_rejected() {
 
 #[test]
 fn trusted_roots_that_are_not_are_refused() {
-    let err = TrustedRoot::from_json("t.json", b"{}").err().expect("refused");
-    assert!(err.to_string().contains("certificateAuthorities"), "{err}");
-    let err = TrustedRoot::from_json("t.json", b"not json").err().expect("refused");
+    let err = TrustedRoot::from_json("t.json", b"{}").expect_err("refused");
+    assert!(err.to_string().contains("mediaType"), "{err}");
+    let err = TrustedRoot::from_json("t.json", b"not json").expect_err("refused");
     assert!(err.to_string().contains("t.json"), "{err}");
 }
 
@@ -172,27 +230,28 @@ fn public_good() -> TrustedRoot {
 }
 
 #[test]
-fn a_real_keyless_dsse_bundle_verifies_offline_and_returns_its_statement() {
-    let (who, payload) = verify_dsse_bundle(&fixture("bundle-provenance.json"), &public_good(), &provenance_identity())
-        .expect("the DSSE bundle verifies");
-    assert_eq!(who.integrated_time, 1681839912);
-    assert_eq!(who.log_index, 18300934);
-    assert_eq!(who.log, "https://rekor.sigstore.dev");
-    let statement: Value = serde_json::from_slice(&payload).expect("statement");
-    assert_eq!(statement["subject"][0]["name"], "pkg:npm/sigstore@1.3.0");
+fn a_real_keyless_dsse_bundle_is_verified_up_to_its_subject() {
+    // Its subject (pkg:npm/sigstore@1.3.0) is named by SHA-512 only, so no SHA-256 artifact
+    // matches: the verdict comes at the last step, after the chain (its v0.1 chain carries the
+    // public-good root, which is tolerated), SCT, identity, SET, logged body and signature passed.
+    let (p, reason) = verify_dsse_bundle(&fixture("bundle-provenance.json"), &public_good(), &provenance_identity())
+        .expect_err("no SHA-256 subject");
+    assert_eq!(p, Problem::DigestMismatch, "{reason}");
 
     // Another identity, the staging root, and an altered payload are each named.
     let mut other = provenance_identity();
     other.identity = "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/evil".into();
     let (p, _) = verify_dsse_bundle(&fixture("bundle-provenance.json"), &public_good(), &other).expect_err("rejected");
     assert_eq!(p, Problem::WrongIdentity);
-    let (p, _) = verify_dsse_bundle(&fixture("bundle-provenance.json"), &staging(), &provenance_identity())
+    let staging_cas = mixed_root("staging_trusted_root.json", "trusted-root-public-good.json");
+    let (p, _) = verify_dsse_bundle(&fixture("bundle-provenance.json"), &staging_cas, &provenance_identity())
         .expect_err("rejected");
     assert_eq!(p, Problem::UntrustedCertificate);
     let mut doc: Value = serde_json::from_slice(&fixture("bundle-provenance.json")).expect("JSON");
     if let Some(Value::String(payload)) = doc.pointer_mut("/dsseEnvelope/payload") {
         let mut bytes = B64.decode(payload.as_bytes()).expect("base64");
-        if let Some(b) = bytes.iter_mut().find(|b| **b == b'1') {
+        // The last `1` (in the predicate), not the statement's `_type`.
+        if let Some(b) = bytes.iter_mut().rev().find(|b| **b == b'1') {
             *b = b'2';
         }
         *payload = B64.encode(bytes);
@@ -238,7 +297,7 @@ fn dsse_rejection(bundle: &[u8]) -> Rejection {
 fn a_real_dsse_v001_entry_verifies_offline_and_returns_its_statement() {
     let (who, payload) =
         verify_dsse_bundle(&fixture(DSSE_V001), &public_good(), &beacon_identity()).expect("the bundle verifies");
-    assert_eq!((who.log_index, who.integrated_time), (155690850, 1734374576));
+    assert_eq!((who.log_index, who.integrated_time), (155690850, Some(1734374576)));
     assert_eq!(who.log, "https://rekor.sigstore.dev");
     assert_eq!(who.issuer, "https://token.actions.githubusercontent.com");
     let statement: Value = serde_json::from_slice(&payload).expect("statement");
@@ -259,14 +318,17 @@ fn a_dsse_v001_entry_whose_envelope_was_logged_with_an_empty_key_id_verifies() {
     };
     let (who, _) = verify_dsse_bundle(&fixture("sigstore-java-bundle.dsse.sigstore"), &public_good(), &identity)
         .expect("the bundle verifies");
-    assert_eq!((who.log_index, who.integrated_time), (150322684, 1732135425));
+    assert_eq!((who.log_index, who.integrated_time), (150322684, Some(1732135425)));
     // sigstore-js's bundleV03-dsse.sigstore (an npm publish attestation): `"keyid":""` in the
     // bundle and in what was logged.
     let npm =
         ExpectedIdentity { identity: "brian@dehamer.com".into(), issuer: "https://github.com/login/oauth".into() };
-    let (who, _) = verify_dsse_bundle(&fixture("sigstore-js-bundleV03-dsse.sigstore"), &public_good(), &npm)
-        .expect("the bundle verifies");
-    assert_eq!((who.log_index, who.integrated_time), (27246114, 1689177043));
+    // Its subject is an npm tarball named by SHA-512 only, so no SHA-256 artifact matches: the
+    // verdict is reached at the last step, the subject, after the certificate, log entry (its
+    // envelope hash with the empty key id) and signature all passed.
+    let (p, reason) = verify_dsse_bundle(&fixture("sigstore-js-bundleV03-dsse.sigstore"), &public_good(), &npm)
+        .expect_err("no SHA-256 subject");
+    assert_eq!(p, Problem::DigestMismatch, "{reason}");
 }
 
 #[test]
@@ -280,7 +342,8 @@ fn a_dsse_v001_bundle_for_another_identity_or_root_is_rejected() {
     other.issuer = "https://accounts.google.com".into();
     let (p, _) = verify_dsse_bundle(&fixture(DSSE_V001), &public_good(), &other).expect_err("rejected");
     assert_eq!(p, Problem::WrongIssuer);
-    let (p, reason) = verify_dsse_bundle(&fixture(DSSE_V001), &staging(), &beacon_identity()).expect_err("rejected");
+    let staging_cas = mixed_root("staging_trusted_root.json", "trusted-root-public-good.json");
+    let (p, reason) = verify_dsse_bundle(&fixture(DSSE_V001), &staging_cas, &beacon_identity()).expect_err("rejected");
     assert_eq!(p, Problem::UntrustedCertificate, "{reason}");
 }
 
@@ -288,7 +351,8 @@ fn a_dsse_v001_bundle_for_another_identity_or_root_is_rejected() {
 fn a_tampered_dsse_v001_payload_or_signature_is_rejected_by_the_log_entry() {
     let payload = edited_dsse(|d| {
         flip_base64(d.pointer_mut("/dsseEnvelope/payload"), |b| {
-            if let Some(b) = b.iter_mut().find(|b| **b == b'a') {
+            // The last `a` (in the predicate), not the statement's `_type`.
+            if let Some(b) = b.iter_mut().rev().find(|b| **b == b'a') {
                 *b = b'b';
             }
         })
@@ -344,45 +408,33 @@ fn a_dsse_v001_envelope_altered_outside_payload_and_signature_fails_the_envelope
     let (p, reason) = dsse_rejection(&keyid);
     assert_eq!(p, Problem::InvalidLogEntry, "{reason}");
     assert!(reason.contains("envelopeHash"), "{reason}");
+    // Another payload type: refused before the log is consulted, whatever was signed.
     let payload_type = edited_dsse(|d| {
         if let Some(t) = d.pointer_mut("/dsseEnvelope/payloadType") {
             *t = Value::from("application/vnd.other+json");
         }
     });
     let (p, reason) = dsse_rejection(&payload_type);
-    assert_eq!(p, Problem::InvalidLogEntry, "{reason}");
-    assert!(reason.contains("envelopeHash"), "{reason}");
-}
-
-/// The logged body of the happy-path bundle, its envelope, payload, signature and certificate,
-/// for checking edited bodies directly (an edited body fails the SET before this check).
-fn happy_parts() -> (Value, Value, Vec<u8>, Vec<u8>, Vec<u8>) {
-    let doc: Value = serde_json::from_slice(&fixture(DSSE_V001)).expect("JSON");
-    let body = doc
-        .pointer("/verificationMaterial/tlogEntries/0/canonicalizedBody")
-        .and_then(Value::as_str)
-        .and_then(|b| logged_body(b).ok())
-        .expect("body");
-    let envelope = doc["dsseEnvelope"].clone();
-    let payload = b64_field(&envelope, &["payload"]).expect("payload");
-    let signature = envelope.pointer("/signatures/0").and_then(|s| b64_field(s, &["sig"])).expect("sig");
-    let leaf = b64_field(&doc, &["verificationMaterial", "certificate", "rawBytes"]).expect("certificate");
-    (body, envelope, payload, signature, leaf)
+    assert_eq!(p, Problem::Malformed, "{reason}");
+    assert!(reason.contains("payload type"), "{reason}");
 }
 
 #[test]
 fn a_dsse_v001_body_is_checked_field_by_field() {
-    let (body, json, payload, signature, leaf) = happy_parts();
-    let envelope = Envelope {
-        json: &json,
-        payload_type: "application/vnd.in-toto+json",
-        payload: &payload,
-        signature: &signature,
+    // The body is checked directly: an edited body fails the SET before this check.
+    let bundle = Bundle::parse(&fixture(DSSE_V001)).expect("the bundle parses");
+    let entry = bundle.entries[0].clone();
+    let body: Value = serde_json::from_slice(&entry.body).expect("a JSON body");
+    let leaf = match &bundle.material {
+        crate::sign::bundle::Material::Certificates(certs) => certs[0].clone(),
+        crate::sign::bundle::Material::PublicKey { .. } => panic!("a certificate"),
     };
     let check = |edit: &dyn Fn(&mut Value)| {
         let mut body = body.clone();
         edit(&mut body);
-        check_logged_dsse(&B64.encode(serde_json::to_vec(&body).expect("JSON")), &leaf, &envelope)
+        let mut entry = entry.clone();
+        entry.body = serde_json::to_vec(&body).expect("JSON");
+        check_body(&entry, &Signer::Certificate(&leaf), &bundle.content, &[])
     };
     check(&|_| {}).expect("the logged body matches");
     let set = |path: &'static str, value: &'static str| {
@@ -410,8 +462,9 @@ fn a_dsse_v001_body_is_checked_field_by_field() {
     })
     .expect_err("rejected");
     assert!(reason.contains("another certificate"), "{reason}");
+    // A body of another kind than the entry says.
     let (p, reason) = check(&set("/apiVersion", "0.0.2")).expect_err("rejected");
-    assert_eq!(p, Problem::Unsupported);
+    assert_eq!(p, Problem::InvalidLogEntry);
     assert!(reason.contains("dsse 0.0.2"), "{reason}");
 }
 
@@ -447,14 +500,14 @@ fn verify_legacy(
     let text = |k: &str| annotations.get(k).and_then(Value::as_str);
     let signature = text("dev.cosignproject.cosign/signature").and_then(|s| B64.decode(s).ok()).unwrap_or_default();
     let (certificate, rekor) = (text(CERTIFICATE_ANNOTATION), text(REKOR_BUNDLE_ANNOTATION));
-    verify_legacy_signature(payload, &signature, certificate, rekor, root, expected)
+    verify_legacy_signature(payload, &signature, certificate, rekor, &keyless(root, expected), now())
 }
 
 #[test]
 fn a_real_keyless_legacy_signature_verifies_offline() {
     let (payload, annotations) = legacy_layer();
     let who = verify_legacy(&payload, &annotations, &public_good(), &legacy_identity()).expect("it verifies");
-    assert_eq!((who.log_index, who.integrated_time), (19941761, 1683465314));
+    assert_eq!((who.log_index, who.integrated_time), (19941761, Some(1683465314)));
     assert_eq!(
         (who.identity.as_str(), who.issuer.as_str()),
         ("cosign-svc-account@mineral-minutia-820.iam.gserviceaccount.com", "https://accounts.google.com")
@@ -463,7 +516,8 @@ fn a_real_keyless_legacy_signature_verifies_offline() {
     other.identity = "mallory@example.com".into();
     let (p, _) = verify_legacy(&payload, &annotations, &public_good(), &other).expect_err("rejected");
     assert_eq!(p, Problem::WrongIdentity);
-    let (p, _) = verify_legacy(&payload, &annotations, &staging(), &legacy_identity()).expect_err("rejected");
+    let staging_cas = mixed_root("staging_trusted_root.json", "trusted-root-public-good.json");
+    let (p, _) = verify_legacy(&payload, &annotations, &staging_cas, &legacy_identity()).expect_err("rejected");
     assert_eq!(p, Problem::UntrustedCertificate);
 }
 

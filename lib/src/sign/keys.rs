@@ -275,7 +275,12 @@ impl PublicKey {
     /// Reads a PEM `PUBLIC KEY` (PKIX) file's contents. `what` names it in errors.
     pub fn from_pem(what: &str, text: &[u8]) -> Result<Self> {
         let block = pem_decode(text).ok_or_else(|| {
-            key_error(what, "it holds no PEM block (-----BEGIN PUBLIC KEY-----)", "give the .pub file of the key pair")
+            let reason = if text.windows(11).any(|w| w == b"-----BEGIN ") {
+                "its PEM block is damaged (the text between the BEGIN and END lines is not base64)"
+            } else {
+                "it holds no PEM block (-----BEGIN PUBLIC KEY-----)"
+            };
+            key_error(what, reason, "give the .pub file of the key pair")
         })?;
         if block.label != PUBLIC_KEY_LABEL {
             let fix = if block.label.contains("PRIVATE KEY") {
@@ -376,6 +381,34 @@ impl PublicKey {
     }
 }
 
+impl PublicKey {
+    /// Checks a signature over a message known only by its SHA-256 `digest`
+    /// (a Sigstore bundle's `messageSignature`): ECDSA P-256 (DER or raw
+    /// r||s) or RSA PKCS#1 v1.5, over that digest. Ed25519 needs the message
+    /// itself ([`SignatureProblem::NeedsMessage`]).
+    pub fn verify_sha256_digest(&self, digest: &[u8], signature: &[u8]) -> std::result::Result<(), SignatureProblem> {
+        use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
+        if digest.len() != 32 {
+            return Err(SignatureProblem::WrongKeyOrContent);
+        }
+        match &self.key {
+            Verifier::P256(key) => {
+                let parsed = Signature::from_der(signature)
+                    .or_else(|_| Signature::from_slice(signature))
+                    .map_err(|_| SignatureProblem::Malformed)?;
+                key.verify_prehash(digest, &parsed).map_err(|_| SignatureProblem::WrongKeyOrContent)
+            }
+            Verifier::Rsa(key) => {
+                let parsed = rsa::pkcs1v15::Signature::try_from(signature).map_err(|_| SignatureProblem::Malformed)?;
+                rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new((**key).clone())
+                    .verify_prehash(digest, &parsed)
+                    .map_err(|_| SignatureProblem::WrongKeyOrContent)
+            }
+            Verifier::Ed25519(_) => Err(SignatureProblem::NeedsMessage),
+        }
+    }
+}
+
 /// "an RSA key" and friends, from a SubjectPublicKeyInfo's algorithm OID.
 fn spki_algorithm(der: &[u8]) -> Option<&'static str> {
     let info = pkcs8::spki::SubjectPublicKeyInfoRef::try_from(der).ok()?;
@@ -398,6 +431,9 @@ pub enum SignatureProblem {
     Malformed,
     /// A well-formed signature that this key did not make over this content.
     WrongKeyOrContent,
+    /// The key cannot verify a signature given only the content's digest
+    /// (Ed25519 signs the whole message).
+    NeedsMessage,
 }
 
 /// True if the PEM text is an encrypted private key (a password is needed).

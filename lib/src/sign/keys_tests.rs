@@ -153,3 +153,32 @@ fn unsupported_public_keys_are_named() {
     let err = PublicKey::from_pem("k.pub", ed448.as_bytes()).expect_err("Ed448 refused");
     assert!(err.to_string().contains("Ed448"), "{err}");
 }
+
+#[test]
+fn a_damaged_public_key_is_named_as_damaged_not_missing() {
+    let public = PrivateKey::generate().expect("a key").public_key().to_pem();
+    let damaged = public.replacen("\n", "\n!!", 2);
+    let err = PublicKey::from_pem("k.pub", damaged.as_bytes()).expect_err("refused");
+    assert!(err.to_string().contains("PEM block is damaged"), "{err}");
+    let err = PublicKey::from_pem("k.pub", b"not a key").expect_err("refused");
+    assert!(err.to_string().contains("holds no PEM block"), "{err}");
+}
+
+#[test]
+fn message_digests_verify_with_p256_and_rsa_keys_but_ed25519_needs_the_message() {
+    use sha2::{Digest as _, Sha256};
+    let key = PrivateKey::generate().expect("a key");
+    let signature = key.sign(b"artifact");
+    let digest = Sha256::digest(b"artifact");
+    assert_eq!(key.public_key().verify_sha256_digest(&digest, &signature), Ok(()));
+    let other = Sha256::digest(b"artifacT");
+    assert_eq!(key.public_key().verify_sha256_digest(&other, &signature), Err(SignatureProblem::WrongKeyOrContent));
+    assert_eq!(
+        key.public_key().verify_sha256_digest(&digest[..31], &signature),
+        Err(SignatureProblem::WrongKeyOrContent)
+    );
+    let ed25519 = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIALEbo1EFnWFqBK/wC+hhypG/8hXEerwdNetAoFoFVdv\n-----END PRIVATE KEY-----";
+    let ed = PrivateKey::from_pem("k", ed25519.as_bytes(), b"").expect("PKCS#8 Ed25519 loads");
+    let signature = ed.sign(b"artifact");
+    assert_eq!(ed.public_key().verify_sha256_digest(&digest, &signature), Err(SignatureProblem::NeedsMessage));
+}

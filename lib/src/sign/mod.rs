@@ -1,8 +1,13 @@
 //! Signing and verification, byte-compatible with cosign.
 //!
 //! - [`keys`]: cosign's key files (encrypted PEM, scrypt + nacl/secretbox; ECDSA P-256, Ed25519).
-//! - [`keyless`]: offline verification of keyless (Fulcio certificate) bundles
-//!   against a Sigstore trusted root, an identity and an OIDC issuer.
+//! - `verifier`: the one Sigstore verification procedure (client specification §4), for
+//!   bundles and legacy `.sig` signatures alike, on `bundle` (strict bundle reading),
+//!   `trust_root` (strict trusted roots, the public-good root built in), `tlog` (log entries,
+//!   Rekor v1 and v2), `inclusion` (Merkle proofs, checkpoints), `chain` (certificate paths),
+//!   `sct` (certificate transparency) and `timestamp` (RFC 3161).
+//! - [`keyless`]: the identity a keyless signature must carry, and what a verified one proves.
+//! - [`blob`]: `wharf verify-blob`: a file or a digest against a bundle.
 //! - [`payload`]: the signed documents (simple signing; in-toto statement, DSSE, bundle v0.3).
 //! - [`sign()`]: resolves a reference to its digest and signs the digest, in the
 //!   bundle format (cosign v3's default: an OCI 1.1 referrer), the legacy
@@ -22,10 +27,21 @@ use crate::store::registry::Access;
 use crate::store::{LayoutStore, ReadStore, ReferrerIndexing, RegistryStore, Store};
 use crate::transport::TransportOptions;
 
+pub mod blob;
+mod bundle;
+mod chain;
 mod inclusion;
 pub mod keyless;
 pub mod keys;
 pub mod payload;
+mod sct;
+#[cfg(feature = "fuzzing")]
+pub mod timestamp;
+#[cfg(not(feature = "fuzzing"))]
+mod timestamp;
+mod tlog;
+mod trust_root;
+mod verifier;
 mod verify;
 mod write;
 
@@ -186,8 +202,12 @@ pub enum Problem {
     /// A keyless certificate from another OIDC issuer.
     WrongIssuer,
     /// The transparency-log entry is missing, names an unknown log, does not
-    /// match the signature, or its inclusion promise (SET) does not verify.
+    /// match the signature, or its inclusion promise (SET), inclusion proof or
+    /// checkpoint does not verify.
     InvalidLogEntry,
+    /// An RFC 3161 timestamp does not verify with a timestamp authority of the
+    /// trusted root, or does not cover the signature.
+    InvalidTimestamp,
 }
 
 /// The verdict on one signature found.
@@ -239,6 +259,15 @@ pub enum Trust {
         root: keyless::TrustedRoot,
         /// The identity and OIDC issuer the certificate must name.
         expected: keyless::ExpectedIdentity,
+    },
+    /// A public key, and the trusted root whose transparency logs (and
+    /// timestamp authorities) must have recorded the signature: what Sigstore
+    /// calls a managed key.
+    ManagedKey {
+        /// The key.
+        key: PublicKey,
+        /// The trusted root.
+        root: keyless::TrustedRoot,
     },
 }
 

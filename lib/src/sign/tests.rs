@@ -265,3 +265,21 @@ async fn a_tampered_bundle_payload_is_rejected() {
     let report = check(&f.reference("v1"), &key.public_key(), &[]).await;
     assert_eq!(problems(&report), [(Format::Bundle, Some(Problem::WrongKey))], "{report:#?}");
 }
+
+#[tokio::test]
+async fn a_legacy_payload_of_another_type_is_not_an_image_signature() {
+    let f = Fixture::new();
+    let digest = f.artifact("v1", b"\0asm seven").await;
+    let key = PrivateKey::generate().expect("key");
+    sign(&f.reference("v1"), &key, &options(Mode::Legacy, &[])).await.expect("signs");
+    // The same claims under another `critical.type`, signed by the same key.
+    tamper_legacy(&f, &digest, |body, sig| {
+        let text = String::from_utf8(body.clone()).expect("text");
+        *body = text.replace(payload::SIMPLE_SIGNING_TYPE, "atomic container signature").into_bytes();
+        *sig = key.sign(body);
+    })
+    .await;
+    let report = check(&f.reference("v1"), &key.public_key(), &[]).await;
+    assert_eq!(problems(&report), [(Format::Legacy, Some(Problem::Malformed))], "{report:#?}");
+    assert!(report.signatures[0].reason.as_deref().is_some_and(|r| r.contains("critical.type")), "{report:#?}");
+}

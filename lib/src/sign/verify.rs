@@ -7,10 +7,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value};
 
-use super::keys::{PublicKey, SignatureProblem};
-use super::payload;
+use sha2::{Digest as _, Sha256};
+
+use super::bundle::Bundle;
+use super::keys::PublicKey;
+use super::verifier::Subjects;
 use super::{Format, Problem, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_LAYER, SignatureVerdict, legacy_tag};
-use super::{Trust, keyless};
+use super::{Trust, keyless, payload, verifier};
 use crate::digest::{Digest, hex_decode};
 use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, Manifest};
@@ -120,9 +123,9 @@ pub(super) async fn legacy(store: &dyn ReadStore, policy: &Policy<'_>) -> Result
     Ok(out)
 }
 
-/// One simple-signing layer: its signature (with the key, or keyless with the
-/// layer's certificate and Rekor annotations), then its claims; the signed
-/// annotations and, keyless, who signed.
+/// One simple-signing layer: its signature (with the key alone, or through
+/// the Sigstore verifier with the layer's certificate and Rekor annotations),
+/// then its claims; the signed annotations and, keyless, who signed.
 async fn legacy_layer(
     store: &dyn ReadStore,
     layer: &Descriptor,
@@ -137,46 +140,52 @@ async fn legacy_layer(
         .decode(signature.trim().as_bytes())
         .map_err(|_| malformed(format!("the {SIGNATURE_ANNOTATION} annotation is not base64")))?;
     let body = store.fetch_bytes(layer).await.map_err(|e| malformed(format!("the payload cannot be read: {e}")))?;
+    let annotation = |name: &str| layer.annotations.get(name).map(String::as_str);
+    let certificate = annotation(keyless::CERTIFICATE_ANNOTATION);
+    let rekor = annotation(keyless::REKOR_BUNDLE_ANNOTATION);
     let signer = match policy.trust {
         Trust::Key(key) => {
-            check_signature(key, &body, &signature, None)?;
+            if certificate.is_some() {
+                return Err((
+                    Problem::Unsupported,
+                    "a keyless signature (Fulcio certificate): verify it with --certificate-identity and --certificate-oidc-issuer, not --key".into(),
+                ));
+            }
+            check_signature(key, &body, &signature)?;
             None
         }
-        Trust::Keyless { root, expected } => {
-            let annotation = |name: &str| layer.annotations.get(name).map(String::as_str);
-            let certificate = annotation(keyless::CERTIFICATE_ANNOTATION);
-            let rekor = annotation(keyless::REKOR_BUNDLE_ANNOTATION);
-            Some(keyless::verify_legacy_signature(&body, &signature, certificate, rekor, root, expected)?)
+        Trust::ManagedKey { .. } => {
+            let digest = Sha256::digest(&body).to_vec();
+            let bundle =
+                Bundle::legacy(certificate, rekor, digest.clone(), signature).map_err(|e| (Problem::Malformed, e))?;
+            verifier::verify(&bundle, &digest, Subjects::MustNameArtifact, policy.trust, now())?;
+            None
+        }
+        Trust::Keyless { .. } => {
+            Some(keyless::verify_legacy_signature(&body, &signature, certificate, rekor, policy.trust, now())?)
         }
     };
     let claims = payload::parse_simple_signing(&body).map_err(malformed)?;
+    if claims.kind != payload::SIMPLE_SIGNING_TYPE {
+        return Err(malformed(format!(
+            "the payload's critical.type is {:?}, not {:?}: it is not a cosign image signature",
+            claims.kind,
+            payload::SIMPLE_SIGNING_TYPE
+        )));
+    }
     check_claims(policy, &claims.digest, &claims.optional)?;
     Ok((claims.optional, signer))
 }
 
-fn check_signature(
-    key: &PublicKey,
-    message: &[u8],
-    signature: &[u8],
-    hint: Option<&str>,
-) -> std::result::Result<(), (Problem, String)> {
-    match key.verify(message, signature) {
-        Ok(()) => Ok(()),
-        Err(SignatureProblem::Malformed) => Err((
-            Problem::Malformed,
-            format!("the signature is not a well-formed {} signature", key.algorithm().name()),
-        )),
-        Err(SignatureProblem::WrongKeyOrContent) => Err((
-            Problem::WrongKey,
-            match hint {
-                Some(h) if h != key.hint() => format!(
-                    "the signature does not verify with this key: the bundle names another key (hint {h}, this key's is {})",
-                    key.hint()
-                ),
-                _ => "the signature does not verify with this key: it was made by another key, or the signed content was altered".into(),
-            },
-        )),
-    }
+/// The current time, Unix seconds (integrated times later than this are refused).
+pub(super) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn check_signature(key: &PublicKey, message: &[u8], signature: &[u8]) -> std::result::Result<(), (Problem, String)> {
+    key.verify(message, signature).map_err(|problem| verifier::key_rejection(key, problem, None))
 }
 
 // ---------------------------------------------------------------------------
@@ -208,54 +217,51 @@ pub(super) async fn bundles(store: &dyn ReadStore, policy: &Policy<'_>) -> Resul
                 continue;
             }
             let location = format!("referrer {}, layer {i}", entry.digest);
-            if let Trust::Keyless { root, expected } = policy.trust {
-                out.push(keyless_layer(store, layer, policy, root, expected, location).await);
-            } else {
-                out.push(verdict(Format::Bundle, location, bundle_layer(store, layer, policy).await));
-            }
+            out.push(bundle_layer(store, layer, policy, location).await);
         }
     }
     Ok(out)
 }
 
+/// A bundle layer, through the Sigstore verifier ([`verifier::verify`]:
+/// the key, or the trusted root and identity; the log entry, timestamps,
+/// signature, and that it signs the digest), then its claims: a DSSE
+/// statement must be a cosign image signature with the required annotations;
+/// a `messageSignature` bundle signs no annotations.
 async fn bundle_layer(
     store: &dyn ReadStore,
     layer: &Descriptor,
     policy: &Policy<'_>,
-) -> std::result::Result<Map<String, Value>, (Problem, String)> {
-    let malformed = |reason: String| (Problem::Malformed, reason);
-    let bytes = store.fetch_bytes(layer).await.map_err(|e| malformed(format!("the bundle cannot be read: {e}")))?;
-    let bundle = payload::parse_bundle(&bytes).map_err(malformed)?;
-    let Trust::Key(key) = policy.trust else {
-        return Err(malformed("internal: a keyless policy reached the key check".into()));
-    };
-    if bundle.has_certificate && bundle.key_hint.is_none() {
-        return Err((
-            Problem::Unsupported,
-            "a keyless signature (Fulcio certificate); wharf verifies signatures made with a key (--key)".into(),
-        ));
-    }
-    if bundle.payload_type != payload::IN_TOTO_PAYLOAD_TYPE {
-        return Err(malformed(format!(
-            "the DSSE payload type is {:?}, not {}",
-            bundle.payload_type,
-            payload::IN_TOTO_PAYLOAD_TYPE
-        )));
-    }
-    let pae = payload::pae(&bundle.payload_type, &bundle.payload);
-    let mut last = (Problem::Malformed, "the DSSE envelope has no signature".to_string());
-    let verified =
-        bundle.signatures.iter().any(|sig| match check_signature(key, &pae, sig, bundle.key_hint.as_deref()) {
-            Ok(()) => true,
-            Err(problem) => {
-                last = problem;
-                false
+    location: String,
+) -> SignatureVerdict {
+    let outcome = async {
+        let bytes = store
+            .fetch_bytes(layer)
+            .await
+            .map_err(|e| (Problem::Malformed, format!("the bundle cannot be read: {e}")))?;
+        let bundle = Bundle::parse(&bytes).map_err(|e| (Problem::Malformed, e))?;
+        // A `Digest` holds 64 lowercase hex digits, so this never falls back.
+        let digest = hex_decode(policy.digest.hex()).unwrap_or_default();
+        let verified = verifier::verify(&bundle, &digest, Subjects::JudgedByCaller, policy.trust, now())?;
+        let annotations = match &verified.statement {
+            Some(statement) => check_statement(statement, policy)?,
+            None => {
+                if let Some((k, v)) = policy.annotations.iter().next() {
+                    return Err((
+                        Problem::MissingAnnotation,
+                        format!("annotation {k}={v} is required; a message-signature bundle signs no annotations"),
+                    ));
+                }
+                Map::new()
             }
-        });
-    if !verified {
-        return Err(last);
+        };
+        Ok((annotations, verified.keyless))
     }
-    check_statement(&bundle.payload, policy)
+    .await;
+    let signer = outcome.as_ref().ok().and_then(|(_, keyless)| keyless.clone());
+    let mut found = verdict(Format::Bundle, location, outcome.map(|(annotations, _)| annotations));
+    found.keyless = signer;
+    found
 }
 
 /// Checks a verified in-toto statement: a cosign signature predicate, naming
@@ -287,61 +293,5 @@ fn check_statement(
                 format!("it signs {}, not {} (the reference's digest)", signed.join(", "), policy.digest),
             ))
         }
-    }
-}
-
-/// A bundle layer checked keyless against the trusted root and the identity:
-/// a DSSE bundle ([`keyless::verify_dsse_bundle`], then its statement as for
-/// a key-made bundle) or a `messageSignature` bundle
-/// ([`keyless::verify_message_bundle`]); a bundle made with a key names `--key`.
-async fn keyless_layer(
-    store: &dyn ReadStore,
-    layer: &Descriptor,
-    policy: &Policy<'_>,
-    root: &keyless::TrustedRoot,
-    expected: &keyless::ExpectedIdentity,
-    location: String,
-) -> SignatureVerdict {
-    let bytes = match store.fetch_bytes(layer).await {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            return verdict(
-                Format::Bundle,
-                location,
-                Err((Problem::Malformed, format!("the bundle cannot be read: {e}"))),
-            );
-        }
-    };
-    let doc: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    let material = &doc["verificationMaterial"];
-    if material.get("publicKey").is_some() {
-        let reason = "signed with a key, not a Fulcio certificate: verify it with --key".to_string();
-        return verdict(Format::Bundle, location, Err((Problem::Unsupported, reason)));
-    }
-    if doc.get("dsseEnvelope").is_some() {
-        return match keyless::verify_dsse_bundle(&bytes, root, expected) {
-            Ok((who, statement)) => {
-                let mut outcome = verdict(Format::Bundle, location, check_statement(&statement, policy));
-                if outcome.verified {
-                    outcome.keyless = Some(who);
-                }
-                outcome
-            }
-            Err(rejection) => verdict(Format::Bundle, location, Err(rejection)),
-        };
-    }
-    // A `Digest` holds 64 lowercase hex digits, so this never falls back.
-    let digest = hex_decode(policy.digest.hex()).unwrap_or_default();
-    match keyless::verify_message_bundle(&bytes, &digest, root, expected) {
-        Ok(who) => {
-            if let Some((k, v)) = policy.annotations.iter().next() {
-                let reason = format!("annotation {k}={v} is required; a message-signature bundle signs no annotations");
-                return verdict(Format::Bundle, location, Err((Problem::MissingAnnotation, reason)));
-            }
-            let mut ok = verdict(Format::Bundle, location, Ok(Map::new()));
-            ok.keyless = Some(who);
-            ok
-        }
-        Err(rejection) => verdict(Format::Bundle, location, Err(rejection)),
     }
 }
