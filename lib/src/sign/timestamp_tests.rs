@@ -1,9 +1,10 @@
 //! RFC 3161 timestamps of real bundles from sigstore-conformance
-//! (`testdata/timestamp/`, see its README), each with its own trusted root.
+//! (`testdata/timestamp.md` lists them), each with its own trusted root.
 
 use super::*;
 
-const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/sign/testdata/timestamp/");
+const CASES: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../registry-tests/fixtures/sigstore-conformance/bundle-verify/");
 
 fn json(path: &str) -> Value {
     let bytes = std::fs::read(format!("{CASES}{path}")).unwrap_or_else(|e| panic!("{path}: {e}"));
