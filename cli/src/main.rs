@@ -4,6 +4,7 @@
 
 mod args;
 mod commands;
+mod hints;
 mod output;
 mod password;
 

@@ -3,9 +3,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use wharf::admission::policy::{self, Policy};
 use wharf::admission::server::{ReloadCause, ReloadEvent};
-use wharf::admission::{self, Admission, FailMode, Settings};
-use wharf::policy::Policy;
+use wharf::admission::state::{self, Admission, FailMode, Settings};
 
 use crate::Verdict;
 use crate::args::{Format, OutputArgs, TransportArgs};
@@ -120,8 +120,8 @@ async fn serve(args: ServeArgs) -> Result<Verdict, Failure> {
     let format = Format::Text;
     let policy = Policy::load(&args.policy).or_fail(format)?;
     let mut transport = args.transport.options().or_fail(format)?;
-    transport.connect_timeout.get_or_insert(admission::REQUEST_TIMEOUT);
-    transport.read_timeout.get_or_insert(admission::REQUEST_TIMEOUT);
+    transport.connect_timeout.get_or_insert(state::REQUEST_TIMEOUT);
+    transport.read_timeout.get_or_insert(state::REQUEST_TIMEOUT);
     let settings = Settings {
         transport,
         fail_mode: args.fail_mode,
@@ -131,9 +131,9 @@ async fn serve(args: ServeArgs) -> Result<Verdict, Failure> {
     };
     let admission = Admission::new(policy, settings).or_fail(format)?;
     let generation = admission.generation();
-    let tls =
-        admission::server::tls_config_with(&args.tls_cert, &args.tls_key, args.client_ca.as_deref()).or_fail(format)?;
-    let mut server = admission::server::Server::bind(args.listen, tls, admission)
+    let tls = wharf::admission::server::tls_config_with(&args.tls_cert, &args.tls_key, args.client_ca.as_deref())
+        .or_fail(format)?;
+    let mut server = wharf::admission::server::Server::bind(args.listen, tls, admission)
         .await
         .or_fail(format)?
         .client_timeout(std::time::Duration::from_secs(args.client_timeout.max(1)))
@@ -183,7 +183,7 @@ async fn check(args: CheckArgs) -> Result<Verdict, Failure> {
     let text = std::fs::read_to_string(&args.manifest)
         .map_err(|e| wharf::Error::io("cannot read the manifest", &args.manifest, e))
         .or_fail(format)?;
-    let images = admission::manifest_images(&args.manifest.display().to_string(), &text).or_fail(format)?;
+    let images = state::manifest_images(&args.manifest.display().to_string(), &text).or_fail(format)?;
     let settings = Settings { transport: args.transport.options().or_fail(format)?, ..Settings::default() };
     let admission = Admission::new(policy, settings).or_fail(format)?;
     let mut verdicts = Vec::with_capacity(images.len());
@@ -192,7 +192,7 @@ async fn check(args: CheckArgs) -> Result<Verdict, Failure> {
         verdicts.push((image, v));
     }
     let denied = verdicts.iter().any(|(_, v)| !v.allowed);
-    let enforce = admission.policy().mode == wharf::policy::Mode::Enforce;
+    let enforce = admission.policy().mode == policy::Mode::Enforce;
     if format == Format::Json {
         let list: Vec<serde_json::Value> = verdicts
             .iter()

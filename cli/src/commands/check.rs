@@ -1,6 +1,6 @@
 //! `wharf check`
 
-use wharf::check::{self, CheckReport, ProblemKind};
+use wharf::wasm::check::{self, CheckReport, ProblemKind};
 
 use crate::Verdict;
 use crate::args::{Format, OutputArgs, TransportArgs, reference_input};

@@ -4,10 +4,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use wharf::artifact::{BuildOptions, Created};
-use wharf::compose::{self, Composed, PartRecord, Role, Staged};
-use wharf::digest::Digest;
-use wharf::ops::{PushOptions, PushReport};
+use wharf::oci::annotations::Created;
+use wharf::oci::digest::Digest;
+use wharf::push::{PushOptions, PushReport};
+use wharf::wasm::artifact::BuildOptions;
+use wharf::wasm::compose::{self, Composed, PartRecord, Role, Staged};
 
 use crate::Verdict;
 use crate::args::{Format, OutputArgs, TransportArgs, reference_input};
@@ -198,7 +199,7 @@ async fn plug(args: PlugArgs, format: Format) -> Result<Verdict, crate::output::
 
 async fn wac(args: Args, format: Format) -> Result<Verdict, crate::output::Failure> {
     let Some(file) = args.file else {
-        return Err(wharf::Error::Usage("give a .wac file, or use `wharf compose plug`".into())).or_fail(format);
+        return Err(wharf::Error::usage("give a .wac file, or use `wharf compose plug`")).or_fail(format);
     };
     let main = args.destination.push_reference(format)?;
     let transport = args.transport.options_for(main.as_ref(), "the --push destination").or_fail(format)?;
@@ -234,7 +235,7 @@ async fn wac(args: Args, format: Format) -> Result<Verdict, crate::output::Failu
     }
     let pinned = lock.pinned(&deps);
     let changed = pinned.packages != lock.packages;
-    let write_lock = || if changed { pinned.write(&lock_path) } else { Ok(()) };
+    let write_lock = || if changed { pinned.write(&lock_path).map_err(Into::into) } else { Ok(()) };
     let (output, pushed) = delivery.deliver(&composed, &parts, write_lock, format).await?;
     let digest = (format == Format::Json).then(|| composed.digest());
     let report = Report { parts, digest, composed, output, pushed, lock: Some(lock_path) };
@@ -264,7 +265,7 @@ impl Destination {
     /// The delivery to these destinations over `transport` (the push reference parsed).
     fn delivery(
         self,
-        transport: wharf::transport::TransportOptions,
+        transport: wharf::oci::transport::TransportOptions,
         format: Format,
     ) -> Result<Delivery, crate::output::Failure> {
         let push = self.push.as_deref().map(wharf::Reference::parse).transpose().or_fail(format)?;
@@ -276,7 +277,7 @@ impl Destination {
 struct Delivery {
     output: Option<PathBuf>,
     push: Option<wharf::Reference>,
-    transport: wharf::transport::TransportOptions,
+    transport: wharf::oci::transport::TransportOptions,
 }
 
 impl Delivery {
@@ -311,7 +312,11 @@ impl Delivery {
                     .as_deref()
                     .and_then(Path::file_name)
                     .map_or_else(|| format!("{}.wasm", reference.short_name()), |n| n.to_string_lossy().into_owned());
-                Some(compose::push_composed(&composed.bytes, &name, parts, reference, &options).await.or_fail(format)?)
+                Some(
+                    wharf::compose::push_composed(&composed.bytes, &name, parts, reference, &options)
+                        .await
+                        .or_fail(format)?,
+                )
             }
             None => None,
         };

@@ -2,10 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use wharf::artifact::{BuildOptions, Created};
-use wharf::check;
-use wharf::ops::{self, PushOptions};
-use wharf::transport::TransportOptions;
+use wharf::oci::annotations::Created;
+use wharf::oci::transport::TransportOptions;
+use wharf::push::PushOptions;
+use wharf::wasm::artifact::BuildOptions;
+use wharf::wasm::check;
 
 use crate::Verdict;
 use crate::args::{Format, OutputArgs, TransportArgs, parse_annotation};
@@ -63,10 +64,10 @@ pub struct Args {
 
 fn created(flag: Option<&str>) -> Result<Created, wharf::Error> {
     match flag {
-        None => Created::reproducible(),
+        None => Ok(Created::reproducible()?),
         Some("now") => Ok(Created::Now),
         Some(secs) => secs.parse().map(Created::At).map_err(|_| {
-            wharf::Error::Usage(format!("--created {secs:?}: give `now` or whole seconds since the Unix epoch"))
+            wharf::Error::usage(format!("--created {secs:?}: give `now` or whole seconds since the Unix epoch"))
         }),
     }
 }
@@ -112,14 +113,14 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
             created: created(args.created.as_deref()).or_fail(format)?,
             annotations: args.annotations.into_iter().collect(),
             target,
-            scan_cache: wharf::scan_cache::ScanCache::from_env(),
+            scan_cache: wharf::wasm::scan_cache::ScanCache::from_env(),
         },
         extra_tags: args.tags,
         index: args.index,
         transport,
         progress: Bars::for_terminal(format),
     };
-    let report = ops::push(&args.file, &reference, &options).await.or_fail(format)?;
+    let report = wharf::push(&args.file, &reference, &options).await.or_fail(format)?;
     if format == Format::Json {
         output::print_json(&report);
         return Ok(Verdict::Pass);

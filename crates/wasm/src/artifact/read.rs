@@ -1,0 +1,159 @@
+//! Reading a Wasm artifact: which manifest and layer hold the Wasm ([`resolve_artifact`],
+//! reading manifests and config only), the Wasm itself into memory within a limit
+//! ([`fetch_wasm`]) or into a file ([`write_verified`]), always verified against its digest.
+
+use std::path::Path;
+
+use serde::Serialize;
+use wharf_oci::copy::Progress;
+use wharf_oci::manifest::{Descriptor, Index, MAX_DOCUMENT_SIZE, Manifest};
+use wharf_oci::open::open_source;
+use wharf_oci::reference::{Reference, Selector};
+use wharf_oci::store::{ReadStore, collect_verified, write_file_verified};
+use wharf_oci::transport::TransportOptions;
+
+use super::{WasmConfig, config_lists_layer, parse_config, pick_from_index, wasm_layout};
+use crate::error::{Error, Result};
+use crate::inspect::{WasmKind, kind_of_header};
+
+/// A resolved Wasm artifact: manifest, config and where its Wasm is.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resolved {
+    /// The descriptor the reference resolved to (an index or a manifest).
+    pub root: Descriptor,
+    /// The manifest chosen (the root itself, or an index entry).
+    pub manifest_descriptor: Descriptor,
+    /// The manifest.
+    pub manifest: Manifest,
+    /// The config, if it is a Wasm config.
+    pub config: Option<WasmConfig>,
+    /// The shape found (`cncf-wasm-v0` or a legacy one).
+    pub shape: String,
+    /// The layer holding the Wasm.
+    pub layer: Descriptor,
+    /// Oddities found on the way.
+    pub warnings: Vec<String>,
+}
+
+/// Resolves `selector` in `store` to a Wasm artifact, reading manifests and
+/// config only (never the layer).
+pub async fn resolve_artifact(store: &dyn ReadStore, selector: &Selector) -> Result<Resolved> {
+    let root = store.resolve(selector).await?;
+    let manifest_descriptor = if wharf_oci::media::is_index(&root.media_type) {
+        let index = Index::parse(&store.fetch_bytes(&root).await?)?;
+        pick_from_index(&index.manifests)?
+    } else {
+        root.clone()
+    };
+    if !manifest_descriptor.is_manifest() {
+        return Err(Error::NotWasmArtifact(format!(
+            "{} is a {}, not a manifest",
+            manifest_descriptor.digest, manifest_descriptor.media_type
+        )));
+    }
+    let manifest = Manifest::parse(&store.fetch_bytes(&manifest_descriptor).await?)?;
+    let layout = wasm_layout(&manifest)?;
+    let mut warnings = layout.warnings;
+    let config = if manifest.config.size <= MAX_DOCUMENT_SIZE {
+        let bytes = store.fetch_bytes(&manifest.config).await?;
+        parse_config(&manifest.config.media_type, &bytes)
+    } else {
+        warnings.push(format!(
+            "the config declares {} bytes, over the {}-byte limit for documents: not read",
+            manifest.config.size, MAX_DOCUMENT_SIZE
+        ));
+        None
+    };
+    if let Some(c) = &config
+        && !config_lists_layer(c, &layout.layer.digest)
+    {
+        warnings.push(format!("the config's layerDigests do not list the layer {}", layout.layer.digest));
+    }
+    Ok(Resolved { root, manifest_descriptor, manifest, config, shape: layout.shape, layer: layout.layer, warnings })
+}
+
+/// Streams the Wasm layer `desc` from `store` into `path`, verified, refusing
+/// content that does not start like a WebAssembly binary. Returns what its
+/// header says it is (a component or a core module), when it says.
+pub async fn write_verified(
+    store: &dyn ReadStore,
+    desc: &Descriptor,
+    path: &Path,
+    progress: Option<&dyn Progress>,
+) -> Result<Option<WasmKind>> {
+    let mut first = true;
+    let mut kind = None;
+    let check_and_count = |chunk: &bytes::Bytes| {
+        if std::mem::take(&mut first) && chunk.len() >= 4 {
+            if !chunk.starts_with(b"\0asm") {
+                return Err(Error::NotWasmArtifact(format!(
+                    "the layer {} does not hold a WebAssembly binary (no \\0asm header)",
+                    desc.digest
+                )));
+            }
+            kind = kind_of_header(chunk);
+        }
+        if let Some(p) = progress {
+            p.advanced(desc, chunk.len() as u64);
+        }
+        Ok(())
+    };
+    write_file_verified(store.fetch(desc).await?, desc, path, check_and_count).await?;
+    Ok(kind)
+}
+
+/// A warning when the config's `os` says another kind than the Wasm's header
+/// (wkg 0.16 labels core modules `wasip2`): runtimes that trust the config
+/// would treat the binary as what it is not.
+pub fn kind_warning(config: Option<&WasmConfig>, kind: Option<WasmKind>) -> Option<String> {
+    let (config, kind) = (config?, kind?);
+    (config.os != kind.os()).then(|| {
+        let what = match kind {
+            WasmKind::Component => "a component",
+            WasmKind::Module => "a core module",
+        };
+        format!(
+            "the config says os {:?}, but the layer holds {what} (os {:?}); runtimes that go by the config may \
+             refuse or misload it (re-push it with wharf push to fix the config)",
+            config.os,
+            kind.os()
+        )
+    })
+}
+
+/// Largest Wasm binary [`fetch_wasm`] reads into memory.
+pub const MAX_WASM_IN_MEMORY: u64 = 1 << 30;
+
+/// Refuses content of `size` bytes over `limit` before any of it is read:
+/// `what` names it in the error, and `purpose` says what it would be read for.
+/// The one size check of every read of a whole binary into memory.
+pub fn within_limit(what: &str, size: u64, limit: u64, purpose: Option<&str>) -> Result<()> {
+    if size <= limit {
+        return Ok(());
+    }
+    let purpose = purpose.map(|p| format!(" for {p}")).unwrap_or_default();
+    Err(Error::Usage(format!("{what} is {size} bytes, over the {limit}-byte limit{purpose}")))
+}
+
+/// Reads the Wasm binary of `reference` into memory, verified against its
+/// digest, with the artifact it came from. For commands that must parse the
+/// whole binary (checks, composition); pulls to disk use [`pull`].
+pub async fn fetch_wasm(reference: &Reference, transport: &TransportOptions) -> Result<(Resolved, Vec<u8>)> {
+    fetch_wasm_within(reference, transport, MAX_WASM_IN_MEMORY).await
+}
+
+/// [`fetch_wasm`], refusing a layer over `max_bytes` before reading any of it
+/// (the admission webhook's `limits.componentSize`).
+pub async fn fetch_wasm_within(
+    reference: &Reference,
+    transport: &TransportOptions,
+    max_bytes: u64,
+) -> Result<(Resolved, Vec<u8>)> {
+    let store = open_source(reference, transport).await?;
+    let resolved = resolve_artifact(store.as_ref(), &reference.selector()).await?;
+    let layer = &resolved.layer;
+    within_limit(&format!("the Wasm layer of {reference}"), layer.size, max_bytes, None)?;
+    let bytes = collect_verified(store.fetch(layer).await?, layer).await?;
+    Ok((resolved, bytes))
+}
