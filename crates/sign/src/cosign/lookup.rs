@@ -16,7 +16,7 @@ use crate::media::SIMPLE_SIGNING_LAYER;
 use crate::payload;
 use crate::sigstore::bundle::Bundle;
 use crate::sigstore::verifier::Subjects;
-use crate::sigstore::{Problem, Trust, keyless, now, verifier};
+use crate::sigstore::{Problem, Trust, legacy, now, verifier};
 use wharf_oci::digest::{Digest, hex_decode};
 use wharf_oci::manifest::{Descriptor, Manifest};
 use wharf_oci::reference::Selector;
@@ -132,7 +132,7 @@ async fn legacy_layer(
     store: &dyn ReadStore,
     layer: &Descriptor,
     policy: &Policy<'_>,
-) -> std::result::Result<(Map<String, Value>, Option<keyless::KeylessVerified>), (Problem, String)> {
+) -> std::result::Result<(Map<String, Value>, Option<crate::sigstore::keyless::KeylessVerified>), (Problem, String)> {
     let malformed = |reason: String| (Problem::Malformed, reason);
     let signature = layer
         .annotations
@@ -143,8 +143,8 @@ async fn legacy_layer(
         .map_err(|_| malformed(format!("the {SIGNATURE_ANNOTATION} annotation is not base64")))?;
     let body = store.fetch_bytes(layer).await.map_err(|e| malformed(format!("the payload cannot be read: {e}")))?;
     let annotation = |name: &str| layer.annotations.get(name).map(String::as_str);
-    let certificate = annotation(keyless::CERTIFICATE_ANNOTATION);
-    let rekor = annotation(keyless::REKOR_BUNDLE_ANNOTATION);
+    let certificate = annotation(legacy::CERTIFICATE_ANNOTATION);
+    let rekor = annotation(legacy::REKOR_BUNDLE_ANNOTATION);
     let signer = match policy.trust {
         Trust::Key(key) => {
             if certificate.is_some() {
@@ -164,7 +164,7 @@ async fn legacy_layer(
             None
         }
         Trust::Keyless { .. } => {
-            Some(keyless::verify_legacy_signature(&body, &signature, certificate, rekor, policy.trust, now())?)
+            Some(legacy::verify_legacy_signature(&body, &signature, certificate, rekor, policy.trust, now())?)
         }
     };
     let claims = payload::parse_simple_signing(&body).map_err(malformed)?;

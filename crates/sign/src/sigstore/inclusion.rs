@@ -22,7 +22,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::Value;
 
-use super::bundle::base64_bytes;
+use super::encoding::base64_bytes;
 use sha2::{Digest as _, Sha256};
 
 use super::trust_root::{LogInstance, LogKey};

@@ -10,19 +10,17 @@
 //! ([`ExpectedIdentity`], exact or anchored patterns), how they are read from
 //! a certificate (the subject alternative name, email or URI; the OIDC issuer
 //! extension 1.3.6.1.4.1.57264.1.8, else the deprecated 1.3.6.1.4.1.57264.1.1),
-//! and [`verify_legacy_signature`] for a legacy layer's annotations.
+//! (a legacy layer's keyless signature is [`super::legacy`]'s).
 //! See `docs/signing.md` for the whole list of checks.
 
-use sha2::{Digest as _, Sha256};
 use x509_cert::Certificate;
 use x509_cert::der::{self, Decode as _};
 use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::ext::pkix::name::GeneralName;
 
 use super::Problem;
-use super::bundle::Bundle;
+use super::Rejection;
 pub use super::trust_root::{PUBLIC_GOOD_DATE, TrustedRoot};
-use super::verifier::{Rejection, Subjects};
 
 /// Fulcio's OIDC issuer extension (DER UTF8String).
 const OID_ISSUER_V2: &str = "1.3.6.1.4.1.57264.1.8";
@@ -156,33 +154,6 @@ pub(crate) fn check_identity(cert: &Certificate, expected: &ExpectedIdentity) ->
         Some(i) => Err((Problem::WrongIssuer, format!("the identity was issued by {i}, not {}", expected.issuer))),
         None => Err((Problem::WrongIssuer, "the certificate names no OIDC issuer".to_string())),
     }
-}
-
-/// cosign's annotation with a legacy signature's Fulcio certificate (PEM).
-pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
-/// cosign's annotation with a legacy signature's Rekor entry and SET (JSON).
-pub const REKOR_BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
-
-/// Verifies a keyless legacy `.sig` signature (what `cosign sign` without a
-/// key wrote before bundles): `signature` over the simple-signing `payload`,
-/// with the Fulcio certificate and the Rekor entry of the layer's
-/// [`CERTIFICATE_ANNOTATION`] and [`REKOR_BUNDLE_ANNOTATION`], offline,
-/// against `root` and `expected`, at `now` (Unix seconds). The logged body
-/// must be a `hashedrekord` of the payload's SHA-256. The caller checks the
-/// payload's claims.
-pub fn verify_legacy_signature(
-    payload: &[u8],
-    signature: &[u8],
-    certificate_pem: Option<&str>,
-    rekor_bundle: Option<&str>,
-    trust: &super::Trust,
-    now: i64,
-) -> Result<KeylessVerified, Rejection> {
-    let digest = Sha256::digest(payload).to_vec();
-    let bundle = Bundle::legacy(certificate_pem, rekor_bundle, digest.clone(), signature.to_vec())
-        .map_err(|e| (Problem::Malformed, e))?;
-    let verified = super::verifier::verify(&bundle, &digest, Subjects::MustNameArtifact, trust, now)?;
-    verified.keyless.ok_or_else(|| (Problem::Unsupported, "internal: no keyless verdict for a keyless trust".into()))
 }
 
 #[cfg(test)]

@@ -7,9 +7,12 @@ use serde_json::Value;
 
 use super::*;
 use crate::Trust;
+use crate::sigstore::bundle::Bundle;
 use crate::sigstore::bundle::Content;
+use crate::sigstore::legacy::{CERTIFICATE_ANNOTATION, REKOR_BUNDLE_ANNOTATION, verify_legacy_signature};
 use crate::sigstore::tlog::{Signer, check_body};
 use crate::sigstore::verifier::{Subjects, verify};
+use sha2::{Digest as _, Sha256};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../registry-tests/fixtures/keyless/");
 

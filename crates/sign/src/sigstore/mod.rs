@@ -9,7 +9,9 @@
 //!   proofs and checkpoints.
 //! - `chain`: Fulcio certificate paths; `sct`: certificate transparency;
 //!   `timestamp`: RFC 3161 timestamps.
-//! - [`keyless`]: the identity a keyless signature must carry, and what a verified one proves.
+//! - [`keyless`]: the identity a keyless signature must carry, and what a verified one proves;
+//!   [`legacy`]: cosign's legacy keyless `.sig` signature, read as a bundle.
+//! - `encoding`: the base64 and PEM fields of Sigstore's JSON.
 //! - [`blob`]: `verify-blob`: a file or a digest against a bundle.
 //!
 //! Nothing here reads a registry: [`crate::cosign`] finds signatures, this judges them.
@@ -23,8 +25,10 @@ use crate::keys::PublicKey;
 pub mod blob;
 pub(crate) mod bundle;
 mod chain;
+mod encoding;
 mod inclusion;
 pub mod keyless;
+pub mod legacy;
 mod sct;
 #[cfg(feature = "fuzzing")]
 pub mod timestamp;
@@ -89,6 +93,9 @@ pub enum Trust {
         root: keyless::TrustedRoot,
     },
 }
+
+/// Why a bundle was not accepted: a kind and a reason in words.
+pub(crate) type Rejection = (Problem, String);
 
 /// The current time, Unix seconds (integrated times later than this are refused).
 pub(crate) fn now() -> i64 {

@@ -22,7 +22,8 @@ use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 use super::Problem;
-use super::bundle::{Content, Envelope, LogEntry, base64_bytes, pem_der};
+use super::bundle::{Content, Envelope, LogEntry};
+use super::encoding::{base64_bytes, pem_der};
 use super::trust_root::{LogInstance, LogKey, TrustedRoot};
 
 type Rejection = (Problem, String);

@@ -28,12 +28,9 @@ use super::chain::SigningTime;
 use super::keyless::{ExpectedIdentity, KeylessVerified};
 use super::tlog::{CLOCK_SKEW, Signer};
 use super::trust_root::TrustedRoot;
-use super::{Problem, Trust};
+use super::{Problem, Rejection, Trust};
 use crate::keys::{PublicKey, SignatureProblem};
 use crate::payload;
-
-/// Why a bundle was not accepted: a kind and a reason in words.
-pub(crate) type Rejection = (Problem, String);
 
 fn malformed(reason: impl Into<String>) -> Rejection {
     (Problem::Malformed, reason.into())

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::*;
-use crate::sigstore::bundle::base64_bytes;
+use crate::sigstore::encoding::base64_bytes;
 use crate::sigstore::keyless::Matcher;
 
 const CASES: &str =

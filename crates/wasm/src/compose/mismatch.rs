@@ -11,7 +11,7 @@
 use wac_graph::types::{Package, Types, WorldId, are_semver_compatible};
 use wac_parser::{Document, Expr, InstantiationArgument, NewExpr, PostfixExpr, PrimaryExpr, Statement};
 
-use super::wac::{Dependency, place, split_name};
+use super::package::{Dependency, place, split_name};
 use super::{guarded, plain};
 use crate::error::Error;
 

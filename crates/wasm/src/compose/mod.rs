@@ -16,8 +16,10 @@
 //! [`load_part`] reads a part from a file or any reference wharf can pull;
 //! [`Staged`] writes the result.
 
+mod lock;
 mod mismatch;
 mod named;
+mod package;
 mod wac;
 
 use std::collections::HashSet;
@@ -31,7 +33,9 @@ use wac_graph::{CompositionGraph, EncodeError, EncodeOptions, NodeId, Processor}
 
 use crate::artifact::read::fetch_wasm;
 use crate::error::{Error, Result};
-pub use wac::{Dependency, Lock, Locked, compose as compose_wac, compose_with_registries, parse_dep};
+pub use lock::{Lock, Locked};
+pub use package::{Dependency, parse_dep};
+pub use wac::{compose as compose_wac, compose_with_registries};
 use wharf_oci::digest::Digest;
 use wharf_oci::reference::Reference;
 use wharf_oci::transport::TransportOptions;

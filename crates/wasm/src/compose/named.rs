@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use super::LoadedPart;
-use super::wac::{Dependency, Missing, place};
+use super::lock::Lock;
+use super::package::{Dependency, Missing, place};
 use crate::artifact::read::fetch_wasm;
 use crate::error::{Error, Result};
 use crate::wkg::{self, Config, PackageName};
@@ -22,7 +23,7 @@ pub(super) async fn fetch(
     file: &str,
     text: &str,
     (config, config_path): (&Config, Option<&Path>),
-    lock: &super::wac::Lock,
+    lock: &Lock,
     transport: &TransportOptions,
 ) -> Result<Dependency> {
     let at = place(file, text, missing.offset);
