@@ -31,7 +31,7 @@ pub struct Failure {
 impl Failure {
     /// Prints `error:` and `hint:` lines on stderr, and for JSON an error document on stdout.
     pub fn report(&self) {
-        let message = self.error.to_string();
+        let message = crate::hints::message(&self.error);
         let hint = crate::hints::hint(&self.error);
         if self.format == Format::Json {
             let doc = serde_json::json!({

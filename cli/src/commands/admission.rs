@@ -127,6 +127,7 @@ async fn serve(args: ServeArgs) -> Result<Verdict, Failure> {
         fail_mode: args.fail_mode,
         ttl: std::time::Duration::from_secs(args.cache_ttl),
         negative_ttl: std::time::Duration::from_secs(args.negative_cache_ttl),
+        record_world: crate::hints::RECORD_WORLD.into(),
         ..Settings::default()
     };
     let admission = Admission::new(policy, settings).or_fail(format)?;
@@ -184,7 +185,11 @@ async fn check(args: CheckArgs) -> Result<Verdict, Failure> {
         .map_err(|e| wharf::Error::io("cannot read the manifest", &args.manifest, e))
         .or_fail(format)?;
     let images = state::manifest_images(&args.manifest.display().to_string(), &text).or_fail(format)?;
-    let settings = Settings { transport: args.transport.options().or_fail(format)?, ..Settings::default() };
+    let settings = Settings {
+        transport: args.transport.options().or_fail(format)?,
+        record_world: crate::hints::RECORD_WORLD.into(),
+        ..Settings::default()
+    };
     let admission = Admission::new(policy, settings).or_fail(format)?;
     let mut verdicts = Vec::with_capacity(images.len());
     for image in &images {

@@ -33,7 +33,7 @@ pub struct Args {
 pub async fn run(args: Args) -> Result<Verdict, Failure> {
     let format = args.output.format;
     let path = Path::new(&args.target);
-    let inspection = if path.is_file() {
+    let mut inspection = if path.is_file() {
         let build = BuildOptions {
             created: Created::reproducible().or_fail(format)?,
             annotations: Default::default(),
@@ -46,6 +46,7 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
         let transport = args.transport.options_for(Some(&reference), "the reference").or_fail(format)?;
         inspect::inspect_reference(&reference, &transport).await.or_fail(format)?
     };
+    crate::hints::runtimes(&mut inspection.runtimes);
     if format == Format::Json {
         output::print_json(&inspection);
     } else {

@@ -65,7 +65,8 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
         return Ok(Verdict::Pass);
     }
     let options = PullOptions { output: args.output_path, transport, progress: Bars::for_terminal(format) };
-    let report = wharf::pull(&reference, &options).await.or_fail(format)?;
+    let mut report = wharf::pull(&reference, &options).await.or_fail(format)?;
+    crate::hints::pull_warnings(&mut report.warnings);
     if format == Format::Json {
         output::print_json(&report);
         return Ok(Verdict::Pass);

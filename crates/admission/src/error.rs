@@ -27,8 +27,8 @@ pub enum Error {
         what: String,
         /// What is wrong.
         reason: String,
-        /// How to fix it.
-        fix: String,
+        /// Which of the server's files it is.
+        file: TlsFile,
     },
     /// A usage problem (an image that is not in a registry, a manifest file that does not parse).
     #[error("{0}")]
@@ -42,6 +42,15 @@ pub enum Error {
     /// Wasm artifacts, WIT and world checks.
     #[error(transparent)]
     Wasm(wharf_wasm::Error),
+}
+
+/// The TLS files of the webhook's server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsFile {
+    /// Its certificate chain or its private key.
+    ServerCertificate,
+    /// The CA that client certificates must chain to.
+    ClientCa,
 }
 
 /// Keeps one place for each OCI error: a signature error that is an OCI error becomes [`Error::Oci`].
@@ -79,7 +88,12 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::InvalidPolicy { .. } => Some("see docs/admission.md for the policy format".into()),
-            Error::InvalidTls { fix, .. } => Some(fix.clone()),
+            Error::InvalidTls { file: TlsFile::ServerCertificate, .. } => {
+                Some("give a PEM certificate chain and its PEM private key".into())
+            }
+            Error::InvalidTls { file: TlsFile::ClientCa, .. } => {
+                Some("give the PEM certificate of the CA that issued the API server's client certificate".into())
+            }
             Error::Usage(_) => None,
             Error::Oci(e) => e.hint(),
             Error::Sign(e) => e.hint(),

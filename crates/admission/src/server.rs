@@ -23,7 +23,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TlsFile};
 use crate::policy::Policy;
 use crate::state::Admission;
 
@@ -144,7 +144,7 @@ pub fn tls_config_with(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Res
     let bad = |what: &Path, reason: String| Error::InvalidTls {
         what: what.display().to_string(),
         reason,
-        fix: "give a PEM certificate chain (--tls-cert) and its PEM private key (--tls-key)".into(),
+        file: TlsFile::ServerCertificate,
     };
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .map_err(|e| bad(cert, e.to_string()))?
@@ -172,11 +172,7 @@ fn client_verifier(
     path: &Path,
     provider: Arc<rustls::crypto::CryptoProvider>,
 ) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>> {
-    let bad = |reason: String| Error::InvalidTls {
-        what: path.display().to_string(),
-        reason,
-        fix: "give --client-ca the PEM certificate of the CA that issued the API server's client certificate".into(),
-    };
+    let bad = |reason: String| Error::InvalidTls { what: path.display().to_string(), reason, file: TlsFile::ClientCa };
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(e.to_string()))? {
         roots
@@ -436,9 +432,7 @@ async fn handle(state: &State, req: Request<Incoming>, listener: Listener) -> Re
     let response = match (req.method(), path.as_str()) {
         (&Method::GET, "/healthz" | "/readyz") => text(StatusCode::OK, "ok\n"),
         (&Method::GET, "/metrics") if metrics_here => text(StatusCode::OK, state.metrics.render(&state.admission)),
-        (&Method::GET, "/metrics") => {
-            text(StatusCode::NOT_FOUND, "metrics are served on the --metrics-listen address\n")
-        }
+        (&Method::GET, "/metrics") => text(StatusCode::NOT_FOUND, "metrics are served on the metrics listener\n"),
         (_, "/validate" | "/mutate") if listener == Listener::Metrics => {
             text(StatusCode::NOT_FOUND, "reviews are served on the HTTPS listener\n")
         }

@@ -142,7 +142,13 @@ pub struct Settings {
     pub negative_ttl: Duration,
     /// At most this many cached verdicts.
     pub cache_capacity: usize,
+    /// How a denial tells to record the world an artifact fits, when a rule requires
+    /// one and the artifact declares none: a front end names its own push command.
+    pub record_world: String,
 }
+
+/// [`Settings::record_world`] unless a front end words it.
+pub const RECORD_WORLD: &str = "push it with its WIT world given, to record the world it fits";
 
 impl Default for Settings {
     fn default() -> Self {
@@ -152,6 +158,7 @@ impl Default for Settings {
             ttl: Duration::from_secs(300),
             negative_ttl: Duration::from_secs(30),
             cache_capacity: 1024,
+            record_world: RECORD_WORLD.into(),
         }
     }
 }
@@ -572,7 +579,8 @@ impl Admission {
         Ok(match declared {
             None => Err(format!(
                 "the rule requires the world {world}, and the artifact declares no target world (its config has \
-                 no component.target); push it with `wharf push FILE REF --wit WIT` to record the world it fits"
+                 no component.target); {}",
+                self.settings.record_world
             )),
             Some(target) if world.admits(&target) => Ok(format!("declares the world {target}")),
             Some(target) => Err(format!("declares the world {target}, which is not on the required track {world}")),

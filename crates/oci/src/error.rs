@@ -165,15 +165,12 @@ impl Error {
         }
     }
 
-    /// A one-line suggestion for fixing the problem, where there is one.
+    /// A one-line suggestion for fixing the problem, where there is one that needs
+    /// no front end's words (a fix that names a command or a flag is the front end's).
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             Error::InvalidReference { .. } => "write a registry reference as HOST[:PORT]/REPO[:TAG][@sha256:HEX] (for example 127.0.0.1:5000/hello:0.1.0), or a local layout as oci:PATH[:TAG]".into(),
-            Error::Unauthorized { registry, .. } => format!("log in with `wharf login {registry}`, or pass --username and --password-stdin"),
-            Error::Unreachable { registry, .. } => format!("check that {registry} is running and reachable; for a plain-HTTP registry off loopback pass --plain-http"),
-            Error::Certificate { .. } => "pass --ca-file with the CA that signed the registry's certificate (or --insecure to skip verification, at your own risk)".into(),
             Error::DigestMismatch { .. } | Error::SizeMismatch { .. } => "the source holds corrupt or tampered content; nothing was written".into(),
-            Error::NotFound { .. } => "check the repository name and tag; `wharf inspect` shows what a reference resolves to".into(),
             _ => return None,
         })
     }

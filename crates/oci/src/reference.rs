@@ -54,6 +54,10 @@ pub struct LayoutRef {
     pub digest: Option<Digest>,
 }
 
+/// Why a reference with a scheme (`https://...`) is refused: wharf picks the
+/// scheme itself (a front end may name its flag for plain HTTP after it).
+pub const SCHEME_GIVEN: &str = "leave out the scheme (https://); wharf picks it";
+
 /// The prefix that marks a local OCI layout reference.
 pub const LAYOUT_PREFIX: &str = "oci:";
 
@@ -151,7 +155,7 @@ impl FromStr for Reference {
             return parse_layout(rest).map(Reference::Layout).map_err(|r| bad(&r));
         }
         if input.contains("://") {
-            return Err(bad("leave out the scheme (https://); wharf picks it, see --plain-http"));
+            return Err(bad(SCHEME_GIVEN));
         }
         parse_registry(input).map(Reference::Registry).map_err(|r| bad(&r))
     }

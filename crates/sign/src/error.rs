@@ -18,9 +18,15 @@ pub enum Error {
         /// What is wrong.
         reason: String,
         /// How to fix it.
-        fix: String,
+        fix: KeyFix,
     },
-    /// A usage problem (a pattern that is not a regular expression, a key file that exists).
+    /// A key file to be written exists already: wharf never overwrites one.
+    #[error("{} already exists; wharf never overwrites a key file (remove it, or choose another prefix)", path.display())]
+    KeyFileExists {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+    /// A usage problem (a pattern that is not a regular expression).
     #[error("{0}")]
     Usage(String),
     /// Reading content, files or registries failed.
@@ -28,11 +34,43 @@ pub enum Error {
     Oci(#[from] wharf_oci::Error),
 }
 
+/// How to fix a key that cannot be used: what to give instead. The kinds that
+/// a front end words in its own commands are typed; the rest are advice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyFix {
+    /// Give a private key file in cosign's format (as a key generator writes it).
+    GivePrivateKey,
+    /// Sign with the private key of the pair; the public key is for verifying.
+    SignWithPrivateKey,
+    /// Sign with an ECDSA P-256 or Ed25519 key (RSA keys only verify).
+    SignWithSupportedKey,
+    /// Generate an ECDSA P-256 key pair.
+    GenerateP256,
+    /// Anything else, in words.
+    Advice(String),
+}
+
+impl std::fmt::Display for KeyFix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            KeyFix::GivePrivateKey => {
+                "give a private key file in cosign's format (cosign generate-key-pair writes one)"
+            }
+            KeyFix::SignWithPrivateKey => "sign with the private key (the .key file); the .pub file is for verifying",
+            KeyFix::SignWithSupportedKey => {
+                "sign with an ECDSA P-256 or Ed25519 key; verify RSA signatures with the .pub file"
+            }
+            KeyFix::GenerateP256 => "generate an ECDSA P-256 pair (cosign generate-key-pair)",
+            KeyFix::Advice(words) => words,
+        })
+    }
+}
+
 impl Error {
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::InvalidKey { .. } | Error::Usage(_) => ErrorKind::Usage,
+            Error::InvalidKey { .. } | Error::KeyFileExists { .. } | Error::Usage(_) => ErrorKind::Usage,
             Error::Oci(e) => e.kind(),
         }
     }
@@ -40,8 +78,8 @@ impl Error {
     /// A one-line suggestion for fixing the problem, where there is one.
     pub fn hint(&self) -> Option<String> {
         match self {
-            Error::InvalidKey { fix, .. } => Some(fix.clone()),
-            Error::Usage(_) => None,
+            Error::InvalidKey { fix, .. } => Some(fix.to_string()),
+            Error::KeyFileExists { .. } | Error::Usage(_) => None,
             Error::Oci(e) => e.hint(),
         }
     }

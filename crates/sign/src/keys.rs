@@ -36,7 +36,7 @@ use sha2::Sha512;
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, KeyFix, Result};
 
 /// PEM label cosign writes for private keys.
 pub const SIGSTORE_PRIVATE_KEY_LABEL: &str = "ENCRYPTED SIGSTORE PRIVATE KEY";
@@ -108,8 +108,14 @@ pub struct PublicKey {
     key: Verifier,
 }
 
-fn key_error(what: &str, reason: impl Into<String>, fix: impl Into<String>) -> Error {
+fn key_error(what: &str, reason: impl Into<String>, fix: impl Into<KeyFix>) -> Error {
     Error::InvalidKey { what: what.to_string(), reason: reason.into(), fix: fix.into() }
+}
+
+impl From<&str> for KeyFix {
+    fn from(advice: &str) -> KeyFix {
+        KeyFix::Advice(advice.to_string())
+    }
 }
 
 impl PrivateKey {
@@ -129,13 +135,8 @@ impl PrivateKey {
     /// label), or an unencrypted `PRIVATE KEY` / `EC PRIVATE KEY`. `what` names
     /// the file in errors; `password` is used for encrypted files only.
     pub fn from_pem(what: &str, text: &[u8], password: &[u8]) -> Result<Self> {
-        let block = pem_decode(text).ok_or_else(|| {
-            key_error(
-                what,
-                "it holds no PEM block (-----BEGIN ...-----)",
-                "give a private key file written by `wharf key generate` or `cosign generate-key-pair`",
-            )
-        })?;
+        let block = pem_decode(text)
+            .ok_or_else(|| key_error(what, "it holds no PEM block (-----BEGIN ...-----)", KeyFix::GivePrivateKey))?;
         match block.label.as_str() {
             SIGSTORE_PRIVATE_KEY_LABEL | COSIGN_PRIVATE_KEY_LABEL => {
                 let der = decrypt(what, &block.body, password)?;
@@ -152,15 +153,11 @@ impl PrivateKey {
                     )
                 }),
             "RSA PRIVATE KEY" => Err(unsupported(what, "an RSA key")),
-            "PUBLIC KEY" => Err(key_error(
-                what,
-                "this is a public key",
-                "sign with the private key (the .key file); the .pub file is for `wharf verify --key`",
-            )),
+            "PUBLIC KEY" => Err(key_error(what, "this is a public key", KeyFix::SignWithPrivateKey)),
             other => Err(key_error(
                 what,
                 format!("a PEM block labelled {other:?} is not a private key wharf reads"),
-                "give a private key file written by `wharf key generate` or `cosign generate-key-pair`",
+                KeyFix::GivePrivateKey,
             )),
         }
     }
@@ -261,13 +258,13 @@ fn unsupported(what: &str, kind: &str) -> Error {
             what,
             "it is an RSA private key; wharf verifies RSA signatures but never signs with RSA (the only pure-Rust \
              RSA implementation has a timing side channel in private-key operations, RUSTSEC-2023-0071)",
-            "sign with an ECDSA P-256 (`wharf key generate`) or Ed25519 key; verify RSA signatures with the .pub file",
+            KeyFix::SignWithSupportedKey,
         );
     }
     key_error(
         what,
         format!("it is {kind}; wharf signs and verifies with ECDSA P-256 (cosign's default) and Ed25519 keys"),
-        "generate an ECDSA P-256 pair with `wharf key generate` (or `cosign generate-key-pair`)",
+        KeyFix::GenerateP256,
     )
 }
 
@@ -448,10 +445,7 @@ pub fn generate_key_pair(prefix: &Path, password: &[u8]) -> Result<(PathBuf, Pat
     let pub_path = with_suffix(prefix, "pub");
     for path in [&key_path, &pub_path] {
         if path.exists() {
-            return Err(Error::Usage(format!(
-                "{} already exists; wharf never overwrites a key file (remove it, or choose another --output)",
-                path.display()
-            )));
+            return Err(Error::KeyFileExists { path: path.clone() });
         }
     }
     let key = PrivateKey::generate()?;

@@ -19,6 +19,6 @@ pub mod media;
 pub mod payload;
 pub mod sigstore;
 
-pub use error::{Error, Result};
+pub use error::{Error, KeyFix, Result};
 pub use keys::{PrivateKey, PublicKey, read_private_key, read_public_key};
 pub use sigstore::{Problem, Trust, read_trusted_root};

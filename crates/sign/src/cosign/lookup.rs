@@ -148,10 +148,7 @@ async fn legacy_layer(
     let signer = match policy.trust {
         Trust::Key(key) => {
             if certificate.is_some() {
-                return Err((
-                    Problem::Unsupported,
-                    "a keyless signature (Fulcio certificate): verify it with --certificate-identity and --certificate-oidc-issuer, not --key".into(),
-                ));
+                return Err((Problem::Unsupported, crate::sigstore::WANTS_IDENTITY.into()));
             }
             check_signature(key, &body, &signature)?;
             None

@@ -97,6 +97,16 @@ pub enum Trust {
 /// Why a bundle was not accepted: a kind and a reason in words.
 pub(crate) type Rejection = (Problem, String);
 
+/// Why a keyless signature is refused when a key was given (its [`Problem::Unsupported`]
+/// reason). In cosign's words: `cosign verify` takes these flags (and `wharf verify`, which
+/// follows it); the sign crate's tests hold the reasons to naming what to verify with.
+pub const WANTS_IDENTITY: &str = "a keyless signature (Fulcio certificate): verify it with --certificate-identity and \
+                                  --certificate-oidc-issuer, not --key";
+/// Why a key-made signature is refused when an identity was given (its
+/// [`Problem::Unsupported`] reason), in cosign's words as [`WANTS_IDENTITY`].
+pub const WANTS_KEY: &str =
+    "signed with a key, not a Fulcio certificate: verify it with --key (the public key), not an identity";
+
 /// The current time, Unix seconds (integrated times later than this are refused).
 pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()

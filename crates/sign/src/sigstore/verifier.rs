@@ -183,14 +183,8 @@ fn signer_of<'a>(bundle: &'a Bundle, key: Option<&'a PublicKey>) -> Result<Signe
             Ok(SignerMaterial::Certificate { leaf_der, leaf: Box::new(leaf), extra })
         }
         (Material::PublicKey { .. }, Some(key)) => Ok(SignerMaterial::Key(key)),
-        (Material::Certificates(_), Some(_)) => Err((
-            Problem::Unsupported,
-            "a keyless signature (Fulcio certificate): verify it with --certificate-identity and --certificate-oidc-issuer, not --key".into(),
-        )),
-        (Material::PublicKey { .. }, None) => Err((
-            Problem::Unsupported,
-            "signed with a key, not a Fulcio certificate: verify it with --key (the public key), not an identity".into(),
-        )),
+        (Material::Certificates(_), Some(_)) => Err((Problem::Unsupported, super::WANTS_IDENTITY.into())),
+        (Material::PublicKey { .. }, None) => Err((Problem::Unsupported, super::WANTS_KEY.into())),
     }
 }
 

@@ -103,6 +103,9 @@ pub async fn write_verified(
     Ok(kind)
 }
 
+/// How the warning of [`kind_warning`] ends: the fix (a front end may name its own push command).
+pub const PUSH_AGAIN: &str = "push it again to fix the config";
+
 /// A warning when the config's `os` says another kind than the Wasm's header
 /// (wkg 0.16 labels core modules `wasip2`): runtimes that trust the config
 /// would treat the binary as what it is not.
@@ -115,7 +118,7 @@ pub fn kind_warning(config: Option<&WasmConfig>, kind: Option<WasmKind>) -> Opti
         };
         format!(
             "the config says os {:?}, but the layer holds {what} (os {:?}); runtimes that go by the config may \
-             refuse or misload it (re-push it with wharf push to fix the config)",
+             refuse or misload it ({PUSH_AGAIN})",
             config.os,
             kind.os()
         )

@@ -33,7 +33,7 @@ use wac_types::{ItemKind, Package, SubtypeChecker, Type, Types, WorldId};
 use wit_parser::{PackageId, Resolve};
 
 use crate::artifact::{MAX_WASM_IN_MEMORY, fetch_wasm, fetch_wasm_within, resolve_artifact, within_limit};
-use crate::error::{Error, Result};
+use crate::error::{Error, Fix, Result};
 use diff::{Differ, Difference, Mismatch};
 use render::{Names, Render};
 use wharf_oci::open::open_source;
@@ -300,7 +300,7 @@ pub async fn fetch_declared_package(
             reason: format!(
                 "{input} is a local path, and only an artifact in a registry or layout declares a target world"
             ),
-            fix: "give the world with --wit WIT [--world NAME]".into(),
+            fix: Fix::GiveWorld,
         });
     }
     let reference = Reference::parse(input)?;
@@ -310,24 +310,18 @@ pub async fn fetch_declared_package(
     let Some(world) = world else {
         return Err(Error::DeclaredTarget {
             reason: format!("{reference} declares no target world (its config has no component.target)"),
-            fix: format!(
-                "give the world with --wit WIT [--world NAME], or push the component with \
-                 `wharf push FILE {reference} --wit WIT` to record the world it fits"
-            ),
+            fix: Fix::GiveWorldOrRecord { reference: reference.to_string() },
         });
     };
     let package = crate::wkg::PackageName::of_item(&world).map_err(|e| Error::DeclaredTarget {
         reason: format!("{reference} declares the target world {world:?}, which is not a world name: {e}"),
-        fix: "give the world with --wit WIT [--world NAME]".into(),
+        fix: Fix::GiveWorld,
     })?;
     let (config, config_path) = crate::wkg::Config::load()?;
     let config_name = config_path.map_or_else(|| "wkg's config (none found)".to_string(), |p| p.display().to_string());
     let resolution = crate::wkg::resolve(&config, &package, transport).await.map_err(|e| Error::DeclaredTarget {
         reason: format!("cannot find the WIT package {package} of {reference}'s target world {world}: {e}"),
-        fix: format!(
-            "map the package to a registry in {config_name} (default_registry, [namespace_registries] or \
-             [package_registry_overrides]), or give the world with --wit WIT"
-        ),
+        fix: Fix::MapPackageOrGiveWorld { config: config_name.clone() },
     })?;
     let unavailable = |e: Error| Error::DeclaredTarget {
         reason: format!(
@@ -335,11 +329,7 @@ pub async fn fetch_declared_package(
              (where {config_name} maps it, through the registry {}): {e}",
             resolution.reference, resolution.registry
         ),
-        fix: format!(
-            "push the package there (wharf push PACKAGE.wasm {}), fix the mapping in {config_name}, \
-             or give the world with --wit WIT",
-            resolution.reference
-        ),
+        fix: Fix::PushPackageOrGiveWorld { reference: resolution.reference.clone(), config: config_name.clone() },
     };
     let package_reference = Reference::parse(&resolution.reference).map_err(|e| unavailable(e.into()))?;
     let (_, bytes) = fetch_wasm_within(&package_reference, transport, max_bytes).await.map_err(unavailable)?;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Staged;
 use super::package::Dependency;
-use crate::error::{Error, Result};
+use crate::error::{Error, PackageProblem, Result};
 
 /// `wharf.lock`: the digest each `--dep` source resolved to, so a later
 /// composition notices when a source changed.
@@ -38,7 +38,7 @@ impl Lock {
         match std::fs::read(path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Composition {
                 reason: format!("{} is not a wharf lock file: {e}", path.display()),
-                fix: format!("delete {} to pin the current sources again", path.display()),
+                fix: format!("delete {} to pin the current sources again", path.display()).into(),
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Lock { version: 1, packages: Vec::new() }),
             Err(e) => Err(Error::io("cannot read", path, e)),
@@ -66,13 +66,14 @@ impl Lock {
                     dep.name,
                     path.display(),
                     locked.resolved
-                ),
+                )
+                .into(),
             }),
             _ => Ok(()),
         }
     }
 
-    /// For `--locked`: fails, naming them, when some of `deps` are not pinned
+    /// For a composition that must not change the lock: fails, naming them, when some of `deps` are not pinned
     /// in this lock with the same source and digest (composing would change it).
     pub fn require_pinned(&self, deps: &[Dependency], path: &Path) -> Result<()> {
         let unpinned: Vec<String> = deps
@@ -86,10 +87,7 @@ impl Lock {
         if unpinned.is_empty() {
             return Ok(());
         }
-        Err(Error::Composition {
-            reason: format!("--locked: {} does not pin {}", path.display(), unpinned.join(", ")),
-            fix: format!("compose once without --locked to pin them, and keep {} with the document", path.display()),
-        })
+        Err(Error::package(PackageProblem::NotPinned { lock: path.to_path_buf(), unpinned }))
     }
 
     /// This lock with `deps` pinned (entries of other names kept).

@@ -74,7 +74,8 @@ impl<'s> Site<'s> {
                     describe(importer.dep),
                     importer.dep.name
                 ),
-                fix: format!("give an argument of that type, or build {} against the WIT used", importer.dep.name),
+                fix: format!("give an argument of that type, or build {} against the WIT used", importer.dep.name)
+                    .into(),
             };
         };
         let found = crate::check::render_wit(&types, &roots(&[exporter.world]), export_kind);
@@ -92,7 +93,8 @@ impl<'s> Site<'s> {
             fix: format!(
                 "build {} and {} against the same WIT for {import}, or give a package that fits",
                 exporter.name, importer.name
-            ),
+            )
+            .into(),
         }
     }
 

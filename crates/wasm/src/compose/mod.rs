@@ -32,7 +32,7 @@ use wac_graph::types::{ItemKind, Package, SubtypeChecker, Types, WorldId, are_se
 use wac_graph::{CompositionGraph, EncodeError, EncodeOptions, NodeId, Processor};
 
 use crate::artifact::read::fetch_wasm;
-use crate::error::{Error, Result};
+use crate::error::{Error, Fix, Result};
 pub use lock::{Lock, Locked};
 pub use package::{Dependency, parse_dep};
 pub use wac::{compose as compose_wac, compose_with_registries};
@@ -223,7 +223,7 @@ fn plain(text: String) -> Option<String> {
 /// give [`Error::InvalidWasm`] or [`Error::Usage`].
 pub fn plug(socket: (&str, Vec<u8>), plugs: Vec<(&str, Vec<u8>)>) -> Result<Composed> {
     if plugs.is_empty() {
-        return Err(Error::Usage("compose plug needs at least one plug (--plug)".into()));
+        return Err(Error::Usage("compose plug needs at least one plug".into()));
     }
     let inputs: Vec<(String, &str, Vec<u8>)> = std::iter::once(("socket".to_string(), socket.0, socket.1))
         .chain(plugs.into_iter().enumerate().map(|(i, (source, bytes))| (format!("plug {}", i + 1), source, bytes)))
@@ -438,7 +438,8 @@ fn mismatch(
             exporter.named(),
             importer.named(),
             exporter.named()
-        ),
+        )
+        .into(),
     }
 }
 
@@ -447,28 +448,25 @@ fn encode_error(error: EncodeError, parts: &[Part<'_>]) -> Error {
     let (reason, fix) = match error {
         EncodeError::GraphContainsCycle { .. } => (
             "the plugs satisfy each other's imports in a cycle, so no instantiation order exists".to_string(),
-            "break the cycle: leave out one of the plugs that import from each other".to_string(),
+            "break the cycle: leave out one of the plugs that import from each other".into(),
         ),
         EncodeError::ImportTypeMergeConflict { import, source, .. } => (
             format!(
                 "{import} is left unsatisfied and several parts import it with different types{}",
                 plain(format!("{source:#}")).map_or_else(String::new, |d| format!(" ({d})"))
             ),
-            format!("give a plug exporting {import}, or build the parts against the same WIT for it"),
+            format!("give a plug exporting {import}, or build the parts against the same WIT for it").into(),
         ),
         EncodeError::ImplicitImportConflict { name, .. } => (
             format!("{name} is left unsatisfied and conflicts with another import of the same name"),
-            format!("give a plug exporting {name}"),
+            format!("give a plug exporting {name}").into(),
         ),
         EncodeError::ValidationFailure { source } => (
             format!(
                 "the composed component does not validate{}",
                 plain(source.message().to_string()).map_or_else(String::new, |d| format!(": {d}"))
             ),
-            format!(
-                "check each part with `wharf inspect`; parts: {}",
-                parts.iter().map(Part::describe).collect::<Vec<_>>().join(", ")
-            ),
+            Fix::InspectParts { parts: parts.iter().map(Part::describe).collect::<Vec<_>>().join(", ") },
         ),
     };
     Error::Composition { reason, fix }

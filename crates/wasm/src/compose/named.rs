@@ -8,7 +8,7 @@ use super::LoadedPart;
 use super::lock::Lock;
 use super::package::{Dependency, Missing, place};
 use crate::artifact::read::fetch_wasm;
-use crate::error::{Error, Result};
+use crate::error::{Error, Fix, PackageProblem, Result};
 use crate::wkg::{self, Config, PackageName};
 use wharf_oci::reference::Reference;
 use wharf_oci::transport::TransportOptions;
@@ -34,25 +34,25 @@ pub(super) async fn fetch(
     );
     let package = PackageName::parse(&name)?;
     let pinned = lock.packages.iter().find(|l| l.name == name).map(|l| l.source.as_str());
-    let resolution =
-        wkg::resolve_pinned(config, &package, pinned, transport).await.map_err(|e| Error::Composition {
-            reason: format!("{at}: unknown package `{name}`: it is not given with --dep, and {}", lowercase_first(&e)),
-            fix: format!(
-                "give it with --dep {name}=SOURCE (a .wasm file or a reference), or map the namespace {} to a \
-             registry in {config_name} (default_registry or [namespace_registries])",
-                package.namespace
-            ),
-        })?;
+    let resolution = wkg::resolve_pinned(config, &package, pinned, transport).await.map_err(|e| {
+        Error::package(PackageProblem::Unmapped {
+            place: at.clone(),
+            name: name.clone(),
+            namespace: package.namespace.clone(),
+            cause: lowercase_first(&e),
+            config: config_name.clone(),
+        })
+    })?;
     let unavailable = |e: Error| Error::Composition {
         reason: format!(
             "{at}: the package `{name}` cannot be fetched from {}, where {config_name} maps it (registry {}): {e}",
             resolution.reference, resolution.registry
         ),
-        fix: format!(
-            "push it there (wharf push PACKAGE.wasm {}), fix the mapping in {config_name}, or give it with \
-             --dep {name}=SOURCE",
-            resolution.reference
-        ),
+        fix: Fix::PushPackageOrGiveIt {
+            name: name.clone(),
+            reference: resolution.reference.clone(),
+            config: config_name.clone(),
+        },
     };
     let reference = Reference::parse(&resolution.reference).map_err(|e| unavailable(e.into()))?;
     let (resolved, bytes) = fetch_wasm(&reference, transport).await.map_err(unavailable)?;

@@ -4,7 +4,7 @@
 use semver::Version;
 
 use super::LoadedPart;
-use crate::error::{Error, Result};
+use crate::error::{Error, Fix, PackageProblem, Result};
 
 /// A package a `.wac` document uses: its name as the document writes it
 /// (`ns:pkg`, or `ns:pkg@version`), where it came from, and the part.
@@ -21,15 +21,10 @@ pub struct Dependency {
     pub registry: Option<String>,
 }
 
-/// Splits `NAME=SOURCE` (a `--dep` value), checking that NAME is `ns:pkg` or
+/// Splits `NAME=SOURCE` (how a package is given), checking that NAME is `ns:pkg` or
 /// `ns:pkg@version`.
 pub fn parse_dep(text: &str) -> Result<(String, String)> {
-    let usage = |why: &str| {
-        Error::Usage(format!(
-            "--dep {text:?}: {why}; write NAME=SOURCE, for example --dep wharf:greeter=greeter.wasm or --dep \
-             wharf:greeter@0.1.0=127.0.0.1:5000/greeter:0.1.0"
-        ))
-    };
+    let usage = |why: &str| Error::package(PackageProblem::BadSpec { text: text.to_string(), why: why.to_string() });
     let (name, source) = text.split_once('=').ok_or_else(|| usage("there is no `=`"))?;
     let (name, source) = (name.trim(), source.trim());
     if source.is_empty() {
@@ -77,10 +72,7 @@ impl Missing {
     pub(super) fn not_given(&self, file: &str, text: &str, deps: &[Dependency]) -> Error {
         Error::Composition {
             reason: format!("{}: unknown package `{self}`", place(file, text, self.offset)),
-            fix: format!(
-                "give every package the file uses with --dep NAME=SOURCE (a .wasm file or a reference); given: {}",
-                given(deps)
-            ),
+            fix: Fix::GiveEveryPackage { given: given(deps) },
         }
     }
 
@@ -89,14 +81,12 @@ impl Missing {
     pub(super) fn check_no_other_version(&self, file: &str, text: &str, deps: &[Dependency]) -> Result<()> {
         let other = deps.iter().find(|d| split_name(&d.name).is_ok_and(|(name, _)| name == self.name));
         match other {
-            Some(dep) => Err(Error::Composition {
-                reason: format!(
-                    "{}: the document uses `{self}`, and --dep gives {} instead",
-                    place(file, text, self.offset),
-                    dep.name
-                ),
-                fix: format!("name it as the document does: --dep {self}={}", dep.input),
-            }),
+            Some(dep) => Err(Error::package(PackageProblem::OtherVersion {
+                place: place(file, text, self.offset),
+                used: self.to_string(),
+                given: dep.name.clone(),
+                source: dep.input.clone(),
+            })),
             None => Ok(()),
         }
     }

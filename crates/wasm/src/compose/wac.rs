@@ -13,7 +13,7 @@ use wac_parser::resolution::Error as ResolutionError;
 use super::lock::Lock;
 use super::package::{Dependency, Missing, given, place, split_name};
 use super::{Composed, ENCODE, guarded, plain, validate_composed, world_names};
-use crate::error::{Error, Result};
+use crate::error::{Error, Fix, PackageProblem, Result};
 use wharf_oci::transport::TransportOptions;
 
 /// Composes the `.wac` document `text` (`file` names it in messages) with the
@@ -70,7 +70,7 @@ fn check_deps(deps: &[Dependency]) -> Result<()> {
     for (i, dep) in deps.iter().enumerate() {
         check_dep(dep)?;
         if deps[..i].iter().any(|d| d.name == dep.name) {
-            return Err(Error::Usage(format!("--dep {} is given twice", dep.name)));
+            return Err(Error::package(PackageProblem::GivenTwice { name: dep.name.clone() }));
         }
     }
     Ok(())
@@ -81,7 +81,7 @@ fn check_deps(deps: &[Dependency]) -> Result<()> {
 /// result (which defines every package) is validated once; only when either
 /// fails are the packages validated one by one, to name the one at fault.
 fn check_dep(dep: &Dependency) -> Result<()> {
-    split_name(&dep.name).map_err(|why| Error::Usage(format!("--dep {}: {why}", dep.name)))?;
+    split_name(&dep.name).map_err(|why| Error::package(PackageProblem::BadName { name: dep.name.clone(), why }))?;
     if crate::inspect::kind_of_header(&dep.part.bytes) == Some(crate::inspect::WasmKind::Module) {
         return Err(Error::Usage(format!(
             "the package {} ({}) is a core module, not a component: only components can be composed",
@@ -152,12 +152,9 @@ fn wac_error(file: &str, text: &str, error: &(dyn miette::Diagnostic + 'static),
         cause = c.source();
     }
     let fix = if message.starts_with("unknown package") {
-        format!(
-            "give every package the file uses with --dep NAME=SOURCE (a .wasm file or a reference); given: {}",
-            given(deps)
-        )
+        Fix::GiveEveryPackage { given: given(deps) }
     } else {
-        "fix the .wac file at that place, or give a package that fits it".to_string()
+        "fix the .wac file at that place, or give a package that fits it".into()
     };
     Error::Composition { reason: format!("{place}: {message}"), fix }
 }

@@ -104,12 +104,16 @@ impl std::str::FromStr for Shape {
     }
 }
 
+/// How [`runtimes_for`] names wasmtime for the CNCF shape: it runs the Wasm once
+/// pulled (a front end may name its own pull command).
+pub const WASMTIME_AFTER_A_PULL: &str = "wasmtime (after a pull)";
+
 /// Which runtimes read a shape, as docs/runtimes.md and the research in
 /// formats.md §3 support it (sources there).
 pub fn runtimes_for(shape: &str) -> &'static [&'static str] {
     match shape {
         "cncf-wasm-v0" => &[
-            "wasmtime (after `wharf pull`)",
+            WASMTIME_AFTER_A_PULL,
             "wkg (`wkg oci pull`)",
             "wasmCloud v2 (`wash oci pull`)",
             "runwasi (artifact mode, through CRI)",
@@ -265,11 +269,7 @@ fn cncf_facts(resolved: &Resolved, staged_config: Option<Bytes>) -> Result<CncfF
         return Ok(CncfFacts { config, annotations: a.clone(), title: resolved.layer.annotations.get(TITLE).cloned() });
     }
     let (Some(config), Some(annotations)) = (a.get(CNCF_CONFIG), a.get(CNCF_ANNOTATIONS)) else {
-        return Err(Error::Usage(format!(
-            "this {} artifact was not made by `wharf convert`, so its CNCF config is unknown; pull the Wasm \
-             (`wharf pull`) and push it (`wharf push`) to make the CNCF form",
-            resolved.shape
-        )));
+        return Err(Error::UnknownCncfConfig { shape: resolved.shape.clone() });
     };
     let annotations: BTreeMap<String, String> =
         serde_json::from_str(annotations).map_err(|e| Error::malformed(format!("annotation {CNCF_ANNOTATIONS}"), e))?;

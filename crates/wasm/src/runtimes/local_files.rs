@@ -376,10 +376,7 @@ impl OutputDir {
     /// creates the staging directory.
     fn prepare(dir: &Path) -> Result<Self> {
         if dir.exists() && !dir.is_dir() {
-            return Err(Error::Usage(format!(
-                "-o {} is a file: `pull --for` writes several files, so give a directory (it is created if missing)",
-                dir.display()
-            )));
+            return Err(Error::NotADirectory { path: dir.to_path_buf() });
         }
         let existed = dir.is_dir();
         let parent = if existed { dir } else { wharf_oci::fs::existing_parent_dir(dir)? };

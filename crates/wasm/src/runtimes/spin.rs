@@ -62,17 +62,14 @@ impl SpinTrigger {
         match &entry.point {
             EntryPoint::Http { .. } => Ok(SpinTrigger::Http),
             EntryPoint::Command => Ok(SpinTrigger::Wagi),
-            EntryPoint::Functions { names } => Err(Error::Usage(format!(
-                "Spin cannot run this {}: Spin starts a component through its HTTP trigger, which needs a wasi:http \
-                 handler export (wasi:http/incoming-handler@0.2) or a command (wasi:cli/run, or _start in a core \
-                 module, run through the WAGI executor), and this one exports only [{}]; run it with `wharf pull --for \
-                 wasmtime` instead",
-                match entry.kind {
+            EntryPoint::Functions { names } => Err(Error::SpinCannotRun {
+                kind: match entry.kind {
                     crate::inspect::WasmKind::Component => "component",
                     crate::inspect::WasmKind::Module => "core module",
-                },
-                names.join(", ")
-            ))),
+                }
+                .into(),
+                exports: names.clone(),
+            }),
         }
     }
 
