@@ -174,7 +174,7 @@ pub fn bound_registry(reference: Option<&Reference>, role: &str, flag: &str) -> 
 /// (parts, components and WIT packages may be either; the library reads a
 /// file then).
 pub fn reference_input(input: &str) -> Option<Reference> {
-    if std::path::Path::new(input).exists() || wharf::wasm::check::looks_like_path(input) {
+    if std::path::Path::new(input).exists() || wharf::wasm::source::looks_like_path(input) {
         return None;
     }
     Reference::parse(input).ok()

@@ -212,7 +212,7 @@ mod tests {
             "package acme:shapes@1.2.0;\nworld app {\n  export f: func();\n}\nworld other {\n  export f: func();\n}\n";
         std::fs::write(&path, text).expect("write");
         let shapes = wharf::wasm::check::Wit::load(&path).expect("loads");
-        let Err(error) = shapes.target(None) else { panic!("two worlds and no choice must fail") };
+        let Err(error) = shapes.world(None) else { panic!("two worlds and no choice must fail") };
         assert_eq!(hint(&error.into()).as_deref(), Some("choose one with --world, for example --world app"));
     }
 

@@ -184,7 +184,8 @@ async fn check(args: CheckArgs) -> Result<Verdict, Failure> {
     let text = std::fs::read_to_string(&args.manifest)
         .map_err(|e| wharf::Error::io("cannot read the manifest", &args.manifest, e))
         .or_fail(format)?;
-    let images = state::manifest_images(&args.manifest.display().to_string(), &text).or_fail(format)?;
+    let images =
+        wharf::admission::images::manifest_images(&args.manifest.display().to_string(), &text).or_fail(format)?;
     let settings = Settings {
         transport: args.transport.options().or_fail(format)?,
         record_world: crate::hints::RECORD_WORLD.into(),

@@ -81,7 +81,7 @@ async fn fits(
     transport: &TransportOptions,
     format: Format,
 ) -> Result<Result<String, Verdict>, Failure> {
-    let target = check::load_wit_input(wit, transport).await.or_fail(format)?.target(world).or_fail(format)?;
+    let target = check::load_wit_input(wit, transport).await.or_fail(format)?.world(world).or_fail(format)?;
     let bytes = std::fs::read(file).map_err(|e| wharf::Error::io("cannot read", file, e)).or_fail(format)?;
     let report = target.check(&file.display().to_string(), bytes).or_fail(format)?;
     if report.fits {

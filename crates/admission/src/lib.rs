@@ -3,16 +3,22 @@
 //! (wharf-wasm), read from its registry (wharf-oci).
 //!
 //! - [`policy`]: the policy file (which images must be signed by whom, and fit which world).
+//! - [`images`]: every image of a workload, and where it is.
 //! - [`state`]: the webhook's state (the policy in force with its keys, the verdict cache, the
-//!   counters), image extraction, the verdicts and the AdmissionReview protocol.
+//!   counters) and the verdict on one image; `verification` judges a digest, `cache` keeps verdicts.
+//! - [`review`]: the AdmissionReview protocol, denials and digest-pinning patches.
 //! - [`server`]: the HTTPS endpoint (`/validate`, `/mutate`, `/metrics`), policy reloads.
 //!
 //! The only crate of wharf that compiles kube-core, k8s-openapi and hyper's server.
 
+mod cache;
 pub mod error;
+pub mod images;
 pub mod policy;
+pub mod review;
 pub mod server;
 pub mod state;
+mod verification;
 
 pub use error::{Error, Result};
 pub use policy::Policy;

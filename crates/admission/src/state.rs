@@ -1,122 +1,28 @@
-//! Kubernetes admission: verify the signatures of every image a workload runs.
-//!
-//! [`Admission::review`] takes an `admission.k8s.io/v1` AdmissionReview (as the API
-//! server POSTs it), extracts every image of a Pod or of the pod template of a
-//! Deployment, ReplicaSet, StatefulSet, DaemonSet, Job or CronJob (containers,
-//! initContainers, ephemeralContainers), decides each with the [`Policy`], resolves
-//! images that need signatures to a digest and verifies them with [`crate::sign`]
-//! (both cosign formats), and answers with an AdmissionReview response: allowed, or
-//! denied with a message naming image, rule and reason (in `warn` mode: allowed, with
-//! the reasons as warnings). For `/mutate`, verified images are pinned to
-//! `repo@sha256:…` with a JSONPatch.
-//!
-//! A rule may also require a WIT world (`world:`: the artifact config's declared
-//! `component.target` on a semver track) and a full WIT check of the component
-//! against that world (`check: full`, as `wharf check REF` does).
+//! The webhook's state and its verdict on one image: the policy in force with its
+//! keys ([`Admission::reload`] swaps in a new one under a new generation, so no
+//! verdict of the old one is reused), the verdict cache, the counters `/metrics`
+//! reads, and [`Admission::check_image`]: the policy's decision, then (for rules
+//! that ask) the digest's verification by [`crate::verification`], cached.
 //!
 //! What one image may cost is bounded by the policy's `limits:`: a time budget for
 //! its whole review (run over, it is denied whatever the fail mode, since what a
 //! repository holds can make a review slow), and for `check: full` a size cap on
 //! what is read, with the parsing done on tokio's blocking pool.
-//!
-//! Verdicts are cached by (policy generation, rule position, repository, digest) for a while (negative
-//! verdicts for a shorter while); concurrent requests for the same digest share one
-//! lookup. [`Admission::reload`] swaps in a new policy under a new generation, so no
-//! verdict of the old one is reused. [`server`] is the HTTPS endpoint around it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use kube_core::DynamicObject;
-use kube_core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
-use crate::error::{Error, Result};
-use crate::policy::{Action, Authority, Check, ComponentRequirement, Limits, Mode, Policy, WorldTrack, decide};
+use serde::Serialize;
 use wharf_oci::digest::Digest;
 use wharf_oci::reference::Reference;
 use wharf_oci::transport::TransportOptions;
-use wharf_sign::cosign::VerifyOptions;
-use wharf_sign::{Trust, cosign};
 
-/// One image of a workload, and where it sits in the object (a JSON pointer).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ImageSite {
-    /// The JSON pointer of the `image` field (`/spec/containers/0/image`).
-    pub pointer: String,
-    /// The image as written.
-    pub image: String,
-}
-
-/// The pod spec's JSON pointer for a kind, or `None` for kinds that run no pods.
-fn pod_spec_pointer(kind: &str) -> Option<&'static str> {
-    Some(match kind {
-        "Pod" => "/spec",
-        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job" | "ReplicationController" => {
-            "/spec/template/spec"
-        }
-        "CronJob" => "/spec/jobTemplate/spec/template/spec",
-        _ => return None,
-    })
-}
-
-/// Every image of `object` (a Pod or a workload of `kind`), with where it is.
-pub fn extract_images(kind: &str, object: &Value) -> Vec<ImageSite> {
-    let Some(spec_ptr) = pod_spec_pointer(kind) else { return Vec::new() };
-    let Some(spec) = object.pointer(spec_ptr) else { return Vec::new() };
-    let mut out = Vec::new();
-    for list in ["initContainers", "containers", "ephemeralContainers"] {
-        if let Some(Value::Array(containers)) = spec.get(list) {
-            for (i, c) in containers.iter().enumerate() {
-                if let Some(Value::String(image)) = c.get("image") {
-                    out.push(ImageSite { pointer: format!("{spec_ptr}/{list}/{i}/image"), image: image.clone() });
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Every image of a manifest file's documents (YAML, several separated by `---`), for
-/// `wharf admission check`: each with the document's kind, name and namespace.
-pub fn manifest_images(origin: &str, text: &str) -> Result<Vec<ManifestImage>> {
-    let mut out = Vec::new();
-    for (n, doc) in serde_norway::Deserializer::from_str(text).enumerate() {
-        let value = Value::deserialize(doc).map_err(|e| {
-            let line = e.location().map(|l| format!(" at line {}", l.line())).unwrap_or_default();
-            Error::Usage(format!("cannot read the manifest {origin}{line}: {e}"))
-        })?;
-        if value.is_null() {
-            continue;
-        }
-        let kind = value.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
-        if kind.is_empty() {
-            return Err(Error::Usage(format!("document {} of {origin} has no kind", n + 1)));
-        }
-        let name = value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
-        let namespace = value.pointer("/metadata/namespace").and_then(Value::as_str).map(str::to_string);
-        for site in extract_images(&kind, &value) {
-            out.push(ManifestImage { kind: kind.clone(), name: name.clone(), namespace: namespace.clone(), site });
-        }
-    }
-    Ok(out)
-}
-
-/// An image of a manifest document.
-#[derive(Debug, Clone, Serialize)]
-pub struct ManifestImage {
-    /// The document's kind.
-    pub kind: String,
-    /// Its `metadata.name`.
-    pub name: String,
-    /// Its `metadata.namespace`, if any.
-    pub namespace: Option<String>,
-    /// The image and where it is.
-    pub site: ImageSite,
-}
+use crate::cache::{CacheKey, Cached, VerdictCache};
+use crate::error::{Error, Result};
+use crate::policy::{Action, Authority, ComponentRequirement, Policy, decide};
+use crate::verification::{Judge, Loaded};
 
 /// What happens to an image when its registry cannot be asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -186,11 +92,6 @@ impl ImageVerdict {
     }
 }
 
-/// A request the webhook cannot read (answered with HTTP 400).
-#[derive(Debug, thiserror::Error)]
-#[error("malformed AdmissionReview: {0}")]
-pub struct MalformedReview(pub String);
-
 /// Counters, read by `/metrics`.
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -210,58 +111,6 @@ pub struct Counters {
     pub policy_reload_failures: AtomicU64,
 }
 
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct CacheKey {
-    generation: u64,
-    /// The rule's position in the policy of `generation` (`None`: `unmatched`):
-    /// its identity. Two rules may share a name in a policy built in code; their
-    /// verdicts must not be shared.
-    rule: Option<usize>,
-    /// `registry/repository`: signatures live beside the image, so the same digest in
-    /// another repository has its own verdict.
-    repository: String,
-    digest: String,
-}
-
-#[derive(Clone)]
-struct Cached {
-    verified: bool,
-    reason: String,
-    at: Instant,
-}
-
-#[derive(Default)]
-struct Slot {
-    cell: tokio::sync::OnceCell<Cached>,
-}
-
-/// A policy with its keys loaded, under its generation number.
-struct Loaded {
-    policy: Policy,
-    generation: u64,
-    trusts: Vec<(Authority, Trust)>,
-}
-
-impl Loaded {
-    /// Loads every key and trusted root the policy names; an unreadable one is an error.
-    fn new(policy: Policy) -> Result<Loaded> {
-        let mut trusts = Vec::new();
-        for authority in policy.authorities() {
-            let trust = match (&authority.key, &authority.keyless) {
-                (Some(path), _) => Trust::Key(wharf_sign::read_public_key(path)?),
-                (None, Some(k)) => {
-                    Trust::Keyless { root: wharf_sign::read_trusted_root(&k.trusted_root)?, expected: k.expected()? }
-                }
-                (None, None) => {
-                    return Err(Error::Usage(format!("an authority of the policy is empty: {authority:?}")));
-                }
-            };
-            trusts.push((authority.clone(), trust));
-        }
-        Ok(Loaded { policy, generation: GENERATION.fetch_add(1, Ordering::Relaxed), trusts })
-    }
-}
-
 /// The connect and read timeouts of the webhook's registry requests unless
 /// given (`--connect-timeout`, `--read-timeout`): well inside the default
 /// review budget, so that a registry that does not answer counts as one that
@@ -279,17 +128,15 @@ pub struct Admission {
     loaded: RwLock<Arc<Loaded>>,
     settings: Settings,
     resolvers: Mutex<Resolvers>,
-    cache: Mutex<HashMap<CacheKey, Arc<Slot>>>,
+    cache: VerdictCache,
     /// Full WIT checks that may hold a component at once: one per core.
     checks: Arc<tokio::sync::Semaphore>,
     /// Counters for `/metrics`.
     pub counters: Counters,
 }
 
-static GENERATION: AtomicU64 = AtomicU64::new(1);
-
 /// How the reason of an image admitted by `--fail-mode allow` starts (it also becomes a warning).
-const FAIL_OPEN: &str = "admitted without verification (fail mode allow)";
+pub(crate) const FAIL_OPEN: &str = "admitted without verification (fail mode allow)";
 
 impl Admission {
     /// Loads every key the policy names; an unreadable key is an error (refuse to start).
@@ -298,7 +145,7 @@ impl Admission {
             loaded: RwLock::new(Arc::new(Loaded::new(policy)?)),
             settings,
             resolvers: Mutex::new(HashMap::new()),
-            cache: Mutex::new(HashMap::new()),
+            cache: VerdictCache::default(),
             checks: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             )),
@@ -306,7 +153,7 @@ impl Admission {
         })
     }
 
-    fn loaded(&self) -> Arc<Loaded> {
+    pub(crate) fn loaded(&self) -> Arc<Loaded> {
         match self.loaded.read() {
             Ok(l) => l.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
@@ -339,16 +186,14 @@ impl Admission {
             Ok(mut l) => *l = loaded,
             Err(poisoned) => *poisoned.into_inner() = loaded,
         }
-        self.lock_cache().retain(|k, _| k.generation == generation);
+        self.cache.keep_generation(generation);
         self.counters.policy_reloads.fetch_add(1, Ordering::Relaxed);
         Ok(generation)
     }
 
-    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, Arc<Slot>>> {
-        match self.cache.lock() {
-            Ok(c) => c,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+    /// What judging an image needs of the webhook.
+    fn judge(&self) -> Judge<'_> {
+        Judge { transport: &self.settings.transport, checks: &self.checks, record_world: &self.settings.record_world }
     }
 
     /// Decides one image: policy, then (for rules with authorities) digest and signatures.
@@ -356,7 +201,7 @@ impl Admission {
         self.check_image_with(&self.loaded(), image, namespace).await
     }
 
-    async fn check_image_with(&self, loaded: &Loaded, image: &str, namespace: Option<&str>) -> ImageVerdict {
+    pub(crate) async fn check_image_with(&self, loaded: &Loaded, image: &str, namespace: Option<&str>) -> ImageVerdict {
         let (rule_index, decision) = decide(&loaded.policy, image, namespace);
         let rule = decision.rule_name().to_string();
         let verdict = |allowed: bool, reason: String, digest: Option<Digest>| ImageVerdict {
@@ -442,7 +287,9 @@ impl Admission {
             repository: reference.location(),
             digest: digest.to_string(),
         };
-        let slot = self.slot(&key);
+        let s = &self.settings;
+        let slot = self.cache.slot(&key, s.ttl, s.negative_ttl, s.cache_capacity);
+        let judge = self.judge();
         let mut missed = false;
         let cached = slot
             .cell
@@ -450,7 +297,7 @@ impl Admission {
                 missed = true;
                 // Run over, the verdict is a denial, cached like any other: reviews of the
                 // same digest in the meantime share it instead of starting the work again.
-                let judged = self.judge_digest(loaded, reference.with_digest(digest.clone()), authorities, component);
+                let judged = judge.digest(loaded, reference.with_digest(digest.clone()), authorities, component);
                 async move {
                     match tokio::time::timeout_at(deadline, judged).await {
                         Ok(judged) => judged,
@@ -498,255 +345,6 @@ impl Admission {
             }
         }
     }
-
-    /// The cache slot for `key`: a live one, or a new one (evicting when full).
-    fn slot(&self, key: &CacheKey) -> Arc<Slot> {
-        let now = Instant::now();
-        let live = |slot: &Slot| match slot.cell.get() {
-            None => true,
-            Some(c) => {
-                let ttl = if c.verified { self.settings.ttl } else { self.settings.negative_ttl };
-                now.duration_since(c.at) < ttl
-            }
-        };
-        let mut cache = self.lock_cache();
-        if let Some(slot) = cache.get(key)
-            && live(slot)
-        {
-            return slot.clone();
-        }
-        if cache.len() >= self.settings.cache_capacity.max(1) {
-            cache.retain(|_, s| live(s));
-            while cache.len() >= self.settings.cache_capacity.max(1) {
-                let oldest = cache
-                    .iter()
-                    .filter_map(|(k, s)| s.cell.get().map(|c| (k.clone(), c.at)))
-                    .min_by_key(|(_, at)| *at)
-                    .map(|(k, _)| k);
-                match oldest {
-                    Some(k) => cache.remove(&k),
-                    None => break,
-                };
-            }
-        }
-        let slot = Arc::new(Slot::default());
-        cache.insert(key.clone(), slot.clone());
-        slot
-    }
-
-    /// Judges `reference` (pinned to a digest): its signatures (when the rule names
-    /// authorities), then its declared world and its fit (when the rule asks).
-    async fn judge_digest(
-        &self,
-        loaded: &Loaded,
-        reference: Reference,
-        authorities: &[Authority],
-        component: &ComponentRequirement,
-    ) -> Result<Cached> {
-        let mut reasons = Vec::new();
-        if !authorities.is_empty() {
-            let signatures = self.verify_digest(loaded, &reference, authorities).await?;
-            if !signatures.verified {
-                return Ok(signatures);
-            }
-            reasons.push(signatures.reason);
-        }
-        if let Some(world) = &component.world {
-            match self.check_world(&reference, world).await? {
-                Ok(reason) => reasons.push(reason),
-                Err(reason) => return Ok(Cached { verified: false, reason, at: Instant::now() }),
-            }
-        }
-        if component.check == Check::Full {
-            match self.check_fit(&reference, &loaded.policy.limits).await? {
-                Ok(reason) => reasons.push(reason),
-                Err(reason) => return Ok(Cached { verified: false, reason, at: Instant::now() }),
-            }
-        }
-        Ok(Cached { verified: true, reason: reasons.join("; "), at: Instant::now() })
-    }
-
-    /// Whether the artifact's config declares a target on `world`'s track: reads the
-    /// manifest and config only. The inner `Err` is a denial's reason.
-    async fn check_world(
-        &self,
-        reference: &Reference,
-        world: &WorldTrack,
-    ) -> Result<std::result::Result<String, String>> {
-        let store = wharf_oci::open::open_source(reference, &self.settings.transport).await?;
-        let resolved = wharf_wasm::artifact::resolve_artifact(store.as_ref(), &reference.selector()).await?;
-        let declared = resolved.config.as_ref().and_then(|c| c.component.as_ref()).and_then(|c| c.target.clone());
-        Ok(match declared {
-            None => Err(format!(
-                "the rule requires the world {world}, and the artifact declares no target world (its config has \
-                 no component.target); {}",
-                self.settings.record_world
-            )),
-            Some(target) if world.admits(&target) => Ok(format!("declares the world {target}")),
-            Some(target) => Err(format!("declares the world {target}, which is not on the required track {world}")),
-        })
-    }
-
-    /// The full WIT check of the component against the world its artifact declares (the
-    /// world's package fetched through wkg's name mapping). The inner `Err` is a denial's reason.
-    ///
-    /// What a component may cost is bounded: the package and the component are refused
-    /// over `limits.component_size` before they are read; parsing and checking run on
-    /// tokio's blocking pool, never on a worker that answers reviews; and at most
-    /// [`Admission::checks`]'s permits of them hold a component in memory at once.
-    async fn check_fit(&self, reference: &Reference, limits: &Limits) -> Result<std::result::Result<String, String>> {
-        let transport = &self.settings.transport;
-        let cannot_check = |e: wharf_wasm::Error| {
-            let hint = e.hint().map(|h| format!(" ({h})")).unwrap_or_default();
-            format!("cannot run the full WIT check: {e}{hint}")
-        };
-        let permit = self.checks.clone().acquire_owned().await.map_err(|_| internal("the check permits are gone"))?;
-        let package =
-            match wharf_wasm::check::fetch_declared_package(&reference.to_string(), transport, limits.component_size)
-                .await
-            {
-                Ok(p) => p,
-                Err(e) if e.kind() == wharf_oci::ErrorKind::Usage => return Ok(Err(cannot_check(e))),
-                Err(e) => return Err(e.into()),
-            };
-        let world = package.world.clone();
-        let (declared, permit) = off_the_runtime(permit, move || package.load()).await?;
-        let target = match declared {
-            Ok(d) => d.target,
-            Err(e) if e.kind() == wharf_oci::ErrorKind::Usage => return Ok(Err(cannot_check(e))),
-            Err(e) => return Err(e.into()),
-        };
-        let fetched = wharf_wasm::check::fetch_component(reference, &target, transport, limits.component_size).await;
-        let report = match fetched {
-            Ok(wharf_wasm::check::Component::Decided(report)) => report,
-            Ok(wharf_wasm::check::Component::Fetched { source, bytes }) => {
-                match off_the_runtime(permit, move || target.check(&source, bytes)).await?.0 {
-                    Ok(report) => report,
-                    Err(e) if e.kind() == wharf_oci::ErrorKind::Usage => return Ok(Err(cannot_check(e))),
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            Err(e) if e.kind() == wharf_oci::ErrorKind::Usage => return Ok(Err(cannot_check(e))),
-            Err(e) => return Err(e.into()),
-        };
-        if report.fits {
-            return Ok(Ok(format!("fits its declared world {world} (full WIT check)")));
-        }
-        let problems: Vec<String> = report.problems.iter().map(|p| p.message.clone()).collect();
-        Ok(Err(format!(
-            "does not fit its declared world {world} ({} problem{}): {}",
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" },
-            problems.join("; ")
-        )))
-    }
-
-    /// Checks the signatures of `reference` (pinned to a digest) against each authority in turn.
-    async fn verify_digest(&self, loaded: &Loaded, reference: &Reference, authorities: &[Authority]) -> Result<Cached> {
-        let options = VerifyOptions { annotations: Default::default(), transport: self.settings.transport.clone() };
-        let mut reasons = Vec::new();
-        for authority in authorities {
-            let Some((_, trust)) = loaded.trusts.iter().find(|(a, _)| a == authority) else {
-                reasons.push(format!("the {} was not loaded", authority.describe()));
-                continue;
-            };
-            let report = cosign::verify_with(reference, trust, &options).await?;
-            if report.verified {
-                return Ok(Cached {
-                    verified: true,
-                    reason: format!("signature verified with {}", authority.describe()),
-                    at: Instant::now(),
-                });
-            }
-            if report.signatures.is_empty() {
-                reasons.push(format!("no signatures found for {}", report.digest));
-            } else {
-                let why: Vec<String> = report
-                    .signatures
-                    .iter()
-                    .map(|s| format!("{} {}", s.format.name(), s.reason.as_deref().unwrap_or("rejected")))
-                    .collect();
-                reasons.push(format!("no signature verifies with {}: {}", authority.describe(), why.join("; ")));
-            }
-        }
-        reasons.dedup();
-        Ok(Cached { verified: false, reason: reasons.join("; "), at: Instant::now() })
-    }
-
-    /// Answers an AdmissionReview body; `mutate` adds the digest-pinning JSONPatch.
-    /// A body that is not an AdmissionReview with a request is [`MalformedReview`].
-    pub async fn review(&self, body: &[u8], mutate: bool) -> std::result::Result<Value, MalformedReview> {
-        let review: AdmissionReview<DynamicObject> =
-            serde_json::from_slice(body).map_err(|e| MalformedReview(e.to_string()))?;
-        let request: AdmissionRequest<DynamicObject> =
-            review.try_into().map_err(|_| MalformedReview("the review has no request".into()))?;
-        let mut response = AdmissionResponse::from(&request);
-        let Some(object) = &request.object else {
-            return to_value(response);
-        };
-        let object = serde_json::to_value(object).map_err(|e| MalformedReview(e.to_string()))?;
-        let namespace = request.namespace.as_deref().or(object.pointer("/metadata/namespace").and_then(Value::as_str));
-        let sites = extract_images(&request.kind.kind, &object);
-        let loaded = self.loaded();
-        let verdicts =
-            futures::future::join_all(sites.iter().map(|s| self.check_image_with(&loaded, &s.image, namespace))).await;
-        let denials: Vec<String> = verdicts.iter().filter(|v| !v.allowed).map(ImageVerdict::message).collect();
-        let unverified: Vec<String> = verdicts
-            .iter()
-            .filter(|v| v.allowed && v.reason.starts_with(FAIL_OPEN))
-            .map(|v| format!("wharf: {}", v.message()))
-            .collect();
-        if !unverified.is_empty() {
-            response.warnings = Some(unverified);
-        }
-        if !denials.is_empty() {
-            match loaded.policy.mode {
-                Mode::Enforce => return to_value(response.deny(denials.join("; "))),
-                Mode::Warn => {
-                    let warnings = response.warnings.get_or_insert_with(Vec::new);
-                    warnings.extend(denials.iter().map(|d| format!("wharf: {d}")));
-                }
-            }
-        }
-        if mutate {
-            let ops: Vec<Value> = sites
-                .iter()
-                .zip(&verdicts)
-                .filter_map(|(site, v)| {
-                    let digest = v.digest.as_ref()?;
-                    let Ok(Reference::Registry(r)) = Reference::parse(&site.image) else { return None };
-                    if r.digest.as_ref() == Some(digest) && r.tag.is_none() {
-                        return None;
-                    }
-                    let pinned = format!("{}/{}@{}", r.registry, r.repository, digest);
-                    Some(serde_json::json!({"op": "replace", "path": site.pointer, "value": pinned}))
-                })
-                .collect();
-            if !ops.is_empty() {
-                let patch: json_patch::Patch =
-                    serde_json::from_value(Value::Array(ops)).map_err(|e| MalformedReview(e.to_string()))?;
-                response = response.with_patch(patch).map_err(|e| MalformedReview(e.to_string()))?;
-            }
-        }
-        to_value(response)
-    }
-}
-
-/// Runs CPU-bound `work` (parsing and checking a component) on tokio's blocking
-/// pool, holding `permit` until it is done, even when the review stops waiting
-/// for it (its budget ran out): a costly component keeps one permit busy, never a
-/// worker that answers reviews. A panic in `work` is an error, not a crash.
-async fn off_the_runtime<T: Send + 'static>(
-    permit: tokio::sync::OwnedSemaphorePermit,
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<(T, tokio::sync::OwnedSemaphorePermit)> {
-    tokio::task::spawn_blocking(move || (work(), permit))
-        .await
-        .map_err(|e| Error::Usage(format!("the WIT check of the component stopped: {e}")))
-}
-
-fn internal(what: &str) -> Error {
-    Error::Usage(format!("internal error: {what}"))
 }
 
 /// How much longer than its budget a review waits for a verdict of the same
@@ -777,57 +375,10 @@ fn could_not_ask(error: &wharf_oci::Error) -> bool {
     }
 }
 
-/// The review answer as JSON. kube-core serialises the patch as an array of numbers; the
-/// API server reads Go's `[]byte`, which is a base64 string, so it is written as one.
-fn to_value(response: AdmissionResponse) -> std::result::Result<Value, MalformedReview> {
-    use base64::Engine as _;
-    let patch = response.patch.clone();
-    let mut value = serde_json::to_value(response.into_review()).map_err(|e| MalformedReview(e.to_string()))?;
-    if let (Some(bytes), Some(slot)) = (patch, value.pointer_mut("/response/patch")) {
-        *slot = Value::String(base64::engine::general_purpose::STANDARD.encode(bytes));
-    }
-    Ok(value)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn extracts_pod_and_template_images() {
-        let pod = serde_json::json!({"spec": {
-            "initContainers": [{"name": "i", "image": "a/init:1"}],
-            "containers": [{"name": "c", "image": "a/main:1"}, {"name": "d", "image": "b/side"}],
-            "ephemeralContainers": [{"name": "e", "image": "dbg"}]}});
-        let images: Vec<(String, String)> =
-            extract_images("Pod", &pod).into_iter().map(|s| (s.pointer, s.image)).collect();
-        assert_eq!(
-            images,
-            vec![
-                ("/spec/initContainers/0/image".into(), "a/init:1".into()),
-                ("/spec/containers/0/image".into(), "a/main:1".into()),
-                ("/spec/containers/1/image".into(), "b/side".into()),
-                ("/spec/ephemeralContainers/0/image".into(), "dbg".into()),
-            ]
-        );
-        let deploy = serde_json::json!({"spec": {"template": {"spec": {"containers": [{"image": "x"}]}}}});
-        assert_eq!(extract_images("Deployment", &deploy)[0].pointer, "/spec/template/spec/containers/0/image");
-        let cron = serde_json::json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"image": "y"}]}}}}}});
-        assert_eq!(extract_images("CronJob", &cron)[0].image, "y");
-        assert!(extract_images("ConfigMap", &deploy).is_empty());
-        assert!(extract_images("Pod", &serde_json::json!({})).is_empty());
-    }
-
-    #[test]
-    fn manifest_images_reads_every_document() {
-        let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ns}\nspec:\n  containers:\n  - {name: c, image: a:1}\n---\nkind: CronJob\nmetadata: {name: j}\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers: [{name: c, image: b}]\n";
-        let images = manifest_images("m.yaml", text).expect("reads");
-        assert_eq!(images.len(), 2);
-        assert_eq!(images[0].namespace.as_deref(), Some("ns"));
-        assert_eq!(images[1].site.image, "b");
-        let e = manifest_images("m.yaml", "kind: [").expect_err("bad yaml").to_string();
-        assert!(e.contains("m.yaml") && e.contains("line"), "{e}");
-    }
+    use serde_json::Value;
 
     fn admission(policy: &str) -> Admission {
         Admission::new(Policy::parse("p", policy).expect("policy"), Settings::default()).expect("admission")

@@ -15,7 +15,7 @@
 //! WIT (features `check` and `compose`):
 //! - [`check`]: whether a component fits a WIT world; every problem written as WIT.
 //! - [`compose`]: plugging components into each other, and `.wac` documents.
-//! - [`wkg`]: package names to OCI references, as wkg maps them.
+//! - [`wkg`]: package names to OCI references, as wkg maps them; [`source`]: a file or a reference.
 //!
 //! Depends on wharf-oci for content and registries; knows nothing of signatures or Kubernetes.
 
@@ -26,6 +26,9 @@ pub mod inspect;
 pub mod media;
 pub mod runtimes;
 pub mod scan_cache;
+pub mod source;
+
+mod guard;
 
 #[cfg(feature = "check")]
 pub mod check;

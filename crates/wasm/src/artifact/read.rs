@@ -12,9 +12,11 @@ use wharf_oci::reference::{Reference, Selector};
 use wharf_oci::store::{ReadStore, collect_verified, write_file_verified};
 use wharf_oci::transport::TransportOptions;
 
-use super::{WasmConfig, config_lists_layer, parse_config, pick_from_index, wasm_layout};
+use super::WasmConfig;
 use crate::error::{Error, Result};
 use crate::inspect::{WasmKind, kind_of_header};
+use crate::media::{self as wasm_media, WASM_SHAPES};
+use wharf_oci::digest::Digest;
 
 /// A resolved Wasm artifact: manifest, config and where its Wasm is.
 #[derive(Debug, Serialize)]
@@ -34,6 +36,74 @@ pub struct Resolved {
     pub layer: Descriptor,
     /// Oddities found on the way.
     pub warnings: Vec<String>,
+}
+
+/// How a manifest holds its Wasm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WasmLayout {
+    /// The shape's name (`cncf-wasm-v0`, or a legacy one).
+    pub shape: String,
+    /// The layer holding the Wasm binary.
+    pub layer: Descriptor,
+    /// Oddities worth telling the user (extra layers).
+    pub warnings: Vec<String>,
+}
+
+/// Finds the Wasm layer of a manifest, naming the shape it follows, or says
+/// clearly why this is not a Wasm artifact.
+pub fn wasm_layout(manifest: &Manifest) -> Result<WasmLayout> {
+    let config_type = manifest.config.media_type.as_str();
+    let mut warnings = Vec::new();
+    let (shape, accepted): (String, &[&str]) = match WASM_SHAPES.iter().find(|s| s.config == config_type) {
+        Some(s) => (s.name.to_string(), s.layers),
+        None => ("image with a Wasm layer".to_string(), wasm_media::WASM_LAYER_TYPES),
+    };
+    let wasm_layers: Vec<&Descriptor> =
+        manifest.layers.iter().filter(|l| accepted.contains(&l.media_type.as_str())).collect();
+    let Some(layer) = wasm_layers.first() else {
+        let layer_types: Vec<&str> = manifest.layers.iter().map(|l| l.media_type.as_str()).collect();
+        return Err(Error::NotWasmArtifact(format!(
+            "this is not a Wasm artifact: its config is {config_type} and its layers are [{}]; wharf reads {} artifacts and the legacy Wasm shapes",
+            layer_types.join(", "),
+            wasm_media::WASM_CONFIG_V0
+        )));
+    };
+    // A Spin app's locked-app layer belongs beside its Wasm: expected, not an extra layer.
+    let counted = manifest.layers.iter().filter(|l| l.media_type != wasm_media::SPIN_APPLICATION_LAYER).count();
+    if counted > 1 {
+        warnings.push(format!(
+            "the manifest has {counted} layers; the Wasm OCI spec allows one, so only the first Wasm layer ({}) is used",
+            layer.digest
+        ));
+    }
+    Ok(WasmLayout { shape, layer: (*layer).clone(), warnings })
+}
+
+/// Parses a config blob as a Wasm config, if its media type says it is one.
+pub fn parse_config(media_type: &str, bytes: &[u8]) -> Option<WasmConfig> {
+    if WASM_SHAPES.iter().any(|s| s.config == media_type) { serde_json::from_slice(bytes).ok() } else { None }
+}
+
+/// Picks the Wasm entry of an index: the one whose platform is `wasm`, else the only one.
+pub fn pick_from_index(entries: &[Descriptor]) -> Result<Descriptor> {
+    let wasm: Vec<&Descriptor> =
+        entries.iter().filter(|e| e.platform.as_ref().is_some_and(|p| p.architecture == "wasm")).collect();
+    let pick = match (wasm.as_slice(), entries) {
+        ([one, ..], _) => (*one).clone(),
+        ([], [only]) => only.clone(),
+        _ => {
+            return Err(Error::NotWasmArtifact(format!(
+                "this image index has {} entries and none for platform wasm; name one by digest",
+                entries.len()
+            )));
+        }
+    };
+    Ok(pick)
+}
+
+/// True if `digest` names the layer of `config.layerDigests` (when listed).
+pub fn config_lists_layer(config: &WasmConfig, digest: &Digest) -> bool {
+    config.layer_digests.is_empty() || config.layer_digests.iter().any(|d| d == digest.as_str())
 }
 
 /// Resolves `selector` in `store` to a Wasm artifact, reading manifests and
@@ -159,4 +229,42 @@ pub async fn fetch_wasm_within(
     within_limit(&format!("the Wasm layer of {reference}"), layer.size, max_bytes, None)?;
     let bytes = collect_verified(store.fetch(layer).await?, layer).await?;
     Ok((resolved, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn non_wasm_manifests_are_named_as_such() {
+        let m = Manifest::image(
+            Descriptor::of_bytes("application/vnd.oci.image.config.v1+json", b"{}"),
+            vec![Descriptor::of_bytes("application/vnd.oci.image.layer.v1.tar+gzip", b"x")],
+            BTreeMap::new(),
+        );
+        match wasm_layout(&m) {
+            Err(Error::NotWasmArtifact(msg)) => assert!(msg.contains("tar+gzip"), "{msg}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_spin_apps_locked_app_layer_is_not_an_extra_layer() {
+        use crate::media::{SPIN_APPLICATION_LAYER, SPIN_WASM_LAYER};
+        let config = Descriptor::of_bytes("application/vnd.oci.image.config.v1+json", b"{}");
+        let wasm = Descriptor::of_bytes(SPIN_WASM_LAYER, b"\0asm");
+        let locked = Descriptor::of_bytes(SPIN_APPLICATION_LAYER, b"{}");
+        let spin = Manifest::image(config.clone(), vec![wasm.clone(), locked.clone()], BTreeMap::new());
+        let layout = wasm_layout(&spin).expect("a Spin app holds Wasm");
+        assert_eq!(layout.layer, wasm);
+        assert!(layout.warnings.is_empty(), "{:?}", layout.warnings);
+
+        let other = Descriptor::of_bytes("application/vnd.oci.image.layer.v1.tar", b"x");
+        let extra = Manifest::image(config, vec![wasm.clone(), locked, other], BTreeMap::new());
+        let warnings = wasm_layout(&extra).expect("still Wasm").warnings;
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("has 2 layers") && warnings[0].contains(wasm.digest.as_str()), "{warnings:?}");
+    }
 }

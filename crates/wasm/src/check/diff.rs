@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use wac_types::{DefinedType, DefinedTypeId, FuncTypeId, InterfaceId, ItemKind, Type, Types, ValueType};
 
 use super::render::Render;
-use super::{Segment, SegmentKind, Side, member_segment};
+use super::report::{Segment, SegmentKind, Side, member_segment};
 
 /// What is wrong at a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -242,7 +242,7 @@ impl<'a> Render<'a> {
         match kind.promote() {
             ItemKind::Type(Type::Resource(id)) => format!("resource {}", self.resource(id)),
             ItemKind::Type(Type::Value(ty)) => self.definition(ty),
-            other => format!("{}: {}", super::member_segment(name, other).name, self.item(other)),
+            other => format!("{}: {}", super::report::member_segment(name, other).name, self.item(other)),
         }
     }
 }

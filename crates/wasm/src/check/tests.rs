@@ -2,7 +2,13 @@
 
 use wit_component::{ComponentEncoder, StringEncoding};
 
+use super::render::{Names, Render};
+use super::report::function_segment;
+use super::semver::{is_safe, lookup, near_misses};
 use super::*;
+use crate::error::{Error, Result};
+use wac_types::ItemKind;
+use wit_parser::Resolve;
 
 /// Loads `text` as a one-file WIT package.
 fn wit(text: &str) -> Wit {
@@ -97,7 +103,7 @@ fn near_misses_say_why_a_version_does_not_match() {
 
 #[test]
 fn types_render_as_wit_by_name() {
-    let target = wit(SHAPES).target(Some("app")).unwrap();
+    let target = wit(SHAPES).world(Some("app")).unwrap();
     let names = Names::collect(&target.types, &[target.world]);
     let render = Render::new(&target.types, &names);
     let ItemKind::Instance(shapes) = target.types[target.world].exports["acme:shapes/shapes@1.2.0"] else {
@@ -157,7 +163,7 @@ fn geo(y: &str) -> String {
 #[test]
 fn a_nested_mismatch_is_reported_with_its_whole_path() {
     let bytes = component(&geo("f32"), "app", SUM_WAT);
-    let report = wit(&geo("s32")).target(None).unwrap().check("geo.wasm", bytes.clone()).unwrap();
+    let report = wit(&geo("s32")).world(None).unwrap().check("geo.wasm", bytes.clone()).unwrap();
     assert!(!report.fits);
     assert!(report.types_checked);
     let messages: Vec<&str> = report.problems.iter().map(|p| p.message.as_str()).collect();
@@ -174,7 +180,7 @@ fn a_nested_mismatch_is_reported_with_its_whole_path() {
     let path: Vec<String> = problem.path.iter().map(ToString::to_string).collect();
     assert_eq!(path, ["type `point`", "field `y`"]);
 
-    let same = wit(&geo("f32")).target(None).unwrap().check("geo.wasm", bytes.clone()).unwrap();
+    let same = wit(&geo("f32")).world(None).unwrap().check("geo.wasm", bytes.clone()).unwrap();
     assert!(same.fits, "{:?}", same.problems);
 }
 
@@ -182,19 +188,19 @@ fn a_nested_mismatch_is_reported_with_its_whole_path() {
 fn worlds_are_chosen_by_plain_or_full_name_and_ambiguity_lists_them() {
     let shapes = wit(SHAPES);
     assert_eq!(shapes.worlds(), ["acme:shapes/app@1.2.0", "acme:shapes/other@1.2.0"]);
-    assert_eq!(shapes.target(Some("other")).unwrap().name(), "acme:shapes/other@1.2.0");
-    assert_eq!(shapes.target(Some("acme:shapes/app@1.2.0")).unwrap().name(), "acme:shapes/app@1.2.0");
-    let Err(error) = shapes.target(None) else { panic!("two worlds and no choice must fail") };
+    assert_eq!(shapes.world(Some("other")).unwrap().name(), "acme:shapes/other@1.2.0");
+    assert_eq!(shapes.world(Some("acme:shapes/app@1.2.0")).unwrap().name(), "acme:shapes/app@1.2.0");
+    let Err(error) = shapes.world(None) else { panic!("two worlds and no choice must fail") };
     assert_eq!(error.kind(), crate::error::ErrorKind::Usage);
     assert!(error.to_string().contains("several worlds (acme:shapes/app@1.2.0, acme:shapes/other@1.2.0)"), "{error}");
     // The hint names `--world`: the command line's words, asserted in cli/src/hints.rs.
-    let Err(error) = shapes.target(Some("nope")) else { panic!("an unknown world must fail") };
+    let Err(error) = shapes.world(Some("nope")) else { panic!("an unknown world must fail") };
     assert!(error.to_string().contains("has no world \"nope\""), "{error}");
 }
 
 #[test]
 fn unreadable_input_is_an_error_not_a_report() {
-    let target = wit(SHAPES).target(Some("other")).unwrap();
+    let target = wit(SHAPES).world(Some("other")).unwrap();
     let core = wat::parse_str("(module)").unwrap();
     let error = target.check("core.wasm", core).unwrap_err();
     assert!(error.to_string().contains("core module, not a component"), "{error}");
@@ -210,7 +216,7 @@ fn unreadable_input_is_an_error_not_a_report() {
 
 #[test]
 fn names_alone_settle_missing_exports_and_foreign_imports() {
-    let target = wit(SHAPES).target(Some("app")).unwrap();
+    let target = wit(SHAPES).world(Some("app")).unwrap();
     let report = target.check_names("ref", &["wasi:cli/environment@0.2.0".into()], &["f".into()]);
     assert!(!report.fits);
     assert!(!report.types_checked);
@@ -258,7 +264,7 @@ fn a_world_that_makes_wit_component_panic_is_an_invalid_wit_error() {
     // wit-component 0.258 panics encoding (encoding/wit.rs:385).
     let bytes = include_bytes!("../../../../fuzz/seeds/wit_check/crash-wit-component-encode-panic.wasm");
     let wit = Wit::from_wasm("crash.wasm", bytes).unwrap();
-    let outcomes: Vec<Result<Target>> = wit.worlds().iter().map(|w| wit.target(Some(w))).collect();
+    let outcomes: Vec<Result<World>> = wit.worlds().iter().map(|w| wit.world(Some(w))).collect();
     assert!(outcomes.iter().any(|o| matches!(o, Err(Error::InvalidWit { .. }))));
     assert!(outcomes.iter().all(|o| matches!(o, Ok(_) | Err(Error::InvalidWit { .. }))));
 }

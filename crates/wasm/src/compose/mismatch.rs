@@ -12,8 +12,9 @@ use wac_graph::types::{Package, Types, WorldId, are_semver_compatible};
 use wac_parser::{Document, Expr, InstantiationArgument, NewExpr, PostfixExpr, PrimaryExpr, Statement};
 
 use super::package::{Dependency, place, split_name};
-use super::{guarded, plain};
+use super::plain;
 use crate::error::Error;
+use crate::guard::guarded;
 
 /// A document and its packages, where a mismatch happened.
 pub(super) struct Site<'s> {
@@ -201,7 +202,8 @@ fn argument_in<'s>(expr: &'s Expr<'s>, offset: usize) -> Option<(&'s NewExpr<'s>
 
 /// Loads `dep`'s types into `types`.
 fn load<'s>(dep: &'s Dependency, types: &mut Types) -> Option<Loaded<'s>> {
-    let package = guarded(|| Package::from_bytes(&dep.name, None, dep.part.bytes.clone(), types)).ok()?;
+    let package =
+        guarded(super::PART_TYPES, || Package::from_bytes(&dep.name, None, dep.part.bytes.clone(), types)).ok()?;
     Some(Loaded { dep, world: package.ty() })
 }
 

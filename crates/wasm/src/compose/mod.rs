@@ -24,7 +24,6 @@ mod wac;
 
 use std::collections::HashSet;
 use std::io::Write;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -33,12 +32,17 @@ use wac_graph::{CompositionGraph, EncodeError, EncodeOptions, NodeId, Processor}
 
 use crate::artifact::read::fetch_wasm;
 use crate::error::{Error, Fix, Result};
+use crate::guard::unpanicked;
+use crate::source::looks_like_path;
 pub use lock::{Lock, Locked};
 pub use package::{Dependency, parse_dep};
 pub use wac::{compose as compose_wac, compose_with_registries};
 use wharf_oci::digest::Digest;
 use wharf_oci::reference::Reference;
 use wharf_oci::transport::TransportOptions;
+
+/// What a part's types are called when wac-types gives up on them (see [`crate::guard`]).
+const PART_TYPES: &str = "its types";
 
 /// The manifest annotation recording the parts of a pushed composition: a
 /// JSON list of `{role, source, digest}` (see [`PartRecord`]).
@@ -124,16 +128,6 @@ pub async fn load_part(input: &str, transport: &TransportOptions) -> Result<Load
     Ok(LoadedPart::new(reference.pinned(&resolved.manifest_descriptor.digest), bytes))
 }
 
-/// Whether `input` is clearly meant as a local path.
-fn looks_like_path(input: &str) -> bool {
-    !input.starts_with("oci:")
-        && (input.starts_with('.')
-            || input.starts_with('/')
-            || input.starts_with('~')
-            || input.ends_with(".wasm")
-            || input.ends_with(".wat"))
-}
-
 /// One satisfied import: `importer`'s `import` is `exporter`'s `export`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Wire {
@@ -191,21 +185,6 @@ impl Part<'_> {
     fn describe(&self) -> String {
         format!("{} ({})", self.named(), self.source)
     }
-}
-
-/// Runs wac-types on input it may not expect (it panics on a few shapes of
-/// component), turning a panic into an error message.
-fn guarded<T>(f: impl FnOnce() -> anyhow::Result<T>) -> std::result::Result<T, String> {
-    match unpanicked(f) {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(format!("{e:#}")),
-        Err(reason) => Err(reason.to_string()),
-    }
-}
-
-/// Runs `f`, turning a panic inside wac or wasmparser into the reason to report.
-fn unpanicked<T>(f: impl FnOnce() -> anyhow::Result<T>) -> std::result::Result<anyhow::Result<T>, &'static str> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|_| "its types could not be read (wac-types gave up on them)")
 }
 
 /// Text from wac or wasmparser, unless it carries arena ids or debug output.
@@ -293,13 +272,13 @@ const ENCODE: EncodeOptions<'static> =
 /// its offset.
 fn load_package(name: &str, source: &str, bytes: Vec<u8>, types: &mut Types) -> Result<Package> {
     let invalid = |reason: String, offset: usize| Error::InvalidWasm { path: source.to_string(), reason, offset };
-    match unpanicked(|| Package::from_bytes(name, None, bytes, types)) {
+    match unpanicked(PART_TYPES, || Package::from_bytes(name, None, bytes, types)) {
         Ok(Ok(package)) => Ok(package),
         Ok(Err(e)) => Err(match e.downcast_ref::<wasmparser::BinaryReaderError>() {
             Some(e) => invalid(e.message().to_string(), usize::try_from(e.offset()).unwrap_or(usize::MAX)),
             None => invalid(format!("{e:#}"), 0),
         }),
-        Err(reason) => Err(invalid(reason.to_string(), 0)),
+        Err(reason) => Err(invalid(reason, 0)),
     }
 }
 
@@ -514,14 +493,6 @@ impl Staged {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_and_references_are_told_apart() {
-        assert!(looks_like_path("./a.wasm"));
-        assert!(looks_like_path("plug.wasm"));
-        assert!(!looks_like_path("oci:./store:plug.wasm"));
-        assert!(!looks_like_path("127.0.0.1:5000/plug:1"));
-    }
 
     #[test]
     fn debug_text_is_never_passed_on() {

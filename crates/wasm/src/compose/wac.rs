@@ -12,8 +12,9 @@ use wac_parser::resolution::Error as ResolutionError;
 
 use super::lock::Lock;
 use super::package::{Dependency, Missing, given, place, split_name};
-use super::{Composed, ENCODE, guarded, plain, validate_composed, world_names};
+use super::{Composed, ENCODE, plain, validate_composed, world_names};
 use crate::error::{Error, Fix, PackageProblem, Result};
+use crate::guard::guarded;
 use wharf_oci::transport::TransportOptions;
 
 /// Composes the `.wac` document `text` (`file` names it in messages) with the
@@ -111,7 +112,7 @@ fn attempt(file: &str, text: &str, document: &Document<'_>, deps: &[Dependency])
     for ((name, version), dep) in names.iter().zip(deps) {
         packages.insert(BorrowedPackageKey::from_name_and_version(name, version.as_ref()), dep.part.bytes.clone());
     }
-    let resolution = match guarded(|| Ok(document.resolve(packages)))
+    let resolution = match guarded(super::PART_TYPES, || Ok(document.resolve(packages)))
         .map_err(|reason| Error::Composition { reason, fix: "check the .wac file and its packages".into() })?
     {
         Ok(resolution) => resolution,
