@@ -12,7 +12,9 @@ use wharf_oci::digest::Digest;
 use wharf_oci::open::{destination_tags, open_destination};
 use wharf_oci::reference::Reference;
 use wharf_oci::transport::TransportOptions;
-use wharf_wasm::artifact::{self, BuildOptions, WasmConfig};
+use wharf_wasm::artifact::{self, Artifact, BuildOptions, WasmConfig};
+#[cfg(feature = "check")]
+use wharf_wasm::check::{CheckReport, World};
 
 use crate::error::Result;
 
@@ -78,6 +80,43 @@ pub struct PushReport {
 pub async fn push(file: &Path, reference: &Reference, options: &PushOptions) -> Result<PushReport> {
     let tags = destination_tags(reference, Some("latest"), &options.extra_tags)?;
     let built = artifact::build(file, &options.build)?;
+    publish(built, tags, reference, options).await
+}
+
+/// What [`push_checked`] did.
+#[cfg(feature = "check")]
+#[derive(Debug)]
+pub enum Checked {
+    /// The component fits the world, and was pushed.
+    Pushed(Box<PushReport>),
+    /// It does not fit: nothing was pushed.
+    DoesNotFit(CheckReport),
+}
+
+/// [`push`] of a component that must fit `world`: the file is read once, checked,
+/// and the same bytes are pushed (nothing is pushed unless it fits), with the
+/// world recorded as the config's `component.target`.
+#[cfg(feature = "check")]
+pub async fn push_checked(file: &Path, reference: &Reference, world: &World, options: &PushOptions) -> Result<Checked> {
+    let bytes = std::fs::read(file).map_err(|e| crate::Error::io("cannot read", file, e))?;
+    let report = world.check(&file.display().to_string(), bytes.clone())?;
+    if !report.fits {
+        return Ok(Checked::DoesNotFit(report));
+    }
+    let tags = destination_tags(reference, Some("latest"), &options.extra_tags)?;
+    let build = BuildOptions { target: Some(world.name().to_string()), ..options.build.clone() };
+    let built = artifact::build_bytes(file, bytes::Bytes::from(bytes), &build)?;
+    Ok(Checked::Pushed(Box::new(publish(built, tags, reference, options).await?)))
+}
+
+/// Copies a built artifact to `reference`, pointing `tags` at it (at its index,
+/// with [`PushOptions::index`]).
+pub(crate) async fn publish(
+    built: Artifact,
+    tags: Vec<String>,
+    reference: &Reference,
+    options: &PushOptions,
+) -> Result<PushReport> {
     let dst = open_destination(reference, &options.transport).await?;
     let copy_options = CopyOptions { tags: tags.clone(), progress: options.progress.clone(), ..CopyOptions::default() };
     let indexed = options.index.then(|| built.with_index());

@@ -59,11 +59,11 @@ impl Admission {
                 .zip(&verdicts)
                 .filter_map(|(site, v)| {
                     let digest = v.digest.as_ref()?;
-                    let Ok(Reference::Registry(r)) = Reference::parse(&site.image) else { return None };
-                    if r.digest.as_ref() == Some(digest) && r.tag.is_none() {
+                    let Ok(reference @ Reference::Registry(_)) = Reference::parse(&site.image) else { return None };
+                    if reference.digest() == Some(digest) && reference.tag().is_none() {
                         return None;
                     }
-                    let pinned = format!("{}/{}@{}", r.registry, r.repository, digest);
+                    let pinned = reference.pinned(digest);
                     Some(serde_json::json!({"op": "replace", "path": site.pointer, "value": pinned}))
                 })
                 .collect();

@@ -40,9 +40,9 @@ pub struct AtomicFile {
 }
 
 impl AtomicFile {
-    /// Starts writing `path` (its directory must exist).
+    /// Starts writing `path` (its directory must exist: wharf creates files, not directories).
     pub fn create(path: &Path, mode: Mode) -> Result<AtomicFile> {
-        let dir = parent_dir(path);
+        let dir = existing_parent_dir(path)?;
         let temp = tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
             .tempfile_in(dir)

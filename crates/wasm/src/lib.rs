@@ -28,6 +28,7 @@ pub mod runtimes;
 pub mod scan_cache;
 pub mod source;
 
+#[cfg(feature = "check")]
 mod guard;
 
 #[cfg(feature = "check")]

@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::{ByteStream, ReadStore, Store, file_stream, write_file_verified};
 use crate::digest::{Digest, verify_bytes};
 use crate::error::{Error, Result};
-use crate::manifest::{Descriptor, declared_media_type};
+use crate::manifest::{Descriptor, Index, declared_media_type};
 use crate::reference::Selector;
 
 /// Layout files are content, for everyone to read.
@@ -59,10 +59,7 @@ impl LayoutStore {
         if !index.exists() {
             let _lock = IndexLock::acquire(&root)?;
             if !index.exists() {
-                write_atomic_shared(
-                    &index,
-                    br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#,
-                )?;
+                write_atomic_shared(&index, &Index::image_index(Vec::new()).to_bytes())?;
             }
         }
         Ok(LayoutStore { root })

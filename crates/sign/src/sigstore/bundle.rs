@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::encoding::{base64_bytes, pem_der};
 use super::inclusion::InclusionProof;
+use crate::media;
 
 /// A bundle's version, from its media type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -29,10 +30,9 @@ pub(crate) enum Version {
 impl Version {
     fn of(media_type: &str) -> Option<Version> {
         Some(match media_type {
-            "application/vnd.dev.sigstore.bundle+json;version=0.1" => Version::V01,
-            "application/vnd.dev.sigstore.bundle+json;version=0.2" => Version::V02,
-            "application/vnd.dev.sigstore.bundle+json;version=0.3"
-            | "application/vnd.dev.sigstore.bundle.v0.3+json" => Version::V03,
+            media::BUNDLE_V01 => Version::V01,
+            media::BUNDLE_V02 => Version::V02,
+            media::BUNDLE_V03_PARAMETER | media::BUNDLE_V03 => Version::V03,
             _ => return None,
         })
     }

@@ -211,7 +211,11 @@ impl<'a> Checkpoint<'a> {
         Err(if found {
             "the checkpoint's signature does not verify with the log's key".to_string()
         } else {
-            format!("the checkpoint has no signature by the log {} (key hint {})", log.base_url, hex(hint))
+            format!(
+                "the checkpoint has no signature by the log {} (key hint {})",
+                log.base_url,
+                wharf_oci::digest::hex(hint)
+            )
         })
     }
 }
@@ -237,8 +241,4 @@ fn verify_note_signature(key: &LogKey, text: &[u8], signature: &[u8]) -> Result<
         LogKey::Rsa(_) => Err("an RSA log key cannot sign checkpoints".into()),
         LogKey::Unusable(why) => Err(why.clone()),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    wharf_oci::digest::hex(bytes)
 }

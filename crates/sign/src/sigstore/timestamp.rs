@@ -734,14 +734,12 @@ fn identifies(sid: &SignerIdentifier, cert: &Certificate) -> bool {
 fn describe(sid: &SignerIdentifier) -> String {
     match sid {
         SignerIdentifier::IssuerAndSerialNumber(id) => {
-            format!("serial {} of {}", hex(id.serial_number.as_bytes()), id.issuer)
+            format!("serial {} of {}", wharf_oci::digest::hex(id.serial_number.as_bytes()), id.issuer)
         }
-        SignerIdentifier::SubjectKeyIdentifier(key_id) => format!("subject key {}", hex(key_id.0.as_bytes())),
+        SignerIdentifier::SubjectKeyIdentifier(key_id) => {
+            format!("subject key {}", wharf_oci::digest::hex(key_id.0.as_bytes()))
+        }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 // ---------------------------------------------------------------------------

@@ -18,8 +18,7 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 
 /// The media types of a trusted root wharf reads.
-const MEDIA_TYPES: [&str; 2] =
-    ["application/vnd.dev.sigstore.trustedroot+json;version=0.1", "application/vnd.dev.sigstore.trustedroot.v0.2+json"];
+const MEDIA_TYPES: [&str; 2] = crate::media::TRUSTED_ROOTS;
 
 /// The Sigstore public-good trusted root compiled into wharf: sigstore/root-signing's
 /// `targets/trusted_root.json`, last changed 2025-09-22 (commit c9bda74, "first Rekor v2

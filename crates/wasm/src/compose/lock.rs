@@ -5,7 +5,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::Staged;
+use wharf_oci::fs::{Mode, write_atomic};
+
 use super::package::Dependency;
 use crate::error::{Error, PackageProblem, Result};
 
@@ -109,6 +110,6 @@ impl Lock {
         let mut text = serde_json::to_vec_pretty(self)
             .map_err(|e| Error::Usage(format!("cannot write the lock file {}: {e}", path.display())))?;
         text.push(b'\n');
-        Staged::write(path, &text)?.commit().map(|_| ())
+        Ok(write_atomic(path, &text, Mode::Shared)?)
     }
 }

@@ -13,8 +13,7 @@
 //! names (`ns:pkg@1.2.3`) through wkg's mapping ([`crate::wkg`]). Both are
 //! pinned by a [`Lock`].
 //!
-//! [`load_part`] reads a part from a file or any reference wharf can pull;
-//! [`Staged`] writes the result.
+//! [`load_part`] reads a part from a file or any reference wharf can pull.
 
 mod lock;
 mod mismatch;
@@ -23,8 +22,7 @@ mod package;
 mod wac;
 
 use std::collections::HashSet;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 use wac_graph::types::{ItemKind, Package, SubtypeChecker, Types, WorldId, are_semver_compatible};
@@ -139,6 +137,9 @@ pub struct Wire {
     pub export: String,
     /// The exporting part: `plug N`.
     pub exporter: String,
+    /// Where the exporting part came from (its path, or `location@digest`).
+    #[serde(skip)]
+    pub exporter_source: String,
 }
 
 /// A composed component.
@@ -253,6 +254,7 @@ pub fn plug(socket: (&str, Vec<u8>), plugs: Vec<(&str, Vec<u8>)>) -> Result<Comp
                 importer: parts[w.importer].label.clone(),
                 export: w.export.clone(),
                 exporter: parts[w.exporter].label.clone(),
+                exporter_source: parts[w.exporter].source.to_string(),
             })
             .collect(),
         imports,
@@ -449,45 +451,6 @@ fn encode_error(error: EncodeError, parts: &[Part<'_>]) -> Error {
         ),
     };
     Error::Composition { reason, fix }
-}
-
-/// A composed component written next to its destination under a temporary
-/// name; [`Staged::commit`] renames it into place, dropping it removes it.
-pub struct Staged {
-    file: tempfile::NamedTempFile,
-    path: PathBuf,
-}
-
-impl Staged {
-    /// Writes `bytes` to a temporary file in the directory of `path`.
-    pub fn write(path: &Path, bytes: &[u8]) -> Result<Staged> {
-        let parent = wharf_oci::fs::existing_parent_dir(path)?;
-        let mut file = tempfile::Builder::new()
-            .prefix(".wharf-compose-")
-            .suffix(".wasm")
-            .tempfile_in(parent)
-            .map_err(|e| Error::io("cannot write in", parent, e))?;
-        file.write_all(bytes).and_then(|()| file.flush()).map_err(|e| Error::io("cannot write", file.path(), e))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o644))
-                .map_err(|e| Error::io("cannot set permissions of", file.path(), e))?;
-        }
-        Ok(Staged { file, path: path.to_path_buf() })
-    }
-
-    /// The temporary file.
-    pub fn temp_path(&self) -> &Path {
-        self.file.path()
-    }
-
-    /// Renames the file to its destination.
-    pub fn commit(self) -> Result<PathBuf> {
-        let path = self.path;
-        self.file.persist(&path).map_err(|e| Error::io("cannot write", &path, e.error))?;
-        Ok(path)
-    }
 }
 
 #[cfg(test)]

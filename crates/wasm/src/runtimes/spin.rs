@@ -35,6 +35,7 @@ use wharf_oci::annotations::{AUTHORS, CREATED, DESCRIPTION, TITLE, VERSION};
 use wharf_oci::digest::Digest;
 use wharf_oci::manifest::Descriptor;
 
+use crate::media::WASM_LAYER;
 pub use crate::media::{SPIN_APPLICATION_LAYER, SPIN_WASM_LAYER};
 
 /// The image config label holding the locked-app layer's digest.
@@ -144,7 +145,7 @@ impl SpinApp {
             }],
             components: vec![LockedComponent {
                 id: &self.component,
-                source: ComponentSource { content_type: "application/wasm", inline, digest: wasm.digest.to_string() },
+                source: ComponentSource { content_type: WASM_LAYER, inline, digest: wasm.digest.to_string() },
             }],
         };
         // Plain structs and string-keyed maps: serialising cannot fail.
