@@ -5,6 +5,7 @@ pub mod check;
 pub mod compose;
 pub mod convert;
 pub mod copy;
+pub mod generate;
 pub mod inspect;
 pub mod key;
 pub mod login;
