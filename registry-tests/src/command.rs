@@ -294,37 +294,59 @@ pub fn workspace_dir() -> PathBuf {
 /// The `wharf` binary: `$WHARF_BIN` if set; otherwise
 /// `<target>/debug/wharf`, built once per test process with
 /// `cargo build -p wharf-cli --bin wharf` if it is missing, older than a
-/// source file of `lib/` or `cli/` (or `Cargo.lock`), or `WHARF_REBUILD` is set.
+/// source file of `crates/`, `lib/` or `cli/` (or `Cargo.lock`), or `WHARF_REBUILD` is set.
 /// `<target>` is `$CARGO_TARGET_DIR` if set, else `<workspace>/target`.
 pub fn wharf_bin() -> PathBuf {
     if let Some(bin) = std::env::var_os("WHARF_BIN").filter(|s| !s.is_empty()) {
         return PathBuf::from(bin);
     }
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let ws = workspace_dir();
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .filter(|s| !s.is_empty())
-            .map(|t| ws.join(t))
-            .unwrap_or_else(|| ws.join("target"));
-        let bin = target.join("debug").join("wharf");
-        if std::env::var_os("WHARF_REBUILD").is_some() || is_stale(&bin, &ws) {
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "-p", "wharf-cli", "--bin", "wharf"])
-                .current_dir(&ws)
-                .stdin(Stdio::null())
-                .status()
-                .expect("run cargo build -p wharf-cli");
-            assert!(status.success(), "cargo build -p wharf-cli --bin wharf failed");
-        }
-        assert!(bin.is_file(), "wharf binary not found at {}", bin.display());
-        bin
-    })
-    .clone()
+    BIN.get_or_init(|| built("wharf-cli", "wharf", &["crates", "lib", "cli"])).clone()
 }
 
-fn is_stale(bin: &Path, ws: &Path) -> bool {
+/// A program of `examples/library/` (crate `wharf-library-examples`): built
+/// once per test process, as [`wharf_bin`] builds wharf, when it is missing or
+/// older than a source file of the library or the examples.
+pub fn library_example(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        built("wharf-library-examples", "push-pull", &["crates", "lib", "examples/library"]);
+    });
+    let bin = target_dir().join("debug").join(name);
+    assert!(bin.is_file(), "{name} not found at {}", bin.display());
+    bin
+}
+
+/// `$CARGO_TARGET_DIR` if set, else `<workspace>/target`.
+fn target_dir() -> PathBuf {
+    let ws = workspace_dir();
+    std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|s| !s.is_empty())
+        .map(|t| ws.join(t))
+        .unwrap_or_else(|| ws.join("target"))
+}
+
+/// `<target>/debug/<bin>`, after `cargo build -p <package> --bins` when it is
+/// missing, older than a source file under `sources` (or `Cargo.lock`), or
+/// `WHARF_REBUILD` is set.
+fn built(package: &str, bin: &str, sources: &[&str]) -> PathBuf {
+    let ws = workspace_dir();
+    let bin = target_dir().join("debug").join(bin);
+    if std::env::var_os("WHARF_REBUILD").is_some() || is_stale(&bin, &ws, sources) {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", package, "--bins"])
+            .current_dir(&ws)
+            .stdin(Stdio::null())
+            .status()
+            .unwrap_or_else(|e| panic!("run cargo build -p {package}: {e}"));
+        assert!(status.success(), "cargo build -p {package} --bins failed");
+    }
+    assert!(bin.is_file(), "{} not found", bin.display());
+    bin
+}
+
+fn is_stale(bin: &Path, ws: &Path, sources: &[&str]) -> bool {
     let Ok(built) = std::fs::metadata(bin).and_then(|m| m.modified()) else {
         return true;
     };
@@ -343,7 +365,7 @@ fn is_stale(bin: &Path, ws: &Path) -> bool {
             relevant && meta.modified().is_ok_and(|m| m > than)
         }
     }
-    ["lib", "cli"].iter().any(|d| newer(&ws.join(d), built))
+    sources.iter().any(|d| newer(&ws.join(d), built))
         || std::fs::metadata(ws.join("Cargo.lock")).and_then(|m| m.modified()).is_ok_and(|m| m > built)
 }
 
