@@ -21,15 +21,23 @@
 //! without a version, the repository's highest semantic-version tag, as wkg
 //! picks it ([`resolve`]).
 //!
+//! wkg's config and a registry's metadata are read by wkg's own crate,
+//! wasm-pkg-common (its config reader and metadata types; not its HTTP client,
+//! which pulls in reqwest's JSON and HTTP/2 features): wharf maps names exactly as
+//! wkg does, refuses the files wkg refuses, and reads the metadata itself, bounded.
+//!
 //! Everything here is a pure function of its input except [`Config::load`]
 //! (reads the file), [`fetch_metadata`] (one HTTP request) and, for a package
 //! named without a version, the tag list [`resolve`] reads.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use wasm_pkg_common::config::{Config as WkgConfig, RegistryMapping as WkgMapping};
+use wasm_pkg_common::label::Label;
+use wasm_pkg_common::metadata::{OCI_PROTOCOL, RegistryMetadata as WkgMetadata};
+use wasm_pkg_common::package::PackageRef;
 
 use crate::error::{Error, Result};
 use wharf_oci::body::{CappedError, read_capped};
@@ -37,7 +45,7 @@ use wharf_oci::retry::RetryPolicy;
 use wharf_oci::transport::TransportOptions;
 
 /// Where a registry describes itself (RFC 8615 well-known URI).
-pub const REGISTRY_METADATA_PATH: &str = "/.well-known/wasm-pkg/registry.json";
+pub use wasm_pkg_common::metadata::REGISTRY_METADATA_PATH;
 
 /// The most wharf reads of a registry's metadata (a real `registry.json` is
 /// a few hundred bytes).
@@ -45,9 +53,6 @@ pub const MAX_METADATA_SIZE: u64 = 64 << 10;
 
 /// The environment variable naming wkg's config file instead of the default.
 pub const CONFIG_FILE_ENV: &str = "WKG_CONFIG_FILE";
-
-/// wkg's built-in registries, used when the config names none.
-const FALLBACKS: [(&str, &str); 2] = [("wasi", "wasi.dev"), ("ba", "bytecodealliance.org")];
 
 /// A package name: `ns:pkg` with an optional version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,22 +129,15 @@ impl fmt::Display for PackageName {
 }
 
 /// A registry's metadata: the protocol it prefers and where its OCI
-/// artifacts live.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// artifacts live, as wasm-pkg-common reads it (`preferredProtocol`, the
+/// `oci` table, or the deprecated `ociRegistry` and `ociNamespacePrefix`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RegistryMetadata {
-    /// The preferred protocol (`oci`); absent means OCI.
-    #[serde(default)]
+    /// The preferred protocol: `preferredProtocol`, else the one protocol
+    /// configured; absent means OCI.
     pub preferred_protocol: Option<String>,
     /// The OCI settings.
-    #[serde(default)]
     pub oci: Option<OciMetadata>,
-    /// Deprecated form of `oci.registry`.
-    #[serde(default)]
-    pub oci_registry: Option<String>,
-    /// Deprecated form of `oci.namespacePrefix`.
-    #[serde(default)]
-    pub oci_namespace_prefix: Option<String>,
 }
 
 /// The `oci` part of [`RegistryMetadata`].
@@ -157,20 +155,30 @@ pub struct OciMetadata {
 impl RegistryMetadata {
     /// Parses a `registry.json` document; `location` names it in messages.
     pub fn from_json(location: &str, text: &[u8]) -> Result<RegistryMetadata> {
-        serde_json::from_slice(text).map_err(|e| Error::malformed(format!("registry metadata at {location}"), e))
+        let what = || format!("registry metadata at {location}");
+        let metadata: WkgMetadata = serde_json::from_slice(text).map_err(|e| Error::malformed(what(), e))?;
+        RegistryMetadata::of(&metadata).map_err(|e| Error::malformed(what(), e))
+    }
+
+    /// The parts of wasm-pkg-common's metadata wharf uses.
+    fn of(metadata: &WkgMetadata) -> std::result::Result<RegistryMetadata, wasm_pkg_common::Error> {
+        Ok(RegistryMetadata {
+            preferred_protocol: metadata.preferred_protocol().map(str::to_string),
+            oci: metadata.protocol_config::<OciMetadata>(OCI_PROTOCOL)?,
+        })
     }
 
     /// The OCI reference of `package` in `registry` described by this
     /// metadata: `{oci.registry}/{namespacePrefix}{ns}/{pkg}:{version}`.
     pub fn oci_reference(&self, registry: &str, package: &PackageName) -> Result<String> {
-        if let Some(protocol) = self.preferred_protocol.as_deref().filter(|p| *p != "oci") {
+        if let Some(protocol) = self.preferred_protocol.as_deref().filter(|p| *p != OCI_PROTOCOL) {
             return Err(Error::Usage(format!(
                 "the registry {registry} prefers the {protocol:?} protocol for {package}; wharf fetches WIT packages over OCI only"
             )));
         }
         let oci = self.oci.clone().unwrap_or_default();
-        let host = oci.registry.or_else(|| self.oci_registry.clone()).unwrap_or_else(|| registry.to_string());
-        let prefix = oci.namespace_prefix.or_else(|| self.oci_namespace_prefix.clone()).unwrap_or_default();
+        let host = oci.registry.unwrap_or_else(|| registry.to_string());
+        let prefix = oci.namespace_prefix.unwrap_or_default();
         let tag = package.version.as_deref().unwrap_or("latest");
         // An OCI tag cannot hold `+`: a version with build metadata has no tag.
         if tag.contains('+') {
@@ -183,8 +191,7 @@ impl RegistryMetadata {
 }
 
 /// Which registry serves a package, as a config entry gives it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegistryMapping {
     /// Just the registry's name; its metadata is fetched.
     Registry(String),
@@ -212,32 +219,45 @@ impl RegistryMapping {
             RegistryMapping::Custom { metadata, .. } => Some(metadata),
         }
     }
+
+    /// A mapping of wkg's config, or why its inline metadata cannot be read.
+    fn of(mapping: &WkgMapping) -> Result<RegistryMapping> {
+        Ok(match mapping {
+            WkgMapping::Registry(registry) => RegistryMapping::Registry(registry.to_string()),
+            WkgMapping::Custom(custom) => RegistryMapping::Custom {
+                registry: custom.registry.to_string(),
+                metadata: RegistryMetadata::of(&custom.metadata).map_err(|e| {
+                    Error::Usage(format!(
+                        "the wkg config's metadata for the registry {} is not usable: {e}",
+                        custom.registry
+                    ))
+                })?,
+            },
+        })
+    }
 }
 
-/// The parts of wkg's config that map package names to registries. Other
-/// tables (`[registry."..."]` auth, for example) are ignored.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct Config {
-    /// The registry of packages nothing else maps.
-    #[serde(default)]
-    pub default_registry: Option<String>,
-    /// Registries by namespace.
-    #[serde(default)]
-    pub namespace_registries: BTreeMap<String, RegistryMapping>,
-    /// Registries by package (`"ns:pkg"`), winning over everything else.
-    #[serde(default)]
-    pub package_registry_overrides: BTreeMap<String, RegistryMapping>,
-}
+/// wkg's config, read by wkg's own reader (wasm-pkg-common): the same keys and
+/// checks (unknown top-level keys, registry names and labels are refused as wkg
+/// refuses them), and wkg's built-in fallbacks (`wasi` → `wasi.dev`, `ba` →
+/// `bytecodealliance.org`). Only the tables that map package names to registries
+/// are used; `[registry."..."]` auth, for example, is wharf's docker config's job.
+#[derive(Debug, Clone, Default)]
+pub struct Config(WkgConfig);
 
 impl Config {
     /// Parses the TOML of a config file; `location` names it in messages.
     pub fn from_toml(location: &str, text: &str) -> Result<Config> {
-        toml::from_str(text).map_err(|e| {
+        let parsed = WkgConfig::from_toml(text).map_err(|e| {
             Error::Usage(format!(
                 "cannot read the wkg config {location}: {}",
                 e.to_string().trim_end().replace('\n', "\n  ")
             ))
-        })
+        })?;
+        // The file's entries over wkg's built-in fallbacks, as wkg merges them.
+        let mut config = WkgConfig::default();
+        config.merge(parsed);
+        Ok(Config(config))
     }
 
     /// The config file wkg reads: `WKG_CONFIG_FILE` when set, else
@@ -272,21 +292,31 @@ impl Config {
 
     /// The registry that serves `package`: the package's override, its
     /// namespace's registry, the default registry, then wkg's built-in
-    /// fallbacks. `None` when nothing maps it.
+    /// fallbacks (wasm-pkg-common's order). `None` when nothing maps it.
     pub fn registry_for(&self, package: &PackageName) -> Option<RegistryMapping> {
-        if let Some(mapping) = self.package_registry_overrides.get(&package.unversioned()) {
-            return Some(mapping.clone());
+        let labels = (package.namespace.parse::<Label>(), package.name.parse::<Label>());
+        let (Ok(namespace), Ok(name)) = labels else {
+            // Not wkg's kind of name: only the default registry can serve it.
+            return self.0.default_registry().map(|r| RegistryMapping::Registry(r.to_string()));
+        };
+        let package = PackageRef::new(namespace, name);
+        let mapping =
+            self.0.package_registry_override(&package).or_else(|| self.0.namespace_registry(package.namespace()));
+        match mapping {
+            // A mapping whose inline metadata cannot be read maps to its registry's own metadata.
+            Some(mapping) => {
+                Some(RegistryMapping::of(mapping).unwrap_or_else(|_| RegistryMapping::Registry(registry_of(mapping))))
+            }
+            None => self.0.resolve_registry(&package).map(|r| RegistryMapping::Registry(r.to_string())),
         }
-        if let Some(mapping) = self.namespace_registries.get(&package.namespace) {
-            return Some(mapping.clone());
-        }
-        if let Some(registry) = &self.default_registry {
-            return Some(RegistryMapping::Registry(registry.clone()));
-        }
-        FALLBACKS
-            .iter()
-            .find(|(namespace, _)| *namespace == package.namespace)
-            .map(|(_, registry)| RegistryMapping::Registry((*registry).to_string()))
+    }
+}
+
+/// The registry a mapping names.
+fn registry_of(mapping: &WkgMapping) -> String {
+    match mapping {
+        WkgMapping::Registry(registry) => registry.to_string(),
+        WkgMapping::Custom(custom) => custom.registry.to_string(),
     }
 }
 
@@ -513,6 +543,17 @@ auth = { username = "u", password = "p" }
         assert_eq!(metadata_url("wasi.dev"), "https://wasi.dev/.well-known/wasm-pkg/registry.json");
         assert_eq!(metadata_url("127.0.0.1:8080"), "http://127.0.0.1:8080/.well-known/wasm-pkg/registry.json");
         assert_eq!(metadata_url("localhost"), "http://localhost/.well-known/wasm-pkg/registry.json");
+    }
+
+    /// wkg's own reader (wasm-pkg-common) decides: a key wkg does not know is refused
+    /// (a typo would otherwise map nothing, silently), and a registry whose only
+    /// protocol is not OCI is not taken for an OCI one.
+    #[test]
+    fn the_config_and_metadata_are_read_as_wkg_reads_them() {
+        let error = Config::from_toml("/x/config.toml", "defualt_registry = \"r.example\"\n").unwrap_err();
+        assert!(error.to_string().contains("/x/config.toml"), "{error}");
+        let warg = RegistryMetadata::from_json("m", br#"{"warg":{"url":"https://warg.example"}}"#).unwrap();
+        assert!(warg.oci_reference("x", &pkg("a:b@1.0.0")).is_err(), "{warg:?}");
     }
 
     #[test]
