@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes the certificates in this directory with OpenSSL, for the certificate path checks of
-# lib/src/sign/chain.rs that real Fulcio certificates cannot reach: a P-256 root and intermediate
+# crates/sign/src/sigstore/chain.rs that real Fulcio certificates cannot reach: a P-256 root and intermediate
 # (pathlen 0), and CAs and leaves that differ from a good one in one respect each. Each file is the
 # base64 of one DER certificate. Run from anywhere; it rewrites every .b64 file here. The keys are
 # thrown away; nothing here protects anything.
