@@ -290,6 +290,25 @@ mod tests {
         Ok(())
     }
 
+    /// A layout is content for everyone to read, as oras and skopeo write it: its
+    /// index, marker and blobs are 0644, whichever way they were written.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn every_file_of_a_layout_is_readable_by_everyone() -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", ".", e))?;
+        let store = LayoutStore::create(dir.path())?;
+        let bytes = Bytes::from_static(br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"x","digest":"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","size":0},"layers":[]}"#);
+        let desc = Descriptor::of_bytes(media::OCI_MANIFEST, &bytes);
+        store.push_manifest(&desc, bytes, &["t".into()]).await?;
+        let blob = dir.path().join("blobs/sha256").join(desc.digest.hex());
+        for file in [dir.path().join("index.json"), dir.path().join("oci-layout"), blob] {
+            let mode = std::fs::metadata(&file).map_err(|e| Error::io("stat", &file, e))?.permissions().mode();
+            assert_eq!(mode & 0o777, 0o644, "{}", file.display());
+        }
+        Ok(())
+    }
+
     #[tokio::test]
     async fn a_blob_that_does_not_match_its_digest_is_not_kept() -> Result<()> {
         let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", ".", e))?;

@@ -59,9 +59,11 @@ pub fn build(path: &Path, options: &BuildOptions) -> Result<Artifact> {
 /// a Wasm OCI artifact held in memory: for a binary already read (checked
 /// against a world first, say), so that what is pushed is what was read.
 pub fn build_bytes(file_name: &Path, bytes: Bytes, options: &BuildOptions) -> Result<Artifact> {
-    let info = inspect::inspect(&file_name.display().to_string(), &bytes)?;
-    let layer = Descriptor::of_bytes(crate::media::WASM_LAYER, &bytes);
-    let artifact = stage(layer, title_of(file_name), info, options)?;
+    // The same one-pass inspection as a file gets (what a large component's world
+    // is read from included), so the same binary gives the same artifact.
+    let scanned = inspect::inspect_reader(&file_name.display().to_string(), bytes.as_ref(), bytes.len() as u64)?;
+    let layer = Descriptor::of(crate::media::WASM_LAYER, scanned.digest, scanned.size);
+    let artifact = stage(layer, title_of(file_name), scanned.info, options)?;
     artifact.store.add_bytes(&artifact.manifest.layers[0], bytes);
     Ok(artifact)
 }
@@ -170,4 +172,47 @@ fn metadata_annotations(info: &WasmInfo) -> BTreeMap<String, String> {
     .into_iter()
     .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v)))
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `bytes` with a custom section of `size` bytes appended (a component stays valid).
+    fn with_custom_section(mut bytes: Vec<u8>, size: usize) -> Vec<u8> {
+        let name = b"padding";
+        let mut body = vec![name.len() as u8];
+        body.extend_from_slice(name);
+        body.resize(body.len() + size, 0x2a);
+        bytes.push(0);
+        let mut len = body.len();
+        loop {
+            let byte = (len & 0x7f) as u8;
+            len >>= 7;
+            bytes.push(if len == 0 { byte } else { byte | 0x80 });
+            if len == 0 {
+                break;
+            }
+        }
+        bytes.extend_from_slice(&body);
+        bytes
+    }
+
+    /// A file and the same bytes read into memory (as `push --wit` reads them) give one
+    /// artifact, for a large component too, whose world is read from its stream.
+    #[test]
+    fn a_file_and_its_bytes_build_the_same_artifact() {
+        let component = wharf_examples::build_hello_component().expect("build the hello component");
+        let dir = tempfile::tempdir().expect("tempdir");
+        for bytes in [component.clone(), with_custom_section(component, 5 << 20)] {
+            let path = dir.path().join("hello.wasm");
+            std::fs::write(&path, &bytes).expect("write");
+            let options =
+                BuildOptions { created: Created::At(0), annotations: BTreeMap::new(), target: None, scan_cache: None };
+            let from_file = build(&path, &options).expect("build from the file");
+            let from_bytes = build_bytes(&path, Bytes::from(bytes), &options).expect("build from the bytes");
+            assert_eq!(from_bytes.config, from_file.config);
+            assert_eq!(from_bytes.root, from_file.root);
+        }
+    }
 }
