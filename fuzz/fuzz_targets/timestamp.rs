@@ -1,7 +1,7 @@
 //! RFC 3161 timestamp tokens: `sign::timestamp::verify` on arbitrary bytes,
 //! against the timestamp authorities of four real trusted roots (Sigstore
 //! staging and production, a TSA with a short-lived chain, sigstore-go's mock
-//! TSA), from the sigstore-conformance cases in lib/src/sign/testdata/timestamp/.
+//! TSA), from the sigstore-conformance cases in registry-tests/fixtures/sigstore-conformance/bundle-verify/.
 //!
 //! Input: a two-byte big-endian length N, N bytes standing for the bundle's
 //! signature, then the token (a TimeStampResp or a bare TimeStampToken).
@@ -17,10 +17,10 @@ use libfuzzer_sys::fuzz_target;
 use wharf::sign::timestamp::{TimestampAuthority, parse_authorities, verify};
 
 const ROOTS: [&str; 4] = [
-    include_str!("../../lib/src/sign/testdata/timestamp/rekor2-happy-path/trusted_root.json"),
-    include_str!("../../lib/src/sign/testdata/timestamp/bundle-with-sct-with-extensions/trusted_root.json"),
-    include_str!("../../lib/src/sign/testdata/timestamp/rekor2-timestamp-with-expired-cert-chain/trusted_root.json"),
-    include_str!("../../lib/src/sign/testdata/timestamp/intoto-with-custom-trust-root/trusted_root.json"),
+    include_str!("../../registry-tests/fixtures/sigstore-conformance/bundle-verify/rekor2-happy-path/trusted_root.json"),
+    include_str!("../../registry-tests/fixtures/sigstore-conformance/bundle-verify/bundle-with-sct-with-extensions/trusted_root.json"),
+    include_str!("../../registry-tests/fixtures/sigstore-conformance/bundle-verify/rekor2-timestamp-with-expired-cert-chain/trusted_root.json"),
+    include_str!("../../registry-tests/fixtures/sigstore-conformance/bundle-verify/intoto-with-custom-trust-root/trusted_root.json"),
 ];
 
 fn authorities() -> &'static [TimestampAuthority] {
