@@ -41,6 +41,8 @@ use crate::reference::Reference;
 use crate::sign::{self, Trust, VerifyOptions};
 use crate::transport::TransportOptions;
 
+mod file_stamp;
+pub mod manifests;
 pub mod server;
 
 /// One image of a workload, and where it sits in the object (a JSON pointer).

@@ -22,6 +22,7 @@ pub struct Args {
 enum AdmissionCommand {
     Serve(ServeArgs),
     Check(CheckArgs),
+    Manifests(super::admission_manifests::ManifestsArgs),
 }
 
 /// Serve the admission webhook over HTTPS: /validate, /mutate, /healthz, /readyz, /metrics.
@@ -113,6 +114,7 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
     match args.command {
         AdmissionCommand::Serve(a) => serve(a).await,
         AdmissionCommand::Check(a) => check(a).await,
+        AdmissionCommand::Manifests(a) => super::admission_manifests::run(a),
     }
 }
 
