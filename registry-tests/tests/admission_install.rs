@@ -560,7 +560,8 @@ impl ApiServer {
             service["namespace"].as_str().unwrap_or_default()
         );
         let ca = B64.decode(config["caBundle"].as_str().expect("a caBundle")).expect("base64");
-        ApiServer { host, ca: env.write("apiserver-trusts.pem", ca), client: Vec::new() }
+        let file = format!("apiserver-trusts-{}.pem", &registry_tests::sha256_hex(&ca)[..12]);
+        ApiServer { host, ca: env.write(&file, ca), client: Vec::new() }
     }
 
     /// curl to `https://HOST:PORT/PATH`, HOST resolved to loopback, trusting only the caBundle.
@@ -732,4 +733,36 @@ fn with_client_ca_only_the_api_servers_certificate_gets_an_answer() {
     assert!(!without.success(), "a client without a certificate was answered: {without}");
     apiserver.client = vec!["--cert".into(), path_str(&ca.cert), "--key".into(), path_str(&ca.key)];
     assert_eq!(apiserver.verdict(&hook, sandbox), (true, String::new()));
+}
+
+#[test]
+fn a_renewed_serving_certificate_is_served_without_a_restart() {
+    let env = keyed_env();
+    let policy = path_str(&write_policy(&env, "127.0.0.1:5000"));
+    let args = ["--policy", &policy, "--image", IMAGE];
+    let (_, objects) = manifests(&env, &args);
+    let mut pod = Pod::new(&env, "pod", &objects);
+    let hook = pod.start(&env);
+    let sandbox = "127.0.0.1:5000/sandbox/app:1.0";
+    let before = ApiServer::from(&env, &objects);
+    assert!(before.verdict(&hook, sandbox).0);
+
+    // The certificate is renewed (cert-manager writes the Secret, its cainjector the new CA; here a
+    // second run's TLS Secret and caBundle): the kubelet swaps the mounted files, the pod keeps running.
+    let (_, renewed) = manifests(&env, &args);
+    let tls = renewed.get("Secret", "wharf-admission-tls").clone();
+    let slot =
+        pod.objects.0.iter_mut().find(|o| o["kind"] == "Secret" && o["metadata"]["name"] == "wharf-admission-tls");
+    *slot.expect("the TLS Secret") = tls;
+    pod.sync();
+    let after = ApiServer::from(&env, &renewed);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !after.curl(&hook, &after.host, "/validate", &review(sandbox)).success() {
+        assert!(Instant::now() < deadline, "the renewed certificate is never served: {}", hook.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(after.verdict(&hook, sandbox).0);
+    let old = before.curl(&hook, &before.host, "/validate", &review(sandbox));
+    assert!(!old.success(), "the old certificate is no longer served: {old}");
+    assert!(hook.log().contains("serving certificate reloaded"), "{}", hook.log());
 }

@@ -170,7 +170,7 @@ pub fn tls_config_with(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Res
 }
 
 /// A verifier that requires a client certificate chaining to a CA in the PEM file `path`.
-fn client_verifier(
+pub(super) fn client_verifier(
     path: &Path,
     provider: Arc<rustls::crypto::CryptoProvider>,
 ) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>> {
