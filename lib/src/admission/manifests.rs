@@ -59,8 +59,8 @@ pub const METRICS_PORT: i32 = 9090;
 pub const RUN_AS: i64 = 65532;
 /// How long the API server waits for an answer (the policy's review budget is 8 s by default).
 const TIMEOUT_SECONDS: i32 = 10;
-/// The annotation on the pod template that carries the hash of the serving
-/// certificate and client CA: generating again rolls the pods onto the new ones.
+/// The annotation on the pod template that carries the hash of the generated serving
+/// certificate and the client CA: generating again rolls the pods onto the new ones.
 pub const TLS_HASH_ANNOTATION: &str = "wharf/tls-sha256";
 /// cert-manager's annotation that makes its cainjector fill in `caBundle`.
 pub const INJECT_CA_ANNOTATION: &str = "cert-manager.io/inject-ca-from";
@@ -166,12 +166,7 @@ pub fn generate(options: &InstallOptions) -> Result<Install> {
         Certificates::CertManager => None,
     };
     let ns = options.namespace.as_str();
-    let mut objects = Vec::new();
-    let mut push = |object: &dyn erased::Object| -> Result<()> {
-        objects.push(object.to_json()?);
-        Ok(())
-    };
-    push(&core::Namespace {
+    let mut objects = vec![json(&core::Namespace {
         metadata: ObjectMeta {
             name: Some(ns.to_string()),
             labels: Some(labels_with([
@@ -181,23 +176,24 @@ pub fn generate(options: &InstallOptions) -> Result<Install> {
             ..ObjectMeta::default()
         },
         ..core::Namespace::default()
-    })?;
-    push(&core::ServiceAccount {
+    })?];
+    objects.push(json(&core::ServiceAccount {
         metadata: meta(NAME, ns),
         // The webhook never calls the API server.
         automount_service_account_token: Some(false),
         ..core::ServiceAccount::default()
-    })?;
-    push(&core::ConfigMap {
+    })?);
+    objects.push(json(&core::ConfigMap {
         metadata: meta(&policy_name(), ns),
         data: Some(BTreeMap::from([(POLICY_FILE.to_string(), bundle.policy_yaml.clone())])),
         ..core::ConfigMap::default()
-    })?;
+    })?);
     if !bundle.files.is_empty() {
-        push(&secret(&keys_name(), ns, "Opaque", bundle.files.clone()))?;
+        objects.push(json(&secret(&keys_name(), ns, "Opaque", bundle.files.clone()))?);
     }
     if let Some(ca) = &client_ca {
-        push(&secret(&client_ca_name(), ns, "Opaque", BTreeMap::from([("ca.crt".to_string(), ca.clone())])))?;
+        let data = BTreeMap::from([("ca.crt".to_string(), ca.clone())]);
+        objects.push(json(&secret(&client_ca_name(), ns, "Opaque", data))?);
     }
     let ca_bundle = match &tls {
         Some(tls) => {
@@ -206,31 +202,18 @@ pub fn generate(options: &InstallOptions) -> Result<Install> {
                 ("tls.crt".to_string(), tls.cert_pem.clone().into_bytes()),
                 ("tls.key".to_string(), tls.key_pem.clone().into_bytes()),
             ]);
-            push(&secret(&tls_name(), ns, "kubernetes.io/tls", data))?;
+            objects.push(json(&secret(&tls_name(), ns, "kubernetes.io/tls", data))?);
             Some(tls.ca_pem.clone().into_bytes())
         }
         None => {
-            for object in cert_manager_objects(options) {
-                objects.push(object);
-            }
+            objects.extend(cert_manager_objects(options));
             None
         }
     };
-    let mut push = |object: &dyn erased::Object| -> Result<()> {
-        objects.push(object.to_json()?);
-        Ok(())
-    };
-    let tls_hash = tls.as_ref().map(|t| {
-        let mut hash = sha2::Sha256::new();
-        hash.update(t.cert_pem.as_bytes());
-        if let Some(ca) = &client_ca {
-            hash.update(ca);
-        }
-        hex(&hash.finalize())
-    });
-    push(&deployment(options, &bundle, tls_hash))?;
-    push(&service(ns))?;
-    push(&PodDisruptionBudget {
+    let tls_hash = tls_hash(tls.as_ref().map(|t| t.cert_pem.as_bytes()), client_ca.as_deref());
+    objects.push(json(&deployment(options, &bundle, tls_hash))?);
+    objects.push(json(&service(ns))?);
+    objects.push(json(&PodDisruptionBudget {
         metadata: meta(NAME, ns),
         spec: Some(PodDisruptionBudgetSpec {
             // Not minAvailable: with one replica that would block every node drain.
@@ -239,11 +222,31 @@ pub fn generate(options: &InstallOptions) -> Result<Install> {
             ..PodDisruptionBudgetSpec::default()
         }),
         ..PodDisruptionBudget::default()
-    })?;
-    push(&network_policy(options))?;
-    push(&mutating(options, ca_bundle.clone()))?;
-    push(&validating(options, ca_bundle))?;
+    })?);
+    objects.push(json(&network_policy(options))?);
+    objects.push(json(&mutating(options, ca_bundle.clone()))?);
+    objects.push(json(&validating(options, ca_bundle))?);
     Ok(Install { objects })
+}
+
+/// One object as JSON (k8s-openapi's types write their apiVersion and kind).
+fn json(object: &impl Serialize) -> Result<Value> {
+    serde_json::to_value(object).map_err(|e| Error::Usage(format!("cannot write a manifest: {e}")))
+}
+
+/// The hash of the TLS material the pods read at start (the generated serving certificate, the
+/// client CA), for the pod template: new material rolls the pods. `None` when there is none.
+fn tls_hash(serving_cert: Option<&[u8]>, client_ca: Option<&[u8]>) -> Option<String> {
+    if serving_cert.is_none() && client_ca.is_none() {
+        return None;
+    }
+    let mut hash = sha2::Sha256::new();
+    for part in [serving_cert, client_ca] {
+        let part = part.unwrap_or_default();
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part);
+    }
+    Some(hex(&hash.finalize()))
 }
 
 /// Refuses options Kubernetes would refuse, before anything is generated.
@@ -780,19 +783,4 @@ fn cert_manager_objects(options: &InstallOptions) -> Vec<Value> {
                 "duration": "2160h", "renewBefore": "720h", "privateKey": private_key,
                 "usages": ["server auth", "digital signature"], "issuerRef": issuer_ref(&ca_name)}}),
     ]
-}
-
-/// Serialising heterogeneous k8s-openapi objects through one list.
-mod erased {
-    use super::*;
-
-    pub trait Object {
-        fn to_json(&self) -> Result<Value>;
-    }
-
-    impl<T: Serialize> Object for T {
-        fn to_json(&self) -> Result<Value> {
-            serde_json::to_value(self).map_err(|e| Error::Usage(format!("cannot write a manifest: {e}")))
-        }
-    }
 }

@@ -54,7 +54,7 @@ impl Named {
 
 /// Reads the policy at `path` and every file it names; see the module docs.
 pub fn bundle(path: &Path) -> Result<PolicyBundle> {
-    let text = read_bounded(path, "the policy").map_err(|e| e.into_error(path, "cannot read the policy"))?;
+    let text = read_bounded(path).map_err(|e| e.into_error(path, "cannot read the policy"))?;
     let text = String::from_utf8(text).map_err(|_| Error::InvalidPolicy {
         origin: path.display().to_string(),
         line: None,
@@ -119,7 +119,7 @@ impl Files {
         let name = match self.by_path.get(&path) {
             Some(name) => name.clone(),
             None => {
-                let bytes = read_bounded(&path, named.field()).map_err(|e| {
+                let bytes = read_bounded(&path).map_err(|e| {
                     let action = match named {
                         Named::Key => "cannot read the key file named by",
                         Named::TrustedRoot => "cannot read the trusted root named by",
@@ -195,7 +195,7 @@ impl ReadError {
 }
 
 /// The file's bytes, refused past [`OBJECT_LIMIT`] without reading more.
-fn read_bounded(path: &Path, _what: &str) -> std::result::Result<Vec<u8>, ReadError> {
+fn read_bounded(path: &Path) -> std::result::Result<Vec<u8>, ReadError> {
     use std::io::Read;
     let file = std::fs::File::open(path).map_err(ReadError::Io)?;
     let mut bytes = Vec::new();
