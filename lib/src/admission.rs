@@ -41,7 +41,10 @@ use crate::reference::Reference;
 use crate::sign::{self, Trust, VerifyOptions};
 use crate::transport::TransportOptions;
 
+mod file_stamp;
+pub mod manifests;
 pub mod server;
+pub mod tls_reload;
 
 /// One image of a workload, and where it sits in the object (a JSON pointer).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
