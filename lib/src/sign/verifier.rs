@@ -240,6 +240,15 @@ fn timestamps(bundle: &Bundle, root: &TrustedRoot, now: i64) -> Result<Vec<i64>,
     if bundle.timestamps.is_empty() {
         return Ok(Vec::new());
     }
+    if bundle.timestamps.len() > MAX_TIMESTAMPS {
+        return Err((
+            Problem::InvalidTimestamp,
+            format!(
+                "the bundle carries {} RFC 3161 timestamps, more than the {MAX_TIMESTAMPS} a verifier checks (sigstore-go and sigstore-python refuse them too)",
+                bundle.timestamps.len()
+            ),
+        ));
+    }
     let authorities = super::timestamp::parse_authorities(&root.document).map_err(|why| {
         (Problem::InvalidTimestamp, format!("the trusted root's timestamp authorities cannot be used: {why}"))
     })?;
@@ -375,6 +384,11 @@ fn check_artifact(bundle: &Bundle, artifact: &[u8], statement: Option<&[u8]>) ->
         _ => Ok(()),
     }
 }
+
+/// The most RFC 3161 timestamps a bundle may carry, each costing a CMS
+/// signature and a chain to verify: sigstore-go's `limits.MaxAllowedTimestamps`
+/// and sigstore-python's `MAX_ALLOWED_TIMESTAMP`.
+const MAX_TIMESTAMPS: usize = 32;
 
 #[cfg(test)]
 #[path = "verifier_tests.rs"]

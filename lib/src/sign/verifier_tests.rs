@@ -221,3 +221,94 @@ fn an_rfc3161_time_in_the_future_is_refused() {
     let verified = run(&doc, &beacon(root), stamped - CLOCK_SKEW).expect("within the allowed clock skew");
     assert_eq!((verified.integrated_time, verified.timestamps.as_slice()), (None, &[stamped][..]));
 }
+
+// ---------------------------------------------------------------------------
+// Review of issue 15, finding 1: what one bundle may make the verifier compute.
+
+/// `happy-path-v0.3` with its checkpoint's signature lines replaced by `lines` (each a whole
+/// `— NAME BASE64` line).
+fn with_checkpoint_lines(lines: &[String]) -> Value {
+    let mut doc = json("happy-path-v0.3/bundle.sigstore.json");
+    let pointer = "/verificationMaterial/tlogEntries/0/inclusionProof/checkpoint/envelope";
+    let note = doc.pointer(pointer).and_then(Value::as_str).expect("a checkpoint").to_string();
+    let (text, _) = note.split_once("\n\n").expect("a signed note");
+    let envelope = format!("{text}\n\n{}\n", lines.join("\n"));
+    *doc.pointer_mut(pointer).expect("the checkpoint") = Value::from(envelope);
+    doc
+}
+
+/// The real signature line of `happy-path-v0.3`'s checkpoint (rekor.sigstore.dev, key hint
+/// c0d23d6a), and that line with its last base64 digit changed: the log's hint, a bad signature.
+fn real_and_bad_lines() -> (String, String) {
+    let doc = json("happy-path-v0.3/bundle.sigstore.json");
+    let note = doc
+        .pointer("/verificationMaterial/tlogEntries/0/inclusionProof/checkpoint/envelope")
+        .and_then(Value::as_str)
+        .expect("a checkpoint");
+    let real = note.split_once("\n\n").expect("a signed note").1.trim_end().to_string();
+    assert!(real.ends_with('w') && real.lines().count() == 1, "{real}");
+    let bad = format!("{}x", &real[..real.len() - 1]);
+    (real, bad)
+}
+
+/// A cosignature line of another key (hint 00000000), as a witness would add.
+fn foreign_line(name: &str) -> String {
+    let mut bytes = vec![0u8; 4];
+    bytes.extend_from_slice(&[7u8; 64]);
+    format!("\u{2014} {name} {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes))
+}
+
+#[test]
+fn a_checkpoint_with_more_than_100_signature_lines_is_refused_naming_the_limit() {
+    let (real, _) = real_and_bad_lines();
+    let mut lines: Vec<String> = (0..99).map(|i| foreign_line(&format!("witness-{i}"))).collect();
+    lines.push(real);
+    run(&with_checkpoint_lines(&lines), &beacon(public_good()), now()).expect("100 lines: the signed note limit");
+    lines.insert(0, foreign_line("witness-100"));
+    let (problem, reason) = run(&with_checkpoint_lines(&lines), &beacon(public_good()), now()).expect_err("101 lines");
+    assert_eq!(problem, Problem::InvalidLogEntry);
+    assert!(reason.contains("101 signature lines, more than the 100"), "{reason}");
+}
+
+#[test]
+fn a_bad_signature_line_with_the_logs_key_hint_is_refused_even_before_a_good_one() {
+    let (real, bad) = real_and_bad_lines();
+    let (problem, reason) = run(&with_checkpoint_lines(&[bad.clone(), real.clone()]), &beacon(public_good()), now())
+        .expect_err("bad first");
+    assert_eq!(problem, Problem::InvalidLogEntry);
+    assert!(reason.contains("checkpoint's signature does not verify with the log's key"), "{reason}");
+    // A line of the same name and hint after a verified one is not verified again.
+    run(&with_checkpoint_lines(&[real, bad]), &beacon(public_good()), now()).expect("one line per name and key");
+}
+
+#[test]
+fn the_reviewers_checkpoint_of_7000_bad_log_lines_is_refused() {
+    // /work/notes/rev/cp-amplify.json of the review: happy-path-v0.3 with 7000 copies of the
+    // bad line before the real one (15 s of CPU in a debug build, then "verified").
+    let (real, bad) = real_and_bad_lines();
+    let mut lines = vec![bad; 7000];
+    lines.push(real);
+    let started = std::time::Instant::now();
+    let (problem, reason) = run(&with_checkpoint_lines(&lines), &beacon(public_good()), now()).expect_err("amplified");
+    assert_eq!(problem, Problem::InvalidLogEntry);
+    assert!(reason.contains("7001 signature lines, more than the 100"), "{reason}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+}
+
+/// `rekor2-happy-path` with its one RFC 3161 timestamp repeated `copies` times.
+fn with_timestamp_copies(copies: usize) -> Value {
+    let mut doc = json("rekor2-happy-path/bundle.sigstore.json");
+    let list = "/verificationMaterial/timestampVerificationData/rfc3161Timestamps";
+    let one = doc.pointer(&format!("{list}/0")).cloned().expect("a timestamp");
+    *doc.pointer_mut(list).expect("the timestamps") = Value::Array(vec![one; copies]);
+    doc
+}
+
+#[test]
+fn more_than_32_rfc3161_timestamps_are_refused_naming_the_limit() {
+    let root = TrustedRoot::from_json("staging", &read("rekor2-happy-path/trusted_root.json")).expect("root");
+    run(&with_timestamp_copies(32), &beacon(root.clone()), now()).expect("32 timestamps: the limit");
+    let (problem, reason) = run(&with_timestamp_copies(33), &beacon(root), now()).expect_err("33 timestamps");
+    assert_eq!(problem, Problem::InvalidTimestamp);
+    assert!(reason.contains("33 RFC 3161 timestamps, more than the 32"), "{reason}");
+}
