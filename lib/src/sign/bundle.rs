@@ -79,8 +79,6 @@ impl Content {
 /// A DSSE envelope.
 #[derive(Debug, Clone)]
 pub(crate) struct Envelope {
-    /// The envelope as written (its hash is what a `dsse` entry records).
-    pub json: Value,
     /// `payloadType`.
     pub payload_type: String,
     /// The payload, decoded.
@@ -296,7 +294,6 @@ fn content(doc: &Value) -> Result<Content, String> {
                 ));
             };
             Ok(Content::Dsse(Envelope {
-                json: envelope.clone(),
                 payload_type: envelope.get("payloadType").and_then(Value::as_str).unwrap_or_default().to_string(),
                 payload: b64_text(envelope.get("payload"), "DSSE payload")?,
                 signature: b64_text(only.get("sig"), "DSSE signature")?,

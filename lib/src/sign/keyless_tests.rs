@@ -397,29 +397,6 @@ fn real_dsse_v001_entries_for_another_envelope_are_rejected() {
 }
 
 #[test]
-fn a_dsse_v001_envelope_altered_outside_payload_and_signature_fails_the_envelope_hash() {
-    // A key id added after logging: not signed (PAE covers type and payload only), but the
-    // envelope is no longer the one logged.
-    let keyid = edited_dsse(|d| {
-        if let Some(sig) = d.pointer_mut("/dsseEnvelope/signatures/0").and_then(Value::as_object_mut) {
-            sig.insert("keyid".into(), Value::from("added-later"));
-        }
-    });
-    let (p, reason) = dsse_rejection(&keyid);
-    assert_eq!(p, Problem::InvalidLogEntry, "{reason}");
-    assert!(reason.contains("envelopeHash"), "{reason}");
-    // Another payload type: refused before the log is consulted, whatever was signed.
-    let payload_type = edited_dsse(|d| {
-        if let Some(t) = d.pointer_mut("/dsseEnvelope/payloadType") {
-            *t = Value::from("application/vnd.other+json");
-        }
-    });
-    let (p, reason) = dsse_rejection(&payload_type);
-    assert_eq!(p, Problem::Malformed, "{reason}");
-    assert!(reason.contains("payload type"), "{reason}");
-}
-
-#[test]
 fn a_dsse_v001_body_is_checked_field_by_field() {
     // The body is checked directly: an edited body fails the SET before this check.
     let bundle = Bundle::parse(&fixture(DSSE_V001)).expect("the bundle parses");
@@ -445,9 +422,9 @@ fn a_dsse_v001_body_is_checked_field_by_field() {
         }
     };
     let zeros = "0000000000000000000000000000000000000000000000000000000000000000";
-    let (p, reason) = check(&set("/spec/envelopeHash/value", zeros)).expect_err("rejected");
-    assert_eq!(p, Problem::InvalidLogEntry);
-    assert!(reason.contains(&format!("envelopeHash {zeros}")), "{reason}");
+    // The envelope hash is not compared (sigstore-go and sigstore-python do not either): it
+    // hashes the signer's own JSON spelling of the envelope.
+    check(&set("/spec/envelopeHash/value", zeros)).expect("the envelope hash is not compared");
     let (p, reason) = check(&set("/spec/payloadHash/value", zeros)).expect_err("rejected");
     assert_eq!(p, Problem::InvalidLogEntry);
     assert!(reason.contains(&format!("payloadHash is {zeros}")), "{reason}");
@@ -608,4 +585,59 @@ fn a_real_inclusion_proof_and_checkpoint_are_verified_and_tampering_is_named() {
         }
     });
     assert!(why.contains("checkpoint"), "{why}");
+}
+
+// ---------------------------------------------------------------------------
+// Review of issue 15, finding 2: a `dsse` 0.0.1 entry's envelopeHash hashes the envelope as the
+// signer spelled it, so it is not compared.
+
+/// trailofbits/pypi-attestations `test/assets/pypi_attestations-0.0.19.tar.gz.publish.attestation`
+/// (Apache-2.0) as a bundle v0.3: sigstore-python 3 submitted the envelope to Rekor with
+/// `json.dumps`'s `", "` and `": "`, so the logged envelopeHash is of that spelling.
+#[test]
+fn a_pypi_attestation_whose_envelope_was_logged_with_python_json_spacing_verifies() {
+    let bundle = Bundle::parse(&fixture("pypi_attestations-0.0.19.sigstore.json")).expect("the bundle parses");
+    let artifact = Sha256::digest(fixture("pypi_attestations-0.0.19.tar.gz")).to_vec();
+    let identity = ExpectedIdentity {
+        identity: "https://github.com/trailofbits/pypi-attestations/.github/workflows/release.yml@refs/tags/v0.0.19"
+            .into(),
+        issuer: "https://token.actions.githubusercontent.com".into(),
+    };
+    let built_in = TrustedRoot::public_good().expect("the built-in root");
+    let verified = verify(&bundle, &artifact, Subjects::MustNameArtifact, &keyless(&built_in, &identity), now())
+        .expect("the PyPI attestation verifies with the built-in root");
+    let who = verified.keyless.expect("keyless");
+    assert_eq!((who.log.as_str(), who.integrated_time), ("https://rekor.sigstore.dev", Some(1733354041)));
+    // What is signed is still bound: another artifact, another identity.
+    let other = Sha256::digest(b"another file").to_vec();
+    let (p, _) = verify(&bundle, &other, Subjects::MustNameArtifact, &keyless(&built_in, &identity), now())
+        .expect_err("another artifact");
+    assert_eq!(p, Problem::DigestMismatch);
+    let mut mallory = identity.clone();
+    mallory.identity =
+        "https://github.com/mallory/pypi-attestations/.github/workflows/release.yml@refs/tags/v0.0.19".into();
+    let (p, _) = verify(&bundle, &artifact, Subjects::MustNameArtifact, &keyless(&built_in, &mallory), now())
+        .expect_err("another identity");
+    assert_eq!(p, Problem::WrongIdentity);
+}
+
+#[test]
+fn a_key_id_added_to_a_dsse_v001_envelope_after_logging_is_not_signed_and_changes_nothing() {
+    // The key id is outside DSSE's PAE (payload type and payload): the signature, the logged
+    // signature and verifier, and the payload hash still hold, as sigstore-go and -python find.
+    let keyid = edited_dsse(|d| {
+        if let Some(sig) = d.pointer_mut("/dsseEnvelope/signatures/0").and_then(Value::as_object_mut) {
+            sig.insert("keyid".into(), Value::from("added-later"));
+        }
+    });
+    verify_dsse_bundle(&keyid, &public_good(), &beacon_identity()).expect("an unsigned key id changes nothing");
+    // Another payload type is signed (PAE): refused before the log is consulted.
+    let payload_type = edited_dsse(|d| {
+        if let Some(t) = d.pointer_mut("/dsseEnvelope/payloadType") {
+            *t = Value::from("application/vnd.other+json");
+        }
+    });
+    let (p, reason) = dsse_rejection(&payload_type);
+    assert_eq!(p, Problem::Malformed, "{reason}");
+    assert!(reason.contains("payload type"), "{reason}");
 }

@@ -12,9 +12,8 @@
 //!
 //! Then the logged body must record this signature, this certificate or key,
 //! and this artifact (client specification §4.4): for a `messageSignature`
-//! the artifact's digest; for a DSSE envelope, the payload's SHA-256 (and for
-//! `dsse` 0.0.1 the envelope's own hash), or for Rekor v2 the SHA-256 of the
-//! envelope's PAE (`Hash(PAE(payloadType, payload))`).
+//! the artifact's digest; for a DSSE envelope, the payload's SHA-256, or for
+//! Rekor v2 the SHA-256 of the envelope's PAE (`Hash(PAE(payloadType, payload))`).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -266,8 +265,14 @@ fn intoto_v2(spec: &Value, signer: &Signer<'_>, envelope: &Envelope) -> Result<(
 }
 
 /// A `dsse` 0.0.1 body must record this payload's SHA-256 (`payloadHash`),
-/// this signature with this signer as its `verifier` (PEM), and the
-/// SHA-256 of this envelope as the signer submitted it (`envelopeHash`).
+/// and this signature with this signer as its `verifier` (PEM).
+///
+/// Its `envelopeHash` is not compared, as sigstore-go and sigstore-python do
+/// not: Rekor hashes the envelope's JSON as the signer submitted it, with the
+/// signer's own spacing and field order (sigstore-python 3 wrote `", "` and
+/// `": "`), so no one form can be rebuilt for every genuine entry, while the
+/// payload hash, the signature and its verifier bind all that is signed (the
+/// PAE covers the payload type and payload; a key id is not signed).
 fn dsse_v1(spec: &Value, signer: &Signer<'_>, envelope: &Envelope) -> Result<(), Rejection> {
     let payload_hash = crate::digest::hex(&Sha256::digest(&envelope.payload));
     let logged_payload = sha256_field(spec, "payloadHash")?;
@@ -286,13 +291,6 @@ fn dsse_v1(spec: &Value, signer: &Signer<'_>, envelope: &Envelope) -> Result<(),
     if !same_signer(b64_at(entry, "/verifier"), signer, true) {
         return Err(another_signer(signer));
     }
-    let logged_envelope = sha256_field(spec, "envelopeHash")?;
-    let submitted = submitted_envelopes(&envelope.json)?;
-    if !submitted.iter().any(|form| crate::digest::hex(&Sha256::digest(form.as_bytes())) == logged_envelope) {
-        return Err(invalid(format!(
-            "the log entry's envelopeHash {logged_envelope} is not the SHA-256 of this envelope: it was altered after it was logged (payload type, key id or signatures)"
-        )));
-    }
     Ok(())
 }
 
@@ -303,41 +301,4 @@ fn sha256_field(spec: &Value, name: &str) -> Result<String, Rejection> {
         return Err(invalid(format!("the log entry has no SHA-256 {name}")));
     }
     Ok(field.get("value").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase())
-}
-
-/// The envelope as signers submit it to Rekor, whose `envelopeHash` is the
-/// SHA-256 of those exact bytes: compact JSON, fields in the order `payload`,
-/// `payloadType`, `signatures` (each `sig`, then `keyid`), base64 with
-/// padding. A non-empty key id is always written; an empty one is left out
-/// (Go's and protobuf's JSON, cosign, sigstore-go, sigstore-js's GitHub
-/// attestations) or written as `""` (sigstore-js for npm, sigstore-java), so
-/// both forms are returned.
-fn submitted_envelopes(envelope: &Value) -> Result<[String; 2], Rejection> {
-    Ok([submitted_envelope(envelope, false)?, submitted_envelope(envelope, true)?])
-}
-
-/// One form of [`submitted_envelopes`]: with or without empty key ids.
-fn submitted_envelope(envelope: &Value, empty_keyid_written: bool) -> Result<String, Rejection> {
-    let payload = json_base64(envelope.get("payload"), "payload")?;
-    let payload_type = Value::from(envelope.get("payloadType").and_then(Value::as_str).unwrap_or_default()).to_string();
-    let mut signatures = Vec::new();
-    for s in envelope.get("signatures").and_then(Value::as_array).into_iter().flatten() {
-        let sig = json_base64(s.get("sig"), "signature")?;
-        let keyid = s.get("keyid").and_then(Value::as_str).unwrap_or_default();
-        signatures.push(if keyid.is_empty() && !empty_keyid_written {
-            format!(r#"{{"sig":{sig}}}"#)
-        } else {
-            format!(r#"{{"sig":{sig},"keyid":{}}}"#, Value::from(keyid))
-        });
-    }
-    Ok(format!(r#"{{"payload":{payload},"payloadType":{payload_type},"signatures":[{}]}}"#, signatures.join(",")))
-}
-
-/// A base64 field of the envelope as a JSON string, re-encoded as Go and
-/// protobuf write bytes (standard alphabet, padded).
-fn json_base64(value: Option<&Value>, what: &str) -> Result<String, Rejection> {
-    let bytes = value.and_then(Value::as_str).and_then(|s| B64.decode(s.trim()).ok());
-    bytes
-        .map(|b| Value::from(B64.encode(b)).to_string())
-        .ok_or_else(|| (Problem::Malformed, format!("the DSSE envelope's {what} is not base64")))
 }
