@@ -261,3 +261,11 @@ fn hex(bytes: &[u8]) -> String {
 /// note parser (`golang.org/x/mod/sumdb/note`, "avoid spending forever parsing
 /// a note with many signatures"), which Rekor and sigstore-go use.
 const MAX_CHECKPOINT_SIGNATURES: usize = 100;
+
+impl InclusionProof {
+    /// The leaf's index the proof is for (`inclusionProof.logIndex`): in a Rekor v2 log, the
+    /// entry's own index; in a sharded Rekor v1 log, its index in the shard's tree.
+    pub(crate) fn log_index(&self) -> u64 {
+        self.index
+    }
+}

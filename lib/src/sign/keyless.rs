@@ -106,8 +106,10 @@ pub struct KeylessVerified {
     pub certificate_authority: String,
     /// The transparency log that recorded the signature (its base URL).
     pub log: String,
-    /// The entry's index in that log.
-    pub log_index: i64,
+    /// The entry's index in that log, when the log vouches for it (its SET, or for Rekor v2 its
+    /// inclusion proof; a Rekor v1 entry with a proof and no SET has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_index: Option<i64>,
     /// When the log says it integrated the entry (Unix seconds), vouched for by its
     /// inclusion promise (Rekor v1; Rekor v2 entries carry no time).
     #[serde(skip_serializing_if = "Option::is_none")]

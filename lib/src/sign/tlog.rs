@@ -47,6 +47,10 @@ pub(crate) struct Logged<'r> {
     pub log: &'r LogInstance,
     /// The integrated time, if an inclusion promise (SET) verified it.
     pub integrated_time: Option<i64>,
+    /// The entry's index, if something the log signed vouches for it: the SET (Rekor v1), or the
+    /// inclusion proof, whose leaf index it must be (Rekor v2). A Rekor v1 entry with a proof
+    /// and no SET has none: its log is sharded, and the proof's index is the shard's own.
+    pub log_index: Option<i64>,
 }
 
 /// Verifies `entry` with `root`'s logs, and that it records `signer`,
@@ -64,12 +68,21 @@ pub(crate) fn verify<'r>(
     })?;
     let rekor_v2 = entry.is_rekor_v2();
     let mut integrated_time = None;
+    let mut log_index = None;
     if rekor_v2 {
         let proof = entry
             .proof
             .as_ref()
             .ok_or_else(|| invalid("a Rekor v2 entry must carry an inclusion proof, and this one has none"))?;
         proof.verify(&entry.body, log, true).map_err(invalid)?;
+        if u64::try_from(entry.log_index).ok() != Some(proof.log_index()) {
+            return Err(invalid(format!(
+                "the log entry's logIndex {} is not the index {} its inclusion proof proves",
+                entry.log_index,
+                proof.log_index()
+            )));
+        }
+        log_index = Some(entry.log_index);
     } else {
         if entry.promise.is_none() && entry.proof.is_none() {
             return Err(invalid("the log entry has neither an inclusion promise (SET) nor an inclusion proof"));
@@ -88,13 +101,14 @@ pub(crate) fn verify<'r>(
                 )));
             }
             integrated_time = Some(time);
+            log_index = Some(entry.log_index);
         }
         if let Some(proof) = &entry.proof {
             proof.verify(&entry.body, log, false).map_err(invalid)?;
         }
     }
     check_body(entry, signer, content, digest)?;
-    Ok(Logged { log, integrated_time })
+    Ok(Logged { log, integrated_time, log_index })
 }
 
 /// The SET: the log's signature over the canonical JSON of the entry's

@@ -43,8 +43,9 @@ fn malformed(reason: impl Into<String>) -> Rejection {
 pub(crate) struct Verified {
     /// Who signed, for a keyless bundle.
     pub keyless: Option<KeylessVerified>,
-    /// The log that recorded it and the entry's index, when a trusted root was used.
-    pub log: Option<(String, i64)>,
+    /// The log that recorded it, when a trusted root was used, and the entry's index when
+    /// what the log signed vouches for it (see [`super::tlog::Logged::log_index`]).
+    pub log: Option<(String, Option<i64>)>,
     /// The SET's integrated time, if any.
     pub integrated_time: Option<i64>,
     /// The verified RFC 3161 timestamps.
@@ -121,7 +122,7 @@ fn logged_and_timed(
         }
     };
     let logged = super::tlog::verify(entry, root, &recorded, &bundle.content, signed_digest(bundle), now)?;
-    verified.log = Some((logged.log.base_url.clone(), entry.log_index));
+    verified.log = Some((logged.log.base_url.clone(), logged.log_index));
     verified.integrated_time = logged.integrated_time;
     verified.timestamps = timestamps(bundle, root, now)?;
     let times = signing_times(verified);

@@ -312,3 +312,50 @@ fn more_than_32_rfc3161_timestamps_are_refused_naming_the_limit() {
     assert_eq!(problem, Problem::InvalidTimestamp);
     assert!(reason.contains("33 RFC 3161 timestamps, more than the 32"), "{reason}");
 }
+
+// ---------------------------------------------------------------------------
+// Review of issue 15, finding 3: the log index reported is one the log vouches for.
+
+#[test]
+fn a_rekor_v2_entry_whose_log_index_is_not_its_inclusion_proofs_is_refused() {
+    let root = TrustedRoot::from_json("staging", &read("rekor2-happy-path/trusted_root.json")).expect("root");
+    let mut doc = json("rekor2-happy-path/bundle.sigstore.json");
+    let verified = run(&doc, &beacon(root.clone()), now()).expect("the happy path");
+    assert_eq!(verified.log.map(|(_, index)| index), Some(Some(735)));
+    // /work/notes/rev/rekor2-wrong-index.json of the review: verified, and reported 999999999.
+    doc["verificationMaterial"]["tlogEntries"][0]["logIndex"] = Value::from("999999999");
+    let (problem, reason) = run(&doc, &beacon(root), now()).expect_err("another index");
+    assert_eq!(problem, Problem::InvalidLogEntry);
+    assert!(reason.contains("logIndex 999999999 is not the index 735 its inclusion proof proves"), "{reason}");
+}
+
+#[test]
+fn a_rekor_v1_entry_without_an_inclusion_promise_reports_no_log_index() {
+    // cosign v3's sign-blob bundle (registry-tests/fixtures/keyless): a rekor.sigstore.dev entry
+    // with SET, inclusion proof and an RFC 3161 timestamp. Its logIndex is the sharded log's
+    // global index; the proof's (its shard's) differs, and only the SET signs the global one.
+    let keyless = concat!(env!("CARGO_MANIFEST_DIR"), "/../registry-tests/fixtures/keyless/");
+    let read_keyless = |name: &str| std::fs::read(format!("{keyless}{name}")).expect("a keyless fixture");
+    let artifact = sha2::Sha256::digest(read_keyless("cosign-v3-blob.txt")).to_vec();
+    let trust = Trust::Keyless {
+        root: public_good(),
+        expected: ExpectedIdentity {
+            identity: Matcher::Exact("w.vollprecht@gmail.com".into()),
+            issuer: Matcher::Exact("https://github.com/login/oauth".into()),
+        },
+    };
+    let check = |doc: &Value| {
+        let bundle = Bundle::parse(&serde_json::to_vec(doc).expect("JSON")).expect("the bundle parses");
+        verify(&bundle, &artifact, Subjects::MustNameArtifact, &trust, now())
+    };
+    let mut doc: Value = serde_json::from_slice(&read_keyless("cosign-v3-blob.sigstore.json")).expect("JSON");
+    let verified = check(&doc).expect("with its SET");
+    assert_eq!(verified.log.map(|(_, index)| index), Some(Some(738312748)));
+    assert_eq!(verified.keyless.map(|k| k.log_index), Some(Some(738312748)));
+    let entry = doc.pointer_mut("/verificationMaterial/tlogEntries/0").and_then(Value::as_object_mut).expect("entry");
+    entry.remove("inclusionPromise");
+    let verified = check(&doc).expect("the proof, its checkpoint and the timestamp verify");
+    assert_eq!(verified.integrated_time, None, "only the SET vouches for the integrated time");
+    assert_eq!(verified.log.map(|(_, index)| index), Some(None), "nothing the log signed names its logIndex");
+    assert_eq!(verified.keyless.map(|k| k.log_index), Some(None));
+}
