@@ -10,8 +10,10 @@
 //!    and its payload an in-toto statement;
 //! 3. with a trusted root: exactly one transparency-log entry, verified with the
 //!    root's logs ([`super::tlog`]); its SET's integrated time is a verified time;
-//! 4. the RFC 3161 timestamps, each verified against the root's timestamp
-//!    authorities, are verified times too; at least one verified time is required;
+//! 4. the RFC 3161 timestamps (at most 32), each verified against the root's
+//!    timestamp authorities, are verified times too, one per authority; one
+//!    that does not verify is skipped (as sigstore-go and sigstore-python do),
+//!    its reason kept for the message; at least one verified time is required;
 //! 5. keyless: the certificate path is valid at every verified time
 //!    ([`super::chain`]), the certificate carries a valid SCT ([`super::sct`]),
 //!    and names the expected identity and issuer;
@@ -124,12 +126,22 @@ fn logged_and_timed(
     let logged = super::tlog::verify(entry, root, &recorded, &bundle.content, signed_digest(bundle), now)?;
     verified.log = Some((logged.log.base_url.clone(), logged.log_index));
     verified.integrated_time = logged.integrated_time;
-    verified.timestamps = timestamps(bundle, root, now)?;
+    let (stamped, skipped) = timestamps(bundle, root, now)?;
+    verified.timestamps = stamped;
     let times = signing_times(verified);
-    if times.is_empty() {
+    if times.is_empty() && skipped.is_empty() {
         return Err((
             Problem::InvalidLogEntry,
             "no verified time of signing: the log entry has no inclusion promise (Rekor v2 entries never do) and the bundle no RFC 3161 timestamp".into(),
+        ));
+    }
+    if times.is_empty() {
+        return Err((
+            Problem::InvalidTimestamp,
+            format!(
+                "no verified time of signing: the log entry has no inclusion promise and no RFC 3161 timestamp verifies ({})",
+                skipped.join("; ")
+            ),
         ));
     }
     // A Rekor v2 entry has no time of its own: its log's key must be valid at the timestamps'.
@@ -236,10 +248,11 @@ fn signed_digest(bundle: &Bundle) -> &[u8] {
 /// The verified times of the bundle's RFC 3161 timestamps, each over the
 /// signature bytes, from a timestamp authority of the trusted root
 /// ([`super::timestamp`]: the token's signature and chain, the TSA's validity
-/// window); a time beyond `now` is refused.
-fn timestamps(bundle: &Bundle, root: &TrustedRoot, now: i64) -> Result<Vec<i64>, Rejection> {
+/// window), one per authority; and why each other one was skipped (it does not
+/// verify, its time is beyond `now`, or its authority was counted already).
+fn timestamps(bundle: &Bundle, root: &TrustedRoot, now: i64) -> Result<(Vec<i64>, Vec<String>), Rejection> {
     if bundle.timestamps.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     if bundle.timestamps.len() > MAX_TIMESTAMPS {
         return Err((
@@ -253,19 +266,23 @@ fn timestamps(bundle: &Bundle, root: &TrustedRoot, now: i64) -> Result<Vec<i64>,
     let authorities = super::timestamp::parse_authorities(&root.document).map_err(|why| {
         (Problem::InvalidTimestamp, format!("the trusted root's timestamp authorities cannot be used: {why}"))
     })?;
-    let mut times = Vec::with_capacity(bundle.timestamps.len());
+    let (mut times, mut skipped, mut counted) = (Vec::new(), Vec::new(), Vec::new());
     for (i, token) in bundle.timestamps.iter().enumerate() {
-        let time = super::timestamp::verify(token, bundle.content.signature(), &authorities)
-            .map_err(|why| (Problem::InvalidTimestamp, format!("RFC 3161 timestamp {i}: {why}")))?;
-        if time > now + CLOCK_SKEW {
-            return Err((
-                Problem::InvalidTimestamp,
-                format!("RFC 3161 timestamp {i} is in the future ({time}, now {now})"),
-            ));
+        match super::timestamp::verify_naming_authority(token, bundle.content.signature(), &authorities) {
+            Err(why) => skipped.push(format!("RFC 3161 timestamp {i}: {why}")),
+            Ok((time, _)) if time > now + CLOCK_SKEW => {
+                skipped.push(format!("RFC 3161 timestamp {i} is in the future ({time}, now {now})"));
+            }
+            Ok((_, authority)) if counted.contains(&authority) => {
+                skipped.push(format!("RFC 3161 timestamp {i} is another of {authority}, counted once"));
+            }
+            Ok((time, authority)) => {
+                times.push(time);
+                counted.push(authority);
+            }
         }
-        times.push(time);
     }
-    Ok(times)
+    Ok((times, skipped))
 }
 
 /// Keyless: the certificate path at every verified time, its SCT, the

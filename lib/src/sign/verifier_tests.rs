@@ -359,3 +359,50 @@ fn a_rekor_v1_entry_without_an_inclusion_promise_reports_no_log_index() {
     assert_eq!(verified.log.map(|(_, index)| index), Some(None), "nothing the log signed names its logIndex");
     assert_eq!(verified.keyless.map(|k| k.log_index), Some(None));
 }
+
+// ---------------------------------------------------------------------------
+// Review of issue 15, finding 4: timestamps that do not verify are skipped, one authority counts once.
+
+/// `rekor2-happy-path`'s bundle with `timestamps` (signed timestamps in their JSON form) as its RFC 3161 timestamps.
+fn with_timestamps(timestamps: Vec<Value>) -> Value {
+    let mut doc = json("rekor2-happy-path/bundle.sigstore.json");
+    doc["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"] = Value::Array(timestamps);
+    doc
+}
+
+/// The happy path's timestamp (staging TSA, 1749729740), and one by freetsa.org of another
+/// signature (`rekor2-timestamp-untrusted-tsa-with-embedded-cert_fail`'s): an untrusted TSA.
+fn good_and_foreign_timestamps() -> (Value, Value) {
+    let list = "/verificationMaterial/timestampVerificationData/rfc3161Timestamps/0";
+    let good = json("rekor2-happy-path/bundle.sigstore.json").pointer(list).cloned().expect("a timestamp");
+    let foreign = json("rekor2-timestamp-untrusted-tsa-with-embedded-cert_fail/bundle.sigstore.json")
+        .pointer(list)
+        .cloned()
+        .expect("a timestamp");
+    (good, foreign)
+}
+
+#[test]
+fn an_rfc3161_timestamp_that_does_not_verify_is_skipped_beside_one_that_does() {
+    let root = TrustedRoot::from_json("staging", &read("rekor2-happy-path/trusted_root.json")).expect("root");
+    let (good, foreign) = good_and_foreign_timestamps();
+    // /work/notes/rev/rekor2-extra-untrusted-ts.json of the review: the good one, then the foreign one.
+    for order in [vec![good.clone(), foreign.clone()], vec![foreign.clone(), good]] {
+        let verified = run(&with_timestamps(order), &beacon(root.clone()), now()).expect("one timestamp verifies");
+        assert_eq!(verified.timestamps, [1749729740], "only the verified time counts");
+    }
+    // None verifies: refused, naming why each was skipped.
+    let (problem, reason) =
+        run(&with_timestamps(vec![foreign.clone(), foreign]), &beacon(root), now()).expect_err("no verified time");
+    assert_eq!(problem, Problem::InvalidTimestamp);
+    assert!(reason.contains("no RFC 3161 timestamp verifies"), "{reason}");
+    assert!(reason.contains("RFC 3161 timestamp 0: ") && reason.contains("RFC 3161 timestamp 1: "), "{reason}");
+}
+
+#[test]
+fn rfc3161_timestamps_of_one_authority_count_once() {
+    let root = TrustedRoot::from_json("staging", &read("rekor2-happy-path/trusted_root.json")).expect("root");
+    let (good, _) = good_and_foreign_timestamps();
+    let verified = run(&with_timestamps(vec![good.clone(), good]), &beacon(root), now()).expect("verifies");
+    assert_eq!(verified.timestamps, [1749729740], "a second timestamp of the same TSA is not another time");
+}
