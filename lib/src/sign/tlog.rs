@@ -13,7 +13,9 @@
 //! Then the logged body must record this signature, this certificate or key,
 //! and this artifact (client specification §4.4): for a `messageSignature`
 //! the artifact's digest; for a DSSE envelope, the payload's SHA-256, or for
-//! Rekor v2 the SHA-256 of the envelope's PAE (`Hash(PAE(payloadType, payload))`).
+//! Rekor v2 the hash of the envelope's PAE (`Hash(PAE(payloadType, payload))`)
+//! by the signer's key: SHA-256 for P-256 and RSA, SHA-384 for P-384, SHA-512
+//! for P-521 and Ed25519.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -176,11 +178,12 @@ pub(crate) fn check_body(
             hashedrekord_v1(spec, signer, signature, digest)
         }
         ("hashedrekord", "0.0.2", Content::Message { signature, .. }) => {
-            hashedrekord_v2(spec, signer, signature, digest)
+            hashedrekord_v2(spec, signer, signature, ("SHA2_256", digest))
         }
         ("hashedrekord", "0.0.2", Content::Dsse(envelope)) => {
-            let pae = Sha256::digest(super::payload::pae(&envelope.payload_type, &envelope.payload));
-            hashedrekord_v2(spec, signer, &envelope.signature, &pae)
+            let pae = super::payload::pae(&envelope.payload_type, &envelope.payload);
+            let (algorithm, hashed) = signers_hash(signer, &pae)?;
+            hashedrekord_v2(spec, signer, &envelope.signature, (algorithm, &hashed))
         }
         ("dsse", "0.0.1", Content::Dsse(envelope)) => dsse_v1(spec, signer, envelope),
         ("intoto", "0.0.2", Content::Dsse(envelope)) => intoto_v2(spec, signer, envelope),
@@ -235,16 +238,21 @@ fn hashedrekord_v1(spec: &Value, signer: &Signer<'_>, signature: &[u8], digest: 
     Ok(())
 }
 
-/// `hashedrekord` 0.0.2 (Rekor v2): `hashedRekordV002.data` (SHA2_256, base64),
-/// `signature.content`, `signature.verifier` (`x509Certificate.rawBytes` or `publicKey.rawBytes`).
-fn hashedrekord_v2(spec: &Value, signer: &Signer<'_>, signature: &[u8], digest: &[u8]) -> Result<(), Rejection> {
+/// `hashedrekord` 0.0.2 (Rekor v2): `hashedRekordV002.data` (`algorithm` and base64 `digest`,
+/// the `(algorithm, digest)` given), `signature.content`, `signature.verifier`
+/// (`x509Certificate.rawBytes` or `publicKey.rawBytes`).
+fn hashedrekord_v2(
+    spec: &Value,
+    signer: &Signer<'_>,
+    signature: &[u8],
+    (algorithm, digest): (&str, &[u8]),
+) -> Result<(), Rejection> {
     let spec = spec.get("hashedRekordV002").unwrap_or(&Value::Null);
-    if spec.pointer("/data/algorithm").and_then(Value::as_str) != Some("SHA2_256")
-        || b64_at(spec, "/data/digest").as_deref() != Some(digest)
-    {
-        return Err(invalid(
-            "the log entry is for another digest (its hashedrekord data is not what the bundle signs: the message digest, or the SHA-256 of the DSSE envelope's PAE)",
-        ));
+    let logged_algorithm = spec.pointer("/data/algorithm").and_then(Value::as_str).unwrap_or_default();
+    if logged_algorithm != algorithm || b64_at(spec, "/data/digest").as_deref() != Some(digest) {
+        return Err(invalid(format!(
+            "the log entry is for another digest (its hashedrekord data, {logged_algorithm}, is not what the bundle signs: the message digest, or the {algorithm} of the DSSE envelope's PAE)"
+        )));
     }
     if b64_at(spec, "/signature/content").as_deref() != Some(signature) {
         return Err(invalid("the log entry records another signature"));
@@ -315,4 +323,39 @@ fn sha256_field(spec: &Value, name: &str) -> Result<String, Rejection> {
         return Err(invalid(format!("the log entry has no SHA-256 {name}")));
     }
     Ok(field.get("value").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase())
+}
+
+/// The hash a Rekor v2 `hashedrekord` records of a DSSE envelope's PAE: the
+/// one the signer's key signs with (sigstore-go's `reconstructV2EntryHash`,
+/// from the key's default algorithm): SHA-256 for P-256 and RSA, SHA-384 for
+/// P-384, SHA-512 for P-521 and Ed25519 (Ed25519ph). Returns the protobuf
+/// name of the algorithm and the digest of `pae`.
+fn signers_hash(signer: &Signer<'_>, pae: &[u8]) -> Result<(&'static str, Vec<u8>), Rejection> {
+    use sha2::{Sha384, Sha512};
+    use x509_cert::der::Decode as _;
+    use x509_cert::der::asn1::ObjectIdentifier;
+    use x509_cert::spki::SubjectPublicKeyInfoOwned;
+    let unreadable = |e: x509_cert::der::Error| (Problem::Malformed, format!("the signer's key cannot be read: {e}"));
+    let spki = match signer {
+        Signer::Certificate(der) => {
+            let cert = x509_cert::Certificate::from_der(der).map_err(unreadable)?;
+            cert.tbs_certificate().subject_public_key_info().clone()
+        }
+        Signer::Key(der) => SubjectPublicKeyInfoOwned::from_der(der).map_err(unreadable)?,
+    };
+    let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
+    let named = |oid: &str| curve.is_some_and(|curve| curve.to_string() == oid);
+    match spki.algorithm.oid.to_string().as_str() {
+        "1.2.840.10045.2.1" if named("1.2.840.10045.3.1.7") => Ok(("SHA2_256", Sha256::digest(pae).to_vec())),
+        "1.2.840.10045.2.1" if named("1.3.132.0.34") => Ok(("SHA2_384", Sha384::digest(pae).to_vec())),
+        "1.2.840.10045.2.1" if named("1.3.132.0.35") => Ok(("SHA2_512", Sha512::digest(pae).to_vec())),
+        "1.3.101.112" => Ok(("SHA2_512", Sha512::digest(pae).to_vec())),
+        "1.2.840.113549.1.1.1" => Ok(("SHA2_256", Sha256::digest(pae).to_vec())),
+        other => Err((
+            Problem::Unsupported,
+            format!(
+                "the signer's key ({other}) has no hash Rekor v2 records a DSSE envelope with: wharf knows P-256, P-384, P-521, Ed25519 and RSA keys"
+            ),
+        )),
+    }
 }

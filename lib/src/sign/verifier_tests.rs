@@ -406,3 +406,61 @@ fn rfc3161_timestamps_of_one_authority_count_once() {
     let verified = run(&with_timestamps(vec![good.clone(), good]), &beacon(root), now()).expect("verifies");
     assert_eq!(verified.timestamps, [1749729740], "a second timestamp of the same TSA is not another time");
 }
+
+// ---------------------------------------------------------------------------
+// Review of issue 15, finding 5: a Rekor v2 entry of a DSSE envelope records the PAE's hash by
+// the signer's key.
+
+/// A `hashedrekord` 0.0.2 body recording `algorithm`/`digest`, `signature` and a certificate verifier.
+fn hashedrekord_v2_body(algorithm: &str, digest: &[u8], signature: &[u8], certificate: &[u8]) -> Value {
+    let b64 = |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b);
+    serde_json::json!({"apiVersion": "0.0.2", "kind": "hashedrekord", "spec": {"hashedRekordV002": {
+        "data": {"algorithm": algorithm, "digest": b64(digest)},
+        "signature": {"content": b64(signature), "verifier": {"x509Certificate": {"rawBytes": b64(certificate)}}}}}})
+}
+
+#[test]
+fn a_rekor_v2_dsse_entry_records_the_paes_hash_by_the_signers_key() {
+    use crate::sign::tlog::{Signer, check_body};
+    use p256::pkcs8::DecodePublicKey as _;
+    // A P-384 certificate: the public-good Fulcio intermediate (Fulcio issues P-384 leaves too).
+    let certificate = public_good().cas[0].chain[0].clone();
+    let spki = x509_cert::der::Encode::to_der(
+        x509_cert::Certificate::from_der(&certificate)
+            .expect("a certificate")
+            .tbs_certificate()
+            .subject_public_key_info(),
+    )
+    .expect("DER");
+    assert!(p384::ecdsa::VerifyingKey::from_public_key_der(&spki).is_ok(), "a P-384 key");
+    let bundle = Bundle::parse(&read("rekor2-dsse-happy-path/bundle.sigstore.json")).expect("the bundle parses");
+    let (entry, content) = (bundle.entries[0].clone(), bundle.content.clone());
+    let crate::sign::bundle::Content::Dsse(envelope) = &content else { panic!("a DSSE bundle") };
+    let pae = payload::pae(&envelope.payload_type, &envelope.payload);
+    let check = |algorithm: &str, digest: &[u8]| {
+        let body = hashedrekord_v2_body(algorithm, digest, &envelope.signature, &certificate);
+        let entry = crate::sign::bundle::LogEntry { body: serde_json::to_vec(&body).expect("JSON"), ..entry.clone() };
+        check_body(&entry, &Signer::Certificate(&certificate), &content, &[])
+    };
+    check("SHA2_384", &sha2::Sha384::digest(&pae)).expect("SHA-384 of the PAE, for a P-384 key");
+    let (problem, reason) = check("SHA2_256", &sha2::Sha256::digest(&pae)).expect_err("SHA-256 for a P-384 key");
+    assert_eq!(problem, Problem::InvalidLogEntry);
+    assert!(
+        reason.contains("for another digest") && reason.contains("SHA2_384 of the DSSE envelope's PAE"),
+        "{reason}"
+    );
+    let (_, reason) = check("SHA2_256", &sha2::Sha384::digest(&pae)).expect_err("the algorithm named wrongly");
+    assert!(reason.contains("SHA2_256"), "{reason}");
+    // The staging leaf of the happy path is P-256: SHA-256, as before.
+    let crate::sign::bundle::Material::Certificates(leaf) = &bundle.material else { panic!("a certificate") };
+    check_body(&bundle.entries[0], &Signer::Certificate(&leaf[0]), &bundle.content, &[]).expect("P-256: SHA2_256");
+    // An Ed25519 key (Ed25519ph): SHA-512, recorded with a public-key verifier.
+    let mut ed25519 = vec![0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+    ed25519.extend_from_slice(&[9u8; 32]);
+    let b64 = |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b);
+    let body = serde_json::json!({"apiVersion": "0.0.2", "kind": "hashedrekord", "spec": {"hashedRekordV002": {
+        "data": {"algorithm": "SHA2_512", "digest": b64(&sha2::Sha512::digest(&pae))},
+        "signature": {"content": b64(&envelope.signature), "verifier": {"publicKey": {"rawBytes": b64(&ed25519)}}}}}});
+    let entry = crate::sign::bundle::LogEntry { body: serde_json::to_vec(&body).expect("JSON"), ..entry.clone() };
+    check_body(&entry, &Signer::Key(&ed25519), &content, &[]).expect("SHA-512 of the PAE, for an Ed25519 key");
+}
