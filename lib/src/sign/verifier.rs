@@ -144,10 +144,9 @@ fn logged_and_timed(
             ),
         ));
     }
-    // A Rekor v2 entry has no time of its own: its log's key must be valid at the timestamps'.
-    if entry.is_rekor_v2()
-        && let Some(t) = times.iter().find(|t| !logged.log.valid.contains(t.at))
-    {
+    // The log's key must be valid at every verified time: a Rekor v2 entry, or a Rekor v1 entry
+    // without a SET, has no time of its own, and a timestamp's time is a time of logging too.
+    if let Some(t) = times.iter().find(|t| !logged.log.valid.contains(t.at)) {
         return Err((
             Problem::InvalidLogEntry,
             format!("the log {}'s key was not valid at the signing time {} ({})", logged.log.base_url, t.at, t.source),

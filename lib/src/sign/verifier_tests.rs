@@ -464,3 +464,53 @@ fn a_rekor_v2_dsse_entry_records_the_paes_hash_by_the_signers_key() {
     let entry = crate::sign::bundle::LogEntry { body: serde_json::to_vec(&body).expect("JSON"), ..entry.clone() };
     check_body(&entry, &Signer::Key(&ed25519), &content, &[]).expect("SHA-512 of the PAE, for an Ed25519 key");
 }
+
+// ---------------------------------------------------------------------------
+// Review of issue 15, finding 6.
+
+/// cosign v3's sign-blob bundle (registry-tests/fixtures/keyless, rekor.sigstore.dev entry with SET,
+/// inclusion proof (integrated 1764787003) and a timestamp.sigstore.dev timestamp (1764787002), its artifact's SHA-256,
+/// and its signer.
+fn cosign_v3_blob() -> (Value, Vec<u8>, ExpectedIdentity) {
+    let keyless = concat!(env!("CARGO_MANIFEST_DIR"), "/../registry-tests/fixtures/keyless/");
+    let read_keyless = |name: &str| std::fs::read(format!("{keyless}{name}")).expect("a keyless fixture");
+    let doc = serde_json::from_slice(&read_keyless("cosign-v3-blob.sigstore.json")).expect("JSON");
+    let artifact = sha2::Sha256::digest(read_keyless("cosign-v3-blob.txt")).to_vec();
+    let expected = ExpectedIdentity {
+        identity: Matcher::Exact("w.vollprecht@gmail.com".into()),
+        issuer: Matcher::Exact("https://github.com/login/oauth".into()),
+    };
+    (doc, artifact, expected)
+}
+
+#[test]
+fn a_rekor_v1_logs_key_must_be_valid_at_the_timestamp_of_an_entry_without_an_inclusion_promise() {
+    let (mut doc, artifact, expected) = cosign_v3_blob();
+    let entry = doc.pointer_mut("/verificationMaterial/tlogEntries/0").and_then(Value::as_object_mut).expect("entry");
+    entry.remove("inclusionPromise");
+    // The public-good root with rekor.sigstore.dev's key retired before the timestamp.
+    let mut root: Value = serde_json::from_slice(include_bytes!("public_good_trusted_root.json")).expect("JSON");
+    let log = root["tlogs"]
+        .as_array_mut()
+        .and_then(|logs| logs.iter_mut().find(|l| l["baseUrl"] == "https://rekor.sigstore.dev"))
+        .expect("rekor.sigstore.dev");
+    log["publicKey"]["validFor"]["end"] = Value::from("2025-01-01T00:00:00Z");
+    let retired = TrustedRoot::from_json("retired", &serde_json::to_vec(&root).expect("JSON")).expect("root");
+    let check = |root: TrustedRoot| {
+        let bundle = Bundle::parse(&serde_json::to_vec(&doc).expect("JSON")).expect("the bundle parses");
+        verify(
+            &bundle,
+            &artifact,
+            Subjects::MustNameArtifact,
+            &Trust::Keyless { root, expected: expected.clone() },
+            now(),
+        )
+    };
+    check(public_good()).expect("the proof and the timestamp verify");
+    let (problem, reason) = check(retired).expect_err("the log's key had been retired");
+    assert_eq!(problem, Problem::InvalidLogEntry);
+    assert!(
+        reason.contains("https://rekor.sigstore.dev's key was not valid at the signing time 1764787002 (RFC 3161"),
+        "{reason}"
+    );
+}
