@@ -641,3 +641,28 @@ fn a_key_id_added_to_a_dsse_v001_envelope_after_logging_is_not_signed_and_change
     assert_eq!(p, Problem::Malformed, "{reason}");
     assert!(reason.contains("payload type"), "{reason}");
 }
+
+// ---------------------------------------------------------------------------
+// Review of issue 15, finding 6: Fulcio's username SAN is an identity.
+
+/// A certificate of `lib/src/sign/testdata/chain` (see its `make.sh`).
+fn chain_certificate(name: &str) -> x509_cert::Certificate {
+    let path = format!("{}/src/sign/testdata/chain/{name}.b64", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    x509_cert::Certificate::from_der(&B64.decode(text.trim()).expect("base64")).expect("a certificate")
+}
+
+#[test]
+fn a_fulcio_username_san_is_the_certificates_identity() {
+    // An otherName of type 1.3.6.1.4.1.57264.1.7 (UTF8String), as Fulcio issues for username
+    // identities and sigstore-go reads with UnmarshalOtherNameSAN.
+    let cert = chain_certificate("leaf-username");
+    let expected =
+        ExpectedIdentity { identity: "alice!oidc.example.com".into(), issuer: "https://oidc.example.com".into() };
+    let (identity, issuer) = check_identity(&cert, &expected).expect("the username is the identity");
+    assert_eq!((identity.as_str(), issuer.as_str()), ("alice!oidc.example.com", "https://oidc.example.com"));
+    let mallory = ExpectedIdentity { identity: "mallory!oidc.example.com".into(), ..expected };
+    let (p, reason) = check_identity(&cert, &mallory).expect_err("another username");
+    assert_eq!(p, Problem::WrongIdentity);
+    assert!(reason.contains("the certificate is for alice!oidc.example.com"), "{reason}");
+}
