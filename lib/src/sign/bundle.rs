@@ -57,7 +57,9 @@ pub(crate) enum Material {
 pub(crate) enum Content {
     /// A `messageSignature`: a signature over an artifact's digest.
     Message {
-        /// `messageDigest.digest` (SHA-256): an unauthenticated hint of what was signed.
+        /// `messageDigest.digest` (SHA-256): an unauthenticated hint of what was signed. Empty
+        /// when the bundle has no `messageDigest` (optional in protobuf-specs): the verifier
+        /// then takes the artifact's digest, as sigstore-python does.
         digest: Vec<u8>,
         /// The signature.
         signature: Vec<u8>,
@@ -279,8 +281,15 @@ fn content(doc: &Value) -> Result<Content, String> {
             {
                 return Err(format!("the message digest is {algorithm}; wharf verifies SHA2_256 digests"));
             }
+            let digest = match message.get("messageDigest") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(_) => b64_text(message.pointer("/messageDigest/digest"), "messageDigest.digest")?,
+            };
+            if digest.is_empty() && message.get("messageDigest").is_some_and(|d| !d.is_null()) {
+                return Err("the bundle's messageDigest has an empty digest".into());
+            }
             Ok(Content::Message {
-                digest: b64_text(message.pointer("/messageDigest/digest"), "messageDigest.digest")?,
+                digest,
                 signature: b64_text(message.get("signature"), "messageSignature.signature")?,
             })
         }

@@ -84,6 +84,8 @@ pub(crate) fn verify(
         Trust::ManagedKey { key, root } => (Some(root), Some(key), None),
         Trust::Keyless { root, expected } => (Some(root), None, Some(expected)),
     };
+    let completed = with_artifact_digest(bundle, artifact);
+    let bundle = completed.as_ref().unwrap_or(bundle);
     let signer = signer_of(bundle, key)?;
     let statement = check_content(&bundle.content)?;
     let mut verified = Verified { keyless: None, log: None, integrated_time: None, timestamps: Vec::new(), statement };
@@ -399,6 +401,21 @@ fn check_artifact(bundle: &Bundle, artifact: &[u8], statement: Option<&[u8]>) ->
             ))
         }
         _ => Ok(()),
+    }
+}
+
+/// A message-signature bundle without a `messageDigest` (optional in
+/// protobuf-specs) signs the artifact's digest, as sigstore-python reads it:
+/// that bundle with the artifact's digest filled in; none for any other
+/// bundle. The signature, and the log entry's digest, must then be of the
+/// artifact.
+fn with_artifact_digest(bundle: &Bundle, artifact: &[u8]) -> Option<Bundle> {
+    match &bundle.content {
+        Content::Message { digest, signature } if digest.is_empty() => Some(Bundle {
+            content: Content::Message { digest: artifact.to_vec(), signature: signature.clone() },
+            ..bundle.clone()
+        }),
+        _ => None,
     }
 }
 

@@ -514,3 +514,23 @@ fn a_rekor_v1_logs_key_must_be_valid_at_the_timestamp_of_an_entry_without_an_inc
         "{reason}"
     );
 }
+
+#[test]
+fn a_message_signature_without_a_message_digest_signs_the_artifact() {
+    // protobuf-specs marks messageDigest optional; sigstore-python verifies the signature over
+    // the artifact's digest then.
+    let mut doc = json("happy-path-v0.3/bundle.sigstore.json");
+    doc["messageSignature"].as_object_mut().expect("a message signature").remove("messageDigest");
+    run(&doc, &beacon(public_good()), now()).expect("the signature and the log entry are of a.txt");
+    let bundle = Bundle::parse(&serde_json::to_vec(&doc).expect("JSON")).expect("the bundle parses");
+    let other = sha2::Sha256::digest(b"another artifact").to_vec();
+    let (problem, reason) =
+        verify(&bundle, &other, Subjects::MustNameArtifact, &beacon(public_good()), now()).expect_err("another");
+    assert_eq!(problem, Problem::InvalidLogEntry, "{reason}");
+    assert!(reason.contains("for another digest"), "{reason}");
+    // A messageDigest that is there must hold a digest.
+    doc["messageSignature"]["messageDigest"] = serde_json::json!({"algorithm": "SHA2_256", "digest": ""});
+    let (problem, reason) = run(&doc, &beacon(public_good()), now()).expect_err("an empty digest");
+    assert_eq!(problem, Problem::Malformed);
+    assert!(reason.contains("messageDigest has an empty digest"), "{reason}");
+}
