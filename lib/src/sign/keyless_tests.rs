@@ -310,8 +310,8 @@ fn a_real_dsse_v001_entry_verifies_offline_and_returns_its_statement() {
 
 #[test]
 fn a_dsse_v001_entry_whose_envelope_was_logged_with_an_empty_key_id_verifies() {
-    // sigstore-java's bundle.dsse.sigstore: the signer submitted `"keyid":""`, so Rekor's
-    // envelopeHash covers that form; the bundle itself carries no key id.
+    // sigstore-java's bundle.dsse.sigstore: the signer submitted `"keyid":""` (Rekor's
+    // envelopeHash, not compared, covers that form); the bundle itself carries no key id.
     let identity = ExpectedIdentity {
         identity: "https://github.com/loosebazooka/aa-test/.github/workflows/provenance.yaml@refs/heads/main".into(),
         issuer: "https://token.actions.githubusercontent.com".into(),
@@ -324,8 +324,8 @@ fn a_dsse_v001_entry_whose_envelope_was_logged_with_an_empty_key_id_verifies() {
     let npm =
         ExpectedIdentity { identity: "brian@dehamer.com".into(), issuer: "https://github.com/login/oauth".into() };
     // Its subject is an npm tarball named by SHA-512 only, so no SHA-256 artifact matches: the
-    // verdict is reached at the last step, the subject, after the certificate, log entry (its
-    // envelope hash with the empty key id) and signature all passed.
+    // verdict is reached at the last step, the subject, after the certificate, log entry and
+    // signature all passed.
     let (p, reason) = verify_dsse_bundle(&fixture("sigstore-js-bundleV03-dsse.sigstore"), &public_good(), &npm)
         .expect_err("no SHA-256 subject");
     assert_eq!(p, Problem::DigestMismatch, "{reason}");
