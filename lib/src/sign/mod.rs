@@ -249,6 +249,7 @@ pub struct VerifyReport {
 }
 
 /// What signatures are checked against.
+#[derive(Clone)]
 pub enum Trust {
     /// A public key (`--key`).
     Key(PublicKey),

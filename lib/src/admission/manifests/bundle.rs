@@ -82,6 +82,10 @@ pub fn bundle(path: &Path) -> Result<PolicyBundle> {
             if let Some(slot) = authority.get_mut("keyless").and_then(|k| k.get_mut("trustedRoot")) {
                 files.rewrite(slot, base, Named::TrustedRoot, &at(Named::TrustedRoot))?;
             }
+            if let Some(slot) = authority.get_mut("trustedRoot") {
+                let at = format!("{origin}: rules[{i}] ({rule_name:?}), authorities[{j}].trustedRoot");
+                files.rewrite(slot, base, Named::TrustedRoot, &at)?;
+            }
         }
         rewritten.push(rule);
     }
@@ -260,5 +264,29 @@ mod tests {
         std::fs::write(&policy, "rules:\n  - name: x\n    imgs: [a]\n").expect("write");
         let msg = bundle(&policy).expect_err("invalid policy").to_string();
         assert!(msg.contains("line 3"), "{msg}");
+    }
+
+    /// A key authority's `trustedRoot` (a managed key) goes into the Secret like a keyless one's.
+    #[test]
+    fn a_key_authoritys_trusted_root_is_bundled_and_rewritten() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("cosign.pub"), key_pem()).expect("write");
+        let root = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/src/sign/public_good_trusted_root.json"))
+            .expect("the built-in root");
+        std::fs::write(dir.path().join("trusted_root.json"), &root).expect("write");
+        let policy = dir.path().join("policy.yaml");
+        std::fs::write(
+            &policy,
+            "rules:\n  - name: managed\n    images: ['**']\n    authorities: [{key: cosign.pub, trustedRoot: trusted_root.json}]\n",
+        )
+        .expect("write");
+        let bundled = bundle(&policy).expect("bundles");
+        assert_eq!(bundled.files.keys().collect::<Vec<_>>(), ["cosign.pub", "trusted_root.json"]);
+        let parsed = Policy::parse("out", &bundled.policy_yaml).expect("the rewritten policy parses");
+        let authority = parsed.authorities()[0];
+        assert_eq!(authority.trusted_root.as_deref(), Some(Path::new("keys/trusted_root.json")));
+        std::fs::write(dir.path().join("trusted_root.json"), "{}").expect("write");
+        let msg = bundle(&policy).expect_err("not a trusted root").to_string();
+        assert!(msg.contains("authorities[0].trustedRoot"), "{msg}");
     }
 }
