@@ -108,6 +108,11 @@ pub fn hint(error: &wharf::Error) -> Option<String> {
             wharf::admission::error::TlsFile::ClientCa => {
                 "give --client-ca the PEM certificate of the CA that issued the API server's client certificate".into()
             }
+            wharf::admission::error::TlsFile::ClientCaToInstall => {
+                "give --client-ca the PEM certificate of the CA that issued the API server's client certificate (its \
+                 certificate only, never its key)"
+                    .into()
+            }
         },
         other => return other.hint(),
     })

@@ -1,7 +1,7 @@
 //! RFC 3161 timestamp tokens: `sigstore::timestamp::verify` on arbitrary bytes,
 //! against the timestamp authorities of four real trusted roots (Sigstore
 //! staging and production, a TSA with a short-lived chain, sigstore-go's mock
-//! TSA), from the sigstore-conformance cases in registry-tests/fixtures/sigstore-conformance/.
+//! TSA), from the sigstore-conformance cases in registry-tests/fixtures/sigstore-conformance/bundle-verify/.
 //!
 //! Input: a two-byte big-endian length N, N bytes standing for the bundle's
 //! signature, then the token (a TimeStampResp or a bare TimeStampToken).

@@ -1318,3 +1318,64 @@ fn keyless_authorities_check_dsse_bundles_and_legacy_signatures() {
         "{msg}"
     );
 }
+
+/// A key authority with a `trustedRoot` requires what Sigstore calls a managed key (cosign's
+/// default, policy-controller's): the key's signature, recorded in a transparency log of that
+/// root at a verified time (review of issue 15, finding 6). A wharf signature (the key alone, never
+/// logged) is admitted by the key and denied by the key with a root; sigstore-conformance's
+/// managed-key bundle (a staging Rekor entry) passes the key and log checks with its root and is
+/// denied for the digest it signs (a blob), while another instance's root does not know its log.
+#[test]
+fn a_key_authority_with_a_trusted_root_requires_the_signature_to_be_logged() {
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "correct horse");
+    wharf(&["key", "generate", "--output", "release"], &env).assert_ok();
+    let host = registry.host();
+    let image = registry.reference("prod/app:1.0");
+    push_and_sign(&env, &image, Some("release"));
+    let managed = registry.reference("prod/managed/app:1.0");
+    let managed_digest = push_and_sign(&env, &managed, None);
+    let case = "../sigstore-conformance/bundle-verify/managed-key-and-trusted-root";
+    attach_keyless_bundle(&host, "prod/managed/app", &managed_digest, &format!("{case}/bundle.sigstore.json"));
+    let public_good = path_str(&keyless_fixture("trusted-root-public-good.json"));
+    let (case_key, case_root) = (
+        path_str(&keyless_fixture(&format!("{case}/key.pub"))),
+        path_str(&keyless_fixture(&format!("{case}/trusted_root.json"))),
+    );
+    let key = path_str(&env.path("release.pub"));
+    let policy = env.write(
+        "policy.yaml",
+        format!(
+            "rules:\n  - name: key-only\n    images: [\"{host}/prod/app\"]\n    namespaces: [plain]\n    authorities: [{{key: {key}}}]\n\
+             \x20 - name: logged\n    images: [\"{host}/prod/app\"]\n    namespaces: [logged]\n    authorities: [{{key: {key}, trustedRoot: {public_good}}}]\n\
+             \x20 - name: managed\n    images: [\"{host}/prod/managed/**\"]\n    namespaces: [staging]\n    authorities: [{{key: {case_key}, trustedRoot: {case_root}}}]\n\
+             \x20 - name: other-instance\n    images: [\"{host}/prod/managed/**\"]\n    namespaces: [production]\n    authorities: [{{key: {case_key}, trustedRoot: {public_good}}}]\n"
+        ),
+    );
+    let hook = start_webhook(&env, &policy);
+    let ask = |image: &str, namespace: &str| hook.post("/validate", &review("Pod", namespace, pod(image)));
+
+    let answer = ask(&image, "plain");
+    assert!(allowed(&answer), "the key alone: {answer}");
+    let answer = ask(&image, "logged");
+    assert!(!allowed(&answer), "{answer}");
+    let msg = message(&answer);
+    assert!(
+        msg.contains("rule logged: no signature verifies with key")
+            && msg.contains("logged in trusted root")
+            && msg.contains("has no transparency-log entry"),
+        "{msg}"
+    );
+    let answer = ask(&managed, "staging");
+    assert!(!allowed(&answer), "{answer}");
+    let msg = message(&answer);
+    assert!(
+        msg.contains("rule managed:")
+            && msg.contains("it signs sha256:a0cfc71271d6e278e57cd332ff957c3f7043fdda354c4cbb190a30d56efa01bf"),
+        "{msg}"
+    );
+    let answer = ask(&managed, "production");
+    assert!(!allowed(&answer), "{answer}");
+    assert!(message(&answer).contains("is not in the trusted root"), "{answer}");
+}

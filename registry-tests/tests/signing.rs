@@ -1019,3 +1019,23 @@ fn verify_blob_exits_2_for_unreadable_input_and_1_with_the_reason_for_a_bad_bund
     help.assert_ok();
     assert!(help.stdout.contains("2025-09-22") && help.stdout.contains("--trusted-root"), "{help}");
 }
+
+/// A PyPI attestation (trailofbits/pypi-attestations' test asset, converted to a bundle v0.3, see
+/// `fixtures/keyless/README.md`), whose signer submitted the DSSE envelope to Rekor with Python's
+/// JSON spacing: it verifies with the built-in root through `wharf verify-blob`, the envelope hash
+/// of its `dsse` entry not being compared (review of issue 15, finding 2).
+#[test]
+fn a_pypi_attestation_verifies_against_the_built_in_root() {
+    let identity = [
+        "--certificate-identity",
+        "https://github.com/trailofbits/pypi-attestations/.github/workflows/release.yml@refs/tags/v0.0.19",
+        "--certificate-oidc-issuer",
+        "https://token.actions.githubusercontent.com",
+    ];
+    let run = verify_blob("pypi_attestations-0.0.19.tar.gz", "pypi_attestations-0.0.19.sigstore.json", &identity);
+    run.assert_ok();
+    assert_eq!(run.json()["logIndex"], 153454663, "{run}");
+    let moved = verify_blob("cosign-v3-blob.txt", "pypi_attestations-0.0.19.sigstore.json", &identity);
+    moved.assert_code(1);
+    assert_eq!(moved.json()["problem"], "digest-mismatch", "{moved}");
+}

@@ -22,6 +22,7 @@ pub struct Args {
 enum AdmissionCommand {
     Serve(ServeArgs),
     Check(CheckArgs),
+    Manifests(super::admission_manifests::ManifestsArgs),
 }
 
 /// Serve the admission webhook over HTTPS: /validate, /mutate, /healthz, /readyz, /metrics.
@@ -34,12 +35,14 @@ With --client-ca only clients with a certificate from that CA (the API server) g
 handshake; probe /healthz and /readyz on the --metrics-listen address then, which needs none.
 
 The policy is read and its keys loaded at start; an invalid policy (the error names the line) or an
-unreadable key stops the server before it listens. On SIGHUP, and when the file's modification time
-changes (checked every 2 s), it is read again: a valid policy takes over under a new generation (no
+unreadable key stops the server before it listens. On SIGHUP, and when the file changes (checked
+every 2 s; a ConfigMap update's symlink swap counts), it is read again: a valid policy takes over under a new generation (no
 verdict of the old one is reused), an invalid one is logged on stderr and the old one stays. Registry credentials come from the docker config
 (DOCKER_CONFIG). Registry requests time out after 4 s unless --connect-timeout / --read-timeout say
 otherwise; the whole review of one image is bounded by the policy's limits.imageSeconds (default 8).
-See docs/admission.md for the policy format and the Kubernetes manifests.
+The serving certificate is read again when --tls-cert and --tls-key change (cert-manager renewing it):
+a matching pair is served from then on, a mismatched one is logged and the old pair stays.
+See docs/admission.md for the policy format, and `wharf admission manifests` for the Kubernetes objects.
 
 Exit status: 2 the policy, a key, a certificate or the address cannot be used (it never exits otherwise).")]
 struct ServeArgs {
@@ -113,6 +116,7 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
     match args.command {
         AdmissionCommand::Serve(a) => serve(a).await,
         AdmissionCommand::Check(a) => check(a).await,
+        AdmissionCommand::Manifests(a) => super::admission_manifests::run(a),
     }
 }
 
@@ -132,8 +136,9 @@ async fn serve(args: ServeArgs) -> Result<Verdict, Failure> {
     };
     let admission = Admission::new(policy, settings).or_fail(format)?;
     let generation = admission.generation();
-    let tls = wharf::admission::server::tls_config_with(&args.tls_cert, &args.tls_key, args.client_ca.as_deref())
-        .or_fail(format)?;
+    let (tls, certificate) =
+        wharf::admission::tls_reload::tls_config(&args.tls_cert, &args.tls_key, args.client_ca.as_deref())
+            .or_fail(format)?;
     let mut server = wharf::admission::server::Server::bind(args.listen, tls, admission)
         .await
         .or_fail(format)?
@@ -147,6 +152,7 @@ async fn serve(args: ServeArgs) -> Result<Verdict, Failure> {
         eprintln!("wharf admission: metrics on http://{metrics}/metrics");
     }
     server.watch_policy(args.policy.clone(), RELOAD_POLL, log_reload).or_fail(format)?;
+    certificate.watch(RELOAD_POLL, log_certificate_reload);
     eprintln!(
         "wharf admission: listening on https://{addr} (policy {}, generation {generation})",
         args.policy.display()
@@ -155,7 +161,7 @@ async fn serve(args: ServeArgs) -> Result<Verdict, Failure> {
     Ok(Verdict::Pass)
 }
 
-/// How often the policy file's modification time is checked.
+/// How often the policy and certificate files are checked for a change.
 const RELOAD_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// One line on stderr per reload: the new generation, or why the old policy stays.
@@ -174,6 +180,17 @@ fn log_reload(event: ReloadEvent) {
                 "wharf admission: policy not reloaded ({}): {error}{hint}; generation {generation} stays in force",
                 cause(c)
             );
+        }
+    }
+}
+
+/// One line on stderr when `admission serve` puts a renewed serving certificate in force, or cannot.
+fn log_certificate_reload(event: wharf::admission::tls_reload::CertReload) {
+    use wharf::admission::tls_reload::CertReload;
+    match event {
+        CertReload::Reloaded => eprintln!("wharf admission: serving certificate reloaded"),
+        CertReload::Refused(error) => {
+            eprintln!("wharf admission: serving certificate not reloaded: {error}; the old one is still served")
         }
     }
 }

@@ -116,13 +116,13 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
         match (&s.reason, s.verified) {
             (_, true) => match &s.keyless {
                 Some(k) => eprintln!(
-                    "ok        {} {}: {} from {}, logged in {} #{}{}",
+                    "ok        {} {}: {} from {}, logged in {}{}{}",
                     s.format.name(),
                     s.location,
                     k.identity,
                     k.issuer,
                     k.log,
-                    k.log_index,
+                    k.log_index.map(|i| format!(" #{i}")).unwrap_or_default(),
                     k.integrated_time.map(|t| format!(" at {t}")).unwrap_or_default()
                 ),
                 None => eprintln!("ok        {} {}", s.format.name(), s.location),

@@ -96,6 +96,7 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
     } else if verdict.verified {
         let logged = match (&verdict.log, verdict.log_index) {
             (Some(log), Some(index)) => format!(", logged in {log} #{index}"),
+            (Some(log), None) => format!(", logged in {log}"),
             _ => String::new(),
         };
         let times: Vec<String> = verdict

@@ -51,6 +51,8 @@ pub enum TlsFile {
     ServerCertificate,
     /// The CA that client certificates must chain to.
     ClientCa,
+    /// That CA, to be put into the cluster (`manifests`): its certificate only, never its key.
+    ClientCaToInstall,
 }
 
 /// Keeps one place for each OCI error: a signature error that is an OCI error becomes [`Error::Oci`].
@@ -94,6 +96,11 @@ impl Error {
             Error::InvalidTls { file: TlsFile::ClientCa, .. } => {
                 Some("give the PEM certificate of the CA that issued the API server's client certificate".into())
             }
+            Error::InvalidTls { file: TlsFile::ClientCaToInstall, .. } => Some(
+                "give the PEM certificate of the CA that issued the API server's client certificate (its certificate \
+                 only, never its key)"
+                    .into(),
+            ),
             Error::Usage(_) => None,
             Error::Oci(e) => e.hint(),
             Error::Sign(e) => e.hint(),

@@ -13,11 +13,14 @@
 
 mod cache;
 pub mod error;
+mod file_stamp;
 pub mod images;
+pub mod manifests;
 pub mod policy;
 pub mod review;
 pub mod server;
 pub mod state;
+pub mod tls_reload;
 mod verification;
 
 pub use error::{Error, Result};

@@ -32,7 +32,7 @@
 //! and with what will run: its digest when it has one (a tag beside a digest is
 //! ignored), else its tag (`latest` when none is written). `*` matches within one
 //! path segment, `**` across segments. [`evaluate`] is pure; verifying signatures
-//! is [`crate::admission`]'s job.
+//! is [`crate::state`]'s job.
 
 use std::path::{Path, PathBuf};
 
@@ -63,8 +63,9 @@ pub enum Static {
     Deny,
 }
 
-/// Who may sign an image: a public key, or keyless (a Fulcio certificate for an
-/// identity from an OIDC issuer, chaining to a Sigstore trusted root). Exactly one.
+/// Who may sign an image: a public key (optionally with the trusted root whose
+/// logs must have recorded the signature), or keyless (a Fulcio certificate for
+/// an identity from an OIDC issuer, chaining to a Sigstore trusted root). Exactly one.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Authority {
@@ -74,6 +75,12 @@ pub struct Authority {
     /// Keyless: who must have signed, and the trusted root.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyless: Option<Keyless>,
+    /// With `key`: the Sigstore trusted root (`trusted_root.json`) whose
+    /// transparency logs must have recorded the signature, with a verified
+    /// time (a managed key, cosign's default); relative to the policy file.
+    /// Without it, the key's signature alone is checked.
+    #[serde(default, rename = "trustedRoot", skip_serializing_if = "Option::is_none")]
+    pub trusted_root: Option<PathBuf>,
 }
 
 /// A keyless authority (checked offline, as `wharf verify --certificate-identity`).
@@ -118,13 +125,16 @@ impl Keyless {
 impl Authority {
     /// An authority of one public key file.
     pub fn key(path: impl Into<PathBuf>) -> Authority {
-        Authority { key: Some(path.into()), keyless: None }
+        Authority { key: Some(path.into()), keyless: None, trusted_root: None }
     }
 
     /// `key PATH` or `keyless IDENTITY from ISSUER`, for messages.
     pub fn describe(&self) -> String {
         match (&self.key, &self.keyless) {
-            (Some(k), _) => format!("key {}", k.display()),
+            (Some(k), _) => match &self.trusted_root {
+                Some(root) => format!("key {} logged in trusted root {}", k.display(), root.display()),
+                None => format!("key {}", k.display()),
+            },
             (None, Some(k)) => {
                 match (described(&k.identity, &k.identity_regexp), described(&k.issuer, &k.issuer_regexp)) {
                     (Some(identity), Some(issuer)) => format!("keyless {identity} from {issuer}"),
@@ -442,6 +452,11 @@ impl Policy {
                     {
                         k.trusted_root = base.join(&k.trusted_root);
                     }
+                    if let Some(root) = &mut a.trusted_root
+                        && root.is_relative()
+                    {
+                        *root = base.join(&*root);
+                    }
                 }
             }
         }
@@ -490,6 +505,16 @@ impl Policy {
                             origin,
                             line,
                             format!("{what}: authority {} needs exactly one of key or keyless", n + 1),
+                        ));
+                    }
+                    if let Some(n) = a.iter().position(|a| a.trusted_root.is_some() && a.key.is_none()) {
+                        return Err(invalid(
+                            origin,
+                            line,
+                            format!(
+                                "{what}: authority {} has a trustedRoot beside keyless; a keyless authority names its trusted root inside keyless",
+                                n + 1
+                            ),
                         ));
                     }
                     if let Some(e) = a.iter().filter_map(|a| a.keyless.as_ref()).find_map(|k| k.expected().err()) {
@@ -921,11 +946,14 @@ unmatched: deny
         };
         let expected = patterned.expected().expect("valid");
         let wording = format!("keyless {} from {}", expected.identity, expected.issuer);
-        let authority = Authority { key: None, keyless: Some(patterned.clone()) };
+        let authority = Authority { key: None, keyless: Some(patterned.clone()), trusted_root: None };
         assert_eq!(authority.describe(), wording);
         assert_eq!(wording, "keyless a match of /https://github.com/o/.*/ from https://issuer");
         let incomplete = Keyless { issuer: None, ..patterned };
-        assert_eq!(Authority { key: None, keyless: Some(incomplete) }.describe(), "keyless (incomplete)");
+        assert_eq!(
+            Authority { key: None, keyless: Some(incomplete), trusted_root: None }.describe(),
+            "keyless (incomplete)"
+        );
 
         let both = text.replace("      - keyless:", "      - key: k.pub\n        keyless:");
         let msg = Policy::parse("p", &both).expect_err("both").to_string();
@@ -1002,5 +1030,29 @@ unmatched: deny
         assert!(zero_built.admits("a:b/c@0.0.3+b1") && !zero_built.admits("a:b/c@0.0.3"));
         let two = WorldTrack::parse("a:b/c@0.2").expect("0.MINOR");
         assert!(two.admits("a:b/c@0.2.1+b") && !two.admits("a:b/c@0.2") && !two.admits("a:b/c@0.2.x"));
+    }
+
+    /// Review of issue 15, finding 6: a key authority may require the signature to be logged.
+    #[test]
+    fn a_key_authority_may_name_the_trusted_root_whose_logs_must_record_it() {
+        let text = "rules:\n  - name: managed\n    images: ['**']\n    authorities:\n      - key: k.pub\n        trustedRoot: trusted_root.json\n";
+        let p = Policy::parse("p", text).expect("valid");
+        let a = p.authorities();
+        assert_eq!(a[0].key.as_deref(), Some(Path::new("k.pub")));
+        assert_eq!(a[0].trusted_root.as_deref(), Some(Path::new("trusted_root.json")));
+        assert_eq!(a[0].describe(), "key k.pub logged in trusted root trusted_root.json");
+        assert_ne!(a[0], &Authority::key("k.pub"), "the key alone is another authority");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("policy.yaml");
+        std::fs::write(&path, text).expect("write");
+        let loaded = Policy::load(&path).expect("loads");
+        assert_eq!(
+            loaded.authorities()[0].trusted_root.as_deref(),
+            Some(dir.path().join("trusted_root.json").as_path())
+        );
+        // Beside keyless it would be ambiguous: a keyless authority names its root inside keyless.
+        let keyless = "rules:\n  - name: ci\n    images: ['**']\n    authorities:\n      - keyless: {identity: a@b.c, issuer: https://i, trustedRoot: t.json}\n        trustedRoot: t.json\n";
+        let msg = Policy::parse("p", keyless).expect_err("trustedRoot beside keyless").to_string();
+        assert!(msg.contains("has a trustedRoot beside keyless") && msg.contains("line 2"), "{msg}");
     }
 }

@@ -4,15 +4,16 @@
 //! Bodies over [`MAX_BODY`] are refused with 413, unreadable reviews with 400 and a
 //! message; everything else is answered with an AdmissionReview.
 //!
-//! [`Server::watch_policy`] re-reads the policy file on SIGHUP and whenever its
-//! modification time or size changes; an invalid new policy leaves the old one in force.
+//! [`Server::watch_policy`] re-reads the policy file on SIGHUP and whenever it changes
+//! (another file behind its path, as after a ConfigMap's `..data` swap, or a new
+//! modification time or size); an invalid new policy leaves the old one in force.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -24,6 +25,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 
 use crate::error::{Error, Result, TlsFile};
+use crate::file_stamp::file_stamp;
 use crate::policy::Policy;
 use crate::state::Admission;
 
@@ -168,7 +170,7 @@ pub fn tls_config_with(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Res
 }
 
 /// A verifier that requires a client certificate chaining to a CA in the PEM file `path`.
-fn client_verifier(
+pub(crate) fn client_verifier(
     path: &Path,
     provider: Arc<rustls::crypto::CryptoProvider>,
 ) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>> {
@@ -257,8 +259,8 @@ impl Server {
         self.listener.local_addr().map_err(|e| Error::io("cannot read the listening address", "", e))
     }
 
-    /// Re-reads the policy at `path` on SIGHUP (Unix) and whenever its modification time or
-    /// size changes (checked every `every`), reporting each outcome to `on_event`. Must be
+    /// Re-reads the policy at `path` on SIGHUP (Unix) and whenever it changes (see
+    /// `file_stamp`; checked every `every`), reporting each outcome to `on_event`. Must be
     /// called inside the runtime; the SIGHUP handler is installed before it returns.
     pub fn watch_policy(
         &self,
@@ -375,7 +377,7 @@ async fn serve_metrics(listener: TcpListener, state: Arc<State>) {
 pub enum ReloadCause {
     /// The process got SIGHUP.
     Signal,
-    /// The file's modification time or size changed.
+    /// The file changed (another file behind the path, or its modification time or size).
     FileChanged,
 }
 
@@ -398,12 +400,6 @@ pub enum ReloadEvent {
         /// The generation still in force.
         generation: u64,
     },
-}
-
-/// A file's (modification time, size), to notice a change; `None` when it cannot be read.
-fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
 }
 
 /// Reads the policy at `path` and puts it in force, or reports why not.

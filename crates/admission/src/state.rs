@@ -2,7 +2,7 @@
 //! keys ([`Admission::reload`] swaps in a new one under a new generation, so no
 //! verdict of the old one is reused), the verdict cache, the counters `/metrics`
 //! reads, and [`Admission::check_image`]: the policy's decision, then (for rules
-//! that ask) the digest's verification by [`crate::verification`], cached.
+//! that ask) the digest's verification by `verification`, cached.
 //!
 //! What one image may cost is bounded by the policy's `limits:`: a time budget for
 //! its whole review (run over, it is denied whatever the fail mode, since what a

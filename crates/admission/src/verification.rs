@@ -29,7 +29,13 @@ impl Loaded {
         let mut trusts = Vec::new();
         for authority in policy.authorities() {
             let trust = match (&authority.key, &authority.keyless) {
-                (Some(path), _) => Trust::Key(wharf_sign::read_public_key(path)?),
+                (Some(path), _) => match &authority.trusted_root {
+                    Some(root) => Trust::ManagedKey {
+                        key: wharf_sign::read_public_key(path)?,
+                        root: wharf_sign::read_trusted_root(root)?,
+                    },
+                    None => Trust::Key(wharf_sign::read_public_key(path)?),
+                },
                 (None, Some(k)) => {
                     Trust::Keyless { root: wharf_sign::read_trusted_root(&k.trusted_root)?, expected: k.expected()? }
                 }

@@ -3,7 +3,7 @@
 //!
 //! Naming and checking content:
 //! - [`digest`]: `sha256:` digests, strict parsing, and the stream that verifies size and digest as bytes pass.
-//! - [`reference`]: registry references (`host/repo:tag@digest`) and OCI layout references (`oci:PATH:TAG`).
+//! - [`mod@reference`]: registry references (`host/repo:tag@digest`) and OCI layout references (`oci:PATH:TAG`).
 //! - [`media`]: the OCI and Docker media types; [`annotations`]: the OCI annotation keys, creation times.
 //! - [`manifest`]: descriptors, manifests and indexes, byte-reproducible.
 //!

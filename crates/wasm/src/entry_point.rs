@@ -47,7 +47,7 @@ pub struct Entry {
 }
 
 /// The entry of a component whose world exports and imports are known (the
-/// CNCF config's `component` field, or [`wasm::inspect`]).
+/// CNCF config's `component` field, or [`crate::inspect`]).
 pub fn of_component_world(exports: &[String], imports: &[String]) -> Entry {
     let http = exports.iter().find(|e| HTTP_EXPORTS.iter().any(|p| e.starts_with(p)));
     let point = match http {

@@ -157,11 +157,21 @@ async fn legacy_layer(
             let digest = Sha256::digest(&body).to_vec();
             let bundle =
                 Bundle::legacy(certificate, rekor, digest.clone(), signature).map_err(|e| (Problem::Malformed, e))?;
-            verifier::verify(&bundle, &digest, Subjects::MustNameArtifact, policy.trust, now())?;
+            let trust = policy.trust.clone();
+            off_the_runtime(move || verifier::verify(&bundle, &digest, Subjects::MustNameArtifact, &trust, now()))
+                .await?;
             None
         }
         Trust::Keyless { .. } => {
-            Some(legacy::verify_legacy_signature(&body, &signature, certificate, rekor, policy.trust, now())?)
+            let (payload, trust) = (body.clone(), policy.trust.clone());
+            let (certificate, rekor) = (certificate.map(str::to_string), rekor.map(str::to_string));
+            Some(
+                off_the_runtime(move || {
+                    let (certificate, rekor) = (certificate.as_deref(), rekor.as_deref());
+                    legacy::verify_legacy_signature(&payload, &signature, certificate, rekor, &trust, now())
+                })
+                .await?,
+            )
         }
     };
     let claims = payload::parse_simple_signing(&body).map_err(malformed)?;
@@ -234,7 +244,10 @@ async fn bundle_layer(
         let bundle = Bundle::parse(&bytes).map_err(|e| (Problem::Malformed, e))?;
         // A `Digest` holds 64 lowercase hex digits, so this never falls back.
         let digest = hex_decode(policy.digest.hex()).unwrap_or_default();
-        let verified = verifier::verify(&bundle, &digest, Subjects::JudgedByCaller, policy.trust, now())?;
+        let trust = policy.trust.clone();
+        let verified =
+            off_the_runtime(move || verifier::verify(&bundle, &digest, Subjects::JudgedByCaller, &trust, now()))
+                .await?;
         let annotations = match &verified.statement {
             Some(statement) => check_statement(statement, policy)?,
             None => {
@@ -286,4 +299,17 @@ fn check_statement(
             ))
         }
     }
+}
+
+/// Runs the CPU-bound Sigstore verifier on tokio's blocking pool: a bundle
+/// costs signature, certificate and Merkle checks, and a registry holds as
+/// many as it likes, so verifying inline would hold a runtime worker (in the
+/// webhook, one that answers reviews) and keep time budgets from firing. A
+/// panic in `work` is a rejection, not a crash.
+async fn off_the_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> std::result::Result<T, (Problem, String)> + Send + 'static,
+) -> std::result::Result<T, (Problem, String)> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|e| Err((Problem::Malformed, format!("internal: the verification stopped ({e})"))))
 }

@@ -288,3 +288,64 @@ async fn a_legacy_payload_of_another_type_is_not_an_image_signature() {
     assert_eq!(problems(&report), [(Format::Legacy, Some(Problem::Malformed))], "{report:#?}");
     assert!(report.signatures[0].reason.as_deref().is_some_and(|r| r.contains("critical.type")), "{report:#?}");
 }
+
+/// Review of issue 15, finding 1: the Sigstore verifier's CPU-bound work runs on tokio's blocking
+/// pool, so a task sharing the runtime (in the webhook: other reviews, time budgets) keeps running
+/// while bundles are checked. On a single-threaded runtime, a task that only yields counts how
+/// often it ran during `verify_with` over many real keyless bundles: inline verification lets it
+/// run only at the few await points between bundles.
+#[tokio::test]
+async fn bundle_verification_leaves_the_async_runtime_free() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    const BUNDLES: usize = 24;
+    let f = Fixture::new();
+    let digest = f.artifact("v1", b"\0asm eight").await;
+    let fixture =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../registry-tests/fixtures/keyless/dsse-happy-path.sigstore.json");
+    let bundle = std::fs::read(fixture).expect("the keyless bundle fixture");
+    let layer = f.blob(&bundle, crate::media::BUNDLE_V03).await;
+    let subject = f.manifest_at("v1").await.0;
+    let referrer = Manifest {
+        schema_version: 2,
+        media_type: Some(media::OCI_MANIFEST.into()),
+        config: f.blob(b"{}", media::OCI_EMPTY).await,
+        layers: vec![layer; BUNDLES],
+        subject: Some(subject),
+        artifact_type: Some(crate::media::BUNDLE_V03.into()),
+        annotations: BTreeMap::new(),
+    };
+    let referrer = f.put_manifest(&referrer, &[]).await;
+    let index = Index::image_index(vec![referrer]);
+    let bytes = bytes::Bytes::from(index.to_bytes());
+    let index_desc = Descriptor::of_bytes(media::OCI_INDEX, &bytes);
+    f.store().push_manifest(&index_desc, bytes, &[referrers_tag(&digest)]).await.expect("push the index");
+    let trust = Trust::Keyless {
+        root: keyless::TrustedRoot::public_good().expect("the built-in root"),
+        expected: keyless::ExpectedIdentity {
+            identity: "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main".into(),
+            issuer: "https://token.actions.githubusercontent.com".into(),
+        },
+    };
+    let options = VerifyOptions { annotations: BTreeMap::new(), transport: TransportOptions::default() };
+
+    let (done, runs) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+    let other = tokio::spawn({
+        let (done, runs) = (done.clone(), runs.clone());
+        async move {
+            while !done.load(Ordering::Relaxed) {
+                runs.fetch_add(1, Ordering::Relaxed);
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    let report = verify_with(&f.reference("v1"), &trust, &options).await.expect("verify runs");
+    done.store(true, Ordering::Relaxed);
+    other.await.expect("the other task ends");
+    // Every keyless check passes; the statement is an SLSA provenance of a blob.
+    assert_eq!(report.signatures.len(), BUNDLES);
+    assert!(report.signatures.iter().all(|s| s.problem == Some(Problem::NotASignature)), "{report:#?}");
+    let runs = runs.load(Ordering::Relaxed);
+    eprintln!("the other task ran {runs} times during {BUNDLES} verifications");
+    assert!(runs > 500 * BUNDLES as u64, "the other task ran only {runs} times: verification held the runtime");
+}

@@ -36,7 +36,8 @@ pub struct BlobVerdict {
     /// The transparency log that recorded the signature (its base URL), when a trusted root was used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<String>,
-    /// The entry's index in that log.
+    /// The entry's index in that log, when the log vouches for it (its SET, or for Rekor v2 its
+    /// inclusion proof; a Rekor v1 entry with a proof and no SET has none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_index: Option<i64>,
     /// The log's integrated time (Unix seconds), vouched for by its inclusion promise.
@@ -108,7 +109,7 @@ pub fn verify_blob(bundle: &[u8], artifact: &Digest, trust: &Trust) -> BlobVerdi
         Ok(verified) => {
             verdict.verified = true;
             verdict.keyless = verified.keyless;
-            verdict.log_index = verified.log.as_ref().map(|(_, index)| *index);
+            verdict.log_index = verified.log.as_ref().and_then(|(_, index)| *index);
             verdict.log = verified.log.map(|(url, _)| url);
             verdict.integrated_time = verified.integrated_time;
             verdict.timestamps = verified.timestamps;

@@ -55,7 +55,9 @@ pub(crate) enum Material {
 pub(crate) enum Content {
     /// A `messageSignature`: a signature over an artifact's digest.
     Message {
-        /// `messageDigest.digest` (SHA-256): an unauthenticated hint of what was signed.
+        /// `messageDigest.digest` (SHA-256): an unauthenticated hint of what was signed. Empty
+        /// when the bundle has no `messageDigest` (optional in protobuf-specs): the verifier
+        /// then takes the artifact's digest, as sigstore-python does.
         digest: Vec<u8>,
         /// The signature.
         signature: Vec<u8>,
@@ -77,8 +79,6 @@ impl Content {
 /// A DSSE envelope.
 #[derive(Debug, Clone)]
 pub(crate) struct Envelope {
-    /// The envelope as written (its hash is what a `dsse` entry records).
-    pub json: Value,
     /// `payloadType`.
     pub payload_type: String,
     /// The payload, decoded.
@@ -261,8 +261,15 @@ fn content(doc: &Value) -> Result<Content, String> {
             {
                 return Err(format!("the message digest is {algorithm}; wharf verifies SHA2_256 digests"));
             }
+            let digest = match message.get("messageDigest") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(_) => b64_text(message.pointer("/messageDigest/digest"), "messageDigest.digest")?,
+            };
+            if digest.is_empty() && message.get("messageDigest").is_some_and(|d| !d.is_null()) {
+                return Err("the bundle's messageDigest has an empty digest".into());
+            }
             Ok(Content::Message {
-                digest: b64_text(message.pointer("/messageDigest/digest"), "messageDigest.digest")?,
+                digest,
                 signature: b64_text(message.get("signature"), "messageSignature.signature")?,
             })
         }
@@ -276,7 +283,6 @@ fn content(doc: &Value) -> Result<Content, String> {
                 ));
             };
             Ok(Content::Dsse(Envelope {
-                json: envelope.clone(),
                 payload_type: envelope.get("payloadType").and_then(Value::as_str).unwrap_or_default().to_string(),
                 payload: b64_text(envelope.get("payload"), "DSSE payload")?,
                 signature: b64_text(only.get("sig"), "DSSE signature")?,

@@ -13,8 +13,9 @@
 //! - each issuer is a CA (`basicConstraints` cA), may sign certificates
 //!   (`keyUsage` keyCertSign, when present), and its `pathLenConstraint` allows
 //!   the intermediates below it;
-//! - the leaf is not a CA, may sign (`keyUsage` digitalSignature, when
-//!   present), and is issued for code signing (extended key usage);
+//! - the leaf is not a CA, may sign (`keyUsage` with digitalSignature,
+//!   required, as sigstore-python does), and is issued for code signing
+//!   (extended key usage);
 //! - no certificate has a critical extension this code does not process.
 //!
 //! Certificates the bundle carries besides the leaf are not trusted: roots come
@@ -133,7 +134,12 @@ fn check_leaf(leaf: &Certificate) -> Result<(), Rejection> {
             return Err(untrusted("the signing certificate's key usage does not allow digital signatures"));
         }
         Err(e) => return Err(untrusted(format!("the signing certificate's key usage does not parse: {e}"))),
-        _ => {}
+        Ok(None) => {
+            return Err(untrusted(
+                "the signing certificate has no key usage extension (a Fulcio certificate's allows digital signatures)",
+            ));
+        }
+        Ok(Some(_)) => {}
     }
     let eku = tbs.get_extension::<ExtendedKeyUsage>();
     if !matches!(eku, Ok(Some((_, ExtendedKeyUsage(usages)))) if usages.iter().any(|u| u.to_string() == CODE_SIGNING)) {
@@ -414,5 +420,13 @@ mod tests {
             .err()
             .expect("refused");
         assert!(reason.contains("carries a root certificate"), "{reason}");
+    }
+
+    /// Review of issue 15, finding 6: a leaf without a key usage extension is refused, as
+    /// sigstore-python refuses it (Fulcio always sets digitalSignature).
+    #[test]
+    fn a_leaf_without_a_key_usage_extension_is_refused() {
+        let reason = check("leaf-no-key-usage", &["intermediate", "root"], &[]).expect_err("no keyUsage");
+        assert!(reason.contains("has no key usage extension"), "{reason}");
     }
 }

@@ -169,6 +169,12 @@ impl<'a> Checkpoint<'a> {
             .and_then(|r| B64.decode(r).ok())
             .filter(|r| r.len() == 32)
             .ok_or("the checkpoint has no root hash (base64 of 32 bytes) on its third line")?;
+        let lines = signature_block.lines().filter(|l| !l.is_empty()).count();
+        if lines > MAX_CHECKPOINT_SIGNATURES {
+            return Err(format!(
+                "the checkpoint carries {lines} signature lines, more than the {MAX_CHECKPOINT_SIGNATURES} a signed note may have"
+            ));
+        }
         let mut signatures = Vec::new();
         for line in signature_block.lines().filter(|l| !l.is_empty()) {
             let (name, signature) = line
@@ -188,7 +194,9 @@ impl<'a> Checkpoint<'a> {
         Ok(Checkpoint { origin, size, root, text, signatures })
     }
 
-    /// Finds the log's signature line and verifies it.
+    /// Finds the log's signature lines and verifies each once: every line by
+    /// the log's key must verify (as Go's note verifier does, lines of one
+    /// name and key hint are verified once), and there must be one.
     fn verify(&self, log: &LogInstance, rekor_v2: bool) -> Result<(), String> {
         if rekor_v2 && self.origin != log.host() {
             return Err(format!(
@@ -198,25 +206,27 @@ impl<'a> Checkpoint<'a> {
             ));
         }
         let hint = log.key_id.get(..4).ok_or("the log's key id is too short")?;
-        let mut found = false;
+        let mut verified: Vec<&str> = Vec::new();
         for (name, signature) in &self.signatures {
-            if signature.get(..4) != Some(hint) || (rekor_v2 && *name != self.origin) {
+            if signature.get(..4) != Some(hint) || (rekor_v2 && *name != self.origin) || verified.contains(name) {
                 continue;
             }
-            found = true;
-            if verify_note_signature(&log.key, self.text.as_bytes(), &signature[4..]).is_ok() {
-                return Ok(());
+            if verify_note_signature(&log.key, self.text.as_bytes(), &signature[4..]).is_err() {
+                return Err(format!(
+                    "the checkpoint's signature does not verify with the log's key (the line of {name:?} with the log's key hint {})",
+                    wharf_oci::digest::hex(hint)
+                ));
             }
+            verified.push(name);
         }
-        Err(if found {
-            "the checkpoint's signature does not verify with the log's key".to_string()
-        } else {
-            format!(
+        if verified.is_empty() {
+            return Err(format!(
                 "the checkpoint has no signature by the log {} (key hint {})",
                 log.base_url,
                 wharf_oci::digest::hex(hint)
-            )
-        })
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -240,5 +250,18 @@ fn verify_note_signature(key: &LogKey, text: &[u8], signature: &[u8]) -> Result<
         }
         LogKey::Rsa(_) => Err("an RSA log key cannot sign checkpoints".into()),
         LogKey::Unusable(why) => Err(why.clone()),
+    }
+}
+
+/// The most signature lines a checkpoint may carry: the limit of Go's signed
+/// note parser (`golang.org/x/mod/sumdb/note`, "avoid spending forever parsing
+/// a note with many signatures"), which Rekor and sigstore-go use.
+const MAX_CHECKPOINT_SIGNATURES: usize = 100;
+
+impl InclusionProof {
+    /// The leaf's index the proof is for (`inclusionProof.logIndex`): in a Rekor v2 log, the
+    /// entry's own index; in a sharded Rekor v1 log, its index in the shard's tree.
+    pub(crate) fn log_index(&self) -> u64 {
+        self.index
     }
 }

@@ -8,7 +8,8 @@
 //! bundles and legacy `.sig` signatures alike, is the verifier's (`sign::verifier`); this
 //! module holds the identity side: the expected identity and issuer
 //! ([`ExpectedIdentity`], exact or anchored patterns), how they are read from
-//! a certificate (the subject alternative name, email or URI; the OIDC issuer
+//! a certificate (the subject alternative name, email, URI or Fulcio's
+//! username otherName 1.3.6.1.4.1.57264.1.7; the OIDC issuer
 //! extension 1.3.6.1.4.1.57264.1.8, else the deprecated 1.3.6.1.4.1.57264.1.1),
 //! (a legacy layer's keyless signature is [`super::legacy`]'s).
 //! See `docs/signing.md` for the whole list of checks.
@@ -104,8 +105,10 @@ pub struct KeylessVerified {
     pub certificate_authority: String,
     /// The transparency log that recorded the signature (its base URL).
     pub log: String,
-    /// The entry's index in that log.
-    pub log_index: i64,
+    /// The entry's index in that log, when the log vouches for it (its SET, or for Rekor v2 its
+    /// inclusion proof; a Rekor v1 entry with a proof and no SET has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_index: Option<i64>,
     /// When the log says it integrated the entry (Unix seconds), vouched for by its
     /// inclusion promise (Rekor v1; Rekor v2 entries carry no time).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -123,6 +126,9 @@ fn identity_of(cert: &Certificate) -> Result<(Vec<String>, Option<String>), Reje
         for name in general {
             match name {
                 GeneralName::Rfc822Name(s) | GeneralName::UniformResourceIdentifier(s) => names.push(s.to_string()),
+                GeneralName::OtherName(other) if other.type_id.to_string() == OID_USERNAME => {
+                    names.push(username(&other.value)?);
+                }
                 _ => {}
             }
         }
@@ -154,6 +160,18 @@ pub(crate) fn check_identity(cert: &Certificate, expected: &ExpectedIdentity) ->
         Some(i) => Err((Problem::WrongIssuer, format!("the identity was issued by {i}, not {}", expected.issuer))),
         None => Err((Problem::WrongIssuer, "the certificate names no OIDC issuer".to_string())),
     }
+}
+
+/// Fulcio's username subject alternative name: an otherName whose value is a
+/// UTF8String (sigstore's `cryptoutils.UnmarshalOtherNameSAN`), for identities
+/// that are neither an email nor a URI.
+const OID_USERNAME: &str = "1.3.6.1.4.1.57264.1.7";
+
+/// The UTF8String of a username otherName; anything else is a malformed certificate.
+fn username(value: &der::Any) -> Result<String, Rejection> {
+    der::asn1::Utf8StringRef::try_from(value).map(|s| s.as_str().to_string()).map_err(|e| {
+        (Problem::Malformed, format!("the certificate's username name ({OID_USERNAME}) is not a UTF8String: {e}"))
+    })
 }
 
 #[cfg(test)]

@@ -78,7 +78,7 @@ fn a_real_keyless_bundle_verifies_offline() {
     assert_eq!(verified.identity, "william@yossarian.net");
     assert_eq!(verified.issuer, "https://github.com/login/oauth");
     assert_eq!(verified.integrated_time, Some(1712085549));
-    assert_eq!(verified.log_index, 25915956);
+    assert_eq!(verified.log_index, Some(25915956));
 }
 
 #[test]
@@ -300,7 +300,7 @@ fn dsse_rejection(bundle: &[u8]) -> Rejection {
 fn a_real_dsse_v001_entry_verifies_offline_and_returns_its_statement() {
     let (who, payload) =
         verify_dsse_bundle(&fixture(DSSE_V001), &public_good(), &beacon_identity()).expect("the bundle verifies");
-    assert_eq!((who.log_index, who.integrated_time), (155690850, Some(1734374576)));
+    assert_eq!((who.log_index, who.integrated_time), (Some(155690850), Some(1734374576)));
     assert_eq!(who.log, "https://rekor.sigstore.dev");
     assert_eq!(who.issuer, "https://token.actions.githubusercontent.com");
     let statement: Value = serde_json::from_slice(&payload).expect("statement");
@@ -313,22 +313,22 @@ fn a_real_dsse_v001_entry_verifies_offline_and_returns_its_statement() {
 
 #[test]
 fn a_dsse_v001_entry_whose_envelope_was_logged_with_an_empty_key_id_verifies() {
-    // sigstore-java's bundle.dsse.sigstore: the signer submitted `"keyid":""`, so Rekor's
-    // envelopeHash covers that form; the bundle itself carries no key id.
+    // sigstore-java's bundle.dsse.sigstore: the signer submitted `"keyid":""` (Rekor's
+    // envelopeHash, not compared, covers that form); the bundle itself carries no key id.
     let identity = ExpectedIdentity {
         identity: "https://github.com/loosebazooka/aa-test/.github/workflows/provenance.yaml@refs/heads/main".into(),
         issuer: "https://token.actions.githubusercontent.com".into(),
     };
     let (who, _) = verify_dsse_bundle(&fixture("sigstore-java-bundle.dsse.sigstore"), &public_good(), &identity)
         .expect("the bundle verifies");
-    assert_eq!((who.log_index, who.integrated_time), (150322684, Some(1732135425)));
+    assert_eq!((who.log_index, who.integrated_time), (Some(150322684), Some(1732135425)));
     // sigstore-js's bundleV03-dsse.sigstore (an npm publish attestation): `"keyid":""` in the
     // bundle and in what was logged.
     let npm =
         ExpectedIdentity { identity: "brian@dehamer.com".into(), issuer: "https://github.com/login/oauth".into() };
     // Its subject is an npm tarball named by SHA-512 only, so no SHA-256 artifact matches: the
-    // verdict is reached at the last step, the subject, after the certificate, log entry (its
-    // envelope hash with the empty key id) and signature all passed.
+    // verdict is reached at the last step, the subject, after the certificate, log entry and
+    // signature all passed.
     let (p, reason) = verify_dsse_bundle(&fixture("sigstore-js-bundleV03-dsse.sigstore"), &public_good(), &npm)
         .expect_err("no SHA-256 subject");
     assert_eq!(p, Problem::DigestMismatch, "{reason}");
@@ -400,29 +400,6 @@ fn real_dsse_v001_entries_for_another_envelope_are_rejected() {
 }
 
 #[test]
-fn a_dsse_v001_envelope_altered_outside_payload_and_signature_fails_the_envelope_hash() {
-    // A key id added after logging: not signed (PAE covers type and payload only), but the
-    // envelope is no longer the one logged.
-    let keyid = edited_dsse(|d| {
-        if let Some(sig) = d.pointer_mut("/dsseEnvelope/signatures/0").and_then(Value::as_object_mut) {
-            sig.insert("keyid".into(), Value::from("added-later"));
-        }
-    });
-    let (p, reason) = dsse_rejection(&keyid);
-    assert_eq!(p, Problem::InvalidLogEntry, "{reason}");
-    assert!(reason.contains("envelopeHash"), "{reason}");
-    // Another payload type: refused before the log is consulted, whatever was signed.
-    let payload_type = edited_dsse(|d| {
-        if let Some(t) = d.pointer_mut("/dsseEnvelope/payloadType") {
-            *t = Value::from("application/vnd.other+json");
-        }
-    });
-    let (p, reason) = dsse_rejection(&payload_type);
-    assert_eq!(p, Problem::Malformed, "{reason}");
-    assert!(reason.contains("payload type"), "{reason}");
-}
-
-#[test]
 fn a_dsse_v001_body_is_checked_field_by_field() {
     // The body is checked directly: an edited body fails the SET before this check.
     let bundle = Bundle::parse(&fixture(DSSE_V001)).expect("the bundle parses");
@@ -448,9 +425,9 @@ fn a_dsse_v001_body_is_checked_field_by_field() {
         }
     };
     let zeros = "0000000000000000000000000000000000000000000000000000000000000000";
-    let (p, reason) = check(&set("/spec/envelopeHash/value", zeros)).expect_err("rejected");
-    assert_eq!(p, Problem::InvalidLogEntry);
-    assert!(reason.contains(&format!("envelopeHash {zeros}")), "{reason}");
+    // The envelope hash is not compared (sigstore-go and sigstore-python do not either): it
+    // hashes the signer's own JSON spelling of the envelope.
+    check(&set("/spec/envelopeHash/value", zeros)).expect("the envelope hash is not compared");
     let (p, reason) = check(&set("/spec/payloadHash/value", zeros)).expect_err("rejected");
     assert_eq!(p, Problem::InvalidLogEntry);
     assert!(reason.contains(&format!("payloadHash is {zeros}")), "{reason}");
@@ -510,7 +487,7 @@ fn verify_legacy(
 fn a_real_keyless_legacy_signature_verifies_offline() {
     let (payload, annotations) = legacy_layer();
     let who = verify_legacy(&payload, &annotations, &public_good(), &legacy_identity()).expect("it verifies");
-    assert_eq!((who.log_index, who.integrated_time), (19941761, Some(1683465314)));
+    assert_eq!((who.log_index, who.integrated_time), (Some(19941761), Some(1683465314)));
     assert_eq!(
         (who.identity.as_str(), who.issuer.as_str()),
         ("cosign-svc-account@mineral-minutia-820.iam.gserviceaccount.com", "https://accounts.google.com")
@@ -611,4 +588,84 @@ fn a_real_inclusion_proof_and_checkpoint_are_verified_and_tampering_is_named() {
         }
     });
     assert!(why.contains("checkpoint"), "{why}");
+}
+
+// ---------------------------------------------------------------------------
+// Review of issue 15, finding 2: a `dsse` 0.0.1 entry's envelopeHash hashes the envelope as the
+// signer spelled it, so it is not compared.
+
+/// trailofbits/pypi-attestations `test/assets/pypi_attestations-0.0.19.tar.gz.publish.attestation`
+/// (Apache-2.0) as a bundle v0.3: sigstore-python 3 submitted the envelope to Rekor with
+/// `json.dumps`'s `", "` and `": "`, so the logged envelopeHash is of that spelling.
+#[test]
+fn a_pypi_attestation_whose_envelope_was_logged_with_python_json_spacing_verifies() {
+    let bundle = Bundle::parse(&fixture("pypi_attestations-0.0.19.sigstore.json")).expect("the bundle parses");
+    let artifact = Sha256::digest(fixture("pypi_attestations-0.0.19.tar.gz")).to_vec();
+    let identity = ExpectedIdentity {
+        identity: "https://github.com/trailofbits/pypi-attestations/.github/workflows/release.yml@refs/tags/v0.0.19"
+            .into(),
+        issuer: "https://token.actions.githubusercontent.com".into(),
+    };
+    let built_in = TrustedRoot::public_good().expect("the built-in root");
+    let verified = verify(&bundle, &artifact, Subjects::MustNameArtifact, &keyless(&built_in, &identity), now())
+        .expect("the PyPI attestation verifies with the built-in root");
+    let who = verified.keyless.expect("keyless");
+    assert_eq!((who.log.as_str(), who.integrated_time), ("https://rekor.sigstore.dev", Some(1733354041)));
+    // What is signed is still bound: another artifact, another identity.
+    let other = Sha256::digest(b"another file").to_vec();
+    let (p, _) = verify(&bundle, &other, Subjects::MustNameArtifact, &keyless(&built_in, &identity), now())
+        .expect_err("another artifact");
+    assert_eq!(p, Problem::DigestMismatch);
+    let mut mallory = identity.clone();
+    mallory.identity =
+        "https://github.com/mallory/pypi-attestations/.github/workflows/release.yml@refs/tags/v0.0.19".into();
+    let (p, _) = verify(&bundle, &artifact, Subjects::MustNameArtifact, &keyless(&built_in, &mallory), now())
+        .expect_err("another identity");
+    assert_eq!(p, Problem::WrongIdentity);
+}
+
+#[test]
+fn a_key_id_added_to_a_dsse_v001_envelope_after_logging_is_not_signed_and_changes_nothing() {
+    // The key id is outside DSSE's PAE (payload type and payload): the signature, the logged
+    // signature and verifier, and the payload hash still hold, as sigstore-go and -python find.
+    let keyid = edited_dsse(|d| {
+        if let Some(sig) = d.pointer_mut("/dsseEnvelope/signatures/0").and_then(Value::as_object_mut) {
+            sig.insert("keyid".into(), Value::from("added-later"));
+        }
+    });
+    verify_dsse_bundle(&keyid, &public_good(), &beacon_identity()).expect("an unsigned key id changes nothing");
+    // Another payload type is signed (PAE): refused before the log is consulted.
+    let payload_type = edited_dsse(|d| {
+        if let Some(t) = d.pointer_mut("/dsseEnvelope/payloadType") {
+            *t = Value::from("application/vnd.other+json");
+        }
+    });
+    let (p, reason) = dsse_rejection(&payload_type);
+    assert_eq!(p, Problem::Malformed, "{reason}");
+    assert!(reason.contains("payload type"), "{reason}");
+}
+
+// ---------------------------------------------------------------------------
+// Review of issue 15, finding 6: Fulcio's username SAN is an identity.
+
+/// A certificate of `crates/sign/testdata/chain` (see its `make.sh`).
+fn chain_certificate(name: &str) -> x509_cert::Certificate {
+    let path = format!("{}/testdata/chain/{name}.b64", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    x509_cert::Certificate::from_der(&B64.decode(text.trim()).expect("base64")).expect("a certificate")
+}
+
+#[test]
+fn a_fulcio_username_san_is_the_certificates_identity() {
+    // An otherName of type 1.3.6.1.4.1.57264.1.7 (UTF8String), as Fulcio issues for username
+    // identities and sigstore-go reads with UnmarshalOtherNameSAN.
+    let cert = chain_certificate("leaf-username");
+    let expected =
+        ExpectedIdentity { identity: "alice!oidc.example.com".into(), issuer: "https://oidc.example.com".into() };
+    let (identity, issuer) = check_identity(&cert, &expected).expect("the username is the identity");
+    assert_eq!((identity.as_str(), issuer.as_str()), ("alice!oidc.example.com", "https://oidc.example.com"));
+    let mallory = ExpectedIdentity { identity: "mallory!oidc.example.com".into(), ..expected };
+    let (p, reason) = check_identity(&cert, &mallory).expect_err("another username");
+    assert_eq!(p, Problem::WrongIdentity);
+    assert!(reason.contains("the certificate is for alice!oidc.example.com"), "{reason}");
 }

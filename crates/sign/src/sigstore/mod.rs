@@ -72,6 +72,7 @@ pub enum Problem {
 }
 
 /// What signatures are checked against.
+#[derive(Clone)]
 pub enum Trust {
     /// A public key (`--key`).
     Key(PublicKey),

@@ -840,21 +840,9 @@ fn tbs_bytes(cert_der: &[u8]) -> der::Result<&[u8]> {
 /// (`messageSignature.signature`, or the DSSE envelope's signature).
 /// Returns `genTime` in Unix seconds (fractions dropped), or why the
 /// timestamp is refused. See the module docs for what is checked.
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn verify(token_der: &[u8], signature: &[u8], authorities: &[TimestampAuthority]) -> Result<i64, String> {
-    let token = Token::parse(token_der)?;
-    token.check_imprint(signature)?;
-    let (signed_attributes, digest) = token.signed_attributes()?;
-    let scheme = Scheme::of(&token.signer.signature_algorithm.oid, Some(digest))
-        .map_err(|e| format!("the timestamp's signature: {e}"))?;
-    let candidates = token.signer_authorities(authorities)?;
-    let mut reasons = Vec::new();
-    for authority in candidates {
-        match verify_by(&token, authority, scheme, &signed_attributes) {
-            Ok(()) => return Ok(token.gen_time().secs),
-            Err(reason) => reasons.push(reason),
-        }
-    }
-    Err(reasons.join("; "))
+    verify_naming_authority(token_der, signature, authorities).map(|(time, _)| time)
 }
 
 /// The checks that depend on which authority signed.
@@ -883,3 +871,27 @@ fn verify_by(
 #[cfg(test)]
 #[path = "timestamp_tests.rs"]
 mod tests;
+
+/// [`verify`], and the name of the timestamp authority whose chain verified
+/// the token (its `uri`, else its certificate's subject): a bundle's
+/// timestamps count once per authority.
+pub fn verify_naming_authority(
+    token_der: &[u8],
+    signature: &[u8],
+    authorities: &[TimestampAuthority],
+) -> Result<(i64, String), String> {
+    let token = Token::parse(token_der)?;
+    token.check_imprint(signature)?;
+    let (signed_attributes, digest) = token.signed_attributes()?;
+    let scheme = Scheme::of(&token.signer.signature_algorithm.oid, Some(digest))
+        .map_err(|e| format!("the timestamp's signature: {e}"))?;
+    let candidates = token.signer_authorities(authorities)?;
+    let mut reasons = Vec::new();
+    for authority in candidates {
+        match verify_by(&token, authority, scheme, &signed_attributes) {
+            Ok(()) => return Ok((token.gen_time().secs, authority.name.clone())),
+            Err(reason) => reasons.push(reason),
+        }
+    }
+    Err(reasons.join("; "))
+}

@@ -12,9 +12,10 @@
 //!
 //! Then the logged body must record this signature, this certificate or key,
 //! and this artifact (client specification §4.4): for a `messageSignature`
-//! the artifact's digest; for a DSSE envelope, the payload's SHA-256 (and for
-//! `dsse` 0.0.1 the envelope's own hash), or for Rekor v2 the SHA-256 of the
-//! envelope's PAE (`Hash(PAE(payloadType, payload))`).
+//! the artifact's digest; for a DSSE envelope, the payload's SHA-256, or for
+//! Rekor v2 the hash of the envelope's PAE (`Hash(PAE(payloadType, payload))`)
+//! by the signer's key: SHA-256 for P-256 and RSA, SHA-384 for P-384, SHA-512
+//! for P-521 and Ed25519.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -49,6 +50,10 @@ pub(crate) struct Logged<'r> {
     pub log: &'r LogInstance,
     /// The integrated time, if an inclusion promise (SET) verified it.
     pub integrated_time: Option<i64>,
+    /// The entry's index, if something the log signed vouches for it: the SET (Rekor v1), or the
+    /// inclusion proof, whose leaf index it must be (Rekor v2). A Rekor v1 entry with a proof
+    /// and no SET has none: its log is sharded, and the proof's index is the shard's own.
+    pub log_index: Option<i64>,
 }
 
 /// Verifies `entry` with `root`'s logs, and that it records `signer`,
@@ -66,12 +71,21 @@ pub(crate) fn verify<'r>(
     })?;
     let rekor_v2 = entry.is_rekor_v2();
     let mut integrated_time = None;
+    let mut log_index = None;
     if rekor_v2 {
         let proof = entry
             .proof
             .as_ref()
             .ok_or_else(|| invalid("a Rekor v2 entry must carry an inclusion proof, and this one has none"))?;
         proof.verify(&entry.body, log, true).map_err(invalid)?;
+        if u64::try_from(entry.log_index).ok() != Some(proof.log_index()) {
+            return Err(invalid(format!(
+                "the log entry's logIndex {} is not the index {} its inclusion proof proves",
+                entry.log_index,
+                proof.log_index()
+            )));
+        }
+        log_index = Some(entry.log_index);
     } else {
         if entry.promise.is_none() && entry.proof.is_none() {
             return Err(invalid("the log entry has neither an inclusion promise (SET) nor an inclusion proof"));
@@ -90,13 +104,14 @@ pub(crate) fn verify<'r>(
                 )));
             }
             integrated_time = Some(time);
+            log_index = Some(entry.log_index);
         }
         if let Some(proof) = &entry.proof {
             proof.verify(&entry.body, log, false).map_err(invalid)?;
         }
     }
     check_body(entry, signer, content, digest)?;
-    Ok(Logged { log, integrated_time })
+    Ok(Logged { log, integrated_time, log_index })
 }
 
 /// The SET: the log's signature over the canonical JSON of the entry's
@@ -164,11 +179,12 @@ pub(crate) fn check_body(
             hashedrekord_v1(spec, signer, signature, digest)
         }
         ("hashedrekord", "0.0.2", Content::Message { signature, .. }) => {
-            hashedrekord_v2(spec, signer, signature, digest)
+            hashedrekord_v2(spec, signer, signature, ("SHA2_256", digest))
         }
         ("hashedrekord", "0.0.2", Content::Dsse(envelope)) => {
-            let pae = Sha256::digest(crate::payload::pae(&envelope.payload_type, &envelope.payload));
-            hashedrekord_v2(spec, signer, &envelope.signature, &pae)
+            let pae = crate::payload::pae(&envelope.payload_type, &envelope.payload);
+            let (algorithm, hashed) = signers_hash(signer, &pae)?;
+            hashedrekord_v2(spec, signer, &envelope.signature, (algorithm, &hashed))
         }
         ("dsse", "0.0.1", Content::Dsse(envelope)) => dsse_v1(spec, signer, envelope),
         ("intoto", "0.0.2", Content::Dsse(envelope)) => intoto_v2(spec, signer, envelope),
@@ -224,16 +240,21 @@ fn hashedrekord_v1(spec: &Value, signer: &Signer<'_>, signature: &[u8], digest: 
     Ok(())
 }
 
-/// `hashedrekord` 0.0.2 (Rekor v2): `hashedRekordV002.data` (SHA2_256, base64),
-/// `signature.content`, `signature.verifier` (`x509Certificate.rawBytes` or `publicKey.rawBytes`).
-fn hashedrekord_v2(spec: &Value, signer: &Signer<'_>, signature: &[u8], digest: &[u8]) -> Result<(), Rejection> {
+/// `hashedrekord` 0.0.2 (Rekor v2): `hashedRekordV002.data` (`algorithm` and base64 `digest`,
+/// the `(algorithm, digest)` given), `signature.content`, `signature.verifier`
+/// (`x509Certificate.rawBytes` or `publicKey.rawBytes`).
+fn hashedrekord_v2(
+    spec: &Value,
+    signer: &Signer<'_>,
+    signature: &[u8],
+    (algorithm, digest): (&str, &[u8]),
+) -> Result<(), Rejection> {
     let spec = spec.get("hashedRekordV002").unwrap_or(&Value::Null);
-    if spec.pointer("/data/algorithm").and_then(Value::as_str) != Some("SHA2_256")
-        || b64_at(spec, "/data/digest").as_deref() != Some(digest)
-    {
-        return Err(invalid(
-            "the log entry is for another digest (its hashedrekord data is not what the bundle signs: the message digest, or the SHA-256 of the DSSE envelope's PAE)",
-        ));
+    let logged_algorithm = spec.pointer("/data/algorithm").and_then(Value::as_str).unwrap_or_default();
+    if logged_algorithm != algorithm || b64_at(spec, "/data/digest").as_deref() != Some(digest) {
+        return Err(invalid(format!(
+            "the log entry is for another digest (its hashedrekord data, {logged_algorithm}, is not what the bundle signs: the message digest, or the {algorithm} of the DSSE envelope's PAE)"
+        )));
     }
     if b64_at(spec, "/signature/content").as_deref() != Some(signature) {
         return Err(invalid("the log entry records another signature"));
@@ -268,8 +289,14 @@ fn intoto_v2(spec: &Value, signer: &Signer<'_>, envelope: &Envelope) -> Result<(
 }
 
 /// A `dsse` 0.0.1 body must record this payload's SHA-256 (`payloadHash`),
-/// this signature with this signer as its `verifier` (PEM), and the
-/// SHA-256 of this envelope as the signer submitted it (`envelopeHash`).
+/// and this signature with this signer as its `verifier` (PEM).
+///
+/// Its `envelopeHash` is not compared, as sigstore-go and sigstore-python do
+/// not: Rekor hashes the envelope's JSON as the signer submitted it, with the
+/// signer's own spacing and field order (sigstore-python 3 wrote `", "` and
+/// `": "`), so no one form can be rebuilt for every genuine entry, while the
+/// payload hash, the signature and its verifier bind all that is signed (the
+/// PAE covers the payload type and payload; a key id is not signed).
 fn dsse_v1(spec: &Value, signer: &Signer<'_>, envelope: &Envelope) -> Result<(), Rejection> {
     let payload_hash = wharf_oci::digest::hex(&Sha256::digest(&envelope.payload));
     let logged_payload = sha256_field(spec, "payloadHash")?;
@@ -288,13 +315,6 @@ fn dsse_v1(spec: &Value, signer: &Signer<'_>, envelope: &Envelope) -> Result<(),
     if !same_signer(b64_at(entry, "/verifier"), signer, true) {
         return Err(another_signer(signer));
     }
-    let logged_envelope = sha256_field(spec, "envelopeHash")?;
-    let submitted = submitted_envelopes(&envelope.json)?;
-    if !submitted.iter().any(|form| wharf_oci::digest::hex(&Sha256::digest(form.as_bytes())) == logged_envelope) {
-        return Err(invalid(format!(
-            "the log entry's envelopeHash {logged_envelope} is not the SHA-256 of this envelope: it was altered after it was logged (payload type, key id or signatures)"
-        )));
-    }
     Ok(())
 }
 
@@ -307,39 +327,37 @@ fn sha256_field(spec: &Value, name: &str) -> Result<String, Rejection> {
     Ok(field.get("value").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase())
 }
 
-/// The envelope as signers submit it to Rekor, whose `envelopeHash` is the
-/// SHA-256 of those exact bytes: compact JSON, fields in the order `payload`,
-/// `payloadType`, `signatures` (each `sig`, then `keyid`), base64 with
-/// padding. A non-empty key id is always written; an empty one is left out
-/// (Go's and protobuf's JSON, cosign, sigstore-go, sigstore-js's GitHub
-/// attestations) or written as `""` (sigstore-js for npm, sigstore-java), so
-/// both forms are returned.
-fn submitted_envelopes(envelope: &Value) -> Result<[String; 2], Rejection> {
-    Ok([submitted_envelope(envelope, false)?, submitted_envelope(envelope, true)?])
-}
-
-/// One form of [`submitted_envelopes`]: with or without empty key ids.
-fn submitted_envelope(envelope: &Value, empty_keyid_written: bool) -> Result<String, Rejection> {
-    let payload = json_base64(envelope.get("payload"), "payload")?;
-    let payload_type = Value::from(envelope.get("payloadType").and_then(Value::as_str).unwrap_or_default()).to_string();
-    let mut signatures = Vec::new();
-    for s in envelope.get("signatures").and_then(Value::as_array).into_iter().flatten() {
-        let sig = json_base64(s.get("sig"), "signature")?;
-        let keyid = s.get("keyid").and_then(Value::as_str).unwrap_or_default();
-        signatures.push(if keyid.is_empty() && !empty_keyid_written {
-            format!(r#"{{"sig":{sig}}}"#)
-        } else {
-            format!(r#"{{"sig":{sig},"keyid":{}}}"#, Value::from(keyid))
-        });
+/// The hash a Rekor v2 `hashedrekord` records of a DSSE envelope's PAE: the
+/// one the signer's key signs with (sigstore-go's `reconstructV2EntryHash`,
+/// from the key's default algorithm): SHA-256 for P-256 and RSA, SHA-384 for
+/// P-384, SHA-512 for P-521 and Ed25519 (Ed25519ph). Returns the protobuf
+/// name of the algorithm and the digest of `pae`.
+fn signers_hash(signer: &Signer<'_>, pae: &[u8]) -> Result<(&'static str, Vec<u8>), Rejection> {
+    use sha2::{Sha384, Sha512};
+    use x509_cert::der::Decode as _;
+    use x509_cert::der::asn1::ObjectIdentifier;
+    use x509_cert::spki::SubjectPublicKeyInfoOwned;
+    let unreadable = |e: x509_cert::der::Error| (Problem::Malformed, format!("the signer's key cannot be read: {e}"));
+    let spki = match signer {
+        Signer::Certificate(der) => {
+            let cert = x509_cert::Certificate::from_der(der).map_err(unreadable)?;
+            cert.tbs_certificate().subject_public_key_info().clone()
+        }
+        Signer::Key(der) => SubjectPublicKeyInfoOwned::from_der(der).map_err(unreadable)?,
+    };
+    let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
+    let named = |oid: &str| curve.is_some_and(|curve| curve.to_string() == oid);
+    match spki.algorithm.oid.to_string().as_str() {
+        "1.2.840.10045.2.1" if named("1.2.840.10045.3.1.7") => Ok(("SHA2_256", Sha256::digest(pae).to_vec())),
+        "1.2.840.10045.2.1" if named("1.3.132.0.34") => Ok(("SHA2_384", Sha384::digest(pae).to_vec())),
+        "1.2.840.10045.2.1" if named("1.3.132.0.35") => Ok(("SHA2_512", Sha512::digest(pae).to_vec())),
+        "1.3.101.112" => Ok(("SHA2_512", Sha512::digest(pae).to_vec())),
+        "1.2.840.113549.1.1.1" => Ok(("SHA2_256", Sha256::digest(pae).to_vec())),
+        other => Err((
+            Problem::Unsupported,
+            format!(
+                "the signer's key ({other}) has no hash Rekor v2 records a DSSE envelope with: wharf knows P-256, P-384, P-521, Ed25519 and RSA keys"
+            ),
+        )),
     }
-    Ok(format!(r#"{{"payload":{payload},"payloadType":{payload_type},"signatures":[{}]}}"#, signatures.join(",")))
-}
-
-/// A base64 field of the envelope as a JSON string, re-encoded as Go and
-/// protobuf write bytes (standard alphabet, padded).
-fn json_base64(value: Option<&Value>, what: &str) -> Result<String, Rejection> {
-    let bytes = value.and_then(Value::as_str).and_then(|s| B64.decode(s.trim()).ok());
-    bytes
-        .map(|b| Value::from(B64.encode(b)).to_string())
-        .ok_or_else(|| (Problem::Malformed, format!("the DSSE envelope's {what} is not base64")))
 }

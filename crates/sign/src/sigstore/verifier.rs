@@ -10,8 +10,10 @@
 //!    and its payload an in-toto statement;
 //! 3. with a trusted root: exactly one transparency-log entry, verified with the
 //!    root's logs ([`super::tlog`]); its SET's integrated time is a verified time;
-//! 4. the RFC 3161 timestamps, each verified against the root's timestamp
-//!    authorities, are verified times too; at least one verified time is required;
+//! 4. the RFC 3161 timestamps (at most 32), each verified against the root's
+//!    timestamp authorities, are verified times too, one per authority; one
+//!    that does not verify is skipped (as sigstore-go and sigstore-python do),
+//!    its reason kept for the message; at least one verified time is required;
 //! 5. keyless: the certificate path is valid at every verified time
 //!    ([`super::chain`]), the certificate carries a valid SCT ([`super::sct`]),
 //!    and names the expected identity and issuer;
@@ -41,8 +43,9 @@ fn malformed(reason: impl Into<String>) -> Rejection {
 pub(crate) struct Verified {
     /// Who signed, for a keyless bundle.
     pub keyless: Option<KeylessVerified>,
-    /// The log that recorded it and the entry's index, when a trusted root was used.
-    pub log: Option<(String, i64)>,
+    /// The log that recorded it, when a trusted root was used, and the entry's index when
+    /// what the log signed vouches for it (see [`super::tlog::Logged::log_index`]).
+    pub log: Option<(String, Option<i64>)>,
     /// The SET's integrated time, if any.
     pub integrated_time: Option<i64>,
     /// The verified RFC 3161 timestamps.
@@ -79,6 +82,8 @@ pub(crate) fn verify(
         Trust::ManagedKey { key, root } => (Some(root), Some(key), None),
         Trust::Keyless { root, expected } => (Some(root), None, Some(expected)),
     };
+    let completed = with_artifact_digest(bundle, artifact);
+    let bundle = completed.as_ref().unwrap_or(bundle);
     let signer = signer_of(bundle, key)?;
     let statement = check_content(&bundle.content)?;
     let mut verified = Verified { keyless: None, log: None, integrated_time: None, timestamps: Vec::new(), statement };
@@ -119,20 +124,29 @@ fn logged_and_timed(
         }
     };
     let logged = super::tlog::verify(entry, root, &recorded, &bundle.content, signed_digest(bundle), now)?;
-    verified.log = Some((logged.log.base_url.clone(), entry.log_index));
+    verified.log = Some((logged.log.base_url.clone(), logged.log_index));
     verified.integrated_time = logged.integrated_time;
-    verified.timestamps = timestamps(bundle, root, now)?;
+    let (stamped, skipped) = timestamps(bundle, root, now)?;
+    verified.timestamps = stamped;
     let times = signing_times(verified);
-    if times.is_empty() {
+    if times.is_empty() && skipped.is_empty() {
         return Err((
             Problem::InvalidLogEntry,
             "no verified time of signing: the log entry has no inclusion promise (Rekor v2 entries never do) and the bundle no RFC 3161 timestamp".into(),
         ));
     }
-    // A Rekor v2 entry has no time of its own: its log's key must be valid at the timestamps'.
-    if entry.is_rekor_v2()
-        && let Some(t) = times.iter().find(|t| !logged.log.valid.contains(t.at))
-    {
+    if times.is_empty() {
+        return Err((
+            Problem::InvalidTimestamp,
+            format!(
+                "no verified time of signing: the log entry has no inclusion promise and no RFC 3161 timestamp verifies ({})",
+                skipped.join("; ")
+            ),
+        ));
+    }
+    // The log's key must be valid at every verified time: a Rekor v2 entry, or a Rekor v1 entry
+    // without a SET, has no time of its own, and a timestamp's time is a time of logging too.
+    if let Some(t) = times.iter().find(|t| !logged.log.valid.contains(t.at)) {
         return Err((
             Problem::InvalidLogEntry,
             format!("the log {}'s key was not valid at the signing time {} ({})", logged.log.base_url, t.at, t.source),
@@ -227,27 +241,41 @@ fn signed_digest(bundle: &Bundle) -> &[u8] {
 /// The verified times of the bundle's RFC 3161 timestamps, each over the
 /// signature bytes, from a timestamp authority of the trusted root
 /// ([`super::timestamp`]: the token's signature and chain, the TSA's validity
-/// window); a time beyond `now` is refused.
-fn timestamps(bundle: &Bundle, root: &TrustedRoot, now: i64) -> Result<Vec<i64>, Rejection> {
+/// window), one per authority; and why each other one was skipped (it does not
+/// verify, its time is beyond `now`, or its authority was counted already).
+fn timestamps(bundle: &Bundle, root: &TrustedRoot, now: i64) -> Result<(Vec<i64>, Vec<String>), Rejection> {
     if bundle.timestamps.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
+    }
+    if bundle.timestamps.len() > MAX_TIMESTAMPS {
+        return Err((
+            Problem::InvalidTimestamp,
+            format!(
+                "the bundle carries {} RFC 3161 timestamps, more than the {MAX_TIMESTAMPS} a verifier checks (sigstore-go and sigstore-python refuse them too)",
+                bundle.timestamps.len()
+            ),
+        ));
     }
     let authorities = super::timestamp::parse_authorities(&root.document).map_err(|why| {
         (Problem::InvalidTimestamp, format!("the trusted root's timestamp authorities cannot be used: {why}"))
     })?;
-    let mut times = Vec::with_capacity(bundle.timestamps.len());
+    let (mut times, mut skipped, mut counted) = (Vec::new(), Vec::new(), Vec::new());
     for (i, token) in bundle.timestamps.iter().enumerate() {
-        let time = super::timestamp::verify(token, bundle.content.signature(), &authorities)
-            .map_err(|why| (Problem::InvalidTimestamp, format!("RFC 3161 timestamp {i}: {why}")))?;
-        if time > now + CLOCK_SKEW {
-            return Err((
-                Problem::InvalidTimestamp,
-                format!("RFC 3161 timestamp {i} is in the future ({time}, now {now})"),
-            ));
+        match super::timestamp::verify_naming_authority(token, bundle.content.signature(), &authorities) {
+            Err(why) => skipped.push(format!("RFC 3161 timestamp {i}: {why}")),
+            Ok((time, _)) if time > now + CLOCK_SKEW => {
+                skipped.push(format!("RFC 3161 timestamp {i} is in the future ({time}, now {now})"));
+            }
+            Ok((_, authority)) if counted.contains(&authority) => {
+                skipped.push(format!("RFC 3161 timestamp {i} is another of {authority}, counted once"));
+            }
+            Ok((time, authority)) => {
+                times.push(time);
+                counted.push(authority);
+            }
         }
-        times.push(time);
     }
-    Ok(times)
+    Ok((times, skipped))
 }
 
 /// Keyless: the certificate path at every verified time, its SCT, the
@@ -367,6 +395,26 @@ fn check_artifact(bundle: &Bundle, artifact: &[u8], statement: Option<&[u8]>) ->
         _ => Ok(()),
     }
 }
+
+/// A message-signature bundle without a `messageDigest` (optional in
+/// protobuf-specs) signs the artifact's digest, as sigstore-python reads it:
+/// that bundle with the artifact's digest filled in; none for any other
+/// bundle. The signature, and the log entry's digest, must then be of the
+/// artifact.
+fn with_artifact_digest(bundle: &Bundle, artifact: &[u8]) -> Option<Bundle> {
+    match &bundle.content {
+        Content::Message { digest, signature } if digest.is_empty() => Some(Bundle {
+            content: Content::Message { digest: artifact.to_vec(), signature: signature.clone() },
+            ..bundle.clone()
+        }),
+        _ => None,
+    }
+}
+
+/// The most RFC 3161 timestamps a bundle may carry, each costing a CMS
+/// signature and a chain to verify: sigstore-go's `limits.MaxAllowedTimestamps`
+/// and sigstore-python's `MAX_ALLOWED_TIMESTAMP`.
+const MAX_TIMESTAMPS: usize = 32;
 
 #[cfg(test)]
 #[path = "verifier_tests.rs"]

@@ -48,7 +48,15 @@ issue leaf-under-not-a-ca not-a-ca 16 "${LEAF[@]}"
 issue no-cert-sign root 5 basicConstraints=critical,CA:TRUE keyUsage=critical,digitalSignature
 issue leaf-under-no-cert-sign no-cert-sign 17 "${LEAF[@]}"
 
+# A leaf without a key usage extension; a leaf whose identity is Fulcio's username SAN (an otherName of
+# type 1.3.6.1.4.1.57264.1.7, UTF8String), with the OIDC issuer extension (1.3.6.1.4.1.57264.1.8).
+issue leaf-no-key-usage intermediate 18 extendedKeyUsage=codeSigning "subjectAltName=critical,URI:https://example.com/wharf/test"
+issue leaf-username intermediate 19 keyUsage=critical,digitalSignature extendedKeyUsage=codeSigning \
+    "subjectAltName=critical,otherName:1.3.6.1.4.1.57264.1.7;UTF8:alice!oidc.example.com" \
+    "1.3.6.1.4.1.57264.1.8=ASN1:UTF8String:https://oidc.example.com"
+
 for name in root intermediate leaf leaf-ca leaf-no-eku leaf-odd-critical leaf-no-digital-signature \
-    intermediate-2 leaf-too-deep not-a-ca leaf-under-not-a-ca no-cert-sign leaf-under-no-cert-sign; do
+    intermediate-2 leaf-too-deep not-a-ca leaf-under-not-a-ca no-cert-sign leaf-under-no-cert-sign \
+    leaf-no-key-usage leaf-username; do
     openssl x509 -in "$work/$name.pem" -outform der | base64 -w0 >"$name.b64"
 done

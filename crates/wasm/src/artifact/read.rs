@@ -211,7 +211,7 @@ pub fn within_limit(what: &str, size: u64, limit: u64, purpose: Option<&str>) ->
 
 /// Reads the Wasm binary of `reference` into memory, verified against its
 /// digest, with the artifact it came from. For commands that must parse the
-/// whole binary (checks, composition); pulls to disk use [`pull`].
+/// whole binary (checks, composition); pulls to disk use `wharf::pull`.
 pub async fn fetch_wasm(reference: &Reference, transport: &TransportOptions) -> Result<(Resolved, Vec<u8>)> {
     fetch_wasm_within(reference, transport, MAX_WASM_IN_MEMORY).await
 }

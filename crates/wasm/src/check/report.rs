@@ -37,7 +37,7 @@ pub struct CheckReport {
     /// The world checked against, `ns:pkg/world@version`.
     pub world: String,
     /// Whether types were compared; false for an answer from names alone
-    /// ([`World::check_names`]).
+    /// ([`super::World::check_names`]).
     pub types_checked: bool,
     /// Every problem found.
     pub problems: Vec<Problem>,

@@ -1,6 +1,6 @@
 //! The check: a component's imports and exports against a world's, each pair of
 //! items compared by wac-types' subtype checker and, where they differ, walked to
-//! say where ([`super::diff`]); every problem is collected, written as WIT.
+//! say where (`diff`); every problem is collected, written as WIT.
 
 use std::collections::HashSet;
 

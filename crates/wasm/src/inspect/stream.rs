@@ -6,7 +6,7 @@
 //! function and enters nested modules and components without their whole
 //! section, but wants every other section whole. A large component is mostly
 //! one data section (or a large custom section, such as debug info), so those
-//! two are streamed here instead. When one is larger than [`Limits::section`],
+//! two are streamed here instead. When one is larger than `Limits::section`,
 //! its bytes are read and hashed but not kept, and the parser and validator
 //! are handed an equivalent section of the same total length:
 //! - a data section becomes the same segments (flags, memory index, offset
@@ -17,7 +17,7 @@
 //!
 //! Every other offset stays the real one, and errors inside a stand-in data
 //! section are mapped back to the real file, so errors read as they do for
-//! the in-memory [`super::validate`]. One difference: function bodies are
+//! the in-memory `validate`. One difference: function bodies are
 //! validated as they arrive, where `validate_all` validates them after the last
 //! section, so a binary with an invalid function body AND a later malformed
 //! section reports the body here and the section there.

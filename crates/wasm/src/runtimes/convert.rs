@@ -16,7 +16,7 @@
 //!   `module.wasm.image/variant=compat-smart` on the manifest and in the config
 //!   Labels. The only shape that cannot reuse the Wasm blob (it is in the tar).
 //! - [`Shape::Spin`]: the application `spin registry push` writes and
-//!   `spin up --from` runs (see [`crate::spin`] for the sources): an OCI image
+//!   `spin up --from` runs (see [`super::spin`] for the sources): an OCI image
 //!   config (`os: Wasip1`, the locked app's digest as a label), the Wasm blob as
 //!   an `application/vnd.wasm.content.layer.v1+wasm` layer, then the locked app
 //!   referencing it by digest.

@@ -3,7 +3,7 @@
 //! command line that runs it:
 //! - wasmtime: `NAME.wasm`, run with `wasmtime serve` (a `wasi:http` handler),
 //!   `wasmtime run` (a command) or `wasmtime run --invoke` (plain functions).
-//! - Spin: `NAME.wasm` and a `spin.toml` (one component, see [`crate::spin`]),
+//! - Spin: `NAME.wasm` and a `spin.toml` (one component, see [`super::spin`]),
 //!   run with `spin up --from DIR/spin.toml`.
 //! - runwasi: `NAME.tar`, the OCI image layout archive runwasi's
 //!   `oci-tar-builder` writes (`crates/oci-tar-builder/src/lib.rs`: `blobs/sha256/*`,
