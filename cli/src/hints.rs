@@ -19,7 +19,7 @@ pub const RECORD_WORLD: &str = "push it with `wharf push FILE REF --wit WIT` to 
 
 /// The first line of the error, after `error: `.
 pub fn message(error: &wharf::Error) -> String {
-    use wharf::Error::{Oci, Sign, Wasm};
+    use wharf::Error::{Admission, Oci, Sign, Wasm};
     use wharf::oci::Error as O;
     use wharf::wasm::Error as W;
     match error {
@@ -42,11 +42,25 @@ pub fn message(error: &wharf::Error) -> String {
              wasmtime` instead",
             exports.join(", ")
         ),
+        Admission(wharf::admission::Error::InstallOption { option, value, reason }) => {
+            format!("{} {value} {reason}", install_flag(*option))
+        }
         Wasm(W::NotADirectory { path }) => format!(
             "-o {} is a file: `pull --for` writes several files, so give a directory (it is created if missing)",
             path.display()
         ),
         other => other.to_string(),
+    }
+}
+
+/// The flag of `admission manifests` that gives `option`.
+fn install_flag(option: wharf::admission::error::InstallOption) -> &'static str {
+    use wharf::admission::error::InstallOption;
+    match option {
+        InstallOption::Replicas => "--replicas",
+        InstallOption::Image => "--image",
+        InstallOption::RegistrySecret => "--registry-secret",
+        InstallOption::ApiserverCidr => "--apiserver-cidr",
     }
 }
 
@@ -229,5 +243,13 @@ mod tests {
             message(&scheme),
             "invalid reference \"https://ghcr.io/x\": leave out the scheme (https://); wharf picks it, see --plain-http"
         );
+        let options = wharf::admission::manifests::InstallOptions {
+            replicas: 0,
+            ..wharf::admission::manifests::InstallOptions::new("policy.yaml", "registry.example.com/wharf")
+        };
+        let replicas: wharf::Error =
+            wharf::admission::manifests::generate(&options, |_| Vec::new()).expect_err("no pods").into();
+        assert_eq!(replicas.to_string(), "the replica count 0 is not a number from 1 to 100");
+        assert_eq!(message(&replicas), "--replicas 0 is not a number from 1 to 100");
     }
 }

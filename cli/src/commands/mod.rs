@@ -1,7 +1,6 @@
 //! One file per command: flags (whose doc comments are the help text) and a `run`.
 
 pub mod admission;
-pub mod admission_manifests;
 pub mod check;
 pub mod compose;
 pub mod convert;

@@ -30,6 +30,16 @@ pub enum Error {
         /// Which of the server's files it is.
         file: TlsFile,
     },
+    /// An option of the install manifests that Kubernetes would refuse.
+    #[error("the {} {value} {reason}", option.words())]
+    InstallOption {
+        /// Which option.
+        option: InstallOption,
+        /// Its value, as written in the message (numbers bare, text quoted).
+        value: String,
+        /// What is wrong with it, and how to write it.
+        reason: &'static str,
+    },
     /// A usage problem (an image that is not in a registry, a manifest file that does not parse).
     #[error("{0}")]
     Usage(String),
@@ -53,6 +63,31 @@ pub enum TlsFile {
     ClientCa,
     /// That CA, to be put into the cluster (`manifests`): its certificate only, never its key.
     ClientCaToInstall,
+}
+
+/// The options of the install manifests ([`crate::manifests::InstallOptions`]) that are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstallOption {
+    /// How many webhook pods.
+    Replicas,
+    /// The webhook's image.
+    Image,
+    /// The Secret with registry credentials.
+    RegistrySecret,
+    /// An address range the API server calls from.
+    ApiserverCidr,
+}
+
+impl InstallOption {
+    /// The option in words.
+    pub fn words(self) -> &'static str {
+        match self {
+            InstallOption::Replicas => "replica count",
+            InstallOption::Image => "webhook image",
+            InstallOption::RegistrySecret => "registry Secret",
+            InstallOption::ApiserverCidr => "API server address range",
+        }
+    }
 }
 
 /// Keeps one place for each OCI error: a signature error that is an OCI error becomes [`Error::Oci`].
@@ -79,7 +114,9 @@ impl Error {
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::InvalidPolicy { .. } | Error::InvalidTls { .. } | Error::Usage(_) => ErrorKind::Usage,
+            Error::InvalidPolicy { .. } | Error::InvalidTls { .. } | Error::InstallOption { .. } | Error::Usage(_) => {
+                ErrorKind::Usage
+            }
             Error::Oci(e) => e.kind(),
             Error::Sign(e) => e.kind(),
             Error::Wasm(e) => e.kind(),
@@ -101,7 +138,7 @@ impl Error {
                  only, never its key)"
                     .into(),
             ),
-            Error::Usage(_) => None,
+            Error::InstallOption { .. } | Error::Usage(_) => None,
             Error::Oci(e) => e.hint(),
             Error::Sign(e) => e.hint(),
             Error::Wasm(e) => e.hint(),

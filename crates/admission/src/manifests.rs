@@ -34,7 +34,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::Digest as _;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InstallOption, Result};
 use crate::state::FailMode;
 
 /// The name of the Service, Deployment, ServiceAccount and the objects' label.
@@ -153,8 +153,30 @@ impl Install {
     }
 }
 
-/// Generates every object; see the module docs.
-pub fn generate(options: &InstallOptions) -> Result<Install> {
+/// What the webhook's container runs: `admission serve` with these files and addresses in
+/// the pod. The command line that says so is the caller's to write ([`generate`]'s
+/// `command_line`): the flags are the command line's (wharf-cli's `admission serve`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Serve {
+    /// The policy file.
+    pub policy: String,
+    /// The webhook's HTTPS address.
+    pub listen: String,
+    /// The serving certificate chain (PEM).
+    pub tls_cert: String,
+    /// Its private key (PEM).
+    pub tls_key: String,
+    /// The plain-HTTP address of `/metrics`, `/healthz` and `/readyz`.
+    pub metrics_listen: String,
+    /// Deny or admit when a registry cannot be asked.
+    pub fail_mode: FailMode,
+    /// The CA whose client certificates alone are answered, if one is given.
+    pub client_ca: Option<String>,
+}
+
+/// Generates every object; see the module docs. `command_line` gives the container's
+/// arguments that run the webhook as a [`Serve`] says.
+pub fn generate(options: &InstallOptions, command_line: impl Fn(&Serve) -> Vec<String>) -> Result<Install> {
     validate(options)?;
     let bundle = bundle::bundle(&options.policy)?;
     let client_ca = options.client_ca.as_deref().map(read_client_ca).transpose()?;
@@ -211,7 +233,7 @@ pub fn generate(options: &InstallOptions) -> Result<Install> {
         }
     };
     let tls_hash = tls_hash(tls.as_ref().map(|t| t.cert_pem.as_bytes()), client_ca.as_deref());
-    objects.push(json(&deployment(options, &bundle, tls_hash))?);
+    objects.push(json(&deployment(options, &bundle, tls_hash, command_line))?);
     objects.push(json(&service(ns))?);
     objects.push(json(&PodDisruptionBudget {
         metadata: meta(NAME, ns),
@@ -246,7 +268,7 @@ fn tls_hash(serving_cert: Option<&[u8]>, client_ca: Option<&[u8]>) -> Option<Str
         hash.update((part.len() as u64).to_be_bytes());
         hash.update(part);
     }
-    Some(hex(&hash.finalize()))
+    Some(wharf_oci::digest::hex(&hash.finalize()))
 }
 
 /// Refuses options Kubernetes would refuse, before anything is generated.
@@ -273,7 +295,7 @@ fn validate(options: &InstallOptions) -> Result<()> {
         ));
     }
     if options.replicas == 0 || options.replicas > 100 {
-        return Err(Error::Usage(format!("--replicas {} is not a number from 1 to 100", options.replicas)));
+        return Err(bad_option(InstallOption::Replicas, options.replicas.to_string(), "is not a number from 1 to 100"));
     }
     if let Certificates::Generated { days } = options.certificates
         && !(1..=3650).contains(&days)
@@ -283,26 +305,34 @@ fn validate(options: &InstallOptions) -> Result<()> {
     match wharf_oci::reference::Reference::parse(&options.image) {
         Ok(wharf_oci::reference::Reference::Registry(_)) => {}
         _ => {
-            return Err(Error::Usage(format!(
-                "--image {:?} is not a registry image; give the webhook image the cluster pulls, e.g. \
+            return Err(bad_option(
+                InstallOption::Image,
+                format!("{:?}", options.image),
+                "is not a registry image; give the webhook image the cluster pulls, e.g. \
                  registry.example.com/wharf@sha256:…",
-                options.image
-            )));
+            ));
         }
     }
     if let Some(name) = &options.registry_secret
         && !(name.len() <= 253 && !name.is_empty() && name.split('.').all(label))
     {
-        return Err(Error::Usage(format!("--registry-secret {name:?} is not a Secret name")));
+        return Err(bad_option(InstallOption::RegistrySecret, format!("{name:?}"), "is not a Secret name"));
     }
     for cidr in &options.apiserver_cidrs {
         if !is_cidr(cidr) {
-            return Err(Error::Usage(format!(
-                "--apiserver-cidr {cidr:?} is not an address range; write ADDRESS/PREFIX, e.g. 10.0.0.0/28"
-            )));
+            return Err(bad_option(
+                InstallOption::ApiserverCidr,
+                format!("{cidr:?}"),
+                "is not an address range; write ADDRESS/PREFIX, e.g. 10.0.0.0/28",
+            ));
         }
     }
     Ok(())
+}
+
+/// An option Kubernetes would refuse: `value` as written in the message.
+fn bad_option(option: InstallOption, value: String, reason: &'static str) -> Error {
+    Error::InstallOption { option, value, reason }
 }
 
 fn is_cidr(text: &str) -> bool {
@@ -353,10 +383,6 @@ fn client_ca_name() -> String {
     format!("{NAME}-client-ca")
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The labels every object carries, with `extra`.
 fn labels_with<const N: usize>(extra: [(&str, &str); N]) -> BTreeMap<String, String> {
     let mut labels = BTreeMap::from([
@@ -397,27 +423,22 @@ fn secret(name: &str, namespace: &str, kind: &str, data: BTreeMap<String, Vec<u8
 /// Read-only for the owner and the pod's group (`fsGroup`), nobody else.
 const SECRET_MODE: i32 = 0o440;
 
-fn deployment(options: &InstallOptions, bundle: &bundle::PolicyBundle, tls_hash: Option<String>) -> Deployment {
+fn deployment(
+    options: &InstallOptions,
+    bundle: &bundle::PolicyBundle,
+    tls_hash: Option<String>,
+    command_line: impl Fn(&Serve) -> Vec<String>,
+) -> Deployment {
     let ns = options.namespace.as_str();
-    let mut args: Vec<String> = [
-        "admission",
-        "serve",
-        "--policy",
-        &format!("{POLICY_DIR}/{POLICY_FILE}"),
-        "--listen",
-        &format!("0.0.0.0:{WEBHOOK_PORT}"),
-        "--tls-cert",
-        &format!("{TLS_DIR}/tls.crt"),
-        "--tls-key",
-        &format!("{TLS_DIR}/tls.key"),
-        "--metrics-listen",
-        &format!("0.0.0.0:{METRICS_PORT}"),
-        "--fail-mode",
-        fail_mode_word(options.fail_mode),
-    ]
-    .into_iter()
-    .map(str::to_string)
-    .collect();
+    let args = command_line(&Serve {
+        policy: format!("{POLICY_DIR}/{POLICY_FILE}"),
+        listen: format!("0.0.0.0:{WEBHOOK_PORT}"),
+        tls_cert: format!("{TLS_DIR}/tls.crt"),
+        tls_key: format!("{TLS_DIR}/tls.key"),
+        metrics_listen: format!("0.0.0.0:{METRICS_PORT}"),
+        fail_mode: options.fail_mode,
+        client_ca: options.client_ca.as_ref().map(|_| format!("{CLIENT_CA_DIR}/ca.crt")),
+    });
     let mut mounts = vec![
         mount("policy", POLICY_DIR),
         mount("tls", TLS_DIR),
@@ -460,7 +481,6 @@ fn deployment(options: &InstallOptions, bundle: &bundle::PolicyBundle, tls_hash:
         },
     ];
     if options.client_ca.is_some() {
-        args.extend(["--client-ca".to_string(), format!("{CLIENT_CA_DIR}/ca.crt")]);
         mounts.push(mount("client-ca", CLIENT_CA_DIR));
         volumes.push(secret_volume("client-ca", &client_ca_name(), None));
     }
@@ -548,13 +568,6 @@ fn deployment(options: &InstallOptions, bundle: &bundle::PolicyBundle, tls_hash:
             ..DeploymentSpec::default()
         }),
         ..Deployment::default()
-    }
-}
-
-fn fail_mode_word(mode: FailMode) -> &'static str {
-    match mode {
-        FailMode::Deny => "deny",
-        FailMode::Allow => "allow",
     }
 }
 

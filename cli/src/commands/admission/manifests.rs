@@ -38,7 +38,7 @@ pub struct ManifestsArgs {
     replicas: u32,
     /// deny: fail closed (failurePolicy Fail); allow: admit when a registry, or the webhook, cannot be asked
     /// (admission serve --fail-mode allow, failurePolicy Ignore).
-    #[arg(long, value_name = "MODE", default_value = "deny", value_parser = parse_fail_mode)]
+    #[arg(long, value_name = "MODE", default_value = "deny", value_parser = super::parse_fail_mode)]
     fail_mode: FailMode,
     /// Let cert-manager issue and renew the serving certificate (and set caBundle) instead of generating one.
     #[arg(long)]
@@ -58,14 +58,6 @@ pub struct ManifestsArgs {
     apiserver_cidr: Vec<String>,
 }
 
-fn parse_fail_mode(s: &str) -> Result<FailMode, String> {
-    match s {
-        "deny" => Ok(FailMode::Deny),
-        "allow" => Ok(FailMode::Allow),
-        _ => Err("use deny or allow".into()),
-    }
-}
-
 /// Runs the command.
 pub fn run(args: ManifestsArgs) -> Result<Verdict, Failure> {
     let format = Format::Text;
@@ -83,7 +75,9 @@ pub fn run(args: ManifestsArgs) -> Result<Verdict, Failure> {
         apiserver_cidrs: args.apiserver_cidr,
         ..InstallOptions::new(args.policy, args.image)
     };
-    let yaml = manifests::generate(&options).and_then(|install| install.to_yaml()).or_fail(format)?;
+    let yaml = manifests::generate(&options, super::serve_command_line)
+        .and_then(|install| install.to_yaml())
+        .or_fail(format)?;
     print!("{yaml}");
     Ok(Verdict::Pass)
 }
