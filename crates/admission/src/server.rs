@@ -20,11 +20,9 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 
-use crate::error::{Error, Result, TlsFile};
+use crate::error::{Error, Result};
 use crate::file_stamp::file_stamp;
 use crate::policy::Policy;
 use crate::state::Admission;
@@ -130,63 +128,6 @@ impl Metrics {
         let _ = writeln!(out, "wharf_admission_review_seconds_count {count}");
         out
     }
-}
-
-/// Reads a PEM certificate chain and private key into a rustls server configuration.
-pub fn tls_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig> {
-    tls_config_with(cert, key, None)
-}
-
-/// [`tls_config`], and with `client_ca` (`--client-ca`, PEM) every client must
-/// present a certificate that chains to one of its CAs, checked in the TLS
-/// handshake (rustls' [`rustls::server::WebPkiClientVerifier`]): the API
-/// server presents the one its admission configuration names, and a pod
-/// without it cannot open a connection, let alone POST a review.
-pub fn tls_config_with(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Result<rustls::ServerConfig> {
-    let bad = |what: &Path, reason: String| Error::InvalidTls {
-        what: what.display().to_string(),
-        reason,
-        file: TlsFile::ServerCertificate,
-    };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| bad(cert, e.to_string()))?
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|e| bad(cert, e.to_string()))?;
-    if certs.is_empty() {
-        return Err(bad(cert, "no certificate in the file".into()));
-    }
-    let private = PrivateKeyDer::from_pem_file(key).map_err(|e| bad(key, e.to_string()))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| bad(cert, e.to_string()))?;
-    let builder = match client_ca {
-        None => builder.with_no_client_auth(),
-        Some(path) => builder.with_client_cert_verifier(client_verifier(path, provider)?),
-    };
-    let mut config = builder.with_single_cert(certs, private).map_err(|e| bad(key, e.to_string()))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
-}
-
-/// A verifier that requires a client certificate chaining to a CA in the PEM file `path`.
-pub(crate) fn client_verifier(
-    path: &Path,
-    provider: Arc<rustls::crypto::CryptoProvider>,
-) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>> {
-    let bad = |reason: String| Error::InvalidTls { what: path.display().to_string(), reason, file: TlsFile::ClientCa };
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(e.to_string()))? {
-        roots
-            .add(cert.map_err(|e| bad(e.to_string()))?)
-            .map_err(|e| bad(format!("not a usable CA certificate: {e}")))?;
-    }
-    if roots.is_empty() {
-        return Err(bad("no certificate in the file".into()));
-    }
-    rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-        .build()
-        .map_err(|e| bad(e.to_string()))
 }
 
 /// How long a client may take over the TLS handshake, the request head and

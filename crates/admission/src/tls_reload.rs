@@ -135,8 +135,12 @@ fn read_pair(cert: &Path, key: &Path, provider: &CryptoProvider) -> Result<Certi
     CertifiedKey::from_der(chain, private, provider).map_err(|e| bad(key, format!("not the certificate's key: {e}")))
 }
 
-/// [`crate::server::tls_config_with`], serving the certificate through a
-/// [`ReloadingCert`] (returned, to [`ReloadingCert::watch`] it).
+/// A rustls server configuration that serves the certificate chain and key of the PEM
+/// files `cert` and `key` through a [`ReloadingCert`] (returned, to [`ReloadingCert::watch`]
+/// it). With `client_ca` (PEM) every client must present a certificate that chains to one
+/// of its CAs, checked in the TLS handshake (rustls' [`rustls::server::WebPkiClientVerifier`]):
+/// the API server presents the one its admission configuration names, and a pod without it
+/// cannot open a connection, let alone POST a review.
 pub fn tls_config(
     cert: &Path,
     key: &Path,
@@ -149,11 +153,31 @@ pub fn tls_config(
         .map_err(|e| Error::Usage(format!("cannot set up TLS: {e}")))?;
     let builder = match client_ca {
         None => builder.with_no_client_auth(),
-        Some(path) => builder.with_client_cert_verifier(crate::server::client_verifier(path, provider)?),
+        Some(path) => builder.with_client_cert_verifier(client_verifier(path, provider)?),
     };
     let mut config = builder.with_cert_resolver(reloading.clone());
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok((config, reloading))
+}
+
+/// A verifier that requires a client certificate chaining to a CA in the PEM file `path`.
+fn client_verifier(
+    path: &Path,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>> {
+    let bad = |reason: String| Error::InvalidTls { what: path.display().to_string(), reason, file: TlsFile::ClientCa };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(e.to_string()))? {
+        roots
+            .add(cert.map_err(|e| bad(e.to_string()))?)
+            .map_err(|e| bad(format!("not a usable CA certificate: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(bad("no certificate in the file".into()));
+    }
+    rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+        .build()
+        .map_err(|e| bad(e.to_string()))
 }
 
 #[cfg(test)]
