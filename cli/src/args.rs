@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use wharf::Reference;
-use wharf::transport::{Credentials, TransportOptions};
+use wharf::oci::credentials::Credentials;
+use wharf::oci::transport::TransportOptions;
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -70,11 +71,10 @@ impl TransportArgs {
     /// it was not meant for. Those registries use the docker config.
     pub fn options(&self) -> Result<TransportOptions, wharf::Error> {
         if self.username.is_some() || self.password_stdin {
-            return Err(wharf::Error::Usage(
+            return Err(wharf::Error::usage(
                 "this command takes registry credentials from the docker config only (store them with \
                  `wharf login HOST`): --username and --password-stdin are for commands that name the registry \
-                 they are for"
-                    .into(),
+                 they are for",
             ));
         }
         Ok(self.base_options())
@@ -132,11 +132,11 @@ pub fn read_credentials(sides: &[CredentialFlags<'_>]) -> Result<Vec<Option<Cred
         let (user_flag, password_flag) = side.names;
         match (side.username, side.password_stdin) {
             (Some(_), false) => {
-                return Err(wharf::Error::Usage(format!(
+                return Err(wharf::Error::usage(format!(
                     "{user_flag} needs {password_flag} (the password is read from standard input)"
                 )));
             }
-            (None, true) => return Err(wharf::Error::Usage(format!("{password_flag} needs {user_flag}"))),
+            (None, true) => return Err(wharf::Error::usage(format!("{password_flag} needs {user_flag}"))),
             _ => {}
         }
     }
@@ -164,7 +164,7 @@ pub fn bound_registry(reference: Option<&Reference>, role: &str, flag: &str) -> 
         Some(layout) => format!("that is a local OCI layout ({layout})"),
         None => "that is not in a registry".to_string(),
     };
-    Err(wharf::Error::Usage(format!(
+    Err(wharf::Error::usage(format!(
         "{flag} is for the registry of {role}, and {place}; other registries take their credentials from \
          the docker config (`wharf login HOST`)"
     )))
@@ -174,7 +174,7 @@ pub fn bound_registry(reference: Option<&Reference>, role: &str, flag: &str) -> 
 /// (parts, components and WIT packages may be either; the library reads a
 /// file then).
 pub fn reference_input(input: &str) -> Option<Reference> {
-    if std::path::Path::new(input).exists() || wharf::check::looks_like_path(input) {
+    if std::path::Path::new(input).exists() || wharf::wasm::source::looks_like_path(input) {
         return None;
     }
     Reference::parse(input).ok()
@@ -188,7 +188,7 @@ fn read_password_lines(readers: &[&str]) -> Result<Vec<String>, wharf::Error> {
         .map_err(|e| wharf::Error::io("cannot read the passwords from", "standard input", e))?;
     let lines: Vec<String> = text.trim_end_matches(['\n', '\r']).lines().map(str::to_string).collect();
     if lines.len() != readers.len() || lines.iter().any(String::is_empty) {
-        return Err(wharf::Error::Usage(format!(
+        return Err(wharf::Error::usage(format!(
             "{} read one password per line from standard input, in that order; it held {} line(s), or an empty one",
             readers.join(" and "),
             lines.len()
@@ -205,7 +205,7 @@ pub fn read_password_stdin() -> Result<String, wharf::Error> {
         .map_err(|e| wharf::Error::io("cannot read the password from", "standard input", e))?;
     let password = text.trim_end_matches(['\n', '\r']).to_string();
     if password.is_empty() {
-        return Err(wharf::Error::Usage("the password read from standard input is empty".into()));
+        return Err(wharf::Error::usage("the password read from standard input is empty"));
     }
     Ok(password)
 }

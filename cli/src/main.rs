@@ -4,6 +4,7 @@
 
 mod args;
 mod commands;
+mod hints;
 mod output;
 mod password;
 
@@ -59,6 +60,9 @@ enum Command {
     VerifyBlob(commands::verify_blob::Args),
     /// Verify signatures at Kubernetes admission time (a validating and mutating webhook).
     Admission(commands::admission::Args),
+    /// Generate wharf's man page or a shell's completions, from the same definitions the command line
+    /// parses with.
+    Generate(commands::generate::Args),
 }
 
 impl Command {
@@ -119,6 +123,7 @@ fn main() -> ExitCode {
             Command::Verify(a) => commands::verify::run(a).await,
             Command::VerifyBlob(a) => commands::verify_blob::run(a).await,
             Command::Admission(a) => commands::admission::run(a).await,
+            Command::Generate(a) => commands::generate::run(a).await,
         }
     });
     match result {

@@ -6,8 +6,8 @@ use std::sync::Mutex;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::Serialize;
-use wharf::copy::{Outcome, Progress};
-use wharf::manifest::Descriptor;
+use wharf::oci::copy::{Outcome, Progress};
+use wharf::oci::manifest::Descriptor;
 
 use crate::args::Format;
 
@@ -31,8 +31,8 @@ pub struct Failure {
 impl Failure {
     /// Prints `error:` and `hint:` lines on stderr, and for JSON an error document on stdout.
     pub fn report(&self) {
-        let message = self.error.to_string();
-        let hint = self.error.hint();
+        let message = crate::hints::message(&self.error);
+        let hint = crate::hints::hint(&self.error);
         if self.format == Format::Json {
             let doc = serde_json::json!({
                 "error": { "kind": self.error.kind(), "message": message, "hint": hint }
@@ -53,9 +53,9 @@ pub trait OrFail<T> {
     fn or_fail(self, format: Format) -> Result<T, Failure>;
 }
 
-impl<T> OrFail<T> for Result<T, wharf::Error> {
+impl<T, E: Into<wharf::Error>> OrFail<T> for Result<T, E> {
     fn or_fail(self, format: Format) -> Result<T, Failure> {
-        self.map_err(|error| Failure { error, format })
+        self.map_err(|error| Failure { error: error.into(), format })
     }
 }
 

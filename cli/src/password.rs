@@ -11,9 +11,8 @@ fn from_env() -> Option<Zeroizing<String>> {
 }
 
 fn no_terminal() -> wharf::Error {
-    wharf::Error::Usage(
-        "the key needs a password and there is no terminal to ask on: set WHARF_PASSWORD (or COSIGN_PASSWORD; empty is allowed)"
-            .into(),
+    wharf::Error::usage(
+        "the key needs a password and there is no terminal to ask on: set WHARF_PASSWORD (or COSIGN_PASSWORD; empty is allowed)",
     )
 }
 
@@ -34,7 +33,7 @@ pub fn for_new_key() -> Result<Zeroizing<String>, wharf::Error> {
     let first = prompt("Password for the new private key: ")?;
     let second = prompt("Password again: ")?;
     if *first != *second {
-        return Err(wharf::Error::Usage("the two passwords differ; nothing was written".into()));
+        return Err(wharf::Error::usage("the two passwords differ; nothing was written"));
     }
     Ok(first)
 }

@@ -9,8 +9,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use wharf::manifest::{Descriptor, Index, Manifest, Platform};
-use wharf::media;
+use wharf::oci::manifest::{Descriptor, Index, Manifest, Platform};
+use wharf::oci::media;
+use wharf::wasm::media::{WASM_CONFIG_V0, WASM_LAYER};
 use wharf::sign::keys::PrivateKey;
 use wharf_examples::{build_check_component, build_compose_component, build_wit_package, check_dir};
 
@@ -58,8 +59,8 @@ fn wasm_seeds() -> Result<()> {
 }
 
 fn manifest_seeds() -> Result<()> {
-    let config = Descriptor::of_bytes(media::WASM_CONFIG_V0, b"{}");
-    let layer = Descriptor::of_bytes(media::WASM_LAYER, b"\0asm\x0d\0\x01\0");
+    let config = Descriptor::of_bytes(WASM_CONFIG_V0, b"{}");
+    let layer = Descriptor::of_bytes(WASM_LAYER, b"\0asm\x0d\0\x01\0");
     let mut annotations = BTreeMap::new();
     annotations.insert("org.opencontainers.image.title".to_string(), "hello.wasm".to_string());
     let manifest = Manifest::image(config, vec![layer], annotations);
@@ -79,7 +80,7 @@ fn manifest_seeds() -> Result<()> {
     let absurd = format!(
         r#"{{"schemaVersion":2,"mediaType":"{}","config":{{"mediaType":"{}","digest":"sha256:{hex}","size":18446744073709551615}},"layers":[{{"mediaType":"application/wasm","digest":"sha256:{hex}","size":1e400}}]}}"#,
         media::OCI_MANIFEST,
-        media::WASM_CONFIG_V0
+        WASM_CONFIG_V0
     );
     write("manifest", "absurd-sizes.json", absurd.as_bytes())?;
     let docker = format!(

@@ -11,9 +11,9 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use wharf::digest::Digest;
-use wharf::sign::blob::{BlobVerdict, verify_blob};
-use wharf::sign::keyless::{ExpectedIdentity, Matcher, TrustedRoot};
+use wharf::oci::digest::Digest;
+use wharf::sign::sigstore::blob::{BlobVerdict, verify_blob};
+use wharf::sign::sigstore::keyless::{ExpectedIdentity, Matcher, TrustedRoot};
 use wharf::sign::{PublicKey, Trust};
 
 const CASES: &str = "../registry-tests/fixtures/sigstore-conformance/bundle-verify";

@@ -9,7 +9,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wharf::error::Error;
+use wharf::sign::Error;
 use wharf::sign::keys::{PrivateKey, PublicKey, is_encrypted};
 
 const WHAT: &str = "fuzz.key";
@@ -24,7 +24,7 @@ fn assert_key_error(error: &Error) {
     match error {
         Error::InvalidKey { what, reason, fix } => {
             assert_eq!(what, WHAT);
-            assert!(!reason.is_empty() && !fix.is_empty(), "a key error says why and how to fix it");
+            assert!(!reason.is_empty() && !fix.to_string().is_empty(), "a key error says why and how to fix it");
             let text = error.to_string();
             let password = std::str::from_utf8(PASSWORD).unwrap_or_default();
             assert!(!text.contains(password), "the password leaked into an error: {text}");

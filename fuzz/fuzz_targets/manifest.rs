@@ -13,10 +13,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wharf::artifact::{parse_config, pick_from_index, wasm_layout};
-use wharf::error::Error;
-use wharf::manifest::{Descriptor, Index, MAX_DOCUMENT_SIZE, Manifest, declared_media_type, successors};
-use wharf::media;
+use wharf::oci::Error;
+use wharf::oci::manifest::{Descriptor, Index, MAX_DOCUMENT_SIZE, Manifest, declared_media_type, successors};
+use wharf::oci::media;
+use wharf::wasm::artifact::{parse_config, pick_from_index, wasm_layout};
+use wharf::wasm::media::WASM_CONFIG_V0;
 
 fuzz_target!(|data: &[u8]| {
     // wharf refuses larger documents before reading them (the fetch cap).
@@ -29,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(declared) => check_declared(data, &declared, manifest.as_ref(), index.as_ref()),
         Err(e) => assert_malformed(&e, "manifest"),
     }
-    let _ = parse_config(media::WASM_CONFIG_V0, data);
+    let _ = parse_config(WASM_CONFIG_V0, data);
 });
 
 fn assert_malformed(error: &Error, what: &str) {
@@ -59,7 +60,7 @@ fn check_manifest(data: &[u8]) -> Option<Manifest> {
     }
     match wasm_layout(&manifest) {
         Ok(layout) => assert!(manifest.layers.contains(&layout.layer), "the Wasm layer is not one of the layers"),
-        Err(Error::NotWasmArtifact(reason)) => assert!(!reason.is_empty()),
+        Err(wharf::wasm::Error::NotWasmArtifact(reason)) => assert!(!reason.is_empty()),
         Err(other) => panic!("wasm_layout: unexpected error {other:?}"),
     }
     Some(manifest)
@@ -82,7 +83,7 @@ fn check_index(data: &[u8]) -> Option<Index> {
     }
     match pick_from_index(&index.manifests) {
         Ok(entry) => assert!(index.manifests.contains(&entry), "the picked entry is not in the index"),
-        Err(Error::NotWasmArtifact(reason)) => assert!(!reason.is_empty()),
+        Err(wharf::wasm::Error::NotWasmArtifact(reason)) => assert!(!reason.is_empty()),
         Err(other) => panic!("pick_from_index: unexpected error {other:?}"),
     }
     Some(index)
@@ -91,7 +92,7 @@ fn check_index(data: &[u8]) -> Option<Index> {
 /// A parsed descriptor's digest is a valid sha256 digest that prints as read.
 fn check_descriptor(d: &Descriptor) {
     let text = d.digest.to_string();
-    assert_eq!(text.parse::<wharf::digest::Digest>().ok().as_ref(), Some(&d.digest));
+    assert_eq!(text.parse::<wharf::oci::digest::Digest>().ok().as_ref(), Some(&d.digest));
     assert_eq!(d.digest.hex().len(), 64);
 }
 

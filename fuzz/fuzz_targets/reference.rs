@@ -7,8 +7,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wharf::error::Error;
-use wharf::reference::{Reference, Selector};
+use wharf::oci::Error;
+use wharf::oci::reference::{Reference, Selector};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(input) = std::str::from_utf8(data) else { return };

@@ -1,4 +1,4 @@
-//! RFC 3161 timestamp tokens: `sign::timestamp::verify` on arbitrary bytes,
+//! RFC 3161 timestamp tokens: `sigstore::timestamp::verify` on arbitrary bytes,
 //! against the timestamp authorities of four real trusted roots (Sigstore
 //! staging and production, a TSA with a short-lived chain, sigstore-go's mock
 //! TSA), from the sigstore-conformance cases in registry-tests/fixtures/sigstore-conformance/bundle-verify/.
@@ -14,7 +14,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use wharf::sign::timestamp::{TimestampAuthority, parse_authorities, verify};
+use wharf::sign::sigstore::timestamp::{TimestampAuthority, parse_authorities, verify};
 
 const ROOTS: [&str; 4] = [
     include_str!("../../registry-tests/fixtures/sigstore-conformance/bundle-verify/rekor2-happy-path/trusted_root.json"),

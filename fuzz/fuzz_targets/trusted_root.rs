@@ -10,11 +10,10 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use wharf::digest::Digest;
-use wharf::error::Error;
+use wharf::oci::digest::Digest;
 use wharf::sign::Trust;
-use wharf::sign::blob::verify_blob;
-use wharf::sign::keyless::{ExpectedIdentity, Matcher, TrustedRoot};
+use wharf::sign::sigstore::blob::verify_blob;
+use wharf::sign::sigstore::keyless::{ExpectedIdentity, Matcher, TrustedRoot};
 
 const CASES: &str = "../registry-tests/fixtures/sigstore-conformance/bundle-verify";
 const BEACON: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
@@ -37,7 +36,7 @@ fn bundles() -> &'static Vec<Vec<u8>> {
 fuzz_target!(|data: &[u8]| {
     let root = match TrustedRoot::from_json(WHAT, data) {
         Ok(root) => root,
-        Err(Error::Malformed { what, .. }) => return assert_eq!(what, WHAT),
+        Err(wharf::sign::Error::Oci(wharf::oci::Error::Malformed { what, .. })) => return assert_eq!(what, WHAT),
         Err(other) => panic!("not a Malformed error: {other:?}"),
     };
     let artifact: Digest = A_TXT.parse().expect("a digest");

@@ -8,8 +8,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wharf::error::Error;
-use wharf::wasm::{WasmKind, inspect};
+use wharf::wasm::Error;
+use wharf::wasm::inspect::{WasmKind, inspect};
 
 const NAME: &str = "fuzz.wasm";
 

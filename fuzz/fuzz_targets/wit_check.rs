@@ -1,5 +1,5 @@
 //! WIT packages and components from untrusted bytes: `Wit::from_wasm` (a WIT
-//! package pulled from a registry) and `Target::check` of the bytes as a
+//! package pulled from a registry) and `World::check` of the bytes as a
 //! component against two fixed worlds from `examples/check/`.
 //!
 //! Invariants: a WIT package that loads has a name, and each world it lists
@@ -13,27 +13,27 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use wharf::check::{Target, Wit};
-use wharf::error::Error;
+use wharf::wasm::Error;
+use wharf::wasm::check::{Wit, World};
 
 const SOURCE: &str = "fuzz.wasm";
 const MAX_WORLDS: usize = 4;
 
 /// `acme:plugins/filter-plugin` (a record, a `use`) and `acme:platform/service`
 /// (interfaces on semver tracks), loaded once from the example WIT sources.
-fn load_targets() -> Vec<Target> {
+fn load_targets() -> Vec<World> {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/check");
     [("platform/wit", "filter-plugin"), ("platform-semver/wit", "service")]
         .into_iter()
         .map(|(dir, world)| {
             let wit = Wit::load(&examples.join(dir)).unwrap_or_else(|e| panic!("fixture {dir}: {e}"));
-            wit.target(Some(world)).unwrap_or_else(|e| panic!("fixture {dir} {world}: {e}"))
+            wit.world(Some(world)).unwrap_or_else(|e| panic!("fixture {dir} {world}: {e}"))
         })
         .collect()
 }
 
 thread_local! {
-    static TARGETS: Vec<Target> = load_targets();
+    static TARGETS: Vec<World> = load_targets();
 }
 
 // libfuzzer-sys aborts on every panic, before unwinding; wharf itself catches
@@ -63,14 +63,14 @@ fn check_wit_package(data: &[u8]) {
     assert!(!wit.package_name().is_empty(), "a loaded WIT package has a name");
     let worlds = wit.worlds();
     for world in worlds.iter().take(MAX_WORLDS) {
-        match wit.target(Some(world)) {
+        match wit.world(Some(world)) {
             Ok(target) => assert_eq!(target.name(), world),
             Err(Error::InvalidWit { .. }) => {}
             Err(other) => panic!("world {world} is listed but cannot be selected: {other}"),
         }
     }
     if worlds.len() == 1 {
-        match wit.target(None) {
+        match wit.world(None) {
             Ok(target) => assert_eq!(target.name(), worlds[0]),
             Err(Error::InvalidWit { .. }) => {}
             Err(other) => panic!("the only world {} is not the default: {other}", worlds[0]),
@@ -78,7 +78,7 @@ fn check_wit_package(data: &[u8]) {
     }
 }
 
-fn check_component(target: &Target, data: &[u8]) {
+fn check_component(target: &World, data: &[u8]) {
     let report = match target.check(SOURCE, data.to_vec()) {
         Ok(report) => report,
         Err(Error::InvalidWasm { path, reason, .. }) => {
@@ -100,7 +100,7 @@ fn check_component(target: &Target, data: &[u8]) {
         assert!(!problem.to_string().is_empty());
     }
     if report.fits {
-        let info = wharf::wasm::inspect(SOURCE, data).unwrap_or_else(|e| panic!("a component that fits: {e}"));
+        let info = wharf::wasm::inspect::inspect(SOURCE, data).unwrap_or_else(|e| panic!("a component that fits: {e}"));
         let by_name = target.check_names(SOURCE, &info.imports, &info.exports);
         assert!(by_name.fits, "fits by type but not by name: {:?}", by_name.problems);
     }

@@ -1,512 +1,193 @@
-//! Composition: plugging components into each other, like `wac plug`, on
-//! wac-graph.
-//!
-//! [`plug`] instantiates a *socket* and its *plugs*; each import of the socket
-//! (and of every plug) is satisfied by the first plug exporting the same name,
-//! else by one exporting a semver-compatible name (`a:b/c@1.2.0` for
-//! `a:b/c@1.0.0`). Unlike `wac plug`, plugs may satisfy each other's imports.
-//! What nobody satisfies becomes an import of the result, whose exports are the
-//! socket's. The result is validated, and the same inputs give the same bytes.
-//!
-//! [`compose_wac`] composes a `.wac` document (wac-parser) with packages
-//! given explicitly; [`compose_with_registries`] also finds the packages it
-//! names (`ns:pkg@1.2.3`) through wkg's mapping ([`crate::wkg`]). Both are
-//! pinned by a [`Lock`].
-//!
-//! [`load_part`] reads a part from a file or any reference wharf can pull;
-//! [`Staged`] and [`push_composed`] write and push the result.
+//! `compose`: components plugged into a socket ([`plug`]), or a `.wac` document
+//! composed with its packages ([`wac`]), then delivered: written to a file, pushed
+//! as a Wasm OCI artifact recording its parts, or both. Nothing is left behind when
+//! any step fails: the file is staged beside its destination, pushed, the lock of a
+//! document written, and only then the file renamed into place.
 
-mod mismatch;
-mod named;
-mod wac;
-
-use std::collections::HashSet;
-use std::io::Write;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use serde::Serialize;
-use wac_graph::types::{ItemKind, Package, SubtypeChecker, Types, WorldId, are_semver_compatible};
-use wac_graph::{CompositionGraph, EncodeError, EncodeOptions, NodeId, Processor};
+use bytes::Bytes;
+use wharf_oci::annotations::Created;
+use wharf_oci::copy::Progress;
+use wharf_oci::fs::{AtomicFile, Mode};
+use wharf_oci::open::destination_tags;
+use wharf_oci::reference::Reference;
+use wharf_oci::transport::TransportOptions;
+use wharf_wasm::artifact::{self, BuildOptions};
+use wharf_wasm::compose::{
+    self as wasm_compose, Composed, Dependency, Lock, PARTS_ANNOTATION, PartRecord, Role, load_part, parse_dep,
+};
 
-use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::ops::{self, PushOptions, PushReport};
-use crate::reference::Reference;
-use crate::transport::TransportOptions;
-pub use wac::{Dependency, Lock, Locked, compose as compose_wac, compose_with_registries, parse_dep};
+use crate::push::{PushOptions, PushReport, publish};
 
-/// The manifest annotation recording the parts of a pushed composition: a
-/// JSON list of `{role, source, digest}` (see [`PartRecord`]).
-pub const PARTS_ANNOTATION: &str = "dev.wharf.composed.parts";
-
-/// The `processed-by` entry wharf adds to a composed component. The version is
-/// wharf's own, so output depends only on the inputs and the wharf release.
-pub const PROCESSOR: Processor<'static> = Processor { name: "wharf", version: env!("CARGO_PKG_VERSION") };
-
-/// What a part is in a composition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Role {
-    /// The component whose exports the result has.
-    Socket,
-    /// A component whose exports satisfy imports of the socket or other plugs.
-    Plug,
-    /// A package a `.wac` document uses.
-    Package,
+/// Where a composed component goes: a file, a reference, or both.
+pub struct Delivery {
+    /// Write it to this file.
+    pub output: Option<PathBuf>,
+    /// Push it to this reference as a Wasm OCI artifact.
+    pub push: Option<Reference>,
+    /// Transport for the parts read from registries and for the push.
+    pub transport: TransportOptions,
+    /// Progress of the push.
+    pub progress: Option<Arc<dyn Progress>>,
 }
 
-/// One part of a composition, as recorded in [`PARTS_ANNOTATION`] and reports.
-#[derive(Debug, Clone, Serialize)]
-pub struct PartRecord {
-    /// Socket, plug or package.
-    pub role: Role,
-    /// For a package of a `.wac` document: its name there (`ns:pkg[@version]`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// What the user named: a path or a reference (`location@digest` for references).
-    pub source: String,
-    /// The digest of the part's Wasm bytes.
-    pub digest: Digest,
+/// A composition done and delivered.
+pub struct Composition {
+    /// The component.
+    pub composed: Composed,
+    /// Its parts (the socket, then the plugs; or the packages of a document), when
+    /// they were recorded (see [`PlugOptions::record_parts`]).
+    pub parts: Vec<PartRecord>,
+    /// For each package of a document: the registry wkg's mapping found it in, when it
+    /// was found by name (in the order of `parts`).
+    pub found_in: Vec<Option<String>>,
+    /// Where each part came from, socket first (a path, or `location@digest`).
+    pub sources: Vec<String>,
+    /// The file written.
+    pub output: Option<PathBuf>,
+    /// The push.
+    pub pushed: Option<PushReport>,
+    /// The lock file of a document.
+    pub lock: Option<PathBuf>,
 }
 
-/// A part read by [`load_part`].
-#[derive(Debug, Clone)]
-pub struct LoadedPart {
-    /// A path, or `location@manifest-digest` for a reference.
-    pub source: String,
-    /// The Wasm bytes.
-    pub bytes: Vec<u8>,
-    /// Their SHA-256, computed once when first asked for (the lock and the
-    /// report both need it).
-    digest: std::sync::OnceLock<Digest>,
+/// Options of [`plug`].
+pub struct PlugOptions {
+    /// The socket: a `.wasm` file or a reference.
+    pub socket: String,
+    /// The plugs, in order (order decides between plugs exporting the same name).
+    pub plugs: Vec<String>,
+    /// Record the parts' digests in the result even without a push (a push always records them).
+    pub record_parts: bool,
 }
 
-impl LoadedPart {
-    /// A part read from `source`.
-    pub fn new(source: String, bytes: Vec<u8>) -> Self {
-        LoadedPart { source, bytes, digest: std::sync::OnceLock::new() }
+/// Plugs `options.plugs` into `options.socket` (see [`wharf_wasm::compose::plug`]) and delivers the result.
+pub async fn plug(options: PlugOptions, delivery: Delivery) -> Result<Composition> {
+    let socket = load_part(&options.socket, &delivery.transport).await?;
+    let mut plugs = Vec::with_capacity(options.plugs.len());
+    for input in &options.plugs {
+        plugs.push(load_part(input, &delivery.transport).await?);
     }
-
-    /// The SHA-256 of the bytes.
-    pub fn digest(&self) -> &Digest {
-        self.digest.get_or_init(|| Digest::of(&self.bytes))
-    }
-
-    /// The record of this part in the given role.
-    pub fn record(&self, role: Role) -> PartRecord {
-        PartRecord { role, name: None, source: self.source.clone(), digest: self.digest().clone() }
-    }
-}
-
-impl PartRecord {
-    /// This record with the package name `name`.
-    pub fn named(mut self, name: &str) -> Self {
-        self.name = Some(name.to_string());
-        self
-    }
-}
-
-/// Reads a part: an existing file (or anything that looks like a path), else a
-/// reference to a Wasm artifact in a registry or OCI layout, verified.
-pub async fn load_part(input: &str, transport: &TransportOptions) -> Result<LoadedPart> {
-    let path = Path::new(input);
-    if path.is_file() || looks_like_path(input) {
-        let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read", path, e))?;
-        return Ok(LoadedPart::new(input.to_string(), bytes));
-    }
-    let reference = Reference::parse(input)?;
-    let (resolved, bytes) = ops::fetch_wasm(&reference, transport).await?;
-    Ok(LoadedPart::new(format!("{}@{}", reference.location(), resolved.manifest_descriptor.digest), bytes))
-}
-
-/// Whether `input` is clearly meant as a local path.
-fn looks_like_path(input: &str) -> bool {
-    !input.starts_with("oci:")
-        && (input.starts_with('.')
-            || input.starts_with('/')
-            || input.starts_with('~')
-            || input.ends_with(".wasm")
-            || input.ends_with(".wat"))
-}
-
-/// One satisfied import: `importer`'s `import` is `exporter`'s `export`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Wire {
-    /// The import's name.
-    pub import: String,
-    /// The importing part: `socket`, or `plug N` (1-based, in the order given).
-    pub importer: String,
-    /// The export satisfying it (the import's name, or a semver-compatible one).
-    pub export: String,
-    /// The exporting part: `plug N`.
-    pub exporter: String,
-}
-
-/// A composed component.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Composed {
-    /// The component's bytes (their digest: [`Composed::digest`]).
-    #[serde(skip)]
-    pub bytes: Vec<u8>,
-    /// Their size.
-    pub size: u64,
-    /// How imports were satisfied, socket first, then each plug.
-    pub wires: Vec<Wire>,
-    /// What the result still imports (unsatisfied imports of any part).
-    pub imports: Vec<String>,
-    /// What the result exports (the socket's exports).
-    pub exports: Vec<String>,
-}
-
-impl Composed {
-    /// The digest of the component's bytes, computed on demand: a plain
-    /// `compose plug -o OUT` hashes nothing.
-    pub fn digest(&self) -> Digest {
-        Digest::of(&self.bytes)
-    }
-}
-
-/// A part during composition.
-struct Part<'a> {
-    /// `socket` or `plug N`.
-    label: String,
-    /// Where it came from.
-    source: &'a str,
-    world: WorldId,
-}
-
-impl Part<'_> {
-    /// `the socket` or `plug 2`.
-    fn named(&self) -> String {
-        if self.label == "socket" { "the socket".to_string() } else { self.label.clone() }
-    }
-
-    /// `the socket (greeter.wasm)`, `plug 2 (name.wasm)`.
-    fn describe(&self) -> String {
-        format!("{} ({})", self.named(), self.source)
-    }
-}
-
-/// Runs wac-types on input it may not expect (it panics on a few shapes of
-/// component), turning a panic into an error message.
-fn guarded<T>(f: impl FnOnce() -> anyhow::Result<T>) -> std::result::Result<T, String> {
-    match unpanicked(f) {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(format!("{e:#}")),
-        Err(reason) => Err(reason.to_string()),
-    }
-}
-
-/// Runs `f`, turning a panic inside wac or wasmparser into the reason to report.
-fn unpanicked<T>(f: impl FnOnce() -> anyhow::Result<T>) -> std::result::Result<anyhow::Result<T>, &'static str> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|_| "its types could not be read (wac-types gave up on them)")
-}
-
-/// Text from wac or wasmparser, unless it carries arena ids or debug output.
-fn plain(text: String) -> Option<String> {
-    const DEBUG: [&str; 6] = ["Id {", "idx", "InterfaceId", "ResourceId", "NodeId", "DefinedTypeId"];
-    (!DEBUG.iter().any(|d| text.contains(d))).then_some(text)
-}
-
-/// Plugs `plugs` into `socket`, each given as `(source, bytes)` where `source`
-/// names the part in messages. See the [module documentation](self).
-///
-/// Errors ([`Error::Composition`]) name the import that could not be
-/// satisfied, both types as WIT and the parts they came from; a plug that
-/// satisfies no import is an error too. Parts that are not valid components
-/// give [`Error::InvalidWasm`] or [`Error::Usage`].
-pub fn plug(socket: (&str, Vec<u8>), plugs: Vec<(&str, Vec<u8>)>) -> Result<Composed> {
-    if plugs.is_empty() {
-        return Err(Error::Usage("compose plug needs at least one plug (--plug)".into()));
-    }
-    let inputs: Vec<(String, &str, Vec<u8>)> = std::iter::once(("socket".to_string(), socket.0, socket.1))
-        .chain(plugs.into_iter().enumerate().map(|(i, (source, bytes))| (format!("plug {}", i + 1), source, bytes)))
-        .collect();
-
-    let mut graph = CompositionGraph::new();
-    let mut parts = Vec::with_capacity(inputs.len());
-    let mut packages = Vec::with_capacity(inputs.len());
-    for (i, (label, source, bytes)) in inputs.into_iter().enumerate() {
-        if bytes.starts_with(b"\0asm\x01\0\0\0") {
-            return Err(Error::Usage(format!(
-                "{} ({source}) is a core module, not a component: only components can be composed",
-                if label == "socket" { "the socket" } else { label.as_str() }
-            )));
-        }
-        let package = load_package(&format!("wharf:part{i}"), source, bytes, graph.types_mut())?;
-        parts.push(Part { label: label.clone(), source, world: package.ty() });
-        let id =
-            graph.register_package(package).map_err(|e| Error::Usage(format!("cannot use {label} ({source}): {e}")))?;
-        packages.push(id);
-    }
-
-    let wires = wire(&graph, &parts)?;
-    let instances: Vec<NodeId> = packages.iter().map(|p| graph.instantiate(*p)).collect();
-    let graph_error = |e: &dyn std::fmt::Display| Error::Composition {
-        reason: format!("wac-graph refused the wiring: {e}"),
-        fix: "this is a bug in wharf; please report it with the parts used".into(),
+    // Hashing the parts costs time; they are recorded only when they are shown or pushed.
+    let parts: Vec<PartRecord> = if options.record_parts || delivery.push.is_some() {
+        std::iter::once(socket.record(Role::Socket)).chain(plugs.iter().map(|p| p.record(Role::Plug))).collect()
+    } else {
+        Vec::new()
     };
-    for w in &wires {
-        let node = graph.alias_instance_export(instances[w.exporter], &w.export).map_err(|e| graph_error(&e))?;
-        graph.set_instantiation_argument(instances[w.importer], &w.import, node).map_err(|e| graph_error(&e))?;
-    }
-    let socket_exports: Vec<String> = graph.types()[parts[0].world].exports.keys().cloned().collect();
-    for name in &socket_exports {
-        let node = graph.alias_instance_export(instances[0], name).map_err(|e| graph_error(&e))?;
-        graph.export(node, name).map_err(|e| graph_error(&e))?;
-    }
+    let sources: Vec<String> =
+        std::iter::once(socket.source.clone()).chain(plugs.iter().map(|p| p.source.clone())).collect();
+    let plug_inputs: Vec<(&str, Vec<u8>)> =
+        plugs.into_iter().zip(&sources[1..]).map(|(p, source)| (source.as_str(), p.bytes)).collect();
+    let composed = wasm_compose::plug((&sources[0], socket.bytes), plug_inputs)?;
+    let (output, pushed) = deliver(&composed, &parts, delivery, || Ok(())).await?;
+    Ok(Composition { composed, found_in: vec![None; parts.len()], parts, sources, output, pushed, lock: None })
+}
 
-    let bytes = graph.encode(ENCODE).map_err(|e| encode_error(e, &parts))?;
-    validate_composed(&bytes, parts.iter().zip(&packages).map(|(part, id)| (part.source, graph[*id].bytes())))?;
-    let (imports, exports) = world_names(&bytes)?;
-    Ok(Composed {
-        size: bytes.len() as u64,
-        wires: wires
-            .iter()
-            .map(|w| Wire {
-                import: w.import.clone(),
-                importer: parts[w.importer].label.clone(),
-                export: w.export.clone(),
-                exporter: parts[w.exporter].label.clone(),
-            })
-            .collect(),
-        imports,
-        exports,
-        bytes,
+/// Options of [`wac`].
+pub struct WacOptions {
+    /// The `.wac` document.
+    pub file: PathBuf,
+    /// Packages given: `NAME=SOURCE`, NAME as the document writes it.
+    pub deps: Vec<String>,
+    /// The lock file (default: `wharf.lock` next to the document).
+    pub lock: Option<PathBuf>,
+    /// Fail unless the lock already pins every package as composed; never write it.
+    pub locked: bool,
+}
+
+/// The lock file of the document `file`: `lock` if given, else `wharf.lock` beside it.
+pub fn lock_path(file: &Path, lock: Option<PathBuf>) -> PathBuf {
+    lock.unwrap_or_else(|| match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.join("wharf.lock"),
+        _ => PathBuf::from("wharf.lock"),
     })
 }
 
-/// How compositions are encoded: every part embedded, wharf as the processor,
-/// and no validation by wac-graph, since [`validate_composed`] validates once
-/// with the features runtimes accept (wac-graph would use all features).
-const ENCODE: EncodeOptions<'static> =
-    EncodeOptions { define_components: true, validate: false, processor: Some(PROCESSOR) };
-
-/// Loads a part's types into `types`, validated once (by wac-types, which
-/// takes the bytes without a copy); its validator's error is passed on with
-/// its offset.
-fn load_package(name: &str, source: &str, bytes: Vec<u8>, types: &mut Types) -> Result<Package> {
-    let invalid = |reason: String, offset: usize| Error::InvalidWasm { path: source.to_string(), reason, offset };
-    match unpanicked(|| Package::from_bytes(name, None, bytes, types)) {
-        Ok(Ok(package)) => Ok(package),
-        Ok(Err(e)) => Err(match e.downcast_ref::<wasmparser::BinaryReaderError>() {
-            Some(e) => invalid(e.message().to_string(), usize::try_from(e.offset()).unwrap_or(usize::MAX)),
-            None => invalid(format!("{e:#}"), 0),
-        }),
-        Err(reason) => Err(invalid(reason.to_string(), 0)),
+/// Composes the `.wac` document `options.file` with the packages given, and the others
+/// found by name through wkg's mapping, each checked against the lock; then delivers
+/// the result and pins the packages in the lock (unless `locked`, which only checks).
+pub async fn wac(options: WacOptions, delivery: Delivery) -> Result<Composition> {
+    let file = &options.file;
+    let text = std::fs::read_to_string(file).map_err(|e| Error::io("cannot read", file, e))?;
+    let lock_path = lock_path(file, options.lock);
+    let lock = Lock::read(&lock_path)?;
+    let mut deps = Vec::with_capacity(options.deps.len());
+    for value in &options.deps {
+        let (name, input) = parse_dep(value)?;
+        let part = load_part(&input, &delivery.transport).await?;
+        let dep = Dependency { name, input, part, registry: None };
+        lock.verify(&dep, &lock_path)?;
+        deps.push(dep);
     }
+    let located = (&lock, lock_path.as_path());
+    let (composed, deps) =
+        wasm_compose::compose_with_registries(&file.display().to_string(), &text, deps, located, &delivery.transport)
+            .await?;
+    let parts: Vec<PartRecord> = deps.iter().map(|d| d.part.record(Role::Package).named(&d.name)).collect();
+    if options.locked {
+        lock.require_pinned(&deps, &lock_path)?;
+    }
+    let pinned = lock.pinned(&deps);
+    let changed = pinned.packages != lock.packages;
+    let write_lock = || if changed { Ok(pinned.write(&lock_path)?) } else { Ok(()) };
+    let (output, pushed) = deliver(&composed, &parts, delivery, write_lock).await?;
+    Ok(Composition {
+        composed,
+        found_in: deps.iter().map(|d| d.registry.clone()).collect(),
+        sources: deps.iter().map(|d| d.part.source.clone()).collect(),
+        parts,
+        output,
+        pushed,
+        lock: Some(lock_path),
+    })
 }
 
-/// Validates a composed component with the features runtimes accept. When it
-/// is not valid, the first of `parts` (`(source, bytes)`) that is not valid on
-/// its own is named instead, since the result embeds every part.
-fn validate_composed<'p>(bytes: &[u8], mut parts: impl Iterator<Item = (&'p str, &'p [u8])>) -> Result<()> {
-    crate::wasm::validate("the composed component", bytes)
-        .map_err(|error| parts.find_map(|(source, part)| crate::wasm::validate(source, part).err()).unwrap_or(error))
-}
-
-/// The names of a (validated) component's own imports and exports, read
-/// without validating it again: nested modules and components are skipped.
-fn world_names(bytes: &[u8]) -> Result<(Vec<String>, Vec<String>)> {
-    let malformed = |e: wasmparser::BinaryReaderError| Error::InvalidWasm {
-        path: "the composed component".into(),
-        reason: e.message().to_string(),
-        offset: e.offset() as usize,
-    };
-    let (mut imports, mut exports) = (Vec::new(), Vec::new());
-    let mut parser = wasmparser::Parser::new(0);
-    let mut rest = bytes;
-    while let wasmparser::Chunk::Parsed { payload, consumed } = parser.parse(rest, true).map_err(malformed)? {
-        rest = &rest[consumed..];
-        match payload {
-            wasmparser::Payload::ModuleSection { unchecked_range, .. }
-            | wasmparser::Payload::ComponentSection { unchecked_range, .. } => {
-                rest = bytes.get(unchecked_range.end as usize..).unwrap_or_default();
-            }
-            wasmparser::Payload::ComponentImportSection(section) => {
-                for import in section {
-                    imports.push(import.map_err(malformed)?.name.name.to_string());
-                }
-            }
-            wasmparser::Payload::ComponentExportSection(section) => {
-                for export in section {
-                    exports.push(export.map_err(malformed)?.name.name.to_string());
-                }
-            }
-            wasmparser::Payload::End(_) => break,
-            _ => {}
+/// Stages the file, pushes, runs `before_commit` (the lock), then renames the file
+/// into place: on any error, nothing is left at the output path.
+async fn deliver(
+    composed: &Composed,
+    parts: &[PartRecord],
+    delivery: Delivery,
+    before_commit: impl FnOnce() -> Result<()>,
+) -> Result<(Option<PathBuf>, Option<PushReport>)> {
+    let staged = match &delivery.output {
+        Some(path) => {
+            let mut file = AtomicFile::create(path, Mode::Shared)?;
+            file.write_all(&composed.bytes)?;
+            Some(file)
         }
-    }
-    Ok((imports, exports))
-}
-
-/// A planned wire, by part index.
-struct Planned {
-    import: String,
-    importer: usize,
-    export: String,
-    exporter: usize,
-}
-
-/// Finds, for each import of each part, the plug satisfying it; checks the
-/// types; requires every plug to satisfy something.
-fn wire(graph: &CompositionGraph, parts: &[Part<'_>]) -> Result<Vec<Planned>> {
-    let types = graph.types();
-    let mut wires = Vec::new();
-    let mut used = vec![false; parts.len()];
-    for (importer, part) in parts.iter().enumerate() {
-        for (import, import_kind) in &types[part.world].imports {
-            let providers = || (1..parts.len()).filter(|p| *p != importer);
-            let exact = providers().find_map(|p| types[parts[p].world].exports.get(import).map(|k| (p, import, *k)));
-            let found = exact.or_else(|| {
-                providers().find_map(|p| {
-                    types[parts[p].world]
-                        .exports
-                        .iter()
-                        .find(|(name, _)| are_semver_compatible(name, import))
-                        .map(|(name, k)| (p, name, *k))
-                })
-            });
-            let Some((exporter, export, export_kind)) = found else {
-                continue;
+        None => None,
+    };
+    let pushed = match &delivery.push {
+        Some(reference) => {
+            let options = PushOptions {
+                build: BuildOptions {
+                    created: Created::reproducible()?,
+                    annotations: Default::default(),
+                    target: None,
+                    // A composition was just made: nothing to cache.
+                    scan_cache: None,
+                },
+                extra_tags: Vec::new(),
+                index: false,
+                transport: delivery.transport.clone(),
+                progress: delivery.progress.clone(),
             };
-            let mut cache = HashSet::new();
-            let mut checker = SubtypeChecker::new(&mut cache);
-            if let Err(e) = checker.is_subtype(export_kind, types, *import_kind, types) {
-                return Err(mismatch(graph, (part, import, *import_kind), (&parts[exporter], export, export_kind), e));
-            }
-            used[exporter] = true;
-            wires.push(Planned { import: import.clone(), importer, export: export.clone(), exporter });
+            let name = delivery
+                .output
+                .as_deref()
+                .and_then(Path::file_name)
+                .map_or_else(|| format!("{}.wasm", reference.short_name()), |n| n.to_string_lossy().into_owned());
+            Some(push_composed(&composed.bytes, &name, parts, reference, &options).await?)
         }
-    }
-    if let Some(unused) = (1..parts.len()).find(|p| !used[*p]) {
-        let part = &parts[unused];
-        let exports: Vec<&str> = types[part.world].exports.keys().map(String::as_str).collect();
-        let imports: Vec<&str> = parts
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != unused)
-            .flat_map(|(_, p)| types[p.world].imports.keys().map(String::as_str))
-            .collect();
-        let list = |names: &[&str]| if names.is_empty() { "nothing".to_string() } else { names.join(", ") };
-        return Err(Error::Composition {
-            reason: format!(
-                "{} satisfies no import: it exports {}, and the socket and the other plugs import {}",
-                part.describe(),
-                list(&exports),
-                list(&imports)
-            ),
-            fix: "leave this plug out, or give a plug exporting an interface the socket imports (the same name, or a \
-                  semver-compatible version of it)"
-                .into(),
-        });
-    }
-    Ok(wires)
-}
-
-/// The error for an export whose type does not fit the import it matched.
-fn mismatch(
-    graph: &CompositionGraph,
-    (importer, import, import_kind): (&Part<'_>, &str, ItemKind),
-    (exporter, export, export_kind): (&Part<'_>, &str, ItemKind),
-    error: anyhow::Error,
-) -> Error {
-    let types = graph.types();
-    let roots = [importer.world, exporter.world];
-    let expected = crate::check::render_wit(types, &roots, import_kind);
-    let found = crate::check::render_wit(types, &roots, export_kind);
-    let by = if export == import { String::new() } else { format!(" (as {export}, a semver-compatible version)") };
-    let detail = plain(format!("{error:#}")).map_or_else(String::new, |d| format!(" ({d})"));
-    Error::Composition {
-        reason: format!(
-            "the import {import} of {} cannot be satisfied by {}{by}: {} expects `{expected}`, {} exports \
-             `{found}`{detail}",
-            importer.describe(),
-            exporter.describe(),
-            importer.named(),
-            exporter.named(),
-        ),
-        fix: format!(
-            "build {} and {} against the same WIT for {import}, or leave {} out to keep {import} an import of \
-             the result",
-            exporter.named(),
-            importer.named(),
-            exporter.named()
-        ),
-    }
-}
-
-/// Words for wac-graph's encoding errors, without its node ids.
-fn encode_error(error: EncodeError, parts: &[Part<'_>]) -> Error {
-    let (reason, fix) = match error {
-        EncodeError::GraphContainsCycle { .. } => (
-            "the plugs satisfy each other's imports in a cycle, so no instantiation order exists".to_string(),
-            "break the cycle: leave out one of the plugs that import from each other".to_string(),
-        ),
-        EncodeError::ImportTypeMergeConflict { import, source, .. } => (
-            format!(
-                "{import} is left unsatisfied and several parts import it with different types{}",
-                plain(format!("{source:#}")).map_or_else(String::new, |d| format!(" ({d})"))
-            ),
-            format!("give a plug exporting {import}, or build the parts against the same WIT for it"),
-        ),
-        EncodeError::ImplicitImportConflict { name, .. } => (
-            format!("{name} is left unsatisfied and conflicts with another import of the same name"),
-            format!("give a plug exporting {name}"),
-        ),
-        EncodeError::ValidationFailure { source } => (
-            format!(
-                "the composed component does not validate{}",
-                plain(source.message().to_string()).map_or_else(String::new, |d| format!(": {d}"))
-            ),
-            format!(
-                "check each part with `wharf inspect`; parts: {}",
-                parts.iter().map(Part::describe).collect::<Vec<_>>().join(", ")
-            ),
-        ),
+        None => None,
     };
-    Error::Composition { reason, fix }
-}
-
-/// A composed component written next to its destination under a temporary
-/// name; [`Staged::commit`] renames it into place, dropping it removes it.
-pub struct Staged {
-    file: tempfile::NamedTempFile,
-    path: PathBuf,
-}
-
-impl Staged {
-    /// Writes `bytes` to a temporary file in the directory of `path`.
-    pub fn write(path: &Path, bytes: &[u8]) -> Result<Staged> {
-        let parent = crate::store::existing_parent_dir(path)?;
-        let mut file = tempfile::Builder::new()
-            .prefix(".wharf-compose-")
-            .suffix(".wasm")
-            .tempfile_in(parent)
-            .map_err(|e| Error::io("cannot write in", parent, e))?;
-        file.write_all(bytes).and_then(|()| file.flush()).map_err(|e| Error::io("cannot write", file.path(), e))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o644))
-                .map_err(|e| Error::io("cannot set permissions of", file.path(), e))?;
-        }
-        Ok(Staged { file, path: path.to_path_buf() })
-    }
-
-    /// The temporary file.
-    pub fn temp_path(&self) -> &Path {
-        self.file.path()
-    }
-
-    /// Renames the file to its destination.
-    pub fn commit(self) -> Result<PathBuf> {
-        let path = self.path;
-        self.file.persist(&path).map_err(|e| Error::io("cannot write", &path, e.error))?;
-        Ok(path)
-    }
+    before_commit()?;
+    let output = staged.map(AtomicFile::commit).transpose()?;
+    Ok((output, pushed))
 }
 
 /// Pushes a composed component to `reference` as a Wasm OCI artifact, with
@@ -518,43 +199,11 @@ pub async fn push_composed(
     reference: &Reference,
     options: &PushOptions,
 ) -> Result<PushReport> {
-    let dir = tempfile::tempdir().map_err(|e| Error::io("cannot create a temporary directory in", "/tmp", e))?;
+    let tags = destination_tags(reference, Some("latest"), &options.extra_tags)?;
+    let record = serde_json::to_string(parts).map_err(|e| Error::usage(format!("cannot record the parts: {e}")))?;
+    let mut build = options.build.clone();
+    build.annotations.insert(PARTS_ANNOTATION.to_string(), record);
     let name = Path::new(file_name).file_name().map_or_else(|| "composed.wasm".into(), |n| n.to_os_string());
-    let path = dir.path().join(name);
-    std::fs::write(&path, bytes).map_err(|e| Error::io("cannot write", &path, e))?;
-    let mut options = PushOptions {
-        build: options.build.clone(),
-        extra_tags: options.extra_tags.clone(),
-        index: options.index,
-        transport: options.transport.clone(),
-        progress: options.progress.clone(),
-    };
-    let record = serde_json::to_string(parts).map_err(|e| Error::Usage(format!("cannot record the parts: {e}")))?;
-    options.build.annotations.insert(PARTS_ANNOTATION.to_string(), record);
-    ops::push(&path, reference, &options).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_and_references_are_told_apart() {
-        assert!(looks_like_path("./a.wasm"));
-        assert!(looks_like_path("plug.wasm"));
-        assert!(!looks_like_path("oci:./store:plug.wasm"));
-        assert!(!looks_like_path("127.0.0.1:5000/plug:1"));
-    }
-
-    #[test]
-    fn debug_text_is_never_passed_on() {
-        assert_eq!(plain("expected `u32`".into()).as_deref(), Some("expected `u32`"));
-        assert_eq!(plain("ResourceId { globally_unique_id: 2 }".into()), None);
-    }
-
-    #[test]
-    fn no_plug_is_a_usage_error() {
-        let err = plug(("socket.wasm", b"\0asm\x0d\0\x01\0".to_vec()), Vec::new()).err();
-        assert!(matches!(err, Some(Error::Usage(_))));
-    }
+    let built = artifact::build_bytes(Path::new(&name), Bytes::copy_from_slice(bytes), &build)?;
+    publish(built, tags, reference, options).await
 }

@@ -1,314 +1,94 @@
-//! Typed errors. Every error knows its kind (which decides the exit code and the
-//! wording of the first line) and, where one exists, a hint naming the fix.
+//! The one error of the verbs: each crate's error in its place, with one place
+//! for every OCI error (a Wasm or signature error that is an OCI error is
+//! [`Error::Oci`]), so a front end matches each failure once.
 
-use std::path::PathBuf;
+pub use wharf_oci::ErrorKind;
 
-/// Result alias used across the library.
+/// Result alias of the façade.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Broad classes of failure, used by front ends to pick exit codes and wording.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ErrorKind {
-    /// The user's input is wrong: a malformed reference, a flag, an invalid file.
-    Usage,
-    /// A file or directory could not be read or written.
-    Io,
-    /// The thing asked for does not exist (tag, manifest, blob).
-    NotFound,
-    /// Credentials are missing or were refused.
-    Auth,
-    /// The registry could not be reached or the connection failed.
-    Network,
-    /// Content did not match its digest or declared size.
-    Integrity,
-    /// The registry or layout answered with something unexpected.
-    Protocol,
-    /// The content exists but is not what the command can handle (not a Wasm artifact).
-    Unsupported,
-}
-
-/// The error type of the library.
+/// Any failure of a verb.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A reference string could not be parsed.
-    #[error("invalid reference {input:?}: {reason}")]
-    InvalidReference {
-        /// What the user typed.
-        input: String,
-        /// Why it is wrong.
-        reason: String,
-    },
-    /// A digest string could not be parsed.
-    #[error("invalid digest {input:?}: {reason}")]
-    InvalidDigest {
-        /// What was given.
-        input: String,
-        /// Why it is wrong.
-        reason: String,
-    },
-    /// A file is not a valid WebAssembly binary.
-    #[error("{path} is not a valid WebAssembly binary: {reason} (at byte offset {offset})")]
-    InvalidWasm {
-        /// The file.
-        path: String,
-        /// The parser's reason.
-        reason: String,
-        /// Byte offset of the problem.
-        offset: usize,
-    },
-    /// A local file operation failed.
-    #[error("{action} {}: {source}", path.display())]
-    Io {
-        /// What we were doing ("cannot read", "cannot write", ...).
-        action: &'static str,
-        /// The path involved.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A manifest, tag or blob does not exist.
-    #[error("{what} not found")]
-    NotFound {
-        /// A description of what was looked for.
-        what: String,
-    },
-    /// The registry refused our credentials, or needs some.
-    #[error("access to {registry} was denied: {detail}")]
-    Unauthorized {
-        /// The registry host.
-        registry: String,
-        /// The registry's or token server's words.
-        detail: String,
-    },
-    /// The registry could not be reached.
-    #[error("cannot reach registry {registry}: {detail}")]
-    Unreachable {
-        /// The registry host.
-        registry: String,
-        /// What went wrong.
-        detail: String,
-    },
-    /// A TLS certificate could not be verified.
-    #[error("TLS certificate of {registry} was not accepted: {detail}")]
-    Certificate {
-        /// The registry host.
-        registry: String,
-        /// The verification failure.
-        detail: String,
-    },
-    /// Content did not hash to its digest.
-    #[error("content of {expected} does not match its digest (got {actual})")]
-    DigestMismatch {
-        /// The digest the descriptor promised.
-        expected: String,
-        /// The digest of what arrived.
-        actual: String,
-    },
-    /// Content was shorter or longer than its descriptor said.
-    #[error("content of {digest} has the wrong size: expected {expected} bytes, got {actual}")]
-    SizeMismatch {
-        /// The digest being read.
-        digest: String,
-        /// Size in the descriptor.
-        expected: u64,
-        /// Bytes seen.
-        actual: u64,
-    },
-    /// The registry answered with an error.
-    #[error("registry {registry} answered {status}: {message}")]
-    Registry {
-        /// The registry host.
-        registry: String,
-        /// HTTP status or error code.
-        status: String,
-        /// The message.
-        message: String,
-    },
-    /// The registry asked to be asked again later (429 or 503 with `Retry-After`).
-    #[error("registry {registry} answered {status} and asks to retry after {} s: {message}", after.as_secs())]
-    RetryLater {
-        /// The registry host.
-        registry: String,
-        /// HTTP status.
-        status: String,
-        /// How long the registry asked to wait.
-        after: std::time::Duration,
-        /// The message.
-        message: String,
-    },
-    /// Malformed JSON or an unexpected document.
-    #[error("malformed {what}: {reason}")]
-    Malformed {
-        /// The document kind ("manifest", "index.json", ...).
-        what: String,
-        /// Why.
-        reason: String,
-    },
-    /// The content is not a Wasm artifact, or uses a shape we cannot read.
-    #[error("{0}")]
-    NotWasmArtifact(String),
-    /// Reading or sending content failed part-way.
-    #[error("transfer of {what} failed: {source}")]
-    Transfer {
-        /// What was being moved (a digest).
-        what: String,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A generic usage problem (conflicting flags, missing values).
-    #[error("{0}")]
-    Usage(String),
-    /// A WIT package could not be read, parsed or encoded.
-    #[error("cannot use the WIT at {location}: {reason}")]
-    InvalidWit {
-        /// The path or reference given.
-        location: String,
-        /// What is wrong, with the parser's position where it gave one.
-        reason: String,
-    },
-    /// A signing or verification key (or certificate material) cannot be used.
-    /// Never carries a password or private key material.
-    #[error("cannot use the key {what}: {reason}")]
-    InvalidKey {
-        /// Where the key came from (a path, or a description).
-        what: String,
-        /// What is wrong.
-        reason: String,
-        /// How to fix it.
-        fix: String,
-    },
-    /// Components could not be composed: an import no part satisfies with a
-    /// matching type, a plug that satisfies nothing, a cycle.
-    #[error("cannot compose: {reason}")]
-    Composition {
-        /// What is wrong, naming the import, the parts and the types as WIT.
-        reason: String,
-        /// How to fix it.
-        fix: String,
-    },
-    /// The world an artifact declares (`component.target`) cannot be used:
-    /// there is none, or its WIT package cannot be mapped or fetched.
-    #[error("{reason}")]
-    DeclaredTarget {
-        /// What is wrong.
-        reason: String,
-        /// How to fix it.
-        fix: String,
-    },
-    /// An admission policy cannot be used (refused at start).
-    #[error("invalid policy {origin}{}: {reason}", line.map(|l| format!(" at line {l}")).unwrap_or_default())]
-    InvalidPolicy {
-        /// The policy file.
-        origin: String,
-        /// The 1-based line of the problem, where known.
-        line: Option<usize>,
-        /// What is wrong.
-        reason: String,
-    },
-    /// No world, or no single world, matches what was asked for.
-    #[error("{}", world_selection_message(package, requested.as_deref(), available))]
-    WorldSelection {
-        /// The WIT package (`ns:pkg@version`).
-        package: String,
-        /// The world asked for, if any.
-        requested: Option<String>,
-        /// The worlds the package defines (`ns:pkg/world@version`).
-        available: Vec<String>,
-    },
+    /// Content, files, references or registries.
+    #[error(transparent)]
+    Oci(#[from] wharf_oci::Error),
+    /// Wasm binaries, WIT, artifacts and compositions.
+    #[error(transparent)]
+    Wasm(wharf_wasm::Error),
+    /// Keys and signatures.
+    #[cfg(feature = "sign")]
+    #[error(transparent)]
+    Sign(wharf_sign::Error),
+    /// The admission webhook's policies and TLS files.
+    #[cfg(feature = "admission")]
+    #[error(transparent)]
+    Admission(wharf_admission::Error),
 }
 
-/// The words of [`Error::WorldSelection`].
-fn world_selection_message(package: &str, requested: Option<&str>, available: &[String]) -> String {
-    let list = available.join(", ");
-    match (requested, available.len()) {
-        (Some(world), 0) => format!("the WIT package {package} has no world {world:?}; it defines no worlds"),
-        (Some(world), _) => format!("the WIT package {package} has no world {world:?}; its worlds are {list}"),
-        (None, 0) => format!("the WIT package {package} defines no world to check against"),
-        (None, _) => {
-            format!("the WIT package {package} defines several worlds ({list}); say which one to check against")
+impl From<wharf_wasm::Error> for Error {
+    fn from(e: wharf_wasm::Error) -> Self {
+        match e {
+            wharf_wasm::Error::Oci(e) => Error::Oci(e),
+            other => Error::Wasm(other),
         }
     }
 }
 
-/// `filter-plugin` for `acme:plugins/filter-plugin@0.1.0`.
-fn plain_world_name(world: &str) -> &str {
-    let name = world.rsplit_once('/').map_or(world, |(_, n)| n);
-    name.split_once('@').map_or(name, |(n, _)| n)
+#[cfg(feature = "sign")]
+impl From<wharf_sign::Error> for Error {
+    fn from(e: wharf_sign::Error) -> Self {
+        match e {
+            wharf_sign::Error::Oci(e) => Error::Oci(e),
+            other => Error::Sign(other),
+        }
+    }
+}
+
+#[cfg(feature = "admission")]
+impl From<wharf_admission::Error> for Error {
+    fn from(e: wharf_admission::Error) -> Self {
+        match e {
+            wharf_admission::Error::Oci(e) => Error::Oci(e),
+            wharf_admission::Error::Wasm(e) => Error::Wasm(e),
+            wharf_admission::Error::Sign(e) => Error::Sign(e),
+            other => Error::Admission(other),
+        }
+    }
 }
 
 impl Error {
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::InvalidReference { .. }
-            | Error::InvalidDigest { .. }
-            | Error::InvalidWasm { .. }
-            | Error::Usage(_)
-            | Error::InvalidWit { .. }
-            | Error::WorldSelection { .. }
-            | Error::DeclaredTarget { .. }
-            | Error::InvalidKey { .. }
-            | Error::InvalidPolicy { .. }
-            | Error::Composition { .. } => ErrorKind::Usage,
-            Error::Io { .. } => ErrorKind::Io,
-            Error::NotFound { .. } => ErrorKind::NotFound,
-            Error::Unauthorized { .. } => ErrorKind::Auth,
-            Error::Unreachable { .. } | Error::Certificate { .. } | Error::Transfer { .. } => ErrorKind::Network,
-            Error::DigestMismatch { .. } | Error::SizeMismatch { .. } => ErrorKind::Integrity,
-            Error::Registry { .. } | Error::RetryLater { .. } | Error::Malformed { .. } => ErrorKind::Protocol,
-            Error::NotWasmArtifact(_) => ErrorKind::Unsupported,
+            Error::Oci(e) => e.kind(),
+            Error::Wasm(e) => e.kind(),
+            #[cfg(feature = "sign")]
+            Error::Sign(e) => e.kind(),
+            #[cfg(feature = "admission")]
+            Error::Admission(e) => e.kind(),
         }
     }
 
     /// A one-line suggestion for fixing the problem, where there is one.
     pub fn hint(&self) -> Option<String> {
-        Some(match self {
-            Error::InvalidReference { .. } => "write a registry reference as HOST[:PORT]/REPO[:TAG][@sha256:HEX] (for example 127.0.0.1:5000/hello:0.1.0), or a local layout as oci:PATH[:TAG]".into(),
-            Error::InvalidWasm { .. } => "build the component again, or check that the file is the .wasm output and not a .wat text or an archive".into(),
-            Error::Unauthorized { registry, .. } => format!("log in with `wharf login {registry}`, or pass --username and --password-stdin"),
-            Error::Unreachable { registry, .. } => format!("check that {registry} is running and reachable; for a plain-HTTP registry off loopback pass --plain-http"),
-            Error::Certificate { .. } => "pass --ca-file with the CA that signed the registry's certificate (or --insecure to skip verification, at your own risk)".into(),
-            Error::DigestMismatch { .. } | Error::SizeMismatch { .. } => "the source holds corrupt or tampered content; nothing was written".into(),
-            Error::NotFound { .. } => "check the repository name and tag; `wharf inspect` shows what a reference resolves to".into(),
-            Error::InvalidWit { .. } => "give a WIT directory (with its dependencies in deps/), a single .wit file, a binary WIT package (.wasm), or a reference to one".into(),
-            Error::WorldSelection { available, .. } => match available.first() {
-                Some(world) => format!("choose one with --world, for example --world {}", plain_world_name(world)),
-                None => "use a WIT package that defines a world, or name a world of its dependencies as ns:pkg/world@version".into(),
-            },
-            Error::InvalidKey { fix, .. } | Error::Composition { fix, .. } => fix.clone(),
-            Error::DeclaredTarget { fix, .. } => fix.clone(),
-            Error::InvalidPolicy { .. } => "see docs/admission.md for the policy format".into(),
-            Error::RetryLater { after, .. } => format!(
-                "the registry is limiting requests; wharf waits up to {} s when asked, so run the command again in {} s",
-                crate::distribution::MAX_RETRY_AFTER.as_secs(),
-                after.as_secs().max(1)
-            ),
-            _ => return None,
-        })
-    }
-
-    /// The HTTP status of a registry's error answer ([`Error::Registry`],
-    /// [`Error::RetryLater`]), which wharf writes as `HTTP NNN`; `None` for
-    /// other errors and for failures that were no HTTP answer.
-    pub fn http_status(&self) -> Option<u16> {
         match self {
-            Error::Registry { status, .. } | Error::RetryLater { status, .. } => {
-                status.strip_prefix("HTTP ")?.parse().ok()
-            }
-            _ => None,
+            Error::Oci(e) => e.hint(),
+            Error::Wasm(e) => e.hint(),
+            #[cfg(feature = "sign")]
+            Error::Sign(e) => e.hint(),
+            #[cfg(feature = "admission")]
+            Error::Admission(e) => e.hint(),
         }
     }
 
-    /// Shorthand for an I/O error on a path.
-    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { action, path: path.into(), source }
+    /// A usage error in a front end's own words (conflicting flags, missing values).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error::Oci(wharf_oci::Error::Usage(message.into()))
     }
 
-    /// Shorthand for a malformed document.
-    pub fn malformed(what: impl Into<String>, reason: impl ToString) -> Self {
-        Error::Malformed { what: what.into(), reason: reason.to_string() }
+    /// Shorthand for an I/O error on a path.
+    pub fn io(action: &'static str, path: impl Into<std::path::PathBuf>, source: std::io::Error) -> Self {
+        Error::Oci(wharf_oci::Error::io(action, path, source))
     }
 }

@@ -1,52 +1,44 @@
 //! wharf: ship WebAssembly components through OCI registries and local OCI layouts.
 //!
-//! The library holds all behaviour; the `wharf` binary is a thin layer over it.
-//! - [`reference`]: registry and layout references.
-//! - [`digest`]: digests and the verifying stream.
-//! - [`manifest`], [`media`]: OCI documents and media types.
-//! - [`store`]: the content-store traits and their registry, layout and memory implementations.
-//! - [`copy`]: the one graph walk behind push, pull and copy.
-//! - [`convert`]: the artifact in the shape a given runtime reads (runwasi, crun, Spin, CNCF);
-//!   [`spin`]: Spin's locked app; [`entry`]: how a runtime starts a binary.
-//! - [`artifact`], [`wasm`]: the Wasm OCI artifact format and binary inspection.
-//! - [`transport`], [`auth`], [`credentials`]: schemes, TLS, auth challenges and tokens, registry credentials.
-//! - [`distribution`]: the OCI distribution API (wharf's own client; why: see the module).
-//! - [`admission`]: the Kubernetes admission webhook (AdmissionReview in, verdicts out).
-//! - [`policy`]: admission policies (which images must be signed by whom).
-//! - [`ops`]: the commands as library calls returning reports; [`runtime_pull`]: `pull --for RUNTIME`.
-//! - [`retry`]: retries with backoff for transient failures.
-//! - [`sign`]: cosign-compatible keys, signing and verification.
-//! - [`compose`]: plugging components into each other (`wharf compose plug`).
-//! - [`check`]: whether a component fits a WIT world; [`wkg`]: package names to OCI references, as wkg maps them.
+//! This crate is the verbs, as crane is to go-containerregistry: each a short composition
+//! of the crates below, returning a report; nothing prints, errors are typed ([`Error`]).
 //!
-//! Nothing here prints; errors are typed ([`Error`], with a kind and a hint).
+//! The verbs:
+//! - [`push()`]: a `.wasm` file as a Wasm OCI artifact (checked against a WIT world first, if
+//!   given); [`pull()`]: its Wasm into a file; [`inspect`]: what an artifact or file holds.
+//! - [`copy()`]: any store to any store, with signatures when asked (feature `sign`).
+//! - [`login()`], [`logout`]: registry credentials in the docker config.
+//! - [`compose`]: components plugged together or composed from a `.wac` document, written and
+//!   pushed (feature `compose`).
+//! - Signing and verifying are [`sign::cosign`]'s ([`sign::cosign::sign`], [`sign::cosign::verify_with`]);
+//!   runtime shapes are [`wasm::runtimes`]'s; checks are [`wasm::check`]'s.
+//!
+//! The crates, re-exported (take fewer with `default-features = false`):
+//! - [`oci`] (wharf-oci): digests, references, manifests, stores, the copy walk, registries.
+//! - [`wasm`] (wharf-wasm): the Wasm artifact, inspection, runtime shapes; WIT checks (feature
+//!   `check`) and composition (feature `compose`).
+//! - [`sign`] (wharf-sign, feature `sign`): cosign-compatible keys and signatures, Sigstore verification.
+//! - [`admission`] (wharf-admission, feature `admission`): the Kubernetes admission webhook.
 
-pub mod admission;
-pub mod artifact;
-pub mod auth;
-pub mod check;
+#[cfg(feature = "compose")]
 pub mod compose;
-pub mod convert;
 pub mod copy;
-pub mod credentials;
-pub mod digest;
-pub mod distribution;
-pub mod entry;
 pub mod error;
-pub mod manifest;
-pub mod media;
-pub mod ops;
-pub mod policy;
-pub mod reference;
-pub mod retry;
-pub mod runtime_pull;
-pub mod scan_cache;
-pub mod sign;
-pub mod spin;
-pub mod store;
-pub mod transport;
-pub mod wasm;
-pub mod wkg;
+pub mod inspect;
+pub mod login;
+pub mod pull;
+pub mod push;
 
+#[cfg(feature = "admission")]
+pub use wharf_admission as admission;
+pub use wharf_oci as oci;
+#[cfg(feature = "sign")]
+pub use wharf_sign as sign;
+pub use wharf_wasm as wasm;
+
+pub use copy::copy;
 pub use error::{Error, ErrorKind, Result};
-pub use reference::Reference;
+pub use login::{login, logout};
+pub use pull::pull;
+pub use push::push;
+pub use wharf_oci::Reference;

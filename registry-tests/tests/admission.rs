@@ -975,8 +975,8 @@ fn a_policy_with_two_rules_of_one_name_is_refused_naming_the_line() {
 /// one name, and the second rule must still run its own check.
 #[tokio::test(flavor = "multi_thread")]
 async fn rules_that_share_a_name_do_not_share_cached_verdicts() {
+    use wharf::admission::policy::Policy;
     use wharf::admission::{Admission, Settings};
-    use wharf::policy::Policy;
     let registry = Registry::start();
     let mut env = TestEnv::new();
     env.set_var("WHARF_PASSWORD", "correct horse");

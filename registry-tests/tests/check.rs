@@ -487,3 +487,45 @@ fn push_with_wit_refuses_what_does_not_fit_and_records_the_world() {
     wharf(&["push", &good, &good_ref, "--world", "filter-plugin"], &env).assert_code(2);
     wharf(&["push", &good, &registry.reference("plugins/other:1"), "--wit", "nowhere.wit"], &env).assert_code(2);
 }
+
+/// `push --wit` reads the component once, checks those bytes and pushes the same
+/// bytes: a named pipe, which can be read only once, is pushed, and what is pushed
+/// is what was checked. (Reading it a second time finds the pipe empty.)
+#[test]
+fn push_with_wit_checks_and_pushes_the_bytes_of_one_read() {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let env = TestEnv::new();
+    let wit = path_str(&wharf_examples::check_platform_wit());
+    let component = std::fs::read(check_example(&env, "fits", FILTER)).expect("read the component");
+    let pipe = env.path("filter.wasm");
+    let made = std::process::Command::new("mkfifo").arg(&pipe).status().expect("run mkfifo");
+    assert!(made.success(), "mkfifo failed");
+    let writer = {
+        let (pipe, component) = (pipe.clone(), component.clone());
+        std::thread::spawn(move || {
+            // Blocks until wharf opens the pipe to read; then the bytes, then end of file.
+            let mut first = std::fs::OpenOptions::new().write(true).open(&pipe).expect("open the pipe");
+            first.write_all(&component).expect("write the component");
+            drop(first);
+            // A second reader gets an empty file, not a hang: opened without blocking,
+            // which fails when nobody reads (the one read is over).
+            for _ in 0..50 {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                if std::fs::OpenOptions::new().write(true).custom_flags(0o4000).open(&pipe).is_ok() {
+                    return;
+                }
+            }
+        })
+    };
+    let layout = env.path("store");
+    let reference = format!("oci:{}:filter-1.0.0", path_str(&layout));
+    let pushed =
+        wharf(&["push", &path_str(&pipe), &reference, "--wit", &wit, "--world", FILTER, "--format", "json"], &env);
+    pushed.assert_ok();
+    writer.join().expect("the writer");
+    let pulled = env.path("pulled.wasm");
+    wharf(&["pull", &reference, "-o", &path_str(&pulled)], &env).assert_ok();
+    assert_eq!(std::fs::read(&pulled).expect("read the pull"), component, "what was checked is what was pushed");
+    assert_eq!(pushed.json()["config"]["component"]["target"], format!("{FILTER}@0.1.0"));
+}

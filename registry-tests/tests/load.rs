@@ -8,9 +8,10 @@ use std::path::PathBuf;
 
 use futures::StreamExt;
 use registry_tests::{Registry, TestEnv, registry_get_json, sha256_digest, wharf};
-use wharf::artifact::{BuildOptions, Created};
-use wharf::ops::{PushOptions, push};
-use wharf::transport::TransportOptions;
+use wharf::oci::annotations::Created;
+use wharf::oci::transport::TransportOptions;
+use wharf::push::{PushOptions, push};
+use wharf::wasm::artifact::BuildOptions;
 
 const COMPONENTS: usize = 200;
 /// Pushes in flight at once from the one process.
@@ -75,7 +76,7 @@ fn two_hundred_concurrent_pushes_from_one_process_all_land() {
                     };
                     let pushed = match reference {
                         Ok(reference) => push(file, &reference, &options).await,
-                        Err(e) => Err(e),
+                        Err(e) => Err(e.into()),
                     };
                     (i, pushed.map(|r| r.digest.to_string()).map_err(|e| e.to_string()))
                 }

@@ -297,9 +297,9 @@ fn an_unchanged_file_is_not_scanned_again_and_a_changed_one_is() {
 /// file changed after it was scanned, is refused and nothing is stored.
 #[tokio::test]
 async fn staged_content_that_no_longer_matches_its_digest_is_refused_by_the_registry_check() {
-    use wharf::manifest::Descriptor;
-    use wharf::store::registry::{Access, RegistryStore};
-    use wharf::store::{MemoryStore, ReadStore, Store};
+    use wharf::oci::manifest::Descriptor;
+    use wharf::oci::store::registry::{Access, RegistryStore};
+    use wharf::oci::store::{MemoryStore, ReadStore, Store};
 
     let registry = Registry::start();
     let env = TestEnv::new();
@@ -318,11 +318,11 @@ async fn staged_content_that_no_longer_matches_its_digest_is_refused_by_the_regi
     else {
         panic!("not a registry reference");
     };
-    let options = wharf::transport::TransportOptions::default();
+    let options = wharf::oci::transport::TransportOptions::default();
     let dst = RegistryStore::connect(&reference, &options, Access::Write).await.expect("connect");
     let content = staged.fetch(&claimed).await.expect("staged content");
     let err = dst.push_vouched(&claimed, content).await.expect_err("the registry refuses it");
-    assert!(matches!(err, wharf::Error::DigestMismatch { .. }), "{err}");
+    assert!(matches!(err, wharf::oci::Error::DigestMismatch { .. }), "{err}");
     assert!(err.to_string().contains(claimed.digest.as_str()), "{err}");
 
     let path = format!("/v2/wasm/changed/blobs/{}", claimed.digest);

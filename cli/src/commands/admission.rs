@@ -1,11 +1,15 @@
-//! `wharf admission serve`, `wharf admission check`
+//! `wharf admission serve`, `wharf admission check` (and `wharf admission manifests`, in
+//! `admission/manifests.rs`)
+
+mod manifests;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use wharf::admission::manifests::Serve;
+use wharf::admission::policy::{self, Policy};
 use wharf::admission::server::{ReloadCause, ReloadEvent};
-use wharf::admission::{self, Admission, FailMode, Settings};
-use wharf::policy::Policy;
+use wharf::admission::state::{self, Admission, FailMode, Settings};
 
 use crate::Verdict;
 use crate::args::{Format, OutputArgs, TransportArgs};
@@ -22,7 +26,7 @@ pub struct Args {
 enum AdmissionCommand {
     Serve(ServeArgs),
     Check(CheckArgs),
-    Manifests(super::admission_manifests::ManifestsArgs),
+    Manifests(manifests::ManifestsArgs),
 }
 
 /// Serve the admission webhook over HTTPS: /validate, /mutate, /healthz, /readyz, /metrics.
@@ -103,7 +107,8 @@ struct CheckArgs {
     output: OutputArgs,
 }
 
-fn parse_fail_mode(s: &str) -> Result<FailMode, String> {
+/// `--fail-mode`'s words: deny or allow.
+pub(super) fn parse_fail_mode(s: &str) -> Result<FailMode, String> {
     match s {
         "deny" => Ok(FailMode::Deny),
         "allow" => Ok(FailMode::Allow),
@@ -111,12 +116,48 @@ fn parse_fail_mode(s: &str) -> Result<FailMode, String> {
     }
 }
 
+/// The word [`parse_fail_mode`] reads as `mode`.
+fn fail_mode_word(mode: FailMode) -> &'static str {
+    match mode {
+        FailMode::Deny => "deny",
+        FailMode::Allow => "allow",
+    }
+}
+
+/// The arguments of `wharf admission serve` that run the webhook as `serve` says: the
+/// container's command line in `admission manifests`' Deployment.
+pub(super) fn serve_command_line(serve: &Serve) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "admission",
+        "serve",
+        "--policy",
+        &serve.policy,
+        "--listen",
+        &serve.listen,
+        "--tls-cert",
+        &serve.tls_cert,
+        "--tls-key",
+        &serve.tls_key,
+        "--metrics-listen",
+        &serve.metrics_listen,
+        "--fail-mode",
+        fail_mode_word(serve.fail_mode),
+    ]
+    .into_iter()
+    .map(str::to_string)
+    .collect();
+    if let Some(ca) = &serve.client_ca {
+        args.extend(["--client-ca".to_string(), ca.clone()]);
+    }
+    args
+}
+
 /// Runs the command.
 pub async fn run(args: Args) -> Result<Verdict, Failure> {
     match args.command {
         AdmissionCommand::Serve(a) => serve(a).await,
         AdmissionCommand::Check(a) => check(a).await,
-        AdmissionCommand::Manifests(a) => super::admission_manifests::run(a),
+        AdmissionCommand::Manifests(a) => manifests::run(a),
     }
 }
 
@@ -124,20 +165,22 @@ async fn serve(args: ServeArgs) -> Result<Verdict, Failure> {
     let format = Format::Text;
     let policy = Policy::load(&args.policy).or_fail(format)?;
     let mut transport = args.transport.options().or_fail(format)?;
-    transport.connect_timeout.get_or_insert(admission::REQUEST_TIMEOUT);
-    transport.read_timeout.get_or_insert(admission::REQUEST_TIMEOUT);
+    transport.connect_timeout.get_or_insert(state::REQUEST_TIMEOUT);
+    transport.read_timeout.get_or_insert(state::REQUEST_TIMEOUT);
     let settings = Settings {
         transport,
         fail_mode: args.fail_mode,
         ttl: std::time::Duration::from_secs(args.cache_ttl),
         negative_ttl: std::time::Duration::from_secs(args.negative_cache_ttl),
+        record_world: crate::hints::RECORD_WORLD.into(),
         ..Settings::default()
     };
     let admission = Admission::new(policy, settings).or_fail(format)?;
     let generation = admission.generation();
     let (tls, certificate) =
-        admission::tls_reload::tls_config(&args.tls_cert, &args.tls_key, args.client_ca.as_deref()).or_fail(format)?;
-    let mut server = admission::server::Server::bind(args.listen, tls, admission)
+        wharf::admission::tls_reload::tls_config(&args.tls_cert, &args.tls_key, args.client_ca.as_deref())
+            .or_fail(format)?;
+    let mut server = wharf::admission::server::Server::bind(args.listen, tls, admission)
         .await
         .or_fail(format)?
         .client_timeout(std::time::Duration::from_secs(args.client_timeout.max(1)))
@@ -199,8 +242,13 @@ async fn check(args: CheckArgs) -> Result<Verdict, Failure> {
     let text = std::fs::read_to_string(&args.manifest)
         .map_err(|e| wharf::Error::io("cannot read the manifest", &args.manifest, e))
         .or_fail(format)?;
-    let images = admission::manifest_images(&args.manifest.display().to_string(), &text).or_fail(format)?;
-    let settings = Settings { transport: args.transport.options().or_fail(format)?, ..Settings::default() };
+    let images =
+        wharf::admission::images::manifest_images(&args.manifest.display().to_string(), &text).or_fail(format)?;
+    let settings = Settings {
+        transport: args.transport.options().or_fail(format)?,
+        record_world: crate::hints::RECORD_WORLD.into(),
+        ..Settings::default()
+    };
     let admission = Admission::new(policy, settings).or_fail(format)?;
     let mut verdicts = Vec::with_capacity(images.len());
     for image in &images {
@@ -208,7 +256,7 @@ async fn check(args: CheckArgs) -> Result<Verdict, Failure> {
         verdicts.push((image, v));
     }
     let denied = verdicts.iter().any(|(_, v)| !v.allowed);
-    let enforce = admission.policy().mode == wharf::policy::Mode::Enforce;
+    let enforce = admission.policy().mode == policy::Mode::Enforce;
     if format == Format::Json {
         let list: Vec<serde_json::Value> = verdicts
             .iter()
@@ -225,4 +273,37 @@ async fn check(args: CheckArgs) -> Result<Verdict, Failure> {
         }
     }
     Ok(if denied && enforce { Verdict::Fail } else { Verdict::Pass })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    /// The Deployment's command line is one `wharf admission serve` reads back as it was meant.
+    #[test]
+    fn the_manifests_command_line_is_read_back_by_admission_serve() {
+        let serve = Serve {
+            policy: "/etc/wharf/policy/policy.yaml".into(),
+            listen: "0.0.0.0:8443".into(),
+            tls_cert: "/etc/wharf/tls/tls.crt".into(),
+            tls_key: "/etc/wharf/tls/tls.key".into(),
+            metrics_listen: "0.0.0.0:9090".into(),
+            fail_mode: FailMode::Allow,
+            client_ca: Some("/etc/wharf/client-ca/ca.crt".into()),
+        };
+        let args = std::iter::once("wharf".to_string()).chain(serve_command_line(&serve));
+        let cli = crate::Cli::try_parse_from(args).expect("admission serve reads its own command line");
+        let crate::Command::Admission(Args { command: AdmissionCommand::Serve(parsed) }) = cli.command else {
+            panic!("not admission serve");
+        };
+        assert_eq!(parsed.policy, PathBuf::from(&serve.policy));
+        assert_eq!(parsed.listen.to_string(), serve.listen);
+        assert_eq!(parsed.tls_cert, PathBuf::from(&serve.tls_cert));
+        assert_eq!(parsed.tls_key, PathBuf::from(&serve.tls_key));
+        assert_eq!(parsed.metrics_listen.map(|a| a.to_string()).as_deref(), Some(serve.metrics_listen.as_str()));
+        assert_eq!(parsed.fail_mode, FailMode::Allow);
+        assert_eq!(parsed.client_ca, serve.client_ca.map(PathBuf::from));
+    }
 }

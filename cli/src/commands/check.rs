@@ -1,6 +1,6 @@
 //! `wharf check`
 
-use wharf::check::{self, CheckReport, ProblemKind};
+use wharf::wasm::check::{self, CheckReport, ProblemKind};
 
 use crate::Verdict;
 use crate::args::{Format, OutputArgs, TransportArgs, reference_input};
@@ -57,7 +57,7 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
         Some(wit) => check::load_wit_input(wit, &transport)
             .await
             .or_fail(format)?
-            .target(args.world.as_deref())
+            .world(args.world.as_deref())
             .or_fail(format)?,
         None => {
             let declared = check::load_declared_target(&args.component, &transport).await.or_fail(format)?;

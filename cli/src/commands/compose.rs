@@ -1,13 +1,13 @@
 //! `wharf compose`
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
-use wharf::artifact::{BuildOptions, Created};
-use wharf::compose::{self, Composed, PartRecord, Role, Staged};
-use wharf::digest::Digest;
-use wharf::ops::{PushOptions, PushReport};
+use wharf::compose::{Composition, Delivery, PlugOptions, WacOptions};
+use wharf::oci::digest::Digest;
+use wharf::push::PushReport;
+use wharf::wasm::compose::{Composed, PartRecord};
 
 use crate::Verdict;
 use crate::args::{Format, OutputArgs, TransportArgs, reference_input};
@@ -117,27 +117,27 @@ pub struct PlugArgs {
     transport: TransportArgs,
 }
 
-/// What `wharf compose plug --format json` prints.
+/// What `wharf compose --format json` prints.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Report {
+struct Report<'a> {
     /// The parts, socket first.
-    parts: Vec<PartRecord>,
+    parts: &'a [PartRecord],
     /// The digest of the result (JSON only: text mode hashes nothing it does not show).
     #[serde(skip_serializing_if = "Option::is_none")]
     digest: Option<Digest>,
     /// The result.
     #[serde(flatten)]
-    composed: Composed,
+    composed: &'a Composed,
     /// Where it was written.
     #[serde(skip_serializing_if = "Option::is_none")]
-    output: Option<PathBuf>,
+    output: Option<&'a PathBuf>,
     /// The push, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pushed: Option<PushReport>,
+    pushed: Option<&'a PushReport>,
     /// The lock file (for a .wac document).
     #[serde(skip_serializing_if = "Option::is_none")]
-    lock: Option<PathBuf>,
+    lock: Option<&'a PathBuf>,
 }
 
 /// Runs the command.
@@ -154,32 +154,13 @@ async fn plug(args: PlugArgs, format: Format) -> Result<Verdict, crate::output::
     let role = "the --push destination (without --push, the socket)";
     let transport = args.transport.options_for(main.as_ref(), role).or_fail(format)?;
     let delivery = args.destination.delivery(transport, format)?;
-
-    let socket = compose::load_part(&args.socket, &delivery.transport).await.or_fail(format)?;
-    let mut plugs = Vec::with_capacity(args.plugs.len());
-    for input in &args.plugs {
-        plugs.push(compose::load_part(input, &delivery.transport).await.or_fail(format)?);
-    }
-    // The parts' digests are shown in JSON and recorded on a push; text mode names the parts only.
-    let parts: Vec<PartRecord> = if format == Format::Json || delivery.push.is_some() {
-        std::iter::once(socket.record(Role::Socket)).chain(plugs.iter().map(|p| p.record(Role::Plug))).collect()
-    } else {
-        Vec::new()
-    };
-    let sources: Vec<String> =
-        std::iter::once(socket.source.clone()).chain(plugs.iter().map(|p| p.source.clone())).collect();
-    let plug_inputs: Vec<(&str, Vec<u8>)> =
-        plugs.into_iter().zip(&sources[1..]).map(|(p, source)| (source.as_str(), p.bytes)).collect();
-    let composed = compose::plug((&sources[0], socket.bytes), plug_inputs).or_fail(format)?;
-
-    let (output, pushed) = delivery.deliver(&composed, &parts, || Ok(()), format).await?;
-    let digest = (format == Format::Json).then(|| composed.digest());
-    let report = Report { parts, digest, composed, output, pushed, lock: None };
+    let options = PlugOptions { socket: args.socket, plugs: args.plugs, record_parts: format == Format::Json };
+    let done = wharf::compose::plug(options, delivery).await.or_fail(format)?;
     if format == Format::Json {
-        output::print_json(&report);
+        print_json(&done);
         return Ok(Verdict::Pass);
     }
-    let c = &report.composed;
+    let (c, sources) = (&done.composed, &done.sources);
     let mut summary = format!(
         "composed {} with {} plug{}: {}\n",
         sources[0],
@@ -189,70 +170,48 @@ async fn plug(args: PlugArgs, format: Format) -> Result<Verdict, crate::output::
     );
     for w in &c.wires {
         let by = if w.export == w.import { String::new() } else { format!(" as {}", w.export) };
-        let source = part_source(&sources, &w.exporter);
-        let _ = writeln!(summary, "  {} of {} <- {}{by} ({source})", w.import, w.importer, w.exporter);
+        let _ = writeln!(summary, "  {} of {} <- {}{by} ({})", w.import, w.importer, w.exporter, w.exporter_source);
     }
-    print_summary(summary, &report);
+    print_summary(summary, &done);
     Ok(Verdict::Pass)
 }
 
 async fn wac(args: Args, format: Format) -> Result<Verdict, crate::output::Failure> {
     let Some(file) = args.file else {
-        return Err(wharf::Error::Usage("give a .wac file, or use `wharf compose plug`".into())).or_fail(format);
+        return Err(wharf::Error::usage("give a .wac file, or use `wharf compose plug`")).or_fail(format);
     };
     let main = args.destination.push_reference(format)?;
     let transport = args.transport.options_for(main.as_ref(), "the --push destination").or_fail(format)?;
     let delivery = args.destination.delivery(transport, format)?;
-    let text = std::fs::read_to_string(&file).map_err(|e| wharf::Error::io("cannot read", &file, e)).or_fail(format)?;
-    let lock_path = args.lock.unwrap_or_else(|| match file.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.join("wharf.lock"),
-        _ => PathBuf::from("wharf.lock"),
-    });
-    let lock = compose::Lock::read(&lock_path).or_fail(format)?;
-
-    let mut deps = Vec::with_capacity(args.deps.len());
-    for value in &args.deps {
-        let (name, input) = compose::parse_dep(value).or_fail(format)?;
-        let part = compose::load_part(&input, &delivery.transport).await.or_fail(format)?;
-        let dep = compose::Dependency { name, input, part, registry: None };
-        lock.verify(&dep, &lock_path).or_fail(format)?;
-        deps.push(dep);
-    }
-    let (composed, deps) = compose::compose_with_registries(
-        &file.display().to_string(),
-        &text,
-        deps,
-        (&lock, &lock_path),
-        &delivery.transport,
-    )
-    .await
-    .or_fail(format)?;
-    let parts: Vec<PartRecord> = deps.iter().map(|d| d.part.record(Role::Package).named(&d.name)).collect();
-
-    if args.locked {
-        lock.require_pinned(&deps, &lock_path).or_fail(format)?;
-    }
-    let pinned = lock.pinned(&deps);
-    let changed = pinned.packages != lock.packages;
-    let write_lock = || if changed { pinned.write(&lock_path) } else { Ok(()) };
-    let (output, pushed) = delivery.deliver(&composed, &parts, write_lock, format).await?;
-    let digest = (format == Format::Json).then(|| composed.digest());
-    let report = Report { parts, digest, composed, output, pushed, lock: Some(lock_path) };
+    let options = WacOptions { file: file.clone(), deps: args.deps, lock: args.lock, locked: args.locked };
+    let done = wharf::compose::wac(options, delivery).await.or_fail(format)?;
     if format == Format::Json {
-        output::print_json(&report);
+        print_json(&done);
         return Ok(Verdict::Pass);
     }
-    let mut summary = format!("composed {}: {}\n", file.display(), output::size(report.composed.size));
-    for (part, dep) in report.parts.iter().zip(&deps) {
-        let found = dep.registry.as_ref().map_or_else(String::new, |r| format!(", found by name through {r}"));
+    let mut summary = format!("composed {}: {}\n", file.display(), output::size(done.composed.size));
+    for (part, found_in) in done.parts.iter().zip(&done.found_in) {
+        let found = found_in.as_ref().map_or_else(String::new, |r| format!(", found by name through {r}"));
         let name = part.name.as_deref().unwrap_or_default();
         let _ = writeln!(summary, "  {name} = {} ({}{found})", part.source, part.digest);
     }
-    if let Some(lock) = &report.lock {
+    if let Some(lock) = &done.lock {
         let _ = writeln!(summary, "  pinned in {}", lock.display());
     }
-    print_summary(summary, &report);
+    print_summary(summary, &done);
     Ok(Verdict::Pass)
+}
+
+/// Prints the JSON report of a composition.
+fn print_json(done: &Composition) {
+    output::print_json(&Report {
+        parts: &done.parts,
+        digest: Some(done.composed.digest()),
+        composed: &done.composed,
+        output: done.output.as_ref(),
+        pushed: done.pushed.as_ref(),
+        lock: done.lock.as_ref(),
+    });
 }
 
 impl Destination {
@@ -264,81 +223,26 @@ impl Destination {
     /// The delivery to these destinations over `transport` (the push reference parsed).
     fn delivery(
         self,
-        transport: wharf::transport::TransportOptions,
+        transport: wharf::oci::transport::TransportOptions,
         format: Format,
     ) -> Result<Delivery, crate::output::Failure> {
         let push = self.push.as_deref().map(wharf::Reference::parse).transpose().or_fail(format)?;
-        Ok(Delivery { output: self.output, push, transport })
-    }
-}
-
-/// Where a composed component goes, and the transport for the parts and the push.
-struct Delivery {
-    output: Option<PathBuf>,
-    push: Option<wharf::Reference>,
-    transport: wharf::transport::TransportOptions,
-}
-
-impl Delivery {
-    /// Stages the file, pushes, runs `before_commit` (the lock), then renames the file into place:
-    /// on any error nothing is left at the output path.
-    async fn deliver(
-        self,
-        composed: &Composed,
-        parts: &[PartRecord],
-        before_commit: impl FnOnce() -> Result<(), wharf::Error>,
-        format: Format,
-    ) -> Result<(Option<PathBuf>, Option<PushReport>), crate::output::Failure> {
-        let staged =
-            self.output.as_deref().map(|path| Staged::write(path, &composed.bytes)).transpose().or_fail(format)?;
-        let pushed = match &self.push {
-            Some(reference) => {
-                let options = PushOptions {
-                    build: BuildOptions {
-                        created: Created::reproducible().or_fail(format)?,
-                        annotations: Default::default(),
-                        target: None,
-                        // A composition was just written: too fresh to cache.
-                        scan_cache: None,
-                    },
-                    extra_tags: Vec::new(),
-                    index: false,
-                    transport: self.transport,
-                    progress: Bars::for_terminal(format),
-                };
-                let name = self
-                    .output
-                    .as_deref()
-                    .and_then(Path::file_name)
-                    .map_or_else(|| format!("{}.wasm", reference.short_name()), |n| n.to_string_lossy().into_owned());
-                Some(compose::push_composed(&composed.bytes, &name, parts, reference, &options).await.or_fail(format)?)
-            }
-            None => None,
-        };
-        before_commit().or_fail(format)?;
-        let output = staged.map(Staged::commit).transpose().or_fail(format)?;
-        Ok((output, pushed))
+        Ok(Delivery { output: self.output, push, transport, progress: Bars::for_terminal(format) })
     }
 }
 
 /// Prints `summary` and the imports and exports of a composition on stderr, in one write, and its
 /// destinations on stdout.
-fn print_summary(mut summary: String, report: &Report) {
-    let c = &report.composed;
+fn print_summary(mut summary: String, done: &Composition) {
+    let c = &done.composed;
     let list = |names: &[String]| if names.is_empty() { "none".to_string() } else { names.join(", ") };
     let _ = writeln!(summary, "  imports: {}", list(&c.imports));
     let _ = writeln!(summary, "  exports: {}", list(&c.exports));
     eprint!("{summary}");
-    if let Some(path) = &report.output {
+    if let Some(path) = &done.output {
         println!("{}", path.display());
     }
-    if let Some(p) = &report.pushed {
+    if let Some(p) = &done.pushed {
         println!("{}", p.reference);
     }
-}
-
-/// The source of the part labelled `socket` or `plug N`, from the sources socket first.
-fn part_source<'a>(sources: &'a [String], label: &str) -> &'a str {
-    let index = label.strip_prefix("plug ").and_then(|n| n.parse::<usize>().ok()).unwrap_or(0);
-    sources.get(index).map_or("", String::as_str)
 }

@@ -1,6 +1,6 @@
 //! `wharf convert`
 
-use wharf::convert::{self, ConvertOptions, Target};
+use wharf::wasm::runtimes::convert::{self, ConvertOptions, Shape};
 
 use crate::Verdict;
 use crate::args::{Format, OutputArgs, TransportArgs};
@@ -36,15 +36,15 @@ pub struct Args {
     destination: String,
     /// The shape to write: cncf, runwasi, crun or spin.
     #[arg(long, value_name = "SHAPE", value_parser = parse_target)]
-    to: Target,
+    to: Shape,
     #[command(flatten)]
     transport: TransportArgs,
     #[command(flatten)]
     output: OutputArgs,
 }
 
-fn parse_target(s: &str) -> Result<Target, String> {
-    s.parse().map_err(|e: wharf::Error| e.to_string())
+fn parse_target(s: &str) -> Result<Shape, String> {
+    s.parse().map_err(|e: wharf::wasm::Error| e.to_string())
 }
 
 /// Runs the command.
@@ -69,10 +69,10 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
             app.name,
             app.component,
             match app.trigger {
-                wharf::spin::SpinTrigger::Http => "wasi:http handler",
-                wharf::spin::SpinTrigger::Wagi => "WAGI executor",
+                wharf::wasm::runtimes::spin::SpinTrigger::Http => "wasi:http handler",
+                wharf::wasm::runtimes::spin::SpinTrigger::Wagi => "WAGI executor",
             },
-            wharf::spin::CATCH_ALL_ROUTE
+            wharf::wasm::runtimes::spin::CATCH_ALL_ROUTE
         );
     }
     let t = &report.transfer;

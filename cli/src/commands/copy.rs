@@ -1,7 +1,5 @@
 //! `wharf copy`
 
-use wharf::ops;
-
 use crate::Verdict;
 use crate::args::{CredentialFlags, Format, OutputArgs, TransportArgs, bound_registry, read_credentials};
 use crate::output::{self, Bars, Failure, OrFail};
@@ -63,7 +61,7 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
     let dst = wharf::Reference::parse(&args.destination).or_fail(format)?;
     let (src_transport, dst_transport) = transports(&args, &src, &dst).or_fail(format)?;
     let progress = Bars::for_terminal(format);
-    let result = ops::copy_reference(&src, &dst, &src_transport, &dst_transport, progress, args.with_signatures)
+    let result = wharf::copy(&src, &dst, &src_transport, &dst_transport, progress, args.with_signatures)
         .await
         .or_fail(format)?;
     if format == Format::Json {
@@ -81,11 +79,11 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
         t.mounted.len(),
         result.tags.join(", ")
     );
-    if let Some(signatures) = &t.signatures {
+    if let Some(signatures) = &t.referrers {
         eprintln!(
             "signatures: {} bundle referrer(s){}{}",
             signatures.referrers.len(),
-            signatures.legacy_tag.as_ref().map(|tag| format!(", legacy tag {tag}")).unwrap_or_default(),
+            signatures.tag.as_ref().map(|tag| format!(", legacy tag {tag}")).unwrap_or_default(),
             match signatures.other_referrers_skipped {
                 0 => String::new(),
                 n => format!("; {n} other referrer(s) left behind"),
@@ -102,7 +100,7 @@ fn transports(
     args: &Args,
     src: &wharf::Reference,
     dst: &wharf::Reference,
-) -> Result<(wharf::transport::TransportOptions, wharf::transport::TransportOptions), wharf::Error> {
+) -> Result<(wharf::oci::transport::TransportOptions, wharf::oci::transport::TransportOptions), wharf::Error> {
     let source_flags = CredentialFlags {
         username: args.src_username.as_deref(),
         password_stdin: args.src_password_stdin,
@@ -130,7 +128,7 @@ fn transports(
         bound.push((bound_registry(Some(dst), "the destination", names.1)?, c));
     }
     let base = args.transport.base_options();
-    let bind = |order: &mut dyn Iterator<Item = &(String, wharf::transport::Credentials)>| {
+    let bind = |order: &mut dyn Iterator<Item = &(String, wharf::oci::credentials::Credentials)>| {
         order.fold(base.clone(), |options, (registry, c)| options.with_credentials(registry, c.clone()))
     };
     let src_transport = bind(&mut bound.iter());

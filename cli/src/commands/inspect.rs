@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
-use wharf::artifact::{BuildOptions, Created};
-use wharf::ops::{self, Inspection};
+use wharf::inspect::{self, Inspection};
+use wharf::oci::annotations::{Created, TITLE};
+use wharf::wasm::artifact::BuildOptions;
 
 use crate::Verdict;
 use crate::args::{Format, OutputArgs, TransportArgs};
@@ -32,19 +33,20 @@ pub struct Args {
 pub async fn run(args: Args) -> Result<Verdict, Failure> {
     let format = args.output.format;
     let path = Path::new(&args.target);
-    let inspection = if path.is_file() {
+    let mut inspection = if path.is_file() {
         let build = BuildOptions {
             created: Created::reproducible().or_fail(format)?,
             annotations: Default::default(),
             target: None,
-            scan_cache: wharf::scan_cache::ScanCache::from_env(),
+            scan_cache: wharf::wasm::scan_cache::ScanCache::from_env(),
         };
-        ops::inspect_file(path, &build).or_fail(format)?
+        inspect::inspect_file(path, &build).or_fail(format)?
     } else {
         let reference = wharf::Reference::parse(&args.target).or_fail(format)?;
         let transport = args.transport.options_for(Some(&reference), "the reference").or_fail(format)?;
-        ops::inspect_reference(&reference, &transport).await.or_fail(format)?
+        inspect::inspect_reference(&reference, &transport).await.or_fail(format)?
     };
+    crate::hints::runtimes(&mut inspection.runtimes);
     if format == Format::Json {
         output::print_json(&inspection);
     } else {
@@ -69,7 +71,7 @@ fn print_text(i: &Inspection) {
     }
     println!("  config:     {}", i.config_media_type);
     println!("  layer:      {} {} ({})", i.layer.media_type, i.layer.digest, output::size(i.layer.size));
-    if let Some(title) = i.layer.annotations.get(wharf::artifact::TITLE) {
+    if let Some(title) = i.layer.annotations.get(TITLE) {
         println!("  file name:  {title}");
     }
     if let Some(c) = &i.config {

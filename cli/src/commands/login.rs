@@ -1,6 +1,6 @@
 //! `wharf login`
 
-use wharf::credentials::Stored;
+use wharf::oci::credentials::Stored;
 
 use crate::Verdict;
 use crate::args::{Format, OutputArgs, TransportArgs, read_password_stdin};
@@ -27,16 +27,16 @@ pub struct Args {
 pub async fn run(args: Args) -> Result<Verdict, Failure> {
     let format = args.output.format;
     let Some(username) = args.transport.username.clone() else {
-        return Err(wharf::Error::Usage(
-            "give the user name with --username and the password on standard input with --password-stdin".into(),
+        return Err(wharf::Error::usage(
+            "give the user name with --username and the password on standard input with --password-stdin",
         ))
         .or_fail(format);
     };
     let password = read_password_stdin().or_fail(format)?;
-    let credentials = wharf::transport::Credentials { username, password };
+    let credentials = wharf::oci::credentials::Credentials { username, password };
     let transport = args.transport.base_options();
-    let registry = wharf::ops::login(&args.registry, &transport, &credentials).await.or_fail(format)?;
-    let stored = wharf::credentials::store(&registry, &credentials).or_fail(format)?;
+    let registry = wharf::login(&args.registry, &transport, &credentials).await.or_fail(format)?;
+    let stored = wharf::login::store(&registry, &credentials).or_fail(format)?;
     if format == Format::Json {
         output::print_json(&serde_json::json!({ "registry": registry, "stored": stored }));
     } else {

@@ -17,7 +17,7 @@ pub struct Args {
 /// Runs the command.
 pub async fn run(args: Args) -> Result<Verdict, Failure> {
     let format = args.output.format;
-    let removed = wharf::credentials::remove(&args.registry).or_fail(format)?;
+    let removed = wharf::logout(&args.registry).or_fail(format)?;
     if format == Format::Json {
         output::print_json(&serde_json::json!({ "registry": args.registry, "removed": removed }));
     } else if removed {

@@ -1,11 +1,11 @@
 //! One file per command: flags (whose doc comments are the help text) and a `run`.
 
 pub mod admission;
-pub mod admission_manifests;
 pub mod check;
 pub mod compose;
 pub mod convert;
 pub mod copy;
+pub mod generate;
 pub mod inspect;
 pub mod key;
 pub mod login;

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use wharf::ops::{self, PullOptions};
-use wharf::runtime_pull::{self, Runtime, RuntimePullOptions, RuntimePullReport};
+use wharf::pull::PullOptions;
+use wharf::wasm::runtimes::local_files::{self, Runtime, RuntimePullOptions, RuntimePullReport};
 
 use crate::Verdict;
 use crate::args::{Format, OutputArgs, TransportArgs};
@@ -45,7 +45,7 @@ pub struct Args {
 }
 
 fn parse_runtime(s: &str) -> Result<Runtime, String> {
-    s.parse().map_err(|e: wharf::Error| e.to_string())
+    s.parse().map_err(|e: wharf::wasm::Error| e.to_string())
 }
 
 /// Runs the command.
@@ -60,12 +60,13 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
             transport,
             progress: Bars::for_terminal(format),
         };
-        let report = runtime_pull::pull_for(&reference, &options).await.or_fail(format)?;
+        let report = local_files::pull_for(&reference, &options).await.or_fail(format)?;
         print_runtime_report(&report, format);
         return Ok(Verdict::Pass);
     }
     let options = PullOptions { output: args.output_path, transport, progress: Bars::for_terminal(format) };
-    let report = ops::pull(&reference, &options).await.or_fail(format)?;
+    let mut report = wharf::pull(&reference, &options).await.or_fail(format)?;
+    crate::hints::pull_warnings(&mut report.warnings);
     if format == Format::Json {
         output::print_json(&report);
         return Ok(Verdict::Pass);

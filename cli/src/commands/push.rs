@@ -2,10 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use wharf::artifact::{BuildOptions, Created};
-use wharf::check;
-use wharf::ops::{self, PushOptions};
-use wharf::transport::TransportOptions;
+use wharf::oci::annotations::Created;
+use wharf::push::{Checked, PushOptions, push_checked};
+use wharf::wasm::artifact::BuildOptions;
+use wharf::wasm::check::{self, CheckReport};
 
 use crate::Verdict;
 use crate::args::{Format, OutputArgs, TransportArgs, parse_annotation};
@@ -63,36 +63,24 @@ pub struct Args {
 
 fn created(flag: Option<&str>) -> Result<Created, wharf::Error> {
     match flag {
-        None => Created::reproducible(),
+        None => Ok(Created::reproducible()?),
         Some("now") => Ok(Created::Now),
         Some(secs) => secs.parse().map(Created::At).map_err(|_| {
-            wharf::Error::Usage(format!("--created {secs:?}: give `now` or whole seconds since the Unix epoch"))
+            wharf::Error::usage(format!("--created {secs:?}: give `now` or whole seconds since the Unix epoch"))
         }),
     }
 }
 
-/// Checks `file` against the world of `wit`: the world's name when it fits;
-/// otherwise the report is printed and the verdict to exit with is returned.
-async fn fits(
-    file: &Path,
-    wit: &str,
-    world: Option<&str>,
-    transport: &TransportOptions,
-    format: Format,
-) -> Result<Result<String, Verdict>, Failure> {
-    let target = check::load_wit_input(wit, transport).await.or_fail(format)?.target(world).or_fail(format)?;
-    let bytes = std::fs::read(file).map_err(|e| wharf::Error::io("cannot read", file, e)).or_fail(format)?;
-    let report = target.check(&file.display().to_string(), bytes).or_fail(format)?;
-    if report.fits {
-        return Ok(Ok(target.name().to_string()));
-    }
+/// Prints why `file` was not pushed (the check's report, as `wharf check` prints it) and
+/// returns the verdict to exit with.
+fn not_pushed(file: &Path, report: &CheckReport, format: Format) -> Verdict {
     if format == Format::Json {
-        output::print_json(&report);
+        output::print_json(report);
     } else {
-        super::check::print_report(&file.display().to_string(), &report);
+        super::check::print_report(&file.display().to_string(), report);
         eprintln!("not pushed: {} does not fit {}", file.display(), report.world);
     }
-    Ok(Err(Verdict::Fail))
+    Verdict::Fail
 }
 
 /// Runs the command.
@@ -100,26 +88,35 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
     let format = args.output.format;
     let reference = wharf::Reference::parse(&args.reference).or_fail(format)?;
     let transport = args.transport.options_for(Some(&reference), "the destination").or_fail(format)?;
-    let target = match &args.wit {
-        Some(wit) => match fits(&args.file, wit, args.world.as_deref(), &transport, format).await? {
-            Ok(world) => Some(world),
-            Err(verdict) => return Ok(verdict),
-        },
+    let world = match &args.wit {
+        Some(wit) => Some(
+            check::load_wit_input(wit, &transport)
+                .await
+                .or_fail(format)?
+                .world(args.world.as_deref())
+                .or_fail(format)?,
+        ),
         None => None,
     };
     let options = PushOptions {
         build: BuildOptions {
             created: created(args.created.as_deref()).or_fail(format)?,
             annotations: args.annotations.into_iter().collect(),
-            target,
-            scan_cache: wharf::scan_cache::ScanCache::from_env(),
+            target: None,
+            scan_cache: wharf::wasm::scan_cache::ScanCache::from_env(),
         },
         extra_tags: args.tags,
         index: args.index,
         transport,
         progress: Bars::for_terminal(format),
     };
-    let report = ops::push(&args.file, &reference, &options).await.or_fail(format)?;
+    let report = match &world {
+        None => wharf::push(&args.file, &reference, &options).await.or_fail(format)?,
+        Some(world) => match push_checked(&args.file, &reference, world, &options).await.or_fail(format)? {
+            Checked::Pushed(report) => *report,
+            Checked::DoesNotFit(report) => return Ok(not_pushed(&args.file, &report, format)),
+        },
+    };
     if format == Format::Json {
         output::print_json(&report);
         return Ok(Verdict::Pass);

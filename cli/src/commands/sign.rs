@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use wharf::sign::{self, Mode, SignOptions};
+use wharf::sign;
+use wharf::sign::cosign::{self, Mode, SignOptions};
 
 use crate::Verdict;
 use crate::args::{Format, OutputArgs, TransportArgs, parse_annotation};
@@ -74,7 +75,7 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
         annotations: args.annotations.into_iter().collect(),
         transport: args.transport.options_for(Some(&reference), "the signed reference").or_fail(format)?,
     };
-    let report = sign::sign(&reference, &key, &options).await.or_fail(format)?;
+    let report = cosign::sign(&reference, &key, &options).await.or_fail(format)?;
     if format == Format::Json {
         output::print_json(&report);
         return Ok(Verdict::Pass);
@@ -83,11 +84,11 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
     for s in &report.signatures {
         let place = match (&s.tag, s.indexed) {
             (Some(tag), _) => format!("tag {tag} ({} signature(s) there)", s.signatures_in_manifest),
-            (None, Some(wharf::store::ReferrerIndexing::ReferrersApi)) => {
+            (None, Some(wharf::oci::store::ReferrerIndexing::ReferrersApi)) => {
                 "referrer, listed by the referrers API".into()
             }
             (None, Some(_)) => {
-                format!("referrer, listed in the fallback tag {}", wharf::store::referrers_tag(&report.digest))
+                format!("referrer, listed in the fallback tag {}", wharf::oci::store::referrers_tag(&report.digest))
             }
             (None, None) => "referrer".into(),
         };

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use wharf::sign::{self, VerifyOptions};
+use wharf::sign::cosign::{self, VerifyOptions};
+use wharf::sign::{self, sigstore::keyless};
 
 use crate::Verdict;
 use crate::args::{Format, OutputArgs, TransportArgs, parse_annotation};
@@ -65,10 +66,10 @@ pub struct Args {
 }
 
 /// An exact value or an anchored pattern, from the pair of flags that give it.
-fn matcher(exact: Option<String>, pattern: Option<String>) -> Result<Option<sign::keyless::Matcher>, wharf::Error> {
+fn matcher(exact: Option<String>, pattern: Option<String>) -> Result<Option<keyless::Matcher>, wharf::Error> {
     match (exact, pattern) {
-        (Some(value), _) => Ok(Some(sign::keyless::Matcher::Exact(value))),
-        (None, Some(text)) => sign::keyless::Matcher::pattern(&text).map(Some),
+        (Some(value), _) => Ok(Some(keyless::Matcher::Exact(value))),
+        (None, Some(text)) => Ok(Some(keyless::Matcher::pattern(&text)?)),
         (None, None) => Ok(None),
     }
 }
@@ -87,13 +88,12 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
         },
         (None, Some(root), Some(identity), Some(issuer)) => sign::Trust::Keyless {
             root: sign::read_trusted_root(root).or_fail(format)?,
-            expected: sign::keyless::ExpectedIdentity { identity, issuer },
+            expected: keyless::ExpectedIdentity { identity, issuer },
         },
         _ => {
-            return Err(wharf::Error::Usage(
+            return Err(wharf::Error::usage(
                 "give --key FILE, or --trusted-root with --certificate-identity[-regexp] and \
-                 --certificate-oidc-issuer[-regexp]"
-                    .into(),
+                 --certificate-oidc-issuer[-regexp]",
             ))
             .or_fail(format);
         }
@@ -102,7 +102,7 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
         annotations: args.annotations.into_iter().collect(),
         transport: args.transport.options_for(Some(&reference), "the reference").or_fail(format)?,
     };
-    let report = sign::verify_with(&reference, &trust, &options).await.or_fail(format)?;
+    let report = cosign::verify_with(&reference, &trust, &options).await.or_fail(format)?;
     let verdict = if report.verified { Verdict::Pass } else { Verdict::Fail };
     if format == Format::Json {
         output::print_json(&report);

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use wharf::sign::{self, blob, keyless};
+use wharf::sign;
+use wharf::sign::sigstore::{blob, keyless};
 
 use crate::Verdict;
 use crate::args::{Format, OutputArgs};
@@ -58,7 +59,7 @@ pub struct Args {
 fn matcher(exact: Option<String>, pattern: Option<String>) -> Result<Option<keyless::Matcher>, wharf::Error> {
     match (exact, pattern) {
         (Some(value), _) => Ok(Some(keyless::Matcher::Exact(value))),
-        (None, Some(text)) => keyless::Matcher::pattern(&text).map(Some),
+        (None, Some(text)) => Ok(Some(keyless::Matcher::pattern(&text)?)),
         (None, None) => Ok(None),
     }
 }
@@ -77,8 +78,8 @@ fn trust(args: Args) -> Result<sign::Trust, wharf::Error> {
         (Some(identity), Some(issuer)) => {
             Ok(sign::Trust::Keyless { root, expected: keyless::ExpectedIdentity { identity, issuer } })
         }
-        _ => Err(wharf::Error::Usage(
-            "give --key FILE, or --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp]".into(),
+        _ => Err(wharf::Error::usage(
+            "give --key FILE, or --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp]",
         )),
     }
 }

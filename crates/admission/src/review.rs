@@ -1,0 +1,90 @@
+//! The AdmissionReview protocol (`admission.k8s.io/v1`): a review in, every image
+//! of its object judged, a response out: allowed, or denied with a message naming
+//! image, rule and reason (in `warn` mode: allowed with warnings), and for
+//! `/mutate` a JSONPatch pinning verified images to their digests.
+
+use kube_core::DynamicObject;
+use kube_core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
+use serde_json::Value;
+use wharf_oci::reference::Reference;
+
+use crate::images::extract_images;
+use crate::policy::Mode;
+use crate::state::{Admission, FAIL_OPEN, ImageVerdict};
+
+/// A request the webhook cannot read (answered with HTTP 400).
+#[derive(Debug, thiserror::Error)]
+#[error("malformed AdmissionReview: {0}")]
+pub struct MalformedReview(pub String);
+
+impl Admission {
+    /// Answers an AdmissionReview body; `mutate` adds the digest-pinning JSONPatch.
+    /// A body that is not an AdmissionReview with a request is [`MalformedReview`].
+    pub async fn review(&self, body: &[u8], mutate: bool) -> std::result::Result<Value, MalformedReview> {
+        let review: AdmissionReview<DynamicObject> =
+            serde_json::from_slice(body).map_err(|e| MalformedReview(e.to_string()))?;
+        let request: AdmissionRequest<DynamicObject> =
+            review.try_into().map_err(|_| MalformedReview("the review has no request".into()))?;
+        let mut response = AdmissionResponse::from(&request);
+        let Some(object) = &request.object else {
+            return to_value(response);
+        };
+        let object = serde_json::to_value(object).map_err(|e| MalformedReview(e.to_string()))?;
+        let namespace = request.namespace.as_deref().or(object.pointer("/metadata/namespace").and_then(Value::as_str));
+        let sites = extract_images(&request.kind.kind, &object);
+        let loaded = self.loaded();
+        let verdicts =
+            futures::future::join_all(sites.iter().map(|s| self.check_image_with(&loaded, &s.image, namespace))).await;
+        let denials: Vec<String> = verdicts.iter().filter(|v| !v.allowed).map(ImageVerdict::message).collect();
+        let unverified: Vec<String> = verdicts
+            .iter()
+            .filter(|v| v.allowed && v.reason.starts_with(FAIL_OPEN))
+            .map(|v| format!("wharf: {}", v.message()))
+            .collect();
+        if !unverified.is_empty() {
+            response.warnings = Some(unverified);
+        }
+        if !denials.is_empty() {
+            match loaded.policy.mode {
+                Mode::Enforce => return to_value(response.deny(denials.join("; "))),
+                Mode::Warn => {
+                    let warnings = response.warnings.get_or_insert_with(Vec::new);
+                    warnings.extend(denials.iter().map(|d| format!("wharf: {d}")));
+                }
+            }
+        }
+        if mutate {
+            let ops: Vec<Value> = sites
+                .iter()
+                .zip(&verdicts)
+                .filter_map(|(site, v)| {
+                    let digest = v.digest.as_ref()?;
+                    let Ok(reference @ Reference::Registry(_)) = Reference::parse(&site.image) else { return None };
+                    if reference.digest() == Some(digest) && reference.tag().is_none() {
+                        return None;
+                    }
+                    let pinned = reference.pinned(digest);
+                    Some(serde_json::json!({"op": "replace", "path": site.pointer, "value": pinned}))
+                })
+                .collect();
+            if !ops.is_empty() {
+                let patch: json_patch::Patch =
+                    serde_json::from_value(Value::Array(ops)).map_err(|e| MalformedReview(e.to_string()))?;
+                response = response.with_patch(patch).map_err(|e| MalformedReview(e.to_string()))?;
+            }
+        }
+        to_value(response)
+    }
+}
+
+/// The review answer as JSON. kube-core serialises the patch as an array of numbers; the
+/// API server reads Go's `[]byte`, which is a base64 string, so it is written as one.
+fn to_value(response: AdmissionResponse) -> std::result::Result<Value, MalformedReview> {
+    use base64::Engine as _;
+    let patch = response.patch.clone();
+    let mut value = serde_json::to_value(response.into_review()).map_err(|e| MalformedReview(e.to_string()))?;
+    if let (Some(bytes), Some(slot)) = (patch, value.pointer_mut("/response/patch")) {
+        *slot = Value::String(base64::engine::general_purpose::STANDARD.encode(bytes));
+    }
+    Ok(value)
+}

@@ -1,0 +1,150 @@
+//! Names matched across versions of one semver track (`a:b/c@0.2.0` and
+//! `a:b/c@0.2.3`), and which way is safe: a component may import an older version
+//! than the world provides and export a newer one than it requires.
+
+use semver::Version;
+
+use super::report::{Problem, ProblemKind, SemverMatch, Side};
+
+/// Which way two versions on one track go, or `None` when they are not
+/// comparable (no version on one side).
+pub(crate) fn is_safe(side: Side, world: &str, component: &str) -> Option<bool> {
+    let (world, component) = (version_of(world)?, version_of(component)?);
+    Some(match side {
+        Side::Import => component <= world,
+        Side::Export => component >= world,
+    })
+}
+
+pub(crate) fn semver_match(side: Side, world: &str, component: &str, safe: bool) -> SemverMatch {
+    let message = match (side, safe) {
+        (Side::Import, true) => format!(
+            "import {component} matched the world's {world}: the component asks for an older version than the world provides, which is safe"
+        ),
+        (Side::Import, false) => format!(
+            "import {component} matched the world's {world}: the component asks for a newer version than the world provides, which is not safe"
+        ),
+        (Side::Export, true) => format!(
+            "export {component} matched the world's {world}: the component provides a newer version than the world requires, which is safe"
+        ),
+        (Side::Export, false) => format!(
+            "export {component} matched the world's {world}: the component provides an older version than the world requires, which is not safe"
+        ),
+    };
+    SemverMatch { side, world: world.to_string(), component: component.to_string(), safe, message }
+}
+
+/// Records a cross-version match, and a problem when it goes the unsafe way.
+pub(crate) fn semver_step(
+    side: Side,
+    world: &str,
+    component: &str,
+    matches: &mut Vec<SemverMatch>,
+    problems: &mut Vec<Problem>,
+) {
+    if world == component {
+        return;
+    }
+    let safe = is_safe(side, world, component).unwrap_or(false);
+    matches.push(semver_match(side, world, component, safe));
+    if !safe {
+        problems.push(version_mismatch(side, world, component));
+    }
+}
+
+pub(crate) fn version_mismatch(side: Side, world: &str, component: &str) -> Problem {
+    let (item, message) = match side {
+        Side::Import => (
+            component,
+            format!(
+                "version mismatch: the component imports {component}, but the world provides only the older {world}; \
+                 semver lets a newer version add to an older one, so the component may need what the world lacks"
+            ),
+        ),
+        Side::Export => (
+            world,
+            format!(
+                "version mismatch: the world requires the export {world}, but the component provides only the older {component}; \
+                 semver lets a newer version add to an older one, so the component may lack what the world needs"
+            ),
+        ),
+    };
+    Problem {
+        kind: ProblemKind::VersionMismatch,
+        side,
+        item: item.to_string(),
+        path: Vec::new(),
+        expected: Some(world.to_string()),
+        found: Some(component.to_string()),
+        message,
+    }
+}
+
+/// The semver track of `name` (`a:b/c@0.2` for `a:b/c@0.2.3`, `a:b/c@1` for
+/// `a:b/c@1.4.0`), with its version. `0.0.x` and pre-releases have none:
+/// they match only exactly. The rule of wasmtime and wac.
+pub fn semver_track(name: &str) -> Option<(&str, Version)> {
+    let (base, version_text) = name.split_once('@')?;
+    let version = Version::parse(version_text).ok()?;
+    if !version.pre.is_empty() {
+        return None;
+    }
+    let end = if version.major != 0 {
+        version_text.find('.')?
+    } else if version.minor != 0 {
+        let first = version_text.find('.')?;
+        first + 1 + version_text[first + 1..].find('.')?
+    } else {
+        return None;
+    };
+    Some((&name[..base.len() + 1 + end], version))
+}
+
+pub(crate) fn version_of(name: &str) -> Option<Version> {
+    Version::parse(name.split_once('@')?.1).ok()
+}
+
+/// Looks `name` up among `entries`: exactly, else the highest version on
+/// the same semver track.
+pub(crate) fn lookup<'e, V: Copy>(entries: &[(&'e str, V)], name: &str) -> Option<(&'e str, V)> {
+    if let Some(exact) = entries.iter().find(|(n, _)| *n == name) {
+        return Some(*exact);
+    }
+    let (track, _) = semver_track(name)?;
+    entries
+        .iter()
+        .filter_map(|(n, v)| semver_track(n).filter(|(t, _)| *t == track).map(|(_, version)| (version, *n, *v)))
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, n, v)| (n, v))
+}
+
+/// Why `name` found no match when other versions of it exist: `; the world
+/// has X, ...`. Empty when there is nothing to add.
+pub(crate) fn near_misses<V>(entries: &[(&str, V)], name: &str, whose: &str) -> String {
+    let base = name.split_once('@').map_or(name, |(b, _)| b);
+    let others: Vec<&str> = entries
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| n.split_once('@').is_some_and(|(b, _)| b == base) && *n != name)
+        .collect();
+    let Some(first) = others.first() else {
+        return String::new();
+    };
+    format!(" ({whose} has {}; {})", others.join(", "), why_no_match(name, first))
+}
+
+/// Why two versions of one name do not match.
+pub(crate) fn why_no_match(a: &str, b: &str) -> &'static str {
+    let (a, b) = (version_of(a), version_of(b));
+    let pre = |v: &Option<Version>| v.as_ref().is_some_and(|v| !v.pre.is_empty());
+    let zero = |v: &Option<Version>| v.as_ref().is_some_and(|v| v.major == 0 && v.minor == 0);
+    if pre(&a) || pre(&b) {
+        "pre-release versions match only exactly"
+    } else if zero(&a) || zero(&b) {
+        "0.0.x versions match only exactly"
+    } else if a.is_none() || b.is_none() {
+        "a versioned and an unversioned name do not match"
+    } else {
+        "the versions are on different semver tracks"
+    }
+}

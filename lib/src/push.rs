@@ -1,0 +1,144 @@
+//! `push`: a `.wasm` file validated, staged as a Wasm OCI artifact and copied to a
+//! registry or layout; with a WIT world given, refused unless it fits, checking
+//! and pushing the bytes of one read.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+use wharf_oci::copy::{CopyOptions, CopyReport, Progress, copy};
+use wharf_oci::digest::Digest;
+use wharf_oci::open::{destination_tags, open_destination};
+use wharf_oci::reference::Reference;
+use wharf_oci::transport::TransportOptions;
+use wharf_wasm::artifact::{self, Artifact, BuildOptions, WasmConfig};
+#[cfg(feature = "check")]
+use wharf_wasm::check::{CheckReport, World};
+
+use crate::error::Result;
+
+/// Options for [`push`].
+pub struct PushOptions {
+    /// How the artifact is built.
+    pub build: BuildOptions,
+    /// Extra tags.
+    pub extra_tags: Vec<String>,
+    /// Also push an OCI image index over the manifest (one entry, platform
+    /// `wasm`/`wasip2` or `wasm`/`wasip1`) and point the tags at the index.
+    pub index: bool,
+    /// Transport settings.
+    pub transport: TransportOptions,
+    /// Progress receiver.
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+/// The image index a `push --index` wrote.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PushedIndex {
+    /// Index digest (what the tags point at).
+    pub digest: Digest,
+    /// Index media type.
+    pub media_type: String,
+    /// Index size.
+    pub size: u64,
+    /// The platform of its single entry.
+    pub platform: wharf_oci::manifest::Platform,
+}
+
+/// What a push did.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PushReport {
+    /// `location@digest` of what the tags point at (the index with `--index`,
+    /// else the manifest).
+    pub reference: String,
+    /// Manifest digest.
+    pub digest: Digest,
+    /// Manifest media type.
+    pub media_type: String,
+    /// Manifest size.
+    pub size: u64,
+    /// Tags written.
+    pub tags: Vec<String>,
+    /// The config that was pushed.
+    pub config: WasmConfig,
+    /// Manifest annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// The index over the manifest, when pushed with `--index`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<PushedIndex>,
+    /// Blob transfer summary.
+    pub transfer: CopyReport,
+    /// Things the user should know.
+    pub warnings: Vec<String>,
+}
+
+/// Validates `file`, builds its artifact and copies it to `reference`
+/// (with [`PushOptions::index`], under an image index that the tags name).
+pub async fn push(file: &Path, reference: &Reference, options: &PushOptions) -> Result<PushReport> {
+    let tags = destination_tags(reference, Some("latest"), &options.extra_tags)?;
+    let built = artifact::build(file, &options.build)?;
+    publish(built, tags, reference, options).await
+}
+
+/// What [`push_checked`] did.
+#[cfg(feature = "check")]
+#[derive(Debug)]
+pub enum Checked {
+    /// The component fits the world, and was pushed.
+    Pushed(Box<PushReport>),
+    /// It does not fit: nothing was pushed.
+    DoesNotFit(CheckReport),
+}
+
+/// [`push`] of a component that must fit `world`: the file is read once, checked,
+/// and the same bytes are pushed (nothing is pushed unless it fits), with the
+/// world recorded as the config's `component.target`.
+#[cfg(feature = "check")]
+pub async fn push_checked(file: &Path, reference: &Reference, world: &World, options: &PushOptions) -> Result<Checked> {
+    let bytes = std::fs::read(file).map_err(|e| crate::Error::io("cannot read", file, e))?;
+    let report = world.check(&file.display().to_string(), bytes.clone())?;
+    if !report.fits {
+        return Ok(Checked::DoesNotFit(report));
+    }
+    let tags = destination_tags(reference, Some("latest"), &options.extra_tags)?;
+    let build = BuildOptions { target: Some(world.name().to_string()), ..options.build.clone() };
+    let built = artifact::build_bytes(file, bytes::Bytes::from(bytes), &build)?;
+    Ok(Checked::Pushed(Box::new(publish(built, tags, reference, options).await?)))
+}
+
+/// Copies a built artifact to `reference`, pointing `tags` at it (at its index,
+/// with [`PushOptions::index`]).
+pub(crate) async fn publish(
+    built: Artifact,
+    tags: Vec<String>,
+    reference: &Reference,
+    options: &PushOptions,
+) -> Result<PushReport> {
+    let dst = open_destination(reference, &options.transport).await?;
+    let copy_options = CopyOptions { tags: tags.clone(), progress: options.progress.clone(), ..CopyOptions::default() };
+    let indexed = options.index.then(|| built.with_index());
+    let root = indexed.as_ref().map_or(&built.root, |i| &i.root);
+    let transfer = copy(&built.store, root, dst.as_ref(), &copy_options).await?;
+    let index = indexed.map(|i| PushedIndex {
+        digest: i.root.digest,
+        media_type: i.root.media_type,
+        size: i.root.size,
+        platform: i.platform,
+    });
+    let tagged = index.as_ref().map_or(&built.root.digest, |i| &i.digest);
+    Ok(PushReport {
+        reference: reference.pinned(tagged),
+        digest: built.root.digest.clone(),
+        media_type: built.root.media_type.clone(),
+        size: built.root.size,
+        tags,
+        config: built.config,
+        annotations: built.manifest.annotations,
+        index,
+        transfer,
+        warnings: built.info.warnings,
+    })
+}
