@@ -320,8 +320,9 @@ pub const DEFAULT_COMPONENT_SIZE: u64 = 64 << 20;
 pub const DEFAULT_IMAGE_SECONDS: f64 = 8.0;
 
 /// The longest review budget a policy may set: the API server waits at most
-/// 30 s for a webhook (`timeoutSeconds`).
-const MAX_IMAGE_SECONDS: f64 = 30.0;
+/// 30 s for a webhook (`timeoutSeconds`), and the webhook needs 2 s of it besides
+/// ([`crate::state::BUDGET_MARGIN`]).
+pub const MAX_IMAGE_SECONDS: f64 = 28.0;
 
 /// What one image's review may cost (`limits:`): the webhook's answer to a
 /// component or a repository made to be expensive.
@@ -410,7 +411,7 @@ impl LimitsFile {
             if !(seconds.is_finite() && seconds > 0.0 && seconds <= MAX_IMAGE_SECONDS) {
                 return Err(format!(
                     "limits.imageSeconds {seconds} is not a number of seconds above 0 and at most {MAX_IMAGE_SECONDS} \
-                     (the API server waits at most 30 s for a webhook)"
+                     (the API server waits at most 30 s for a webhook, which answers 2 s before)"
                 ));
             }
             limits.image_timeout = std::time::Duration::from_secs_f64(seconds);
@@ -866,6 +867,7 @@ unmatched: deny
             "componentSize: 1073741825",
             "imageSeconds: 0",
             "imageSeconds: 31",
+            "imageSeconds: 28.5",
             "imageSeconds: .nan",
         ] {
             let text = format!("rules: []\nlimits:\n  {bad}\n");

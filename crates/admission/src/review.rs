@@ -2,6 +2,10 @@
 //! of its object judged, a response out: allowed, or denied with a message naming
 //! image, rule and reason (in `warn` mode: allowed with warnings), and for
 //! `/mutate` a JSONPatch pinning verified images to their digests.
+//!
+//! A review is answered by a deadline (the API server's wait, less a margin, from its
+//! arrival): what is not judged by then is denied with the reason, whatever the fail mode,
+//! so the API server always gets an answer of ours and never applies its `failurePolicy`.
 
 use kube_core::DynamicObject;
 use kube_core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
@@ -19,8 +23,22 @@ pub struct MalformedReview(pub String);
 
 impl Admission {
     /// Answers an AdmissionReview body; `mutate` adds the digest-pinning JSONPatch.
-    /// A body that is not an AdmissionReview with a request is [`MalformedReview`].
+    /// A body that is not an AdmissionReview with a request is [`MalformedReview`]. The
+    /// answer is due [`Admission::answer_within`] from now.
     pub async fn review(&self, body: &[u8], mutate: bool) -> std::result::Result<Value, MalformedReview> {
+        self.review_arrived(body, mutate, tokio::time::Instant::now()).await
+    }
+
+    /// [`Admission::review`] of a request that `arrived` then: answered
+    /// [`Admission::answer_within`] after, and what is not judged by then is denied with
+    /// the reason, in both fail modes.
+    pub async fn review_arrived(
+        &self,
+        body: &[u8],
+        mutate: bool,
+        arrived: tokio::time::Instant,
+    ) -> std::result::Result<Value, MalformedReview> {
+        let due = arrived + self.answer_within();
         let review: AdmissionReview<DynamicObject> =
             serde_json::from_slice(body).map_err(|e| MalformedReview(e.to_string()))?;
         let request: AdmissionRequest<DynamicObject> =
@@ -33,8 +51,23 @@ impl Admission {
         let namespace = request.namespace.as_deref().or(object.pointer("/metadata/namespace").and_then(Value::as_str));
         let sites = extract_images(&request.kind.kind, &object);
         let loaded = self.loaded();
-        let verdicts =
-            futures::future::join_all(sites.iter().map(|s| self.check_image_with(&loaded, &s.image, namespace))).await;
+        let judged =
+            futures::future::join_all(sites.iter().map(|s| self.check_image_with(&loaded, &s.image, namespace)));
+        let Ok(verdicts) = tokio::time::timeout_at(due, judged).await else {
+            let late = format!(
+                "wharf: the review did not finish within {} s of the request (the API server stops waiting {} s \
+                 later), so it is denied whatever the fail mode",
+                self.answer_within().as_secs_f64(),
+                crate::state::ANSWER_MARGIN.as_secs()
+            );
+            return to_value(match loaded.policy.mode {
+                Mode::Enforce => response.deny(late),
+                Mode::Warn => {
+                    response.warnings = Some(vec![late]);
+                    response
+                }
+            });
+        };
         let denials: Vec<String> = verdicts.iter().filter(|v| !v.allowed).map(ImageVerdict::message).collect();
         let unverified: Vec<String> = verdicts
             .iter()

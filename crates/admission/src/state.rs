@@ -48,10 +48,25 @@ pub struct Settings {
     pub negative_ttl: Duration,
     /// At most this many cached verdicts.
     pub cache_capacity: usize,
+    /// How long the API server waits for an answer (the webhook configuration's
+    /// `timeoutSeconds`): a review is answered [`ANSWER_MARGIN`] before, counted from its
+    /// arrival, and a policy whose `limits.imageSeconds` leaves less is refused.
+    pub webhook_timeout: Duration,
     /// How a denial tells to record the world an artifact fits, when a rule requires
     /// one and the artifact declares none: a front end names its own push command.
     pub record_world: String,
 }
+
+/// The API server's wait for the webhook unless told otherwise: the `timeoutSeconds`
+/// `admission manifests` writes for the default `limits.imageSeconds`.
+pub const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long before the API server gives up a review is answered: the answer's way back.
+pub const ANSWER_MARGIN: Duration = Duration::from_secs(1);
+
+/// How much longer than one image's budget the API server must wait: the margin, and the
+/// time a review takes besides the image (reading it, the other images' queue).
+pub const BUDGET_MARGIN: Duration = Duration::from_secs(2);
 
 /// [`Settings::record_world`] unless a front end words it.
 pub const RECORD_WORLD: &str = "push it with its WIT world given, to record the world it fits";
@@ -64,6 +79,7 @@ impl Default for Settings {
             ttl: Duration::from_secs(300),
             negative_ttl: Duration::from_secs(30),
             cache_capacity: 1024,
+            webhook_timeout: DEFAULT_WEBHOOK_TIMEOUT,
             record_world: RECORD_WORLD.into(),
         }
     }
@@ -139,8 +155,10 @@ pub struct Admission {
 pub(crate) const FAIL_OPEN: &str = "admitted without verification (fail mode allow)";
 
 impl Admission {
-    /// Loads every key the policy names; an unreadable key is an error (refuse to start).
+    /// Loads every key the policy names; an unreadable key is an error (refuse to start), and so
+    /// is a policy whose budget does not fit the API server's wait ([`Settings::webhook_timeout`]).
     pub fn new(policy: Policy, settings: Settings) -> Result<Admission> {
+        fits_the_wait(&policy, settings.webhook_timeout)?;
         Ok(Admission {
             loaded: RwLock::new(Arc::new(Loaded::new(policy)?)),
             settings,
@@ -174,7 +192,7 @@ impl Admission {
     /// the old policy stays. Verdicts of older generations are dropped, never reused.
     /// Returns the new generation.
     pub fn reload(&self, policy: Policy) -> Result<u64> {
-        let loaded = match Loaded::new(policy) {
+        let loaded = match fits_the_wait(&policy, self.settings.webhook_timeout).and_then(|()| Loaded::new(policy)) {
             Ok(l) => Arc::new(l),
             Err(e) => {
                 self.counters.policy_reload_failures.fetch_add(1, Ordering::Relaxed);
@@ -189,6 +207,11 @@ impl Admission {
         self.cache.keep_generation(generation);
         self.counters.policy_reloads.fetch_add(1, Ordering::Relaxed);
         Ok(generation)
+    }
+
+    /// How long after a review arrives its answer is due.
+    pub fn answer_within(&self) -> Duration {
+        self.settings.webhook_timeout.saturating_sub(ANSWER_MARGIN)
     }
 
     /// What judging an image needs of the webhook.
@@ -345,6 +368,25 @@ impl Admission {
             }
         }
     }
+}
+
+/// Refuses a policy whose budget for one image leaves the API server's wait (`webhook_timeout`)
+/// no room to answer in: checked at start and at every reload, since the policy may change
+/// without the webhook configuration.
+fn fits_the_wait(policy: &Policy, webhook_timeout: Duration) -> Result<()> {
+    let budget = policy.limits.image_timeout;
+    if budget + BUDGET_MARGIN <= webhook_timeout {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "the policy's limits.imageSeconds {} does not fit the API server's wait of {} s (the webhook's \
+         timeoutSeconds): one image's review must end {} s before it; lower imageSeconds to at most {} or raise \
+         timeoutSeconds",
+        budget.as_secs_f64(),
+        webhook_timeout.as_secs(),
+        BUDGET_MARGIN.as_secs(),
+        webhook_timeout.saturating_sub(BUDGET_MARGIN).as_secs_f64()
+    )))
 }
 
 /// How much longer than its budget a review waits for a verdict of the same
