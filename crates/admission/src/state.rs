@@ -10,7 +10,7 @@
 //! what is read, with the parsing done on tokio's blocking pool.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -254,9 +254,9 @@ impl Admission {
                     Ok(Ok((digest, cached))) => {
                         verdict(cached.verified, cached.reason, cached.verified.then_some(digest))
                     }
-                    Ok(Err(e)) => {
+                    Ok(Err(failed)) => {
                         self.counters.registry_errors.fetch_add(1, Ordering::Relaxed);
-                        let (allowed, reason) = self.on_error(&e);
+                        let (allowed, reason) = self.on_error(&failed);
                         verdict(allowed, reason, None)
                     }
                 }
@@ -265,17 +265,34 @@ impl Admission {
         self.count(out)
     }
 
-    /// The verdict (admitted?, why) on an image whose checks failed with `e`:
-    /// the fail mode decides only when the registry could not be asked.
-    fn on_error(&self, e: &Error) -> (bool, String) {
+    /// The verdict (admitted?, why) on an image whose checks failed: the fail mode
+    /// decides only when the registry could not be asked and had answered nothing
+    /// about the image yet.
+    fn on_error(&self, failed: &Failed) -> (bool, String) {
         use wharf_oci::ErrorKind::{Integrity, Unsupported, Usage};
+        let e = &failed.error;
+        let rate_limited = e.oci().is_some_and(|o| o.http_status() == Some(429));
         match (e.kind(), self.settings.fail_mode) {
             (Usage | Unsupported | Integrity, _) => (false, e.to_string()),
+            (_, FailMode::Deny) => (false, format!("cannot verify: {e}")),
+            (_, FailMode::Allow) if failed.answered => (
+                false,
+                format!(
+                    "cannot verify: {e} (the registry had already answered for this image, so fail mode allow \
+                     does not apply)"
+                ),
+            ),
+            (_, FailMode::Allow) if rate_limited => (
+                false,
+                format!(
+                    "cannot verify: {e} (a rate limit is the registry's answer, and whoever can make the webhook \
+                     ask can use it up, so fail mode allow does not apply)"
+                ),
+            ),
             (_, FailMode::Allow) if e.oci().is_some_and(could_not_ask) => (true, format!("{FAIL_OPEN}: {e}")),
             (_, FailMode::Allow) => {
                 (false, format!("cannot verify: {e} (the registry answered, so fail mode allow does not apply)"))
             }
-            (_, FailMode::Deny) => (false, format!("cannot verify: {e}")),
         }
     }
 
@@ -286,7 +303,9 @@ impl Admission {
         verdict
     }
 
-    /// Resolves `image` to a digest, then finds the verdict in the cache or verifies.
+    /// Resolves `image` to a digest, then finds the verdict in the cache or verifies. A
+    /// digest-pinned image not in the cache has its manifest asked for first: once the
+    /// registry answered for the image, a later failure is no longer "could not be asked".
     async fn verify(
         &self,
         loaded: &Loaded,
@@ -295,15 +314,17 @@ impl Admission {
         authorities: &[Authority],
         component: &ComponentRequirement,
         deadline: tokio::time::Instant,
-    ) -> Result<(Digest, Cached)> {
-        let reference = Reference::parse(image)?;
+    ) -> std::result::Result<(Digest, Cached), Failed> {
+        let unanswered = |error: Error| Failed { error, answered: false };
+        let reference = Reference::parse(image).map_err(|e| unanswered(e.into()))?;
         if !matches!(reference, Reference::Registry(_)) {
-            return Err(Error::Usage(format!("{image} is not a registry image")));
+            return Err(unanswered(Error::Usage(format!("{image} is not a registry image"))));
         }
-        let digest = match reference.digest() {
-            Some(d) => d.clone(),
-            None => self.resolve_tag(&reference).await?,
+        let (digest, pinned) = match reference.digest() {
+            Some(d) => (d.clone(), true),
+            None => (self.resolve_tag(&reference).await.map_err(unanswered)?, false),
         };
+        let answered = AtomicBool::new(!pinned);
         let key = CacheKey {
             generation: loaded.generation,
             rule,
@@ -320,7 +341,13 @@ impl Admission {
                 missed = true;
                 // Run over, the verdict is a denial, cached like any other: reviews of the
                 // same digest in the meantime share it instead of starting the work again.
-                let judged = judge.digest(loaded, reference.with_digest(digest.clone()), authorities, component);
+                let judged = async {
+                    if pinned {
+                        self.resolve_tag(&reference).await?;
+                        answered.store(true, Ordering::Relaxed);
+                    }
+                    judge.digest(loaded, reference.with_digest(digest.clone()), authorities, component).await
+                };
                 async move {
                     match tokio::time::timeout_at(deadline, judged).await {
                         Ok(judged) => judged,
@@ -332,7 +359,8 @@ impl Admission {
                     }
                 }
             })
-            .await?
+            .await
+            .map_err(|error| Failed { error, answered: answered.load(Ordering::Relaxed) })?
             .clone();
         let counter = if missed { &self.counters.cache_misses } else { &self.counters.cache_hits };
         counter.fetch_add(1, Ordering::Relaxed);
@@ -389,6 +417,15 @@ fn fits_the_wait(policy: &Policy, webhook_timeout: Duration) -> Result<()> {
     )))
 }
 
+/// Why an image's checks failed, and whether the registry had answered for the image
+/// before (its tag resolved, or its pinned manifest found): then the failure denies in
+/// both fail modes, since the registry was there and the rest of what it holds (a referrers
+/// API that fails, a planted tag) is the attacker's to choose.
+struct Failed {
+    error: Error,
+    answered: bool,
+}
+
 /// How much longer than its budget a review waits for a verdict of the same
 /// digest being judged (whose own budget ends first and is then cached).
 const BUDGET_GRACE: Duration = Duration::from_millis(200);
@@ -403,16 +440,21 @@ fn over_budget(budget: Duration) -> String {
 }
 
 /// Whether `error` means the registry could not be asked: no connection, a
-/// timeout, a connection cut part-way, or an answer of 429 or 5xx (busy or
-/// broken). Only these let `--fail-mode allow` admit. Everything else is an
-/// answer the registry gave, and what a repository holds is the attacker's to
-/// choose (a non-index under the `sha256-<hex>` tag, a referrers list past the
-/// cap, 401/403/404, a certificate that does not verify): those deny.
+/// timeout, a connection cut part-way, or an answer of 5xx (down or broken).
+/// Only these let `--fail-mode allow` admit, and only before the registry
+/// answered anything about the image. Everything else is an answer the registry
+/// gave, and what a repository holds is the attacker's to choose (a non-index
+/// under the `sha256-<hex>` tag, a referrers list past the cap, 401/403/404, a
+/// certificate that does not verify): those deny. So does 429: a rate limit is
+/// the registry's answer, and anyone who can make the webhook ask (create pods,
+/// or reach it) can use it up.
 fn could_not_ask(error: &wharf_oci::Error) -> bool {
     use wharf_oci::Error;
     match error {
-        Error::Unreachable { .. } | Error::Transfer { .. } | Error::RetryLater { .. } => true,
-        Error::Registry { .. } => error.http_status().is_some_and(|s| s == 429 || (500..=599).contains(&s)),
+        Error::Unreachable { .. } | Error::Transfer { .. } => true,
+        Error::RetryLater { .. } | Error::Registry { .. } => {
+            error.http_status().is_some_and(|s| (500..=599).contains(&s))
+        }
         _ => false,
     }
 }
@@ -490,23 +532,24 @@ mod tests {
         assert!(open.check_image("127.0.0.1:1/a:1", None).await.allowed);
     }
 
+    /// Review of issue 14's fixes, finding 2: what may open the gate in fail mode allow, and when.
     #[test]
-    fn only_a_registry_that_could_not_be_asked_fails_open() {
+    fn only_a_registry_that_answered_nothing_for_the_image_and_could_not_be_asked_fails_open() {
         use wharf_oci::Error;
         let registry =
             |status: &str| Error::Registry { registry: "r".into(), status: status.into(), message: "m".into() };
-        let unreachable = Error::Unreachable { registry: "r".into(), detail: "refused".into() };
-        let cut = Error::Transfer { what: "d".into(), source: std::io::Error::other("reset") };
-        let later = Error::RetryLater {
+        let later = |status: &str| Error::RetryLater {
             registry: "r".into(),
-            status: "HTTP 429".into(),
+            status: status.into(),
             after: Duration::from_secs(1),
             message: "m".into(),
         };
-        for e in [unreachable, cut, later, registry("HTTP 503"), registry("HTTP 500"), registry("HTTP 429")] {
-            assert!(could_not_ask(&e), "{e}");
-        }
+        let unreachable = Error::Unreachable { registry: "r".into(), detail: "refused".into() };
+        let cut = Error::Transfer { what: "d".into(), source: std::io::Error::other("reset") };
+        let could_not = [unreachable, cut, later("HTTP 503"), registry("HTTP 503"), registry("HTTP 500")];
         let answered = [
+            registry("HTTP 429"),
+            later("HTTP 429"),
             registry("HTTP 400"),
             registry("an unusable token"),
             Error::NotFound { what: "manifest".into() },
@@ -515,8 +558,26 @@ mod tests {
             Error::malformed("referrers tag sha256-00", "it holds an image manifest, not an image index"),
             Error::malformed("referrers of sha256:00", "the registry sent more than 4194304 bytes"),
         ];
+        let open = Admission::new(
+            Policy::parse("p", "rules: []\n").expect("policy"),
+            Settings { fail_mode: FailMode::Allow, ..Settings::default() },
+        )
+        .expect("admission");
+        let judge = |error: Error, answered: bool| open.on_error(&Failed { error: error.into(), answered });
+        for e in could_not {
+            assert!(could_not_ask(&e), "{e}");
+            let text = e.to_string();
+            let (admitted, reason) = judge(e, false);
+            assert!(admitted && reason.starts_with(FAIL_OPEN), "{text}: {reason}");
+            let e = Error::Unreachable { registry: "r".into(), detail: text.clone() };
+            let (admitted, reason) = judge(e, true);
+            assert!(!admitted && reason.contains("had already answered for this image"), "{text}: {reason}");
+        }
         for e in answered {
             assert!(!could_not_ask(&e), "{e}");
+            let text = e.to_string();
+            let (admitted, reason) = judge(e, false);
+            assert!(!admitted && reason.contains("so fail mode allow does not apply"), "{text}: {reason}");
         }
     }
 
