@@ -914,15 +914,11 @@ fn fail_mode_allow_denies_what_the_registry_answered_and_admits_only_when_it_can
     }
 
     // 5xx to every request means the registry could not be asked: fail mode allow admits, with a warning.
-    for image in [format!("{proxied}/prod/busy/app:1.0")] {
-        let answer = open.post("/validate", &review("Pod", "default", pod(&image)));
-        assert!(allowed(&answer), "{answer}");
-        let warned = warnings(&answer);
-        assert!(
-            warned.len() == 1 && warned[0].contains("admitted without verification (fail mode allow)"),
-            "{warned:?}"
-        );
-    }
+    let busy = format!("{proxied}/prod/busy/app:1.0");
+    let answer = open.post("/validate", &review("Pod", "default", pod(&busy)));
+    assert!(allowed(&answer), "{answer}");
+    let warned = warnings(&answer);
+    assert!(warned.len() == 1 && warned[0].contains("admitted without verification (fail mode allow)"), "{warned:?}");
 
     // A stopped registry still fails open.
     registry.stop();
@@ -1655,4 +1651,28 @@ fn a_review_of_many_images_with_big_fallback_indexes_stays_within_a_memory_bound
     let grew = peak_rss_kib(hook.child.id()).saturating_sub(before);
     eprintln!("peak memory grew by {grew} KiB over {before} KiB");
     assert!(grew < 80 << 10, "one review grew the webhook's peak memory by {grew} KiB");
+}
+
+/// Finding 3: lookups that fail leave no slot in the verdict cache, and the cache never holds
+/// more than its capacity: a flood of distinct digests that do not exist cannot grow it.
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_lookups_leave_nothing_in_the_verdict_cache_and_it_stays_within_capacity() {
+    use wharf::admission::policy::Policy;
+    use wharf::admission::{Admission, Settings};
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "correct horse");
+    wharf(&["key", "generate", "--output", "first"], &env).assert_ok();
+    let host = registry.host();
+    let text = signed_policy(&host, &path_str(&env.path("first")));
+    let policy = Policy::parse("policy.yaml", &text).expect("the policy parses");
+    let admission = Admission::new(policy, Settings { cache_capacity: 4, ..Settings::default() }).expect("keys");
+
+    for i in 0..100u32 {
+        let digest = format!("sha256:{:064x}", i + 1);
+        let verdict = admission.check_image(&format!("{host}/prod/app@{digest}"), Some("default")).await;
+        assert!(!verdict.allowed, "{verdict:?}");
+        assert!(admission.cached_verdicts() <= 4, "{} slots after {} lookups", admission.cached_verdicts(), i + 1);
+    }
+    assert_eq!(admission.cached_verdicts(), 0, "failed lookups stayed in the cache");
 }

@@ -118,6 +118,12 @@ impl Metrics {
              # TYPE wharf_admission_policy_generation gauge\nwharf_admission_policy_generation {}",
             admission.generation()
         );
+        let _ = writeln!(
+            out,
+            "# HELP wharf_admission_cache_entries Verdicts cached and lookups under way.\n\
+             # TYPE wharf_admission_cache_entries gauge\nwharf_admission_cache_entries {}",
+            admission.cached_verdicts()
+        );
         out.push_str("# HELP wharf_admission_review_seconds Time to answer an AdmissionReview.\n");
         out.push_str("# TYPE wharf_admission_review_seconds histogram\n");
         for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {

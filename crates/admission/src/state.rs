@@ -46,7 +46,7 @@ pub struct Settings {
     pub ttl: Duration,
     /// How long a negative verdict is cached.
     pub negative_ttl: Duration,
-    /// At most this many cached verdicts.
+    /// At most this many cached verdicts, counting lookups under way (least recently used out first).
     pub cache_capacity: usize,
     /// How long the API server waits for an answer (the webhook configuration's
     /// `timeoutSeconds`): a review is answered [`ANSWER_MARGIN`] before, counted from its
@@ -161,9 +161,9 @@ impl Admission {
         fits_the_wait(&policy, settings.webhook_timeout)?;
         Ok(Admission {
             loaded: RwLock::new(Arc::new(Loaded::new(policy)?)),
+            cache: VerdictCache::new(settings.cache_capacity),
             settings,
             resolvers: Mutex::new(HashMap::new()),
-            cache: VerdictCache::default(),
             checks: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             )),
@@ -207,6 +207,12 @@ impl Admission {
         self.cache.keep_generation(generation);
         self.counters.policy_reloads.fetch_add(1, Ordering::Relaxed);
         Ok(generation)
+    }
+
+    /// How many verdicts the cache holds, with the lookups under way (at most
+    /// [`Settings::cache_capacity`]).
+    pub fn cached_verdicts(&self) -> usize {
+        self.cache.len()
     }
 
     /// How long after a review arrives its answer is due.
@@ -332,7 +338,7 @@ impl Admission {
             digest: digest.to_string(),
         };
         let s = &self.settings;
-        let slot = self.cache.slot(&key, s.ttl, s.negative_ttl, s.cache_capacity);
+        let slot = self.cache.slot(&key, s.ttl, s.negative_ttl);
         let judge = self.judge();
         let mut missed = false;
         let cached = slot
@@ -360,7 +366,10 @@ impl Admission {
                 }
             })
             .await
-            .map_err(|error| Failed { error, answered: answered.load(Ordering::Relaxed) })?
+            .map_err(|error| {
+                self.cache.forget(&key, &slot);
+                Failed { error, answered: answered.load(Ordering::Relaxed) }
+            })?
             .clone();
         let counter = if missed { &self.counters.cache_misses } else { &self.counters.cache_hits };
         counter.fetch_add(1, Ordering::Relaxed);
