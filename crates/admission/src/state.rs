@@ -248,6 +248,9 @@ impl Admission {
                 return self.count(verdict(false, "no rule matches the image".into(), None));
             }
             Action::Deny => return self.count(verdict(false, "denied by the policy".into(), None)),
+            Action::Unreadable(why) => {
+                return self.count(verdict(false, format!("cannot read the image: {why}"), None));
+            }
         };
         let out = match authorities {
             None => verdict(true, "allowed by the policy".into(), None),
