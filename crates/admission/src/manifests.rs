@@ -186,6 +186,7 @@ pub fn generate(options: &InstallOptions, command_line: impl Fn(&Serve) -> Vec<S
     validate(options)?;
     let bundle = bundle::bundle(&options.policy)?;
     let timeout = timeout_seconds(&bundle.limits, &options.policy)?;
+    fits_the_memory(&bundle.limits, &options.policy)?;
     let client_ca = options.client_ca.as_deref().map(read_client_ca).transpose()?;
     let tls = match options.certificates {
         Certificates::Generated { days } => {
@@ -296,6 +297,35 @@ fn timeout_seconds(limits: &crate::policy::Limits, policy: &std::path::Path) -> 
     }
     // Within 1..=30 by the check above.
     Ok((needed as i32).max(TIMEOUT_SECONDS))
+}
+
+/// The container's memory limit, MiB.
+const MEMORY_LIMIT_MIB: u64 = 512;
+/// What the webhook holds besides a component under a full WIT check (reviews of 8 MiB, registry
+/// lookups a few at a time each reading documents of up to 4 MiB, the verdict cache), MiB.
+const MEMORY_BESIDES_A_COMPONENT_MIB: u64 = 128;
+/// How many times its size a component under a full WIT check costs: its bytes, and the parsed
+/// module and WIT resolve made of them.
+const COMPONENT_MEMORY_FACTOR: u64 = 4;
+
+/// Refuses a `limits.componentSize` the generated memory limit cannot hold: one component (a
+/// full WIT check holds one per core, and the container has one) costs about
+/// [`COMPONENT_MEMORY_FACTOR`] times its size, beside what the webhook holds anyway.
+fn fits_the_memory(limits: &crate::policy::Limits, policy: &std::path::Path) -> Result<()> {
+    let most = ((MEMORY_LIMIT_MIB - MEMORY_BESIDES_A_COMPONENT_MIB) << 20) / COMPONENT_MEMORY_FACTOR;
+    if limits.component_size <= most {
+        return Ok(());
+    }
+    Err(Error::InvalidPolicy {
+        origin: policy.display().to_string(),
+        line: None,
+        reason: format!(
+            "limits.componentSize {} does not fit the webhook's memory limit of {MEMORY_LIMIT_MIB}Mi: a full WIT \
+             check holds about {COMPONENT_MEMORY_FACTOR} times the component's size beside \
+             {MEMORY_BESIDES_A_COMPONENT_MIB} MiB for the rest; lower it to at most {most} bytes",
+            limits.component_size
+        ),
+    })
 }
 
 /// Refuses options Kubernetes would refuse, before anything is generated.
@@ -542,8 +572,9 @@ fn deployment(
         liveness_probe: Some(probe("/healthz", 10)),
         resources: Some(core::ResourceRequirements {
             requests: Some(quantities([("cpu", "100m"), ("memory", "128Mi")])),
-            // Memory: `check: full` holds at most one component (64 MiB by default) per core.
-            limits: Some(quantities([("cpu", "1"), ("memory", "512Mi")])),
+            // Memory: `check: full` holds at most one component (64 MiB by default) per core;
+            // `fits_the_memory` refuses a componentSize this cannot hold.
+            limits: Some(quantities([("cpu", "1"), ("memory", &format!("{MEMORY_LIMIT_MIB}Mi"))])),
             ..core::ResourceRequirements::default()
         }),
         security_context: Some(core::SecurityContext {

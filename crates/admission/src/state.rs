@@ -133,6 +133,12 @@ pub struct Counters {
 /// could not be asked (the fail mode decides) before the budget runs out (a denial).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(4);
 
+/// How many images the webhook looks up in registries at once, over all reviews: each
+/// lookup may hold a few documents of up to 4 MiB (a manifest, a referrers index, a
+/// bundle), so this bounds the bytes in flight (about 4 × 3 × 4 MiB, with their
+/// parsed forms). A lookup waits for its turn within its image's time budget.
+pub const IMAGE_LOOKUPS: usize = 4;
+
 /// How long a repository's registry connection is reused for resolving tags.
 const RESOLVER_REUSE: Duration = Duration::from_secs(60);
 
@@ -147,6 +153,8 @@ pub struct Admission {
     cache: VerdictCache,
     /// Full WIT checks that may hold a component at once: one per core.
     checks: Arc<tokio::sync::Semaphore>,
+    /// Registry lookups of images under way at once ([`IMAGE_LOOKUPS`]).
+    lookups: tokio::sync::Semaphore,
     /// Counters for `/metrics`.
     pub counters: Counters,
 }
@@ -167,6 +175,7 @@ impl Admission {
             checks: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             )),
+            lookups: tokio::sync::Semaphore::new(IMAGE_LOOKUPS),
             counters: Counters::default(),
         })
     }
@@ -331,7 +340,10 @@ impl Admission {
         }
         let (digest, pinned) = match reference.digest() {
             Some(d) => (d.clone(), true),
-            None => (self.resolve_tag(&reference).await.map_err(unanswered)?, false),
+            None => {
+                let _turn = self.turn().await.map_err(unanswered)?;
+                (self.resolve_tag(&reference).await.map_err(unanswered)?, false)
+            }
         };
         let answered = AtomicBool::new(!pinned);
         let key = CacheKey {
@@ -351,6 +363,7 @@ impl Admission {
                 // Run over, the verdict is a denial, cached like any other: reviews of the
                 // same digest in the meantime share it instead of starting the work again.
                 let judged = async {
+                    let _turn = self.turn().await?;
                     if pinned {
                         self.resolve_tag(&reference).await?;
                         answered.store(true, Ordering::Relaxed);
@@ -377,6 +390,12 @@ impl Admission {
         let counter = if missed { &self.counters.cache_misses } else { &self.counters.cache_hits };
         counter.fetch_add(1, Ordering::Relaxed);
         Ok((digest, cached))
+    }
+
+    /// A turn to ask registries about an image ([`IMAGE_LOOKUPS`] at once), held while
+    /// the answer is read. Never held while waiting for another review's lookup.
+    async fn turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        self.lookups.acquire().await.map_err(|_| Error::Usage("internal error: the lookup turns are gone".into()))
     }
 
     /// Resolves a tag to its digest, every time (a moved tag is noticed at once), through
