@@ -555,6 +555,18 @@ impl Policy {
                     format!("{what} denies outright, so world: and check: would never be used; remove them"),
                 ));
             }
+            if component.check == Check::Full && component.world.is_none() {
+                let line = line.and_then(|first| line_of_key(text, first, "check:")).or(line);
+                return Err(invalid(
+                    origin,
+                    line,
+                    format!(
+                        "{what} says check: full without world:, so the component would be checked against the \
+                         world it declares itself (found through wkg's mapping, perhaps in a repository its author \
+                         can push to); add world: \"ns:pkg/world@TRACK\" to say which world it must fit"
+                    ),
+                ));
+            }
             let images = r.images.iter().map(|glob| normalise_glob(glob)).collect();
             rules.push(Rule { name: r.name, images, namespaces: r.namespaces, requirement, component });
         }
@@ -583,6 +595,17 @@ impl Policy {
 
 fn invalid(origin: &str, line: Option<usize>, reason: String) -> Error {
     Error::InvalidPolicy { origin: origin.to_string(), line, reason }
+}
+
+/// The 1-based line of `key` in the rule that starts at line `rule` (1-based): the
+/// first line after it that starts with `key`, before the next rule.
+fn line_of_key(text: &str, rule: usize, key: &str) -> Option<usize> {
+    text.lines()
+        .enumerate()
+        .skip(rule)
+        .take_while(|(_, l)| !l.trim_start().starts_with('-') || !l.contains("name:"))
+        .find(|(_, l)| l.trim_start().starts_with(key))
+        .map(|(i, _)| i + 1)
 }
 
 /// The 1-based line of the `occurrence`-th (from 0) `name: NAME`, the start
@@ -1001,6 +1024,17 @@ unmatched: deny
         let both = text.replace("          issuer:", "          identity: x\n          issuer:");
         let msg = Policy::parse("p.yaml", &both).expect_err("both").to_string();
         assert!(msg.contains("exactly one of identity and identityRegexp"), "{msg}");
+    }
+
+    #[test]
+    fn check_full_without_a_world_is_refused_naming_the_line() {
+        let any_world = "rules:\n  - name: a\n    images: ['**']\n    allow: true\n  - name: d\n    images: ['**']\n    \
+                         allow: true\n    check: full\n";
+        let msg = Policy::parse("p", any_world).expect_err("check: full without world:").to_string();
+        assert!(msg.contains("at line 8") && msg.contains("check: full without world:"), "{msg}");
+        let with_world =
+            any_world.replace("    check: full\n", "    world: \"wasi:http/proxy@0.2\"\n    check: full\n");
+        assert!(Policy::parse("p", &with_world).is_ok());
     }
 
     #[test]
