@@ -1676,3 +1676,42 @@ async fn failed_lookups_leave_nothing_in_the_verdict_cache_and_it_stays_within_c
     }
     assert_eq!(admission.cached_verdicts(), 0, "failed lookups stayed in the cache");
 }
+
+/// Finding 11 (documented, docs/admission.md): `/mutate` pins an image a tag rule admitted to
+/// `repo@sha256:…`, and `/validate` judges what will run, the pinned digest, which no tag glob
+/// matches: without a rule for the repository the pod is denied (closed, never opened), and a
+/// repository rule beside the tag rule admits it.
+#[test]
+fn a_pinned_image_is_judged_by_its_digest_so_a_tag_rule_needs_a_repository_rule_beside_it() {
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "correct horse");
+    wharf(&["key", "generate", "--output", "first"], &env).assert_ok();
+    let host = registry.host();
+    let image = registry.reference("prod/app:dev-1");
+    let digest = push_and_sign(&env, &image, Some("first"));
+    let tag_rule = format!(
+        "rules:\n  - name: dev-builds\n    images: [\"{host}/prod/app:dev-*\"]\n    authorities:\n      - key: first.pub\n"
+    );
+    let policy = env.write("policy.yaml", &tag_rule);
+    let hook = start_webhook(&env, &policy);
+
+    let answer = hook.post("/mutate", &review("Pod", "default", pod(&image)));
+    assert!(allowed(&answer), "{answer}");
+    let patch = answer.pointer("/response/patch").and_then(Value::as_str).expect("a patch");
+    let patch: Value = serde_json::from_slice(&B64.decode(patch).expect("base64")).expect("JSON patch");
+    let pinned = format!("{host}/prod/app@{digest}");
+    assert_eq!(patch[0]["value"], json!(pinned), "{patch}");
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&pinned)));
+    assert!(!allowed(&answer), "{answer}");
+    assert!(message(&answer).contains(&format!("image {pinned}: rule unmatched: no rule matches")), "{answer}");
+    drop(hook);
+
+    let both = format!(
+        "{tag_rule}  - name: app\n    images: [\"{host}/prod/app\"]\n    authorities:\n      - key: first.pub\n"
+    );
+    let policy = env.write("policy.yaml", &both);
+    let hook = start_webhook(&env, &policy);
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&pinned)));
+    assert!(allowed(&answer), "the repository rule admits the pinned image: {answer}");
+}
