@@ -294,8 +294,8 @@ fn webhook_verifies_signatures_of_pods_deployments_and_cronjobs() {
     let (status, body) = hook.curl(&["-X", "POST", "--data-binary", "{not json", &format!("{}/validate", hook.url)]);
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("malformed AdmissionReview"), "{body}");
-    // An oversized body is a 413.
-    let big = env.write("big.json", vec![b' '; (1 << 20) + 10]);
+    // A body over 8 MiB (more than the API server sends) is a 413.
+    let big = env.write("big.json", vec![b' '; (8 << 20) + 10]);
     let (status, _) =
         hook.curl(&["-X", "POST", "--data-binary", &format!("@{}", big.display()), &format!("{}/validate", hook.url)]);
     assert_eq!(status, 413);
