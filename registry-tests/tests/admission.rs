@@ -1715,3 +1715,28 @@ fn a_pinned_image_is_judged_by_its_digest_so_a_tag_rule_needs_a_repository_rule_
     let answer = hook.post("/validate", &review("Pod", "default", pod(&pinned)));
     assert!(allowed(&answer), "the repository rule admits the pinned image: {answer}");
 }
+
+/// Review findings 2 and 3 (a cap per review): one object may name at most 64 distinct images, each
+/// judged once however often it is written; more is denied whatever `unmatched:` says, since
+/// every image may cost registry lookups that all reviews share.
+#[test]
+fn a_review_of_more_than_64_distinct_images_is_denied_and_repeated_images_count_once() {
+    let env = TestEnv::new();
+    let policy = env.write("policy.yaml", "rules: []\nunmatched: allow\n");
+    let hook = start_webhook(&env, &policy);
+    let pod_of = |images: &[String]| {
+        let containers: Vec<Value> =
+            images.iter().enumerate().map(|(i, image)| json!({"name": format!("c{i}"), "image": image})).collect();
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "app", "namespace": "default"},
+            "spec": {"containers": containers}})
+    };
+    let mut images: Vec<String> = (0..64).map(|i| format!("ghcr.io/acme/app{i}:1.0")).collect();
+    images.extend(images.clone());
+    let answer = hook.post("/validate", &review("Pod", "default", pod_of(&images)));
+    assert!(allowed(&answer), "64 distinct images, each written twice: {answer}");
+
+    images.push("ghcr.io/acme/one-more:1.0".into());
+    let answer = hook.post("/validate", &review("Pod", "default", pod_of(&images)));
+    assert!(!allowed(&answer), "{answer}");
+    assert!(message(&answer).contains("more than 64 distinct images"), "{answer}");
+}
