@@ -127,7 +127,12 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
                 ),
                 None => eprintln!("ok        {} {}", s.format.name(), s.location),
             },
-            (Some(reason), false) => eprintln!("rejected  {} {}: {reason}", s.format.name(), s.location),
+            (Some(reason), false) => eprintln!(
+                "rejected  {} {}: {}",
+                s.format.name(),
+                s.location,
+                crate::hints::signature_reason(s.problem, reason)
+            ),
             (None, false) => eprintln!("rejected  {} {}", s.format.name(), s.location),
         }
     }

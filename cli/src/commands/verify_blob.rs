@@ -113,7 +113,8 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
             None => eprintln!("verified: {} signed by the key{logged}{times}", verdict.artifact),
         }
     } else {
-        eprintln!("not verified: {}", verdict.reason.as_deref().unwrap_or("no reason given"));
+        let reason = verdict.reason.as_deref().unwrap_or("no reason given");
+        eprintln!("not verified: {}", crate::hints::signature_reason(verdict.problem, reason));
     }
     Ok(if verdict.verified { Verdict::Pass } else { Verdict::Fail })
 }

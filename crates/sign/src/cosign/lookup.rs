@@ -148,7 +148,7 @@ async fn legacy_layer(
     let signer = match policy.trust {
         Trust::Key(key) => {
             if certificate.is_some() {
-                return Err((Problem::Unsupported, crate::sigstore::WANTS_IDENTITY.into()));
+                return Err((Problem::NeedsIdentity, crate::sigstore::WANTS_IDENTITY.into()));
             }
             check_signature(key, &body, &signature)?;
             None

@@ -206,14 +206,52 @@ pub async fn verify_with(reference: &Reference, trust: &Trust, options: &VerifyO
     let store: Box<dyn ReadStore> = open_source(reference, &options.transport).await?;
     let subject = store.resolve(&reference.selector()).await?;
     let policy = lookup::Policy { trust, digest: &subject.digest, annotations: &options.annotations };
-    let mut signatures = lookup::bundles(store.as_ref(), &policy).await?;
-    signatures.extend(lookup::legacy(store.as_ref(), &policy).await?);
+    let bundles = lookup::bundles(store.as_ref(), &policy).await;
+    let legacy = lookup::legacy(store.as_ref(), &policy).await;
+    let signatures = any_verified_wins([
+        (Format::Bundle, format!("the referrers of {}", subject.digest), bundles),
+        (Format::Legacy, format!("tag {}", legacy_tag(&subject.digest)), legacy),
+    ])?;
     Ok(VerifyReport {
         reference: reference.pinned(&subject.digest),
         verified: signatures.iter().any(|s| s.verified),
         digest: subject.digest,
         signatures,
     })
+}
+
+/// The signatures each place held, when one verifies: a place that could not be read
+/// (a non-index under the fallback tag, a broken `.sig` manifest: anyone who may push
+/// can leave those) is then one rejected verdict among them, so it cannot hide a
+/// signature that verifies. When none verifies, the first place that could not be read
+/// is the error: the answer is not known.
+fn any_verified_wins<const N: usize>(
+    places: [(Format, String, Result<Vec<SignatureVerdict>>); N],
+) -> Result<Vec<SignatureVerdict>> {
+    let mut signatures = Vec::new();
+    let mut unread = Vec::new();
+    for (format, location, found) in places {
+        match found {
+            Ok(found) => signatures.extend(found),
+            Err(e) => unread.push((format, location, e)),
+        }
+    }
+    if !signatures.iter().any(|s| s.verified) && !unread.is_empty() {
+        let (_, _, first) = unread.swap_remove(0);
+        return Err(first);
+    }
+    for (format, location, e) in unread {
+        signatures.push(SignatureVerdict {
+            format,
+            location,
+            verified: false,
+            problem: Some(Problem::Malformed),
+            reason: Some(format!("cannot be read: {e}")),
+            annotations: Map::new(),
+            keyless: None,
+        });
+    }
+    Ok(signatures)
 }
 
 #[cfg(test)]
