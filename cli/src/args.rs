@@ -7,6 +7,7 @@ use clap::{Args, ValueEnum};
 use wharf::Reference;
 use wharf::oci::credentials::Credentials;
 use wharf::oci::transport::TransportOptions;
+use wharf::sign::sigstore::keyless::Matcher;
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -215,5 +216,15 @@ pub fn parse_annotation(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
         _ => Err(format!("annotation {text:?} must be KEY=VALUE")),
+    }
+}
+
+/// An exact value or an anchored pattern, from the pair of keyless flags that give it
+/// (`--certificate-identity` or `-regexp`, `--certificate-oidc-issuer` or `-regexp`).
+pub fn identity_matcher(exact: Option<String>, pattern: Option<String>) -> Result<Option<Matcher>, wharf::Error> {
+    match (exact, pattern) {
+        (Some(value), _) => Ok(Some(Matcher::Exact(value))),
+        (None, Some(text)) => Ok(Some(Matcher::pattern(&text)?)),
+        (None, None) => Ok(None),
     }
 }

@@ -6,7 +6,7 @@ use wharf::sign::cosign::{self, VerifyOptions};
 use wharf::sign::{self, sigstore::keyless};
 
 use crate::Verdict;
-use crate::args::{Format, OutputArgs, TransportArgs, parse_annotation};
+use crate::args::{Format, OutputArgs, TransportArgs, identity_matcher, parse_annotation};
 use crate::output::{self, Failure, OrFail};
 
 /// Verify an artifact's signatures (cosign's bundle and legacy formats) against a public key, or
@@ -65,21 +65,12 @@ pub struct Args {
     output: OutputArgs,
 }
 
-/// An exact value or an anchored pattern, from the pair of flags that give it.
-fn matcher(exact: Option<String>, pattern: Option<String>) -> Result<Option<keyless::Matcher>, wharf::Error> {
-    match (exact, pattern) {
-        (Some(value), _) => Ok(Some(keyless::Matcher::Exact(value))),
-        (None, Some(text)) => Ok(Some(keyless::Matcher::pattern(&text)?)),
-        (None, None) => Ok(None),
-    }
-}
-
 /// Runs the command.
 pub async fn run(args: Args) -> Result<Verdict, Failure> {
     let format = args.output.format;
     let reference = wharf::Reference::parse(&args.reference).or_fail(format)?;
-    let identity = matcher(args.certificate_identity, args.certificate_identity_regexp).or_fail(format)?;
-    let issuer = matcher(args.certificate_oidc_issuer, args.certificate_oidc_issuer_regexp).or_fail(format)?;
+    let identity = identity_matcher(args.certificate_identity, args.certificate_identity_regexp).or_fail(format)?;
+    let issuer = identity_matcher(args.certificate_oidc_issuer, args.certificate_oidc_issuer_regexp).or_fail(format)?;
     let trust = match (&args.key, &args.trusted_root, identity, issuer) {
         (Some(key), None, _, _) => sign::Trust::Key(sign::read_public_key(key).or_fail(format)?),
         (Some(key), Some(root), _, _) => sign::Trust::ManagedKey {
