@@ -12,6 +12,7 @@ pub mod login;
 pub mod logout;
 pub mod pull;
 pub mod push;
+pub mod sbom;
 pub mod sign;
 pub mod verify;
 pub mod verify_blob;
