@@ -55,6 +55,9 @@ enum Command {
     Key(commands::key::Args),
     /// Sign an artifact's digest with a key, in cosign's formats (registry or OCI layout).
     Sign(commands::sign::Args),
+    /// Attest an artifact's digest: a predicate (SLSA provenance, an SBOM, ...) in a signed in-toto
+    /// statement, stored as cosign stores attestations (registry or OCI layout).
+    Attest(commands::attest::Args),
     /// Verify an artifact's signatures (cosign's bundle and legacy formats) against a public key, or
     /// keyless against a Sigstore trusted root and an identity.
     Verify(commands::verify::Args),
@@ -124,6 +127,7 @@ fn main() -> ExitCode {
             Command::Compose(a) => commands::compose::run(a).await,
             Command::Key(a) => commands::key::run(a).await,
             Command::Sign(a) => commands::sign::run(a).await,
+            Command::Attest(a) => commands::attest::run(a).await,
             Command::Verify(a) => commands::verify::run(a).await,
             Command::VerifyBlob(a) => commands::verify_blob::run(a).await,
             Command::Admission(a) => commands::admission::run(a).await,

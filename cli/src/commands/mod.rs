@@ -1,6 +1,7 @@
 //! One file per command: flags (whose doc comments are the help text) and a `run`.
 
 pub mod admission;
+pub mod attest;
 pub mod check;
 pub mod compose;
 pub mod convert;

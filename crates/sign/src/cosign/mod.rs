@@ -7,6 +7,9 @@
 //! - Legacy format: simple-signing payloads as layers of the manifest under
 //!   the tag `sha256-<hex>.sig` ([`legacy_tag`]), appended to.
 //!
+//! Attestations (in-toto statements with a predicate) are kept the same two ways
+//! ([`attest`]: the bundle referrer, and the `sha256-<hex>.att` tag).
+//!
 //! Every signature found goes through the one Sigstore verifier
 //! ([`crate::sigstore`]); [`copy_filter`] tells wharf-oci's copy walk which
 //! referrers and tag carry signatures, for `copy --with-signatures`.
@@ -29,6 +32,7 @@ use crate::keys::{PrivateKey, PublicKey};
 use crate::media;
 use crate::sigstore::{Problem, Trust, keyless};
 
+pub mod attest;
 mod lookup;
 mod write;
 

@@ -1,0 +1,260 @@
+//! `wharf attest` and `wharf verify-attestation` against a real docker-registry
+//! 2.8 (no referrers API: bundles are found through the fallback tag) and OCI
+//! layouts. What wharf writes is read back from the registry's own bytes and its
+//! DSSE signature checked by OpenSSL over the PAE the DSSE spec defines.
+
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use registry_tests::{Registry, Run, TestEnv, registry_get, registry_get_json, run_in, wharf};
+use serde_json::{Value, json};
+
+const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+const DSSE_LAYER: &str = "application/vnd.dsse.envelope.v1+json";
+const IN_TOTO: &str = "application/vnd.in-toto+json";
+const SLSA_V1: &str = "https://slsa.dev/provenance/v1";
+const CYCLONEDX: &str = "https://cyclonedx.org/bom";
+
+/// A registry, an environment with `WHARF_PASSWORD` set, a pushed component, a key pair.
+struct Setup {
+    registry: Registry,
+    env: TestEnv,
+    reference: String,
+    digest: String,
+    key: String,
+    public: String,
+}
+
+fn setup() -> Setup {
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "correct horse");
+    let file = env.write("hello.wasm", wharf_examples::build_hello_component().expect("the example"));
+    let reference = registry.reference("wasm/hello:1");
+    let pushed = wharf(&["push", &file.to_string_lossy(), &reference, "--format", "json"], &env);
+    pushed.assert_ok();
+    let digest = pushed.json()["digest"].as_str().expect("a digest").to_string();
+    wharf(&["key", "generate", "--output", "release"], &env).assert_ok();
+    let key = env.path("release.key").to_string_lossy().into_owned();
+    let public = env.path("release.pub").to_string_lossy().into_owned();
+    Setup { registry, env, reference, digest, key, public }
+}
+
+/// An SLSA provenance v1 predicate, as a builder would write it.
+fn provenance() -> Value {
+    json!({
+        "buildDefinition": {
+            "buildType": "https://actions.github.io/buildtypes/workflow/v1",
+            "externalParameters": { "workflow": { "ref": "refs/tags/v1", "repository": "https://github.com/acme/hello" } },
+            "resolvedDependencies": []
+        },
+        "runDetails": { "builder": { "id": "https://github.com/acme/.github/workflows/release.yml@refs/heads/main" } }
+    })
+}
+
+impl Setup {
+    fn write_predicate(&self, name: &str, predicate: &Value) -> String {
+        self.env.write(name, serde_json::to_vec(predicate).expect("JSON")).to_string_lossy().into_owned()
+    }
+
+    fn attest(&self, target: &str, predicate: &str, kind: &str, extra: &[&str]) -> Value {
+        let mut args = vec!["attest", target, "--predicate", predicate, "--type", kind, "--key", &self.key];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--format", "json"]);
+        let run = wharf(&args, &self.env);
+        run.assert_ok();
+        run.json()
+    }
+
+    fn repo(&self) -> &str {
+        let path = self.reference.split_once('/').map_or("", |(_, p)| p);
+        path.rsplit_once(':').map_or(path, |(r, _)| r)
+    }
+
+    fn get_json(&self, path: &str, accept: &str) -> Value {
+        registry_get_json(&self.registry.host(), &format!("/v2/{}/{path}", self.repo()), accept).1
+    }
+
+    fn blob(&self, digest: &str) -> Vec<u8> {
+        let (status, _, body) =
+            registry_get(&self.registry.host(), &format!("/v2/{}/blobs/{digest}", self.repo()), "*/*");
+        assert_eq!(status, 200, "blob {digest}");
+        body
+    }
+
+    fn hex(&self) -> &str {
+        &self.digest["sha256:".len()..]
+    }
+}
+
+/// DSSE's pre-authentication encoding (the DSSE v1 protocol).
+fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = format!("DSSEv1 {} {payload_type} {} ", payload_type.len(), payload.len()).into_bytes();
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Checks a DSSE envelope with OpenSSL (ECDSA P-256, SHA-256 over the PAE) and
+/// returns the in-toto statement it carries.
+#[track_caller]
+fn open_envelope(env: &TestEnv, public: &str, envelope: &Value) -> Value {
+    assert_eq!(envelope["payloadType"], IN_TOTO, "{envelope}");
+    let payload = B64.decode(envelope["payload"].as_str().expect("payload")).expect("base64 payload");
+    let signatures = envelope["signatures"].as_array().expect("signatures");
+    assert_eq!(signatures.len(), 1, "{envelope}");
+    let signature = B64.decode(signatures[0]["sig"].as_str().expect("sig")).expect("base64 sig");
+    let message = env.write("pae.bin", pae(IN_TOTO, &payload));
+    let sig = env.write("sig.der", signature);
+    let run = run_in(
+        "openssl",
+        &["dgst", "-sha256", "-verify", public, "-signature", &sig.to_string_lossy(), &message.to_string_lossy()],
+        env,
+    );
+    assert!(run.success() && run.stdout.contains("Verified OK"), "OpenSSL rejects the DSSE signature\n{run}");
+    serde_json::from_slice(&payload).expect("the payload is a JSON statement")
+}
+
+#[track_caller]
+fn assert_statement(statement: &Value, name: &str, digest: &str, predicate_type: &str, predicate: &Value) {
+    assert_eq!(statement["_type"], "https://in-toto.io/Statement/v1");
+    let subjects = statement["subject"].as_array().expect("subjects");
+    assert_eq!(subjects.len(), 1, "{statement}");
+    assert_eq!(subjects[0]["digest"]["sha256"], &digest["sha256:".len()..]);
+    assert!(subjects[0]["name"].as_str().is_some_and(|n| n.ends_with(name)), "{statement}");
+    assert_eq!(statement["predicateType"], predicate_type);
+    assert_eq!(&statement["predicate"], predicate);
+}
+
+#[test]
+fn attest_pushes_bundle_referrers_in_cosign_v3_layout_and_appends() {
+    let s = setup();
+    let predicate = provenance();
+    let file = s.write_predicate("provenance.json", &predicate);
+    let report = s.attest(&s.reference, &file, "slsaprovenance1", &[]);
+    assert_eq!((report["digest"].as_str(), report["predicateType"].as_str()), (Some(s.digest.as_str()), Some(SLSA_V1)));
+    assert_eq!(report["attestations"][0]["format"], "bundle");
+    assert_eq!(report["attestations"][0]["indexed"], "fallback-tag");
+    let sbom = s.env.path("hello.cdx.json");
+    wharf(&["sbom", &s.reference, "-o", &sbom.to_string_lossy()], &s.env).assert_ok();
+    s.attest(&s.reference, &sbom.to_string_lossy(), "cyclonedx", &[]);
+
+    // Both are in the fallback tag's index (docker-registry 2.8 has no referrers API), typed.
+    let index = s.get_json(&format!("manifests/sha256-{}", s.hex()), INDEX);
+    let entries = index["manifests"].as_array().cloned().unwrap_or_default();
+    let types: Vec<&str> =
+        entries.iter().filter_map(|e| e["annotations"]["dev.sigstore.bundle.predicateType"].as_str()).collect();
+    assert_eq!(types, [SLSA_V1, CYCLONEDX], "appended, in order: {index}");
+    for entry in &entries {
+        assert_eq!(entry["artifactType"], BUNDLE);
+        assert_eq!(entry["annotations"]["dev.sigstore.bundle.content"], "dsse-envelope");
+    }
+
+    // The first referrer, byte for byte from the registry: cosign v3's layout, a bundle v0.3
+    // whose DSSE signature OpenSSL accepts, over a statement about the manifest digest.
+    let referrer = s.get_json(&format!("manifests/{}", entries[0]["digest"].as_str().unwrap_or_default()), MANIFEST);
+    assert_eq!(referrer["artifactType"], BUNDLE);
+    assert_eq!(referrer["config"]["mediaType"], "application/vnd.oci.empty.v1+json");
+    assert_eq!(referrer["subject"]["digest"], s.digest.as_str());
+    assert_eq!(referrer["annotations"]["dev.sigstore.bundle.predicateType"], SLSA_V1);
+    let bundle: Value =
+        serde_json::from_slice(&s.blob(referrer["layers"][0]["digest"].as_str().unwrap_or_default())).expect("JSON");
+    assert_eq!(bundle["mediaType"], BUNDLE);
+    assert!(bundle["verificationMaterial"]["publicKey"]["hint"].is_string(), "{bundle}");
+    let statement = open_envelope(&s.env, &s.public, &bundle["dsseEnvelope"]);
+    assert_statement(&statement, "/wasm/hello", &s.digest, SLSA_V1, &predicate);
+}
+
+#[test]
+fn legacy_mode_appends_dsse_layers_under_the_att_tag() {
+    let s = setup();
+    let first = provenance();
+    let second = json!({ "buildDefinition": { "buildType": "https://example.com/rebuild/v1" } });
+    let (first_file, second_file) = (s.write_predicate("a.json", &first), s.write_predicate("b.json", &second));
+    let report = s.attest(&s.reference, &first_file, "slsaprovenance1", &["--mode", "legacy"]);
+    let tag = format!("sha256-{}.att", s.hex());
+    assert_eq!(report["attestations"][0]["tag"], tag.as_str());
+    s.attest(&s.reference, &second_file, SLSA_V1, &["--mode", "legacy"]);
+    let manifest = s.get_json(&format!("manifests/{tag}"), MANIFEST);
+    let layers = manifest["layers"].as_array().cloned().unwrap_or_default();
+    assert_eq!(layers.len(), 2, "appended, never replaced: {manifest}");
+    for (layer, predicate) in layers.iter().zip([&first, &second]) {
+        assert_eq!(layer["mediaType"], DSSE_LAYER);
+        assert_eq!(layer["annotations"]["predicateType"], SLSA_V1);
+        let envelope: Value =
+            serde_json::from_slice(&s.blob(layer["digest"].as_str().unwrap_or_default())).expect("JSON");
+        let statement = open_envelope(&s.env, &s.public, &envelope);
+        assert_statement(&statement, "/wasm/hello", &s.digest, SLSA_V1, predicate);
+    }
+    // No referrer was written.
+    let (status, _, _) =
+        registry_get(&s.registry.host(), &format!("/v2/{}/manifests/sha256-{}", s.repo(), s.hex()), INDEX);
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn attest_writes_both_formats_into_an_oci_layout() {
+    let s = setup();
+    let layout = format!("oci:{}:hello-1", s.env.path("store").to_string_lossy());
+    wharf(&["copy", &s.reference, &layout], &s.env).assert_ok();
+    let predicate = provenance();
+    let file = s.write_predicate("provenance.json", &predicate);
+    let report = s.attest(&layout, &file, "slsaprovenance1", &["--mode", "both"]);
+    assert_eq!(report["digest"], s.digest.as_str(), "a copy keeps the digest");
+    let written: Vec<&str> = report["attestations"]
+        .as_array()
+        .expect("attestations")
+        .iter()
+        .filter_map(|a| a["manifest"].as_str())
+        .collect();
+    assert_eq!(written.len(), 2);
+    let blob = |digest: &str| -> Value {
+        let path = s.env.path("store").join("blobs/sha256").join(&digest["sha256:".len()..]);
+        serde_json::from_slice(&std::fs::read(&path).expect("a blob of the layout")).expect("JSON")
+    };
+    let bundle_manifest = blob(written[0]);
+    assert_eq!(bundle_manifest["subject"]["digest"], s.digest.as_str());
+    let bundle = blob(bundle_manifest["layers"][0]["digest"].as_str().unwrap_or_default());
+    assert_statement(
+        &open_envelope(&s.env, &s.public, &bundle["dsseEnvelope"]),
+        "/store",
+        &s.digest,
+        SLSA_V1,
+        &predicate,
+    );
+    let att = blob(written[1]);
+    let envelope = blob(att["layers"][0]["digest"].as_str().unwrap_or_default());
+    assert_statement(&open_envelope(&s.env, &s.public, &envelope), "/store", &s.digest, SLSA_V1, &predicate);
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(s.env.path("store/index.json")).expect("index.json")).expect("JSON");
+    let names: Vec<&str> = index["manifests"]
+        .as_array()
+        .expect("manifests")
+        .iter()
+        .filter_map(|m| m["annotations"]["org.opencontainers.image.ref.name"].as_str())
+        .collect();
+    assert!(names.contains(&format!("sha256-{}.att", s.hex()).as_str()), "{index}");
+}
+
+#[test]
+fn bad_predicates_and_types_are_refused_before_anything_is_written() {
+    let s = setup();
+    let array = s.env.write("array.json", "[1, 2]");
+    let text = s.env.write("text.json", "not json");
+    let good = s.write_predicate("good.json", &provenance());
+    let attest = |predicate: &Path, kind: &str| -> Run {
+        wharf(
+            &["attest", &s.reference, "--predicate", &predicate.to_string_lossy(), "--type", kind, "--key", &s.key],
+            &s.env,
+        )
+    };
+    attest(&array, "slsaprovenance1").assert_failed_cleanly("JSON object");
+    attest(&text, "slsaprovenance1").assert_failed_cleanly("not JSON");
+    attest(&s.env.path("missing.json"), "slsaprovenance1").assert_failed_cleanly("missing.json");
+    attest(Path::new(&good), "slsaprovenance2").assert_failed_cleanly("slsaprovenance1");
+    let (status, _, _) =
+        registry_get(&s.registry.host(), &format!("/v2/{}/manifests/sha256-{}", s.repo(), s.hex()), INDEX);
+    assert_eq!(status, 404, "nothing was written");
+}
