@@ -61,6 +61,9 @@ enum Command {
     /// Verify an artifact's signatures (cosign's bundle and legacy formats) against a public key, or
     /// keyless against a Sigstore trusted root and an identity.
     Verify(commands::verify::Args),
+    /// Verify an artifact's attestations of one predicate type against a public key, and print the
+    /// predicates that verified.
+    VerifyAttestation(commands::verify_attestation::Args),
     /// Verify a file (or its SHA-256) against a Sigstore bundle, with a public key or keyless against an
     /// identity, offline (cosign verify-blob's flags).
     VerifyBlob(commands::verify_blob::Args),
@@ -129,6 +132,7 @@ fn main() -> ExitCode {
             Command::Sign(a) => commands::sign::run(a).await,
             Command::Attest(a) => commands::attest::run(a).await,
             Command::Verify(a) => commands::verify::run(a).await,
+            Command::VerifyAttestation(a) => commands::verify_attestation::run(a).await,
             Command::VerifyBlob(a) => commands::verify_blob::run(a).await,
             Command::Admission(a) => commands::admission::run(a).await,
             Command::Generate(a) => commands::generate::run(a).await,

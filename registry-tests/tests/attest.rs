@@ -1,13 +1,18 @@
 //! `wharf attest` and `wharf verify-attestation` against a real docker-registry
 //! 2.8 (no referrers API: bundles are found through the fallback tag) and OCI
 //! layouts. What wharf writes is read back from the registry's own bytes and its
-//! DSSE signature checked by OpenSSL over the PAE the DSSE spec defines.
+//! DSSE signature checked by OpenSSL over the PAE the DSSE spec defines, and by an
+//! independent verifier written from the DSSE and in-toto specs
+//! (`peers/intoto_dsse.py`), which also signs an attestation wharf must verify.
 
 use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use registry_tests::{Registry, Run, TestEnv, registry_get, registry_get_json, run_in, wharf};
+use registry_tests::{
+    Registry, Run, TestEnv, push_blob, push_manifest, python_peer_in, registry_get, registry_get_json, run_in,
+    sha256_digest, wharf,
+};
 use serde_json::{Value, json};
 
 const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -257,4 +262,166 @@ fn bad_predicates_and_types_are_refused_before_anything_is_written() {
     let (status, _, _) =
         registry_get(&s.registry.host(), &format!("/v2/{}/manifests/sha256-{}", s.repo(), s.hex()), INDEX);
     assert_eq!(status, 404, "nothing was written");
+}
+
+// ---------------------------------------------------------------------------
+// verify-attestation, and the independent verifier and signer
+// ---------------------------------------------------------------------------
+
+fn intoto_dsse(env: &TestEnv, args: &[&str]) -> Run {
+    python_peer_in("intoto_dsse.py", args, env)
+}
+
+/// `wharf verify-attestation REF --type TYPE --key PUB [extra]`.
+fn verify_attestation(s: &Setup, target: &str, kind: &str, public: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["verify-attestation", target, "--type", kind, "--key", public];
+    args.extend_from_slice(extra);
+    wharf(&args, &s.env)
+}
+
+/// (format, verified, problem) of each attestation a JSON report lists.
+fn verdicts(run: &Run) -> Vec<(String, bool, String)> {
+    let report = run.json();
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    report["attestations"]
+        .as_array()
+        .map(|all| all.iter().map(|a| (text(&a["format"]), a["verified"] == true, text(&a["problem"]))).collect())
+        .unwrap_or_default()
+}
+
+fn v(format: &str, ok: bool, problem: &str) -> (String, bool, String) {
+    (format.to_string(), ok, problem.to_string())
+}
+
+#[test]
+fn an_independent_dsse_verifier_accepts_what_wharf_attests_and_rejects_it_altered() {
+    let s = setup();
+    let predicate = provenance();
+    let file = s.write_predicate("provenance.json", &predicate);
+    s.attest(&s.reference, &file, "slsaprovenance1", &["--mode", "both"]);
+    let index = s.get_json(&format!("manifests/sha256-{}", s.hex()), INDEX);
+    let referrer =
+        s.get_json(&format!("manifests/{}", index["manifests"][0]["digest"].as_str().unwrap_or_default()), MANIFEST);
+    let bundle = s.blob(referrer["layers"][0]["digest"].as_str().unwrap_or_default());
+    let att = s.get_json(&format!("manifests/sha256-{}.att", s.hex()), MANIFEST);
+    let envelope = s.blob(att["layers"][0]["digest"].as_str().unwrap_or_default());
+
+    let expected = serde_json::to_string(&predicate).expect("JSON");
+    for (name, bytes) in [("bundle.json", &bundle), ("envelope.json", &envelope)] {
+        let path = s.env.write(name, bytes).to_string_lossy().into_owned();
+        let run = intoto_dsse(&s.env, &["verify", &s.public, &s.digest, SLSA_V1, &path]);
+        run.assert_ok();
+        let printed: Value = serde_json::from_str(run.stdout.trim()).expect("the predicate as JSON");
+        assert_eq!(serde_json::to_string(&printed).expect("JSON"), expected, "{name}");
+        // The same verifier refuses another type, another digest, and an altered payload.
+        intoto_dsse(&s.env, &["verify", &s.public, &s.digest, CYCLONEDX, &path]).assert_code(1);
+        let other = sha256_digest(b"another artifact");
+        intoto_dsse(&s.env, &["verify", &s.public, &other, SLSA_V1, &path]).assert_code(1);
+    }
+    let mut altered: Value = serde_json::from_slice(&envelope).expect("JSON");
+    let payload = B64.decode(altered["payload"].as_str().unwrap_or_default()).expect("base64");
+    let swapped = String::from_utf8(payload).expect("UTF-8").replace("refs/tags/v1", "refs/tags/v2");
+    altered["payload"] = Value::String(B64.encode(swapped));
+    let path = s.env.write("altered.json", serde_json::to_vec(&altered).expect("JSON"));
+    let run = intoto_dsse(&s.env, &["verify", &s.public, &s.digest, SLSA_V1, &path.to_string_lossy()]);
+    run.assert_code(1);
+    assert!(run.stderr.contains("verifies"), "{run}");
+}
+
+#[test]
+fn verify_attestation_prints_the_predicates_that_verify_and_fails_on_another_key_or_type() {
+    let s = setup();
+    let predicate = provenance();
+    let file = s.write_predicate("provenance.json", &predicate);
+    s.attest(&s.reference, &file, "slsaprovenance1", &[]);
+    let sbom = s.env.path("hello.cdx.json");
+    wharf(&["sbom", &s.reference, "-o", &sbom.to_string_lossy()], &s.env).assert_ok();
+    s.attest(&s.reference, &sbom.to_string_lossy(), "cyclonedx", &["--mode", "legacy"]);
+    // An image signature beside them is not an attestation: it is not listed.
+    wharf(&["sign", &s.reference, "--key", &s.key], &s.env).assert_ok();
+
+    let text = verify_attestation(&s, &s.reference, "slsaprovenance1", &s.public, &[]);
+    text.assert_ok();
+    let printed: Vec<Value> =
+        text.stdout.lines().map(|l| serde_json::from_str(l).expect("one predicate per line")).collect();
+    assert_eq!(printed, std::slice::from_ref(&predicate));
+
+    let json = verify_attestation(&s, &s.reference, "slsaprovenance1", &s.public, &["--format", "json"]);
+    json.assert_ok();
+    assert_eq!(verdicts(&json), [v("bundle", true, ""), v("legacy", false, "other-predicate-type")]);
+    assert_eq!(json.json()["attestations"][0]["predicate"], predicate);
+    assert_eq!(json.json()["digest"], s.digest.as_str());
+
+    let sbom_run = verify_attestation(&s, &s.reference, "cyclonedx", &s.public, &["--format", "json"]);
+    sbom_run.assert_ok();
+    assert_eq!(verdicts(&sbom_run), [v("bundle", false, "other-predicate-type"), v("legacy", true, "")]);
+    let expected_sbom: Value = serde_json::from_slice(&std::fs::read(&sbom).expect("the SBOM")).expect("JSON");
+    assert_eq!(sbom_run.json()["attestations"][1]["predicate"], expected_sbom);
+
+    wharf(&["key", "generate", "--output", "other"], &s.env).assert_ok();
+    let other = s.env.path("other.pub").to_string_lossy().into_owned();
+    let wrong_key = verify_attestation(&s, &s.reference, "slsaprovenance1", &other, &["--format", "json"]);
+    wrong_key.assert_code(1);
+    assert_eq!(verdicts(&wrong_key), [v("bundle", false, "wrong-key"), v("legacy", false, "other-predicate-type")]);
+    let wrong_type = verify_attestation(&s, &s.reference, "spdxjson", &s.public, &[]);
+    wrong_type.assert_code(1);
+    assert!(wrong_type.stdout.is_empty(), "nothing verified, nothing printed: {wrong_type}");
+    verify_attestation(&s, &s.reference, "spdx2", &s.public, &[]).assert_failed_cleanly("spdxjson");
+
+    // The same from an OCI layout the artifact was copied into with its attestations written there.
+    let layout = format!("oci:{}:hello-1", s.env.path("store").to_string_lossy());
+    wharf(&["copy", &s.reference, &layout], &s.env).assert_ok();
+    verify_attestation(&s, &layout, "slsaprovenance1", &s.public, &[]).assert_code(1);
+    s.attest(&layout, &file, "slsaprovenance1", &["--mode", "both"]);
+    let in_layout = verify_attestation(&s, &layout, "slsaprovenance1", &s.public, &["--format", "json"]);
+    in_layout.assert_ok();
+    assert_eq!(verdicts(&in_layout), [v("bundle", true, ""), v("legacy", true, "")]);
+}
+
+#[test]
+fn wharf_verifies_an_attestation_signed_by_the_independent_signer_in_cosigns_att_layout() {
+    let s = setup();
+    let (key, public) = (s.env.path("ossl.key"), s.env.path("ossl.pub"));
+    let openssl = |args: &[&str]| run_in("openssl", args, &s.env).assert_ok().clone();
+    openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", &key.to_string_lossy()]);
+    openssl(&["pkey", "-in", &key.to_string_lossy(), "-pubout", "-out", &public.to_string_lossy()]);
+    let predicate = provenance();
+    let predicate_file = s.write_predicate("provenance.json", &predicate);
+    let name = format!("{}/{}", s.registry.host(), s.repo());
+    let sign = |digest: &str, out: &str| {
+        let args = ["sign", &key.to_string_lossy(), &name, digest, SLSA_V1, &predicate_file, out];
+        intoto_dsse(&s.env, &args).assert_ok();
+        std::fs::read(s.env.path(out)).expect("the envelope")
+    };
+    let good = sign(&s.digest, "good.json");
+    let about_another = sign(&sha256_digest(b"another artifact"), "other.json");
+
+    // cosign's legacy layout, by hand: the envelopes as layers of the manifest under sha256-<hex>.att.
+    let (host, repo) = (s.registry.host(), s.repo().to_string());
+    let layers: Vec<Value> = [&good, &about_another]
+        .iter()
+        .map(|bytes| {
+            json!({
+                "mediaType": DSSE_LAYER, "size": bytes.len(), "digest": push_blob(&host, &repo, bytes),
+                "annotations": { "predicateType": SLSA_V1 }
+            })
+        })
+        .collect();
+    let config = br#"{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let manifest = json!({
+        "schemaVersion": 2, "mediaType": MANIFEST,
+        "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "size": config.len(), "digest": push_blob(&host, &repo, config) },
+        "layers": layers,
+    });
+    let tag = format!("sha256-{}.att", s.hex());
+    push_manifest(&host, &repo, &tag, MANIFEST, &serde_json::to_vec(&manifest).expect("JSON"));
+
+    let run = verify_attestation(&s, &s.reference, "slsaprovenance1", &public.to_string_lossy(), &["--format", "json"]);
+    run.assert_ok();
+    assert_eq!(verdicts(&run), [v("legacy", true, ""), v("legacy", false, "digest-mismatch")]);
+    assert_eq!(run.json()["attestations"][0]["predicate"], predicate);
+    // wharf's own key did not sign these.
+    let wrong = verify_attestation(&s, &s.reference, "slsaprovenance1", &s.public, &["--format", "json"]);
+    wrong.assert_code(1);
+    assert_eq!(verdicts(&wrong), [v("legacy", false, "wrong-key"), v("legacy", false, "wrong-key")]);
 }

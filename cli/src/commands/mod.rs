@@ -16,4 +16,5 @@ pub mod push;
 pub mod sbom;
 pub mod sign;
 pub mod verify;
+pub mod verify_attestation;
 pub mod verify_blob;
