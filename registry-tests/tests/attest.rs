@@ -425,3 +425,27 @@ fn wharf_verifies_an_attestation_signed_by_the_independent_signer_in_cosigns_att
     wrong.assert_code(1);
     assert_eq!(verdicts(&wrong), [v("legacy", false, "wrong-key"), v("legacy", false, "wrong-key")]);
 }
+
+#[test]
+fn copy_with_signatures_carries_attestations_in_both_formats_to_registries_and_layouts() {
+    let s = setup();
+    let predicate = provenance();
+    let file = s.write_predicate("provenance.json", &predicate);
+    s.attest(&s.reference, &file, "slsaprovenance1", &["--mode", "both"]);
+    wharf(&["sign", &s.reference, "--key", &s.key, "--mode", "legacy"], &s.env).assert_ok();
+
+    let other = Registry::start();
+    let mirrored = other.reference("mirror/hello:1");
+    let layout = format!("oci:{}:hello-1", s.env.path("mirror-layout").to_string_lossy());
+    for destination in [&mirrored, &layout] {
+        let copied = wharf(&["copy", &s.reference, destination, "--with-signatures", "--format", "json"], &s.env);
+        copied.assert_ok();
+        let tags = &copied.json()["transfer"]["signatures"]["legacyTags"];
+        let expected = json!([format!("sha256-{}.sig", s.hex()), format!("sha256-{}.att", s.hex())]);
+        assert_eq!(tags, &expected, "{}", copied.json());
+        let there = verify_attestation(&s, destination, "slsaprovenance1", &s.public, &["--format", "json"]);
+        there.assert_ok();
+        assert_eq!(verdicts(&there), [v("bundle", true, ""), v("legacy", true, "")], "at {destination}");
+        assert_eq!(there.json()["attestations"][1]["predicate"], predicate);
+    }
+}

@@ -45,12 +45,13 @@ pub fn legacy_tag(digest: &Digest) -> String {
 }
 
 /// What `copy --with-signatures` carries along: the root's referrers that hold
-/// a Sigstore bundle layer, and the manifest under its legacy `.sig` tag.
+/// a Sigstore bundle layer (signatures and attestations), and the manifests
+/// under its legacy `.sig` and `.att` tags.
 pub fn copy_filter() -> ReferrerFilter {
     fn holds_a_bundle(children: &[Descriptor]) -> bool {
         children.iter().any(|layer| media::is_bundle(&layer.media_type))
     }
-    ReferrerFilter { keep: holds_a_bundle, tag_of: Some(legacy_tag) }
+    ReferrerFilter { keep: holds_a_bundle, tags_of: &[legacy_tag, attest::legacy_tag] }
 }
 
 /// A signature format.
