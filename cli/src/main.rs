@@ -61,8 +61,8 @@ enum Command {
     /// Verify an artifact's signatures (cosign's bundle and legacy formats) against a public key, or
     /// keyless against a Sigstore trusted root and an identity.
     Verify(commands::verify::Args),
-    /// Verify an artifact's attestations of one predicate type against a public key, and print the
-    /// predicates that verified.
+    /// Verify an artifact's attestations of one predicate type against a public key, or keyless against a
+    /// Sigstore trusted root and an identity, and print the predicates that verified.
     VerifyAttestation(commands::verify_attestation::Args),
     /// Verify a file (or its SHA-256) against a Sigstore bundle, with a public key or keyless against an
     /// identity, offline (cosign verify-blob's flags).

@@ -449,3 +449,93 @@ fn copy_with_signatures_carries_attestations_in_both_formats_to_registries_and_l
         assert_eq!(there.json()["attestations"][1]["predicate"], predicate);
     }
 }
+
+/// A real GitHub artifact attestation (`actions/attest-build-provenance`: SLSA provenance v1 of a
+/// wheel, keyless, public-good Sigstore) attached, in cosign v3's layout, to an OCI layout whose tag
+/// `attested` names the wheel's digest (the wheel is not a manifest, which verification never reads):
+/// verify-attestation accepts it keyless, prints its provenance, and names a wrong identity or type.
+#[test]
+fn a_github_artifact_attestation_verifies_keyless_through_verify_attestation() {
+    let env = TestEnv::new();
+    let fixture = |name: &str| Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/keyless").join(name);
+    let dir = env.path("attested-layout");
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).expect("layout dirs");
+    let put = |bytes: &[u8]| -> (String, usize) {
+        let digest = sha256_digest(bytes);
+        std::fs::write(blobs.join(&digest["sha256:".len()..]), bytes).expect("blob");
+        (digest, bytes.len())
+    };
+    let (subject, subject_size) = put(&std::fs::read(fixture("github-attestation-artifact.whl")).expect("fixture"));
+    let bundle_bytes = std::fs::read(fixture("github-attestation.sigstore.json")).expect("fixture");
+    let (bundle, bundle_size) = put(&bundle_bytes);
+    let (empty, _) = put(b"{}");
+    let referrer = json!({"schemaVersion": 2, "mediaType": MANIFEST, "artifactType": BUNDLE,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+        "layers": [{"mediaType": BUNDLE, "digest": bundle, "size": bundle_size}],
+        "subject": {"mediaType": MANIFEST, "digest": subject, "size": subject_size},
+        "annotations": {"dev.sigstore.bundle.content": "dsse-envelope", "dev.sigstore.bundle.predicateType": SLSA_V1}})
+    .to_string();
+    let (referrer_digest, referrer_size) = put(referrer.as_bytes());
+    let index = json!({"schemaVersion": 2, "mediaType": INDEX, "manifests": [
+        {"mediaType": MANIFEST, "digest": referrer_digest, "size": referrer_size, "artifactType": BUNDLE}]})
+    .to_string();
+    let (index_digest, index_size) = put(index.as_bytes());
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).expect("oci-layout");
+    let top = json!({"schemaVersion": 2, "mediaType": INDEX, "manifests": [
+        {"mediaType": MANIFEST, "digest": subject, "size": subject_size,
+         "annotations": {"org.opencontainers.image.ref.name": "attested"}},
+        {"mediaType": INDEX, "digest": index_digest, "size": index_size,
+         "annotations": {"org.opencontainers.image.ref.name": format!("sha256-{}", &subject["sha256:".len()..])}}]});
+    std::fs::write(dir.join("index.json"), top.to_string()).expect("index.json");
+
+    let reference = format!("oci:{}:attested", dir.to_string_lossy());
+    let root = fixture("trusted-root-public-good.json").to_string_lossy().into_owned();
+    let keyless = |kind: &str, identity: &str, format: &str| -> Run {
+        let args = [
+            "verify-attestation",
+            &reference,
+            "--type",
+            kind,
+            "--trusted-root",
+            &root,
+            "--certificate-identity-regexp",
+            identity,
+            "--certificate-oidc-issuer",
+            "https://token.actions.githubusercontent.com",
+            "--format",
+            format,
+        ];
+        wharf(&args, &env)
+    };
+    let workflow = "https://github\\.com/github/artifact-attestations-workflows/\\.github/workflows/attest\\.yml@.*";
+    let ok = keyless("slsaprovenance1", workflow, "json");
+    ok.assert_ok();
+    let report = ok.json();
+    assert_eq!(report["digest"], subject.as_str());
+    assert_eq!(verdicts(&ok), [v("bundle", true, "")], "{report}");
+    let statement = B64
+        .decode(
+            serde_json::from_slice::<Value>(&bundle_bytes).expect("JSON")["dsseEnvelope"]["payload"]
+                .as_str()
+                .unwrap_or_default(),
+        )
+        .expect("base64");
+    let statement: Value = serde_json::from_slice(&statement).expect("the statement");
+    assert_eq!(report["attestations"][0]["predicate"], statement["predicate"]);
+    assert!(
+        report["attestations"][0]["keyless"]["identity"].as_str().is_some_and(|i| i.contains("attest.yml")),
+        "{report}"
+    );
+    let text = keyless("slsaprovenance1", workflow, "text");
+    text.assert_ok();
+    let printed: Value = serde_json::from_str(text.stdout.trim()).expect("the predicate on stdout");
+    assert_eq!(printed, statement["predicate"]);
+
+    let fork = keyless("slsaprovenance1", "https://github\\.com/github/", "json");
+    fork.assert_code(1);
+    assert_eq!(verdicts(&fork), [v("bundle", false, "wrong-identity")], "{fork}");
+    let sbom = keyless("cyclonedx", workflow, "json");
+    sbom.assert_code(1);
+    assert_eq!(verdicts(&sbom), [v("bundle", false, "other-predicate-type")], "{sbom}");
+}

@@ -66,7 +66,10 @@ pub struct Args {
 }
 
 /// An exact value or an anchored pattern, from the pair of flags that give it.
-fn matcher(exact: Option<String>, pattern: Option<String>) -> Result<Option<keyless::Matcher>, wharf::Error> {
+pub(crate) fn matcher(
+    exact: Option<String>,
+    pattern: Option<String>,
+) -> Result<Option<keyless::Matcher>, wharf::Error> {
     match (exact, pattern) {
         (Some(value), _) => Ok(Some(keyless::Matcher::Exact(value))),
         (None, Some(text)) => Ok(Some(keyless::Matcher::pattern(&text)?)),

@@ -4,18 +4,22 @@ use std::path::PathBuf;
 
 use wharf::sign;
 use wharf::sign::cosign::attest::{self, VerifyOptions, VerifyReport};
-use wharf::sign::sigstore::Problem;
+use wharf::sign::sigstore::{Problem, keyless};
 
+use super::verify::matcher;
 use crate::Verdict;
 use crate::args::{Format, OutputArgs, TransportArgs};
 use crate::output::{self, Failure, OrFail};
 
-/// Verify an artifact's attestations of one predicate type against a public key, and print the
-/// predicates that verified.
+/// Verify an artifact's attestations of one predicate type against a public key, or keyless against a
+/// Sigstore trusted root and an identity, and print the predicates that verified.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
   wharf verify-attestation 127.0.0.1:5000/hello:0.1.0 --type slsaprovenance1 --key cosign.pub
   wharf verify-attestation oci:./wharf-store:hello-0.1.0 --type cyclonedx --key cosign.pub --format json
+  wharf verify-attestation REF --type slsaprovenance1 --trusted-root trusted_root.json \\
+      --certificate-identity-regexp 'https://github\\.com/acme/.*' \\
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com
 
 REF is resolved to its digest; every attestation of that digest is found (bundle referrers through the
 referrers API or the sha256-<hex> fallback tag, and the layers under the sha256-<hex>.att tag) and, if
@@ -24,7 +28,9 @@ statement's type, and that the digest is among its subjects. Image signatures ar
 of other types are listed, unchecked.
 Text: each verified predicate as JSON on stdout (one document per line), verdicts on stderr.
 JSON: the report, with the predicate of each verified attestation.
-Offline and key-based: no transparency-log entry is looked for (as cosign's --insecure-ignore-tlog).
+With --key alone no transparency-log entry is looked for (as cosign's --insecure-ignore-tlog); keyless
+(--trusted-root with an identity and an issuer) checks the Fulcio certificate, its SCT, the identity
+and the log entry offline, as `wharf verify` does (see docs/signing.md).
 
 Exit status: 0 at least one attestation of the type verified; 1 none did (or none was found);
 2 unreadable key, unknown type, bad reference, or a registry error.")]
@@ -35,8 +41,23 @@ pub struct Args {
     #[arg(long = "type", value_name = "TYPE")]
     predicate_type: String,
     /// The public key file (PEM: ECDSA P-256/384/521, Ed25519 or RSA; cosign.pub).
+    #[arg(long, value_name = "FILE", required_unless_present = "trusted_root", conflicts_with_all = ["certificate_identity", "certificate_identity_regexp", "certificate_oidc_issuer", "certificate_oidc_issuer_regexp"])]
+    key: Option<PathBuf>,
+    /// Keyless: the identity (certificate SAN) that must have signed, exactly.
+    #[arg(long, value_name = "ID", requires = "trusted_root", conflicts_with = "certificate_identity_regexp")]
+    certificate_identity: Option<String>,
+    /// Keyless: a regular expression the whole identity must match.
+    #[arg(long, value_name = "REGEX", requires = "trusted_root")]
+    certificate_identity_regexp: Option<String>,
+    /// Keyless: the OIDC issuer the certificate must name, exactly.
+    #[arg(long, value_name = "ISSUER", requires = "trusted_root", conflicts_with = "certificate_oidc_issuer_regexp")]
+    certificate_oidc_issuer: Option<String>,
+    /// Keyless: a regular expression the whole OIDC issuer must match.
+    #[arg(long, value_name = "REGEX", requires = "trusted_root")]
+    certificate_oidc_issuer_regexp: Option<String>,
+    /// A Sigstore trusted root (trusted_root.json): keyless, or with --key, the key's log entries.
     #[arg(long, value_name = "FILE")]
-    key: PathBuf,
+    trusted_root: Option<PathBuf>,
     #[command(flatten)]
     transport: TransportArgs,
     #[command(flatten)]
@@ -48,7 +69,26 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
     let format = args.output.format;
     let reference = wharf::Reference::parse(&args.reference).or_fail(format)?;
     let predicate_type = attest::predicate_type(&args.predicate_type).or_fail(format)?;
-    let trust = sign::Trust::Key(sign::read_public_key(&args.key).or_fail(format)?);
+    let identity = matcher(args.certificate_identity, args.certificate_identity_regexp).or_fail(format)?;
+    let issuer = matcher(args.certificate_oidc_issuer, args.certificate_oidc_issuer_regexp).or_fail(format)?;
+    let trust = match (&args.key, &args.trusted_root, identity, issuer) {
+        (Some(key), None, _, _) => sign::Trust::Key(sign::read_public_key(key).or_fail(format)?),
+        (Some(key), Some(root), _, _) => sign::Trust::ManagedKey {
+            key: sign::read_public_key(key).or_fail(format)?,
+            root: sign::read_trusted_root(root).or_fail(format)?,
+        },
+        (None, Some(root), Some(identity), Some(issuer)) => sign::Trust::Keyless {
+            root: sign::read_trusted_root(root).or_fail(format)?,
+            expected: keyless::ExpectedIdentity { identity, issuer },
+        },
+        _ => {
+            return Err(wharf::Error::usage(
+                "give --key FILE, or --trusted-root with --certificate-identity[-regexp] and \
+                 --certificate-oidc-issuer[-regexp]",
+            ))
+            .or_fail(format);
+        }
+    };
     let options = VerifyOptions {
         predicate_type,
         transport: args.transport.options_for(Some(&reference), "the reference").or_fail(format)?,
@@ -70,7 +110,10 @@ fn print_text(report: &VerifyReport) {
     }
     for a in &report.attestations {
         match (&a.reason, a.verified) {
-            (_, true) => eprintln!("ok        {} {}", a.format.name(), a.location),
+            (_, true) => match &a.keyless {
+                Some(k) => eprintln!("ok        {} {}: {} from {}", a.format.name(), a.location, k.identity, k.issuer),
+                None => eprintln!("ok        {} {}", a.format.name(), a.location),
+            },
             (Some(reason), false) if a.problem == Some(Problem::OtherPredicateType) => {
                 eprintln!("other     {} {}: {reason}", a.format.name(), a.location)
             }
