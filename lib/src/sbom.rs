@@ -5,10 +5,13 @@
 //! bytes, names the subject (a file's stem, or the repository and the manifest
 //! digest the reference resolved to, for the package URL) and writes the file
 //! through [`wharf_oci::fs`], so that a reader never sees half an SBOM.
+//! [`attest_sbom`] (feature `sign`) attaches one to a pushed artifact as a
+//! signed attestation (`wharf push --sbom`).
 
 use std::io::Read;
 use std::path::Path;
 
+use wharf_oci::digest::Digest;
 use wharf_oci::fs::{Mode, write_atomic};
 use wharf_oci::reference::Reference;
 use wharf_oci::transport::TransportOptions;
@@ -37,6 +40,50 @@ pub async fn sbom_of_reference(reference: &Reference, transport: &TransportOptio
     };
     let subject = Subject { name: reference.short_name(), oci: Some(oci) };
     Ok(sbom::generate(&reference.to_string(), &bytes, &subject, format)?)
+}
+
+/// The SBOM of the local Wasm file at `path` as pushed to `reference` with the
+/// manifest `digest`: the same document [`sbom_of_reference`] gives for it.
+pub fn sbom_of_pushed_file(path: &Path, reference: &Reference, manifest: &Digest, format: Format) -> Result<Vec<u8>> {
+    let bytes = read_bounded(path)?;
+    let oci = OciOrigin {
+        repository: reference.location(),
+        manifest: manifest.clone(),
+        tag: reference.tag().map(str::to_string),
+    };
+    let subject = Subject { name: reference.short_name(), oci: Some(oci) };
+    Ok(sbom::generate(&path.display().to_string(), &bytes, &subject, format)?)
+}
+
+/// The in-toto predicate type of an SBOM format (cosign's `cyclonedx` and `spdxjson`).
+pub fn predicate_type(format: Format) -> &'static str {
+    match format {
+        Format::CycloneDx => "https://cyclonedx.org/bom",
+        Format::Spdx => "https://spdx.dev/Document",
+    }
+}
+
+/// Attests `document` (an SBOM in `format`) about the manifest `digest` of
+/// `reference`, signed with `key`, stored as `mode` says (see
+/// [`wharf_sign::cosign::attest`]).
+#[cfg(feature = "sign")]
+pub async fn attest_sbom(
+    reference: &Reference,
+    manifest: &Digest,
+    document: &[u8],
+    format: Format,
+    key: &wharf_sign::PrivateKey,
+    mode: wharf_sign::cosign::Mode,
+    transport: &TransportOptions,
+) -> Result<wharf_sign::cosign::attest::AttestReport> {
+    use wharf_sign::cosign::attest::{self, AttestOptions};
+    let options = AttestOptions {
+        predicate_type: predicate_type(format).to_string(),
+        predicate: attest::predicate_of("the SBOM", document)?,
+        mode,
+        transport: transport.clone(),
+    };
+    Ok(attest::attest(&reference.with_digest(manifest.clone()), key, &options).await?)
 }
 
 /// Writes `document` to `path` atomically (a temporary file beside it, renamed

@@ -539,3 +539,44 @@ fn a_github_artifact_attestation_verifies_keyless_through_verify_attestation() {
     sbom.assert_code(1);
     assert_eq!(verdicts(&sbom), [v("bundle", false, "other-predicate-type")], "{sbom}");
 }
+
+#[test]
+fn push_with_sbom_attests_the_sbom_wharf_sbom_writes_and_a_bad_key_pushes_nothing() {
+    let s = setup();
+    let file = s.env.write("auditable.wasm", wharf_examples::build_auditable_component().expect("the example"));
+    let file = file.to_string_lossy().into_owned();
+    let reference = s.registry.reference("wasm/auditable:2");
+    let pushed = wharf(&["push", &file, &reference, "--sbom", "--key", &s.key, "--format", "json"], &s.env);
+    pushed.assert_ok();
+    let report = pushed.json();
+    let digest = report["digest"].as_str().expect("the push report").to_string();
+    assert_eq!(report["sbom"]["digest"], digest.as_str(), "{report}");
+    assert_eq!(report["sbom"]["predicateType"], CYCLONEDX, "{report}");
+
+    // What is attested is what `wharf sbom REF` writes for the pushed artifact, byte for byte.
+    let written = s.env.path("remote.cdx.json");
+    wharf(&["sbom", &reference, "-o", &written.to_string_lossy()], &s.env).assert_ok();
+    let expected: Value = serde_json::from_slice(&std::fs::read(&written).expect("the SBOM")).expect("JSON");
+    let verified = verify_attestation(&s, &reference, "cyclonedx", &s.public, &["--format", "json"]);
+    verified.assert_ok();
+    assert_eq!(verdicts(&verified), [v("bundle", true, "")]);
+    assert_eq!(verified.json()["attestations"][0]["predicate"], expected);
+
+    // SPDX, into the .att tag too.
+    let spdx = wharf(&["push", &file, &reference, "--sbom=spdx", "--sbom-mode", "both", "--key", &s.key], &s.env);
+    spdx.assert_ok();
+    let both = verify_attestation(&s, &reference, "spdxjson", &s.public, &["--format", "json"]);
+    both.assert_ok();
+    let found: Vec<(String, bool, String)> = verdicts(&both).into_iter().filter(|(_, ok, _)| *ok).collect();
+    assert_eq!(found, [v("bundle", true, ""), v("legacy", true, "")]);
+
+    // A wrong password is refused before anything is pushed.
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "wrong");
+    let other = s.registry.reference("wasm/never:1");
+    wharf(&["push", &file, &other, "--sbom", "--key", &s.key], &env).assert_failed_cleanly("password");
+    let (status, _, _) = registry_get(&s.registry.host(), "/v2/wasm/never/manifests/1", MANIFEST);
+    assert_eq!(status, 404, "nothing was pushed");
+    // --sbom needs a key.
+    wharf(&["push", &file, &other, "--sbom"], &s.env).assert_code(2);
+}
