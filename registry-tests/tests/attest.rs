@@ -580,3 +580,46 @@ fn push_with_sbom_attests_the_sbom_wharf_sbom_writes_and_a_bad_key_pushes_nothin
     // --sbom needs a key.
     wharf(&["push", &file, &other, "--sbom"], &s.env).assert_code(2);
 }
+
+#[test]
+fn hostile_att_layers_are_each_rejected_with_a_reason_and_never_accepted() {
+    let s = setup();
+    let (host, repo) = (s.registry.host(), s.repo().to_string());
+    let statement = json!({"_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "x", "digest": {"sha256": s.hex()}}], "predicateType": SLSA_V1, "predicate": {}});
+    let forged_signature = json!({"payloadType": IN_TOTO, "payload": B64.encode(statement.to_string()),
+        "signatures": [{"sig": B64.encode(b"not a signature")}]});
+    let no_signature = json!({"payloadType": IN_TOTO, "payload": B64.encode(statement.to_string()), "signatures": []});
+    let bad_base64 = json!({"payloadType": IN_TOTO, "payload": "%%%", "signatures": [{"sig": "AAAA"}]});
+    let bodies: [Vec<u8>; 4] = [
+        b"not JSON at all".to_vec(),
+        bad_base64.to_string().into_bytes(),
+        no_signature.to_string().into_bytes(),
+        forged_signature.to_string().into_bytes(),
+    ];
+    let layers: Vec<Value> = bodies
+        .iter()
+        .map(|body| json!({"mediaType": DSSE_LAYER, "size": body.len(), "digest": push_blob(&host, &repo, body)}))
+        .collect();
+    let config = b"{}";
+    let manifest = json!({"schemaVersion": 2, "mediaType": MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 2, "digest": push_blob(&host, &repo, config)},
+        "layers": layers});
+    push_manifest(&host, &repo, &format!("sha256-{}.att", s.hex()), MANIFEST, manifest.to_string().as_bytes());
+
+    let run = verify_attestation(&s, &s.reference, "slsaprovenance1", &s.public, &["--format", "json"]);
+    run.assert_code(1);
+    let found = verdicts(&run);
+    assert_eq!(found, vec![v("legacy", false, "malformed"); 4], "{}", run.json());
+    let reasons: Vec<String> = run.json()["attestations"]
+        .as_array()
+        .map(|all| all.iter().map(|a| a["reason"].as_str().unwrap_or_default().to_string()).collect())
+        .unwrap_or_default();
+    for (reason, names) in reasons.iter().zip(["not JSON", "not base64", "0 signatures", "not a well-formed"]) {
+        assert!(reason.contains(names), "{reason:?} should say {names:?}");
+    }
+    let text = verify_attestation(&s, &s.reference, "slsaprovenance1", &s.public, &[]);
+    text.assert_code(1);
+    assert!(text.stdout.is_empty(), "nothing verified, nothing printed: {text}");
+    assert_eq!(text.stderr.matches("rejected").count(), 4, "{text}");
+}
