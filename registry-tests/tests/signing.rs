@@ -538,7 +538,7 @@ fn copy_with_signatures_carries_bundles_and_sig_tags_between_registries_and_layo
     let signatures = &report["transfer"]["signatures"];
     assert_eq!(signatures["referrers"].as_array().map(Vec::len), Some(1), "{report}");
     assert_eq!(signatures["referrers"][0]["indexed"], "fallback-tag", "{report}");
-    assert_eq!(signatures["legacyTag"], format!("sha256-{}.sig", s.hex()), "{report}");
+    assert_eq!(signatures["legacyTags"], json!([format!("sha256-{}.sig", s.hex())]), "{report}");
     let at_b = verify_at(&mirrored);
     at_b.assert_ok();
     assert_eq!(verdicts(&at_b), ok_both);

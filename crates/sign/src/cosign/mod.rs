@@ -7,6 +7,9 @@
 //! - Legacy format: simple-signing payloads as layers of the manifest under
 //!   the tag `sha256-<hex>.sig` ([`legacy_tag`]), appended to.
 //!
+//! Attestations (in-toto statements with a predicate) are kept the same two ways
+//! ([`attest`]: the bundle referrer, and the `sha256-<hex>.att` tag).
+//!
 //! Every signature found goes through the one Sigstore verifier
 //! ([`crate::sigstore`]); [`copy_filter`] tells wharf-oci's copy walk which
 //! referrers and tag carry signatures, for `copy --with-signatures`.
@@ -29,6 +32,7 @@ use crate::keys::{PrivateKey, PublicKey};
 use crate::media;
 use crate::sigstore::{Problem, Trust, keyless};
 
+pub mod attest;
 mod lookup;
 mod write;
 
@@ -41,12 +45,13 @@ pub fn legacy_tag(digest: &Digest) -> String {
 }
 
 /// What `copy --with-signatures` carries along: the root's referrers that hold
-/// a Sigstore bundle layer, and the manifest under its legacy `.sig` tag.
+/// a Sigstore bundle layer (signatures and attestations), and the manifests
+/// under its legacy `.sig` and `.att` tags.
 pub fn copy_filter() -> ReferrerFilter {
     fn holds_a_bundle(children: &[Descriptor]) -> bool {
         children.iter().any(|layer| media::is_bundle(&layer.media_type))
     }
-    ReferrerFilter { keep: holds_a_bundle, tag_of: Some(legacy_tag) }
+    ReferrerFilter { keep: holds_a_bundle, tags_of: &[legacy_tag, attest::legacy_tag] }
 }
 
 /// A signature format.

@@ -75,6 +75,8 @@ pub enum Problem {
     /// An RFC 3161 timestamp does not verify with a timestamp authority of the
     /// trusted root, or does not cover the signature.
     InvalidTimestamp,
+    /// An attestation of another predicate type than the one asked for (not checked further).
+    OtherPredicateType,
 }
 
 /// What signatures are checked against.
