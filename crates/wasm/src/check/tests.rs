@@ -3,9 +3,9 @@
 use wit_component::{ComponentEncoder, StringEncoding};
 
 use super::render::{Names, Render};
+use super::report::SemverBasis;
 use super::report::function_segment;
 use super::semver::{is_safe, lookup, near_misses};
-use super::report::SemverBasis;
 use super::*;
 use crate::error::{Error, Result};
 use wac_types::ItemKind;
@@ -322,11 +322,7 @@ fn a_newer_import_that_uses_only_what_the_world_provides_fits() {
         )
     };
     let uses = |what: &str| {
-        let set = if what == "set" {
-            r#"(import "acme:kv/store@0.2.3" "set" (func (param i32 i32)))"#
-        } else {
-            ""
-        };
+        let set = if what == "set" { r#"(import "acme:kv/store@0.2.3" "set" (func (param i32 i32)))"# } else { "" };
         format!(
             r#"(module
                  (import "acme:kv/store@0.2.3" "get" (func (param i32) (result i32)))
