@@ -62,6 +62,14 @@ pub enum ProblemKind {
 }
 
 impl ProblemKind {
+    /// Every kind, in the order reports list them.
+    pub const ALL: [ProblemKind; 4] = [
+        ProblemKind::MissingExport,
+        ProblemKind::ImportNotAllowed,
+        ProblemKind::TypeMismatch,
+        ProblemKind::VersionMismatch,
+    ];
+
     /// How to fix problems of this kind, in a sentence.
     pub fn hint(self) -> &'static str {
         match self {

@@ -86,20 +86,22 @@ pub(crate) fn semver_step_by_names(side: Side, world: &str, component: &str, mat
     matches.push(semver_match(side, world, component, outcome));
 }
 
+/// The problem of a match across versions the other way round whose types
+/// differ; the type mismatches that follow it say where.
 pub(crate) fn version_mismatch(side: Side, world: &str, component: &str) -> Problem {
     let (item, message) = match side {
         Side::Import => (
             component,
             format!(
-                "version mismatch: the component imports {component}, but the world provides only the older {world}; \
-                 semver lets a newer version add to an older one, so the component may need what the world lacks"
+                "version mismatch: the component imports {component}, but the world provides only the older {world}, \
+                 which lacks or changes what the component uses of it"
             ),
         ),
         Side::Export => (
             world,
             format!(
-                "version mismatch: the world requires the export {world}, but the component provides only the older {component}; \
-                 semver lets a newer version add to an older one, so the component may lack what the world needs"
+                "version mismatch: the world requires the export {world}, but the component provides only the older {component}, \
+                 which lacks or changes what the world requires of it"
             ),
         ),
     };
