@@ -527,6 +527,19 @@ mod tests {
     }
 
     #[test]
+    fn a_list_over_the_limit_is_refused_before_it_is_read_whole() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("fleet.txt");
+        let line = "127.0.0.1:5000/a:1\n";
+        let lines = usize::try_from(MAX_LIST_BYTES).expect("fits") / line.len() + 1;
+        std::fs::write(&path, line.repeat(lines)).expect("write the list");
+        let error = read_list(&path).expect_err("a list over the limit");
+        assert!(matches!(error, Error::Usage(ref m) if m.contains("split it into several runs")), "{error}");
+        std::fs::write(&path, line.repeat(3)).expect("write the list");
+        assert_eq!(read_list(&path).expect("a small list").len(), 3);
+    }
+
+    #[test]
     fn signature_attestation_and_referrer_tags_are_not_components() {
         let hex = "0123456789abcdef".repeat(4);
         assert_eq!(not_a_component(&format!("sha256-{hex}.sig")), Some("a cosign signature"));
