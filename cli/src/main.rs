@@ -92,6 +92,8 @@ pub enum Verdict {
     Pass,
     /// The check or verification failed (exit 1).
     Fail,
+    /// The answer is printed, but some of its inputs could not be read (exit 2).
+    Incomplete,
 }
 
 fn main() -> ExitCode {
@@ -141,6 +143,7 @@ fn main() -> ExitCode {
     match result {
         Ok(Verdict::Pass) => ExitCode::SUCCESS,
         Ok(Verdict::Fail) => ExitCode::from(1),
+        Ok(Verdict::Incomplete) => ExitCode::from(2),
         Err(failure) => {
             failure.report();
             ExitCode::from(2)

@@ -5,8 +5,10 @@
 
 use std::path::Path;
 
+use wharf_oci::manifest::Descriptor;
 use wharf_oci::open::open_source;
 use wharf_oci::reference::Reference;
+use wharf_oci::store::ReadStore;
 use wharf_oci::transport::TransportOptions;
 
 use super::report::CheckReport;
@@ -167,16 +169,46 @@ pub async fn fetch_component(
     max_bytes: u64,
 ) -> Result<Component> {
     let store = open_source(reference, transport).await?;
-    let resolved = resolve_artifact(store.as_ref(), &reference.selector()).await?;
+    match look(store.as_ref(), reference, target, max_bytes).await? {
+        Looked::Decided(report) => Ok(Component::Decided(report)),
+        Looked::Layer { source, layer } => {
+            let bytes = wharf_oci::store::collect_verified(store.fetch(&layer).await?, &layer).await?;
+            Ok(Component::Fetched { source, bytes })
+        }
+    }
+}
+
+/// What the manifest and config of a component artifact say, before its layer.
+pub(crate) enum Looked {
+    /// The names in the config already show that it does not fit.
+    Decided(CheckReport),
+    /// Only the component itself can tell: its layer, within the size limit.
+    Layer {
+        /// `location@digest`, naming the component in the report.
+        source: String,
+        /// The Wasm layer to fetch.
+        layer: Descriptor,
+    },
+}
+
+/// Resolves `reference` in `store` (manifest and config, never the layer) and
+/// checks the config's names; when they do not settle it, returns the layer,
+/// refused over `max_bytes` before any of it is read.
+pub(crate) async fn look(
+    store: &dyn ReadStore,
+    reference: &Reference,
+    target: &World,
+    max_bytes: u64,
+) -> Result<Looked> {
+    let resolved = resolve_artifact(store, &reference.selector()).await?;
     let source = reference.pinned(&resolved.manifest_descriptor.digest);
     if let Some(world) = resolved.config.as_ref().and_then(|c| c.component.as_ref()) {
         let first = target.check_names(&source, &world.imports, &world.exports);
         if !first.fits {
-            return Ok(Component::Decided(first));
+            return Ok(Looked::Decided(first));
         }
     }
-    let layer = &resolved.layer;
+    let layer = resolved.layer;
     within_limit(&format!("the Wasm layer of {reference}"), layer.size, max_bytes, Some("checks"))?;
-    let bytes = wharf_oci::store::collect_verified(store.fetch(layer).await?, layer).await?;
-    Ok(Component::Fetched { source, bytes })
+    Ok(Looked::Layer { source, layer })
 }

@@ -25,8 +25,10 @@
 //! - [`report`]: what a check finds: problems, where they are, semver matches.
 //! - `semver`: matching names across versions of one semver track.
 //! - [`fetch`]: components, WIT packages and declared worlds read from registries and layouts.
+//! - [`batch`]: many components (files, references, whole repositories) against one world.
 //! - `diff` and `render`: where two types differ, and types written as WIT.
 
+pub mod batch;
 mod diff;
 pub mod fetch;
 mod render;
@@ -39,7 +41,7 @@ pub use fetch::{
     Component, DeclaredPackage, DeclaredTarget, check_input, check_reference, fetch_component, fetch_declared_package,
     load_declared_target, load_wit_input,
 };
-pub use report::{CheckReport, Problem, ProblemKind, Segment, SegmentKind, SemverMatch, Side};
+pub use report::{CheckReport, Problem, ProblemKind, Segment, SegmentKind, SemverBasis, SemverMatch, Side};
 pub use semver::semver_track;
 pub use walk::render_wit;
 pub use wit::{Wit, World};

@@ -55,11 +55,21 @@ pub enum ProblemKind {
     ImportNotAllowed,
     /// Both have the item, with incompatible types.
     TypeMismatch,
-    /// Matched across versions of one semver track, in the unsafe direction.
+    /// Matched across versions of one semver track, the older side on the
+    /// side that must have everything, and its types show something missing
+    /// or different (the type mismatches that come with it say what).
     VersionMismatch,
 }
 
 impl ProblemKind {
+    /// Every kind, in the order reports list them.
+    pub const ALL: [ProblemKind; 4] = [
+        ProblemKind::MissingExport,
+        ProblemKind::ImportNotAllowed,
+        ProblemKind::TypeMismatch,
+        ProblemKind::VersionMismatch,
+    ];
+
     /// How to fix problems of this kind, in a sentence.
     pub fn hint(self) -> &'static str {
         match self {
@@ -245,8 +255,28 @@ pub struct SemverMatch {
     pub world: String,
     /// The name in the component.
     pub component: String,
-    /// Whether the versions go the safe way (an older import, a newer export).
-    pub safe: bool,
+    /// Whether the match is accepted: the versions go the safe way (an older
+    /// import, a newer export), or they go the other way and the types show
+    /// that the older side has everything the other needs. `None` when only
+    /// names were compared and the versions alone do not settle it.
+    pub safe: Option<bool>,
+    /// What decided `safe`.
+    pub decided_by: SemverBasis,
     /// The match in a sentence.
     pub message: String,
+}
+
+/// What decided whether a match across versions is accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SemverBasis {
+    /// The order of the versions: an older import, a newer export (semver
+    /// promises that a newer version keeps what an older one had).
+    VersionOrder,
+    /// The types: the versions go the other way, and the items were compared
+    /// member by member.
+    Types,
+    /// Nothing yet: only names were compared (an artifact's config), and the
+    /// versions go the way only the types can settle.
+    Undecided,
 }

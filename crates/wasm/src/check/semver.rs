@@ -1,13 +1,22 @@
 //! Names matched across versions of one semver track (`a:b/c@0.2.0` and
-//! `a:b/c@0.2.3`), and which way is safe: a component may import an older version
-//! than the world provides and export a newer one than it requires.
+//! `a:b/c@0.2.3`), and whether a match is accepted. A component may import an
+//! older version than the world provides and export a newer one than it requires:
+//! semver promises that a newer version keeps what an older one had. The other
+//! way round, the older side may lack what the newer one added; whether it does
+//! is a question for the types (the walk compares them, member by member), so
+//! from names alone such a match is undecided, and with types it is accepted
+//! exactly when nothing is missing or different: the rule of wasmtime's
+//! semver-compatible linking and of wac, which link by name along the track and
+//! then type-check.
 
 use semver::Version;
 
-use super::report::{Problem, ProblemKind, SemverMatch, Side};
+use super::report::{Problem, ProblemKind, SemverBasis, SemverMatch, Side};
 
-/// Which way two versions on one track go, or `None` when they are not
-/// comparable (no version on one side).
+/// Which way two versions on one track go: whether the older side is the
+/// one semver lets be older (an import older than the world's, an export
+/// newer than the world's). `None` when they are not comparable (no version
+/// on one side).
 pub(crate) fn is_safe(side: Side, world: &str, component: &str) -> Option<bool> {
     let (world, component) = (version_of(world)?, version_of(component)?);
     Some(match side {
@@ -16,56 +25,83 @@ pub(crate) fn is_safe(side: Side, world: &str, component: &str) -> Option<bool> 
     })
 }
 
-pub(crate) fn semver_match(side: Side, world: &str, component: &str, safe: bool) -> SemverMatch {
-    let message = match (side, safe) {
-        (Side::Import, true) => format!(
-            "import {component} matched the world's {world}: the component asks for an older version than the world provides, which is safe"
-        ),
-        (Side::Import, false) => format!(
-            "import {component} matched the world's {world}: the component asks for a newer version than the world provides, which is not safe"
-        ),
-        (Side::Export, true) => format!(
-            "export {component} matched the world's {world}: the component provides a newer version than the world requires, which is safe"
-        ),
-        (Side::Export, false) => format!(
-            "export {component} matched the world's {world}: the component provides an older version than the world requires, which is not safe"
-        ),
-    };
-    SemverMatch { side, world: world.to_string(), component: component.to_string(), safe, message }
+/// How a match across versions came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The versions go the safe way.
+    InOrder,
+    /// They go the other way, and the types show nothing missing or different.
+    TypesAgree,
+    /// They go the other way, and the types differ.
+    TypesDiffer,
+    /// They go the other way, and only names were compared.
+    Undecided,
 }
 
-/// Records a cross-version match, and a problem when it goes the unsafe way.
-pub(crate) fn semver_step(
-    side: Side,
-    world: &str,
-    component: &str,
-    matches: &mut Vec<SemverMatch>,
-    problems: &mut Vec<Problem>,
-) {
+/// The sentence and verdict for a match of the component's name `component`
+/// with the world's `world` on `side`.
+pub(crate) fn semver_match(side: Side, world: &str, component: &str, outcome: Outcome) -> SemverMatch {
+    let order = match side {
+        Side::Import if outcome == Outcome::InOrder => "asks for an older version than the world provides",
+        Side::Import => "asks for a newer version than the world provides",
+        Side::Export if outcome == Outcome::InOrder => "provides a newer version than the world requires",
+        Side::Export => "provides an older version than the world requires",
+    };
+    let verdict = match (side, outcome) {
+        (_, Outcome::InOrder) => "which is safe",
+        (_, Outcome::TypesDiffer) => "which is not safe",
+        (Side::Import, Outcome::TypesAgree) => {
+            "and the world's version has everything the component imports from it, with compatible types, which is safe"
+        }
+        (Side::Export, Outcome::TypesAgree) => {
+            "and it has every function, type and resource the world's version requires, with compatible types, which is safe"
+        }
+        (Side::Import, Outcome::Undecided) => {
+            "whether the world's version has everything the component imports from it takes the component's types, \
+             which the artifact's config does not list"
+        }
+        (Side::Export, Outcome::Undecided) => {
+            "whether it has everything the world's version requires takes the component's types, \
+             which the artifact's config does not list"
+        }
+    };
+    let separator = if outcome == Outcome::Undecided { ";" } else { "," };
+    let message = format!("{side} {component} matched the world's {world}: the component {order}{separator} {verdict}");
+    let (safe, decided_by) = match outcome {
+        Outcome::InOrder => (Some(true), SemverBasis::VersionOrder),
+        Outcome::TypesAgree => (Some(true), SemverBasis::Types),
+        Outcome::TypesDiffer => (Some(false), SemverBasis::Types),
+        Outcome::Undecided => (None, SemverBasis::Undecided),
+    };
+    SemverMatch { side, world: world.to_string(), component: component.to_string(), safe, decided_by, message }
+}
+
+/// Records a match across versions judged from names alone: in order, it is
+/// safe; the other way round, only the types can tell (undecided, no problem).
+pub(crate) fn semver_step_by_names(side: Side, world: &str, component: &str, matches: &mut Vec<SemverMatch>) {
     if world == component {
         return;
     }
-    let safe = is_safe(side, world, component).unwrap_or(false);
-    matches.push(semver_match(side, world, component, safe));
-    if !safe {
-        problems.push(version_mismatch(side, world, component));
-    }
+    let outcome = if is_safe(side, world, component).unwrap_or(false) { Outcome::InOrder } else { Outcome::Undecided };
+    matches.push(semver_match(side, world, component, outcome));
 }
 
+/// The problem of a match across versions the other way round whose types
+/// differ; the type mismatches that follow it say where.
 pub(crate) fn version_mismatch(side: Side, world: &str, component: &str) -> Problem {
     let (item, message) = match side {
         Side::Import => (
             component,
             format!(
-                "version mismatch: the component imports {component}, but the world provides only the older {world}; \
-                 semver lets a newer version add to an older one, so the component may need what the world lacks"
+                "version mismatch: the component imports {component}, but the world provides only the older {world}, \
+                 which lacks or changes what the component uses of it"
             ),
         ),
         Side::Export => (
             world,
             format!(
-                "version mismatch: the world requires the export {world}, but the component provides only the older {component}; \
-                 semver lets a newer version add to an older one, so the component may lack what the world needs"
+                "version mismatch: the world requires the export {world}, but the component provides only the older {component}, \
+                 which lacks or changes what the world requires of it"
             ),
         ),
     };

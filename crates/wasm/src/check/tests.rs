@@ -3,6 +3,7 @@
 use wit_component::{ComponentEncoder, StringEncoding};
 
 use super::render::{Names, Render};
+use super::report::SemverBasis;
 use super::report::function_segment;
 use super::semver::{is_safe, lookup, near_misses};
 use super::*;
@@ -231,9 +232,122 @@ fn names_alone_settle_missing_exports_and_foreign_imports() {
     let newer = target.check_names("ref", &[], &["acme:shapes/shapes@1.3.0".into()]);
     assert!(newer.fits, "{:?}", newer.problems);
     assert_eq!(newer.semver_matches.len(), 1);
-    assert!(newer.semver_matches[0].safe);
+    assert_eq!(newer.semver_matches[0].safe, Some(true));
+    assert_eq!(newer.semver_matches[0].decided_by, SemverBasis::VersionOrder);
+}
+
+#[test]
+fn names_alone_leave_an_older_export_or_a_newer_import_undecided() {
+    let target = wit(SHAPES).world(Some("app")).unwrap();
     let older = target.check_names("ref", &[], &["acme:shapes/shapes@1.1.0".into()]);
-    assert_eq!(older.problems.iter().map(|p| p.kind).collect::<Vec<_>>(), [ProblemKind::VersionMismatch]);
+    assert!(older.problems.is_empty(), "only the types can tell: {:?}", older.problems);
+    assert_eq!(older.semver_matches.len(), 1);
+    assert_eq!(older.semver_matches[0].safe, None);
+    assert_eq!(older.semver_matches[0].decided_by, SemverBasis::Undecided);
+    assert_eq!(
+        older.semver_matches[0].message,
+        "export acme:shapes/shapes@1.1.0 matched the world's acme:shapes/shapes@1.2.0: the component provides an \
+         older version than the world requires; whether it has everything the world's version requires takes the \
+         component's types, which the artifact's config does not list"
+    );
+}
+
+/// The `demo:hello` package at `version`, its interface `greet` with `hello`
+/// and, when `goodbye`, a second function.
+fn hello_package(version: &str, goodbye: bool) -> String {
+    let goodbye = if goodbye { "goodbye: func(x: u32) -> u32;" } else { "" };
+    format!(
+        "package demo:hello@{version};\n\
+         interface greet {{ hello: func(x: u32) -> u32; {goodbye} }}\n\
+         world greeter {{ export greet; }}\n"
+    )
+}
+
+/// A component exporting `demo:hello/greet@{version}`'s `hello` (and `goodbye`).
+fn greeter(version: &str, goodbye: bool) -> Vec<u8> {
+    let extra = if goodbye {
+        format!(r#"(func (export "demo:hello/greet@{version}#goodbye") (param i32) (result i32) local.get 0)"#)
+    } else {
+        String::new()
+    };
+    let wat = format!(
+        r#"(module
+             (memory (export "memory") 1)
+             (func (export "demo:hello/greet@{version}#hello") (param i32) (result i32) local.get 0)
+             {extra})"#
+    );
+    component(&hello_package(version, goodbye), "greeter", &wat)
+}
+
+#[test]
+fn an_older_export_with_everything_the_world_requires_fits() {
+    let target = wit(&hello_package("0.1.1", false)).world(None).unwrap();
+    let report = target.check("greeter.wasm", greeter("0.1.0", false)).unwrap();
+    assert!(report.fits, "{:?}", report.problems);
+    let matched = &report.semver_matches[0];
+    assert_eq!((matched.safe, matched.decided_by), (Some(true), SemverBasis::Types));
+    assert_eq!(
+        matched.message,
+        "export demo:hello/greet@0.1.0 matched the world's demo:hello/greet@0.1.1: the component provides an older \
+         version than the world requires, and it has every function, type and resource the world's version \
+         requires, with compatible types, which is safe"
+    );
+}
+
+#[test]
+fn an_older_export_lacking_a_function_the_world_added_names_it() {
+    let target = wit(&hello_package("0.1.2", true)).world(None).unwrap();
+    let report = target.check("greeter.wasm", greeter("0.1.0", false)).unwrap();
+    assert!(!report.fits);
+    let kinds: Vec<ProblemKind> = report.problems.iter().map(|p| p.kind).collect();
+    assert_eq!(kinds, [ProblemKind::VersionMismatch, ProblemKind::TypeMismatch]);
+    assert_eq!(
+        report.problems[1].message,
+        "type mismatch in export demo:hello/greet@0.1.2, function `goodbye`: the component does not have it; \
+         the world expects `goodbye: func(x: u32) -> u32`"
+    );
+    assert_eq!(report.semver_matches[0].safe, Some(false));
+    // Built against the release that added it, the component fits.
+    assert!(target.check("greeter.wasm", greeter("0.1.2", true)).unwrap().fits);
+}
+
+#[test]
+fn a_newer_import_that_uses_only_what_the_world_provides_fits() {
+    let store = |version: &str, set: bool| {
+        let set = if set { "set: func(key: u32, value: u32);" } else { "" };
+        format!(
+            "package acme:kv@{version};\n\
+             interface store {{ get: func(key: u32) -> u32; {set} }}\n\
+             world user {{ import store; export run: func() -> u32; }}\n"
+        )
+    };
+    let uses = |what: &str| {
+        let set = if what == "set" { r#"(import "acme:kv/store@0.2.3" "set" (func (param i32 i32)))"# } else { "" };
+        format!(
+            r#"(module
+                 (import "acme:kv/store@0.2.3" "get" (func (param i32) (result i32)))
+                 {set}
+                 (memory (export "memory") 1)
+                 (func (export "run") (result i32) i32.const 0))"#
+        )
+    };
+    let target = wit(&store("0.2.0", false)).world(None).unwrap();
+    let only_get = component(&store("0.2.3", true), "user", &uses("get"));
+    let report = target.check("user.wasm", only_get).unwrap();
+    assert!(report.fits, "{:?}", report.problems);
+    assert_eq!((report.semver_matches[0].safe, report.semver_matches[0].decided_by), (Some(true), SemverBasis::Types));
+    assert!(report.semver_matches[0].message.contains("the world's version has everything the component imports"));
+
+    let with_set = component(&store("0.2.3", true), "user", &uses("set"));
+    let report = target.check("user.wasm", with_set).unwrap();
+    let messages: Vec<&str> = report.problems.iter().map(|p| p.message.as_str()).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(messages[0].starts_with("version mismatch: the component imports acme:kv/store@0.2.3"), "{messages:?}");
+    assert_eq!(
+        messages[1],
+        "type mismatch in import acme:kv/store@0.2.3, function `set`: the world does not provide it; \
+         the component expects `set: func(key: u32, value: u32)`"
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@ use wac_types::{ItemKind, Package, SubtypeChecker, Type, Types, WorldId};
 use super::diff::{Differ, Difference, Mismatch};
 use super::render::{Names, Render};
 use super::report::{CheckReport, Problem, ProblemKind, SemverMatch, Side};
-use super::semver::{lookup, near_misses, semver_step};
+use super::semver::{Outcome, is_safe, lookup, near_misses, semver_match, semver_step_by_names, version_mismatch};
 use super::wit::World;
 use crate::error::{Error, Result};
 use crate::guard::guarded;
@@ -31,10 +31,11 @@ impl World {
     }
 
     /// A first answer from names alone (an artifact config's `imports` and
-    /// `exports`): missing exports, imports the world does not provide and
-    /// versions in the unsafe direction. Types are not compared
-    /// (`types_checked` is false); when this finds no problem, only
-    /// [`World::check`] on the component itself can say that it fits.
+    /// `exports`): missing exports and imports the world does not provide.
+    /// Types are not compared (`types_checked` is false), so a match across
+    /// versions the way only types can settle (a newer import, an older
+    /// export) is left undecided, not a problem; when this finds no problem,
+    /// only [`World::check`] on the component itself can say that it fits.
     pub fn check_names(&self, component: &str, imports: &[String], exports: &[String]) -> CheckReport {
         let world = &self.types[self.world];
         let world_imports = all_imports(&self.types, self.world);
@@ -46,9 +47,7 @@ impl World {
         for name in imports {
             match lookup(&world_imports, name) {
                 None => problems.push(import_not_allowed(name, None, &world_imports, &render)),
-                Some((world_name, _)) => {
-                    semver_step(Side::Import, world_name, name, &mut semver_matches, &mut problems);
-                }
+                Some((world_name, _)) => semver_step_by_names(Side::Import, world_name, name, &mut semver_matches),
             }
         }
         let offered: Vec<(&str, ())> = exports.iter().map(|n| (n.as_str(), ())).collect();
@@ -56,7 +55,7 @@ impl World {
             match lookup(&offered, name) {
                 None => problems.push(missing_export(name, *kind, &offered, &render)),
                 Some((component_name, _)) => {
-                    semver_step(Side::Export, name, component_name, &mut semver_matches, &mut problems);
+                    semver_step_by_names(Side::Export, name, component_name, &mut semver_matches);
                 }
             }
         }
@@ -191,10 +190,7 @@ impl<'a> Run<'a> {
         for (name, kind) in &types[self.component].imports {
             match lookup(&world_imports, name) {
                 None => self.problems.push(import_not_allowed(name, Some(*kind), &world_imports, &self.render)),
-                Some((world_name, expected)) => {
-                    semver_step(Side::Import, world_name, name, &mut self.semver_matches, &mut self.problems);
-                    self.compare(Side::Import, name, expected, *kind);
-                }
+                Some((world_name, expected)) => self.matched(Side::Import, world_name, name, expected, *kind),
             }
         }
     }
@@ -206,17 +202,44 @@ impl<'a> Run<'a> {
         for (name, expected) in &types[self.world].exports {
             match lookup(&offered, name) {
                 None => self.problems.push(missing_export(name, *expected, &offered, &self.render)),
-                Some((component_name, found)) => {
-                    semver_step(Side::Export, name, component_name, &mut self.semver_matches, &mut self.problems);
-                    self.compare(Side::Export, name, *expected, found);
-                }
+                Some((component_name, found)) => self.matched(Side::Export, name, component_name, *expected, found),
             }
+        }
+    }
+
+    /// Compares a pair matched by name: the world's `world_name` (of kind
+    /// `expected`) with the component's `component_name` (`found`). Across
+    /// versions in order (an older import, a newer export) it is safe by
+    /// semver's promise and only the types are compared. The other way round
+    /// the types decide: when nothing is missing or different the match is
+    /// safe, else it is a version mismatch followed by what differs.
+    fn matched(&mut self, side: Side, world_name: &str, component_name: &str, expected: ItemKind, found: ItemKind) {
+        let item = match side {
+            Side::Import => component_name,
+            Side::Export => world_name,
+        };
+        if world_name == component_name {
+            self.compare(side, item, expected, found);
+            return;
+        }
+        if is_safe(side, world_name, component_name).unwrap_or(false) {
+            self.semver_matches.push(semver_match(side, world_name, component_name, Outcome::InOrder));
+            self.compare(side, item, expected, found);
+            return;
+        }
+        let before = self.problems.len();
+        let compatible = self.compare(side, item, expected, found);
+        let outcome = if compatible { Outcome::TypesAgree } else { Outcome::TypesDiffer };
+        self.semver_matches.push(semver_match(side, world_name, component_name, outcome));
+        if !compatible {
+            self.problems.insert(before, version_mismatch(side, world_name, component_name));
         }
     }
 
     /// Asks wac-types whether `found` (the component's) is compatible with
     /// `expected` (the world's) and, when not, finds out where they differ.
-    fn compare(&mut self, side: Side, item: &str, expected: ItemKind, found: ItemKind) {
+    /// Returns whether they are compatible.
+    fn compare(&mut self, side: Side, item: &str, expected: ItemKind, found: ItemKind) -> bool {
         let mut cache = HashSet::new();
         let mut checker = SubtypeChecker::new(&mut cache);
         let verdict = match side {
@@ -230,7 +253,7 @@ impl<'a> Run<'a> {
             Side::Export => checker.is_subtype(found, self.types, expected.promote(), self.types),
         };
         let Err(error) = verdict else {
-            return;
+            return true;
         };
         let (mismatches, already_reported) =
             Differ::new(self.types, self.render, side, &mut self.reported).run(expected, found);
@@ -249,6 +272,7 @@ impl<'a> Run<'a> {
         for mismatch in mismatches {
             self.problems.push(type_mismatch(side, item, mismatch));
         }
+        false
     }
 
     fn report(self, component: &str, world: &str) -> CheckReport {
