@@ -45,7 +45,7 @@ enum Command {
     Login(commands::login::Args),
     /// Remove a registry's credentials from the docker config.
     Logout(commands::logout::Args),
-    /// Check that a component fits a WIT world: it exports everything the world requires, imports
+    /// Check that components fit a WIT world: each exports everything the world requires, imports
     /// nothing the world does not provide, and the types agree. Every problem is reported, in WIT.
     Check(commands::check::Args),
     /// Compose components: from a .wac document (`wharf compose FILE.wac`), or by plugging components into
