@@ -34,6 +34,8 @@ enum Command {
     Pull(commands::pull::Args),
     /// Show what an artifact (or a local .wasm file) holds: digest, media types, os, WIT imports and exports.
     Inspect(commands::inspect::Args),
+    /// Attach a chunk index beside an artifact, so pulls of its later versions fetch only what changed.
+    Index(commands::index::Args),
     /// Copy an artifact from any store to any store (registry or OCI layout), digests preserved.
     Copy(commands::copy::Args),
     /// Rewrite an artifact in the shape a runtime reads, reusing the same Wasm blob (no re-upload).
@@ -112,6 +114,7 @@ fn main() -> ExitCode {
             Command::Push(a) => commands::push::run(a).await,
             Command::Pull(a) => commands::pull::run(a).await,
             Command::Inspect(a) => commands::inspect::run(a).await,
+            Command::Index(a) => commands::index::run(a).await,
             Command::Copy(a) => commands::copy::run(a).await,
             Command::Convert(a) => commands::convert::run(a).await,
             Command::Login(a) => commands::login::run(a).await,

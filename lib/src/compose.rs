@@ -173,6 +173,7 @@ async fn deliver(
                 },
                 extra_tags: Vec::new(),
                 index: false,
+                chunk_index: true,
                 transport: delivery.transport.clone(),
                 progress: delivery.progress.clone(),
             };

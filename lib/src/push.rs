@@ -7,6 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde::Serialize;
+use wharf_oci::chunks::CHUNKED_ABOVE;
+use wharf_oci::chunks::referrer::{Attached, ensure};
 use wharf_oci::copy::{CopyOptions, CopyReport, Progress, copy};
 use wharf_oci::digest::Digest;
 use wharf_oci::open::{destination_tags, open_destination};
@@ -27,6 +29,10 @@ pub struct PushOptions {
     /// Also push an OCI image index over the manifest (one entry, platform
     /// `wasm`/`wasip2` or `wasm`/`wasip1`) and point the tags at the index.
     pub index: bool,
+    /// Attach a chunk index of the layer beside the artifact (a referrer),
+    /// when the layer is at least [`CHUNKED_ABOVE`] bytes: later pulls then
+    /// fetch only the chunks they lack. The artifact itself is the same.
+    pub chunk_index: bool,
     /// Transport settings.
     pub transport: TransportOptions,
     /// Progress receiver.
@@ -71,6 +77,10 @@ pub struct PushReport {
     pub index: Option<PushedIndex>,
     /// Blob transfer summary.
     pub transfer: CopyReport,
+    /// The chunk index attached beside the manifest, when one was (none
+    /// below [`CHUNKED_ABOVE`], or when the registry already had one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunk_index: Option<Attached>,
     /// Things the user should know.
     pub warnings: Vec<String>,
 }
@@ -122,6 +132,12 @@ pub(crate) async fn publish(
     let indexed = options.index.then(|| built.with_index());
     let root = indexed.as_ref().map_or(&built.root, |i| &i.root);
     let transfer = copy(&built.store, root, dst.as_ref(), &copy_options).await?;
+    let layer = &built.manifest.layers[0];
+    let chunk_index = if options.chunk_index && layer.size >= CHUNKED_ABOVE {
+        ensure(dst.as_ref(), &built.store, &built.root, layer).await?
+    } else {
+        None
+    };
     let index = indexed.map(|i| PushedIndex {
         digest: i.root.digest,
         media_type: i.root.media_type,
@@ -139,6 +155,7 @@ pub(crate) async fn publish(
         annotations: built.manifest.annotations,
         index,
         transfer,
+        chunk_index,
         warnings: built.info.warnings,
     })
 }

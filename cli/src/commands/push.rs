@@ -44,6 +44,10 @@ pub struct Args {
     /// (containerd, skopeo, docker) select it.
     #[arg(long)]
     index: bool,
+    /// Do not attach a chunk index beside the artifact (by default one is attached to layers of
+    /// 2 MiB and more, so that pulls of a later version fetch only the chunks that changed).
+    #[arg(long)]
+    no_chunk_index: bool,
     /// Creation time: `now`, or whole seconds since the Unix epoch.
     #[arg(long, value_name = "WHEN")]
     created: Option<String>,
@@ -107,6 +111,7 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
         },
         extra_tags: args.tags,
         index: args.index,
+        chunk_index: !args.no_chunk_index,
         transport,
         progress: Bars::for_terminal(format),
     };
@@ -142,5 +147,8 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
         t.skipped.len(),
         t.mounted.len()
     );
+    if let Some(chunks) = &report.chunk_index {
+        eprintln!("  chunk index {} attached ({} chunks)", chunks.digest, chunks.chunks);
+    }
     Ok(Verdict::Pass)
 }

@@ -46,8 +46,14 @@ async fn push_then_pull(file: &str, reference: &str, out: &str) -> wharf::Result
         target: None,
         scan_cache: None,
     };
-    let push =
-        PushOptions { build, extra_tags: Vec::new(), index: false, transport: transport.clone(), progress: None };
+    let push = PushOptions {
+        build,
+        extra_tags: Vec::new(),
+        index: false,
+        chunk_index: true,
+        transport: transport.clone(),
+        progress: None,
+    };
     let pushed = wharf::push(file.as_ref(), &reference, &push).await?;
     println!("pushed {} ({} bytes sent)", pushed.reference, pushed.transfer.bytes_copied);
 

@@ -1,0 +1,193 @@
+//! Chunk indexes beside artifacts, and pulls that fetch only what changed,
+//! against a real docker-registry (which has no referrers API: the index is
+//! listed under the referrers fallback tag) and `oci:` layouts.
+
+use registry_tests::{Registry, TestEnv, registry_get, registry_get_json, sha256_digest, wharf};
+use serde_json::Value;
+
+const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const CHUNK_INDEX: &str = "application/vnd.wharf.chunk-index.v1+json";
+
+/// A core module whose one data segment holds `payload`: a Wasm binary of any
+/// size whose bytes the test chooses (a rebuild is an edit of the payload).
+fn module_with(payload: &[u8]) -> Vec<u8> {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    fn section(id: u8, body: &[u8], out: &mut Vec<u8>) {
+        out.push(id);
+        leb(body.len(), out);
+        out.extend_from_slice(body);
+    }
+    let pages = payload.len() / 65536 + 1;
+    let mut memory = vec![1, 0];
+    leb(pages, &mut memory);
+    // One active segment: memory 0, offset (i32.const 0), the bytes.
+    let mut data = vec![1, 0, 0x41, 0, 0x0b];
+    leb(payload.len(), &mut data);
+    data.extend_from_slice(payload);
+    let mut out = b"\0asm\x01\0\0\0".to_vec();
+    section(5, &memory, &mut out);
+    section(11, &data, &mut out);
+    out
+}
+
+/// Pseudo-random bytes (xorshift), the same every run.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// A 4 MiB module, over the size from which wharf attaches chunk indexes.
+fn big_module(seed: u64) -> Vec<u8> {
+    module_with(&noise(4 << 20, seed))
+}
+
+fn push(env: &TestEnv, file: &std::path::Path, reference: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["push", file.to_str().unwrap_or_default(), reference, "--format", "json"];
+    args.extend_from_slice(extra);
+    let pushed = wharf(&args, env);
+    pushed.assert_ok();
+    pushed.json()
+}
+
+/// The referrers fallback index of `digest` in `repo` (`None`: no such tag).
+fn fallback_index(registry: &Registry, repo: &str, digest: &str) -> Option<Value> {
+    let tag = digest.replace(':', "-");
+    let (status, _, body) = registry_get(&registry.host(), &format!("/v2/{repo}/manifests/{tag}"), INDEX);
+    (status == 200).then(|| serde_json::from_slice(&body).expect("fallback index JSON"))
+}
+
+/// The chunk index document of `digest` in `repo`, through its referrer.
+fn chunk_index(registry: &Registry, repo: &str, digest: &str) -> Value {
+    let fallback = fallback_index(registry, repo, digest).expect("a referrers fallback tag");
+    let entries = fallback["manifests"].as_array().expect("manifests");
+    assert_eq!(entries.len(), 1, "{fallback}");
+    assert_eq!(entries[0]["artifactType"], CHUNK_INDEX);
+    let referrer = entries[0]["digest"].as_str().unwrap_or_default();
+    let (_, manifest) = registry_get_json(&registry.host(), &format!("/v2/{repo}/manifests/{referrer}"), MANIFEST);
+    assert_eq!(manifest["subject"]["digest"], digest);
+    let blob = manifest["layers"][0]["digest"].as_str().unwrap_or_default();
+    let (_, index) = registry_get_json(&registry.host(), &format!("/v2/{repo}/blobs/{blob}"), "*/*");
+    index
+}
+
+/// Checks that `index` tiles the layer `layer` exactly, each chunk's digest its bytes'.
+fn assert_index_describes(index: &Value, layer: &[u8]) {
+    assert_eq!(index["mediaType"], CHUNK_INDEX);
+    assert_eq!(index["layer"]["digest"], sha256_digest(layer));
+    let chunks = index["chunks"].as_array().expect("chunks");
+    let mut next = 0usize;
+    for chunk in chunks {
+        let (offset, size) =
+            (chunk["offset"].as_u64().unwrap_or(0) as usize, chunk["size"].as_u64().unwrap_or(0) as usize);
+        assert_eq!(offset, next);
+        assert_eq!(chunk["digest"], sha256_digest(&layer[offset..offset + size]));
+        next = offset + size;
+    }
+    assert_eq!(next, layer.len());
+    let average = layer.len() / chunks.len();
+    assert!((8 << 10..32 << 10).contains(&average), "{average} bytes per chunk on average");
+}
+
+#[test]
+fn a_pushed_artifact_is_byte_for_byte_the_same_with_and_without_its_chunk_index() {
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let bytes = big_module(1);
+    let file = env.write("big.wasm", &bytes);
+
+    let with = push(&env, &file, &registry.reference("with/big:1"), &[]);
+    let without = push(&env, &file, &registry.reference("without/big:1"), &["--no-chunk-index"]);
+    let digest = with["digest"].as_str().unwrap_or_default();
+    assert_eq!(with["digest"], without["digest"]);
+    assert_eq!(with["chunkIndex"]["indexed"], "fallback-tag", "{with}");
+    assert!(without.get("chunkIndex").is_none(), "{without}");
+    assert!(fallback_index(&registry, "without/big", digest).is_none());
+
+    // The artifact is the one-layer artifact; the index lies beside it.
+    let (manifest_bytes, manifest) = registry_get_json(&registry.host(), "/v2/with/big/manifests/1", MANIFEST);
+    assert_eq!(sha256_digest(&manifest_bytes), digest);
+    assert_eq!(manifest["layers"].as_array().map(Vec::len), Some(1));
+    assert_index_describes(&chunk_index(&registry, "with/big", digest), &bytes);
+
+    // A push again attaches nothing more.
+    let again = push(&env, &file, &registry.reference("with/big:1"), &[]);
+    assert!(again.get("chunkIndex").is_none(), "{again}");
+    assert_eq!(
+        fallback_index(&registry, "with/big", digest).expect("tag")["manifests"].as_array().map(Vec::len),
+        Some(1)
+    );
+}
+
+#[test]
+fn a_small_layer_gets_no_chunk_index() {
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let file = env.write("small.wasm", module_with(&noise(100_000, 2)));
+    let pushed = push(&env, &file, &registry.reference("small/one:1"), &[]);
+    assert!(pushed.get("chunkIndex").is_none(), "{pushed}");
+    assert!(fallback_index(&registry, "small/one", pushed["digest"].as_str().unwrap_or_default()).is_none());
+}
+
+#[test]
+fn wharf_index_attaches_one_to_an_artifact_pushed_without() {
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let bytes = big_module(3);
+    let file = env.write("big.wasm", &bytes);
+    let reference = registry.reference("other/big:1");
+    let pushed = push(&env, &file, &reference, &["--no-chunk-index"]);
+    let digest = pushed["digest"].as_str().unwrap_or_default();
+
+    let indexed = wharf(&["index", &reference, "--format", "json"], &env);
+    indexed.assert_ok();
+    let report = indexed.json();
+    assert_eq!(report["digest"], digest);
+    assert_eq!(report["attached"]["indexed"], "fallback-tag", "{report}");
+    assert_index_describes(&chunk_index(&registry, "other/big", digest), &bytes);
+
+    let again = wharf(&["index", &reference, "--format", "json"], &env);
+    again.assert_ok();
+    assert!(again.json().get("attached").is_none(), "{}", again.stdout);
+}
+
+#[test]
+fn an_oci_layout_gets_the_chunk_index_under_the_fallback_tag() {
+    let env = TestEnv::new();
+    let bytes = big_module(4);
+    let file = env.write("big.wasm", &bytes);
+    let layout = env.path("store");
+    let reference = format!("oci:{}:big-1", layout.display());
+    let pushed = push(&env, &file, &reference, &[]);
+    let digest = pushed["digest"].as_str().unwrap_or_default();
+    assert_eq!(pushed["chunkIndex"]["indexed"], "fallback-tag", "{pushed}");
+    let top: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).expect("index.json")).expect("JSON");
+    let tag = digest.replace(':', "-");
+    let tagged = top["manifests"]
+        .as_array()
+        .expect("manifests")
+        .iter()
+        .any(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag.as_str());
+    assert!(tagged, "{top}");
+    let indexed = wharf(&["index", &reference, "--format", "json"], &env);
+    indexed.assert_ok();
+    assert!(indexed.json().get("attached").is_none(), "{}", indexed.stdout);
+}
