@@ -191,3 +191,79 @@ fn an_oci_layout_gets_the_chunk_index_under_the_fallback_tag() {
     indexed.assert_ok();
     assert!(indexed.json().get("attached").is_none(), "{}", indexed.stdout);
 }
+
+/// A rebuild of [`big_module`]'s payload: 64 KiB rewritten in place at three
+/// places (the same size, so an index of the old build can be made to claim
+/// the new one), about 5 % of the bytes; `edit` seeds the new bytes.
+fn rebuilt(payload_seed: u64, edit: u64) -> Vec<u8> {
+    let mut payload = noise(4 << 20, payload_seed);
+    for at in [500_000usize, 2_000_000, 3_500_000] {
+        payload[at..at + 65536].copy_from_slice(&noise(65536, ((at as u64) << 8) + 2 * edit + 1));
+    }
+    module_with(&payload)
+}
+
+fn pull(env: &TestEnv, reference: &str, out: &str) -> Value {
+    let pulled = wharf(&["pull", reference, "-o", env.path(out).to_str().unwrap_or_default(), "--format", "json"], env);
+    pulled.assert_ok();
+    pulled.json()
+}
+
+/// The layer file the chunk cache of `env` keeps for `bytes`.
+fn cached_layer(env: &TestEnv, bytes: &[u8]) -> std::path::PathBuf {
+    env.path(".cache/wharf/chunks/layers").join(sha256_digest(bytes).trim_start_matches("sha256:"))
+}
+
+#[test]
+fn a_rebuilt_component_is_pulled_by_its_changed_chunks() {
+    let registry = Registry::start();
+    let proxy = registry_tests::fault_proxy::FaultProxy::start(&registry.host());
+    let env = TestEnv::new();
+    let (old, new) = (big_module(5), rebuilt(5, 0));
+    push(&env, &env.write("old.wasm", &old), &registry.reference("app/one:1"), &[]);
+    push(&env, &env.write("new.wasm", &new), &registry.reference("app/one:2"), &[]);
+    let via_proxy = |tag: &str| format!("{}/app/one:{tag}", proxy.host());
+
+    // The first pull: nothing cached, the layer comes whole.
+    let first = pull(&env, &via_proxy("1"), "pulled-1.wasm");
+    assert_eq!(first["transfer"]["method"], "whole", "{first}");
+    assert_eq!(std::fs::read(env.path("pulled-1.wasm")).expect("pulled"), old);
+    assert!(cached_layer(&env, &old).is_file());
+
+    // The rebuild: only its changed chunks cross the wire.
+    proxy.reset_body_bytes();
+    let second = pull(&env, &via_proxy("2"), "pulled-2.wasm");
+    let moved = proxy.body_bytes_sent();
+    assert_eq!(std::fs::read(env.path("pulled-2.wasm")).expect("pulled"), new);
+    let transfer = &second["transfer"];
+    assert_eq!(transfer["method"], "chunks", "{second}");
+    let fetched = transfer["bytesFetched"].as_u64().unwrap_or(u64::MAX);
+    assert_eq!(transfer["bytesReused"].as_u64().unwrap_or(0) + fetched, new.len() as u64, "{transfer}");
+    // 3 x 64 KiB changed; with the chunks each edit touches, well under a fifth of the layer.
+    assert!(fetched < new.len() as u64 / 5, "{transfer}");
+    assert!(moved < new.len() as u64 / 5, "{moved} bytes on the wire: {transfer}");
+    assert!(moved >= fetched, "{moved} bytes on the wire, {fetched} counted by wharf");
+    let ranges = proxy.log().iter().filter(|l| l.contains("/blobs/sha256:")).count();
+    assert!(ranges <= 8, "adjacent chunks are fetched together: {:?}", proxy.log());
+
+    // The same again: from the cache, no blob moved.
+    proxy.clear_log();
+    let third = pull(&env, &via_proxy("2"), "pulled-3.wasm");
+    assert_eq!(third["transfer"]["method"], "cache", "{third}");
+    assert_eq!(std::fs::read(env.path("pulled-3.wasm")).expect("pulled"), new);
+    let layer = sha256_digest(&new);
+    assert!(!proxy.log().iter().any(|l| l.contains(&layer)), "{:?}", proxy.log());
+}
+
+#[test]
+fn a_small_layer_is_pulled_whole_without_looking_for_an_index() {
+    let registry = Registry::start();
+    let proxy = registry_tests::fault_proxy::FaultProxy::start(&registry.host());
+    let env = TestEnv::new();
+    let bytes = module_with(&noise(100_000, 6));
+    push(&env, &env.write("small.wasm", &bytes), &registry.reference("small/two:1"), &[]);
+    let pulled = pull(&env, &format!("{}/small/two:1", proxy.host()), "small.wasm");
+    assert_eq!(pulled["transfer"]["method"], "whole");
+    assert_eq!(std::fs::read(env.path("small.wasm")).expect("pulled"), bytes);
+    assert!(!proxy.log().iter().any(|l| l.contains("sha256-")), "no referrers lookup: {:?}", proxy.log());
+}

@@ -5,14 +5,20 @@
 //! as a small referrer ([`index`], [`referrer`]), the way eStargz and
 //! zstd:chunked images carry a table of contents, but beside the artifact
 //! instead of inside the blob: the artifact stays byte for byte what every
-//! other tool reads.
+//! other tool reads. A pull that finds one reads the chunks it already has
+//! from a per-user cache of pulled layers ([`cache`]) and fetches only the
+//! others with HTTP `Range` requests ([`fetch`]).
 //!
 //! The index is hostile input: bounded, checked chunk by chunk, and never
 //! trusted over the layer's own digest. See docs/chunks.md for the format.
 
+pub mod cache;
+pub mod fetch;
 pub mod index;
 pub mod referrer;
 
+pub use cache::ChunkCache;
+pub use fetch::{LayerTransfer, Method, pull_layer};
 pub use index::{CHUNK_INDEX, ChunkIndex, Chunking, IndexBuilder};
 
 /// Layers smaller than this get no chunk index, and are pulled whole without
