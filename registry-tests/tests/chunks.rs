@@ -267,3 +267,150 @@ fn a_small_layer_is_pulled_whole_without_looking_for_an_index() {
     assert_eq!(std::fs::read(env.path("small.wasm")).expect("pulled"), bytes);
     assert!(!proxy.log().iter().any(|l| l.contains("sha256-")), "no referrers lookup: {:?}", proxy.log());
 }
+
+#[test]
+fn a_corrupted_cached_chunk_is_detected_and_fetched_again() {
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let builds = [big_module(7), rebuilt(7, 0), rebuilt(7, 1)];
+    for (i, build) in builds.iter().enumerate() {
+        let file = env.write(&format!("build-{i}.wasm"), build);
+        push(&env, &file, &registry.reference(&format!("app/two:{i}")), &[]);
+    }
+    pull(&env, &registry.reference("app/two:0"), "pulled-0.wasm");
+    let second = pull(&env, &registry.reference("app/two:1"), "pulled-1.wasm");
+    assert_eq!(second["transfer"]["method"], "chunks", "{second}");
+
+    // A byte of both cached builds flips, in a chunk all three share (and the
+    // cache holds the index of each, made when they were whole).
+    let cached = [cached_layer(&env, &builds[0]), cached_layer(&env, &builds[1])];
+    for path in &cached {
+        let mut damaged = std::fs::read(path).expect("cached layer");
+        damaged[1_000_000] ^= 0xff;
+        std::fs::write(path, &damaged).expect("damage the cache");
+    }
+
+    let third = pull(&env, &registry.reference("app/two:2"), "pulled-2.wasm");
+    assert_eq!(std::fs::read(env.path("pulled-2.wasm")).expect("pulled"), builds[2]);
+    let transfer = &third["transfer"];
+    assert_eq!(transfer["method"], "chunks", "{third}");
+    assert!(transfer["chunksRefetched"].as_u64().unwrap_or(0) >= 1, "{transfer}");
+    assert!(cached.iter().any(|path| !path.exists()), "the damaged layer read leaves the cache");
+    assert!(cached_layer(&env, &builds[2]).is_file());
+}
+
+/// Pushes `index` as a chunk index referrer of the manifest tagged `tag` in
+/// `repo`, as the only entry of its referrers fallback tag: what a registry
+/// (or anyone who can push there) could serve.
+fn attach_index(registry: &Registry, repo: &str, tag: &str, index: &Value) {
+    let host = registry.host();
+    let (subject_bytes, _) = registry_get_json(&host, &format!("/v2/{repo}/manifests/{tag}"), MANIFEST);
+    let subject = sha256_digest(&subject_bytes);
+    let index_bytes = serde_json::to_vec(index).expect("index JSON");
+    let blob = registry_tests::push_blob(&host, repo, &index_bytes);
+    let config = registry_tests::push_blob(&host, repo, b"{}");
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST,
+        "artifactType": CHUNK_INDEX,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": config, "size": 2},
+        "layers": [{"mediaType": CHUNK_INDEX, "digest": blob, "size": index_bytes.len()}],
+        "subject": {"mediaType": MANIFEST, "digest": subject, "size": subject_bytes.len()},
+    });
+    let manifest_bytes = serde_json::to_vec(&manifest).expect("manifest JSON");
+    let manifest_digest = sha256_digest(&manifest_bytes);
+    registry_tests::push_manifest(&host, repo, &manifest_digest, MANIFEST, &manifest_bytes);
+    let fallback = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": INDEX,
+        "manifests": [{
+            "mediaType": MANIFEST,
+            "digest": manifest_digest,
+            "size": manifest_bytes.len(),
+            "artifactType": CHUNK_INDEX,
+        }],
+    });
+    let fallback_bytes = serde_json::to_vec(&fallback).expect("fallback JSON");
+    registry_tests::push_manifest(&host, repo, &subject.replace(':', "-"), INDEX, &fallback_bytes);
+}
+
+#[test]
+fn a_lying_chunk_index_never_produces_a_wrong_file() {
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let old = big_module(8);
+    push(&env, &env.write("old.wasm", &old), &registry.reference("app/three:1"), &[]);
+    let old_digest = sha256_digest(&registry_get_json(&registry.host(), "/v2/app/three/manifests/1", MANIFEST).0);
+    let old_index = chunk_index(&registry, "app/three", &old_digest);
+    pull(&env, &registry.reference("app/three:1"), "pulled-1.wasm");
+
+    // Each lie about a new build (pushed without an index, then given the lie).
+    type Lie = fn(&mut Value, &Value);
+    let lies: [(&str, Lie); 3] = [
+        // The old build's chunks, every one of them in the cache and true to its digest.
+        ("the old build's chunks", |lie, old| lie["chunks"] = old["chunks"].clone()),
+        // A boundary moved by 100 bytes, the digests kept (the chunks still tile the layer).
+        ("a moved boundary", |lie, _| {
+            let chunks = lie["chunks"].as_array_mut().expect("chunks");
+            let i = (0..chunks.len() - 1)
+                .find(|&i| chunks[i]["size"].as_u64() < Some(60_000) && chunks[i + 1]["size"].as_u64() > Some(5_000))
+                .expect("two chunks to move a boundary between");
+            chunks[i]["size"] = Value::from(chunks[i]["size"].as_u64().unwrap_or(0) + 100);
+            chunks[i + 1]["offset"] = Value::from(chunks[i + 1]["offset"].as_u64().unwrap_or(0) + 100);
+            chunks[i + 1]["size"] = Value::from(chunks[i + 1]["size"].as_u64().unwrap_or(0) - 100);
+        }),
+        // Every chunk's digest another's (the first chunk's).
+        ("wrong digests", |lie, _| {
+            let chunks = lie["chunks"].as_array_mut().expect("chunks");
+            let first = chunks[0]["digest"].clone();
+            for chunk in chunks.iter_mut() {
+                chunk["digest"] = first.clone();
+            }
+        }),
+    ];
+    for (n, (what, lie)) in lies.iter().enumerate() {
+        let new = rebuilt(8, n as u64 + 1);
+        let tag = format!("{}", n + 2);
+        // The true index of the new build, from another repository.
+        let truth = push(&env, &env.write("new.wasm", &new), &registry.reference(&format!("truth/three:{tag}")), &[]);
+        let mut index = chunk_index(&registry, "truth/three", truth["digest"].as_str().unwrap_or_default());
+        push(&env, &env.path("new.wasm"), &registry.reference(&format!("app/three:{tag}")), &["--no-chunk-index"]);
+        lie(&mut index, &old_index);
+        attach_index(&registry, "app/three", &tag, &index);
+
+        let out = format!("pulled-{tag}.wasm");
+        let pulled = pull(&env, &registry.reference(&format!("app/three:{tag}")), &out);
+        assert_eq!(std::fs::read(env.path(&out)).expect("pulled"), new, "{what}: {pulled}");
+        assert_eq!(pulled["transfer"]["method"], "whole", "{what}: {pulled}");
+        assert!(pulled["transfer"]["fallback"].as_str().is_some(), "{what}: {pulled}");
+    }
+}
+
+#[test]
+fn a_registry_that_ignores_range_still_pulls_correctly() {
+    let registry = Registry::start();
+    let proxy = registry_tests::fault_proxy::FaultProxy::start(&registry.host());
+    let env = TestEnv::new();
+    let (old, new) = (big_module(9), rebuilt(9, 0));
+    push(&env, &env.write("old.wasm", &old), &registry.reference("app/four:1"), &[]);
+    push(&env, &env.write("new.wasm", &new), &registry.reference("app/four:2"), &[]);
+    pull(&env, &format!("{}/app/four:1", proxy.host()), "pulled-1.wasm");
+
+    proxy.add(registry_tests::fault_proxy::Rule {
+        method: Some("GET".into()),
+        path: sha256_digest(&new),
+        times: usize::MAX,
+        fault: registry_tests::fault_proxy::Fault::DropRequestHeader("Range".into()),
+    });
+    proxy.reset_body_bytes();
+    let pulled = pull(&env, &format!("{}/app/four:2", proxy.host()), "pulled-2.wasm");
+    assert_eq!(std::fs::read(env.path("pulled-2.wasm")).expect("pulled"), new);
+    let transfer = &pulled["transfer"];
+    assert_eq!(transfer["method"], "whole", "{pulled}");
+    assert!(transfer["fallback"].as_str().unwrap_or_default().contains("Range"), "{transfer}");
+    assert_eq!(transfer["bytesFetched"], new.len(), "{transfer}");
+    assert!(proxy.faults_served() >= 1, "{:?}", proxy.log());
+    // The whole blob the registry sent for the range request is the pull: it is not fetched twice.
+    let moved = proxy.body_bytes_sent();
+    assert!(moved < new.len() as u64 * 6 / 5, "{moved} bytes moved: {:?}", proxy.log());
+}
