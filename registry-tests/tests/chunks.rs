@@ -414,3 +414,32 @@ fn a_registry_that_ignores_range_still_pulls_correctly() {
     let moved = proxy.body_bytes_sent();
     assert!(moved < new.len() as u64 * 6 / 5, "{moved} bytes moved: {:?}", proxy.log());
 }
+
+#[test]
+fn concurrent_pulls_share_the_chunk_cache_safely() {
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    // 10 MiB: room for two of these layers, so the pulls prune what the others may be reading.
+    env.set_var("WHARF_CHUNK_CACHE_MAX", "10");
+    let builds = [big_module(10), rebuilt(10, 0), rebuilt(10, 1), rebuilt(10, 2)];
+    for (i, build) in builds.iter().enumerate() {
+        push(&env, &env.write(&format!("build-{i}.wasm"), build), &registry.reference(&format!("app/five:{i}")), &[]);
+    }
+    pull(&env, &registry.reference("app/five:0"), "pulled-0.wasm");
+    // Three pulls at once into one cache: each reads the cached build, adds its own, and prunes.
+    std::thread::scope(|scope| {
+        for i in 1..builds.len() {
+            let (env, registry) = (&env, &registry);
+            scope.spawn(move || pull(env, &registry.reference(&format!("app/five:{i}")), &format!("pulled-{i}.wasm")));
+        }
+    });
+    for (i, build) in builds.iter().enumerate() {
+        assert_eq!(&std::fs::read(env.path(&format!("pulled-{i}.wasm"))).expect("pulled"), build, "build {i}");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(env.path(".cache/wharf/chunks/layers"))
+        .expect("layers")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+}
