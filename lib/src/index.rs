@@ -6,7 +6,7 @@
 use serde::Serialize;
 use wharf_oci::chunks::referrer::{Attached, ensure};
 use wharf_oci::digest::Digest;
-use wharf_oci::open::open_destination;
+use wharf_oci::open::open_existing;
 use wharf_oci::reference::Reference;
 use wharf_oci::transport::TransportOptions;
 use wharf_wasm::artifact::read::resolve_artifact;
@@ -34,7 +34,7 @@ pub struct IndexReport {
 /// streams), cuts it into chunks and attaches the index as a referrer of the
 /// manifest, unless one is there already. Layers of any size are indexed.
 pub async fn index(reference: &Reference, transport: &TransportOptions) -> Result<IndexReport> {
-    let store = open_destination(reference, transport).await?;
+    let store = open_existing(reference, transport).await?;
     let resolved = resolve_artifact(store.as_ref(), &reference.selector()).await?;
     let subject = &resolved.manifest_descriptor;
     let attached = ensure(store.as_ref(), store.as_ref(), subject, &resolved.layer).await?;

@@ -190,6 +190,11 @@ fn an_oci_layout_gets_the_chunk_index_under_the_fallback_tag() {
     let indexed = wharf(&["index", &reference, "--format", "json"], &env);
     indexed.assert_ok();
     assert!(indexed.json().get("attached").is_none(), "{}", indexed.stdout);
+
+    // A layout that is not there is not made by indexing it.
+    let missing = env.path("typo");
+    wharf(&["index", &format!("oci:{}:big-1", missing.display())], &env).assert_code(2);
+    assert!(!missing.exists());
 }
 
 /// A rebuild of [`big_module`]'s payload: 64 KiB rewritten in place at three
