@@ -191,6 +191,13 @@ fn an_oci_layout_gets_the_chunk_index_under_the_fallback_tag() {
     indexed.assert_ok();
     assert!(indexed.json().get("attached").is_none(), "{}", indexed.stdout);
 
+    // A pull from the layout reads it whole, and fills the chunk cache.
+    let pulled = pull(&env, &reference, "pulled.wasm");
+    assert_eq!(pulled["transfer"]["method"], "whole", "{pulled}");
+    assert!(pulled["transfer"]["fallback"].as_str().unwrap_or_default().contains("local"), "{pulled}");
+    assert_eq!(std::fs::read(env.path("pulled.wasm")).expect("pulled"), bytes);
+    assert!(cached_layer(&env, &bytes).is_file());
+
     // A layout that is not there is not made by indexing it.
     let missing = env.path("typo");
     wharf(&["index", &format!("oci:{}:big-1", missing.display())], &env).assert_code(2);

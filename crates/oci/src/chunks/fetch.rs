@@ -9,7 +9,7 @@
 //! fetched again, and its layer leaves the cache) and from the registry (a
 //! chunk that differs means the index or the registry lies: the assembly is
 //! dropped and the layer pulled whole). Whatever keeps a chunked pull from
-//! working (no cache, a layer below [`CHUNKED_ABOVE`], no index, nothing
+//! working (no cache, a layer below [`CHUNKED_ABOVE`], a local store, no index, nothing
 //! reusable, a registry that ignores `Range`, a failed range request) falls
 //! back to a whole pull and says why ([`LayerTransfer::fallback`]); a registry
 //! that answers a range with the whole blob has that answer read as the whole pull.
@@ -119,6 +119,10 @@ pub async fn pull_layer<E: From<Error>>(
     if layer.size < CHUNKED_ABOVE {
         write_whole(store.fetch(layer).await?, layer, path, inspect).await?;
         return Ok(LayerTransfer::whole(format!("layers under {CHUNKED_ABOVE} bytes are pulled whole"), layer.size));
+    }
+    if store.location().is_none() {
+        // A layout (or memory) store is as local as the cache: nothing to save, no index to look for.
+        return whole_into_cache(store, layer, path, cache, inspect, "a local store is read whole").await;
     }
     if cache.has_layer(layer) {
         if copy_from_cache(cache, layer, path, inspect).await? {
