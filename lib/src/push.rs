@@ -132,9 +132,16 @@ pub(crate) async fn publish(
     let indexed = options.index.then(|| built.with_index());
     let root = indexed.as_ref().map_or(&built.root, |i| &i.root);
     let transfer = copy(&built.store, root, dst.as_ref(), &copy_options).await?;
+    let mut warnings = built.info.warnings;
     let layer = &built.manifest.layers[0];
+    // The artifact is pushed and tagged by now: an index that cannot be
+    // attached (a registry that refuses its media type, say) costs later
+    // pulls their savings, not this push.
     let chunk_index = if options.chunk_index && layer.size >= CHUNKED_ABOVE {
-        ensure(dst.as_ref(), &built.store, &built.root, layer).await?
+        ensure(dst.as_ref(), &built.store, &built.root, layer).await.unwrap_or_else(|e| {
+            warnings.push(format!("no chunk index was attached ({e}): pulls of later versions will be whole"));
+            None
+        })
     } else {
         None
     };
@@ -156,6 +163,6 @@ pub(crate) async fn publish(
         index,
         transfer,
         chunk_index,
-        warnings: built.info.warnings,
+        warnings,
     })
 }

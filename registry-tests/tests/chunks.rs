@@ -137,6 +137,27 @@ fn a_pushed_artifact_is_byte_for_byte_the_same_with_and_without_its_chunk_index(
 }
 
 #[test]
+fn a_registry_that_refuses_the_chunk_index_still_gets_the_artifact() {
+    let registry = Registry::start();
+    let proxy = registry_tests::fault_proxy::FaultProxy::start(&registry.host());
+    proxy.add(registry_tests::fault_proxy::Rule {
+        method: Some("PUT".into()),
+        path: "/manifests/sha256".into(),
+        times: usize::MAX,
+        fault: registry_tests::fault_proxy::Fault::Status(400, Vec::new()),
+    });
+    let env = TestEnv::new();
+    let bytes = big_module(11);
+    let file = env.write("big.wasm", &bytes);
+    let pushed = push(&env, &file, &format!("{}/refusing/big:1", proxy.host()), &[]);
+    assert!(pushed.get("chunkIndex").is_none(), "{pushed}");
+    let warnings = pushed["warnings"].to_string();
+    assert!(warnings.contains("no chunk index was attached"), "{pushed}");
+    let (manifest_bytes, _) = registry_get_json(&registry.host(), "/v2/refusing/big/manifests/1", MANIFEST);
+    assert_eq!(pushed["digest"], sha256_digest(&manifest_bytes));
+}
+
+#[test]
 fn a_small_layer_gets_no_chunk_index() {
     let registry = Registry::start();
     let env = TestEnv::new();
