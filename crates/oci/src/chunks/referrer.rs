@@ -15,7 +15,7 @@ use crate::digest::{Digest, VerifyingStream};
 use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, Manifest};
 use crate::media;
-use crate::store::{ReadStore, ReferrerIndexing, Store, bytes_stream, collect_verified, transfer_error};
+use crate::store::{ByteStream, ReadStore, ReferrerIndexing, Store, bytes_stream, collect_verified, transfer_error};
 
 /// The annotation of the referrer (and its index entry) that names the layer
 /// the index describes, so a reader picks the right one without fetching it.
@@ -73,29 +73,57 @@ pub async fn attach(store: &dyn Store, subject: &Descriptor, index: &ChunkIndex)
 /// its size and digest as it streams (an index is only ever made of the
 /// layer's true bytes).
 pub async fn index_blob(source: &dyn ReadStore, layer: &Descriptor, chunking: Chunking) -> Result<ChunkIndex> {
+    index_stream(source.fetch(layer).await?, layer, chunking).await
+}
+
+/// [`index_blob`] of the layer's bytes `content`.
+async fn index_stream(content: ByteStream, layer: &Descriptor, chunking: Chunking) -> Result<ChunkIndex> {
     let mut builder = IndexBuilder::new(chunking)?;
-    let mut verified = VerifyingStream::new(source.fetch(layer).await?, layer.digest.clone(), layer.size);
+    let mut verified = VerifyingStream::new(content, layer.digest.clone(), layer.size);
     while let Some(piece) = verified.next().await {
         builder.update(&piece.map_err(|e| transfer_error(&layer.digest, e))?);
     }
     builder.finish(layer)
 }
 
+/// The chunk index of `layer` (read from `source`) to attach to the manifest
+/// `subject` in `store`, or `None` when a referrer there already claims to be
+/// one ([`listed`]). The cutting runs as a task of its own (on another worker
+/// thread of a multi-threaded runtime), so that a push cuts the layer while
+/// it uploads it.
+pub async fn prepare(
+    store: &dyn ReadStore,
+    source: &dyn ReadStore,
+    subject: &Descriptor,
+    layer: &Descriptor,
+) -> Result<Option<ChunkIndex>> {
+    if listed(store, &subject.digest, layer).await? {
+        return Ok(None);
+    }
+    let (content, owned) = (source.fetch(layer).await?, layer.clone());
+    let cutting = tokio::spawn(async move { index_stream(content, &owned, Chunking::default()).await });
+    match cutting.await {
+        Ok(index) => index.map(Some),
+        Err(e) => Err(Error::Transfer {
+            what: format!("the chunks of {}", layer.digest),
+            source: std::io::Error::other(e.to_string()),
+        }),
+    }
+}
+
 /// Attaches a chunk index of `layer` (read from `source`) to the manifest
-/// `subject` in `store`, unless a referrer there already claims to be one
-/// ([`listed`]): `None` then. A push reads the layer from its local file, an
-/// index of an artifact already in the registry reads it from there.
+/// `subject` in `store`, unless one is there already ([`prepare`]): `None`
+/// then. `wharf index` reads the layer from the registry it indexes.
 pub async fn ensure(
     store: &dyn Store,
     source: &dyn ReadStore,
     subject: &Descriptor,
     layer: &Descriptor,
 ) -> Result<Option<Attached>> {
-    if listed(store, &subject.digest, layer).await? {
-        return Ok(None);
+    match prepare(store, source, subject, layer).await? {
+        Some(index) => attach(store, subject, &index).await.map(Some),
+        None => Ok(None),
     }
-    let index = index_blob(source, layer, Chunking::default()).await?;
-    attach(store, subject, &index).await.map(Some)
 }
 
 /// The referrers of `subject` that claim to be a chunk index of `layer`
