@@ -10,6 +10,9 @@
 //!   with [`build_component`] (any WAT + WIT world); [`build_wit_package`]
 //!   encodes a WIT package as a binary one.
 //! * [`build_compose_component`] – the `wharf compose` parts in `compose/`.
+//! * [`build_auditable_component`] – the `hello` component whose core module
+//!   carries the `.dep-v0` crate list `cargo auditable` embeds (written with
+//!   auditable-serde) and a Rust `producers` section, as a wasm32 Rust build would.
 //!
 //! Both functions are deterministic: the same sources give the same bytes.
 
@@ -334,6 +337,44 @@ pub fn built_examples_dir() -> Result<&'static Path> {
         std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(DIR.get_or_init(|| dir))
+}
+
+/// The crates [`build_auditable_component`] lists in its `.dep-v0` section, in
+/// cargo-auditable's JSON (format 1): the root crate, two runtime dependencies
+/// (one of them from git), and a build-only proc macro.
+pub const AUDITABLE_CRATES: &str = r#"{"format":1,"packages":[
+  {"name":"hello-auditable","version":"0.1.0","source":"local","dependencies":[1,3],"root":true},
+  {"name":"wit-bindgen","version":"0.41.0","source":"crates.io","dependencies":[2,4]},
+  {"name":"bitflags","version":"2.9.0","source":"crates.io"},
+  {"name":"greeting-table","version":"0.3.1","source":"git"},
+  {"name":"wit-bindgen-rust-macro","version":"0.41.0","source":"crates.io","kind":"build"}
+]}"#;
+
+/// The `rustc` version the auditable example's `producers` section names.
+pub const AUDITABLE_RUSTC: &str = "1.89.0";
+
+/// Builds the `hello` component as a wasm32 Rust build under `cargo auditable` would
+/// leave it: its core module carries a `producers` section (language Rust,
+/// processed by rustc) and the `.dep-v0` custom section holding
+/// [`AUDITABLE_CRATES`], read and written back by auditable-serde (which checks it)
+/// and zlib-compressed by wasm-metadata's `Dependencies`, the section's reader.
+/// Deterministic.
+pub fn build_auditable_component() -> Result<Vec<u8>> {
+    use wasm_encoder::Section as _;
+    let dir = examples_dir().join("hello");
+    let mut rust = AddMetadata::default();
+    rust.language = vec![("Rust".to_owned(), String::new())];
+    rust.processed_by = vec![("rustc".to_owned(), AUDITABLE_RUSTC.to_owned())];
+    let mut module = rust.to_wasm(&parse_wat(&dir.join("hello.wat"))?).context("adding the producers section")?;
+    let crates: auditable_serde::VersionInfo =
+        AUDITABLE_CRATES.parse().map_err(|e| anyhow::anyhow!("the example crate list: {e}"))?;
+    wasm_metadata::Dependencies::new(crates).context("encoding .dep-v0")?.append_to(&mut module);
+    let component = componentize(module, &dir.join("wit"), HELLO_WORLD).context("building the auditable component")?;
+    let mut add = AddMetadata::default();
+    add.name = AddMetadataField::Set("hello-auditable".to_owned());
+    add.version = AddMetadataField::Set(Version::new(HELLO_VERSION));
+    add.licenses = AddMetadataField::Set(Licenses::new(HELLO_LICENSES).context("invalid SPDX license expression")?);
+    add.to_wasm(&component).context("failed to add metadata to the auditable component")
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use clap::{Args, ValueEnum};
 use wharf::Reference;
 use wharf::oci::credentials::Credentials;
 use wharf::oci::transport::TransportOptions;
+use wharf::sign::{self, sigstore::keyless};
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -215,5 +216,66 @@ pub fn parse_annotation(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
         _ => Err(format!("annotation {text:?} must be KEY=VALUE")),
+    }
+}
+
+/// An exact value or an anchored pattern, from the pair of keyless flags that give it
+/// (`--certificate-identity` or `-regexp`, `--certificate-oidc-issuer` or `-regexp`).
+pub fn identity_matcher(
+    exact: Option<String>,
+    pattern: Option<String>,
+) -> Result<Option<keyless::Matcher>, wharf::Error> {
+    match (exact, pattern) {
+        (Some(value), _) => Ok(Some(keyless::Matcher::Exact(value))),
+        (None, Some(text)) => Ok(Some(keyless::Matcher::pattern(&text)?)),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Whose signatures count, for commands that read signatures from a registry: `--key`, or keyless
+/// (`--trusted-root` with an identity and an issuer).
+#[derive(Args, Debug, Clone)]
+pub struct TrustArgs {
+    /// The public key file (PEM PUBLIC KEY, as `cosign.pub`): ECDSA P-256, Ed25519 or RSA. With
+    /// --trusted-root, each signature must also carry a log entry of one of its transparency logs.
+    #[arg(long, value_name = "FILE", required_unless_present = "trusted_root", conflicts_with_all = ["certificate_identity", "certificate_identity_regexp", "certificate_oidc_issuer", "certificate_oidc_issuer_regexp"])]
+    key: Option<PathBuf>,
+    /// Keyless: the identity the certificate must name (an email or a URI).
+    #[arg(long, value_name = "ID", requires = "trusted_root", conflicts_with = "certificate_identity_regexp")]
+    certificate_identity: Option<String>,
+    /// Keyless: a regular expression the whole identity must match (anchored, unlike cosign's).
+    #[arg(long, value_name = "REGEX", requires = "trusted_root")]
+    certificate_identity_regexp: Option<String>,
+    /// Keyless: the OIDC issuer the certificate must name.
+    #[arg(long, value_name = "ISSUER", requires = "trusted_root", conflicts_with = "certificate_oidc_issuer_regexp")]
+    certificate_oidc_issuer: Option<String>,
+    /// Keyless: a regular expression the whole OIDC issuer must match (anchored).
+    #[arg(long, value_name = "REGEX", requires = "trusted_root")]
+    certificate_oidc_issuer_regexp: Option<String>,
+    /// The Sigstore trusted root (trusted_root.json: Fulcio CAs, Rekor, CT logs, timestamp authorities):
+    /// keyless, or with --key to require the signature in one of its transparency logs.
+    #[arg(long, value_name = "FILE")]
+    trusted_root: Option<PathBuf>,
+}
+
+impl TrustArgs {
+    /// The trust the flags give, reading the key and the trusted root.
+    pub fn trust(self) -> Result<sign::Trust, wharf::Error> {
+        let identity = identity_matcher(self.certificate_identity, self.certificate_identity_regexp)?;
+        let issuer = identity_matcher(self.certificate_oidc_issuer, self.certificate_oidc_issuer_regexp)?;
+        match (&self.key, &self.trusted_root, identity, issuer) {
+            (Some(key), None, _, _) => Ok(sign::Trust::Key(sign::read_public_key(key)?)),
+            (Some(key), Some(root), _, _) => {
+                Ok(sign::Trust::ManagedKey { key: sign::read_public_key(key)?, root: sign::read_trusted_root(root)? })
+            }
+            (None, Some(root), Some(identity), Some(issuer)) => Ok(sign::Trust::Keyless {
+                root: sign::read_trusted_root(root)?,
+                expected: keyless::ExpectedIdentity { identity, issuer },
+            }),
+            _ => Err(wharf::Error::usage(
+                "give --key FILE, or --trusted-root with --certificate-identity[-regexp] and \
+                 --certificate-oidc-issuer[-regexp]",
+            )),
+        }
     }
 }

@@ -208,6 +208,18 @@ pub fn pull_warnings(warnings: &mut [String]) {
     }
 }
 
+/// A rejected signature's reason, with the flags that verify it where the problem
+/// says the signature needs other trust than was given (`wharf verify`, `verify-blob`).
+pub fn signature_reason(problem: Option<sign::Problem>, reason: &str) -> String {
+    match problem {
+        Some(sign::Problem::NeedsIdentity) => {
+            format!("{reason} (verify it with --certificate-identity and --certificate-oidc-issuer, not --key)")
+        }
+        Some(sign::Problem::NeedsKey) => format!("{reason} (verify it with --key and the signer's public key)"),
+        _ => reason.to_string(),
+    }
+}
+
 /// The runtimes of a shape, in `wharf pull` where one names it.
 pub fn runtimes(runtimes: &mut [String]) {
     for runtime in runtimes {
@@ -220,6 +232,15 @@ pub fn runtimes(runtimes: &mut [String]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_signature_that_needs_other_trust_gets_the_flags_that_give_it() {
+        let keyless = signature_reason(Some(sign::Problem::NeedsIdentity), sign::sigstore::WANTS_IDENTITY);
+        assert!(keyless.contains("--certificate-identity") && keyless.contains("not --key"), "{keyless}");
+        let keyed = signature_reason(Some(sign::Problem::NeedsKey), sign::sigstore::WANTS_KEY);
+        assert!(keyed.contains("verify it with --key"), "{keyed}");
+        assert_eq!(signature_reason(Some(sign::Problem::WrongKey), "another key"), "another key");
+    }
 
     /// A WIT package of two worlds, `app` and `other`, and no choice: the hint names `--world`
     /// (moved here from the library's check tests with the words it asserts).

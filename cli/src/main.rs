@@ -36,6 +36,9 @@ enum Command {
     Inspect(commands::inspect::Args),
     /// Attach a chunk index beside an artifact, so pulls of its later versions fetch only what changed.
     Index(commands::index::Args),
+    /// Write the SBOM of a component (a local .wasm file or an artifact) from its own bytes: CycloneDX 1.5
+    /// or SPDX 2.3 JSON.
+    Sbom(commands::sbom::Args),
     /// Copy an artifact from any store to any store (registry or OCI layout), digests preserved.
     Copy(commands::copy::Args),
     /// Rewrite an artifact in the shape a runtime reads, reusing the same Wasm blob (no re-upload).
@@ -54,9 +57,15 @@ enum Command {
     Key(commands::key::Args),
     /// Sign an artifact's digest with a key, in cosign's formats (registry or OCI layout).
     Sign(commands::sign::Args),
+    /// Attest an artifact's digest: a predicate (SLSA provenance, an SBOM, ...) in a signed in-toto
+    /// statement, stored as cosign stores attestations (registry or OCI layout).
+    Attest(commands::attest::Args),
     /// Verify an artifact's signatures (cosign's bundle and legacy formats) against a public key, or
     /// keyless against a Sigstore trusted root and an identity.
     Verify(commands::verify::Args),
+    /// Verify an artifact's attestations of one predicate type against a public key, or keyless against a
+    /// Sigstore trusted root and an identity, and print the predicates that verified.
+    VerifyAttestation(commands::verify_attestation::Args),
     /// Verify a file (or its SHA-256) against a Sigstore bundle, with a public key or keyless against an
     /// identity, offline (cosign verify-blob's flags).
     VerifyBlob(commands::verify_blob::Args),
@@ -115,6 +124,7 @@ fn main() -> ExitCode {
             Command::Pull(a) => commands::pull::run(a).await,
             Command::Inspect(a) => commands::inspect::run(a).await,
             Command::Index(a) => commands::index::run(a).await,
+            Command::Sbom(a) => commands::sbom::run(a).await,
             Command::Copy(a) => commands::copy::run(a).await,
             Command::Convert(a) => commands::convert::run(a).await,
             Command::Login(a) => commands::login::run(a).await,
@@ -123,7 +133,9 @@ fn main() -> ExitCode {
             Command::Compose(a) => commands::compose::run(a).await,
             Command::Key(a) => commands::key::run(a).await,
             Command::Sign(a) => commands::sign::run(a).await,
+            Command::Attest(a) => commands::attest::run(a).await,
             Command::Verify(a) => commands::verify::run(a).await,
+            Command::VerifyAttestation(a) => commands::verify_attestation::run(a).await,
             Command::VerifyBlob(a) => commands::verify_blob::run(a).await,
             Command::Admission(a) => commands::admission::run(a).await,
             Command::Generate(a) => commands::generate::run(a).await,

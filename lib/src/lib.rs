@@ -11,6 +11,8 @@
 //! - [`login()`], [`logout`]: registry credentials in the docker config.
 //! - [`compose`]: components plugged together or composed from a `.wac` document, written and
 //!   pushed (feature `compose`).
+//! - [`sbom`]: a component's SBOM (CycloneDX or SPDX) from its own bytes, written atomically
+//!   (feature `sbom`).
 //! - Signing and verifying are [`sign::cosign`]'s ([`sign::cosign::sign`], [`sign::cosign::verify_with`]);
 //!   runtime shapes are [`wasm::runtimes`]'s; checks are [`wasm::check`]'s.
 //!
@@ -30,6 +32,8 @@ pub mod inspect;
 pub mod login;
 pub mod pull;
 pub mod push;
+#[cfg(feature = "sbom")]
+pub mod sbom;
 
 #[cfg(feature = "admission")]
 pub use wharf_admission as admission;

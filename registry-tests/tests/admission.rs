@@ -294,8 +294,8 @@ fn webhook_verifies_signatures_of_pods_deployments_and_cronjobs() {
     let (status, body) = hook.curl(&["-X", "POST", "--data-binary", "{not json", &format!("{}/validate", hook.url)]);
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("malformed AdmissionReview"), "{body}");
-    // An oversized body is a 413.
-    let big = env.write("big.json", vec![b' '; (1 << 20) + 10]);
+    // A body over 8 MiB (more than the API server sends) is a 413.
+    let big = env.write("big.json", vec![b' '; (8 << 20) + 10]);
     let (status, _) =
         hook.curl(&["-X", "POST", "--data-binary", &format!("@{}", big.display()), &format!("{}/validate", hook.url)]);
     assert_eq!(status, 413);
@@ -898,6 +898,8 @@ fn fail_mode_allow_denies_what_the_registry_answered_and_admits_only_when_it_can
         (format!("{proxied}/prod/forbidden/app:1.0"), "denied"),
         (format!("{proxied}/prod/locked/app:1.0"), "denied"),
         (tls_image.clone(), "TLS certificate"),
+        // A rate limit is an answer: anyone who can make the webhook ask can use it up.
+        (format!("{proxied}/prod/limited/app:1.0"), "HTTP 429"),
     ];
     for (image, why) in &denied {
         let answer = open.post("/validate", &review("Pod", "default", pod(image)));
@@ -907,20 +909,16 @@ fn fail_mode_allow_denies_what_the_registry_answered_and_admits_only_when_it_can
             msg.contains(&format!("image {image}: rule signed-wasm: cannot verify:")) && msg.contains(why),
             "{msg}"
         );
-        assert!(msg.contains("the registry answered, so fail mode allow does not apply"), "{msg}");
+        assert!(msg.contains("so fail mode allow does not apply"), "{msg}");
         assert!(warnings(&answer).is_empty(), "{answer}");
     }
 
-    // 5xx and 429 mean the registry could not be asked: fail mode allow admits, with a warning.
-    for image in [format!("{proxied}/prod/busy/app:1.0"), format!("{proxied}/prod/limited/app:1.0")] {
-        let answer = open.post("/validate", &review("Pod", "default", pod(&image)));
-        assert!(allowed(&answer), "{answer}");
-        let warned = warnings(&answer);
-        assert!(
-            warned.len() == 1 && warned[0].contains("admitted without verification (fail mode allow)"),
-            "{warned:?}"
-        );
-    }
+    // 5xx to every request means the registry could not be asked: fail mode allow admits, with a warning.
+    let busy = format!("{proxied}/prod/busy/app:1.0");
+    let answer = open.post("/validate", &review("Pod", "default", pod(&busy)));
+    assert!(allowed(&answer), "{answer}");
+    let warned = warnings(&answer);
+    assert!(warned.len() == 1 && warned[0].contains("admitted without verification (fail mode allow)"), "{warned:?}");
 
     // A stopped registry still fails open.
     registry.stop();
@@ -1018,6 +1016,8 @@ fn other_spellings_of_an_image_hit_the_rule_of_the_plain_spelling() {
         ("ghcr.io/acme/app:1.0", "no-acme"),
         ("GHCR.IO/acme/app:1.0", "no-acme"),
         ("ghcr.io:443/acme/app:1.0", "no-acme"),
+        ("ghcr.io:0443/acme/app:1.0", "no-acme"),
+        ("GHCR.IO:00443/acme/app@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "no-acme"),
         ("nginx", "no-nginx"),
         ("index.docker.io/nginx", "no-nginx"),
         ("index.docker.io/library/nginx:1.27", "no-nginx"),
@@ -1033,6 +1033,16 @@ fn other_spellings_of_an_image_hit_the_rule_of_the_plain_spelling() {
     }
     let answer = hook.post("/validate", &review("Pod", "default", pod("ghcr.io/other/app:1.0")));
     assert!(allowed(&answer), "{answer}");
+    // What wharf cannot read is no spelling of anything: it is denied on its own account, not
+    // matched as a raw string and let through by `unmatched: allow`.
+    for image in ["ghcr.io/acme/App:1.0", "ghcr.io:99999/acme/app:1.0", "ghcr.io/acme/app:1.0@sha256:short"] {
+        let answer = hook.post("/validate", &review("Pod", "default", pod(image)));
+        assert!(!allowed(&answer), "{image}, which wharf cannot read, was admitted: {answer}");
+        assert!(
+            message(&answer).contains(&format!("image {image}: rule unmatched: cannot read the image")),
+            "{answer}"
+        );
+    }
 }
 
 /// `bytes` with a custom section of `size` bytes appended: still a valid
@@ -1378,4 +1388,355 @@ fn a_key_authority_with_a_trusted_root_requires_the_signature_to_be_logged() {
     let answer = ask(&managed, "production");
     assert!(!allowed(&answer), "{answer}");
     assert!(message(&answer).contains("is not in the trusted root"), "{answer}");
+}
+
+/// POSTs the file `body` (a review too big for a command line) and returns (HTTP status, answer).
+fn post_file(hook: &Webhook, path: &str, body: &Path) -> (u16, String) {
+    let data = format!("@{}", body.display());
+    hook.curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        &data,
+        &format!("{}{path}", hook.url),
+    ])
+}
+
+/// Review of issue 14's fixes, finding 1: with `--fail-mode allow` (and the API server's
+/// `failurePolicy` that came with it), a review the webhook refuses to read admits the pod. A Pod
+/// with a 1.1 MiB argument (well within what the API server accepts) is read and judged.
+#[test]
+fn a_review_over_a_mebibyte_is_judged_not_refused() {
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "correct horse");
+    wharf(&["key", "generate", "--output", "first"], &env).assert_ok();
+    let image = registry.reference("prod/app:1.0");
+    push_and_sign(&env, &image, None);
+    let policy = env.write("policy.yaml", signed_policy(&registry.host(), "first"));
+    let hook = start_webhook_with(&env, &policy, &["--fail-mode", "allow"]);
+
+    let mut object = pod(&image);
+    object["spec"]["containers"][0]["args"] = json!(["x".repeat(1100 << 10)]);
+    let body = env.write("review.json", review("Pod", "default", object).to_string());
+    assert!(std::fs::metadata(&body).expect("the review").len() > 1 << 20);
+    let (status, answer) = post_file(&hook, "/validate", &body);
+    assert_eq!(status, 200, "a big review must be answered, not refused: {answer}");
+    let answer: Value = serde_json::from_str(&answer).expect("an AdmissionReview");
+    assert!(!allowed(&answer), "an unsigned image in a big pod was admitted: {answer}");
+    assert!(message(&answer).contains(&format!("image {image}: rule signed-wasm: no signatures found")), "{answer}");
+}
+
+/// Sends `body` to the webhook over TLS with python's ssl module, the request head at once and
+/// the body `delay` later (a slow client, or a slow network), and returns (seconds from the
+/// first byte to the answer, the answer's status line and body).
+fn post_slowly(hook: &Webhook, body: &Path, delay: Duration) -> (f64, String) {
+    let port = hook.url.rsplit(':').next().unwrap_or_default().to_string();
+    let script = r#"
+import socket, ssl, sys, time
+ca, port, path, delay = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+body = open(path, "rb").read()
+context = ssl.create_default_context(cafile=ca)
+s = context.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="127.0.0.1")
+start = time.monotonic()
+s.sendall(b"POST /validate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body))
+time.sleep(delay)
+s.sendall(body)
+answer = b""
+while b"\r\n\r\n" not in answer:
+    answer += s.recv(65536)
+head, rest = answer.split(b"\r\n\r\n", 1)
+length = [int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0]
+while len(rest) < length:
+    rest += s.recv(65536)
+print("%.3f" % (time.monotonic() - start))
+print(head.split(b"\r\n")[0].decode())
+print(rest.decode())
+"#;
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", script]).arg(&hook.ca).arg(port).arg(body).arg(delay.as_secs_f64().to_string());
+    let out = run(cmd);
+    assert!(out.success(), "the slow client failed: {out}");
+    let (took, rest) = out.stdout.split_once('\n').expect("timing line");
+    (took.trim().parse().expect("seconds"), rest.to_string())
+}
+
+/// Finding 1: the answer is due before the API server gives up (`timeoutSeconds`, counted from
+/// when it sent the request), whatever the client's and the registry's pace: a review whose body
+/// took most of that time and whose registry stalls is denied, in time, with the reason.
+#[test]
+fn the_answer_comes_before_the_api_server_gives_up_counted_from_the_request() {
+    use registry_tests::fault_proxy::{Fault, Rule};
+    let registry = Registry::start();
+    let proxy = FaultProxy::start(&registry.host());
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "correct horse");
+    wharf(&["key", "generate", "--output", "first"], &env).assert_ok();
+    let image = format!("{}/prod/app:1.0", proxy.host());
+    push_and_sign(&env, &image, Some("first"));
+    proxy.add(Rule {
+        method: None,
+        path: "/manifests/".into(),
+        times: usize::MAX,
+        fault: Fault::Stall(Duration::from_secs(30)),
+    });
+    let policy =
+        env.write("policy.yaml", format!("{}limits:\n  imageSeconds: 2\n", signed_policy(&proxy.host(), "first")));
+    let hook = start_webhook_with(&env, &policy, &["--fail-mode", "allow", "--webhook-timeout", "4"]);
+
+    let body = env.write("review.json", review("Pod", "default", pod(&image)).to_string());
+    let (took, answer) = post_slowly(&hook, &body, Duration::from_millis(2500));
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let answer: Value = serde_json::from_str(answer.split_once('\n').map_or("", |(_, b)| b)).expect("a review");
+    assert!(!allowed(&answer), "{answer}");
+    let msg = message(&answer);
+    assert!(msg.contains("did not finish within 3 s of the request"), "{msg}");
+    assert!((2.9..3.8).contains(&took), "answered after {took} s; the API server gives up after 4 s");
+}
+
+/// Finding 2: with `--fail-mode allow`, a registry that answered for the image (its manifest)
+/// and then fails (503 on the referrers API only, or 429 everywhere: a rate limit anyone who can
+/// make the webhook ask can use up) denies; only a registry that answered nothing fails open.
+#[test]
+fn fail_mode_allow_admits_only_when_the_registry_answered_nothing_for_the_image() {
+    use registry_tests::fault_proxy::{Fault, Rule};
+    let registry = Registry::start();
+    let proxy = FaultProxy::start(&registry.host());
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "correct horse");
+    wharf(&["key", "generate", "--output", "first"], &env).assert_ok();
+    let proxied = proxy.host();
+    let unsigned = format!("{proxied}/prod/unsigned:1.0");
+    let digest = push_and_sign(&env, &unsigned, None);
+    let limited = format!("{proxied}/prod/limited/app:1.0");
+    push_and_sign(&env, &limited, None);
+    let policy = env.write("policy.yaml", signed_policy(&proxied, "first"));
+    let open = start_webhook_with(&env, &policy, &["--fail-mode", "allow"]);
+    let status = |path: &str, code: u16, headers: Vec<(String, String)>| Rule {
+        method: None,
+        path: path.into(),
+        times: usize::MAX,
+        fault: Fault::Status(code, headers),
+    };
+    proxy.add(status("/referrers/", 503, Vec::new()));
+    proxy.add(status("/v2/prod/limited/", 429, vec![("Retry-After".into(), "1".into())]));
+
+    for image in [unsigned.clone(), format!("{proxied}/prod/unsigned@{digest}"), limited] {
+        let answer = open.post("/validate", &review("Pod", "default", pod(&image)));
+        let msg = message(&answer);
+        assert!(!allowed(&answer), "fail mode allow admitted {image}: {answer}");
+        assert!(msg.contains(&format!("image {image}: rule signed-wasm: cannot verify:")), "{msg}");
+        assert!(warnings(&answer).is_empty(), "{answer}");
+    }
+    assert!(proxy.faults_served() > 0, "{:#?}", proxy.log());
+}
+
+/// Finding 9 (a): a token server whose certificate does not verify is a certificate problem
+/// (the registry pointed there), not a registry that could not be asked: fail mode allow denies.
+#[test]
+fn a_token_realm_with_an_untrusted_certificate_denies_in_fail_mode_allow() {
+    use registry_tests::scripted::{Answer, ScriptedServer};
+    let tls = Registry::start_with(registry_tests::RegistryOptions { tls: true, ..Default::default() });
+    let realm = format!("https://{}/token", tls.host());
+    let challenge = format!("Bearer realm=\"{realm}\",service=\"registry\"");
+    let registry =
+        ScriptedServer::start("127.0.0.1".parse().expect("loopback"), move |_| Answer::challenge(&challenge));
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "correct horse");
+    wharf(&["key", "generate", "--output", "first"], &env).assert_ok();
+    let host = registry.host();
+    let policy = env.write("policy.yaml", signed_policy(&host, "first"));
+    let open = start_webhook_with(&env, &policy, &["--fail-mode", "allow"]);
+
+    let image = format!("{host}/prod/app:1.0");
+    let answer = open.post("/validate", &review("Pod", "default", pod(&image)));
+    let msg = message(&answer);
+    assert!(!allowed(&answer), "an untrusted token server opened the gate: {answer}");
+    assert!(msg.contains("certificate"), "{msg}");
+    assert!(!registry.requests().is_empty(), "the registry was asked");
+}
+
+/// Finding 10: whoever may push to the repository can plant a non-index under the
+/// referrers fallback tag; a signature that verifies (here the legacy `.sig`) still wins.
+#[test]
+fn a_planted_fallback_tag_does_not_hide_a_signature_that_verifies() {
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "correct horse");
+    wharf(&["key", "generate", "--output", "first"], &env).assert_ok();
+    let image = registry.reference("prod/app:1.0");
+    let digest = push_and_sign(&env, &image, None);
+    wharf(&["sign", &image, "--key", &path_str(&env.path("first.key")), "--mode", "both"], &env).assert_ok();
+    // The bundle's fallback index replaced by an image manifest.
+    push_and_sign(&env, &registry.reference(&format!("prod/app:{}", digest.replace(':', "-"))), None);
+    let policy = env.write("policy.yaml", signed_policy(&registry.host(), "first"));
+    let hook = start_webhook(&env, &policy);
+
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&image)));
+    assert!(allowed(&answer), "a planted fallback tag blocked a signed image: {answer}");
+    let verified = wharf(&["verify", &image, "--key", &path_str(&env.path("first.pub"))], &env);
+    verified.assert_ok();
+    assert!(verified.stderr.contains("not an image index"), "the planted tag is reported: {verified}");
+}
+
+/// Finding 6: an image volume (`spec.volumes[].image.reference`, Kubernetes 1.33's ImageVolume)
+/// is pulled and mounted by the kubelet like a container image, so the policy judges it too.
+#[test]
+fn an_unsigned_image_volume_is_denied_beside_a_signed_container() {
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "correct horse");
+    wharf(&["key", "generate", "--output", "first"], &env).assert_ok();
+    let signed = registry.reference("prod/app:1.0");
+    push_and_sign(&env, &signed, Some("first"));
+    let data = registry.reference("data/models:1.0");
+    push_and_sign(&env, &data, None);
+    let policy = env.write("policy.yaml", signed_policy(&registry.host(), "first"));
+    let hook = start_webhook(&env, &policy);
+
+    let mut object = pod(&signed);
+    object["spec"]["volumes"] = json!([{"name": "models", "image": {"reference": data, "pullPolicy": "IfNotPresent"}}]);
+    let answer = hook.post("/validate", &review("Pod", "default", object));
+    assert!(!allowed(&answer), "an unsigned image volume was admitted: {answer}");
+    assert!(message(&answer).contains(&format!("image {data}: rule unmatched: no rule matches the image")), "{answer}");
+}
+
+/// The peak resident memory of process `pid` so far (VmHWM), in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the process status");
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
+    line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().expect("KiB")
+}
+
+/// Finding 5: what one review may cost in memory is bounded. 24 images, each with a referrers
+/// fallback index just under the 4 MiB document cap (what anyone who may push can leave there),
+/// in one review: each is read, and denied, a few at a time, not all at once.
+#[test]
+fn a_review_of_many_images_with_big_fallback_indexes_stays_within_a_memory_bound() {
+    use registry_tests::{push_blob, push_manifest};
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "correct horse");
+    wharf(&["key", "generate", "--output", "first"], &env).assert_ok();
+    let host = registry.host();
+    let config = push_blob(&host, "prod/many", b"{}");
+    let pad = "x".repeat((4 << 20) - 4096);
+    let mut images = Vec::new();
+    for i in 0..24 {
+        let manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
+            "layers": [], "annotations": {"n": i.to_string()}})
+        .to_string();
+        let digest = push_manifest(&host, "prod/many", &format!("v{i}"), OCI_MANIFEST, manifest.as_bytes());
+        let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [],
+            "annotations": {"pad": pad, "n": i.to_string()}})
+        .to_string();
+        push_manifest(&host, "prod/many", &digest.replace(':', "-"), OCI_INDEX, index.as_bytes());
+        images.push(format!("{host}/prod/many:v{i}"));
+    }
+    let policy = env.write("policy.yaml", signed_policy(&host, "first"));
+    let hook = start_webhook(&env, &policy);
+    let before = peak_rss_kib(hook.child.id());
+
+    let containers: Vec<Value> =
+        images.iter().enumerate().map(|(i, image)| json!({"name": format!("c{i}"), "image": image})).collect();
+    let object = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "app", "namespace": "default"},
+        "spec": {"containers": containers}});
+    let answer = hook.post("/validate", &review("Pod", "default", object));
+    assert!(!allowed(&answer), "{answer}");
+    let msg = message(&answer);
+    assert_eq!(msg.matches("no signatures found").count(), 24, "{msg}");
+    let grew = peak_rss_kib(hook.child.id()).saturating_sub(before);
+    eprintln!("peak memory grew by {grew} KiB over {before} KiB");
+    assert!(grew < 64 << 10, "one review grew the webhook's peak memory by {grew} KiB");
+}
+
+/// Finding 3: lookups that fail leave no slot in the verdict cache, and the cache never holds
+/// more than its capacity: a flood of distinct digests that do not exist cannot grow it.
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_lookups_leave_nothing_in_the_verdict_cache_and_it_stays_within_capacity() {
+    use wharf::admission::policy::Policy;
+    use wharf::admission::{Admission, Settings};
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "correct horse");
+    wharf(&["key", "generate", "--output", "first"], &env).assert_ok();
+    let host = registry.host();
+    let text = signed_policy(&host, &path_str(&env.path("first")));
+    let policy = Policy::parse("policy.yaml", &text).expect("the policy parses");
+    let admission = Admission::new(policy, Settings { cache_capacity: 4, ..Settings::default() }).expect("keys");
+
+    for i in 0..100u32 {
+        let digest = format!("sha256:{:064x}", i + 1);
+        let verdict = admission.check_image(&format!("{host}/prod/app@{digest}"), Some("default")).await;
+        assert!(!verdict.allowed, "{verdict:?}");
+        assert!(admission.cached_verdicts() <= 4, "{} slots after {} lookups", admission.cached_verdicts(), i + 1);
+    }
+    assert_eq!(admission.cached_verdicts(), 0, "failed lookups stayed in the cache");
+}
+
+/// Finding 11 (documented, docs/admission.md): `/mutate` pins an image a tag rule admitted to
+/// `repo@sha256:…`, and `/validate` judges what will run, the pinned digest, which no tag glob
+/// matches: without a rule for the repository the pod is denied (closed, never opened), and a
+/// repository rule beside the tag rule admits it.
+#[test]
+fn a_pinned_image_is_judged_by_its_digest_so_a_tag_rule_needs_a_repository_rule_beside_it() {
+    let registry = Registry::start();
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "correct horse");
+    wharf(&["key", "generate", "--output", "first"], &env).assert_ok();
+    let host = registry.host();
+    let image = registry.reference("prod/app:dev-1");
+    let digest = push_and_sign(&env, &image, Some("first"));
+    let tag_rule = format!(
+        "rules:\n  - name: dev-builds\n    images: [\"{host}/prod/app:dev-*\"]\n    authorities:\n      - key: first.pub\n"
+    );
+    let policy = env.write("policy.yaml", &tag_rule);
+    let hook = start_webhook(&env, &policy);
+
+    let answer = hook.post("/mutate", &review("Pod", "default", pod(&image)));
+    assert!(allowed(&answer), "{answer}");
+    let patch = answer.pointer("/response/patch").and_then(Value::as_str).expect("a patch");
+    let patch: Value = serde_json::from_slice(&B64.decode(patch).expect("base64")).expect("JSON patch");
+    let pinned = format!("{host}/prod/app@{digest}");
+    assert_eq!(patch[0]["value"], json!(pinned), "{patch}");
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&pinned)));
+    assert!(!allowed(&answer), "{answer}");
+    assert!(message(&answer).contains(&format!("image {pinned}: rule unmatched: no rule matches")), "{answer}");
+    drop(hook);
+
+    let both = format!(
+        "{tag_rule}  - name: app\n    images: [\"{host}/prod/app\"]\n    authorities:\n      - key: first.pub\n"
+    );
+    let policy = env.write("policy.yaml", &both);
+    let hook = start_webhook(&env, &policy);
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&pinned)));
+    assert!(allowed(&answer), "the repository rule admits the pinned image: {answer}");
+}
+
+/// Review findings 2 and 3 (a cap per review): one object may name at most 64 distinct images, each
+/// judged once however often it is written; more is denied whatever `unmatched:` says, since
+/// every image may cost registry lookups that all reviews share.
+#[test]
+fn a_review_of_more_than_64_distinct_images_is_denied_and_repeated_images_count_once() {
+    let env = TestEnv::new();
+    let policy = env.write("policy.yaml", "rules: []\nunmatched: allow\n");
+    let hook = start_webhook(&env, &policy);
+    let pod_of = |images: &[String]| {
+        let containers: Vec<Value> =
+            images.iter().enumerate().map(|(i, image)| json!({"name": format!("c{i}"), "image": image})).collect();
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "app", "namespace": "default"},
+            "spec": {"containers": containers}})
+    };
+    let mut images: Vec<String> = (0..64).map(|i| format!("ghcr.io/acme/app{i}:1.0")).collect();
+    images.extend(images.clone());
+    let answer = hook.post("/validate", &review("Pod", "default", pod_of(&images)));
+    assert!(allowed(&answer), "64 distinct images, each written twice: {answer}");
+
+    images.push("ghcr.io/acme/one-more:1.0".into());
+    let answer = hook.post("/validate", &review("Pod", "default", pod_of(&images)));
+    assert!(!allowed(&answer), "{answer}");
+    assert!(message(&answer).contains("more than 64 distinct images"), "{answer}");
 }

@@ -766,3 +766,48 @@ fn a_renewed_serving_certificate_is_served_without_a_restart() {
     assert!(!old.success(), "the old certificate is no longer served: {old}");
     assert!(hook.log().contains("serving certificate reloaded"), "{}", hook.log());
 }
+
+/// Review of issue 14's fixes, finding 1: the API server waits `timeoutSeconds` for the webhook,
+/// so a policy that lets one image's review take 20 s gets a webhook that waits for it (with a
+/// margin), and a webhook told so; a webhook that cannot answer is refused by the API server
+/// (`failurePolicy: Fail`) in both fail modes, since whoever can make it slow or refuse a review
+/// would otherwise admit what they like.
+#[test]
+fn the_webhooks_wait_for_the_policys_budget_and_fail_closed_in_both_fail_modes() {
+    let env = keyed_env();
+    let policy = write_policy(&env, "registry.example.com");
+    let text = std::fs::read_to_string(&policy).expect("the policy");
+    std::fs::write(&policy, format!("{text}limits:\n  imageSeconds: 20\n")).expect("write");
+    let (_, objects) = manifests(&env, &["--policy", &path_str(&policy), "--image", IMAGE, "--fail-mode", "allow"]);
+    for kind in ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"] {
+        let hook = objects.one(kind).pointer("/webhooks/0").expect("a webhook");
+        assert_eq!(hook["failurePolicy"], "Fail", "{kind}");
+        assert_eq!(hook["timeoutSeconds"], 22, "{kind}");
+    }
+    let args: Vec<&str> =
+        objects.container()["args"].as_array().expect("args").iter().filter_map(Value::as_str).collect();
+    let at = args.iter().position(|a| *a == "--webhook-timeout").expect("--webhook-timeout");
+    assert_eq!(args[at + 1], "22");
+    let at = args.iter().position(|a| *a == "--fail-mode").expect("--fail-mode");
+    assert_eq!(args[at + 1], "allow");
+
+    // More than the API server can wait (30 s) is refused, naming the line.
+    std::fs::write(&policy, format!("{text}limits:\n  imageSeconds: 29\n")).expect("write");
+    let out = wharf(&["admission", "manifests", "--policy", &path_str(&policy), "--image", IMAGE], &env);
+    out.assert_failed_cleanly("limits.imageSeconds 29");
+}
+
+/// Finding 5: `check: full` holds a component (and parses it) in the pod's memory, so a
+/// `componentSize` the generated memory limit cannot hold is refused before anything is written.
+#[test]
+fn a_component_size_the_pods_memory_cannot_hold_is_refused() {
+    let env = keyed_env();
+    let policy = write_policy(&env, "registry.example.com");
+    let text = std::fs::read_to_string(&policy).expect("the policy");
+    std::fs::write(&policy, format!("{text}limits:\n  componentSize: 1073741824\n")).expect("write");
+    let out = wharf(&["admission", "manifests", "--policy", &path_str(&policy), "--image", IMAGE], &env);
+    out.assert_failed_cleanly("limits.componentSize 1073741824");
+    assert!(out.stderr.contains("512Mi"), "{out}");
+    std::fs::write(&policy, format!("{text}limits:\n  componentSize: 67108864\n")).expect("write");
+    manifests(&env, &["--policy", &path_str(&policy), "--image", IMAGE]);
+}

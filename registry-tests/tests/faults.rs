@@ -253,6 +253,60 @@ fn a_failed_chunk_resumes_from_the_offset_the_registry_reports() {
     assert_eq!(std::fs::read(&out).expect("pulled"), bytes);
 }
 
+/// Review of issue 14's fixes, finding 9 (b): a `401` from another origin (blob storage behind a
+/// redirect) is that origin's business: its challenge must not send the registry's password to
+/// the token server it names.
+#[test]
+fn a_challenge_from_blob_storage_gets_no_credentials_of_the_registry() {
+    use registry_tests::scripted::{Answer, ScriptedServer};
+    let secured = Registry::start_with(RegistryOptions { htpasswd: Some(("ci".into(), "s3cret".into())), tls: false });
+    let env = TestEnv::new();
+    let (file, bytes) = component(&env);
+    wharf_stdin(
+        &["push", &file, &secured.reference("redirect/app:1"), "-u", "ci", "--password-stdin"],
+        &env,
+        "s3cret\n",
+    )
+    .assert_ok();
+    let loopback = "127.0.0.1".parse().expect("loopback");
+    let realm = ScriptedServer::start(loopback, |_| Answer::Full(200, Vec::new(), br#"{"token":"t"}"#.to_vec()));
+    let challenge = format!("Bearer realm=\"{}/token\",service=\"storage\"", realm.url());
+    let storage = ScriptedServer::start(loopback, move |_| Answer::challenge(&challenge));
+    let front = FaultProxy::start(&secured.host());
+    front.add(rule("GET", &format!("/blobs/{}", sha256_digest(&bytes)), usize::MAX, Fault::Redirect(storage.host())));
+
+    let out = env.path("pulled.wasm");
+    let args = ["pull", &format!("{}/redirect/app:1", front.host()), "-o", out.to_str().unwrap_or_default()];
+    let pulled = wharf_stdin(&[&args[..], &["-u", "ci", "--password-stdin"]].concat(), &env, "s3cret\n");
+    assert!(!pulled.success(), "{pulled}");
+    assert!(!storage.requests().is_empty(), "the blob storage was asked: {:#?}", front.log());
+    let heard: Vec<_> = realm.requests().into_iter().filter(|r| r.authorization().is_some()).collect();
+    assert!(heard.is_empty(), "the storage's token server got the registry's credentials: {heard:#?}");
+}
+
+/// Review of issue 14's fixes, finding 7: distribution answers `Range: 0-0` for an upload that
+/// holds nothing (and for one of one byte); a failed first chunk must not resume at byte 1.
+#[test]
+fn a_failed_first_chunk_is_sent_again_from_the_start() {
+    let registry = Registry::start();
+    let proxy = FaultProxy::start(&registry.host());
+    let env = TestEnv::new();
+    let (file, bytes) = component(&env);
+    let target = format!("{}/chunked/first:1", proxy.host());
+
+    proxy.add(rule("PATCH", "/blobs/uploads/", 1, status(503)));
+    wharf(&["push", &file, &target, "--upload-chunk-size", "262144"], &env).assert_ok();
+    let log = proxy.log();
+    assert_eq!(proxy.faults_served(), 1, "{log:#?}");
+    let chunks = bytes.len().div_ceil(262_144);
+    let patches = log.iter().filter(|l| l.starts_with("PATCH ")).count();
+    assert_eq!(patches, chunks + 1, "every chunk once, the failed first one twice: {log:#?}");
+
+    let out = env.path("back.wasm");
+    wharf(&["pull", &registry.reference("chunked/first:1"), "-o", out.to_str().unwrap_or_default()], &env).assert_ok();
+    assert_eq!(std::fs::read(&out).expect("pulled"), bytes);
+}
+
 #[test]
 fn relative_upload_locations_are_resolved_against_the_request() {
     let registry = Registry::start();

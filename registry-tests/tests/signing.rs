@@ -538,7 +538,7 @@ fn copy_with_signatures_carries_bundles_and_sig_tags_between_registries_and_layo
     let signatures = &report["transfer"]["signatures"];
     assert_eq!(signatures["referrers"].as_array().map(Vec::len), Some(1), "{report}");
     assert_eq!(signatures["referrers"][0]["indexed"], "fallback-tag", "{report}");
-    assert_eq!(signatures["legacyTag"], format!("sha256-{}.sig", s.hex()), "{report}");
+    assert_eq!(signatures["legacyTags"], json!([format!("sha256-{}.sig", s.hex())]), "{report}");
     let at_b = verify_at(&mirrored);
     at_b.assert_ok();
     assert_eq!(verdicts(&at_b), ok_both);
@@ -665,7 +665,10 @@ fn keyless_bundles_are_checked_against_the_trusted_root_identity_and_issuer() {
     let mixed = keyless(who, github, &staging);
     mixed.assert_code(1);
     let found = verdicts(&mixed);
-    assert!(found.contains(&v("bundle", false, "unsupported")) && found.contains(&v("legacy", false, "unsupported")));
+    assert!(found.contains(&v("bundle", false, "needs-key")) && found.contains(&v("legacy", false, "needs-key")));
+    let args = ["verify", &s.reference, "--certificate-identity", who, "--certificate-oidc-issuer", github];
+    let worded = wharf(&[&args[..], &["--trusted-root", &staging]].concat(), &s.env);
+    assert!(worded.stderr.contains("not an identity (verify it with --key and the signer's public key)"), "{worded}");
     let keyed = s.verify(&public, &[]);
     keyed.assert_ok();
 
@@ -679,7 +682,7 @@ fn keyless_bundles_are_checked_against_the_trusted_root_identity_and_issuer() {
     managed.assert_code(1);
     let found = verdicts(&managed);
     assert_eq!(found.iter().filter(|(_, _, problem)| problem == "invalid-log-entry").count(), 2, "{managed}");
-    assert!(found.contains(&v("bundle", false, "unsupported")), "{managed}");
+    assert!(found.contains(&v("bundle", false, "needs-identity")), "{managed}");
     let unreadable = keyless(who, github, &public);
     unreadable.assert_code(2);
 }
@@ -836,8 +839,7 @@ fn attach_legacy_keyless(s: &Setup) {
 
 /// Keyless legacy `.sig` signatures through the CLI against docker-registry: the keyless layer passes
 /// certificate, identity, SET, logged body and signature, and is then `digest-mismatch` (it signs an
-/// image of its author's registry, not this artifact); its key-made neighbour is `unsupported`
-/// keyless; another identity is named.
+/// image of its author's registry, not this artifact); its key-made neighbour `needs-key`; another identity is named.
 #[test]
 fn keyless_legacy_signatures_are_verified_through_the_cli() {
     let s = setup("wasm/add:1");
@@ -846,13 +848,13 @@ fn keyless_legacy_signatures_are_verified_through_the_cli() {
     let google = "https://accounts.google.com";
     let right = verify_keyless(&s, "cosign-svc-account@mineral-minutia-820.iam.gserviceaccount.com", google, &root);
     right.assert_code(1);
-    assert_eq!(verdicts(&right), [v("legacy", false, "unsupported"), v("legacy", false, "digest-mismatch")], "{right}");
+    assert_eq!(verdicts(&right), [v("legacy", false, "needs-key"), v("legacy", false, "digest-mismatch")], "{right}");
     assert!(
         right.stdout.contains("sha256:a2b109fb9baea555556561317fdd13cef9c3dfac22c8f8fea0c5a0b06ece9d00"),
         "{right}"
     );
     let wrong = verify_keyless(&s, "mallory@example.com", google, &root);
-    assert_eq!(verdicts(&wrong), [v("legacy", false, "unsupported"), v("legacy", false, "wrong-identity")], "{wrong}");
+    assert_eq!(verdicts(&wrong), [v("legacy", false, "needs-key"), v("legacy", false, "wrong-identity")], "{wrong}");
 }
 
 /// RSA is verification only: an OpenSSL RSA signature (PKCS#1 v1.5, SHA-256: cosign's RSA scheme) over

@@ -81,6 +81,11 @@ struct ServeArgs {
     /// Seconds a client may take over each of the TLS handshake, the request head and the body.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     client_timeout: u64,
+    /// Seconds the API server waits for an answer (the webhooks' timeoutSeconds): every review is
+    /// answered a second before, counted from its arrival, and a policy whose limits.imageSeconds
+    /// does not end 2 s before is refused.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(3..=30))]
+    webhook_timeout: u64,
     #[command(flatten)]
     transport: TransportArgs,
 }
@@ -142,6 +147,8 @@ pub(super) fn serve_command_line(serve: &Serve) -> Vec<String> {
         &serve.metrics_listen,
         "--fail-mode",
         fail_mode_word(serve.fail_mode),
+        "--webhook-timeout",
+        &serve.webhook_timeout.to_string(),
     ]
     .into_iter()
     .map(str::to_string)
@@ -172,6 +179,7 @@ async fn serve(args: ServeArgs) -> Result<Verdict, Failure> {
         fail_mode: args.fail_mode,
         ttl: std::time::Duration::from_secs(args.cache_ttl),
         negative_ttl: std::time::Duration::from_secs(args.negative_cache_ttl),
+        webhook_timeout: std::time::Duration::from_secs(args.webhook_timeout),
         record_world: crate::hints::RECORD_WORLD.into(),
         ..Settings::default()
     };
@@ -292,6 +300,7 @@ mod tests {
             metrics_listen: "0.0.0.0:9090".into(),
             fail_mode: FailMode::Allow,
             client_ca: Some("/etc/wharf/client-ca/ca.crt".into()),
+            webhook_timeout: 22,
         };
         let args = std::iter::once("wharf".to_string()).chain(serve_command_line(&serve));
         let cli = crate::Cli::try_parse_from(args).expect("admission serve reads its own command line");
@@ -305,5 +314,6 @@ mod tests {
         assert_eq!(parsed.metrics_listen.map(|a| a.to_string()).as_deref(), Some(serve.metrics_listen.as_str()));
         assert_eq!(parsed.fail_mode, FailMode::Allow);
         assert_eq!(parsed.client_ca, serve.client_ca.map(PathBuf::from));
+        assert_eq!(parsed.webhook_timeout, 22);
     }
 }

@@ -83,7 +83,7 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
         eprintln!(
             "signatures: {} bundle referrer(s){}{}",
             signatures.referrers.len(),
-            signatures.tag.as_ref().map(|tag| format!(", legacy tag {tag}")).unwrap_or_default(),
+            signatures.tags.iter().map(|tag| format!(", legacy tag {tag}")).collect::<String>(),
             match signatures.other_referrers_skipped {
                 0 => String::new(),
                 n => format!("; {n} other referrer(s) left behind"),

@@ -1,6 +1,7 @@
 //! One file per command: flags (whose doc comments are the help text) and a `run`.
 
 pub mod admission;
+pub mod attest;
 pub mod check;
 pub mod compose;
 pub mod convert;
@@ -13,6 +14,8 @@ pub mod login;
 pub mod logout;
 pub mod pull;
 pub mod push;
+pub mod sbom;
 pub mod sign;
 pub mod verify;
+pub mod verify_attestation;
 pub mod verify_blob;

@@ -18,6 +18,7 @@ use crate::output::{self, Bars, Failure, OrFail};
   wharf push hello.wasm 127.0.0.1:5000/hello:0.1.0 --tag latest --annotation org.example/team=web
   wharf push filter.wasm 127.0.0.1:5000/filter:1.0.0 --wit wit/ --world filter-plugin
   wharf push hello.wasm 127.0.0.1:5000/hello:0.1.0 --index   (tags an image index with a wasm/wasip2 entry)
+  wharf push hello.wasm 127.0.0.1:5000/hello:0.1.0 --sbom --key cosign.key   (and attests its SBOM)
 
 Prints REF@sha256:... on stdout. The same file and flags give the same digest on every machine
 (created comes from SOURCE_DATE_EPOCH, else the Unix epoch; --created now opts out).
@@ -25,6 +26,11 @@ Prints REF@sha256:... on stdout. The same file and flags give the same digest on
 With --wit, a component that does not fit the world is not pushed: the problems are printed as
 `wharf check` prints them and the exit status is 1. One that fits is pushed with the world recorded in
 the config's component.target (ns:pkg/world@version), which `wharf inspect` shows.
+
+--sbom[=cyclonedx|spdx] also writes the component's SBOM (as `wharf sbom` does) and attests it with
+--key about the pushed manifest's digest, as `wharf attest --type cyclonedx|spdxjson` does (a bundle
+referrer; --sbom-mode legacy|both for the .att tag). The key and its password are read before the
+push, so a bad key pushes nothing.
 
 Exit status: 0 pushed; 1 does not fit --wit (nothing pushed); 2 invalid file, WIT or reference, or a
 transfer error (nothing is tagged).")]
@@ -59,10 +65,75 @@ pub struct Args {
     /// The world of --wit to check against, when its package defines several.
     #[arg(long, value_name = "NAME", requires = "wit")]
     world: Option<String>,
+    /// Also attest the component's SBOM (CycloneDX by default, or SPDX) about the pushed manifest.
+    #[arg(long, value_enum, value_name = "FORMAT", num_args = 0..=1, require_equals = true, default_missing_value = "cyclonedx", requires = "key")]
+    sbom: Option<SbomKind>,
+    /// The private key that signs the SBOM attestation (with --sbom).
+    #[arg(long, value_name = "FILE", requires = "sbom")]
+    key: Option<PathBuf>,
+    /// Where the SBOM attestation is stored: a bundle referrer, the .att tag, or both.
+    #[arg(long, value_enum, value_name = "MODE", requires = "sbom", default_value_t = SbomMode::Bundle)]
+    sbom_mode: SbomMode,
     #[command(flatten)]
     transport: TransportArgs,
     #[command(flatten)]
     output: OutputArgs,
+}
+
+/// `--sbom`: the SBOM formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SbomKind {
+    /// CycloneDX 1.5 JSON (predicate type https://cyclonedx.org/bom).
+    Cyclonedx,
+    /// SPDX 2.3 JSON (predicate type https://spdx.dev/Document).
+    Spdx,
+}
+
+/// `--sbom-mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SbomMode {
+    /// Sigstore bundle v0.3 as an OCI 1.1 referrer (cosign v3 --new-bundle-format).
+    Bundle,
+    /// A DSSE layer under the sha256-<hex>.att tag (cosign v2).
+    Legacy,
+    /// Both formats.
+    Both,
+}
+
+/// What `--sbom` needs, ready before the push: the format, the key, where to store.
+struct SbomRequest {
+    format: wharf::wasm::sbom::Format,
+    key: wharf::sign::PrivateKey,
+    mode: wharf::sign::cosign::Mode,
+}
+
+/// Reads the key (asking for its password) for `--sbom`, before anything is pushed.
+fn sbom_request(args: &Args) -> Result<Option<SbomRequest>, wharf::Error> {
+    let (Some(kind), Some(path)) = (args.sbom, &args.key) else {
+        return Ok(None);
+    };
+    let text = std::fs::read(path).map_err(|e| wharf::Error::io("cannot read the key file", path, e))?;
+    let secret = crate::password::for_key(path, wharf::sign::keys::is_encrypted(&text))?;
+    let key = wharf::sign::PrivateKey::from_pem(&path.display().to_string(), &text, secret.as_bytes())?;
+    let format = match kind {
+        SbomKind::Cyclonedx => wharf::wasm::sbom::Format::CycloneDx,
+        SbomKind::Spdx => wharf::wasm::sbom::Format::Spdx,
+    };
+    let mode = match args.sbom_mode {
+        SbomMode::Bundle => wharf::sign::cosign::Mode::Bundle,
+        SbomMode::Legacy => wharf::sign::cosign::Mode::Legacy,
+        SbomMode::Both => wharf::sign::cosign::Mode::Both,
+    };
+    Ok(Some(SbomRequest { format, key, mode }))
+}
+
+/// The push report, with the SBOM attestation when one was asked for (`--format json`).
+#[derive(serde::Serialize)]
+struct Pushed<'a> {
+    #[serde(flatten)]
+    push: &'a wharf::push::PushReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sbom: Option<&'a wharf::sign::cosign::attest::AttestReport>,
 }
 
 fn created(flag: Option<&str>) -> Result<Created, wharf::Error> {
@@ -92,6 +163,7 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
     let format = args.output.format;
     let reference = wharf::Reference::parse(&args.reference).or_fail(format)?;
     let transport = args.transport.options_for(Some(&reference), "the destination").or_fail(format)?;
+    let sbom = sbom_request(&args).or_fail(format)?;
     let world = match &args.wit {
         Some(wit) => Some(
             check::load_wit_input(wit, &transport)
@@ -112,7 +184,7 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
         extra_tags: args.tags,
         index: args.index,
         chunk_index: !args.no_chunk_index,
-        transport,
+        transport: transport.clone(),
         progress: Bars::for_terminal(format),
     };
     let report = match &world {
@@ -122,8 +194,25 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
             Checked::DoesNotFit(report) => return Ok(not_pushed(&args.file, &report, format)),
         },
     };
+    let attested = match &sbom {
+        Some(request) => {
+            let document = wharf::sbom::sbom_of_pushed_file(&args.file, &reference, &report.digest, request.format)
+                .or_fail(format)?;
+            let attest = wharf::sbom::attest_sbom(
+                &reference,
+                &report.digest,
+                &document,
+                request.format,
+                &request.key,
+                request.mode,
+                &transport,
+            );
+            Some(attest.await.or_fail(format)?)
+        }
+        None => None,
+    };
     if format == Format::Json {
-        output::print_json(&report);
+        output::print_json(&Pushed { push: &report, sbom: attested.as_ref() });
         return Ok(Verdict::Pass);
     }
     output::print_warnings(&report.warnings);
@@ -149,6 +238,11 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
     );
     if let Some(chunks) = &report.chunk_index {
         eprintln!("  chunk index {} attached ({} chunks)", chunks.digest, chunks.chunks);
+    }
+    if let Some(attested) = &attested {
+        for a in &attested.attestations {
+            eprintln!("  SBOM attested ({}): {} {}", attested.predicate_type, a.format.name(), a.manifest);
+        }
     }
     Ok(Verdict::Pass)
 }

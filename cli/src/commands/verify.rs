@@ -1,12 +1,9 @@
 //! `wharf verify`
 
-use std::path::PathBuf;
-
 use wharf::sign::cosign::{self, VerifyOptions};
-use wharf::sign::{self, sigstore::keyless};
 
 use crate::Verdict;
-use crate::args::{Format, OutputArgs, TransportArgs, parse_annotation};
+use crate::args::{Format, OutputArgs, TransportArgs, TrustArgs, parse_annotation};
 use crate::output::{self, Failure, OrFail};
 
 /// Verify an artifact's signatures (cosign's bundle and legacy formats) against a public key, or
@@ -36,26 +33,8 @@ Exit status: 0 at least one signature satisfies the request; 1 none does (or non
 pub struct Args {
     /// What to verify: HOST[:PORT]/REPO[:TAG|@DIGEST] or oci:PATH[:TAG|@DIGEST].
     reference: String,
-    /// The public key file (PEM PUBLIC KEY, as `cosign.pub`): ECDSA P-256, Ed25519 or RSA. With
-    /// --trusted-root, each bundle must also carry a log entry of one of its transparency logs.
-    #[arg(long, value_name = "FILE", required_unless_present = "trusted_root", conflicts_with_all = ["certificate_identity", "certificate_identity_regexp", "certificate_oidc_issuer", "certificate_oidc_issuer_regexp"])]
-    key: Option<PathBuf>,
-    /// Keyless: the identity the certificate must name (an email or a URI).
-    #[arg(long, value_name = "ID", requires = "trusted_root", conflicts_with = "certificate_identity_regexp")]
-    certificate_identity: Option<String>,
-    /// Keyless: a regular expression the whole identity must match (anchored, unlike cosign's).
-    #[arg(long, value_name = "REGEX", requires = "trusted_root")]
-    certificate_identity_regexp: Option<String>,
-    /// Keyless: the OIDC issuer the certificate must name.
-    #[arg(long, value_name = "ISSUER", requires = "trusted_root", conflicts_with = "certificate_oidc_issuer_regexp")]
-    certificate_oidc_issuer: Option<String>,
-    /// Keyless: a regular expression the whole OIDC issuer must match (anchored).
-    #[arg(long, value_name = "REGEX", requires = "trusted_root")]
-    certificate_oidc_issuer_regexp: Option<String>,
-    /// The Sigstore trusted root (trusted_root.json: Fulcio CAs, Rekor, CT logs, timestamp authorities):
-    /// keyless, or with --key to require the signature in one of its transparency logs.
-    #[arg(long, value_name = "FILE")]
-    trusted_root: Option<PathBuf>,
+    #[command(flatten)]
+    trust: TrustArgs,
     /// An annotation every accepted signature must carry, KEY=VALUE (repeatable).
     #[arg(long = "annotation", short = 'a', value_name = "KEY=VALUE", value_parser = parse_annotation)]
     annotations: Vec<(String, String)>,
@@ -65,39 +44,11 @@ pub struct Args {
     output: OutputArgs,
 }
 
-/// An exact value or an anchored pattern, from the pair of flags that give it.
-fn matcher(exact: Option<String>, pattern: Option<String>) -> Result<Option<keyless::Matcher>, wharf::Error> {
-    match (exact, pattern) {
-        (Some(value), _) => Ok(Some(keyless::Matcher::Exact(value))),
-        (None, Some(text)) => Ok(Some(keyless::Matcher::pattern(&text)?)),
-        (None, None) => Ok(None),
-    }
-}
-
 /// Runs the command.
 pub async fn run(args: Args) -> Result<Verdict, Failure> {
     let format = args.output.format;
     let reference = wharf::Reference::parse(&args.reference).or_fail(format)?;
-    let identity = matcher(args.certificate_identity, args.certificate_identity_regexp).or_fail(format)?;
-    let issuer = matcher(args.certificate_oidc_issuer, args.certificate_oidc_issuer_regexp).or_fail(format)?;
-    let trust = match (&args.key, &args.trusted_root, identity, issuer) {
-        (Some(key), None, _, _) => sign::Trust::Key(sign::read_public_key(key).or_fail(format)?),
-        (Some(key), Some(root), _, _) => sign::Trust::ManagedKey {
-            key: sign::read_public_key(key).or_fail(format)?,
-            root: sign::read_trusted_root(root).or_fail(format)?,
-        },
-        (None, Some(root), Some(identity), Some(issuer)) => sign::Trust::Keyless {
-            root: sign::read_trusted_root(root).or_fail(format)?,
-            expected: keyless::ExpectedIdentity { identity, issuer },
-        },
-        _ => {
-            return Err(wharf::Error::usage(
-                "give --key FILE, or --trusted-root with --certificate-identity[-regexp] and \
-                 --certificate-oidc-issuer[-regexp]",
-            ))
-            .or_fail(format);
-        }
-    };
+    let trust = args.trust.trust().or_fail(format)?;
     let options = VerifyOptions {
         annotations: args.annotations.into_iter().collect(),
         transport: args.transport.options_for(Some(&reference), "the reference").or_fail(format)?,
@@ -127,7 +78,12 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
                 ),
                 None => eprintln!("ok        {} {}", s.format.name(), s.location),
             },
-            (Some(reason), false) => eprintln!("rejected  {} {}: {reason}", s.format.name(), s.location),
+            (Some(reason), false) => eprintln!(
+                "rejected  {} {}: {}",
+                s.format.name(),
+                s.location,
+                crate::hints::signature_reason(s.problem, reason)
+            ),
             (None, false) => eprintln!("rejected  {} {}", s.format.name(), s.location),
         }
     }

@@ -6,7 +6,7 @@ use wharf::sign;
 use wharf::sign::sigstore::{blob, keyless};
 
 use crate::Verdict;
-use crate::args::{Format, OutputArgs};
+use crate::args::{Format, OutputArgs, identity_matcher};
 use crate::output::Failure;
 use crate::output::{self, OrFail};
 
@@ -55,15 +55,6 @@ pub struct Args {
     output: OutputArgs,
 }
 
-/// An exact value or an anchored pattern, from the pair of flags that give it.
-fn matcher(exact: Option<String>, pattern: Option<String>) -> Result<Option<keyless::Matcher>, wharf::Error> {
-    match (exact, pattern) {
-        (Some(value), _) => Ok(Some(keyless::Matcher::Exact(value))),
-        (None, Some(text)) => Ok(Some(keyless::Matcher::pattern(&text)?)),
-        (None, None) => Ok(None),
-    }
-}
-
 fn trust(args: Args) -> Result<sign::Trust, wharf::Error> {
     let root = match &args.trusted_root {
         Some(path) => sign::read_trusted_root(path)?,
@@ -72,8 +63,8 @@ fn trust(args: Args) -> Result<sign::Trust, wharf::Error> {
     if let Some(key) = &args.key {
         return Ok(sign::Trust::ManagedKey { key: sign::read_public_key(key)?, root });
     }
-    let identity = matcher(args.certificate_identity, args.certificate_identity_regexp)?;
-    let issuer = matcher(args.certificate_oidc_issuer, args.certificate_oidc_issuer_regexp)?;
+    let identity = identity_matcher(args.certificate_identity, args.certificate_identity_regexp)?;
+    let issuer = identity_matcher(args.certificate_oidc_issuer, args.certificate_oidc_issuer_regexp)?;
     match (identity, issuer) {
         (Some(identity), Some(issuer)) => {
             Ok(sign::Trust::Keyless { root, expected: keyless::ExpectedIdentity { identity, issuer } })
@@ -113,7 +104,8 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
             None => eprintln!("verified: {} signed by the key{logged}{times}", verdict.artifact),
         }
     } else {
-        eprintln!("not verified: {}", verdict.reason.as_deref().unwrap_or("no reason given"));
+        let reason = verdict.reason.as_deref().unwrap_or("no reason given");
+        eprintln!("not verified: {}", crate::hints::signature_reason(verdict.problem, reason));
     }
     Ok(if verdict.verified { Verdict::Pass } else { Verdict::Fail })
 }

@@ -2,8 +2,10 @@
 //! positive ones for a while and negative ones for a shorter while, bounded in
 //! size; concurrent lookups of one digest share one slot, so one lookup is made.
 
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use lru::LruCache;
 use std::time::{Duration, Instant};
 
 /// What a verdict is cached under.
@@ -34,28 +36,46 @@ pub(crate) struct Slot {
     pub(crate) cell: tokio::sync::OnceCell<Cached>,
 }
 
-/// The cache itself.
-#[derive(Default)]
+/// The cache itself: at most `capacity` slots, whether they hold a verdict or a
+/// lookup still under way, the least recently used dropped first in O(1) (a flood of
+/// distinct digests costs one eviction per insert, not a scan under the lock). A
+/// dropped slot still under way finishes for whoever waits on it, uncached.
 pub(crate) struct VerdictCache {
-    slots: Mutex<HashMap<CacheKey, Arc<Slot>>>,
+    slots: Mutex<LruCache<CacheKey, Arc<Slot>>>,
 }
 
 impl VerdictCache {
-    fn lock(&self) -> MutexGuard<'_, HashMap<CacheKey, Arc<Slot>>> {
+    /// An empty cache of at most `capacity` slots (at least one).
+    pub(crate) fn new(capacity: usize) -> VerdictCache {
+        let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
+        VerdictCache { slots: Mutex::new(LruCache::new(capacity)) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, LruCache<CacheKey, Arc<Slot>>> {
         match self.slots.lock() {
             Ok(c) => c,
             Err(poisoned) => poisoned.into_inner(),
         }
     }
 
-    /// Drops every verdict of another generation than `generation`.
-    pub(crate) fn keep_generation(&self, generation: u64) {
-        self.lock().retain(|k, _| k.generation == generation);
+    /// How many slots the cache holds (verdicts and lookups under way).
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
     }
 
-    /// The slot for `key`: a live one, or a new one (evicting when there are `capacity`). A
-    /// positive verdict lives for `ttl`, a negative one for `negative_ttl`.
-    pub(crate) fn slot(&self, key: &CacheKey, ttl: Duration, negative_ttl: Duration, capacity: usize) -> Arc<Slot> {
+    /// Drops every verdict of another generation than `generation`.
+    pub(crate) fn keep_generation(&self, generation: u64) {
+        let mut cache = self.lock();
+        let old: Vec<CacheKey> =
+            cache.iter().filter(|(k, _)| k.generation != generation).map(|(k, _)| k.clone()).collect();
+        for key in old {
+            cache.pop(&key);
+        }
+    }
+
+    /// The slot for `key`: a live one, or a new one (the least recently used dropped when
+    /// the cache is full). A positive verdict lives for `ttl`, a negative one for `negative_ttl`.
+    pub(crate) fn slot(&self, key: &CacheKey, ttl: Duration, negative_ttl: Duration) -> Arc<Slot> {
         let now = Instant::now();
         let live = |slot: &Slot| match slot.cell.get() {
             None => true,
@@ -70,22 +90,17 @@ impl VerdictCache {
         {
             return slot.clone();
         }
-        if cache.len() >= capacity.max(1) {
-            cache.retain(|_, s| live(s));
-            while cache.len() >= capacity.max(1) {
-                let oldest = cache
-                    .iter()
-                    .filter_map(|(k, s)| s.cell.get().map(|c| (k.clone(), c.at)))
-                    .min_by_key(|(_, at)| *at)
-                    .map(|(k, _)| k);
-                match oldest {
-                    Some(k) => cache.remove(&k),
-                    None => break,
-                };
-            }
-        }
         let slot = Arc::new(Slot::default());
-        cache.insert(key.clone(), slot.clone());
+        cache.put(key.clone(), slot.clone());
         slot
+    }
+
+    /// Drops `slot` from under `key` if it is still there: a lookup that failed leaves
+    /// no verdict, so its slot must not hold a place (the next review asks again).
+    pub(crate) fn forget(&self, key: &CacheKey, slot: &Arc<Slot>) {
+        let mut cache = self.lock();
+        if cache.peek(key).is_some_and(|held| Arc::ptr_eq(held, slot)) {
+            cache.pop(key);
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Image extraction: every image a workload runs (a Pod, or the pod template of a
 //! Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob or
-//! ReplicationController; containers, initContainers, ephemeralContainers), with
-//! the JSON pointer of each, from an AdmissionReview's object or a manifest file.
+//! ReplicationController; containers, initContainers, ephemeralContainers, and
+//! image volumes), with the JSON pointer of each, from an AdmissionReview's object or a manifest file.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -40,6 +40,18 @@ pub fn extract_images(kind: &str, object: &Value) -> Vec<ImageSite> {
                 if let Some(Value::String(image)) = c.get("image") {
                     out.push(ImageSite { pointer: format!("{spec_ptr}/{list}/{i}/image"), image: image.clone() });
                 }
+            }
+        }
+    }
+    // Image volumes (Kubernetes 1.31+, `ImageVolume`): the kubelet pulls and mounts them like a
+    // container's image, so they are judged (and pinned) the same way.
+    if let Some(Value::Array(volumes)) = spec.get("volumes") {
+        for (i, v) in volumes.iter().enumerate() {
+            if let Some(Value::String(image)) = v.pointer("/image/reference") {
+                out.push(ImageSite {
+                    pointer: format!("{spec_ptr}/volumes/{i}/image/reference"),
+                    image: image.clone(),
+                });
             }
         }
     }
@@ -105,6 +117,11 @@ mod tests {
                 ("/spec/ephemeralContainers/0/image".into(), "dbg".into()),
             ]
         );
+        let with_volume = serde_json::json!({"spec": {"containers": [{"image": "a/main:1"}],
+            "volumes": [{"name": "cfg", "configMap": {"name": "c"}}, {"name": "m", "image": {"reference": "a/models:1"}}]}});
+        let images: Vec<(String, String)> =
+            extract_images("Pod", &with_volume).into_iter().map(|s| (s.pointer, s.image)).collect();
+        assert_eq!(images[1], ("/spec/volumes/1/image/reference".into(), "a/models:1".into()));
         let deploy = serde_json::json!({"spec": {"template": {"spec": {"containers": [{"image": "x"}]}}}});
         assert_eq!(extract_images("Deployment", &deploy)[0].pointer, "/spec/template/spec/containers/0/image");
         let cron = serde_json::json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"image": "y"}]}}}}}});

@@ -57,8 +57,11 @@ pub const WEBHOOK_PORT: i32 = 8443;
 pub const METRICS_PORT: i32 = 9090;
 /// The user and group the webhook runs as (distroless' `nonroot`).
 pub const RUN_AS: i64 = 65532;
-/// How long the API server waits for an answer (the policy's review budget is 8 s by default).
+/// How long the API server waits for an answer unless the policy's budget needs more (it is 8 s
+/// by default): [`timeout_seconds`].
 const TIMEOUT_SECONDS: i32 = 10;
+/// The most the API server waits for a webhook.
+const MAX_TIMEOUT_SECONDS: i32 = 30;
 /// The annotation on the pod template that carries the hash of the generated serving
 /// certificate and the client CA: generating again rolls the pods onto the new ones.
 pub const TLS_HASH_ANNOTATION: &str = "wharf/tls-sha256";
@@ -92,7 +95,8 @@ pub struct InstallOptions {
     pub namespace: String,
     /// How many webhook pods.
     pub replicas: u32,
-    /// `admission serve --fail-mode`, and the webhooks' `failurePolicy` (deny: Fail, allow: Ignore).
+    /// `admission serve --fail-mode`: what the webhook does when a registry cannot be asked.
+    /// The webhooks' `failurePolicy` is `Fail` either way (see [`FAILURE_POLICY`]).
     pub fail_mode: FailMode,
     /// Generated certificates or cert-manager.
     pub certificates: Certificates,
@@ -172,6 +176,8 @@ pub struct Serve {
     pub fail_mode: FailMode,
     /// The CA whose client certificates alone are answered, if one is given.
     pub client_ca: Option<String>,
+    /// How long the API server waits for an answer (the webhooks' `timeoutSeconds`).
+    pub webhook_timeout: u32,
 }
 
 /// Generates every object; see the module docs. `command_line` gives the container's
@@ -179,6 +185,8 @@ pub struct Serve {
 pub fn generate(options: &InstallOptions, command_line: impl Fn(&Serve) -> Vec<String>) -> Result<Install> {
     validate(options)?;
     let bundle = bundle::bundle(&options.policy)?;
+    let timeout = timeout_seconds(&bundle.limits, &options.policy)?;
+    fits_the_memory(&bundle.limits, &options.policy)?;
     let client_ca = options.client_ca.as_deref().map(read_client_ca).transpose()?;
     let tls = match options.certificates {
         Certificates::Generated { days } => {
@@ -233,7 +241,7 @@ pub fn generate(options: &InstallOptions, command_line: impl Fn(&Serve) -> Vec<S
         }
     };
     let tls_hash = tls_hash(tls.as_ref().map(|t| t.cert_pem.as_bytes()), client_ca.as_deref());
-    objects.push(json(&deployment(options, &bundle, tls_hash, command_line))?);
+    objects.push(json(&deployment(options, &bundle, tls_hash, timeout, command_line))?);
     objects.push(json(&service(ns))?);
     objects.push(json(&PodDisruptionBudget {
         metadata: meta(NAME, ns),
@@ -246,8 +254,8 @@ pub fn generate(options: &InstallOptions, command_line: impl Fn(&Serve) -> Vec<S
         ..PodDisruptionBudget::default()
     })?);
     objects.push(json(&network_policy(options))?);
-    objects.push(json(&mutating(options, ca_bundle.clone()))?);
-    objects.push(json(&validating(options, ca_bundle))?);
+    objects.push(json(&mutating(options, ca_bundle.clone(), timeout))?);
+    objects.push(json(&validating(options, ca_bundle, timeout))?);
     Ok(Install { objects })
 }
 
@@ -269,6 +277,55 @@ fn tls_hash(serving_cert: Option<&[u8]>, client_ca: Option<&[u8]>) -> Option<Str
         hash.update(part);
     }
     Some(wharf_oci::digest::hex(&hash.finalize()))
+}
+
+/// The webhooks' `timeoutSeconds`: [`TIMEOUT_SECONDS`], or longer when the policy lets one
+/// image's review take longer (its budget and the webhook's margin, whole seconds); a budget
+/// the API server cannot wait for is refused.
+fn timeout_seconds(limits: &crate::policy::Limits, policy: &std::path::Path) -> Result<i32> {
+    let needed = (limits.image_timeout + crate::state::BUDGET_MARGIN).as_secs_f64().ceil();
+    if needed > f64::from(MAX_TIMEOUT_SECONDS) {
+        return Err(Error::InvalidPolicy {
+            origin: policy.display().to_string(),
+            line: None,
+            reason: format!(
+                "limits.imageSeconds {} leaves the webhook no time to answer within the {MAX_TIMEOUT_SECONDS} s the \
+                 API server waits at most",
+                limits.image_timeout.as_secs_f64()
+            ),
+        });
+    }
+    // Within 1..=30 by the check above.
+    Ok((needed as i32).max(TIMEOUT_SECONDS))
+}
+
+/// The container's memory limit, MiB.
+const MEMORY_LIMIT_MIB: u64 = 512;
+/// What the webhook holds besides a component under a full WIT check (reviews of 8 MiB, registry
+/// lookups a few at a time each reading documents of up to 4 MiB, the verdict cache), MiB.
+const MEMORY_BESIDES_A_COMPONENT_MIB: u64 = 128;
+/// How many times its size a component under a full WIT check costs: its bytes, and the parsed
+/// module and WIT resolve made of them.
+const COMPONENT_MEMORY_FACTOR: u64 = 4;
+
+/// Refuses a `limits.componentSize` the generated memory limit cannot hold: one component (a
+/// full WIT check holds one per core, and the container has one) costs about
+/// [`COMPONENT_MEMORY_FACTOR`] times its size, beside what the webhook holds anyway.
+fn fits_the_memory(limits: &crate::policy::Limits, policy: &std::path::Path) -> Result<()> {
+    let most = ((MEMORY_LIMIT_MIB - MEMORY_BESIDES_A_COMPONENT_MIB) << 20) / COMPONENT_MEMORY_FACTOR;
+    if limits.component_size <= most {
+        return Ok(());
+    }
+    Err(Error::InvalidPolicy {
+        origin: policy.display().to_string(),
+        line: None,
+        reason: format!(
+            "limits.componentSize {} does not fit the webhook's memory limit of {MEMORY_LIMIT_MIB}Mi: a full WIT \
+             check holds about {COMPONENT_MEMORY_FACTOR} times the component's size beside \
+             {MEMORY_BESIDES_A_COMPONENT_MIB} MiB for the rest; lower it to at most {most} bytes",
+            limits.component_size
+        ),
+    })
 }
 
 /// Refuses options Kubernetes would refuse, before anything is generated.
@@ -427,6 +484,7 @@ fn deployment(
     options: &InstallOptions,
     bundle: &bundle::PolicyBundle,
     tls_hash: Option<String>,
+    timeout: i32,
     command_line: impl Fn(&Serve) -> Vec<String>,
 ) -> Deployment {
     let ns = options.namespace.as_str();
@@ -438,6 +496,7 @@ fn deployment(
         metrics_listen: format!("0.0.0.0:{METRICS_PORT}"),
         fail_mode: options.fail_mode,
         client_ca: options.client_ca.as_ref().map(|_| format!("{CLIENT_CA_DIR}/ca.crt")),
+        webhook_timeout: timeout.unsigned_abs(),
     });
     let mut mounts = vec![
         mount("policy", POLICY_DIR),
@@ -513,8 +572,9 @@ fn deployment(
         liveness_probe: Some(probe("/healthz", 10)),
         resources: Some(core::ResourceRequirements {
             requests: Some(quantities([("cpu", "100m"), ("memory", "128Mi")])),
-            // Memory: `check: full` holds at most one component (64 MiB by default) per core.
-            limits: Some(quantities([("cpu", "1"), ("memory", "512Mi")])),
+            // Memory: `check: full` holds at most one component (64 MiB by default) per core;
+            // `fits_the_memory` refuses a componentSize this cannot hold.
+            limits: Some(quantities([("cpu", "1"), ("memory", &format!("{MEMORY_LIMIT_MIB}Mi"))])),
             ..core::ResourceRequirements::default()
         }),
         security_context: Some(core::SecurityContext {
@@ -721,46 +781,53 @@ fn configuration_meta(options: &InstallOptions) -> ObjectMeta {
     }
 }
 
-fn failure_policy(options: &InstallOptions) -> String {
-    match options.fail_mode {
-        FailMode::Deny => "Fail".into(),
-        FailMode::Allow => "Ignore".into(),
-    }
-}
+/// The webhooks' `failurePolicy`, in both fail modes: `Fail`, as policy-controller's webhooks
+/// and Kyverno's default. `--fail-mode allow` is the webhook's decision about registries it
+/// cannot ask; what the API server does when the webhook itself gives no answer is another
+/// matter, and `Ignore` would admit every pod whose review someone can make slow or unreadable.
+pub const FAILURE_POLICY: &str = "Fail";
 
-fn mutating(options: &InstallOptions, ca_bundle: Option<Vec<u8>>) -> admission::MutatingWebhookConfiguration {
+fn mutating(
+    options: &InstallOptions,
+    ca_bundle: Option<Vec<u8>>,
+    timeout: i32,
+) -> admission::MutatingWebhookConfiguration {
     admission::MutatingWebhookConfiguration {
         metadata: configuration_meta(options),
         webhooks: Some(vec![admission::MutatingWebhook {
             name: format!("pin.{}", options.service_host()),
             admission_review_versions: vec!["v1".into()],
             client_config: client_config(options, "/mutate", ca_bundle),
-            failure_policy: Some(failure_policy(options)),
+            failure_policy: Some(FAILURE_POLICY.into()),
             match_policy: Some("Equivalent".into()),
             namespace_selector: Some(namespace_selector(&options.namespace)),
             // Another mutating webhook may change an image after this one pinned it.
             reinvocation_policy: Some("IfNeeded".into()),
             rules: Some(rules(false)),
             side_effects: "None".into(),
-            timeout_seconds: Some(TIMEOUT_SECONDS),
+            timeout_seconds: Some(timeout),
             ..admission::MutatingWebhook::default()
         }]),
     }
 }
 
-fn validating(options: &InstallOptions, ca_bundle: Option<Vec<u8>>) -> admission::ValidatingWebhookConfiguration {
+fn validating(
+    options: &InstallOptions,
+    ca_bundle: Option<Vec<u8>>,
+    timeout: i32,
+) -> admission::ValidatingWebhookConfiguration {
     admission::ValidatingWebhookConfiguration {
         metadata: configuration_meta(options),
         webhooks: Some(vec![admission::ValidatingWebhook {
             name: format!("verify.{}", options.service_host()),
             admission_review_versions: vec!["v1".into()],
             client_config: client_config(options, "/validate", ca_bundle),
-            failure_policy: Some(failure_policy(options)),
+            failure_policy: Some(FAILURE_POLICY.into()),
             match_policy: Some("Equivalent".into()),
             namespace_selector: Some(namespace_selector(&options.namespace)),
             rules: Some(rules(true)),
             side_effects: "None".into(),
-            timeout_seconds: Some(TIMEOUT_SECONDS),
+            timeout_seconds: Some(timeout),
             ..admission::ValidatingWebhook::default()
         }]),
     }

@@ -320,8 +320,9 @@ pub const DEFAULT_COMPONENT_SIZE: u64 = 64 << 20;
 pub const DEFAULT_IMAGE_SECONDS: f64 = 8.0;
 
 /// The longest review budget a policy may set: the API server waits at most
-/// 30 s for a webhook (`timeoutSeconds`).
-const MAX_IMAGE_SECONDS: f64 = 30.0;
+/// 30 s for a webhook (`timeoutSeconds`), and the webhook needs 2 s of it besides
+/// ([`crate::state::BUDGET_MARGIN`]).
+pub const MAX_IMAGE_SECONDS: f64 = 28.0;
 
 /// What one image's review may cost (`limits:`): the webhook's answer to a
 /// component or a repository made to be expensive.
@@ -354,6 +355,9 @@ pub enum Action {
     Allow,
     /// Refuse.
     Deny,
+    /// Refuse on the image's own account: it is no image reference wharf can read
+    /// (why). Matched as a raw string it could dodge a rule that names its host.
+    Unreadable(String),
 }
 
 /// The outcome of [`evaluate`].
@@ -410,7 +414,7 @@ impl LimitsFile {
             if !(seconds.is_finite() && seconds > 0.0 && seconds <= MAX_IMAGE_SECONDS) {
                 return Err(format!(
                     "limits.imageSeconds {seconds} is not a number of seconds above 0 and at most {MAX_IMAGE_SECONDS} \
-                     (the API server waits at most 30 s for a webhook)"
+                     (the API server waits at most 30 s for a webhook, which answers 2 s before)"
                 ));
             }
             limits.image_timeout = std::time::Duration::from_secs_f64(seconds);
@@ -551,6 +555,18 @@ impl Policy {
                     format!("{what} denies outright, so world: and check: would never be used; remove them"),
                 ));
             }
+            if component.check == Check::Full && component.world.is_none() {
+                let line = line.and_then(|first| line_of_key(text, first, "check:")).or(line);
+                return Err(invalid(
+                    origin,
+                    line,
+                    format!(
+                        "{what} says check: full without world:, so the component would be checked against the \
+                         world it declares itself (found through wkg's mapping, perhaps in a repository its author \
+                         can push to); add world: \"ns:pkg/world@TRACK\" to say which world it must fit"
+                    ),
+                ));
+            }
             let images = r.images.iter().map(|glob| normalise_glob(glob)).collect();
             rules.push(Rule { name: r.name, images, namespaces: r.namespaces, requirement, component });
         }
@@ -581,6 +597,17 @@ fn invalid(origin: &str, line: Option<usize>, reason: String) -> Error {
     Error::InvalidPolicy { origin: origin.to_string(), line, reason }
 }
 
+/// The 1-based line of `key` in the rule that starts at line `rule` (1-based): the
+/// first line after it that starts with `key`, before the next rule.
+fn line_of_key(text: &str, rule: usize, key: &str) -> Option<usize> {
+    text.lines()
+        .enumerate()
+        .skip(rule)
+        .take_while(|(_, l)| !l.trim_start().starts_with('-') || !l.contains("name:"))
+        .find(|(_, l)| l.trim_start().starts_with(key))
+        .map(|(i, _)| i + 1)
+}
+
 /// The 1-based line of the `occurrence`-th (from 0) `name: NAME`, the start
 /// of a rule of that name, for messages on rules.
 fn line_of_rule(text: &str, name: &str, occurrence: usize) -> Option<usize> {
@@ -604,7 +631,13 @@ pub fn evaluate(policy: &Policy, image: &str, namespace: Option<&str>) -> Decisi
 /// (`None`: `unmatched` decided): within one policy, the rule's identity. Its
 /// name is for people; a policy built in code need not keep names unique.
 pub fn decide(policy: &Policy, image: &str, namespace: Option<&str>) -> (Option<usize>, Decision) {
-    let forms = match_forms(image);
+    let forms = match match_forms(image) {
+        Ok(forms) => forms,
+        Err(why) => {
+            let action = Action::Unreadable(why);
+            return (None, Decision { rule: None, action, component: ComponentRequirement::default() });
+        }
+    };
     for (index, rule) in policy.rules.iter().enumerate() {
         if !rule.namespaces.is_empty() && !namespace.is_some_and(|ns| rule.namespaces.iter().any(|n| n == ns)) {
             continue;
@@ -632,17 +665,20 @@ pub fn decide(policy: &Policy, image: &str, namespace: Option<&str>) -> (Option<
 /// not even exist), so it is matched as `repo@digest` only: `repo:dev-x@sha256:…`
 /// does not select a `repo:dev-*` rule. An image without one is matched as
 /// `repo:tag` (`latest` when no tag is written, as the runtime pulls it). An
-/// image that is not a registry reference is matched as written.
-fn match_forms(image: &str) -> Vec<String> {
-    let Ok(Reference::Registry(r)) = Reference::parse(image) else {
-        return vec![image.to_string()];
+/// image that is no registry reference wharf can read is an error (why): the
+/// runtime may read it as some spelling of a host a rule names.
+fn match_forms(image: &str) -> std::result::Result<Vec<String>, String> {
+    let r = match Reference::parse(image) {
+        Ok(Reference::Registry(r)) => r,
+        Ok(_) => return Err("it is not a registry image".to_string()),
+        Err(e) => return Err(e.to_string()),
     };
     let location = normalised_location(&r.registry, &r.repository);
     let runs = match (&r.digest, &r.tag) {
         (Some(digest), _) => format!("{location}@{digest}"),
         (None, tag) => format!("{location}:{}", tag.as_deref().unwrap_or("latest")),
     };
-    vec![location, runs]
+    Ok(vec![location, runs])
 }
 
 /// Docker Hub's names: `index.docker.io` is distribution/reference's legacy
@@ -651,14 +687,24 @@ fn match_forms(image: &str) -> Vec<String> {
 const DOCKER_HUB_ALIASES: [&str; 3] = ["docker.io", "index.docker.io", "registry-1.docker.io"];
 
 /// A registry host as the runtime reaches it: lowercase (DNS names are
-/// case-insensitive), without HTTPS's default port `:443`, and Docker Hub
+/// case-insensitive), its port read as a number (`:0443` is `:443`, as the
+/// runtime reads it) and without HTTPS's default port `443`, and Docker Hub
 /// under its one name `docker.io`. [`Reference::parse`] keeps what was
 /// written apart from `index.docker.io`, as distribution/reference does; a
 /// policy must not let another spelling of a host slip past its rules.
 pub fn normalised_host(host: &str) -> String {
     let lower = host.to_ascii_lowercase();
-    let bare = lower.strip_suffix(":443").unwrap_or(&lower);
-    if DOCKER_HUB_ALIASES.contains(&bare) { "docker.io".to_string() } else { bare.to_string() }
+    let bare = match lower.rsplit_once(':') {
+        Some((name, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+            match port.trim_start_matches('0') {
+                "443" => name.to_string(),
+                "" => format!("{name}:0"),
+                number => format!("{name}:{number}"),
+            }
+        }
+        _ => lower,
+    };
+    if DOCKER_HUB_ALIASES.contains(&bare.as_str()) { "docker.io".to_string() } else { bare }
 }
 
 /// `host/repository` with the host normalised ([`normalised_host`]) and
@@ -765,8 +811,9 @@ unmatched: deny
         assert_eq!(d.rule.as_deref(), Some("signed-wasm"));
         assert!(matches!(d.action, Action::Verify(_)));
         let d = evaluate(&p, "127.0.0.1:5000/prod/team/app@sha256:".to_string().as_str(), None);
-        // Not a valid reference: matched as written, still under prod/.
-        assert_eq!(d.rule.as_deref(), Some("signed-wasm"));
+        // Not a valid reference: denied on its own account, whatever rule its text would match.
+        assert!(matches!(d.action, Action::Unreadable(_)), "{d:?}");
+        assert_eq!(d.rule, None);
         let d = evaluate(&p, "127.0.0.1:5000/sandbox/x:latest", None);
         assert_eq!(
             d,
@@ -821,12 +868,12 @@ unmatched: deny
             "p",
             "rules:\n  - name: acme\n    images: ['ghcr.io/acme/**']\n    allow: false\n\
              \x20 - name: nginx\n    images: ['docker.io/library/nginx']\n    allow: false\n\
-             \x20 - name: written-oddly\n    images: ['REGISTRY.EXAMPLE.COM:443/team/**', 'index.docker.io/redis']\n    allow: false\n\
+             \x20 - name: written-oddly\n    images: ['REGISTRY.EXAMPLE.COM:00443/team/**', 'index.docker.io/redis']\n    allow: false\n\
              unmatched: allow\n",
         )
         .expect("parses");
         let digest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-        for image in ["ghcr.io/acme/app:1", "GHCR.IO/acme/app:1", "ghcr.io:443/acme/app:1", "Ghcr.Io:443/acme/app"] {
+        for image in ["ghcr.io/acme/app:1", "GHCR.IO/acme/app:1", "ghcr.io:443/acme/app:1", "ghcr.io:0443/acme/app:1"] {
             assert_eq!(evaluate(&p, image, None).rule.as_deref(), Some("acme"), "{image}");
         }
         assert_eq!(evaluate(&p, &format!("GHCR.IO:443/acme/app@{digest}"), None).rule.as_deref(), Some("acme"));
@@ -866,6 +913,7 @@ unmatched: deny
             "componentSize: 1073741825",
             "imageSeconds: 0",
             "imageSeconds: 31",
+            "imageSeconds: 28.5",
             "imageSeconds: .nan",
         ] {
             let text = format!("rules: []\nlimits:\n  {bad}\n");
@@ -976,6 +1024,17 @@ unmatched: deny
         let both = text.replace("          issuer:", "          identity: x\n          issuer:");
         let msg = Policy::parse("p.yaml", &both).expect_err("both").to_string();
         assert!(msg.contains("exactly one of identity and identityRegexp"), "{msg}");
+    }
+
+    #[test]
+    fn check_full_without_a_world_is_refused_naming_the_line() {
+        let any_world = "rules:\n  - name: a\n    images: ['**']\n    allow: true\n  - name: d\n    images: ['**']\n    \
+                         allow: true\n    check: full\n";
+        let msg = Policy::parse("p", any_world).expect_err("check: full without world:").to_string();
+        assert!(msg.contains("at line 8") && msg.contains("check: full without world:"), "{msg}");
+        let with_world =
+            any_world.replace("    check: full\n", "    world: \"wasi:http/proxy@0.2\"\n    check: full\n");
+        assert!(Policy::parse("p", &with_world).is_ok());
     }
 
     #[test]

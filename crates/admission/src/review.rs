@@ -2,6 +2,10 @@
 //! of its object judged, a response out: allowed, or denied with a message naming
 //! image, rule and reason (in `warn` mode: allowed with warnings), and for
 //! `/mutate` a JSONPatch pinning verified images to their digests.
+//!
+//! A review is answered by a deadline (the API server's wait, less a margin, from its
+//! arrival): what is not judged by then is denied with the reason, whatever the fail mode,
+//! so the API server always gets an answer of ours and never applies its `failurePolicy`.
 
 use kube_core::DynamicObject;
 use kube_core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
@@ -19,8 +23,22 @@ pub struct MalformedReview(pub String);
 
 impl Admission {
     /// Answers an AdmissionReview body; `mutate` adds the digest-pinning JSONPatch.
-    /// A body that is not an AdmissionReview with a request is [`MalformedReview`].
+    /// A body that is not an AdmissionReview with a request is [`MalformedReview`]. The
+    /// answer is due [`Admission::answer_within`] from now.
     pub async fn review(&self, body: &[u8], mutate: bool) -> std::result::Result<Value, MalformedReview> {
+        self.review_arrived(body, mutate, tokio::time::Instant::now()).await
+    }
+
+    /// [`Admission::review`] of a request that `arrived` then: answered
+    /// [`Admission::answer_within`] after, and what is not judged by then is denied with
+    /// the reason, in both fail modes.
+    pub async fn review_arrived(
+        &self,
+        body: &[u8],
+        mutate: bool,
+        arrived: tokio::time::Instant,
+    ) -> std::result::Result<Value, MalformedReview> {
+        let due = arrived + self.answer_within();
         let review: AdmissionReview<DynamicObject> =
             serde_json::from_slice(body).map_err(|e| MalformedReview(e.to_string()))?;
         let request: AdmissionRequest<DynamicObject> =
@@ -33,8 +51,33 @@ impl Admission {
         let namespace = request.namespace.as_deref().or(object.pointer("/metadata/namespace").and_then(Value::as_str));
         let sites = extract_images(&request.kind.kind, &object);
         let loaded = self.loaded();
-        let verdicts =
-            futures::future::join_all(sites.iter().map(|s| self.check_image_with(&loaded, &s.image, namespace))).await;
+        let mut distinct: Vec<&str> = Vec::new();
+        for site in &sites {
+            if !distinct.contains(&site.image.as_str()) {
+                distinct.push(&site.image);
+                if distinct.len() > MAX_IMAGES_PER_REVIEW {
+                    let many = format!(
+                        "wharf: the object names more than {MAX_IMAGES_PER_REVIEW} distinct images, more than one \
+                         review judges, so it is denied whatever the fail mode (split the workload)"
+                    );
+                    return to_value(judged_whole(response, loaded.policy.mode, many));
+                }
+            }
+        }
+        let judged =
+            futures::future::join_all(distinct.iter().map(|image| self.check_image_with(&loaded, image, namespace)));
+        let Ok(judged) = tokio::time::timeout_at(due, judged).await else {
+            let late = format!(
+                "wharf: the review did not finish within {} s of the request (the API server stops waiting {} s \
+                 later), so it is denied whatever the fail mode",
+                self.answer_within().as_secs_f64(),
+                crate::state::ANSWER_MARGIN.as_secs()
+            );
+            return to_value(judged_whole(response, loaded.policy.mode, late));
+        };
+        // Each site gets its image's verdict (an image written twice is judged once).
+        let verdicts: Vec<ImageVerdict> =
+            sites.iter().filter_map(|site| judged.iter().find(|v| v.image == site.image).cloned()).collect();
         let denials: Vec<String> = verdicts.iter().filter(|v| !v.allowed).map(ImageVerdict::message).collect();
         let unverified: Vec<String> = verdicts
             .iter()
@@ -74,6 +117,23 @@ impl Admission {
             }
         }
         to_value(response)
+    }
+}
+
+/// At most this many distinct images are judged in one review: each may cost registry
+/// lookups, which all reviews share ([`crate::state::IMAGE_LOOKUPS`] at once), so one
+/// object naming thousands would hold them for its whole wait. A Pod rarely names a dozen.
+pub const MAX_IMAGES_PER_REVIEW: usize = 64;
+
+/// The answer for a review judged as a whole (`why`: too many images, or late): a denial,
+/// or in `warn` mode an admission with `why` as its warning.
+fn judged_whole(mut response: AdmissionResponse, mode: Mode, why: String) -> AdmissionResponse {
+    match mode {
+        Mode::Enforce => response.deny(why),
+        Mode::Warn => {
+            response.warnings = Some(vec![why]);
+            response
+        }
     }
 }
 

@@ -1,8 +1,11 @@
 //! The webhook's HTTPS server (hyper over rustls): `/validate`, `/mutate`,
 //! `/healthz`, `/readyz` and `/metrics` (Prometheus text).
 //!
-//! Bodies over [`MAX_BODY`] are refused with 413, unreadable reviews with 400 and a
-//! message; everything else is answered with an AdmissionReview.
+//! Bodies over [`MAX_BODY`] (more than the API server sends) are refused with 413,
+//! unreadable reviews with 400 and a message; everything else is answered with an
+//! AdmissionReview, in time: the answer is due [`crate::state::ANSWER_MARGIN`] before the
+//! API server gives up ([`crate::state::Settings::webhook_timeout`], counted from the
+//! request's arrival), and what is not judged by then is denied with the reason.
 //!
 //! [`Server::watch_policy`] re-reads the policy file on SIGHUP and whenever it changes
 //! (another file behind its path, as after a ConfigMap's `..data` swap, or a new
@@ -27,8 +30,11 @@ use crate::file_stamp::file_stamp;
 use crate::policy::Policy;
 use crate::state::Admission;
 
-/// The largest request body accepted (1 MiB); larger ones get 413.
-pub const MAX_BODY: usize = 1 << 20;
+/// The largest request body accepted (8 MiB); larger ones get 413. The API server sends at
+/// most its own request limit (3 MiB) for `object` and as much again for `oldObject` (an
+/// UPDATE), JSON-escaped: a review it sends is always read, never refused (with
+/// `failurePolicy: Ignore` a refusal would admit the pod).
+pub const MAX_BODY: usize = 8 << 20;
 
 /// Upper bounds (seconds) of the latency histogram's buckets.
 const BUCKETS: [f64; 15] =
@@ -111,6 +117,12 @@ impl Metrics {
             "# HELP wharf_admission_policy_generation The policy in force.\n\
              # TYPE wharf_admission_policy_generation gauge\nwharf_admission_policy_generation {}",
             admission.generation()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP wharf_admission_cache_entries Verdicts cached and lookups under way.\n\
+             # TYPE wharf_admission_cache_entries gauge\nwharf_admission_cache_entries {}",
+            admission.cached_verdicts()
         );
         out.push_str("# HELP wharf_admission_review_seconds Time to answer an AdmissionReview.\n");
         out.push_str("# TYPE wharf_admission_review_seconds histogram\n");
@@ -364,6 +376,7 @@ fn text(status: StatusCode, body: impl Into<String>) -> Response<Full<Bytes>> {
 
 async fn handle(state: &State, req: Request<Incoming>, listener: Listener) -> Response<Full<Bytes>> {
     let start = Instant::now();
+    let arrived = tokio::time::Instant::now();
     let path = req.uri().path().to_string();
     let metrics_here = listener == Listener::Metrics || state.metrics_here;
     let response = match (req.method(), path.as_str()) {
@@ -373,7 +386,7 @@ async fn handle(state: &State, req: Request<Incoming>, listener: Listener) -> Re
         (_, "/validate" | "/mutate") if listener == Listener::Metrics => {
             text(StatusCode::NOT_FOUND, "reviews are served on the HTTPS listener\n")
         }
-        (&Method::POST, "/validate" | "/mutate") => review(state, req, path == "/mutate").await,
+        (&Method::POST, "/validate" | "/mutate") => review(state, req, path == "/mutate", arrived).await,
         (_, "/validate" | "/mutate") => text(StatusCode::METHOD_NOT_ALLOWED, "POST an AdmissionReview\n"),
         _ => text(StatusCode::NOT_FOUND, "not found: use /validate, /mutate, /healthz, /readyz or /metrics\n"),
     };
@@ -384,12 +397,23 @@ async fn handle(state: &State, req: Request<Incoming>, listener: Listener) -> Re
     response
 }
 
-async fn review(state: &State, req: Request<Incoming>, mutate: bool) -> Response<Full<Bytes>> {
-    let read = tokio::time::timeout(state.client_timeout, Limited::new(req.into_body(), MAX_BODY).collect());
+/// Reads and answers a review that `arrived` then (its answer is due
+/// [`Admission::answer_within`] after).
+async fn review(
+    state: &State,
+    req: Request<Incoming>,
+    mutate: bool,
+    arrived: tokio::time::Instant,
+) -> Response<Full<Bytes>> {
+    let read_by = (arrived + state.admission.answer_within()).min(arrived + state.client_timeout);
+    let read = tokio::time::timeout_at(read_by, Limited::new(req.into_body(), MAX_BODY).collect());
     let Ok(read) = read.await else {
         return text(
             StatusCode::REQUEST_TIMEOUT,
-            format!("the request body did not arrive within {} s\n", state.client_timeout.as_secs_f64()),
+            format!(
+                "the request body did not arrive in time (within {} s, and before the answer is due)\n",
+                state.client_timeout.as_secs_f64()
+            ),
         );
     };
     let body = match read {
@@ -399,7 +423,7 @@ async fn review(state: &State, req: Request<Incoming>, mutate: bool) -> Response
         }
         Err(e) => return text(StatusCode::BAD_REQUEST, format!("cannot read the request body: {e}\n")),
     };
-    match state.admission.review(&body, mutate).await {
+    match state.admission.review_arrived(&body, mutate, arrived).await {
         Ok(answer) => match serde_json::to_vec(&answer) {
             Ok(json) => {
                 let mut r = Response::new(Full::new(Bytes::from(json)));

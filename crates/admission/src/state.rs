@@ -10,7 +10,7 @@
 //! what is read, with the parsing done on tokio's blocking pool.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -46,12 +46,27 @@ pub struct Settings {
     pub ttl: Duration,
     /// How long a negative verdict is cached.
     pub negative_ttl: Duration,
-    /// At most this many cached verdicts.
+    /// At most this many cached verdicts, counting lookups under way (least recently used out first).
     pub cache_capacity: usize,
+    /// How long the API server waits for an answer (the webhook configuration's
+    /// `timeoutSeconds`): a review is answered [`ANSWER_MARGIN`] before, counted from its
+    /// arrival, and a policy whose `limits.imageSeconds` leaves less is refused.
+    pub webhook_timeout: Duration,
     /// How a denial tells to record the world an artifact fits, when a rule requires
     /// one and the artifact declares none: a front end names its own push command.
     pub record_world: String,
 }
+
+/// The API server's wait for the webhook unless told otherwise: the `timeoutSeconds`
+/// `admission manifests` writes for the default `limits.imageSeconds`.
+pub const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long before the API server gives up a review is answered: the answer's way back.
+pub const ANSWER_MARGIN: Duration = Duration::from_secs(1);
+
+/// How much longer than one image's budget the API server must wait: the margin, and the
+/// time a review takes besides the image (reading it, the other images' queue).
+pub const BUDGET_MARGIN: Duration = Duration::from_secs(2);
 
 /// [`Settings::record_world`] unless a front end words it.
 pub const RECORD_WORLD: &str = "push it with its WIT world given, to record the world it fits";
@@ -64,6 +79,7 @@ impl Default for Settings {
             ttl: Duration::from_secs(300),
             negative_ttl: Duration::from_secs(30),
             cache_capacity: 1024,
+            webhook_timeout: DEFAULT_WEBHOOK_TIMEOUT,
             record_world: RECORD_WORLD.into(),
         }
     }
@@ -117,6 +133,12 @@ pub struct Counters {
 /// could not be asked (the fail mode decides) before the budget runs out (a denial).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(4);
 
+/// How many images the webhook looks up in registries at once, over all reviews: each
+/// lookup may hold a few documents of up to 4 MiB (a manifest, a referrers index, a
+/// bundle), so this bounds the bytes in flight (about 4 × 3 × 4 MiB, with their
+/// parsed forms). A lookup waits for its turn within its image's time budget.
+pub const IMAGE_LOOKUPS: usize = 4;
+
 /// How long a repository's registry connection is reused for resolving tags.
 const RESOLVER_REUSE: Duration = Duration::from_secs(60);
 
@@ -131,6 +153,8 @@ pub struct Admission {
     cache: VerdictCache,
     /// Full WIT checks that may hold a component at once: one per core.
     checks: Arc<tokio::sync::Semaphore>,
+    /// Registry lookups of images under way at once ([`IMAGE_LOOKUPS`]).
+    lookups: tokio::sync::Semaphore,
     /// Counters for `/metrics`.
     pub counters: Counters,
 }
@@ -139,16 +163,19 @@ pub struct Admission {
 pub(crate) const FAIL_OPEN: &str = "admitted without verification (fail mode allow)";
 
 impl Admission {
-    /// Loads every key the policy names; an unreadable key is an error (refuse to start).
+    /// Loads every key the policy names; an unreadable key is an error (refuse to start), and so
+    /// is a policy whose budget does not fit the API server's wait ([`Settings::webhook_timeout`]).
     pub fn new(policy: Policy, settings: Settings) -> Result<Admission> {
+        fits_the_wait(&policy, settings.webhook_timeout)?;
         Ok(Admission {
             loaded: RwLock::new(Arc::new(Loaded::new(policy)?)),
+            cache: VerdictCache::new(settings.cache_capacity),
             settings,
             resolvers: Mutex::new(HashMap::new()),
-            cache: VerdictCache::default(),
             checks: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             )),
+            lookups: tokio::sync::Semaphore::new(IMAGE_LOOKUPS),
             counters: Counters::default(),
         })
     }
@@ -174,7 +201,7 @@ impl Admission {
     /// the old policy stays. Verdicts of older generations are dropped, never reused.
     /// Returns the new generation.
     pub fn reload(&self, policy: Policy) -> Result<u64> {
-        let loaded = match Loaded::new(policy) {
+        let loaded = match fits_the_wait(&policy, self.settings.webhook_timeout).and_then(|()| Loaded::new(policy)) {
             Ok(l) => Arc::new(l),
             Err(e) => {
                 self.counters.policy_reload_failures.fetch_add(1, Ordering::Relaxed);
@@ -189,6 +216,17 @@ impl Admission {
         self.cache.keep_generation(generation);
         self.counters.policy_reloads.fetch_add(1, Ordering::Relaxed);
         Ok(generation)
+    }
+
+    /// How many verdicts the cache holds, with the lookups under way (at most
+    /// [`Settings::cache_capacity`]).
+    pub fn cached_verdicts(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// How long after a review arrives its answer is due.
+    pub fn answer_within(&self) -> Duration {
+        self.settings.webhook_timeout.saturating_sub(ANSWER_MARGIN)
     }
 
     /// What judging an image needs of the webhook.
@@ -219,6 +257,9 @@ impl Admission {
                 return self.count(verdict(false, "no rule matches the image".into(), None));
             }
             Action::Deny => return self.count(verdict(false, "denied by the policy".into(), None)),
+            Action::Unreadable(why) => {
+                return self.count(verdict(false, format!("cannot read the image: {why}"), None));
+            }
         };
         let out = match authorities {
             None => verdict(true, "allowed by the policy".into(), None),
@@ -231,9 +272,9 @@ impl Admission {
                     Ok(Ok((digest, cached))) => {
                         verdict(cached.verified, cached.reason, cached.verified.then_some(digest))
                     }
-                    Ok(Err(e)) => {
+                    Ok(Err(failed)) => {
                         self.counters.registry_errors.fetch_add(1, Ordering::Relaxed);
-                        let (allowed, reason) = self.on_error(&e);
+                        let (allowed, reason) = self.on_error(&failed);
                         verdict(allowed, reason, None)
                     }
                 }
@@ -242,17 +283,34 @@ impl Admission {
         self.count(out)
     }
 
-    /// The verdict (admitted?, why) on an image whose checks failed with `e`:
-    /// the fail mode decides only when the registry could not be asked.
-    fn on_error(&self, e: &Error) -> (bool, String) {
+    /// The verdict (admitted?, why) on an image whose checks failed: the fail mode
+    /// decides only when the registry could not be asked and had answered nothing
+    /// about the image yet.
+    fn on_error(&self, failed: &Failed) -> (bool, String) {
         use wharf_oci::ErrorKind::{Integrity, Unsupported, Usage};
+        let e = &failed.error;
+        let rate_limited = e.oci().is_some_and(|o| o.http_status() == Some(429));
         match (e.kind(), self.settings.fail_mode) {
             (Usage | Unsupported | Integrity, _) => (false, e.to_string()),
+            (_, FailMode::Deny) => (false, format!("cannot verify: {e}")),
+            (_, FailMode::Allow) if failed.answered => (
+                false,
+                format!(
+                    "cannot verify: {e} (the registry had already answered for this image, so fail mode allow \
+                     does not apply)"
+                ),
+            ),
+            (_, FailMode::Allow) if rate_limited => (
+                false,
+                format!(
+                    "cannot verify: {e} (a rate limit is the registry's answer, and whoever can make the webhook \
+                     ask can use it up, so fail mode allow does not apply)"
+                ),
+            ),
             (_, FailMode::Allow) if e.oci().is_some_and(could_not_ask) => (true, format!("{FAIL_OPEN}: {e}")),
             (_, FailMode::Allow) => {
                 (false, format!("cannot verify: {e} (the registry answered, so fail mode allow does not apply)"))
             }
-            (_, FailMode::Deny) => (false, format!("cannot verify: {e}")),
         }
     }
 
@@ -263,7 +321,9 @@ impl Admission {
         verdict
     }
 
-    /// Resolves `image` to a digest, then finds the verdict in the cache or verifies.
+    /// Resolves `image` to a digest, then finds the verdict in the cache or verifies. A
+    /// digest-pinned image not in the cache has its manifest asked for first: once the
+    /// registry answered for the image, a later failure is no longer "could not be asked".
     async fn verify(
         &self,
         loaded: &Loaded,
@@ -272,15 +332,20 @@ impl Admission {
         authorities: &[Authority],
         component: &ComponentRequirement,
         deadline: tokio::time::Instant,
-    ) -> Result<(Digest, Cached)> {
-        let reference = Reference::parse(image)?;
+    ) -> std::result::Result<(Digest, Cached), Failed> {
+        let unanswered = |error: Error| Failed { error, answered: false };
+        let reference = Reference::parse(image).map_err(|e| unanswered(e.into()))?;
         if !matches!(reference, Reference::Registry(_)) {
-            return Err(Error::Usage(format!("{image} is not a registry image")));
+            return Err(unanswered(Error::Usage(format!("{image} is not a registry image"))));
         }
-        let digest = match reference.digest() {
-            Some(d) => d.clone(),
-            None => self.resolve_tag(&reference).await?,
+        let (digest, pinned) = match reference.digest() {
+            Some(d) => (d.clone(), true),
+            None => {
+                let _turn = self.turn().await.map_err(unanswered)?;
+                (self.resolve_tag(&reference).await.map_err(unanswered)?, false)
+            }
         };
+        let answered = AtomicBool::new(!pinned);
         let key = CacheKey {
             generation: loaded.generation,
             rule,
@@ -288,7 +353,7 @@ impl Admission {
             digest: digest.to_string(),
         };
         let s = &self.settings;
-        let slot = self.cache.slot(&key, s.ttl, s.negative_ttl, s.cache_capacity);
+        let slot = self.cache.slot(&key, s.ttl, s.negative_ttl);
         let judge = self.judge();
         let mut missed = false;
         let cached = slot
@@ -297,7 +362,14 @@ impl Admission {
                 missed = true;
                 // Run over, the verdict is a denial, cached like any other: reviews of the
                 // same digest in the meantime share it instead of starting the work again.
-                let judged = judge.digest(loaded, reference.with_digest(digest.clone()), authorities, component);
+                let judged = async {
+                    let _turn = self.turn().await?;
+                    if pinned {
+                        self.resolve_tag(&reference).await?;
+                        answered.store(true, Ordering::Relaxed);
+                    }
+                    judge.digest(loaded, reference.with_digest(digest.clone()), authorities, component).await
+                };
                 async move {
                     match tokio::time::timeout_at(deadline, judged).await {
                         Ok(judged) => judged,
@@ -309,11 +381,21 @@ impl Admission {
                     }
                 }
             })
-            .await?
+            .await
+            .map_err(|error| {
+                self.cache.forget(&key, &slot);
+                Failed { error, answered: answered.load(Ordering::Relaxed) }
+            })?
             .clone();
         let counter = if missed { &self.counters.cache_misses } else { &self.counters.cache_hits };
         counter.fetch_add(1, Ordering::Relaxed);
         Ok((digest, cached))
+    }
+
+    /// A turn to ask registries about an image ([`IMAGE_LOOKUPS`] at once), held while
+    /// the answer is read. Never held while waiting for another review's lookup.
+    async fn turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        self.lookups.acquire().await.map_err(|_| Error::Usage("internal error: the lookup turns are gone".into()))
     }
 
     /// Resolves a tag to its digest, every time (a moved tag is noticed at once), through
@@ -347,6 +429,34 @@ impl Admission {
     }
 }
 
+/// Refuses a policy whose budget for one image leaves the API server's wait (`webhook_timeout`)
+/// no room to answer in: checked at start and at every reload, since the policy may change
+/// without the webhook configuration.
+fn fits_the_wait(policy: &Policy, webhook_timeout: Duration) -> Result<()> {
+    let budget = policy.limits.image_timeout;
+    if budget + BUDGET_MARGIN <= webhook_timeout {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "the policy's limits.imageSeconds {} does not fit the API server's wait of {} s (the webhook's \
+         timeoutSeconds): one image's review must end {} s before it; lower imageSeconds to at most {} or raise \
+         timeoutSeconds",
+        budget.as_secs_f64(),
+        webhook_timeout.as_secs(),
+        BUDGET_MARGIN.as_secs(),
+        webhook_timeout.saturating_sub(BUDGET_MARGIN).as_secs_f64()
+    )))
+}
+
+/// Why an image's checks failed, and whether the registry had answered for the image
+/// before (its tag resolved, or its pinned manifest found): then the failure denies in
+/// both fail modes, since the registry was there and the rest of what it holds (a referrers
+/// API that fails, a planted tag) is the attacker's to choose.
+struct Failed {
+    error: Error,
+    answered: bool,
+}
+
 /// How much longer than its budget a review waits for a verdict of the same
 /// digest being judged (whose own budget ends first and is then cached).
 const BUDGET_GRACE: Duration = Duration::from_millis(200);
@@ -361,16 +471,21 @@ fn over_budget(budget: Duration) -> String {
 }
 
 /// Whether `error` means the registry could not be asked: no connection, a
-/// timeout, a connection cut part-way, or an answer of 429 or 5xx (busy or
-/// broken). Only these let `--fail-mode allow` admit. Everything else is an
-/// answer the registry gave, and what a repository holds is the attacker's to
-/// choose (a non-index under the `sha256-<hex>` tag, a referrers list past the
-/// cap, 401/403/404, a certificate that does not verify): those deny.
+/// timeout, a connection cut part-way, or an answer of 5xx (down or broken).
+/// Only these let `--fail-mode allow` admit, and only before the registry
+/// answered anything about the image. Everything else is an answer the registry
+/// gave, and what a repository holds is the attacker's to choose (a non-index
+/// under the `sha256-<hex>` tag, a referrers list past the cap, 401/403/404, a
+/// certificate that does not verify): those deny. So does 429: a rate limit is
+/// the registry's answer, and anyone who can make the webhook ask (create pods,
+/// or reach it) can use it up.
 fn could_not_ask(error: &wharf_oci::Error) -> bool {
     use wharf_oci::Error;
     match error {
-        Error::Unreachable { .. } | Error::Transfer { .. } | Error::RetryLater { .. } => true,
-        Error::Registry { .. } => error.http_status().is_some_and(|s| s == 429 || (500..=599).contains(&s)),
+        Error::Unreachable { .. } | Error::Transfer { .. } => true,
+        Error::RetryLater { .. } | Error::Registry { .. } => {
+            error.http_status().is_some_and(|s| (500..=599).contains(&s))
+        }
         _ => false,
     }
 }
@@ -448,23 +563,24 @@ mod tests {
         assert!(open.check_image("127.0.0.1:1/a:1", None).await.allowed);
     }
 
+    /// Review of issue 14's fixes, finding 2: what may open the gate in fail mode allow, and when.
     #[test]
-    fn only_a_registry_that_could_not_be_asked_fails_open() {
+    fn only_a_registry_that_answered_nothing_for_the_image_and_could_not_be_asked_fails_open() {
         use wharf_oci::Error;
         let registry =
             |status: &str| Error::Registry { registry: "r".into(), status: status.into(), message: "m".into() };
-        let unreachable = Error::Unreachable { registry: "r".into(), detail: "refused".into() };
-        let cut = Error::Transfer { what: "d".into(), source: std::io::Error::other("reset") };
-        let later = Error::RetryLater {
+        let later = |status: &str| Error::RetryLater {
             registry: "r".into(),
-            status: "HTTP 429".into(),
+            status: status.into(),
             after: Duration::from_secs(1),
             message: "m".into(),
         };
-        for e in [unreachable, cut, later, registry("HTTP 503"), registry("HTTP 500"), registry("HTTP 429")] {
-            assert!(could_not_ask(&e), "{e}");
-        }
+        let unreachable = Error::Unreachable { registry: "r".into(), detail: "refused".into() };
+        let cut = Error::Transfer { what: "d".into(), source: std::io::Error::other("reset") };
+        let could_not = [unreachable, cut, later("HTTP 503"), registry("HTTP 503"), registry("HTTP 500")];
         let answered = [
+            registry("HTTP 429"),
+            later("HTTP 429"),
             registry("HTTP 400"),
             registry("an unusable token"),
             Error::NotFound { what: "manifest".into() },
@@ -473,8 +589,26 @@ mod tests {
             Error::malformed("referrers tag sha256-00", "it holds an image manifest, not an image index"),
             Error::malformed("referrers of sha256:00", "the registry sent more than 4194304 bytes"),
         ];
+        let open = Admission::new(
+            Policy::parse("p", "rules: []\n").expect("policy"),
+            Settings { fail_mode: FailMode::Allow, ..Settings::default() },
+        )
+        .expect("admission");
+        let judge = |error: Error, answered: bool| open.on_error(&Failed { error: error.into(), answered });
+        for e in could_not {
+            assert!(could_not_ask(&e), "{e}");
+            let text = e.to_string();
+            let (admitted, reason) = judge(e, false);
+            assert!(admitted && reason.starts_with(FAIL_OPEN), "{text}: {reason}");
+            let e = Error::Unreachable { registry: "r".into(), detail: text.clone() };
+            let (admitted, reason) = judge(e, true);
+            assert!(!admitted && reason.contains("had already answered for this image"), "{text}: {reason}");
+        }
         for e in answered {
             assert!(!could_not_ask(&e), "{e}");
+            let text = e.to_string();
+            let (admitted, reason) = judge(e, false);
+            assert!(!admitted && reason.contains("so fail mode allow does not apply"), "{text}: {reason}");
         }
     }
 

@@ -293,9 +293,15 @@ async fn fetch_token(
             }
         }
     };
-    let unreachable = |e: reqwest::Error| Error::Unreachable {
-        registry: format!("{registry}'s token server {}", without_query(realm)),
-        detail: describe_request_error(&e),
+    // A certificate that does not verify is the token server's answer, reported as the
+    // registry's own would be (`Session::request_error`), never as a server that could
+    // not be reached: the admission webhook's fail mode tells the two apart.
+    let unreachable = |e: reqwest::Error| {
+        let registry = format!("{registry}'s token server {}", without_query(realm));
+        match certificate_problem(&e) {
+            Some(detail) => Error::Certificate { registry, detail },
+            None => Error::Unreachable { registry, detail: describe_request_error(&e) },
+        }
     };
     let answer = request.send().await.map_err(unreachable)?;
     let status = answer.status();

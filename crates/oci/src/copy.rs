@@ -60,7 +60,7 @@ pub struct CopyOptions {
     pub progress: Option<Arc<dyn Progress>>,
     /// Also copy the root's referrers that this filter keeps (made findable at
     /// the destination through its referrers API or a rebuilt fallback tag
-    /// index), and the manifest under the tag it names after the root.
+    /// index), and the manifests under the tags it names after the root.
     pub referrers: Option<ReferrerFilter>,
 }
 
@@ -78,8 +78,9 @@ pub struct ReferrerFilter {
     /// layers): decided on the content, since old clients wrote index entries
     /// without an `artifactType`.
     pub keep: fn(&[Descriptor]) -> bool,
-    /// A tag named after the root's digest whose manifest travels too, if any.
-    pub tag_of: Option<fn(&Digest) -> String>,
+    /// Tags named after the root's digest whose manifests travel too (cosign's
+    /// `.sig` and `.att`), each when the source has it.
+    pub tags_of: &'static [fn(&Digest) -> String],
 }
 
 /// The referrers a copy carried along ([`CopyOptions::referrers`]); in reports,
@@ -89,9 +90,9 @@ pub struct ReferrerFilter {
 pub struct ReferrersCopied {
     /// Referrers copied, with how the destination lists each.
     pub referrers: Vec<ReferrerCopied>,
-    /// The tag named after the root ([`ReferrerFilter::tag_of`]), if the source had it.
-    #[serde(rename = "legacyTag", skip_serializing_if = "Option::is_none")]
-    pub tag: Option<String>,
+    /// The tags named after the root ([`ReferrerFilter::tags_of`]) the source had, copied.
+    #[serde(rename = "legacyTags")]
+    pub tags: Vec<String>,
     /// Referrers of the root the filter left behind (SBOMs, other artifacts).
     pub other_referrers_skipped: usize,
 }
@@ -283,17 +284,16 @@ impl Walk<'_> {
             self.record(&entry, if existed { Outcome::Skipped } else { Outcome::Copied });
             out.referrers.push(ReferrerCopied { digest: entry.digest.clone(), indexed });
         }
-        let Some(tag_of) = filter.tag_of else {
-            return Ok(out);
-        };
-        let tag = tag_of(&root.digest);
-        match self.src.resolve(&Selector::Tag(tag.clone())).await {
-            Ok(desc) => {
-                Box::pin(self.root(&desc, std::slice::from_ref(&tag))).await?;
-                out.tag = Some(tag);
+        for tag_of in filter.tags_of {
+            let tag = tag_of(&root.digest);
+            match self.src.resolve(&Selector::Tag(tag.clone())).await {
+                Ok(desc) => {
+                    Box::pin(self.root(&desc, std::slice::from_ref(&tag))).await?;
+                    out.tags.push(tag);
+                }
+                Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
             }
-            Err(Error::NotFound { .. }) => {}
-            Err(e) => return Err(e),
         }
         Ok(out)
     }

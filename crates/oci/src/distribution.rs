@@ -311,13 +311,19 @@ impl Session {
     }
 
     /// After a `401`: learns the challenge and gets what it asks for. False
-    /// when that cannot change the answer (basic auth already sent, or nothing to send).
+    /// when that cannot change the answer (basic auth already sent, or nothing to send),
+    /// or when another origin answered (blob storage behind a redirect, an upload
+    /// `Location` elsewhere): its challenge is its own, and the registry's credentials
+    /// never go to the realm it names.
     async fn reauthorize(&self, response: &Response) -> Result<bool> {
+        let base = self.base().await;
+        if !same_origin(&base, response.url().as_str()) {
+            return Ok(false);
+        }
         let challenge = match Challenge::from_headers(response.headers()) {
             Challenge::Open => Challenge::Basic,
             other => other,
         };
-        let base = self.base().await;
         let first_time = !self.link.read().await.challenged;
         let retry = match (&challenge, &self.secret) {
             (Challenge::Bearer { .. }, _) => true,

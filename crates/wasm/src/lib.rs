@@ -17,6 +17,9 @@
 //! - [`compose`]: plugging components into each other, and `.wac` documents.
 //! - [`wkg`]: package names to OCI references, as wkg maps them; [`source`]: a file or a reference.
 //!
+//! SBOMs (feature `sbom`):
+//! - [`sbom`]: a component's SBOM from its own bytes (CycloneDX, SPDX).
+//!
 //! Depends on wharf-oci for content and registries; knows nothing of signatures or Kubernetes.
 
 pub mod artifact;
@@ -35,6 +38,8 @@ mod guard;
 pub mod check;
 #[cfg(feature = "compose")]
 pub mod compose;
+#[cfg(feature = "sbom")]
+pub mod sbom;
 #[cfg(feature = "check")]
 pub mod wkg;
 

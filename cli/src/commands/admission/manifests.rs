@@ -36,8 +36,8 @@ pub struct ManifestsArgs {
     /// How many webhook pods.
     #[arg(long, value_name = "N", default_value_t = 2)]
     replicas: u32,
-    /// deny: fail closed (failurePolicy Fail); allow: admit when a registry, or the webhook, cannot be asked
-    /// (admission serve --fail-mode allow, failurePolicy Ignore).
+    /// deny: deny an image whose registry cannot be asked; allow: admit it, with a warning (admission
+    /// serve --fail-mode). The webhooks' failurePolicy is Fail either way.
     #[arg(long, value_name = "MODE", default_value = "deny", value_parser = super::parse_fail_mode)]
     fail_mode: FailMode,
     /// Let cert-manager issue and renew the serving certificate (and set caBundle) instead of generating one.

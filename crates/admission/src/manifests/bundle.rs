@@ -34,6 +34,8 @@ pub struct PolicyBundle {
     pub policy_yaml: String,
     /// The Secret's data: item name (file name under `keys/`) to contents.
     pub files: BTreeMap<String, Vec<u8>>,
+    /// The policy's `limits:` (what the webhook configuration and the pod must allow for).
+    pub limits: crate::policy::Limits,
 }
 
 /// What kind of file a policy field names.
@@ -61,7 +63,7 @@ pub fn bundle(path: &Path) -> Result<PolicyBundle> {
         reason: "it is not UTF-8 text".into(),
     })?;
     let origin = path.display().to_string();
-    Policy::parse(&origin, &text)?;
+    let limits = Policy::parse(&origin, &text)?.limits;
     let mut tree: Value = serde_norway::from_str(&text).map_err(|e| Error::InvalidPolicy {
         origin: origin.clone(),
         line: None,
@@ -102,7 +104,7 @@ pub fn bundle(path: &Path) -> Result<PolicyBundle> {
             "the files {origin} names add up to {total} bytes, over the {OBJECT_LIMIT}-byte limit of a Kubernetes Secret"
         )));
     }
-    Ok(PolicyBundle { policy_yaml, files: files.by_name })
+    Ok(PolicyBundle { policy_yaml, files: files.by_name, limits })
 }
 
 /// The files named so far: by Secret item name, and which path got which name.

@@ -39,6 +39,10 @@ pub enum Access {
     Write,
 }
 
+/// At most this many bytes of manifests a [`RegistryStore`] keeps for a later `fetch`
+/// (two documents at the 4 MiB cap): enough for a resolve then a fetch of one image.
+const REMEMBERED_BYTES: usize = 8 << 20;
+
 /// One repository of one registry.
 pub struct RegistryStore {
     session: Arc<Session>,
@@ -93,9 +97,15 @@ impl RegistryStore {
         self.manifests.lock().ok()?.get(digest).cloned()
     }
 
+    /// Keeps `bytes` for a later `fetch` while the store holds less than
+    /// [`REMEMBERED_BYTES`]: a store kept open (the admission webhook's tag
+    /// resolvers) must not hold every manifest it ever read. Past that, `fetch` asks again.
     fn remember(&self, digest: &Digest, bytes: &Bytes) {
         if let Ok(mut m) = self.manifests.lock() {
-            m.insert(digest.clone(), bytes.clone());
+            let held: usize = m.values().map(Bytes::len).sum();
+            if held + bytes.len() <= REMEMBERED_BYTES {
+                m.insert(digest.clone(), bytes.clone());
+            }
         }
     }
 
@@ -270,7 +280,13 @@ impl RegistryStore {
                     let Ok((held, next)) = self.session.upload_status(&location, &desc.digest).await else {
                         return Err(e);
                     };
-                    if held < end - piece.len() as u64 || held > end {
+                    let first = end - piece.len() as u64;
+                    // distribution answers `Range: 0-0` for an upload holding nothing as for one
+                    // holding one byte; a failed first chunk most likely left nothing, so it is
+                    // sent again from 0 (if one byte did land, the registry refuses the resent
+                    // range and the push fails: nothing wrong is stored).
+                    let held = if first == 0 && held == 1 { 0 } else { held };
+                    if held < first || held > end {
                         return Err(e);
                     }
                     tracing::info!(held, "resuming the upload");

@@ -148,7 +148,7 @@ async fn legacy_layer(
     let signer = match policy.trust {
         Trust::Key(key) => {
             if certificate.is_some() {
-                return Err((Problem::Unsupported, crate::sigstore::WANTS_IDENTITY.into()));
+                return Err((Problem::NeedsIdentity, crate::sigstore::WANTS_IDENTITY.into()));
             }
             check_signature(key, &body, &signature)?;
             None
@@ -306,7 +306,7 @@ fn check_statement(
 /// many as it likes, so verifying inline would hold a runtime worker (in the
 /// webhook, one that answers reviews) and keep time budgets from firing. A
 /// panic in `work` is a rejection, not a crash.
-async fn off_the_runtime<T: Send + 'static>(
+pub(super) async fn off_the_runtime<T: Send + 'static>(
     work: impl FnOnce() -> std::result::Result<T, (Problem, String)> + Send + 'static,
 ) -> std::result::Result<T, (Problem, String)> {
     tokio::task::spawn_blocking(work)

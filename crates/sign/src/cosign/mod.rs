@@ -7,6 +7,9 @@
 //! - Legacy format: simple-signing payloads as layers of the manifest under
 //!   the tag `sha256-<hex>.sig` ([`legacy_tag`]), appended to.
 //!
+//! Attestations (in-toto statements with a predicate) are kept the same two ways
+//! ([`attest`]: the bundle referrer, and the `sha256-<hex>.att` tag).
+//!
 //! Every signature found goes through the one Sigstore verifier
 //! ([`crate::sigstore`]); [`copy_filter`] tells wharf-oci's copy walk which
 //! referrers and tag carry signatures, for `copy --with-signatures`.
@@ -29,6 +32,7 @@ use crate::keys::{PrivateKey, PublicKey};
 use crate::media;
 use crate::sigstore::{Problem, Trust, keyless};
 
+pub mod attest;
 mod lookup;
 mod write;
 
@@ -41,12 +45,13 @@ pub fn legacy_tag(digest: &Digest) -> String {
 }
 
 /// What `copy --with-signatures` carries along: the root's referrers that hold
-/// a Sigstore bundle layer, and the manifest under its legacy `.sig` tag.
+/// a Sigstore bundle layer (signatures and attestations), and the manifests
+/// under its legacy `.sig` and `.att` tags.
 pub fn copy_filter() -> ReferrerFilter {
     fn holds_a_bundle(children: &[Descriptor]) -> bool {
         children.iter().any(|layer| media::is_bundle(&layer.media_type))
     }
-    ReferrerFilter { keep: holds_a_bundle, tag_of: Some(legacy_tag) }
+    ReferrerFilter { keep: holds_a_bundle, tags_of: &[legacy_tag, attest::legacy_tag] }
 }
 
 /// A signature format.
@@ -206,14 +211,52 @@ pub async fn verify_with(reference: &Reference, trust: &Trust, options: &VerifyO
     let store: Box<dyn ReadStore> = open_source(reference, &options.transport).await?;
     let subject = store.resolve(&reference.selector()).await?;
     let policy = lookup::Policy { trust, digest: &subject.digest, annotations: &options.annotations };
-    let mut signatures = lookup::bundles(store.as_ref(), &policy).await?;
-    signatures.extend(lookup::legacy(store.as_ref(), &policy).await?);
+    let bundles = lookup::bundles(store.as_ref(), &policy).await;
+    let legacy = lookup::legacy(store.as_ref(), &policy).await;
+    let signatures = any_verified_wins([
+        (Format::Bundle, format!("the referrers of {}", subject.digest), bundles),
+        (Format::Legacy, format!("tag {}", legacy_tag(&subject.digest)), legacy),
+    ])?;
     Ok(VerifyReport {
         reference: reference.pinned(&subject.digest),
         verified: signatures.iter().any(|s| s.verified),
         digest: subject.digest,
         signatures,
     })
+}
+
+/// The signatures each place held, when one verifies: a place that could not be read
+/// (a non-index under the fallback tag, a broken `.sig` manifest: anyone who may push
+/// can leave those) is then one rejected verdict among them, so it cannot hide a
+/// signature that verifies. When none verifies, the first place that could not be read
+/// is the error: the answer is not known.
+fn any_verified_wins<const N: usize>(
+    places: [(Format, String, Result<Vec<SignatureVerdict>>); N],
+) -> Result<Vec<SignatureVerdict>> {
+    let mut signatures = Vec::new();
+    let mut unread = Vec::new();
+    for (format, location, found) in places {
+        match found {
+            Ok(found) => signatures.extend(found),
+            Err(e) => unread.push((format, location, e)),
+        }
+    }
+    if !signatures.iter().any(|s| s.verified) && !unread.is_empty() {
+        let (_, _, first) = unread.swap_remove(0);
+        return Err(first);
+    }
+    for (format, location, e) in unread {
+        signatures.push(SignatureVerdict {
+            format,
+            location,
+            verified: false,
+            problem: Some(Problem::Malformed),
+            reason: Some(format!("cannot be read: {e}")),
+            annotations: Map::new(),
+            keyless: None,
+        });
+    }
+    Ok(signatures)
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use wharf_oci::reference::Selector;
 use wharf_oci::store::{Store, bytes_stream};
 
 /// Stores a small blob unless the store has it.
-async fn put_blob(store: &dyn Store, desc: &Descriptor, bytes: &[u8]) -> Result<()> {
+pub(super) async fn put_blob(store: &dyn Store, desc: &Descriptor, bytes: &[u8]) -> Result<()> {
     if !store.exists(desc).await? {
         store.push(desc, bytes_stream(Bytes::copy_from_slice(bytes))).await?;
     }
@@ -67,13 +67,19 @@ pub(super) async fn legacy(
     let signature = key.sign(&body);
     let mut layer = Descriptor::of_bytes(SIMPLE_SIGNING_LAYER, &body);
     layer.annotations.insert(SIGNATURE_ANNOTATION.into(), B64.encode(&signature));
-    let tag = legacy_tag(&subject.digest);
+    append_layer(store, legacy_tag(&subject.digest), layer, &body).await
+}
+
+/// Appends `layer` (its blob `body`) to the manifest under `tag` (made if
+/// missing), as cosign's `.sig` and `.att` images are kept; an identical layer
+/// already there is not added twice.
+pub(super) async fn append_layer(store: &dyn Store, tag: String, layer: Descriptor, body: &[u8]) -> Result<Written> {
     let mut layers = existing_layers(store, &tag).await?;
     let appended = !layers.contains(&layer);
     if appended {
         layers.push(layer.clone());
     }
-    put_blob(store, &layer, &body).await?;
+    put_blob(store, &layer, body).await?;
     let config_bytes = sig_image_config(&layers);
     let config = Descriptor::of_bytes(media::OCI_IMAGE_CONFIG, &config_bytes);
     put_blob(store, &config, &config_bytes).await?;
@@ -100,8 +106,21 @@ pub(super) async fn bundle(
     annotations: &BTreeMap<String, String>,
 ) -> Result<Written> {
     let statement = payload::statement(&subject.digest, annotations);
-    let signature = key.sign(&payload::pae(payload::IN_TOTO_PAYLOAD_TYPE, &statement));
-    let bundle = payload::bundle(&statement, &signature, &key.public_key().hint());
+    push_bundle(store, subject, &statement, payload::COSIGN_SIGN_PREDICATE, key).await
+}
+
+/// Signs `statement` (an in-toto statement of `predicate_type` about `subject`)
+/// into a bundle v0.3 and pushes it as an OCI 1.1 referrer of `subject`, in
+/// cosign v3's layout (`cosign sign` and `cosign attest --new-bundle-format`).
+pub(super) async fn push_bundle(
+    store: &dyn Store,
+    subject: &Descriptor,
+    statement: &[u8],
+    predicate_type: &str,
+    key: &PrivateKey,
+) -> Result<Written> {
+    let signature = key.sign(&payload::pae(payload::IN_TOTO_PAYLOAD_TYPE, statement));
+    let bundle = payload::bundle(statement, &signature, &key.public_key().hint());
     let layer = Descriptor::of_bytes(crate::media::BUNDLE_V03, &bundle);
     put_blob(store, &layer, &bundle).await?;
     let mut config = Descriptor::of_bytes(media::OCI_EMPTY, b"{}");
@@ -110,7 +129,7 @@ pub(super) async fn bundle(
     config.artifact_type = Some(crate::media::BUNDLE_V03.into());
     let manifest_annotations = BTreeMap::from([
         ("dev.sigstore.bundle.content".to_string(), "dsse-envelope".to_string()),
-        ("dev.sigstore.bundle.predicateType".to_string(), payload::COSIGN_SIGN_PREDICATE.to_string()),
+        ("dev.sigstore.bundle.predicateType".to_string(), predicate_type.to_string()),
         ("org.opencontainers.image.created".to_string(), Created::Now.rfc3339()),
     ]);
     let manifest = Manifest {

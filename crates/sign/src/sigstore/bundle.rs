@@ -317,6 +317,20 @@ impl Bundle {
         };
         Ok(Bundle { material, entries, timestamps: Vec::new(), content: Content::Message { digest, signature } })
     }
+
+    /// A legacy `.att` layer (cosign's attestations before bundles) as a bundle: its blob, a
+    /// DSSE envelope (`{"payloadType", "payload", "signatures": [{"keyid", "sig"}]}`, exactly
+    /// one signature), with the certificate and log entry of its annotations as for [`Bundle::legacy`].
+    pub fn legacy_envelope(
+        certificate_pem: Option<&str>,
+        rekor_bundle: Option<&str>,
+        envelope: &[u8],
+    ) -> Result<Bundle, String> {
+        let envelope: Value = serde_json::from_slice(envelope)
+            .map_err(|e| format!("the layer is not a DSSE envelope (not JSON: {e})"))?;
+        let content = content(&serde_json::json!({ "dsseEnvelope": envelope }))?;
+        Ok(Bundle { content, ..Bundle::legacy(certificate_pem, rekor_bundle, Vec::new(), Vec::new())? })
+    }
 }
 
 fn legacy_entry(text: &str) -> Result<LogEntry, String> {

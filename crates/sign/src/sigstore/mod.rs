@@ -50,9 +50,15 @@ pub enum Problem {
     MissingAnnotation,
     /// The signature material cannot be read.
     Malformed,
-    /// A kind of signature wharf cannot check with the trust given (a keyless
-    /// bundle with `--key`, a key-made one keyless, or a form not supported yet).
+    /// A form wharf does not check (a log entry of another kind or version, a key
+    /// type it does not verify).
     Unsupported,
+    /// A keyless signature (Fulcio certificate) checked against a key: it verifies
+    /// only against a signer identity and OIDC issuer.
+    NeedsIdentity,
+    /// A signature made with a key checked against an identity: it verifies only
+    /// against its public key.
+    NeedsKey,
     /// An attestation, not a signature.
     NotASignature,
     /// A keyless certificate that does not chain to a CA of the trusted root
@@ -69,12 +75,14 @@ pub enum Problem {
     /// An RFC 3161 timestamp does not verify with a timestamp authority of the
     /// trusted root, or does not cover the signature.
     InvalidTimestamp,
+    /// An attestation of another predicate type than the one asked for (not checked further).
+    OtherPredicateType,
 }
 
 /// What signatures are checked against.
 #[derive(Clone)]
 pub enum Trust {
-    /// A public key (`--key`).
+    /// A public key.
     Key(PublicKey),
     /// Keyless: a Fulcio certificate for `expected`, chaining to a CA of
     /// `root`, logged in one of its transparency logs (checked offline).
@@ -98,15 +106,14 @@ pub enum Trust {
 /// Why a bundle was not accepted: a kind and a reason in words.
 pub(crate) type Rejection = (Problem, String);
 
-/// Why a keyless signature is refused when a key was given (its [`Problem::Unsupported`]
-/// reason). In cosign's words: `cosign verify` takes these flags (and `wharf verify`, which
-/// follows it); the sign crate's tests hold the reasons to naming what to verify with.
-pub const WANTS_IDENTITY: &str = "a keyless signature (Fulcio certificate): verify it with --certificate-identity and \
-                                  --certificate-oidc-issuer, not --key";
-/// Why a key-made signature is refused when an identity was given (its
-/// [`Problem::Unsupported`] reason), in cosign's words as [`WANTS_IDENTITY`].
+/// Why a keyless signature is refused when a key was given (the reason of
+/// [`Problem::NeedsIdentity`]; the command line adds what to verify it with).
+pub const WANTS_IDENTITY: &str =
+    "a keyless signature (Fulcio certificate): it verifies against a signer identity and OIDC issuer, not a key";
+/// Why a key-made signature is refused when an identity was given (the reason of
+/// [`Problem::NeedsKey`]).
 pub const WANTS_KEY: &str =
-    "signed with a key, not a Fulcio certificate: verify it with --key (the public key), not an identity";
+    "signed with a key, not a Fulcio certificate: it verifies against its public key, not an identity";
 
 /// The current time, Unix seconds (integrated times later than this are refused).
 pub(crate) fn now() -> i64 {

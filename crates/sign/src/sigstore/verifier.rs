@@ -5,7 +5,7 @@
 //! The steps follow the Sigstore client specification (§4, "Verification"):
 //!
 //! 1. the bundle is read strictly ([`super::bundle`]), and its signer must be
-//!    the kind the trust asks for (a certificate for keyless, a key for `--key`);
+//!    the kind the trust asks for (a certificate for keyless, a key for a key);
 //! 2. what is signed is checked: a DSSE envelope's `payloadType` is in-toto's
 //!    and its payload an in-toto statement;
 //! 3. with a trusted root: exactly one transparency-log entry, verified with the
@@ -197,8 +197,8 @@ fn signer_of<'a>(bundle: &'a Bundle, key: Option<&'a PublicKey>) -> Result<Signe
             Ok(SignerMaterial::Certificate { leaf_der, leaf: Box::new(leaf), extra })
         }
         (Material::PublicKey { .. }, Some(key)) => Ok(SignerMaterial::Key(key)),
-        (Material::Certificates(_), Some(_)) => Err((Problem::Unsupported, super::WANTS_IDENTITY.into())),
-        (Material::PublicKey { .. }, None) => Err((Problem::Unsupported, super::WANTS_KEY.into())),
+        (Material::Certificates(_), Some(_)) => Err((Problem::NeedsIdentity, super::WANTS_IDENTITY.into())),
+        (Material::PublicKey { .. }, None) => Err((Problem::NeedsKey, super::WANTS_KEY.into())),
     }
 }
 

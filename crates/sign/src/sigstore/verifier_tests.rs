@@ -156,13 +156,13 @@ fn managed_keys_verify_with_the_key_and_the_logs() {
     assert!(reason.contains("not in the trusted root"), "{reason}");
     // Keyless trust for a key-made bundle, and a key for a keyless bundle.
     let (problem, reason) = run(&doc, &beacon(root), now()).expect_err("no certificate");
-    assert_eq!(problem, Problem::Unsupported);
-    assert!(reason.contains("--key"), "{reason}");
+    assert_eq!(problem, Problem::NeedsKey);
+    assert!(reason.contains("verifies against its public key") && !reason.contains("--"), "{reason}");
     let keyless = json("happy-path-v0.3/bundle.sigstore.json");
     let key = crate::PrivateKey::generate().expect("a key").public_key();
     let (problem, reason) = run(&keyless, &Trust::Key(key), now()).expect_err("a certificate");
-    assert_eq!(problem, Problem::Unsupported);
-    assert!(reason.contains("--certificate-identity"), "{reason}");
+    assert_eq!(problem, Problem::NeedsIdentity);
+    assert!(reason.contains("signer identity and OIDC issuer") && !reason.contains("--"), "{reason}");
 }
 
 #[test]
