@@ -173,7 +173,8 @@ async fn deliver(
                 },
                 extra_tags: Vec::new(),
                 index: false,
-                chunk_index: true,
+                // Chunk indexes are opt-in (they cost the push); `wharf index` adds one.
+                chunk_index: false,
                 transport: delivery.transport.clone(),
                 progress: delivery.progress.clone(),
             };

@@ -113,8 +113,8 @@ fn a_pushed_artifact_is_byte_for_byte_the_same_with_and_without_its_chunk_index(
     let bytes = big_module(1);
     let file = env.write("big.wasm", &bytes);
 
-    let with = push(&env, &file, &registry.reference("with/big:1"), &[]);
-    let without = push(&env, &file, &registry.reference("without/big:1"), &["--no-chunk-index"]);
+    let with = push(&env, &file, &registry.reference("with/big:1"), &["--chunk-index"]);
+    let without = push(&env, &file, &registry.reference("without/big:1"), &[]);
     let digest = with["digest"].as_str().unwrap_or_default();
     assert_eq!(with["digest"], without["digest"]);
     assert_eq!(with["chunkIndex"]["indexed"], "fallback-tag", "{with}");
@@ -128,7 +128,7 @@ fn a_pushed_artifact_is_byte_for_byte_the_same_with_and_without_its_chunk_index(
     assert_index_describes(&chunk_index(&registry, "with/big", digest), &bytes);
 
     // A push again attaches nothing more.
-    let again = push(&env, &file, &registry.reference("with/big:1"), &[]);
+    let again = push(&env, &file, &registry.reference("with/big:1"), &["--chunk-index"]);
     assert!(again.get("chunkIndex").is_none(), "{again}");
     assert_eq!(
         fallback_index(&registry, "with/big", digest).expect("tag")["manifests"].as_array().map(Vec::len),
@@ -149,7 +149,7 @@ fn a_registry_that_refuses_the_chunk_index_still_gets_the_artifact() {
     let env = TestEnv::new();
     let bytes = big_module(11);
     let file = env.write("big.wasm", &bytes);
-    let pushed = push(&env, &file, &format!("{}/refusing/big:1", proxy.host()), &[]);
+    let pushed = push(&env, &file, &format!("{}/refusing/big:1", proxy.host()), &["--chunk-index"]);
     assert!(pushed.get("chunkIndex").is_none(), "{pushed}");
     let warnings = pushed["warnings"].to_string();
     assert!(warnings.contains("no chunk index was attached"), "{pushed}");
@@ -162,9 +162,40 @@ fn a_small_layer_gets_no_chunk_index() {
     let registry = Registry::start();
     let env = TestEnv::new();
     let file = env.write("small.wasm", module_with(&noise(100_000, 2)));
-    let pushed = push(&env, &file, &registry.reference("small/one:1"), &[]);
+    let pushed = push(&env, &file, &registry.reference("small/one:1"), &["--chunk-index"]);
     assert!(pushed.get("chunkIndex").is_none(), "{pushed}");
     assert!(fallback_index(&registry, "small/one", pushed["digest"].as_str().unwrap_or_default()).is_none());
+}
+
+#[test]
+fn without_the_flag_a_push_attaches_no_index_and_a_pull_leaves_the_chunk_cache_empty() {
+    let registry = Registry::start();
+    let proxy = registry_tests::fault_proxy::FaultProxy::start(&registry.host());
+    let env = TestEnv::new();
+    let bytes = big_module(12);
+    let file = env.write("big.wasm", &bytes);
+    let reference = format!("{}/plain/big:1", proxy.host());
+
+    // A push and a re-push: no index, and no request about one (no referrers lookup, no fallback tag).
+    for _ in 0..2 {
+        let pushed = push(&env, &file, &reference, &[]);
+        assert!(pushed.get("chunkIndex").is_none(), "{pushed}");
+    }
+    let digest = sha256_digest(&registry_get_json(&registry.host(), "/v2/plain/big/manifests/1", MANIFEST).0);
+    assert!(fallback_index(&registry, "plain/big", &digest).is_none());
+    let about_an_index = |l: &&String| l.contains("sha256-") || l.contains("/referrers/");
+    assert!(!proxy.log().iter().any(|l| about_an_index(&l)), "{:?}", proxy.log());
+
+    // A pull of an artifact without an index: one lookup, the layer whole, nothing in the cache.
+    proxy.clear_log();
+    let pulled = pull(&env, &reference, "pulled.wasm");
+    assert_eq!(std::fs::read(env.path("pulled.wasm")).expect("pulled"), bytes);
+    assert_eq!(pulled["transfer"]["method"], "whole", "{pulled}");
+    assert!(pulled["transfer"]["fallback"].as_str().unwrap_or_default().contains("no chunk index"), "{pulled}");
+    assert!(!env.path(".cache/wharf/chunks").exists(), "the chunk cache was written");
+    // The one lookup: the referrers API, then (docker-registry has none) its fallback tag.
+    let lookups: Vec<_> = proxy.log().into_iter().filter(|l| about_an_index(&l)).collect();
+    assert_eq!(lookups.len(), 2, "{lookups:?}");
 }
 
 #[test]
@@ -174,7 +205,7 @@ fn wharf_index_attaches_one_to_an_artifact_pushed_without() {
     let bytes = big_module(3);
     let file = env.write("big.wasm", &bytes);
     let reference = registry.reference("other/big:1");
-    let pushed = push(&env, &file, &reference, &["--no-chunk-index"]);
+    let pushed = push(&env, &file, &reference, &[]);
     let digest = pushed["digest"].as_str().unwrap_or_default();
 
     let indexed = wharf(&["index", &reference, "--format", "json"], &env);
@@ -196,7 +227,7 @@ fn an_oci_layout_gets_the_chunk_index_under_the_fallback_tag() {
     let file = env.write("big.wasm", &bytes);
     let layout = env.path("store");
     let reference = format!("oci:{}:big-1", layout.display());
-    let pushed = push(&env, &file, &reference, &[]);
+    let pushed = push(&env, &file, &reference, &["--chunk-index"]);
     let digest = pushed["digest"].as_str().unwrap_or_default();
     assert_eq!(pushed["chunkIndex"]["indexed"], "fallback-tag", "{pushed}");
     let top: Value =
@@ -212,12 +243,12 @@ fn an_oci_layout_gets_the_chunk_index_under_the_fallback_tag() {
     indexed.assert_ok();
     assert!(indexed.json().get("attached").is_none(), "{}", indexed.stdout);
 
-    // A pull from the layout reads it whole, and fills the chunk cache.
+    // A pull from the layout reads it whole, and leaves the chunk cache alone (as local as the cache).
     let pulled = pull(&env, &reference, "pulled.wasm");
     assert_eq!(pulled["transfer"]["method"], "whole", "{pulled}");
     assert!(pulled["transfer"]["fallback"].as_str().unwrap_or_default().contains("local"), "{pulled}");
     assert_eq!(std::fs::read(env.path("pulled.wasm")).expect("pulled"), bytes);
-    assert!(cached_layer(&env, &bytes).is_file());
+    assert!(!cached_layer(&env, &bytes).exists());
 
     // A layout that is not there is not made by indexing it.
     let missing = env.path("typo");
@@ -253,8 +284,8 @@ fn a_rebuilt_component_is_pulled_by_its_changed_chunks() {
     let proxy = registry_tests::fault_proxy::FaultProxy::start(&registry.host());
     let env = TestEnv::new();
     let (old, new) = (big_module(5), rebuilt(5, 0));
-    push(&env, &env.write("old.wasm", &old), &registry.reference("app/one:1"), &[]);
-    push(&env, &env.write("new.wasm", &new), &registry.reference("app/one:2"), &[]);
+    push(&env, &env.write("old.wasm", &old), &registry.reference("app/one:1"), &["--chunk-index"]);
+    push(&env, &env.write("new.wasm", &new), &registry.reference("app/one:2"), &["--chunk-index"]);
     let via_proxy = |tag: &str| format!("{}/app/one:{tag}", proxy.host());
 
     // The first pull: nothing cached, the layer comes whole.
@@ -308,7 +339,7 @@ fn a_corrupted_cached_chunk_is_detected_and_fetched_again() {
     let builds = [big_module(7), rebuilt(7, 0), rebuilt(7, 1)];
     for (i, build) in builds.iter().enumerate() {
         let file = env.write(&format!("build-{i}.wasm"), build);
-        push(&env, &file, &registry.reference(&format!("app/two:{i}")), &[]);
+        push(&env, &file, &registry.reference(&format!("app/two:{i}")), &["--chunk-index"]);
     }
     pull(&env, &registry.reference("app/two:0"), "pulled-0.wasm");
     let second = pull(&env, &registry.reference("app/two:1"), "pulled-1.wasm");
@@ -372,7 +403,7 @@ fn a_lying_chunk_index_never_produces_a_wrong_file() {
     let registry = Registry::start();
     let env = TestEnv::new();
     let old = big_module(8);
-    push(&env, &env.write("old.wasm", &old), &registry.reference("app/three:1"), &[]);
+    push(&env, &env.write("old.wasm", &old), &registry.reference("app/three:1"), &["--chunk-index"]);
     let old_digest = sha256_digest(&registry_get_json(&registry.host(), "/v2/app/three/manifests/1", MANIFEST).0);
     let old_index = chunk_index(&registry, "app/three", &old_digest);
     pull(&env, &registry.reference("app/three:1"), "pulled-1.wasm");
@@ -405,9 +436,14 @@ fn a_lying_chunk_index_never_produces_a_wrong_file() {
         let new = rebuilt(8, n as u64 + 1);
         let tag = format!("{}", n + 2);
         // The true index of the new build, from another repository.
-        let truth = push(&env, &env.write("new.wasm", &new), &registry.reference(&format!("truth/three:{tag}")), &[]);
+        let truth = push(
+            &env,
+            &env.write("new.wasm", &new),
+            &registry.reference(&format!("truth/three:{tag}")),
+            &["--chunk-index"],
+        );
         let mut index = chunk_index(&registry, "truth/three", truth["digest"].as_str().unwrap_or_default());
-        push(&env, &env.path("new.wasm"), &registry.reference(&format!("app/three:{tag}")), &["--no-chunk-index"]);
+        push(&env, &env.path("new.wasm"), &registry.reference(&format!("app/three:{tag}")), &[]);
         lie(&mut index, &old_index);
         attach_index(&registry, "app/three", &tag, &index);
 
@@ -425,8 +461,8 @@ fn a_registry_that_ignores_range_still_pulls_correctly() {
     let proxy = registry_tests::fault_proxy::FaultProxy::start(&registry.host());
     let env = TestEnv::new();
     let (old, new) = (big_module(9), rebuilt(9, 0));
-    push(&env, &env.write("old.wasm", &old), &registry.reference("app/four:1"), &[]);
-    push(&env, &env.write("new.wasm", &new), &registry.reference("app/four:2"), &[]);
+    push(&env, &env.write("old.wasm", &old), &registry.reference("app/four:1"), &["--chunk-index"]);
+    push(&env, &env.write("new.wasm", &new), &registry.reference("app/four:2"), &["--chunk-index"]);
     pull(&env, &format!("{}/app/four:1", proxy.host()), "pulled-1.wasm");
 
     proxy.add(registry_tests::fault_proxy::Rule {
@@ -456,7 +492,12 @@ fn concurrent_pulls_share_the_chunk_cache_safely() {
     env.set_var("WHARF_CHUNK_CACHE_MAX", "10");
     let builds = [big_module(10), rebuilt(10, 0), rebuilt(10, 1), rebuilt(10, 2)];
     for (i, build) in builds.iter().enumerate() {
-        push(&env, &env.write(&format!("build-{i}.wasm"), build), &registry.reference(&format!("app/five:{i}")), &[]);
+        push(
+            &env,
+            &env.write(&format!("build-{i}.wasm"), build),
+            &registry.reference(&format!("app/five:{i}")),
+            &["--chunk-index"],
+        );
     }
     pull(&env, &registry.reference("app/five:0"), "pulled-0.wasm");
     // Three pulls at once into one cache: each reads the cached build, adds its own, and prunes.

@@ -10,10 +10,10 @@ use crate::output::{self, Failure, OrFail};
   wharf index 127.0.0.1:5000/hello:0.1.0
   wharf index oci:./wharf-store:hello-0.1.0 --format json
 
-`wharf push` attaches a chunk index itself to layers of 2 MiB and more; this is for artifacts another
-tool pushed. The layer is read once (checked against its digest), cut into content-defined chunks, and
-the index (application/vnd.wharf.chunk-index.v1+json) is pushed as an OCI referrer of the manifest:
-the artifact itself is not changed. Nothing is pushed when the manifest already has one.
+`wharf push --chunk-index` attaches a chunk index itself to layers of 2 MiB and more; this is for
+artifacts pushed without it, by wharf or another tool. The layer is read once (checked against its
+digest), cut into content-defined chunks, and the index (application/vnd.wharf.chunk-index.v1+json) is
+pushed as an OCI referrer of the manifest: the artifact itself is not changed. Nothing is pushed when the manifest already has one.
 
 Exit status: 0 attached or already there; 2 bad reference, not found, not a Wasm artifact, or a transfer error.")]
 pub struct Args {

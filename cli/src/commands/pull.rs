@@ -29,9 +29,10 @@ layout archive runwasi's oci-tar-builder writes, for `ctr images import --all-pl
 Reads the CNCF Wasm artifact and the legacy Wasm layouts still in registries, and says which it read.
 A failed or interrupted pull leaves nothing at the output path.
 
-A layer of 2 MiB and more with a chunk index beside it (wharf push attaches one) is pulled by chunks:
-the chunks in the per-user chunk cache ($XDG_CACHE_HOME/wharf/chunks) are read locally, the others fetched
-with HTTP Range requests, and the whole layer is verified before the rename. --format json says how
+A layer of 2 MiB and more with a chunk index beside it (wharf push --chunk-index or wharf index attaches
+one) is pulled by chunks: the chunks in the per-user chunk cache ($XDG_CACHE_HOME/wharf/chunks) are read
+locally, the others fetched with HTTP Range requests, and the whole layer is verified before the rename.
+Only layers with an index are kept in the cache. --format json says how
 under transfer (method whole, chunks or cache, and the bytes moved). WHARF_NO_CACHE=1 turns it off.
 
 Exit status: 0 pulled; 2 bad reference, not found, not a Wasm artifact, or a transfer error.")]

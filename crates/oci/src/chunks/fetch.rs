@@ -13,6 +13,10 @@
 //! reusable, a registry that ignores `Range`, a failed range request) falls
 //! back to a whole pull and says why ([`LayerTransfer::fallback`]); a registry
 //! that answers a range with the whole blob has that answer read as the whole pull.
+//!
+//! Only a layer whose store has a chunk index of it is kept in the cache:
+//! chunks are opt-in on the pushing side, so a user whose registry has no
+//! indexes pays one referrers lookup per large layer and no disk.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Seek, SeekFrom};
@@ -103,7 +107,8 @@ pub type Inspect<'a, E> = dyn FnMut(u64, &Bytes) -> std::result::Result<(), E> +
 
 /// Pulls the layer `layer` of the manifest `subject` from `store` into `path`,
 /// by chunks where it can (see the module docs), else whole; verified, written
-/// atomically, then kept in `cache` for later pulls.
+/// atomically, then kept in `cache` for later pulls when the store has a chunk
+/// index of it (a layer without one never enters the cache).
 pub async fn pull_layer<E: From<Error>>(
     store: &dyn ReadStore,
     subject: &Digest,
@@ -122,7 +127,8 @@ pub async fn pull_layer<E: From<Error>>(
     }
     if store.location().is_none() {
         // A layout (or memory) store is as local as the cache: nothing to save, no index to look for.
-        return whole_into_cache(store, layer, path, cache, inspect, "a local store is read whole").await;
+        write_whole(store.fetch(layer).await?, layer, path, inspect).await?;
+        return Ok(LayerTransfer::whole("a local store is read whole", layer.size));
     }
     if cache.has_layer(layer) {
         if copy_from_cache(cache, layer, path, inspect).await? {
@@ -138,22 +144,17 @@ pub async fn pull_layer<E: From<Error>>(
         tracing::warn!(layer = %layer.digest, "the cached layer is damaged; pulling it again");
         cache.remove_layer(&layer.digest);
     }
+    // Only a layer with a chunk index enters the cache: a user whose registry
+    // has no indexes pays this one lookup and no disk.
     let found = match referrer::find(store, subject, layer).await {
         Ok(Some(found)) => found,
         Ok(None) => {
-            return whole_into_cache(
-                store,
-                layer,
-                path,
-                cache,
-                inspect,
-                "the registry has no chunk index of this layer",
-            )
-            .await;
+            write_whole(store.fetch(layer).await?, layer, path, inspect).await?;
+            return Ok(LayerTransfer::whole("the registry has no chunk index of this layer", layer.size));
         }
         Err(e) => {
-            let why = format!("the chunk index could not be read ({e})");
-            return whole_into_cache(store, layer, path, cache, inspect, &why).await;
+            write_whole(store.fetch(layer).await?, layer, path, inspect).await?;
+            return Ok(LayerTransfer::whole(format!("the chunk index could not be read ({e})"), layer.size));
         }
     };
     let sources = cache.sources(&found.index.chunking, &layer.digest);
