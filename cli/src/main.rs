@@ -34,6 +34,8 @@ enum Command {
     Pull(commands::pull::Args),
     /// Show what an artifact (or a local .wasm file) holds: digest, media types, os, WIT imports and exports.
     Inspect(commands::inspect::Args),
+    /// Attach a chunk index beside an artifact, so pulls of its later versions fetch only what changed.
+    Index(commands::index::Args),
     /// Write the SBOM of a component (a local .wasm file or an artifact) from its own bytes: CycloneDX 1.5
     /// or SPDX 2.3 JSON.
     Sbom(commands::sbom::Args),
@@ -123,6 +125,7 @@ fn main() -> ExitCode {
             Command::Push(a) => commands::push::run(a).await,
             Command::Pull(a) => commands::pull::run(a).await,
             Command::Inspect(a) => commands::inspect::run(a).await,
+            Command::Index(a) => commands::index::run(a).await,
             Command::Sbom(a) => commands::sbom::run(a).await,
             Command::Copy(a) => commands::copy::run(a).await,
             Command::Convert(a) => commands::convert::run(a).await,

@@ -173,6 +173,8 @@ async fn deliver(
                 },
                 extra_tags: Vec::new(),
                 index: false,
+                // Chunk indexes are opt-in (they cost the push); `wharf index` adds one.
+                chunk_index: false,
                 transport: delivery.transport.clone(),
                 progress: delivery.progress.clone(),
             };

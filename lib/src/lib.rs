@@ -6,6 +6,7 @@
 //! The verbs:
 //! - [`push()`]: a `.wasm` file as a Wasm OCI artifact (checked against a WIT world first, if
 //!   given); [`pull()`]: its Wasm into a file; [`inspect`]: what an artifact or file holds.
+//! - [`index::index`]: a chunk index attached beside an artifact another tool pushed.
 //! - [`copy()`]: any store to any store, with signatures when asked (feature `sign`).
 //! - [`login()`], [`logout`]: registry credentials in the docker config.
 //! - [`compose`]: components plugged together or composed from a `.wac` document, written and
@@ -26,6 +27,7 @@
 pub mod compose;
 pub mod copy;
 pub mod error;
+pub mod index;
 pub mod inspect;
 pub mod login;
 pub mod pull;

@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use wharf_oci::annotations::TITLE;
+use wharf_oci::chunks::{ChunkCache, LayerTransfer};
 use wharf_oci::copy::{Outcome, Progress};
 use wharf_oci::digest::Digest;
 use wharf_oci::manifest::Descriptor;
 use wharf_oci::open::open_source;
 use wharf_oci::reference::Reference;
 use wharf_oci::transport::TransportOptions;
-use wharf_wasm::artifact::read::{kind_warning, resolve_artifact, write_verified};
+use wharf_wasm::artifact::read::{kind_warning, pull_verified, resolve_artifact};
 
 use crate::error::Result;
 
@@ -24,6 +25,9 @@ pub struct PullOptions {
     pub transport: TransportOptions,
     /// Progress receiver.
     pub progress: Option<Arc<dyn Progress>>,
+    /// The chunk cache: layers pulled before, whose chunks a pull of a later
+    /// version reads instead of fetching them (none: every layer is pulled whole).
+    pub chunk_cache: Option<ChunkCache>,
 }
 
 /// What a pull did.
@@ -42,6 +46,8 @@ pub struct PullReport {
     pub layer_digest: Digest,
     /// Bytes written.
     pub size: u64,
+    /// How the layer came: whole, by chunks, or from the cache; the bytes moved.
+    pub transfer: LayerTransfer,
     /// Things the user should know.
     pub warnings: Vec<String>,
 }
@@ -56,7 +62,15 @@ pub async fn pull(reference: &Reference, options: &PullOptions) -> Result<PullRe
         p.started(&resolved.layer);
     }
     // A registry store resumes a download that broke off (retries are the store's).
-    let kind = write_verified(store.as_ref(), &resolved.layer, &path, options.progress.as_deref()).await?;
+    let (kind, transfer) = pull_verified(
+        store.as_ref(),
+        &resolved.manifest_descriptor.digest,
+        &resolved.layer,
+        &path,
+        options.chunk_cache.as_ref(),
+        options.progress.as_deref(),
+    )
+    .await?;
     let mut warnings = resolved.warnings;
     warnings.extend(kind_warning(resolved.config.as_ref(), kind));
     if let Some(p) = &options.progress {
@@ -69,6 +83,7 @@ pub async fn pull(reference: &Reference, options: &PullOptions) -> Result<PullRe
         path,
         layer_digest: resolved.layer.digest.clone(),
         size: resolved.layer.size,
+        transfer,
         warnings,
     })
 }

@@ -7,6 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde::Serialize;
+use wharf_oci::chunks::CHUNKED_ABOVE;
+use wharf_oci::chunks::referrer::{Attached, attach, prepare};
 use wharf_oci::copy::{CopyOptions, CopyReport, Progress, copy};
 use wharf_oci::digest::Digest;
 use wharf_oci::open::{destination_tags, open_destination};
@@ -27,6 +29,10 @@ pub struct PushOptions {
     /// Also push an OCI image index over the manifest (one entry, platform
     /// `wasm`/`wasip2` or `wasm`/`wasip1`) and point the tags at the index.
     pub index: bool,
+    /// Attach a chunk index of the layer beside the artifact (a referrer),
+    /// when the layer is at least [`CHUNKED_ABOVE`] bytes: later pulls then
+    /// fetch only the chunks they lack. The artifact itself is the same.
+    pub chunk_index: bool,
     /// Transport settings.
     pub transport: TransportOptions,
     /// Progress receiver.
@@ -71,6 +77,10 @@ pub struct PushReport {
     pub index: Option<PushedIndex>,
     /// Blob transfer summary.
     pub transfer: CopyReport,
+    /// The chunk index attached beside the manifest, when one was (none
+    /// below [`CHUNKED_ABOVE`], or when the registry already had one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunk_index: Option<Attached>,
     /// Things the user should know.
     pub warnings: Vec<String>,
 }
@@ -121,7 +131,29 @@ pub(crate) async fn publish(
     let copy_options = CopyOptions { tags: tags.clone(), progress: options.progress.clone(), ..CopyOptions::default() };
     let indexed = options.index.then(|| built.with_index());
     let root = indexed.as_ref().map_or(&built.root, |i| &i.root);
-    let transfer = copy(&built.store, root, dst.as_ref(), &copy_options).await?;
+    let layer = &built.manifest.layers[0];
+    // The layer is cut into chunks while it uploads (the cutting is a task of its own).
+    let cutting = async {
+        if options.chunk_index && layer.size >= CHUNKED_ABOVE {
+            prepare(dst.as_ref(), &built.store, &built.root, layer).await
+        } else {
+            Ok(None)
+        }
+    };
+    let (transfer, cut) = futures::join!(copy(&built.store, root, dst.as_ref(), &copy_options), cutting);
+    let transfer = transfer?;
+    // The artifact is pushed and tagged by now: an index that cannot be made
+    // or attached (a registry that refuses its media type, say) costs later
+    // pulls their savings, not this push.
+    let mut warnings = built.info.warnings;
+    let attached = match cut {
+        Ok(Some(index)) => attach(dst.as_ref(), &built.root, &index).await.map(Some),
+        other => other.map(|_| None),
+    };
+    let chunk_index = attached.unwrap_or_else(|e| {
+        warnings.push(format!("no chunk index was attached ({e}): pulls of later versions will be whole"));
+        None
+    });
     let index = indexed.map(|i| PushedIndex {
         digest: i.root.digest,
         media_type: i.root.media_type,
@@ -139,6 +171,7 @@ pub(crate) async fn publish(
         annotations: built.manifest.annotations,
         index,
         transfer,
-        warnings: built.info.warnings,
+        chunk_index,
+        warnings,
     })
 }

@@ -6,12 +6,13 @@
 //! (optionally with headers such as `Retry-After`), cut the response body short
 //! and reset, flip a byte of the body, redirect, rewrite the `Location` the
 //! registry sent into a relative one, replace text in the answer's head, or do
-//! any of these to every other request. Everything that happened is logged.
+//! any of these to every other request, or drop a request header. Everything
+//! that happened is logged, and the response body bytes sent are counted.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -40,6 +41,9 @@ pub enum Fault {
     /// answer's head by the second (to send a client to another proxy, say,
     /// through the realm of a `WWW-Authenticate` challenge).
     ReplaceInHead(String, String),
+    /// Forward without this request header (a proxy or registry that drops
+    /// `Range`, say, and answers with the whole blob).
+    DropRequestHeader(String),
     /// Apply the fault to every other request of each method and path (the
     /// first, third, ...; the others pass), the query left out (an upload's
     /// `_state` changes with every answer). Counted per method and path, not
@@ -85,6 +89,7 @@ pub struct FaultProxy {
     stop: Arc<AtomicBool>,
     rules: Arc<Mutex<Vec<Rule>>>,
     log: Arc<Mutex<Vec<String>>>,
+    body_bytes: Arc<AtomicU64>,
 }
 
 impl FaultProxy {
@@ -98,17 +103,20 @@ impl FaultProxy {
             stop: Arc::new(AtomicBool::new(false)),
             rules: Arc::new(Mutex::new(Vec::new())),
             log: Arc::new(Mutex::new(Vec::new())),
+            body_bytes: Arc::new(AtomicU64::new(0)),
         };
         let (stop, rules, log, upstream) =
             (proxy.stop.clone(), proxy.rules.clone(), proxy.log.clone(), upstream.to_string());
+        let body_bytes = proxy.body_bytes.clone();
         thread::spawn(move || {
             while !stop.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((client, _)) => {
                         let (rules, log, upstream) = (rules.clone(), log.clone(), upstream.clone());
+                        let body_bytes = body_bytes.clone();
                         thread::spawn(move || {
                             let _ = client.set_nonblocking(false);
-                            if let Err(e) = serve(client, &upstream, &rules, &log) {
+                            if let Err(e) = serve(client, &upstream, &rules, &log, &body_bytes) {
                                 log.lock().map(|mut l| l.push(format!("proxy error: {e}"))).ok();
                             }
                         });
@@ -146,6 +154,17 @@ impl FaultProxy {
         self.log.lock().expect("log lock").clear();
     }
 
+    /// Response body bytes sent to clients so far (what crossed the wire
+    /// besides the heads), to count what a pull moved.
+    pub fn body_bytes_sent(&self) -> u64 {
+        self.body_bytes.load(Ordering::SeqCst)
+    }
+
+    /// Starts counting [`FaultProxy::body_bytes_sent`] from zero again.
+    pub fn reset_body_bytes(&self) {
+        self.body_bytes.store(0, Ordering::SeqCst);
+    }
+
     /// How many requests got a fault.
     pub fn faults_served(&self) -> usize {
         self.log().iter().filter(|l| l.contains("-> fault")).count()
@@ -166,10 +185,16 @@ struct Request {
     body: Vec<u8>,
 }
 
-fn serve(client: TcpStream, upstream: &str, rules: &Mutex<Vec<Rule>>, log: &Mutex<Vec<String>>) -> std::io::Result<()> {
+fn serve(
+    client: TcpStream,
+    upstream: &str,
+    rules: &Mutex<Vec<Rule>>,
+    log: &Mutex<Vec<String>>,
+    body_bytes: &AtomicU64,
+) -> std::io::Result<()> {
     client.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut reader = BufReader::new(client.try_clone()?);
-    let Some(request) = read_request(&mut reader)? else { return Ok(()) };
+    let Some(mut request) = read_request(&mut reader)? else { return Ok(()) };
     let fault = take_fault(rules, &request);
     let credentials = if request.authorized { " [Authorization]" } else { "" };
     let line = format!("{} {}{credentials}", request.method, request.path);
@@ -201,6 +226,9 @@ fn serve(client: TcpStream, upstream: &str, rules: &Mutex<Vec<Rule>>, log: &Mute
         push_log(log, format!("{line} -> fault: status {code}"));
         return client.shutdown(Shutdown::Both);
     }
+    if let Some(Fault::DropRequestHeader(name)) = &fault {
+        request.head = without_header(&request.head, name);
+    }
     let (mut head, mut body) = forward(upstream, &request)?;
     match fault {
         Some(Fault::RelativeLocation(style)) => match relative_location(&head, &request.path, style) {
@@ -222,6 +250,7 @@ fn serve(client: TcpStream, upstream: &str, rules: &Mutex<Vec<Rule>>, log: &Mute
         Some(Fault::CutBodyAfter(n)) => {
             client.write_all(&head)?;
             client.write_all(&body[..n.min(body.len())])?;
+            body_bytes.fetch_add(n.min(body.len()) as u64, Ordering::SeqCst);
             client.flush()?;
             push_log(log, format!("{line} -> fault: body cut after {n} of {} bytes", body.len()));
             return client.shutdown(Shutdown::Both);
@@ -235,6 +264,7 @@ fn serve(client: TcpStream, upstream: &str, rules: &Mutex<Vec<Rule>>, log: &Mute
             thread::sleep(pause);
             client.write_all(&body[half..])?;
             client.flush()?;
+            body_bytes.fetch_add(body.len() as u64, Ordering::SeqCst);
             return client.shutdown(Shutdown::Both);
         }
         Some(Fault::CorruptBody) if !body.is_empty() => {
@@ -242,12 +272,23 @@ fn serve(client: TcpStream, upstream: &str, rules: &Mutex<Vec<Rule>>, log: &Mute
             body[middle] ^= 0xff;
             push_log(log, format!("{line} -> fault: body byte {middle} flipped"));
         }
+        Some(Fault::DropRequestHeader(name)) => push_log(log, format!("{line} -> fault: forwarded without {name}")),
         _ => push_log(log, format!("{line} -> forwarded")),
     }
     client.write_all(&head)?;
     client.write_all(&body)?;
+    body_bytes.fetch_add(body.len() as u64, Ordering::SeqCst);
     client.flush()?;
     client.shutdown(Shutdown::Both)
+}
+
+/// A request head without the header `name` (any case).
+fn without_header(head: &[u8], name: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(head);
+    text.split_inclusive("\r\n")
+        .filter(|line| line.split_once(':').is_none_or(|(k, _)| !k.trim().eq_ignore_ascii_case(name)))
+        .collect::<String>()
+        .into_bytes()
 }
 
 fn push_log(log: &Mutex<Vec<String>>, line: String) {

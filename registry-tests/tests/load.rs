@@ -71,6 +71,7 @@ fn two_hundred_concurrent_pushes_from_one_process_all_land() {
                         },
                         extra_tags: Vec::new(),
                         index: false,
+                        chunk_index: false,
                         transport,
                         progress: None,
                     };

@@ -7,6 +7,7 @@ pub mod compose;
 pub mod convert;
 pub mod copy;
 pub mod generate;
+pub mod index;
 pub mod inspect;
 pub mod key;
 pub mod login;

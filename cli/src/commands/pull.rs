@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use wharf::oci::chunks::Method;
 use wharf::pull::PullOptions;
 use wharf::wasm::runtimes::local_files::{self, Runtime, RuntimePullOptions, RuntimePullReport};
 
@@ -27,6 +28,12 @@ layout archive runwasi's oci-tar-builder writes, for `ctr images import --all-pl
 
 Reads the CNCF Wasm artifact and the legacy Wasm layouts still in registries, and says which it read.
 A failed or interrupted pull leaves nothing at the output path.
+
+A layer of 2 MiB and more with a chunk index beside it (wharf push --chunk-index or wharf index attaches
+one) is pulled by chunks: the chunks in the per-user chunk cache ($XDG_CACHE_HOME/wharf/chunks) are read
+locally, the others fetched with HTTP Range requests, and the whole layer is verified before the rename.
+Only layers with an index are kept in the cache. --format json says how
+under transfer (method whole, chunks or cache, and the bytes moved). WHARF_NO_CACHE=1 turns it off.
 
 Exit status: 0 pulled; 2 bad reference, not found, not a Wasm artifact, or a transfer error.")]
 pub struct Args {
@@ -64,7 +71,12 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
         print_runtime_report(&report, format);
         return Ok(Verdict::Pass);
     }
-    let options = PullOptions { output: args.output_path, transport, progress: Bars::for_terminal(format) };
+    let options = PullOptions {
+        output: args.output_path,
+        transport,
+        progress: Bars::for_terminal(format),
+        chunk_cache: wharf::oci::chunks::ChunkCache::from_env(),
+    };
     let mut report = wharf::pull(&reference, &options).await.or_fail(format)?;
     crate::hints::pull_warnings(&mut report.warnings);
     if format == Format::Json {
@@ -80,6 +92,19 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
         report.shape,
         report.reference
     );
+    let t = &report.transfer;
+    match t.method {
+        Method::Chunks => eprintln!(
+            "  by chunks: {} fetched in {} range requests, {} of {} chunks ({}) from the cache",
+            output::size(t.bytes_fetched),
+            t.range_requests,
+            t.chunks_reused,
+            t.chunks,
+            output::size(t.bytes_reused)
+        ),
+        Method::Cache => eprintln!("  from the chunk cache (pulled before)"),
+        Method::Whole => {}
+    }
     Ok(Verdict::Pass)
 }
 

@@ -19,6 +19,7 @@ use crate::output::{self, Bars, Failure, OrFail};
   wharf push filter.wasm 127.0.0.1:5000/filter:1.0.0 --wit wit/ --world filter-plugin
   wharf push hello.wasm 127.0.0.1:5000/hello:0.1.0 --index   (tags an image index with a wasm/wasip2 entry)
   wharf push hello.wasm 127.0.0.1:5000/hello:0.1.0 --sbom --key cosign.key   (and attests its SBOM)
+  wharf push app.wasm 127.0.0.1:5000/app:2.0.0 --chunk-index   (later pulls fetch only changed chunks)
 
 Prints REF@sha256:... on stdout. The same file and flags give the same digest on every machine
 (created comes from SOURCE_DATE_EPOCH, else the Unix epoch; --created now opts out).
@@ -50,6 +51,11 @@ pub struct Args {
     /// (containerd, skopeo, docker) select it.
     #[arg(long)]
     index: bool,
+    /// Also attach a chunk index beside the artifact (layers of 2 MiB and more), so that pulls of a
+    /// later version fetch only the chunks that changed. Off by default: it costs the push the
+    /// cutting and a few requests (an 18 MiB component: 162 ms fresh without, 220 ms with).
+    #[arg(long)]
+    chunk_index: bool,
     /// Creation time: `now`, or whole seconds since the Unix epoch.
     #[arg(long, value_name = "WHEN")]
     created: Option<String>,
@@ -179,6 +185,7 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
         },
         extra_tags: args.tags,
         index: args.index,
+        chunk_index: args.chunk_index,
         transport: transport.clone(),
         progress: Bars::for_terminal(format),
     };
@@ -231,6 +238,9 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
         t.skipped.len(),
         t.mounted.len()
     );
+    if let Some(chunks) = &report.chunk_index {
+        eprintln!("  chunk index {} attached ({} chunks)", chunks.digest, chunks.chunks);
+    }
     if let Some(attested) = &attested {
         for a in &attested.attestations {
             eprintln!("  SBOM attested ({}): {} {}", attested.predicate_type, a.format.name(), a.manifest);

@@ -49,6 +49,9 @@ use crate::retry::{Attempts, RetryPolicy, retry_after};
 use crate::transport::{Scheme, api_host};
 use crate::transport::{certificate_problem, describe_request_error};
 
+mod ranges;
+pub use ranges::BlobRange;
+
 /// A connection to one repository of one registry.
 ///
 /// There is no separate `GET /v2/` probe: the first real request picks the

@@ -12,6 +12,7 @@
 //! - [`open`]: a reference opened as a source or a destination store.
 //! - [`copy`]: the one graph walk behind push, pull and copy; referrers travel when a filter says so.
 //! - [`fs`]: the one atomic file writer (temp file, fsync, rename).
+//! - [`chunks`]: chunk indexes of layers, attached beside artifacts as referrers.
 //!
 //! Reaching registries (feature `remote`, on by default):
 //! - [`transport`]: schemes, TLS and timeouts; [`auth`]: challenges, basic auth and bearer tokens;
@@ -22,6 +23,7 @@
 //! Errors are typed ([`Error`], with an [`ErrorKind`]); nothing here prints.
 
 pub mod annotations;
+pub mod chunks;
 pub mod copy;
 pub mod digest;
 pub mod error;

@@ -72,6 +72,13 @@ pub trait ReadStore: Send + Sync {
         collect_document(self, desc).await
     }
 
+    /// The bytes `range` of the blob `desc`, for a pull that fetches only the
+    /// chunks it lacks. Not verified here (the caller checks every chunk). By
+    /// default [`RangeAnswer::Unsupported`]: a local store is read whole.
+    async fn fetch_range(&self, _desc: &Descriptor, _range: std::ops::Range<u64>) -> Result<RangeAnswer> {
+        Ok(RangeAnswer::Unsupported)
+    }
+
     /// The manifests that name `subject` as their `subject` (OCI 1.1 referrers):
     /// the referrers API where the store has one, else the index under the
     /// referrers tag schema's fallback tag ([`referrers_tag`]). No fallback
@@ -79,6 +86,16 @@ pub trait ReadStore: Send + Sync {
     async fn referrers(&self, subject: &Digest) -> Result<Vec<Descriptor>> {
         fallback_referrers(self, subject).await.map(|found| found.map(|(_, index)| index.manifests).unwrap_or_default())
     }
+}
+
+/// What a store sent for a byte range of a blob ([`ReadStore::fetch_range`]).
+pub enum RangeAnswer {
+    /// Exactly the bytes asked for.
+    Part(Bytes),
+    /// The whole blob instead (a registry that ignores `Range`), from its start.
+    Whole(ByteStream),
+    /// The store does not fetch parts of blobs.
+    Unsupported,
 }
 
 /// [`ReadStore::fetch_bytes`] through [`ReadStore::fetch`].

@@ -19,7 +19,7 @@ use futures::{StreamExt, TryStreamExt};
 use reqwest::Method;
 
 use super::{
-    ByteStream, ReadStore, ReferrerIndexing, Reopen, RepoLocation, Store, bytes_stream, collect_document,
+    ByteStream, RangeAnswer, ReadStore, ReferrerIndexing, Reopen, RepoLocation, Store, bytes_stream, collect_document,
     collect_verified,
 };
 use crate::digest::{Digest, VerifyingStream};
@@ -360,6 +360,14 @@ impl ReadStore for RegistryStore {
 
     fn location(&self) -> Option<RepoLocation> {
         Some(RepoLocation { registry: self.registry.clone(), repository: self.repository.clone() })
+    }
+
+    /// One `Range` request under the retry policy ([`Session::blob_range`]).
+    async fn fetch_range(&self, desc: &Descriptor, range: std::ops::Range<u64>) -> Result<RangeAnswer> {
+        Ok(match self.session.blob_range(&desc.digest, range).await? {
+            crate::distribution::BlobRange::Part(bytes) => RangeAnswer::Part(bytes),
+            crate::distribution::BlobRange::Whole(stream) => RangeAnswer::Whole(stream),
+        })
     }
 
     /// The referrers API; where the registry has none (404), the fallback tag's index.

@@ -1,10 +1,12 @@
 //! Reading a Wasm artifact: which manifest and layer hold the Wasm ([`resolve_artifact`],
 //! reading manifests and config only), the Wasm itself into memory within a limit
-//! ([`fetch_wasm`]) or into a file ([`write_verified`]), always verified against its digest.
+//! ([`fetch_wasm`]) or into a file ([`write_verified`], [`pull_verified`] by chunks), always verified
+//! against its digest.
 
 use std::path::Path;
 
 use serde::Serialize;
+use wharf_oci::chunks::{ChunkCache, LayerTransfer, pull_layer};
 use wharf_oci::copy::Progress;
 use wharf_oci::manifest::{Descriptor, Index, MAX_DOCUMENT_SIZE, Manifest};
 use wharf_oci::open::open_source;
@@ -152,25 +154,64 @@ pub async fn write_verified(
     path: &Path,
     progress: Option<&dyn Progress>,
 ) -> Result<Option<WasmKind>> {
-    let mut first = true;
-    let mut kind = None;
-    let check_and_count = |chunk: &bytes::Bytes| {
-        if std::mem::take(&mut first) && chunk.len() >= 4 {
-            if !chunk.starts_with(b"\0asm") {
+    let mut watch = HeaderWatch::new(desc, progress);
+    let mut offset = 0u64;
+    let see = |piece: &bytes::Bytes| {
+        let at = offset;
+        offset += piece.len() as u64;
+        watch.see(at, piece)
+    };
+    write_file_verified(store.fetch(desc).await?, desc, path, see).await?;
+    Ok(watch.kind)
+}
+
+/// [`write_verified`] by chunks where it can: the layer `desc` of the manifest
+/// `subject`, its chunks the cache holds read locally and the others fetched
+/// by range when the store has a chunk index of it, else whole
+/// ([`wharf_oci::chunks::pull_layer`]); verified and written atomically the same.
+pub async fn pull_verified(
+    store: &dyn ReadStore,
+    subject: &Digest,
+    desc: &Descriptor,
+    path: &Path,
+    cache: Option<&ChunkCache>,
+    progress: Option<&dyn Progress>,
+) -> Result<(Option<WasmKind>, LayerTransfer)> {
+    let mut watch = HeaderWatch::new(desc, progress);
+    let mut inspect = |offset: u64, piece: &bytes::Bytes| watch.see(offset, piece);
+    let transfer = pull_layer(store, subject, desc, path, cache, &mut inspect).await?;
+    Ok((watch.kind, transfer))
+}
+
+/// Sees a layer's bytes go by: refuses a first piece without the `\0asm`
+/// header, notes the kind it says, and reports progress.
+struct HeaderWatch<'a> {
+    desc: &'a Descriptor,
+    progress: Option<&'a dyn Progress>,
+    kind: Option<WasmKind>,
+}
+
+impl<'a> HeaderWatch<'a> {
+    fn new(desc: &'a Descriptor, progress: Option<&'a dyn Progress>) -> Self {
+        HeaderWatch { desc, progress, kind: None }
+    }
+
+    /// The piece of the layer at `offset` (a pull that starts over sees offset 0 again).
+    fn see(&mut self, offset: u64, piece: &bytes::Bytes) -> Result<()> {
+        if offset == 0 && piece.len() >= 4 {
+            if !piece.starts_with(b"\0asm") {
                 return Err(Error::NotWasmArtifact(format!(
                     "the layer {} does not hold a WebAssembly binary (no \\0asm header)",
-                    desc.digest
+                    self.desc.digest
                 )));
             }
-            kind = kind_of_header(chunk);
+            self.kind = kind_of_header(piece);
         }
-        if let Some(p) = progress {
-            p.advanced(desc, chunk.len() as u64);
+        if let Some(p) = self.progress {
+            p.advanced(self.desc, piece.len() as u64);
         }
         Ok(())
-    };
-    write_file_verified(store.fetch(desc).await?, desc, path, check_and_count).await?;
-    Ok(kind)
+    }
 }
 
 /// How the warning of [`kind_warning`] ends: the fix (a front end may name its own push command).

@@ -46,12 +46,23 @@ async fn push_then_pull(file: &str, reference: &str, out: &str) -> wharf::Result
         target: None,
         scan_cache: None,
     };
-    let push =
-        PushOptions { build, extra_tags: Vec::new(), index: false, transport: transport.clone(), progress: None };
+    let push = PushOptions {
+        build,
+        extra_tags: Vec::new(),
+        index: false,
+        chunk_index: true,
+        transport: transport.clone(),
+        progress: None,
+    };
     let pushed = wharf::push(file.as_ref(), &reference, &push).await?;
     println!("pushed {} ({} bytes sent)", pushed.reference, pushed.transfer.bytes_copied);
 
-    let pull = PullOptions { output: Some(PathBuf::from(out)), transport, progress: None };
+    let pull = PullOptions {
+        output: Some(PathBuf::from(out)),
+        transport,
+        progress: None,
+        chunk_cache: wharf::oci::chunks::ChunkCache::from_env(),
+    };
     let pulled = wharf::pull(&reference, &pull).await?;
     println!("pulled {} into {} (layer {})", pulled.reference, pulled.path.display(), pulled.layer_digest);
     Ok(())
