@@ -51,3 +51,11 @@ pub fn for_key(path: &std::path::Path, encrypted: bool) -> Result<Zeroizing<Stri
     }
     prompt(&format!("Password for {}: ", path.display()))
 }
+
+/// The private key in a file (cosign's encrypted PEM, or an unencrypted PKCS#8/EC key), asking for
+/// its password only when it is encrypted.
+pub fn read_private_key(path: &std::path::Path) -> Result<wharf::sign::PrivateKey, wharf::Error> {
+    let text = std::fs::read(path).map_err(|e| wharf::Error::io("cannot read the key file", path, e))?;
+    let secret = for_key(path, wharf::sign::keys::is_encrypted(&text))?;
+    Ok(wharf::sign::PrivateKey::from_pem(&path.display().to_string(), &text, secret.as_bytes())?)
+}

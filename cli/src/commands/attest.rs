@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use wharf::sign;
 use wharf::sign::cosign::Mode;
 use wharf::sign::cosign::attest::{self, AttestOptions};
 
@@ -72,12 +71,7 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
     let reference = wharf::Reference::parse(&args.reference).or_fail(format)?;
     let predicate_type = attest::predicate_type(&args.predicate_type).or_fail(format)?;
     let predicate = attest::read_predicate(&args.predicate).or_fail(format)?;
-    let text = std::fs::read(&args.key)
-        .map_err(|e| wharf::Error::io("cannot read the key file", &args.key, e))
-        .or_fail(format)?;
-    let secret = password::for_key(&args.key, sign::keys::is_encrypted(&text)).or_fail(format)?;
-    let key = sign::PrivateKey::from_pem(&args.key.display().to_string(), &text, secret.as_bytes()).or_fail(format)?;
-    drop(secret);
+    let key = password::read_private_key(&args.key).or_fail(format)?;
     let options = AttestOptions {
         predicate_type,
         predicate,

@@ -114,9 +114,7 @@ fn sbom_request(args: &Args) -> Result<Option<SbomRequest>, wharf::Error> {
     let (Some(kind), Some(path)) = (args.sbom, &args.key) else {
         return Ok(None);
     };
-    let text = std::fs::read(path).map_err(|e| wharf::Error::io("cannot read the key file", path, e))?;
-    let secret = crate::password::for_key(path, wharf::sign::keys::is_encrypted(&text))?;
-    let key = wharf::sign::PrivateKey::from_pem(&path.display().to_string(), &text, secret.as_bytes())?;
+    let key = crate::password::read_private_key(path)?;
     let format = match kind {
         SbomKind::Cyclonedx => wharf::wasm::sbom::Format::CycloneDx,
         SbomKind::Spdx => wharf::wasm::sbom::Format::Spdx,
