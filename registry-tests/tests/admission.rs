@@ -1815,6 +1815,10 @@ fn rules_requiring_provenance_admit_it_and_deny_it_missing_from_another_builder_
     let (ok, msg) = verdict(&rogue);
     assert!(!ok, "{msg}");
     assert!(msg.contains("slsaprovenance1") && msg.contains("does not verify") && msg.contains("release.pub"), "{msg}");
+    assert!(
+        msg.contains("layer 0: the signature does not verify with this key") && msg.contains("another key"),
+        "{msg}"
+    );
     assert!(!msg.contains("missing"), "{msg}");
 
     // `wharf admission check` shares the webhook's code path: the same four verdicts.

@@ -26,6 +26,12 @@
 //! declares a `component.target` on that semver track, and `check: full` also
 //! checks the component against its declared world (as `wharf check REF`).
 //!
+//! Such a rule may also require attestations: `attestations: [{type: slsaprovenance1,
+//! authorities: [...], builder: "https://github.com/acme/.github/workflows/release.yml@*"}]`,
+//! each to verify as `wharf verify-attestation` does (the rule's authorities when an
+//! entry names none); `builder` is a glob over an SLSA provenance v1's
+//! `runDetails.builder.id` ([`builder_match`]), refused on any other type.
+//!
 //! Globs match the normalised image (`nginx` is `docker.io/library/nginx`; hosts are
 //! lowercased, lose the default port `:443`, and Docker Hub's aliases
 //! `index.docker.io` and `registry-1.docker.io` become `docker.io`), without

@@ -309,7 +309,7 @@ fn judge_attestations(
         return AttestationJudgement::Missing(others);
     }
     let why: Vec<String> =
-        of_type.iter().map(|a| format!("{} {}", a.location, a.reason.as_deref().unwrap_or("rejected"))).collect();
+        of_type.iter().map(|a| format!("{}: {}", a.location, a.reason.as_deref().unwrap_or("rejected"))).collect();
     AttestationJudgement::Failing(format!("none verifies with {signer}: {}", why.join("; ")))
 }
 
