@@ -1821,6 +1821,11 @@ fn rules_requiring_provenance_admit_it_and_deny_it_missing_from_another_builder_
     );
     assert!(!msg.contains("missing"), "{msg}");
 
+    // A missing attestation is the registry's answer: fail mode allow does not open it.
+    let open = start_webhook_with(&env, &policy, &["--fail-mode", "allow"]);
+    let answer = open.post("/validate", &review("Pod", "default", pod(&unattested)));
+    assert!(!allowed(&answer) && message(&answer).contains("is missing"), "{answer}");
+
     // `wharf admission check` shares the webhook's code path: the same four verdicts.
     let manifest = env.write(
         "pods.yaml",
