@@ -1763,7 +1763,7 @@ const RELEASE_BUILDER: &str = "https://github.com/acme/.github/workflows/release
 
 #[test]
 fn rules_requiring_provenance_admit_it_and_deny_it_missing_from_another_builder_or_signed_by_another_key() {
-    let registry = Registry::start();
+    let mut registry = Registry::start();
     let mut env = TestEnv::new();
     env.set_var("WHARF_PASSWORD", "correct horse");
     let file = env.write("hello.wasm", wharf_examples::build_hello_component().expect("the example"));
@@ -1825,6 +1825,18 @@ fn rules_requiring_provenance_admit_it_and_deny_it_missing_from_another_builder_
     let open = start_webhook_with(&env, &policy, &["--fail-mode", "allow"]);
     let answer = open.post("/validate", &review("Pod", "default", pod(&unattested)));
     assert!(!allowed(&answer) && message(&answer).contains("is missing"), "{answer}");
+
+    // A registry that cannot be asked: the fail mode decides, as for signatures.
+    registry.stop();
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&released)));
+    assert!(!allowed(&answer) && message(&answer).contains("cannot verify"), "fail mode deny: {answer}");
+    let answer = open.post("/validate", &review("Pod", "default", pod(&released)));
+    assert!(allowed(&answer), "fail mode allow: {answer}");
+    assert!(
+        warnings(&answer).iter().any(|w| w.contains("admitted without verification (fail mode allow)")),
+        "{answer}"
+    );
+    registry.restart();
 
     // `wharf admission check` shares the webhook's code path: the same four verdicts.
     let manifest = env.write(
