@@ -1740,3 +1740,154 @@ fn a_review_of_more_than_64_distinct_images_is_denied_and_repeated_images_count_
     assert!(!allowed(&answer), "{answer}");
     assert!(message(&answer).contains("more than 64 distinct images"), "{answer}");
 }
+
+/// An SLSA provenance v1 predicate from the workflow `builder`.
+fn provenance_from(builder: &str) -> Value {
+    json!({
+        "buildDefinition": {
+            "buildType": "https://actions.github.io/buildtypes/workflow/v1",
+            "externalParameters": { "workflow": { "ref": "refs/tags/v1", "repository": "https://github.com/acme/hello" } },
+            "resolvedDependencies": []
+        },
+        "runDetails": { "builder": { "id": builder } }
+    })
+}
+
+/// `wharf attest REFERENCE` with a predicate of `kind`, signed by `key`.
+fn attest(env: &TestEnv, reference: &str, kind: &str, predicate: &Value, key: &str) {
+    let file = env.write(&format!("predicate-{}.json", B64.encode(reference)), predicate.to_string());
+    wharf(&["attest", reference, "--predicate", &path_str(&file), "--type", kind, "--key", key], env).assert_ok();
+}
+
+const RELEASE_BUILDER: &str = "https://github.com/acme/.github/workflows/release.yml@refs/heads/main";
+
+#[test]
+fn rules_requiring_provenance_admit_it_and_deny_it_missing_from_another_builder_or_signed_by_another_key() {
+    let mut registry = Registry::start();
+    let mut env = TestEnv::new();
+    env.set_var("WHARF_PASSWORD", "correct horse");
+    let file = env.write("hello.wasm", wharf_examples::build_hello_component().expect("the example"));
+    wharf(&["key", "generate", "--output", "release"], &env).assert_ok();
+    wharf(&["key", "generate", "--output", "rogue"], &env).assert_ok();
+    let key = |name: &str| path_str(&env.path(&format!("{name}.key")));
+    let image = |repo: &str| {
+        let reference = registry.reference(&format!("wasm/{repo}:1"));
+        wharf(&["push", &path_str(&file), &reference], &env).assert_ok();
+        reference
+    };
+    let (released, unattested, elsewhere, rogue) =
+        (image("released"), image("unattested"), image("elsewhere"), image("rogue"));
+    attest(&env, &released, "slsaprovenance1", &provenance_from(RELEASE_BUILDER), &key("release"));
+    attest(&env, &released, "cyclonedx", &json!({"bomFormat": "CycloneDX", "specVersion": "1.5"}), &key("release"));
+    // Only an SBOM: the provenance the rule asks for is missing.
+    attest(&env, &unattested, "cyclonedx", &json!({"bomFormat": "CycloneDX", "specVersion": "1.5"}), &key("release"));
+    let evil = "https://github.com/evil/.github/workflows/release.yml@refs/heads/main";
+    attest(&env, &elsewhere, "slsaprovenance1", &provenance_from(evil), &key("release"));
+    attest(&env, &rogue, "slsaprovenance1", &provenance_from(RELEASE_BUILDER), &key("rogue"));
+
+    let policy = env.write(
+        "policy.yaml",
+        format!(
+            "rules:\n  - name: released\n    images: [\"{}/wasm/**\"]\n    allow: true\n    attestations:\n      - type: slsaprovenance1\n        authorities: [{{key: release.pub}}]\n        builder: \"https://github.com/acme/.github/workflows/release.yml@*\"\n      - type: cyclonedx\n        authorities: [{{key: release.pub}}]\n",
+            registry.host()
+        ),
+    );
+    let hook = start_webhook(&env, &policy);
+    let verdict = |image: &str| {
+        let answer = hook.post("/validate", &review("Pod", "default", pod(image)));
+        (allowed(&answer), message(&answer))
+    };
+    let (ok, msg) = verdict(&released);
+    assert!(ok, "provenance and SBOM present: {msg}");
+
+    let (ok, msg) = verdict(&unattested);
+    assert!(!ok, "{msg}");
+    assert!(msg.contains("required attestation slsaprovenance1 (https://slsa.dev/provenance/v1) is missing"), "{msg}");
+    assert!(msg.contains("only attestations of other types: cyclonedx"), "{msg}");
+
+    let (ok, msg) = verdict(&elsewhere);
+    assert!(!ok, "{msg}");
+    assert!(
+        msg.contains(&format!("names the builder {evil:?}")) && msg.contains("does not match the builder"),
+        "{msg}"
+    );
+
+    let (ok, msg) = verdict(&rogue);
+    assert!(!ok, "{msg}");
+    assert!(msg.contains("slsaprovenance1") && msg.contains("does not verify") && msg.contains("release.pub"), "{msg}");
+    assert!(
+        msg.contains("layer 0: the signature does not verify with this key") && msg.contains("another key"),
+        "{msg}"
+    );
+    assert!(!msg.contains("missing"), "{msg}");
+
+    // A missing attestation is the registry's answer: fail mode allow does not open it.
+    let open = start_webhook_with(&env, &policy, &["--fail-mode", "allow"]);
+    let answer = open.post("/validate", &review("Pod", "default", pod(&unattested)));
+    assert!(!allowed(&answer) && message(&answer).contains("is missing"), "{answer}");
+
+    // A registry that cannot be asked: the fail mode decides, as for signatures.
+    registry.stop();
+    let answer = hook.post("/validate", &review("Pod", "default", pod(&released)));
+    assert!(!allowed(&answer) && message(&answer).contains("cannot verify"), "fail mode deny: {answer}");
+    let answer = open.post("/validate", &review("Pod", "default", pod(&released)));
+    assert!(allowed(&answer), "fail mode allow: {answer}");
+    assert!(
+        warnings(&answer).iter().any(|w| w.contains("admitted without verification (fail mode allow)")),
+        "{answer}"
+    );
+    registry.restart();
+
+    // `wharf admission check` shares the webhook's code path: the same four verdicts.
+    let manifest = env.write(
+        "pods.yaml",
+        [&released, &unattested, &elsewhere, &rogue]
+            .iter()
+            .enumerate()
+            .map(|(i, image)| {
+                format!(
+                    "kind: Pod\nmetadata: {{name: p{i}}}\nspec:\n  containers:\n  - {{name: c, image: \"{image}\"}}\n"
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("---\n"),
+    );
+    let out = wharf(&["admission", "check", "--policy", &path_str(&policy), &path_str(&manifest)], &env);
+    out.assert_code(1);
+    assert!(out.stdout.contains(&format!("allowed Pod/p0 {released}: rule released: ")), "{out}");
+    assert!(
+        out.stdout
+            .contains(&format!("denied  Pod/p1 {unattested}: rule released: the required attestation slsaprovenance1"))
+            && out.stdout.contains("is missing"),
+        "{out}"
+    );
+    assert!(
+        out.stdout.contains(&format!("denied  Pod/p2 {elsewhere}: "))
+            && out.stdout.contains(&format!("names the builder {evil:?}")),
+        "{out}"
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("denied  Pod/p3 {rogue}: rule released: the required attestation slsaprovenance1")),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_builder_on_an_attestation_other_than_slsa_provenance_is_refused_at_load() {
+    let env = TestEnv::new();
+    let policy = env.write(
+        "policy.yaml",
+        "rules:\n  - name: sbom\n    images: ['**']\n    allow: true\n    attestations:\n      - type: cyclonedx\n        authorities: [{key: release.pub}]\n        builder: \"https://github.com/acme/*\"\n",
+    );
+    let manifest = env.write(
+        "m.yaml",
+        "kind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - {name: c, image: example.com/a:1}\n",
+    );
+    let out = wharf(&["admission", "check", "--policy", &path_str(&policy), &path_str(&manifest)], &env);
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("line 5") && out.stderr.contains("has a builder") && out.stderr.contains("slsaprovenance1"),
+        "{out}"
+    );
+}

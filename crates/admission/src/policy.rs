@@ -26,6 +26,12 @@
 //! declares a `component.target` on that semver track, and `check: full` also
 //! checks the component against its declared world (as `wharf check REF`).
 //!
+//! Such a rule may also require attestations: `attestations: [{type: slsaprovenance1,
+//! authorities: [...], builder: "https://github.com/acme/.github/workflows/release.yml@*"}]`,
+//! each to verify as `wharf verify-attestation` does (the rule's authorities when an
+//! entry names none); `builder` is a glob over an SLSA provenance v1's
+//! `runDetails.builder.id` ([`builder_match`]), refused on any other type.
+//!
 //! Globs match the normalised image (`nginx` is `docker.io/library/nginx`; hosts are
 //! lowercased, lose the default port `:443`, and Docker Hub's aliases
 //! `index.docker.io` and `registry-1.docker.io` become `docker.io`), without
@@ -123,6 +129,25 @@ impl Keyless {
 }
 
 impl Authority {
+    /// Makes its relative paths relative to `base` (the policy file's directory).
+    fn rebase(&mut self, base: &Path) {
+        if let Some(k) = &mut self.key
+            && k.is_relative()
+        {
+            *k = base.join(&*k);
+        }
+        if let Some(k) = &mut self.keyless
+            && k.trusted_root.is_relative()
+        {
+            k.trusted_root = base.join(&k.trusted_root);
+        }
+        if let Some(root) = &mut self.trusted_root
+            && root.is_relative()
+        {
+            *root = base.join(&*root);
+        }
+    }
+
     /// An authority of one public key file.
     pub fn key(path: impl Into<PathBuf>) -> Authority {
         Authority { key: Some(path.into()), keyless: None, trusted_root: None }
@@ -266,20 +291,66 @@ pub enum Check {
     Full,
 }
 
-/// What a rule requires of the component itself (its WIT world).
+/// What a rule requires of the component itself beyond a signature: its WIT
+/// world, and the attestations that must be attached to its digest.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct ComponentRequirement {
     /// The declared target must be this world on this track.
     pub world: Option<WorldTrack>,
     /// Check the component against its declared world.
     pub check: Check,
+    /// Attestations that must each verify (`attestations:`).
+    pub attestations: Vec<AttestationRequirement>,
 }
 
 impl ComponentRequirement {
     /// Whether it requires nothing.
     pub fn is_empty(&self) -> bool {
-        self.world.is_none() && self.check == Check::None
+        self.world.is_none() && self.check == Check::None && self.attestations.is_empty()
     }
+}
+
+/// The predicate type of SLSA provenance v1, the only one whose predicate names a builder.
+pub const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
+
+/// One attestation a rule requires: of a predicate type, signed by one of the
+/// authorities, and (SLSA provenance v1 only) from a builder matching a glob.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttestationRequirement {
+    /// The type as the policy writes it (`slsaprovenance1`, `cyclonedx`, a URI), for messages.
+    pub name: String,
+    /// The predicate type URI it stands for.
+    pub predicate_type: String,
+    /// Who may have signed it (the rule's `authorities` when the entry names none).
+    pub authorities: Vec<Authority>,
+    /// A glob the provenance's `runDetails.builder.id` must match ([`builder_match`]).
+    pub builder: Option<String>,
+}
+
+impl AttestationRequirement {
+    /// `slsaprovenance1 (https://slsa.dev/provenance/v1)`, or the URI alone when it was written.
+    pub fn describe(&self) -> String {
+        if self.name == self.predicate_type {
+            self.name.clone()
+        } else {
+            format!("{} ({})", self.name, self.predicate_type)
+        }
+    }
+}
+
+/// Matches a builder ID against a `builder:` glob: `*` stands for any characters,
+/// `/` included (a builder ID such as `https://github.com/acme/.github/workflows/release.yml@refs/tags/v1`
+/// carries its git ref after `@`, slashes and all); everything else is literal.
+pub fn builder_match(pattern: &str, builder_id: &str) -> bool {
+    let mut normalised = String::with_capacity(pattern.len() + 4);
+    for c in pattern.chars() {
+        if c != '*' {
+            normalised.push(c);
+        } else if !normalised.ends_with("**") {
+            normalised.push_str("**");
+        }
+    }
+    glob_match(&normalised, builder_id)
 }
 
 /// One rule of a policy.
@@ -435,6 +506,17 @@ struct RuleFile {
     world: Option<String>,
     #[serde(default)]
     check: Check,
+    #[serde(default)]
+    attestations: Vec<AttestationFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttestationFile {
+    #[serde(rename = "type")]
+    kind: String,
+    authorities: Option<Vec<Authority>>,
+    builder: Option<String>,
 }
 
 impl Policy {
@@ -445,23 +527,10 @@ impl Policy {
         let base = path.parent().unwrap_or(Path::new("."));
         for rule in &mut policy.rules {
             if let Requirement::Verify(authorities) = &mut rule.requirement {
-                for a in authorities {
-                    if let Some(k) = &mut a.key
-                        && k.is_relative()
-                    {
-                        *k = base.join(&*k);
-                    }
-                    if let Some(k) = &mut a.keyless
-                        && k.trusted_root.is_relative()
-                    {
-                        k.trusted_root = base.join(&k.trusted_root);
-                    }
-                    if let Some(root) = &mut a.trusted_root
-                        && root.is_relative()
-                    {
-                        *root = base.join(&*root);
-                    }
-                }
+                authorities.iter_mut().for_each(|a| a.rebase(base));
+            }
+            for attestation in &mut rule.component.attestations {
+                attestation.authorities.iter_mut().for_each(|a| a.rebase(base));
             }
         }
         Ok(policy)
@@ -504,30 +573,7 @@ impl Policy {
                     return Err(invalid(origin, line, format!("{what} has an empty authorities list")));
                 }
                 (Some(a), None) => {
-                    if let Some(n) = a.iter().position(|a| a.key.is_some() == a.keyless.is_some()) {
-                        return Err(invalid(
-                            origin,
-                            line,
-                            format!("{what}: authority {} needs exactly one of key or keyless", n + 1),
-                        ));
-                    }
-                    if let Some(n) = a.iter().position(|a| a.trusted_root.is_some() && a.key.is_none()) {
-                        return Err(invalid(
-                            origin,
-                            line,
-                            format!(
-                                "{what}: authority {} has a trustedRoot beside keyless; a keyless authority names its trusted root inside keyless",
-                                n + 1
-                            ),
-                        ));
-                    }
-                    if let Some(e) = a.iter().filter_map(|a| a.keyless.as_ref()).find_map(|k| k.expected().err()) {
-                        let reason = match e {
-                            wharf_sign::Error::Usage(reason) => reason,
-                            other => other.to_string(),
-                        };
-                        return Err(invalid(origin, line, format!("{what}: {reason}")));
-                    }
+                    check_authorities(&what, &a).map_err(|reason| invalid(origin, line, reason))?;
                     Requirement::Verify(a)
                 }
                 (None, Some(true)) => Requirement::Allow,
@@ -547,12 +593,17 @@ impl Policy {
                 Ok(w) => w,
                 Err(reason) => return Err(invalid(origin, line, format!("{what}: {reason}"))),
             };
-            let component = ComponentRequirement { world, check: r.check };
+            let attestations_line = line.and_then(|first| line_of_key(text, first, "attestations:")).or(line);
+            let attestations = attestations_of(&what, r.attestations, &requirement)
+                .map_err(|reason| invalid(origin, attestations_line, reason))?;
+            let component = ComponentRequirement { world, check: r.check, attestations };
             if requirement == Requirement::Deny && !component.is_empty() {
                 return Err(invalid(
                     origin,
                     line,
-                    format!("{what} denies outright, so world: and check: would never be used; remove them"),
+                    format!(
+                        "{what} denies outright, so world:, check: and attestations: would never be used; remove them"
+                    ),
                 ));
             }
             if component.check == Check::Full && component.world.is_none() {
@@ -577,20 +628,93 @@ impl Policy {
         Ok(Policy { mode: file.mode, rules, unmatched: file.unmatched, limits })
     }
 
-    /// Every authority the policy names, once each (to load their keys and roots at start).
+    /// Every authority the policy names, signatures' and attestations', once each
+    /// (to load their keys and roots at start).
     pub fn authorities(&self) -> Vec<&Authority> {
         let mut out: Vec<&Authority> = Vec::new();
         for rule in &self.rules {
-            if let Requirement::Verify(authorities) = &rule.requirement {
-                for a in authorities {
-                    if !out.contains(&a) {
-                        out.push(a);
-                    }
+            let signers = match &rule.requirement {
+                Requirement::Verify(authorities) => authorities.as_slice(),
+                _ => &[],
+            };
+            let attesters = rule.component.attestations.iter().flat_map(|a| &a.authorities);
+            for a in signers.iter().chain(attesters) {
+                if !out.contains(&a) {
+                    out.push(a);
                 }
             }
         }
         out
     }
+}
+
+/// Why a list of authorities cannot be used, if it cannot: each needs exactly one
+/// of key or keyless, a trustedRoot only beside a key, and keyless patterns that compile.
+fn check_authorities(what: &str, authorities: &[Authority]) -> std::result::Result<(), String> {
+    if let Some(n) = authorities.iter().position(|a| a.key.is_some() == a.keyless.is_some()) {
+        return Err(format!("{what}: authority {} needs exactly one of key or keyless", n + 1));
+    }
+    if let Some(n) = authorities.iter().position(|a| a.trusted_root.is_some() && a.key.is_none()) {
+        return Err(format!(
+            "{what}: authority {} has a trustedRoot beside keyless; a keyless authority names its trusted root inside keyless",
+            n + 1
+        ));
+    }
+    if let Some(e) = authorities.iter().filter_map(|a| a.keyless.as_ref()).find_map(|k| k.expected().err()) {
+        let reason = match e {
+            wharf_sign::Error::Usage(reason) => reason,
+            other => other.to_string(),
+        };
+        return Err(format!("{what}: {reason}"));
+    }
+    Ok(())
+}
+
+/// The attestations a rule requires, validated: a known type name or a URI, at
+/// least one authority (its own or the rule's), and `builder` only on SLSA provenance v1.
+fn attestations_of(
+    what: &str,
+    entries: Vec<AttestationFile>,
+    requirement: &Requirement,
+) -> std::result::Result<Vec<AttestationRequirement>, String> {
+    let mut out = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.into_iter().enumerate() {
+        let which = format!("{what}, attestation {} ({:?})", i + 1, entry.kind);
+        let predicate_type = wharf_sign::cosign::attest::predicate_type(entry.kind.trim()).map_err(|e| match e {
+            wharf_sign::Error::Usage(reason) => format!("{which}: {reason}"),
+            other => format!("{which}: {other}"),
+        })?;
+        let authorities = match (entry.authorities, requirement) {
+            (Some(a), _) if a.is_empty() => return Err(format!("{which} has an empty authorities list")),
+            (Some(a), _) => a,
+            (None, Requirement::Verify(rule_authorities)) => rule_authorities.clone(),
+            (None, _) => {
+                return Err(format!(
+                    "{which} names no authorities, and the rule has none to lend it; say who must have signed it \
+                     (authorities: [{{key: ...}}])"
+                ));
+            }
+        };
+        check_authorities(&which, &authorities)?;
+        if let Some(builder) = &entry.builder {
+            if predicate_type != SLSA_PROVENANCE_V1 {
+                return Err(format!(
+                    "{which} has a builder, and only SLSA provenance v1 (type slsaprovenance1) names its builder \
+                     (runDetails.builder.id); remove builder: or require slsaprovenance1"
+                ));
+            }
+            if builder.trim().is_empty() {
+                return Err(format!("{which} has an empty builder glob"));
+            }
+        }
+        if let Some(earlier) = out.iter().position(|a: &AttestationRequirement| {
+            a.predicate_type == predicate_type && a.authorities == authorities && a.builder == entry.builder
+        }) {
+            return Err(format!("{which} repeats attestation {}; remove one", earlier + 1));
+        }
+        out.push(AttestationRequirement { name: entry.kind, predicate_type, authorities, builder: entry.builder });
+    }
+    Ok(out)
 }
 
 fn invalid(origin: &str, line: Option<usize>, reason: String) -> Error {
@@ -1113,5 +1237,39 @@ unmatched: deny
         let keyless = "rules:\n  - name: ci\n    images: ['**']\n    authorities:\n      - keyless: {identity: a@b.c, issuer: https://i, trustedRoot: t.json}\n        trustedRoot: t.json\n";
         let msg = Policy::parse("p", keyless).expect_err("trustedRoot beside keyless").to_string();
         assert!(msg.contains("has a trustedRoot beside keyless") && msg.contains("line 2"), "{msg}");
+    }
+
+    #[test]
+    fn attestation_requirements_parse_lend_the_rule_authorities_and_refuse_a_builder_off_provenance() {
+        let text = "rules:\n  - name: released\n    images: ['**']\n    authorities: [{key: /k.pub}]\n    attestations:\n      - type: slsaprovenance1\n        builder: \"https://github.com/acme/*\"\n      - {type: cyclonedx, authorities: [{key: /sbom.pub}]}\n";
+        let policy = Policy::parse("p", text).expect("valid");
+        let attestations = &policy.rules[0].component.attestations;
+        assert_eq!(attestations[0].predicate_type, SLSA_PROVENANCE_V1);
+        assert_eq!(attestations[0].authorities, vec![Authority::key("/k.pub")], "the rule's authorities are lent");
+        assert_eq!(attestations[1].predicate_type, "https://cyclonedx.org/bom");
+        assert_eq!(policy.authorities().len(), 2, "attestation authorities are loaded too");
+
+        let off = text.replace("type: slsaprovenance1", "type: spdxjson");
+        let msg = Policy::parse("p", &off).expect_err("builder on spdxjson").to_string();
+        assert!(msg.contains("line 5") && msg.contains("has a builder") && msg.contains("slsaprovenance1"), "{msg}");
+        let typo = text.replace("builder:", "buildr:");
+        let msg = Policy::parse("p", &typo).expect_err("unknown key").to_string();
+        assert!(msg.contains("line 7") && msg.contains("buildr"), "{msg}");
+        let unknown = text.replace("type: cyclonedx", "type: 'not a type'");
+        let msg = Policy::parse("p", &unknown).expect_err("unknown type").to_string();
+        assert!(msg.contains("attestation 2") && msg.contains("neither a name"), "{msg}");
+        let lonely =
+            "rules:\n  - name: a\n    images: ['**']\n    allow: true\n    attestations: [{type: cyclonedx}]\n";
+        let msg = Policy::parse("p", lonely).expect_err("no authorities").to_string();
+        assert!(msg.contains("names no authorities") && msg.contains("line 5"), "{msg}");
+    }
+
+    #[test]
+    fn builder_globs_cross_slashes() {
+        let glob = "https://github.com/acme/.github/workflows/release.yml@*";
+        assert!(builder_match(glob, "https://github.com/acme/.github/workflows/release.yml@refs/heads/main"));
+        assert!(!builder_match(glob, "https://github.com/evil/.github/workflows/release.yml@refs/heads/main"));
+        assert!(!builder_match(glob, "https://github.com/acme/.github/workflows/release.yaml@refs/heads/main"));
+        assert!(builder_match("https://github.com/acme/*", "https://github.com/acme/a/b@c"));
     }
 }

@@ -1,5 +1,6 @@
 //! Judging one image pinned to a digest, as a rule asks: its signatures against
-//! the rule's authorities (wharf-sign), its declared WIT world (the config only),
+//! the rule's authorities (wharf-sign), the attestations it requires (wharf-sign's
+//! attestation verifier, whose cryptography runs off the runtime), its declared WIT world (the config only),
 //! and a full WIT check of the component against that world (wharf-wasm), each
 //! bounded: the component's size before it is read, its parsing off the runtime.
 
@@ -14,7 +15,9 @@ use wharf_sign::{Trust, cosign};
 
 use crate::cache::Cached;
 use crate::error::{Error, Result};
-use crate::policy::{Authority, Check, ComponentRequirement, Limits, Policy, WorldTrack};
+use crate::policy::{
+    AttestationRequirement, Authority, Check, ComponentRequirement, Limits, Policy, WorldTrack, builder_match,
+};
 
 /// A policy with its keys loaded, under its generation number.
 pub(crate) struct Loaded {
@@ -79,6 +82,12 @@ impl Judge<'_> {
                 return Ok(signatures);
             }
             reasons.push(signatures.reason);
+        }
+        for required in &component.attestations {
+            match self.verify_attestation(loaded, &reference, required).await? {
+                Ok(reason) => reasons.push(reason),
+                Err(reason) => return Ok(Cached { verified: false, reason, at: Instant::now() }),
+            }
         }
         if let Some(world) = &component.world {
             match self.check_world(&reference, world).await? {
@@ -170,6 +179,49 @@ impl Judge<'_> {
         )))
     }
 
+    /// Whether an attestation `required` asks for is attached to `reference` (pinned to a
+    /// digest): of its predicate type, signed by one of its authorities, and from a
+    /// builder its glob matches. The inner `Err` is a denial's reason, naming the
+    /// attestation and why: missing, not verifying (wrong key, ...), wrong builder.
+    async fn verify_attestation(
+        &self,
+        loaded: &Loaded,
+        reference: &Reference,
+        required: &AttestationRequirement,
+    ) -> Result<std::result::Result<String, String>> {
+        let options = cosign::attest::VerifyOptions {
+            predicate_type: required.predicate_type.clone(),
+            transport: self.transport.clone(),
+        };
+        let mut failures = Vec::new();
+        let mut other_types = Vec::new();
+        for authority in &required.authorities {
+            let Some((_, trust)) = loaded.trusts.iter().find(|(a, _)| a == authority) else {
+                failures.push(format!("the {} was not loaded", authority.describe()));
+                continue;
+            };
+            let report = cosign::attest::verify(reference, trust, &options).await?;
+            match judge_attestations(&report, required, authority) {
+                AttestationJudgement::Admitted(reason) => return Ok(Ok(reason)),
+                AttestationJudgement::Missing(types) => other_types.extend(types),
+                AttestationJudgement::Failing(why) => failures.push(why),
+            }
+        }
+        let what = format!("the required attestation {}", required.describe());
+        failures.dedup();
+        if failures.is_empty() {
+            other_types.sort();
+            other_types.dedup();
+            let others = if other_types.is_empty() {
+                String::new()
+            } else {
+                format!(" (only attestations of other types: {})", other_types.join(", "))
+            };
+            return Ok(Err(format!("{what} is missing: none is attached to {}{others}", reference_digest(reference))));
+        }
+        Ok(Err(format!("{what} does not verify: {}", failures.join("; "))))
+    }
+
     /// Checks the signatures of `reference` (pinned to a digest) against each authority in turn.
     async fn verify_digest(&self, loaded: &Loaded, reference: &Reference, authorities: &[Authority]) -> Result<Cached> {
         let options = VerifyOptions { annotations: Default::default(), transport: self.transport.clone() };
@@ -201,6 +253,74 @@ impl Judge<'_> {
         reasons.dedup();
         Ok(Cached { verified: false, reason: reasons.join("; "), at: Instant::now() })
     }
+}
+
+/// What the attestations found say of one required attestation, for one authority.
+enum AttestationJudgement {
+    /// One verified, from a builder the rule admits: why.
+    Admitted(String),
+    /// None of the type asked for is there; these other types are (short names or URIs).
+    Missing(Vec<String>),
+    /// Some of the type are there, and none is admitted: why.
+    Failing(String),
+}
+
+/// Judges the attestations `report` found against `required`, verified with `authority`.
+fn judge_attestations(
+    report: &cosign::attest::VerifyReport,
+    required: &AttestationRequirement,
+    authority: &Authority,
+) -> AttestationJudgement {
+    use wharf_sign::sigstore::Problem;
+    let signer = authority.describe();
+    let mut builders = Vec::new();
+    for found in report.attestations.iter().filter(|a| a.verified) {
+        let Some(glob) = &required.builder else {
+            return AttestationJudgement::Admitted(format!("attestation {} verified with {signer}", required.name));
+        };
+        match provenance_builder(found.predicate.as_ref()) {
+            Some(id) if builder_match(glob, id) => {
+                return AttestationJudgement::Admitted(format!(
+                    "attestation {} verified with {signer}, from the builder {id}",
+                    required.name
+                ));
+            }
+            Some(id) => builders.push(format!("the builder {id:?}")),
+            None => builders.push("no builder (its predicate has no runDetails.builder.id)".to_string()),
+        }
+    }
+    if !builders.is_empty() {
+        builders.dedup();
+        let glob = required.builder.as_deref().unwrap_or_default();
+        return AttestationJudgement::Failing(format!(
+            "it verifies with {signer} and names {}, which does not match the builder {glob:?} the rule requires",
+            builders.join(", ")
+        ));
+    }
+    let of_type: Vec<_> =
+        report.attestations.iter().filter(|a| a.problem != Some(Problem::OtherPredicateType)).collect();
+    if of_type.is_empty() {
+        let others = report
+            .attestations
+            .iter()
+            .filter_map(|a| a.predicate_type.as_deref())
+            .map(|t| wharf_sign::cosign::attest::short_name(t).unwrap_or(t).to_string())
+            .collect();
+        return AttestationJudgement::Missing(others);
+    }
+    let why: Vec<String> =
+        of_type.iter().map(|a| format!("{}: {}", a.location, a.reason.as_deref().unwrap_or("rejected"))).collect();
+    AttestationJudgement::Failing(format!("none verifies with {signer}: {}", why.join("; ")))
+}
+
+/// The `runDetails.builder.id` of an SLSA provenance v1 predicate.
+fn provenance_builder(predicate: Option<&serde_json::Value>) -> Option<&str> {
+    predicate?.get("runDetails")?.get("builder")?.get("id")?.as_str()
+}
+
+/// `sha256:...` of a reference pinned to a digest (the reference itself otherwise).
+fn reference_digest(reference: &Reference) -> String {
+    reference.digest().map_or_else(|| reference.to_string(), |d| d.to_string())
 }
 
 /// Runs CPU-bound `work` (parsing and checking a component) on tokio's blocking

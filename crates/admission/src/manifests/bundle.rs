@@ -1,5 +1,5 @@
 //! The policy as it goes into the cluster: the files it names (public keys,
-//! trusted roots) read into a Secret, and its paths rewritten to where the
+//! trusted roots, of rules' and of their attestations' authorities) read into a Secret, and its paths rewritten to where the
 //! Deployment mounts them.
 //!
 //! The policy and the files are projected into one directory (a projected
@@ -75,19 +75,12 @@ pub fn bundle(path: &Path) -> Result<PolicyBundle> {
     let mut rewritten = Vec::with_capacity(rules.len());
     for (i, mut rule) in rules.into_iter().enumerate() {
         let rule_name = rule.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
-        let authorities = rule.get_mut("authorities").and_then(Value::as_sequence_mut);
-        for (j, authority) in authorities.into_iter().flatten().enumerate() {
-            let at = |named: Named| format!("{origin}: rules[{i}] ({rule_name:?}), authorities[{j}].{}", named.field());
-            if let Some(slot) = authority.get_mut("key") {
-                files.rewrite(slot, base, Named::Key, &at(Named::Key))?;
-            }
-            if let Some(slot) = authority.get_mut("keyless").and_then(|k| k.get_mut("trustedRoot")) {
-                files.rewrite(slot, base, Named::TrustedRoot, &at(Named::TrustedRoot))?;
-            }
-            if let Some(slot) = authority.get_mut("trustedRoot") {
-                let at = format!("{origin}: rules[{i}] ({rule_name:?}), authorities[{j}].trustedRoot");
-                files.rewrite(slot, base, Named::TrustedRoot, &at)?;
-            }
+        let at = format!("{origin}: rules[{i}] ({rule_name:?})");
+        files.rewrite_authorities(rule.get_mut("authorities"), base, &format!("{at}, authorities"))?;
+        let attestations = rule.get_mut("attestations").and_then(Value::as_sequence_mut);
+        for (k, attestation) in attestations.into_iter().flatten().enumerate() {
+            let at = format!("{at}, attestations[{k}].authorities");
+            files.rewrite_authorities(attestation.get_mut("authorities"), base, &at)?;
         }
         rewritten.push(rule);
     }
@@ -112,6 +105,27 @@ pub fn bundle(path: &Path) -> Result<PolicyBundle> {
 struct Files {
     by_name: BTreeMap<String, Vec<u8>>,
     by_path: BTreeMap<PathBuf, String>,
+}
+
+impl Files {
+    /// Bundles the files a list of authorities names (`key`, `trustedRoot`, `keyless.trustedRoot`),
+    /// rewriting their paths; `at` (`…, authorities`) names the list in errors.
+    fn rewrite_authorities(&mut self, authorities: Option<&mut Value>, base: &Path, at: &str) -> Result<()> {
+        let authorities = authorities.and_then(Value::as_sequence_mut);
+        for (j, authority) in authorities.into_iter().flatten().enumerate() {
+            let at = |field: &str| format!("{at}[{j}].{field}");
+            if let Some(slot) = authority.get_mut("key") {
+                self.rewrite(slot, base, Named::Key, &at(Named::Key.field()))?;
+            }
+            if let Some(slot) = authority.get_mut("keyless").and_then(|k| k.get_mut("trustedRoot")) {
+                self.rewrite(slot, base, Named::TrustedRoot, &at(Named::TrustedRoot.field()))?;
+            }
+            if let Some(slot) = authority.get_mut("trustedRoot") {
+                self.rewrite(slot, base, Named::TrustedRoot, &at("trustedRoot"))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Files {
@@ -291,5 +305,32 @@ mod tests {
         std::fs::write(dir.path().join("trusted_root.json"), "{}").expect("write");
         let msg = bundle(&policy).expect_err("not a trusted root").to_string();
         assert!(msg.contains("authorities[0].trustedRoot"), "{msg}");
+    }
+
+    #[test]
+    fn keys_of_attestation_authorities_are_bundled_and_rewritten() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (signer, builder) = (key_pem(), key_pem());
+        std::fs::write(dir.path().join("cosign.pub"), &signer).expect("write");
+        std::fs::write(dir.path().join("builder.pub"), &builder).expect("write");
+        let policy = dir.path().join("policy.yaml");
+        std::fs::write(
+            &policy,
+            "rules:\n  - name: released\n    images: ['**']\n    authorities: [{key: cosign.pub}]\n    attestations:\n\
+             \x20     - {type: slsaprovenance1, authorities: [{key: builder.pub}], builder: 'https://ci/*'}\n\
+             \x20     - {type: cyclonedx}\n",
+        )
+        .expect("write");
+        let bundle = bundle(&policy).expect("bundles");
+        assert_eq!(bundle.files.keys().collect::<Vec<_>>(), ["builder.pub", "cosign.pub"]);
+        assert_eq!(bundle.files["builder.pub"], builder.as_bytes());
+        let parsed = Policy::parse("out", &bundle.policy_yaml).expect("the rewritten policy parses");
+        let attestations = &parsed.rules[0].component.attestations;
+        assert_eq!(attestations[0].authorities[0].key.as_deref(), Some(Path::new("keys/builder.pub")));
+        assert_eq!(attestations[1].authorities[0].key.as_deref(), Some(Path::new("keys/cosign.pub")));
+
+        std::fs::remove_file(dir.path().join("builder.pub")).expect("remove");
+        let msg = super::bundle(&policy).expect_err("missing key").to_string();
+        assert!(msg.contains("rules[0] (\"released\"), attestations[0].authorities[0].key"), "{msg}");
     }
 }
