@@ -339,6 +339,11 @@ fn verify_attestation_prints_the_predicates_that_verify_and_fails_on_another_key
     s.attest(&s.reference, &sbom.to_string_lossy(), "cyclonedx", &["--mode", "legacy"]);
     // An image signature beside them is not an attestation: it is not listed.
     wharf(&["sign", &s.reference, "--key", &s.key], &s.env).assert_ok();
+    // And `wharf verify` passes over the attestation referrer: only the signature is judged.
+    let signatures = wharf(&["verify", &s.reference, "--key", &s.public, "--format", "json"], &s.env);
+    signatures.assert_ok();
+    let judged = signatures.json()["signatures"].as_array().map(Vec::len);
+    assert_eq!(judged, Some(1), "the attestation is not judged as a signature: {signatures}");
 
     let text = verify_attestation(&s, &s.reference, "slsaprovenance1", &s.public, &[]);
     text.assert_ok();

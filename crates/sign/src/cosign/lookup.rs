@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use sha2::{Digest as _, Sha256};
 
-use super::{Format, SIGNATURE_ANNOTATION, SignatureVerdict, legacy_tag};
+use super::{Format, PREDICATE_TYPE_ANNOTATION, SIGNATURE_ANNOTATION, SignatureVerdict, legacy_tag};
 use crate::error::Result;
 use crate::keys::PublicKey;
 use crate::media::SIMPLE_SIGNING_LAYER;
@@ -194,13 +194,14 @@ fn check_signature(key: &PublicKey, message: &[u8], signature: &[u8]) -> std::re
 // Bundles
 // ---------------------------------------------------------------------------
 
-/// Every bundle layer of every referrer of the digest, checked. Entries are
-/// not filtered on their `artifactType`: old cosign wrote fallback indexes
-/// without it, so the layer media type decides.
+/// Every bundle layer of every referrer of the digest, checked, but for
+/// referrers that say they are attestations ([`says_it_is_an_attestation`]).
+/// Entries are not filtered on their `artifactType`: old cosign wrote
+/// fallback indexes without it, so the layer media type decides.
 pub(super) async fn bundles(store: &dyn ReadStore, policy: &Policy<'_>) -> Result<Vec<SignatureVerdict>> {
     let mut out = Vec::new();
     for entry in store.referrers(policy.digest).await? {
-        if !entry.is_manifest() || wharf_oci::media::is_index(&entry.media_type) {
+        if !entry.is_manifest() || wharf_oci::media::is_index(&entry.media_type) || says_it_is_an_attestation(&entry) {
             continue;
         }
         let manifest = match store.fetch_bytes(&entry).await.and_then(|b| Manifest::parse(&b)) {
@@ -223,6 +224,17 @@ pub(super) async fn bundles(store: &dyn ReadStore, policy: &Policy<'_>) -> Resul
         }
     }
     Ok(out)
+}
+
+/// True for a referrer whose `dev.sigstore.bundle.predicateType` annotation
+/// (cosign and `wharf attest` write it into the referrers listing) names
+/// another predicate than an image signature's: an attestation, which
+/// `verify-attestation` checks. Passing it over spares a Sigstore verification
+/// that could only end in `not-a-signature`. The annotation is not signed: a
+/// signature relabelled so is only passed over, which can fail a verification,
+/// never pass one.
+fn says_it_is_an_attestation(entry: &Descriptor) -> bool {
+    entry.annotations.get(PREDICATE_TYPE_ANNOTATION).is_some_and(|t| t != payload::COSIGN_SIGN_PREDICATE)
 }
 
 /// A bundle layer, through the Sigstore verifier ([`verifier::verify`]:
