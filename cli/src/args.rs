@@ -279,3 +279,24 @@ impl TrustArgs {
         }
     }
 }
+
+/// `--mode` of `sign` and `attest`: which cosign formats to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// Sigstore bundle v0.3 as an OCI 1.1 referrer (cosign v3).
+    Bundle,
+    /// The sha256-<hex>.sig (signatures) or .att (attestations) tag (cosign v2).
+    Legacy,
+    /// Both formats.
+    Both,
+}
+
+impl From<ModeArg> for sign::cosign::Mode {
+    fn from(mode: ModeArg) -> Self {
+        match mode {
+            ModeArg::Bundle => Self::Bundle,
+            ModeArg::Legacy => Self::Legacy,
+            ModeArg::Both => Self::Both,
+        }
+    }
+}

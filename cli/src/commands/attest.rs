@@ -2,11 +2,10 @@
 
 use std::path::PathBuf;
 
-use wharf::sign::cosign::Mode;
 use wharf::sign::cosign::attest::{self, AttestOptions};
 
 use crate::Verdict;
-use crate::args::{Format, OutputArgs, TransportArgs};
+use crate::args::{Format, ModeArg, OutputArgs, TransportArgs};
 use crate::output::{self, Failure, OrFail};
 use crate::password;
 
@@ -54,17 +53,6 @@ pub struct Args {
     output: OutputArgs,
 }
 
-/// `--mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum ModeArg {
-    /// Sigstore bundle v0.3 as an OCI 1.1 referrer (cosign v3 --new-bundle-format).
-    Bundle,
-    /// A DSSE layer under the sha256-<hex>.att tag (cosign v2).
-    Legacy,
-    /// Both formats.
-    Both,
-}
-
 /// Runs the command.
 pub async fn run(args: Args) -> Result<Verdict, Failure> {
     let format = args.output.format;
@@ -75,11 +63,7 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
     let options = AttestOptions {
         predicate_type,
         predicate,
-        mode: match args.mode {
-            ModeArg::Bundle => Mode::Bundle,
-            ModeArg::Legacy => Mode::Legacy,
-            ModeArg::Both => Mode::Both,
-        },
+        mode: args.mode.into(),
         transport: args.transport.options_for(Some(&reference), "the attested reference").or_fail(format)?,
     };
     let report = attest::attest(&reference, &key, &options).await.or_fail(format)?;

@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use wharf::sign::cosign::{self, Mode, SignOptions};
+use wharf::sign::cosign::{self, SignOptions};
 
 use crate::Verdict;
-use crate::args::{Format, OutputArgs, TransportArgs, parse_annotation};
+use crate::args::{Format, ModeArg, OutputArgs, TransportArgs, parse_annotation};
 use crate::output::{self, Failure, OrFail};
 use crate::password;
 
@@ -44,28 +44,13 @@ pub struct Args {
     output: OutputArgs,
 }
 
-/// `--mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum ModeArg {
-    /// Sigstore bundle v0.3 as an OCI 1.1 referrer (cosign v3).
-    Bundle,
-    /// The sha256-<hex>.sig tag with simple signing (cosign v2).
-    Legacy,
-    /// Both formats.
-    Both,
-}
-
 /// Runs the command.
 pub async fn run(args: Args) -> Result<Verdict, Failure> {
     let format = args.output.format;
     let reference = wharf::Reference::parse(&args.reference).or_fail(format)?;
     let key = password::read_private_key(&args.key).or_fail(format)?;
     let options = SignOptions {
-        mode: match args.mode {
-            ModeArg::Bundle => Mode::Bundle,
-            ModeArg::Legacy => Mode::Legacy,
-            ModeArg::Both => Mode::Both,
-        },
+        mode: args.mode.into(),
         annotations: args.annotations.into_iter().collect(),
         transport: args.transport.options_for(Some(&reference), "the signed reference").or_fail(format)?,
     };

@@ -203,17 +203,22 @@ fn top_level_names(bytes: &[u8]) -> (Vec<String>, Vec<String>) {
 
 fn metadata(bytes: &[u8]) -> std::result::Result<Metadata, String> {
     let payload = wasm_metadata::Payload::from_binary(bytes).map_err(|e| format!("{e:#}"))?;
-    let m = payload.metadata();
-    Ok(Metadata {
-        name: m.name.clone(),
-        description: m.description.as_ref().map(ToString::to_string),
-        licenses: m.licenses.as_ref().map(ToString::to_string),
-        source: m.source.as_ref().map(ToString::to_string),
-        homepage: m.homepage.as_ref().map(ToString::to_string),
-        authors: m.authors.as_ref().map(ToString::to_string),
-        version: m.version.as_ref().map(ToString::to_string),
-        revision: m.revision.as_ref().map(ToString::to_string),
-    })
+    Ok(Metadata::from(payload.metadata()))
+}
+
+impl From<&wasm_metadata::Metadata> for Metadata {
+    fn from(m: &wasm_metadata::Metadata) -> Self {
+        Metadata {
+            name: m.name.clone(),
+            description: m.description.as_ref().map(ToString::to_string),
+            licenses: m.licenses.as_ref().map(ToString::to_string),
+            source: m.source.as_ref().map(ToString::to_string),
+            homepage: m.homepage.as_ref().map(ToString::to_string),
+            authors: m.authors.as_ref().map(ToString::to_string),
+            version: m.version.as_ref().map(ToString::to_string),
+            revision: m.revision.as_ref().map(ToString::to_string),
+        }
+    }
 }
 
 #[cfg(test)]

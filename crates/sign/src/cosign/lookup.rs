@@ -99,16 +99,10 @@ fn check_claims(
 /// Every simple-signing layer under the `.sig` tag, checked.
 pub(super) async fn legacy(store: &dyn ReadStore, policy: &Policy<'_>) -> Result<Vec<SignatureVerdict>> {
     let tag = legacy_tag(policy.digest);
-    let desc = match store.resolve(&Selector::Tag(tag.clone())).await {
-        Ok(desc) => desc,
-        Err(wharf_oci::Error::NotFound { .. }) => return Ok(Vec::new()),
-        Err(e) => return Err(e.into()),
-    };
-    let manifest = match store.fetch_bytes(&desc).await.and_then(|b| Manifest::parse(&b)) {
-        Ok(m) => m,
-        Err(e) => {
-            return Ok(vec![verdict(Format::Legacy, format!("tag {tag}"), Err((Problem::Malformed, e.to_string())))]);
-        }
+    let manifest = match tag_manifest(store, &tag).await? {
+        None => return Ok(Vec::new()),
+        Some(Ok(manifest)) => manifest,
+        Some(Err(e)) => return Ok(vec![verdict(Format::Legacy, format!("tag {tag}"), Err((Problem::Malformed, e)))]),
     };
     let mut out = Vec::new();
     for (i, layer) in manifest.layers.iter().enumerate() {
@@ -123,6 +117,20 @@ pub(super) async fn legacy(store: &dyn ReadStore, policy: &Policy<'_>) -> Result
         out.push(found);
     }
     Ok(out)
+}
+
+/// The manifest under a legacy tag (`sha256-<hex>.sig` or `.att`): none when
+/// the tag does not exist, or why what it names cannot be read as a manifest.
+pub(super) async fn tag_manifest(
+    store: &dyn ReadStore,
+    tag: &str,
+) -> Result<Option<std::result::Result<Manifest, String>>> {
+    let desc = match store.resolve(&Selector::Tag(tag.to_string())).await {
+        Ok(desc) => desc,
+        Err(wharf_oci::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Some(store.fetch_bytes(&desc).await.and_then(|b| Manifest::parse(&b)).map_err(|e| e.to_string())))
 }
 
 /// One simple-signing layer: its signature (with the key alone, or through

@@ -145,24 +145,11 @@ fn part(
         digest: Digest::of(content),
         size: content.len() as u64,
         offset: metadata.range.start,
-        metadata: fields(metadata),
+        metadata: Metadata::from(metadata),
         producers: producers(metadata),
         crates: metadata.dependencies.as_ref().map(|d| crates(d.version_info())).unwrap_or_default(),
         children: inner,
     })
-}
-
-fn fields(m: &wasm_metadata::Metadata) -> Metadata {
-    Metadata {
-        name: m.name.clone(),
-        description: m.description.as_ref().map(ToString::to_string),
-        licenses: m.licenses.as_ref().map(ToString::to_string),
-        source: m.source.as_ref().map(ToString::to_string),
-        homepage: m.homepage.as_ref().map(ToString::to_string),
-        authors: m.authors.as_ref().map(ToString::to_string),
-        version: m.version.as_ref().map(ToString::to_string),
-        revision: m.revision.as_ref().map(ToString::to_string),
-    }
 }
 
 fn producers(m: &wasm_metadata::Metadata) -> Vec<Producer> {

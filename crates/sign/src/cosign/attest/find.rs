@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 use super::super::Format;
-use super::super::lookup::off_the_runtime;
+use super::super::lookup::{off_the_runtime, tag_manifest};
 use super::{AttestationVerdict, LEGACY_LAYER, legacy_tag};
 use crate::error::Result;
 use crate::payload::{self, COSIGN_SIGN_PREDICATE};
@@ -20,7 +20,6 @@ use crate::sigstore::verifier::{self, Subjects};
 use crate::sigstore::{Problem, Trust, now};
 use wharf_oci::digest::Digest;
 use wharf_oci::manifest::{Descriptor, Manifest};
-use wharf_oci::reference::Selector;
 use wharf_oci::store::ReadStore;
 
 /// What an attestation must satisfy.
@@ -114,16 +113,11 @@ pub(super) async fn bundles(store: &dyn ReadStore, policy: &Policy<'_>) -> Resul
 /// Every DSSE layer under the `.att` tag, judged.
 pub(super) async fn legacy(store: &dyn ReadStore, policy: &Policy<'_>) -> Result<Vec<AttestationVerdict>> {
     let tag = legacy_tag(policy.digest);
-    let desc = match store.resolve(&Selector::Tag(tag.clone())).await {
-        Ok(desc) => desc,
-        Err(wharf_oci::Error::NotFound { .. }) => return Ok(Vec::new()),
-        Err(e) => return Err(e.into()),
-    };
-    let manifest = match store.fetch_bytes(&desc).await.and_then(|b| Manifest::parse(&b)) {
-        Ok(m) => m,
-        Err(e) => {
-            let location = format!("tag {tag}");
-            return Ok(vec![verdict(Format::Legacy, location, None, Err((Problem::Malformed, e.to_string())))]);
+    let manifest = match tag_manifest(store, &tag).await? {
+        None => return Ok(Vec::new()),
+        Some(Ok(manifest)) => manifest,
+        Some(Err(e)) => {
+            return Ok(vec![verdict(Format::Legacy, format!("tag {tag}"), None, Err((Problem::Malformed, e)))]);
         }
     };
     let mut out = Vec::new();
