@@ -1329,6 +1329,61 @@ fn keyless_authorities_check_dsse_bundles_and_legacy_signatures() {
     );
 }
 
+/// A rule requiring a keyless attestation, through the webhook: a real keyless DSSE bundle
+/// (sigstore-conformance's happy path, an SLSA provenance v1, public-good Sigstore) attached to an
+/// image passes every keyless check with the rule's identity and root, and is then denied for the
+/// digest it attests (a blob, not the image), naming it; another identity is denied naming both
+/// identities, and another type is missing. No public keyless attestation names an image the test
+/// registry can hold, so the accepting case is left to the key authorities' tests.
+#[test]
+fn keyless_attestation_authorities_check_the_bundle_up_to_its_subject() {
+    let registry = Registry::start();
+    let env = TestEnv::new();
+    let host = registry.host();
+    let mut digests = std::collections::HashMap::new();
+    for repo in ["attested", "forged", "sbom"] {
+        let digest = push_and_sign(&env, &registry.reference(&format!("prod/{repo}/app:1.0")), None);
+        attach_keyless_bundle(&host, &format!("prod/{repo}/app"), &digest, "dsse-happy-path.sigstore.json");
+        digests.insert(repo, digest);
+    }
+    let root = path_str(&keyless_fixture("trusted-root-public-good.json"));
+    let beacon = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+    let rule = |name: &str, kind: &str, identity: &str| {
+        format!(
+            "  - name: {name}\n    images: [\"{host}/prod/{name}/**\"]\n    allow: true\n    attestations:\n      - type: {kind}\n        authorities:\n          - keyless: {{identity: \"{identity}\", issuer: https://token.actions.githubusercontent.com, trustedRoot: {root}}}\n"
+        )
+    };
+    let evil = "https://github.com/mallory/repo/.github/workflows/x.yml@refs/heads/main";
+    let policy = env.write(
+        "policy.yaml",
+        format!("rules:\n{}", rule("attested", "slsaprovenance1", beacon))
+            + &rule("forged", "slsaprovenance1", evil)
+            + &rule("sbom", "cyclonedx", beacon),
+    );
+    let hook = start_webhook(&env, &policy);
+    let verdict = |repo: &str| {
+        let answer = hook
+            .post("/validate", &review("Pod", "default", pod(&registry.reference(&format!("prod/{repo}/app:1.0")))));
+        (allowed(&answer), message(&answer))
+    };
+
+    let (ok, msg) = verdict("attested");
+    assert!(!ok, "{msg}");
+    assert!(
+        msg.contains("required attestation slsaprovenance1")
+            && msg.contains("does not verify")
+            && msg.contains("it attests sha256:a0cfc71271d6e278e57cd332ff957c3f7043fdda354c4cbb190a30d56efa01bf")
+            && msg.contains(&digests["attested"]),
+        "every keyless check passes, the subject decides: {msg}"
+    );
+    let (ok, msg) = verdict("forged");
+    assert!(!ok, "{msg}");
+    assert!(msg.contains("does not verify") && msg.contains(evil) && msg.contains(beacon), "{msg}");
+    let (ok, msg) = verdict("sbom");
+    assert!(!ok, "{msg}");
+    assert!(msg.contains("required attestation cyclonedx") && msg.contains("is missing"), "{msg}");
+}
+
 /// A key authority with a `trustedRoot` requires what Sigstore calls a managed key (cosign's
 /// default, policy-controller's): the key's signature, recorded in a transparency log of that
 /// root at a verified time (review of issue 15, finding 6). A wharf signature (the key alone, never
