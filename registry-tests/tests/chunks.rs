@@ -517,3 +517,58 @@ fn concurrent_pulls_share_the_chunk_cache_safely() {
         .collect();
     assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
 }
+
+/// The blob file of `bytes` in the `oci:` layout at `layout`.
+fn layout_blob(layout: &std::path::Path, bytes: &[u8]) -> std::path::PathBuf {
+    layout.join("blobs/sha256").join(sha256_digest(bytes).trim_start_matches("sha256:"))
+}
+
+#[test]
+fn copying_a_rebuild_into_a_layout_moves_only_its_changed_chunks() {
+    let registry = Registry::start();
+    let proxy = registry_tests::fault_proxy::FaultProxy::start(&registry.host());
+    let env = TestEnv::new();
+    let (old, new) = (big_module(21), rebuilt(21, 0));
+    push(&env, &env.write("old.wasm", &old), &registry.reference("app/layout:1"), &["--chunk-index"]);
+    push(&env, &env.write("new.wasm", &new), &registry.reference("app/layout:2"), &["--chunk-index"]);
+    let layout = env.path("layout");
+    let copy = |tag: &str| {
+        let copied = wharf(
+            &[
+                "copy",
+                &format!("{}/app/layout:{tag}", proxy.host()),
+                &format!("oci:{}:{tag}", layout.display()),
+                "--format",
+                "json",
+            ],
+            &env,
+        );
+        copied.assert_ok();
+        copied.json()
+    };
+
+    // v1 into the layout: whole (nothing cached yet), and kept in the chunk cache.
+    let first = copy("1");
+    assert_eq!(std::fs::read(layout_blob(&layout, &old)).expect("v1's blob"), old);
+    assert!(cached_layer(&env, &old).is_file(), "{first}");
+    assert_eq!(first["transfer"]["layers"][0]["transfer"]["method"], "whole", "{first}");
+
+    // v2 beside it: only the changed chunks cross the wire.
+    proxy.reset_body_bytes();
+    let second = copy("2");
+    let moved = proxy.body_bytes_sent();
+    assert_eq!(std::fs::read(layout_blob(&layout, &new)).expect("v2's blob"), new, "byte-exact");
+    assert_eq!(std::fs::read(layout_blob(&layout, &old)).expect("v1's blob"), old, "v1 untouched");
+    // 3 x 64 KiB changed (4.7 %): with the chunks each edit touches, the index
+    // and the manifests, well under a fifth of the layer.
+    assert!(moved < new.len() as u64 / 5, "{moved} bytes on the wire: {second}");
+    assert_eq!(second["transfer"]["layers"][0]["transfer"]["method"], "chunks", "{second}");
+
+    // Both versions stay readable from the layout.
+    for (tag, bytes) in [("1", &old), ("2", &new)] {
+        let out = format!("from-layout-{tag}.wasm");
+        let pulled = pull(&env, &format!("oci:{}:{tag}", layout.display()), &out);
+        assert_eq!(pulled["transfer"]["method"], "whole", "{pulled}");
+        assert_eq!(&std::fs::read(env.path(&out)).expect("pulled"), bytes);
+    }
+}

@@ -122,7 +122,7 @@ impl ChunkCache {
     }
 
     /// Creates the cache's directories, owner-only.
-    fn create_dirs(&self) -> std::io::Result<()> {
+    pub(crate) fn create_dirs(&self) -> std::io::Result<()> {
         for dir in [self.dir.clone(), self.layers(), self.indexes(), self.stamps()] {
             let mut builder = fs::DirBuilder::new();
             builder.recursive(true);
