@@ -175,17 +175,27 @@ pub async fn pull_layer<E: From<Error>>(
             return Ok(LayerTransfer::whole(format!("the chunk index could not be read ({e})"), layer.size));
         }
     };
+    let rate = store.location().and_then(|at| cache.link_rate(&at.registry));
+    let fast = |rate: u64| {
+        format!("the link is fast (the last whole pull from this registry came at {} MB/s)", rate / 1_000_000)
+    };
+    // Where even a layer found whole in the cache (one range request) would
+    // not be worth it, the cache's layers are not read (nor cut) at all.
+    if let Some(rate) = rate.filter(|&rate| !worth_chunks(layer.size, 1, layer.size, rate)) {
+        let why = format!("{}: the whole layer arrives sooner than a pull by chunks", fast(rate));
+        let mut t = whole_into_cache(store, layer, path, cache, inspect, &why).await?;
+        t.index_bytes = found.bytes_read;
+        t.chunks = found.index.chunks.len();
+        return Ok(t);
+    }
     let sources = cache.sources(&found.index.chunking, &layer.digest);
     let plan = Plan::new(&found.index, &sources);
-    let rate = store.location().and_then(|at| cache.link_rate(&at.registry));
-    let fast_link = rate.filter(|&rate| !worth_chunks(&plan, layer.size, rate));
+    let fast_link = rate.filter(|&rate| !worth_chunks(plan.reused_bytes, plan.remote_count(), layer.size, rate));
     if plan.reused_bytes == 0 || fast_link.is_some() {
         let why = match fast_link {
-            Some(rate) if plan.reused_bytes > 0 => format!(
-                "the link is fast (the last whole pull from this registry came at {} MB/s): the whole layer arrives sooner than {} range requests",
-                rate / 1_000_000,
-                plan.remote_count()
-            ),
+            Some(rate) if plan.reused_bytes > 0 => {
+                format!("{}: the whole layer arrives sooner than {} range requests", fast(rate), plan.remote_count())
+            }
             _ => "no chunk of this layer is in the cache".into(),
         };
         let mut t = whole_into_cache(store, layer, path, cache, inspect, &why).await?;
@@ -227,12 +237,13 @@ pub async fn pull_layer<E: From<Error>>(
     Ok(t)
 }
 
-/// Whether pulling by `plan` beats a whole pull of `size` bytes on a link of
-/// `rate` bytes per second: the reused bytes would take longer to arrive than
-/// the range requests and the extra hashing cost.
-fn worth_chunks(plan: &Plan, size: u64, rate: u64) -> bool {
-    let saved = Duration::from_secs_f64(plan.reused_bytes as f64 / rate.max(1) as f64);
-    let requests = RANGE_COST.saturating_mul(u32::try_from(plan.remote_count()).unwrap_or(u32::MAX));
+/// Whether reusing `reused` bytes at the cost of `ranges` range requests
+/// beats a whole pull of `size` bytes on a link of `rate` bytes per second:
+/// the reused bytes would take longer to arrive than the range requests and
+/// the extra hashing cost.
+fn worth_chunks(reused: u64, ranges: usize, size: u64, rate: u64) -> bool {
+    let saved = Duration::from_secs_f64(reused as f64 / rate.max(1) as f64);
+    let requests = RANGE_COST.saturating_mul(u32::try_from(ranges).unwrap_or(u32::MAX));
     let hashing = CHUNKED_CPU_PER_MIB.mul_f64(size as f64 / f64::from(1u32 << 20));
     saved > requests.saturating_add(hashing)
 }
@@ -694,9 +705,11 @@ mod tests {
         let plan = Plan::new(&index, &[source_with(&index, &keep)]);
         assert_eq!(plan.remote_count(), 21);
         let size = index.layer.size;
-        assert!(worth_chunks(&plan, size, 5_000_000), "40 Mbit/s");
-        assert!(worth_chunks(&plan, size, 50_000_000), "400 Mbit/s");
-        assert!(!worth_chunks(&plan, size, 500_000_000), "loopback");
+        let worth = |rate| worth_chunks(plan.reused_bytes, plan.remote_count(), size, rate);
+        assert!(worth(5_000_000), "40 Mbit/s");
+        assert!(worth(50_000_000), "400 Mbit/s");
+        assert!(!worth(500_000_000), "loopback");
+        assert!(!worth_chunks(size, 1, size, 1_000_000_000), "not even all of it, in one request, at 1 GB/s");
     }
 
     #[test]
