@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use wharf_oci::copy::{CopyOptions, CopyReport, Progress};
+use wharf_oci::chunks::ChunkCache;
+use wharf_oci::copy::{ChunkedLayers, CopyOptions, CopyReport, Progress};
 use wharf_oci::digest::Digest;
+use wharf_oci::manifest::Descriptor;
 use wharf_oci::open::{destination_tags, open_destination, open_source};
 use wharf_oci::reference::Reference;
 use wharf_oci::transport::TransportOptions;
@@ -32,7 +34,9 @@ pub struct CopyResult {
 /// (with `dst_transport`: each side may hold its own credentials), any store
 /// to any store, digests preserved; with `with_signatures`, its cosign
 /// signatures too (bundle referrers and the legacy `.sig` tag, as
-/// `wharf_sign::cosign::copy_filter` picks them).
+/// `wharf_sign::cosign::copy_filter` picks them). From a registry into an
+/// `oci:` layout, Wasm layers come through `chunk_cache` when given, by
+/// chunks where the registry has a chunk index, as `pull` fetches them.
 pub async fn copy(
     src: &Reference,
     dst: &Reference,
@@ -40,13 +44,15 @@ pub async fn copy(
     dst_transport: &TransportOptions,
     progress: Option<Arc<dyn Progress>>,
     with_signatures: bool,
+    chunk_cache: Option<ChunkCache>,
 ) -> Result<CopyResult> {
     let tags = destination_tags(dst, src.tag(), &[])?;
     let source = open_source(src, src_transport).await?;
     let root = source.resolve(&src.selector()).await?;
     let destination = open_destination(dst, dst_transport).await?;
     let referrers = if with_signatures { Some(signature_filter()?) } else { None };
-    let options = CopyOptions { tags: tags.clone(), progress, referrers, ..CopyOptions::default() };
+    let chunked = chunk_cache.map(|cache| ChunkedLayers { cache: Arc::new(cache), layers: is_wasm_layer });
+    let options = CopyOptions { tags: tags.clone(), progress, referrers, chunked, ..CopyOptions::default() };
     let transfer = wharf_oci::copy::copy(source.as_ref(), &root, destination.as_ref(), &options).await?;
     Ok(CopyResult {
         source: src.pinned(&root.digest),
@@ -55,6 +61,11 @@ pub async fn copy(
         tags,
         transfer,
     })
+}
+
+/// The layers a copy pulls through the chunk cache: Wasm ones.
+fn is_wasm_layer(desc: &Descriptor) -> bool {
+    desc.media_type == wharf_wasm::media::WASM_LAYER
 }
 
 /// The referrers `copy --with-signatures` carries: cosign's.

@@ -8,6 +8,11 @@
 //! registry sent into a relative one, replace text in the answer's head, or do
 //! any of these to every other request, or drop a request header. Everything
 //! that happened is logged, and the response body bytes sent are counted.
+//!
+//! It can also stand for a slow link ([`FaultProxy::start_throttled`]): every
+//! answer waits one round trip, and the answers share one fixed rate, as the
+//! requests of one client share its link (a pull by ranges four at a time gets
+//! no more bandwidth than one whole pull).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -15,7 +20,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What a rule does instead of (or to) the forwarded exchange.
 #[derive(Clone, Debug)]
@@ -83,6 +88,45 @@ pub struct Rule {
     pub fault: Fault,
 }
 
+/// A slow link: answers wait a round trip, and their bytes go out at a fixed
+/// rate shared by all connections.
+#[derive(Debug)]
+pub struct Link {
+    /// Bytes per second, for all answers together.
+    pub rate: u64,
+    /// Added before each answer (the round trip of a request on a kept-alive connection).
+    pub round_trip: Duration,
+    /// When the link is free again (the end of the bytes already scheduled).
+    free_at: Mutex<Instant>,
+}
+
+/// Bytes the link schedules at once (what a 40 Mbit/s link sends in about 3 ms).
+const LINK_PIECE: usize = 16 << 10;
+
+impl Link {
+    /// A link of `rate` bytes per second and `round_trip`.
+    pub fn new(rate: u64, round_trip: Duration) -> Link {
+        Link { rate: rate.max(1), round_trip, free_at: Mutex::new(Instant::now()) }
+    }
+
+    /// Writes `bytes` to `out` no faster than the link's rate: each piece
+    /// takes its turn on the link and is written when its last byte would
+    /// have crossed it.
+    fn send(&self, out: &mut TcpStream, bytes: &[u8]) -> std::io::Result<()> {
+        for piece in bytes.chunks(LINK_PIECE) {
+            let crossed = {
+                let mut free_at = self.free_at.lock().map_err(|_| std::io::Error::other("link lock"))?;
+                let start = (*free_at).max(Instant::now());
+                *free_at = start + Duration::from_secs_f64(piece.len() as f64 / self.rate as f64);
+                *free_at
+            };
+            thread::sleep(crossed.saturating_duration_since(Instant::now()));
+            out.write_all(piece)?;
+        }
+        Ok(())
+    }
+}
+
 /// A running proxy, stopped on drop.
 pub struct FaultProxy {
     port: u16,
@@ -92,12 +136,30 @@ pub struct FaultProxy {
     body_bytes: Arc<AtomicU64>,
 }
 
+/// What every connection of one proxy shares.
+struct Shared {
+    upstream: String,
+    rules: Arc<Mutex<Vec<Rule>>>,
+    log: Arc<Mutex<Vec<String>>>,
+    body_bytes: Arc<AtomicU64>,
+    link: Option<Link>,
+}
+
 impl FaultProxy {
     /// Starts a proxy on a free loopback port in front of `upstream` (`host:port`, plain HTTP).
     pub fn start(upstream: &str) -> FaultProxy {
+        FaultProxy::start_with(upstream, None)
+    }
+
+    /// [`FaultProxy::start`] behind a slow link: answers wait `link.round_trip`
+    /// and share `link.rate` bytes per second (heads and bodies).
+    pub fn start_throttled(upstream: &str, link: Link) -> FaultProxy {
+        FaultProxy::start_with(upstream, Some(link))
+    }
+
+    fn start_with(upstream: &str, link: Option<Link>) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fault proxy");
         let port = listener.local_addr().expect("proxy address").port();
-        listener.set_nonblocking(true).expect("non-blocking listener");
         let proxy = FaultProxy {
             port,
             stop: Arc::new(AtomicBool::new(false)),
@@ -105,24 +167,28 @@ impl FaultProxy {
             log: Arc::new(Mutex::new(Vec::new())),
             body_bytes: Arc::new(AtomicU64::new(0)),
         };
-        let (stop, rules, log, upstream) =
-            (proxy.stop.clone(), proxy.rules.clone(), proxy.log.clone(), upstream.to_string());
-        let body_bytes = proxy.body_bytes.clone();
+        let shared = Arc::new(Shared {
+            upstream: upstream.to_string(),
+            rules: proxy.rules.clone(),
+            log: proxy.log.clone(),
+            body_bytes: proxy.body_bytes.clone(),
+            link,
+        });
+        let stop = proxy.stop.clone();
+        // A blocking accept (no polling delay on each connection); the drop
+        // wakes it with a connection of its own.
         thread::spawn(move || {
-            while !stop.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((client, _)) => {
-                        let (rules, log, upstream) = (rules.clone(), log.clone(), upstream.clone());
-                        let body_bytes = body_bytes.clone();
-                        thread::spawn(move || {
-                            let _ = client.set_nonblocking(false);
-                            if let Err(e) = serve(client, &upstream, &rules, &log, &body_bytes) {
-                                log.lock().map(|mut l| l.push(format!("proxy error: {e}"))).ok();
-                            }
-                        });
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(5)),
+            for client in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    return;
                 }
+                let Ok(client) = client else { continue };
+                let shared = shared.clone();
+                thread::spawn(move || {
+                    if let Err(e) = serve(client, &shared) {
+                        push_log(&shared.log, format!("proxy error: {e}"));
+                    }
+                });
             }
         });
         proxy
@@ -174,6 +240,7 @@ impl FaultProxy {
 impl Drop for FaultProxy {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
     }
 }
 
@@ -185,13 +252,8 @@ struct Request {
     body: Vec<u8>,
 }
 
-fn serve(
-    client: TcpStream,
-    upstream: &str,
-    rules: &Mutex<Vec<Rule>>,
-    log: &Mutex<Vec<String>>,
-    body_bytes: &AtomicU64,
-) -> std::io::Result<()> {
+fn serve(client: TcpStream, shared: &Shared) -> std::io::Result<()> {
+    let (upstream, rules, log, body_bytes) = (&shared.upstream, &shared.rules, &shared.log, &shared.body_bytes);
     client.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut reader = BufReader::new(client.try_clone()?);
     let Some(mut request) = read_request(&mut reader)? else { return Ok(()) };
@@ -275,8 +337,17 @@ fn serve(
         Some(Fault::DropRequestHeader(name)) => push_log(log, format!("{line} -> fault: forwarded without {name}")),
         _ => push_log(log, format!("{line} -> forwarded")),
     }
-    client.write_all(&head)?;
-    client.write_all(&body)?;
+    match &shared.link {
+        Some(link) => {
+            thread::sleep(link.round_trip);
+            link.send(&mut client, &head)?;
+            link.send(&mut client, &body)?;
+        }
+        None => {
+            client.write_all(&head)?;
+            client.write_all(&body)?;
+        }
+    }
     body_bytes.fetch_add(body.len() as u64, Ordering::SeqCst);
     client.flush()?;
     client.shutdown(Shutdown::Both)

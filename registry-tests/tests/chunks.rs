@@ -2,6 +2,7 @@
 //! against a real docker-registry (which has no referrers API: the index is
 //! listed under the referrers fallback tag) and `oci:` layouts.
 
+use registry_tests::fault_proxy::{FaultProxy, Link};
 use registry_tests::{Registry, TestEnv, registry_get, registry_get_json, sha256_digest, wharf};
 use serde_json::Value;
 
@@ -267,6 +268,13 @@ fn rebuilt(payload_seed: u64, edit: u64) -> Vec<u8> {
     module_with(&payload)
 }
 
+/// A 40 MB/s link to `registry` (the fault proxy at that rate): slow enough
+/// that a pull by chunks beats a whole one, as on the links chunks are for
+/// (on loopback a whole pull is quicker, and wharf measures that).
+fn slow_link(registry: &Registry) -> FaultProxy {
+    FaultProxy::start_throttled(&registry.host(), Link::new(40_000_000, std::time::Duration::ZERO))
+}
+
 fn pull(env: &TestEnv, reference: &str, out: &str) -> Value {
     let pulled = wharf(&["pull", reference, "-o", env.path(out).to_str().unwrap_or_default(), "--format", "json"], env);
     pulled.assert_ok();
@@ -281,7 +289,7 @@ fn cached_layer(env: &TestEnv, bytes: &[u8]) -> std::path::PathBuf {
 #[test]
 fn a_rebuilt_component_is_pulled_by_its_changed_chunks() {
     let registry = Registry::start();
-    let proxy = registry_tests::fault_proxy::FaultProxy::start(&registry.host());
+    let proxy = slow_link(&registry);
     let env = TestEnv::new();
     let (old, new) = (big_module(5), rebuilt(5, 0));
     push(&env, &env.write("old.wasm", &old), &registry.reference("app/one:1"), &["--chunk-index"]);
@@ -335,14 +343,15 @@ fn a_small_layer_is_pulled_whole_without_looking_for_an_index() {
 #[test]
 fn a_corrupted_cached_chunk_is_detected_and_fetched_again() {
     let registry = Registry::start();
+    let proxy = slow_link(&registry);
     let env = TestEnv::new();
     let builds = [big_module(7), rebuilt(7, 0), rebuilt(7, 1)];
     for (i, build) in builds.iter().enumerate() {
         let file = env.write(&format!("build-{i}.wasm"), build);
         push(&env, &file, &registry.reference(&format!("app/two:{i}")), &["--chunk-index"]);
     }
-    pull(&env, &registry.reference("app/two:0"), "pulled-0.wasm");
-    let second = pull(&env, &registry.reference("app/two:1"), "pulled-1.wasm");
+    pull(&env, &format!("{}/app/two:0", proxy.host()), "pulled-0.wasm");
+    let second = pull(&env, &format!("{}/app/two:1", proxy.host()), "pulled-1.wasm");
     assert_eq!(second["transfer"]["method"], "chunks", "{second}");
 
     // A byte of both cached builds flips, in a chunk all three share (and the
@@ -354,7 +363,7 @@ fn a_corrupted_cached_chunk_is_detected_and_fetched_again() {
         std::fs::write(path, &damaged).expect("damage the cache");
     }
 
-    let third = pull(&env, &registry.reference("app/two:2"), "pulled-2.wasm");
+    let third = pull(&env, &format!("{}/app/two:2", proxy.host()), "pulled-2.wasm");
     assert_eq!(std::fs::read(env.path("pulled-2.wasm")).expect("pulled"), builds[2]);
     let transfer = &third["transfer"];
     assert_eq!(transfer["method"], "chunks", "{third}");
@@ -401,12 +410,13 @@ fn attach_index(registry: &Registry, repo: &str, tag: &str, index: &Value) {
 #[test]
 fn a_lying_chunk_index_never_produces_a_wrong_file() {
     let registry = Registry::start();
+    let proxy = slow_link(&registry);
     let env = TestEnv::new();
     let old = big_module(8);
     push(&env, &env.write("old.wasm", &old), &registry.reference("app/three:1"), &["--chunk-index"]);
     let old_digest = sha256_digest(&registry_get_json(&registry.host(), "/v2/app/three/manifests/1", MANIFEST).0);
     let old_index = chunk_index(&registry, "app/three", &old_digest);
-    pull(&env, &registry.reference("app/three:1"), "pulled-1.wasm");
+    pull(&env, &format!("{}/app/three:1", proxy.host()), "pulled-1.wasm");
 
     // Each lie about a new build (pushed without an index, then given the lie).
     type Lie = fn(&mut Value, &Value);
@@ -448,7 +458,7 @@ fn a_lying_chunk_index_never_produces_a_wrong_file() {
         attach_index(&registry, "app/three", &tag, &index);
 
         let out = format!("pulled-{tag}.wasm");
-        let pulled = pull(&env, &registry.reference(&format!("app/three:{tag}")), &out);
+        let pulled = pull(&env, &format!("{}/app/three:{tag}", proxy.host()), &out);
         assert_eq!(std::fs::read(env.path(&out)).expect("pulled"), new, "{what}: {pulled}");
         assert_eq!(pulled["transfer"]["method"], "whole", "{what}: {pulled}");
         assert!(pulled["transfer"]["fallback"].as_str().is_some(), "{what}: {pulled}");
@@ -458,7 +468,7 @@ fn a_lying_chunk_index_never_produces_a_wrong_file() {
 #[test]
 fn a_registry_that_ignores_range_still_pulls_correctly() {
     let registry = Registry::start();
-    let proxy = registry_tests::fault_proxy::FaultProxy::start(&registry.host());
+    let proxy = slow_link(&registry);
     let env = TestEnv::new();
     let (old, new) = (big_module(9), rebuilt(9, 0));
     push(&env, &env.write("old.wasm", &old), &registry.reference("app/four:1"), &["--chunk-index"]);
@@ -499,12 +509,13 @@ fn concurrent_pulls_share_the_chunk_cache_safely() {
             &["--chunk-index"],
         );
     }
-    pull(&env, &registry.reference("app/five:0"), "pulled-0.wasm");
+    let proxy = slow_link(&registry);
+    pull(&env, &format!("{}/app/five:0", proxy.host()), "pulled-0.wasm");
     // Three pulls at once into one cache: each reads the cached build, adds its own, and prunes.
     std::thread::scope(|scope| {
         for i in 1..builds.len() {
-            let (env, registry) = (&env, &registry);
-            scope.spawn(move || pull(env, &registry.reference(&format!("app/five:{i}")), &format!("pulled-{i}.wasm")));
+            let (env, proxy) = (&env, &proxy);
+            scope.spawn(move || pull(env, &format!("{}/app/five:{i}", proxy.host()), &format!("pulled-{i}.wasm")));
         }
     });
     for (i, build) in builds.iter().enumerate() {
@@ -516,4 +527,98 @@ fn concurrent_pulls_share_the_chunk_cache_safely() {
         .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
         .collect();
     assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+}
+
+/// The blob file of `bytes` in the `oci:` layout at `layout`.
+fn layout_blob(layout: &std::path::Path, bytes: &[u8]) -> std::path::PathBuf {
+    layout.join("blobs/sha256").join(sha256_digest(bytes).trim_start_matches("sha256:"))
+}
+
+#[test]
+fn copying_a_rebuild_into_a_layout_moves_only_its_changed_chunks() {
+    let registry = Registry::start();
+    let proxy = slow_link(&registry);
+    let env = TestEnv::new();
+    let (old, new) = (big_module(21), rebuilt(21, 0));
+    push(&env, &env.write("old.wasm", &old), &registry.reference("app/layout:1"), &["--chunk-index"]);
+    push(&env, &env.write("new.wasm", &new), &registry.reference("app/layout:2"), &["--chunk-index"]);
+    let layout = env.path("layout");
+    let copy = |tag: &str| {
+        let copied = wharf(
+            &[
+                "copy",
+                &format!("{}/app/layout:{tag}", proxy.host()),
+                &format!("oci:{}:{tag}", layout.display()),
+                "--format",
+                "json",
+            ],
+            &env,
+        );
+        copied.assert_ok();
+        copied.json()
+    };
+
+    // v1 into the layout: whole (nothing cached yet), and kept in the chunk cache.
+    let first = copy("1");
+    assert_eq!(std::fs::read(layout_blob(&layout, &old)).expect("v1's blob"), old);
+    assert!(cached_layer(&env, &old).is_file(), "{first}");
+    assert_eq!(first["transfer"]["layers"][0]["transfer"]["method"], "whole", "{first}");
+
+    // v2 beside it: only the changed chunks cross the wire.
+    proxy.reset_body_bytes();
+    let second = copy("2");
+    let moved = proxy.body_bytes_sent();
+    assert_eq!(std::fs::read(layout_blob(&layout, &new)).expect("v2's blob"), new, "byte-exact");
+    assert_eq!(std::fs::read(layout_blob(&layout, &old)).expect("v1's blob"), old, "v1 untouched");
+    // 3 x 64 KiB changed (4.7 %): with the chunks each edit touches, the index
+    // and the manifests, well under a fifth of the layer.
+    assert!(moved < new.len() as u64 / 5, "{moved} bytes on the wire: {second}");
+    assert_eq!(second["transfer"]["layers"][0]["transfer"]["method"], "chunks", "{second}");
+
+    // Both versions stay readable from the layout.
+    for (tag, bytes) in [("1", &old), ("2", &new)] {
+        let out = format!("from-layout-{tag}.wasm");
+        let pulled = pull(&env, &format!("oci:{}:{tag}", layout.display()), &out);
+        assert_eq!(pulled["transfer"]["method"], "whole", "{pulled}");
+        assert_eq!(&std::fs::read(env.path(&out)).expect("pulled"), bytes);
+    }
+}
+
+/// A rebuild of [`big_module`]'s payload with 4 KiB rewritten at 40 places
+/// spread over the layer: about 40 range requests for a chunked pull.
+fn rebuilt_in_many_places(payload_seed: u64) -> Vec<u8> {
+    let mut payload = noise(4 << 20, payload_seed);
+    for i in 0..40usize {
+        let at = 50_000 + i * 100_000;
+        payload[at..at + 4096].copy_from_slice(&noise(4096, 1000 + i as u64));
+    }
+    module_with(&payload)
+}
+
+#[test]
+fn a_rebuild_is_pulled_whole_where_the_measured_link_makes_that_quicker() {
+    let registry = Registry::start();
+    let (old, new) = (big_module(23), rebuilt_in_many_places(23));
+    let pusher = TestEnv::new();
+    push(&pusher, &pusher.write("old.wasm", &old), &registry.reference("app/rule:1"), &["--chunk-index"]);
+    push(&pusher, &pusher.write("new.wasm", &new), &registry.reference("app/rule:2"), &["--chunk-index"]);
+
+    // Loopback: the first pull measures the link; about 40 range requests
+    // (4 ms each) cost more than the reused 2.5 MB take to arrive whole.
+    let env = TestEnv::new();
+    pull(&env, &registry.reference("app/rule:1"), "old.wasm");
+    let fast = pull(&env, &registry.reference("app/rule:2"), "new.wasm");
+    assert_eq!(std::fs::read(env.path("new.wasm")).expect("pulled"), new);
+    assert_eq!(fast["transfer"]["method"], "whole", "{fast}");
+    assert!(fast["transfer"]["fallback"].as_str().unwrap_or_default().contains("link is fast"), "{fast}");
+
+    // The same pulls over a 10 MB/s link: the reused bytes are worth the requests.
+    let proxy = FaultProxy::start_throttled(&registry.host(), Link::new(10_000_000, std::time::Duration::ZERO));
+    let env = TestEnv::new();
+    pull(&env, &format!("{}/app/rule:1", proxy.host()), "old.wasm");
+    proxy.reset_body_bytes();
+    let slow = pull(&env, &format!("{}/app/rule:2", proxy.host()), "new.wasm");
+    assert_eq!(std::fs::read(env.path("new.wasm")).expect("pulled"), new);
+    assert_eq!(slow["transfer"]["method"], "chunks", "{slow}");
+    assert!(proxy.body_bytes_sent() < new.len() as u64 * 3 / 4, "{slow}");
 }

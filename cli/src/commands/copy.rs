@@ -61,7 +61,8 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
     let dst = wharf::Reference::parse(&args.destination).or_fail(format)?;
     let (src_transport, dst_transport) = transports(&args, &src, &dst).or_fail(format)?;
     let progress = Bars::for_terminal(format);
-    let result = wharf::copy(&src, &dst, &src_transport, &dst_transport, progress, args.with_signatures)
+    let chunk_cache = wharf::oci::chunks::ChunkCache::from_env();
+    let result = wharf::copy(&src, &dst, &src_transport, &dst_transport, progress, args.with_signatures, chunk_cache)
         .await
         .or_fail(format)?;
     if format == Format::Json {

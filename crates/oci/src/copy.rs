@@ -14,6 +14,13 @@
 //!
 //! Referrers of the root (signatures, SBOMs) travel only when the caller says
 //! which ([`ReferrerFilter`]): the walk knows no artifact type of its own.
+//!
+//! Into a local store (an `oci:` layout) from a registry, the layers the
+//! caller names ([`ChunkedLayers`]) come through the chunk cache, by chunks
+//! where the registry has a chunk index ([`crate::chunks::pull_layer`]): a
+//! layout that holds several versions does not download their shared bytes
+//! again. The same walk decides everything else; only where a blob's bytes
+//! come from changes.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -21,6 +28,7 @@ use std::sync::{Arc, Mutex};
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
+use crate::chunks::{CHUNKED_ABOVE, ChunkCache, LayerTransfer, pull_layer};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, successors};
@@ -62,12 +70,26 @@ pub struct CopyOptions {
     /// the destination through its referrers API or a rebuilt fallback tag
     /// index), and the manifests under the tags it names after the root.
     pub referrers: Option<ReferrerFilter>,
+    /// Pull these layers through the chunk cache when copying from a
+    /// registry into a local store.
+    pub chunked: Option<ChunkedLayers>,
 }
 
 impl Default for CopyOptions {
     fn default() -> Self {
-        CopyOptions { tags: Vec::new(), concurrency: 4, progress: None, referrers: None }
+        CopyOptions { tags: Vec::new(), concurrency: 4, progress: None, referrers: None, chunked: None }
     }
+}
+
+/// Layers a copy from a registry into a local store pulls through the chunk
+/// cache ([`CopyOptions::chunked`]), as `wharf pull` does.
+#[derive(Clone)]
+pub struct ChunkedLayers {
+    /// The chunk cache.
+    pub cache: Arc<ChunkCache>,
+    /// Which blobs are such layers (the caller's artifact type: wharf's Wasm
+    /// layers); only those of [`CHUNKED_ABOVE`] bytes and more look for an index.
+    pub layers: fn(&Descriptor) -> bool,
 }
 
 /// Which referrers of the root travel with it ([`CopyOptions::referrers`]).
@@ -122,6 +144,19 @@ pub struct CopyReport {
     /// The referrers carried along, when asked for.
     #[serde(rename = "signatures", skip_serializing_if = "Option::is_none")]
     pub referrers: Option<ReferrersCopied>,
+    /// How each layer pulled through the chunk cache came ([`CopyOptions::chunked`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<LayerCopied>,
+}
+
+/// One layer a copy pulled through the chunk cache.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LayerCopied {
+    /// The layer.
+    pub digest: Digest,
+    /// How its bytes came.
+    pub transfer: LayerTransfer,
 }
 
 /// How deep indexes may nest below the root (real ones nest one level:
@@ -246,7 +281,7 @@ impl Walk<'_> {
         let mut seen = std::collections::HashSet::new();
         children.retain(|c| seen.insert(c.digest.clone()));
         let (manifests, blobs): (Vec<_>, Vec<_>) = children.into_iter().partition(Descriptor::is_manifest);
-        futures::stream::iter(blobs.iter().map(|b| self.blob(b)))
+        futures::stream::iter(blobs.iter().map(|b| self.blob(b, &desc.digest)))
             .buffer_unordered(self.options.concurrency.max(1))
             .try_collect::<Vec<()>>()
             .await?;
@@ -298,7 +333,8 @@ impl Walk<'_> {
         Ok(out)
     }
 
-    async fn blob(&self, desc: &Descriptor) -> Result<()> {
+    /// Copies the blob `desc`, a child of the manifest `parent`.
+    async fn blob(&self, desc: &Descriptor, parent: &Digest) -> Result<()> {
         if !self.first_visit(desc) {
             return Ok(());
         }
@@ -315,11 +351,55 @@ impl Walk<'_> {
         if let Some(p) = &self.options.progress {
             p.started(desc);
         }
+        if let Some(chunked) = self.chunked_for(desc)
+            && let Some(temp) = temp_dir_in(&chunked.cache)
+        {
+            return self.blob_through_cache(desc, parent, &chunked.cache, &temp).await;
+        }
         // Opened again for each attempt the destination makes; it verifies digest and size as it reads.
         let open = || -> futures::future::BoxFuture<'_, Result<ByteStream>> {
             Box::pin(async { Ok(self.with_progress(desc, self.src.fetch(desc).await?)) })
         };
         self.dst.push_reopening(desc, &open, self.src.vouches_for_content()).await?;
+        self.record(desc, Outcome::Copied);
+        Ok(())
+    }
+
+    /// The chunk cache `desc` comes through, if any: one of the caller's
+    /// layers, large enough, from a registry into a local store.
+    fn chunked_for(&self, desc: &Descriptor) -> Option<&ChunkedLayers> {
+        let chunked = self.options.chunked.as_ref()?;
+        let wanted = (chunked.layers)(desc) && desc.size >= CHUNKED_ABOVE;
+        (wanted && self.src.location().is_some() && self.dst.location().is_none()).then_some(chunked)
+    }
+
+    /// Pulls `desc` (a layer of `parent`) through the chunk cache into a temp
+    /// file in the cache's directory (verified against its digest there, as
+    /// `wharf pull` does), then stores it at the destination from that file.
+    async fn blob_through_cache(
+        &self,
+        desc: &Descriptor,
+        parent: &Digest,
+        cache: &ChunkCache,
+        temp: &tempfile::TempDir,
+    ) -> Result<()> {
+        let path = temp.path().join("layer");
+        let progress = self.options.progress.clone();
+        let mut inspect = |_: u64, piece: &bytes::Bytes| -> Result<()> {
+            if let Some(p) = &progress {
+                p.advanced(desc, piece.len() as u64);
+            }
+            Ok(())
+        };
+        let transfer = pull_layer(self.src, parent, desc, &path, Some(cache), &mut inspect).await?;
+        let open = || -> futures::future::BoxFuture<'_, Result<ByteStream>> {
+            Box::pin(async { crate::store::file_stream(&path).await })
+        };
+        // Vouched: the file was checked against the digest as it was written.
+        self.dst.push_reopening(desc, &open, true).await?;
+        if let Ok(mut r) = self.report.lock() {
+            r.layers.push(LayerCopied { digest: desc.digest.clone(), transfer });
+        }
         self.record(desc, Outcome::Copied);
         Ok(())
     }
@@ -331,6 +411,20 @@ impl Walk<'_> {
                 let (p, desc) = (Arc::clone(p), desc.clone());
                 Box::pin(stream.inspect_ok(move |chunk| p.advanced(&desc, chunk.len() as u64)))
             }
+        }
+    }
+}
+
+/// A temp directory in the chunk cache's directory (the pulled layer is hard-linked
+/// into the cache from there); `None` when it cannot be made: the blob is then
+/// copied as any other, since a cache that fails only means bytes fetched.
+fn temp_dir_in(cache: &ChunkCache) -> Option<tempfile::TempDir> {
+    let made = cache.create_dirs().and_then(|()| tempfile::Builder::new().prefix(".copy-").tempdir_in(cache.dir()));
+    match made {
+        Ok(temp) => Some(temp),
+        Err(e) => {
+            tracing::warn!(cache = %cache.dir().display(), "the chunk cache cannot hold a temp directory ({e}); copying whole");
+            None
         }
     }
 }

@@ -122,8 +122,8 @@ impl ChunkCache {
     }
 
     /// Creates the cache's directories, owner-only.
-    fn create_dirs(&self) -> std::io::Result<()> {
-        for dir in [self.dir.clone(), self.layers(), self.indexes(), self.stamps()] {
+    pub(crate) fn create_dirs(&self) -> std::io::Result<()> {
+        for dir in [self.dir.clone(), self.layers(), self.indexes(), self.stamps(), self.links()] {
             let mut builder = fs::DirBuilder::new();
             builder.recursive(true);
             #[cfg(unix)]
@@ -178,6 +178,37 @@ impl ChunkCache {
         if let Err(e) = write() {
             tracing::debug!(error = %e, "chunk index not cached");
         }
+    }
+
+    /// The rate, in bytes per second, at which the last whole pull of a large
+    /// layer from `registry` arrived ([`ChunkCache::record_link_rate`]).
+    pub fn link_rate(&self, registry: &str) -> Option<u64> {
+        let mut text = String::new();
+        fs::File::open(self.link_path(registry)).ok()?.take(32).read_to_string(&mut text).ok()?;
+        text.trim().parse::<u64>().ok().filter(|&rate| rate > 0)
+    }
+
+    /// Remembers that `bytes` came whole from `registry` in `elapsed`.
+    pub fn record_link_rate(&self, registry: &str, bytes: u64, elapsed: std::time::Duration) {
+        let rate = (bytes as f64 / elapsed.as_secs_f64().max(1e-6)) as u64;
+        let write = || -> std::io::Result<()> {
+            self.create_dirs()?;
+            let temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(self.links())?;
+            fs::write(temp.path(), rate.to_string())?;
+            temp.persist(self.link_path(registry)).map(|_| ()).map_err(|e| e.error)
+        };
+        if let Err(e) = write() {
+            tracing::debug!(error = %e, "link rate not cached");
+        }
+    }
+
+    fn links(&self) -> PathBuf {
+        self.dir.join("links")
+    }
+
+    /// `links/<hex of the SHA-256 of the registry's name>`: any host name is a file name.
+    fn link_path(&self, registry: &str) -> PathBuf {
+        self.links().join(Digest::of(registry.as_bytes()).hex())
     }
 
     /// Forgets a layer found damaged, and its indexes.
