@@ -59,14 +59,19 @@ fn a_fresh_push_streams_the_layer_by_patch_before_the_closing_put() {
     let patch = index_of(&log, "PATCH /v2/streamed/app/blobs/uploads/").expect("the layer went by PATCH");
     let close = log
         .iter()
-        .position(|l| l.starts_with("PUT /v2/streamed/app/blobs/uploads/") && l.contains("digest=sha256") && l.contains(hex))
+        .position(|l| {
+            l.starts_with("PUT /v2/streamed/app/blobs/uploads/") && l.contains("digest=sha256") && l.contains(hex)
+        })
         .unwrap_or_else(|| panic!("the upload was closed with PUT ?digest= of the layer: {log:#?}"));
     assert!(patch < close, "{log:#?}");
     assert_eq!(log.iter().filter(|l| l.starts_with("PATCH ")).count(), 1, "one streamed PATCH: {log:#?}");
     // Not sent again, nor checked: no HEAD or second upload of the layer.
     assert!(!log.iter().any(|l| l.contains("/blobs/sha256") && l.contains(hex)), "{log:#?}");
     let transfer = &pushed.json()["transfer"];
-    assert!(transfer["copied"].as_array().is_some_and(|c| c.iter().any(|d| d == &digest)), "reported as copied: {pushed}");
+    assert!(
+        transfer["copied"].as_array().is_some_and(|c| c.iter().any(|d| d == &digest)),
+        "reported as copied: {pushed}"
+    );
     assert!(transfer["bytesCopied"].as_u64() > Some(bytes.len() as u64), "{pushed}");
     assert_eq!(pull_bytes(&env, &registry.reference("streamed/app:1")), bytes);
 
@@ -100,7 +105,8 @@ fn a_file_invalid_late_cancels_its_upload_and_tags_nothing() {
     assert!(!log.iter().any(|l| l.starts_with("PUT ")), "nothing closed or tagged: {log:#?}");
     let (status, _, _) = registry_get(&registry.host(), "/v2/invalid/app/manifests/1", "*/*");
     assert_eq!(status, 404, "no tag");
-    let (status, _, _) = registry_get(&registry.host(), &format!("/v2/invalid/app/blobs/{}", sha256_digest(&bytes)), "*/*");
+    let (status, _, _) =
+        registry_get(&registry.host(), &format!("/v2/invalid/app/blobs/{}", sha256_digest(&bytes)), "*/*");
     assert_eq!(status, 404, "no blob of the file's digest");
 }
 
@@ -115,7 +121,10 @@ fn a_patch_answered_503_falls_back_and_the_push_is_exact() {
     wharf(&["push", &file, &format!("{}/fallback/app:1", proxy.host())], &env).assert_ok();
     let log = requests(&proxy);
     assert_eq!(proxy.faults_served(), 1, "the streamed PATCH met the 503: {log:#?}");
-    assert!(index_of(&log, "DELETE /v2/fallback/app/blobs/uploads/").is_some(), "the failed upload is cancelled: {log:#?}");
+    assert!(
+        index_of(&log, "DELETE /v2/fallback/app/blobs/uploads/").is_some(),
+        "the failed upload is cancelled: {log:#?}"
+    );
     assert_eq!(pull_bytes(&env, &registry.reference("fallback/app:1")), bytes);
 }
 
@@ -126,7 +135,8 @@ fn a_cut_streamed_upload_falls_back_and_the_push_is_exact() {
     let env = TestEnv::new();
     let (file, bytes) = component(&env, "big.wasm", 3 << 20);
     // The registry's answer to the PATCH never arrives whole: the connection is reset.
-    let cut = Rule { method: Some("PATCH".into()), path: "/blobs/uploads/".into(), times: 1, fault: Fault::CutBodyAfter(0) };
+    let cut =
+        Rule { method: Some("PATCH".into()), path: "/blobs/uploads/".into(), times: 1, fault: Fault::CutBodyAfter(0) };
     proxy.add(cut);
 
     wharf(&["push", &file, &format!("{}/cut/app:1", proxy.host())], &env).assert_ok();

@@ -579,7 +579,12 @@ impl Session {
     /// whose digest is learnt only at its end (`blob` names it in errors).
     /// Returns the upload's next URL. Sent once, like every streamed body; an
     /// error in `body` aborts the request.
-    pub async fn patch_stream(&self, location: &str, body: reqwest::Body, blob: &(dyn std::fmt::Display + Sync)) -> Result<String> {
+    pub async fn patch_stream(
+        &self,
+        location: &str,
+        body: reqwest::Body,
+        blob: &(dyn std::fmt::Display + Sync),
+    ) -> Result<String> {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
         let response = self.send_stream(Method::PATCH, location, headers, body).await?;

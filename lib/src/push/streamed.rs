@@ -45,7 +45,9 @@ const BLOCKS_IN_FLIGHT: usize = 4;
 pub(super) fn applies(file: &Path, reference: &Reference, options: &PushOptions) -> bool {
     // A chunk size asked for (a proxy that limits bodies, say) or a blob that
     // big goes in the walk's chunks.
-    if !matches!(reference, Reference::Registry(_)) || options.chunk_index || options.transport.upload_chunk_size.is_some()
+    if !matches!(reference, Reference::Registry(_))
+        || options.chunk_index
+        || options.transport.upload_chunk_size.is_some()
     {
         return false;
     }
@@ -117,7 +119,8 @@ async fn start_upload(dst: &dyn Store) -> Option<Box<dyn StreamedUpload>> {
     match dst.start_streamed().await {
         Ok(upload) => upload,
         Err(e) => {
-            tracing::warn!(error = %e, "no streamed upload; the file is sent once validated");
+            // Said once, by the walk, if its own upload meets the same answer.
+            tracing::debug!(error = %e, "no streamed upload; the file is sent once validated");
             None
         }
     }

@@ -484,7 +484,11 @@ impl StreamedUpload for RegistryUpload {
     async fn finish(self: Box<Self>, desc: &Descriptor) -> Result<()> {
         if self.sent != desc.size {
             let _ = self.session.cancel_upload(&self.location).await;
-            return Err(Error::SizeMismatch { digest: desc.digest.to_string(), expected: desc.size, actual: self.sent });
+            return Err(Error::SizeMismatch {
+                digest: desc.digest.to_string(),
+                expected: desc.size,
+                actual: self.sent,
+            });
         }
         self.session.close_upload(&self.location, &desc.digest).await
     }
