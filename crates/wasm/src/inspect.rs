@@ -7,6 +7,7 @@ use wasmparser::{Parser, Payload, Validator, WasmFeatures};
 
 use crate::error::{Error, Result};
 
+mod bodies;
 pub mod stream;
 
 pub use stream::{Scanned, inspect_reader};
