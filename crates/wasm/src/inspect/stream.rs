@@ -279,7 +279,7 @@ impl<R: Read> Scan<R> {
         match (sections, self.state.bodies.finish()) {
             (Ok(()), Ok(())) => Ok(()),
             (Err(e), Ok(())) => Err(e),
-            (Err(Error::InvalidWasm { path, reason, offset }), Err(body)) if offset as u64 <= body.offset() as u64 => {
+            (Err(Error::InvalidWasm { path, reason, offset }), Err(body)) if offset as u64 <= body.offset() => {
                 Err(Error::InvalidWasm { path, reason, offset })
             }
             (_, Err(body)) => Err(self.state.invalid(&body)),
