@@ -21,8 +21,11 @@ use wasmparser::{
 
 /// Code sections at least this large are validated on workers.
 pub(crate) const PARALLEL_ABOVE: u64 = 1 << 20;
-/// Bodies waiting per worker.
-const QUEUED_PER_WORKER: usize = 64;
+/// Batches waiting per worker.
+const QUEUED_PER_WORKER: usize = 4;
+/// Bytes of bodies handed to a worker at once (bodies are small: one at a
+/// time would cost more in hand-overs than validating them).
+const BATCH_BYTES: usize = 256 << 10;
 /// Most workers.
 const MAX_WORKERS: usize = 4;
 
@@ -39,7 +42,10 @@ type FirstError = Arc<Mutex<Option<BinaryReaderError>>>;
 
 /// Workers validating the bodies of one code section.
 struct Pool {
-    jobs: SyncSender<Job>,
+    jobs: SyncSender<Vec<Job>>,
+    /// Bodies not handed over yet, and their bytes.
+    batch: Vec<Job>,
+    batch_bytes: usize,
     workers: Vec<JoinHandle<()>>,
     first_error: FirstError,
 }
@@ -93,7 +99,10 @@ impl Bodies {
         let reader = body.get_binary_reader();
         let job =
             Job { func, bytes: body.as_bytes().to_vec(), offset: body.range().start, features: reader.features() };
-        if pool.jobs.send(job).is_err() {
+        let Some(pool) = &mut self.pool else { return Ok(()) };
+        pool.batch_bytes += job.bytes.len();
+        pool.batch.push(job);
+        if pool.batch_bytes >= BATCH_BYTES && !pool.send_batch() {
             return self.finish(); // the workers are gone: only after a panic
         }
         Ok(())
@@ -101,8 +110,9 @@ impl Bodies {
 
     /// Waits for every queued body; the first invalid one's error, by offset.
     pub(crate) fn finish(&mut self) -> Result<(), BinaryReaderError> {
-        let Some(pool) = self.pool.take() else { return Ok(()) };
-        let Pool { jobs, workers, first_error } = pool;
+        let Some(mut pool) = self.pool.take() else { return Ok(()) };
+        pool.send_batch();
+        let Pool { jobs, workers, first_error, .. } = pool;
         drop(jobs);
         for worker in workers {
             // A panic in wasmparser is passed on, as it would be inline.
@@ -127,7 +137,7 @@ impl Drop for Bodies {
 
 impl Pool {
     fn start(workers: usize) -> Pool {
-        let (jobs, queue) = sync_channel::<Job>(workers * QUEUED_PER_WORKER);
+        let (jobs, queue) = sync_channel::<Vec<Job>>(workers * QUEUED_PER_WORKER);
         let queue = Arc::new(Mutex::new(queue));
         let first_error: FirstError = Arc::new(Mutex::new(None));
         let workers = (0..workers)
@@ -136,28 +146,46 @@ impl Pool {
                 std::thread::spawn(move || work(&queue, &first_error))
             })
             .collect();
-        Pool { jobs, workers, first_error }
+        Pool { jobs, batch: Vec::new(), batch_bytes: 0, workers, first_error }
+    }
+
+    /// Hands the bodies gathered to a worker; false if none is left.
+    fn send_batch(&mut self) -> bool {
+        self.batch_bytes = 0;
+        let batch = std::mem::take(&mut self.batch);
+        batch.is_empty() || self.jobs.send(batch).is_ok()
     }
 }
 
-/// A worker: validates bodies until the queue closes, keeping the error of smallest offset.
-fn work(queue: &Mutex<Receiver<Job>>, first_error: &Mutex<Option<BinaryReaderError>>) {
+/// A worker: validates batches of bodies until the queue closes.
+fn work(queue: &Mutex<Receiver<Vec<Job>>>, first_error: &Mutex<Option<BinaryReaderError>>) {
     let mut allocs = FuncValidatorAllocations::default();
     loop {
-        let job = match queue.lock() {
+        let batch = match queue.lock() {
             Ok(queue) => queue.recv(),
             Err(_) => return,
         };
-        let Ok(job) = job else { return };
-        let reader = BinaryReader::new_features(&job.bytes, job.offset, job.features);
-        let body = FunctionBody::new(reader);
-        let mut validator = job.func.into_validator(std::mem::take(&mut allocs));
-        let result = validator.validate(&body);
-        allocs = validator.into_allocations();
-        if let (Err(error), Ok(mut first)) = (result, first_error.lock())
-            && first.as_ref().is_none_or(|known| error.offset() < known.offset())
-        {
-            *first = Some(error);
+        let Ok(batch) = batch else { return };
+        for job in batch {
+            allocs = validate(job, allocs, first_error);
         }
     }
+}
+
+/// Validates one body, keeping its error if it is the first by offset so far.
+fn validate(
+    job: Job,
+    allocs: FuncValidatorAllocations,
+    first_error: &Mutex<Option<BinaryReaderError>>,
+) -> FuncValidatorAllocations {
+    let reader = BinaryReader::new_features(&job.bytes, job.offset, job.features);
+    let body = FunctionBody::new(reader);
+    let mut validator = job.func.into_validator(allocs);
+    let result = validator.validate(&body);
+    if let (Err(error), Ok(mut first)) = (result, first_error.lock())
+        && first.as_ref().is_none_or(|known| error.offset() < known.offset())
+    {
+        *first = Some(error);
+    }
+    validator.into_allocations()
 }

@@ -98,6 +98,14 @@ pub fn inspect_reader(name: &str, reader: impl Read, size: u64) -> Result<Scanne
     inspect_reader_with(name, reader, size, Limits::DEFAULT).map(|(scanned, _)| scanned)
 }
 
+/// [`inspect_reader`] with every function body validated on this thread: for a
+/// scan that runs beside other work (a push uploading meanwhile), where worker
+/// threads would take CPU from it (measured slower on 2 cores: docs/benchmarks.md).
+pub fn inspect_reader_inline(name: &str, reader: impl Read, size: u64) -> Result<Scanned> {
+    let limits = Limits { workers: Some(1), ..Limits::DEFAULT };
+    inspect_reader_with(name, reader, size, limits).map(|(scanned, _)| scanned)
+}
+
 /// How a scan went, for tests.
 #[derive(Debug, Clone, Copy, Default)]
 #[cfg_attr(not(test), allow(dead_code))]
