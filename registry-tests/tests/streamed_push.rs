@@ -49,7 +49,7 @@ fn a_fresh_push_streams_the_layer_by_patch_before_the_closing_put() {
     let registry = Registry::start();
     let proxy = FaultProxy::start(&registry.host());
     let env = TestEnv::new();
-    let (file, bytes) = component(&env, "big.wasm", 3 << 20);
+    let (file, bytes) = component(&env, "big.wasm", 6 << 20);
     let digest = sha256_digest(&bytes);
     let hex = digest.trim_start_matches("sha256:");
 
@@ -115,7 +115,7 @@ fn a_patch_answered_503_falls_back_and_the_push_is_exact() {
     let registry = Registry::start();
     let proxy = FaultProxy::start(&registry.host());
     let env = TestEnv::new();
-    let (file, bytes) = component(&env, "big.wasm", 3 << 20);
+    let (file, bytes) = component(&env, "big.wasm", 6 << 20);
     proxy.add(Rule { method: Some("PATCH".into()), path: "/blobs/uploads/".into(), times: 1, fault: status(503) });
 
     wharf(&["push", &file, &format!("{}/fallback/app:1", proxy.host())], &env).assert_ok();
@@ -128,12 +128,25 @@ fn a_patch_answered_503_falls_back_and_the_push_is_exact() {
     assert_eq!(pull_bytes(&env, &registry.reference("fallback/app:1")), bytes);
 }
 
+/// Below 4 MiB a file is validated first, then sent (its scan costs less than a `PATCH`).
+#[test]
+fn a_small_file_is_validated_then_sent_in_one_put() {
+    let registry = Registry::start();
+    let proxy = FaultProxy::start(&registry.host());
+    let env = TestEnv::new();
+    let (file, bytes) = component(&env, "small.wasm", 1 << 20);
+    wharf(&["push", &file, &format!("{}/small/app:1", proxy.host())], &env).assert_ok();
+    let log = requests(&proxy);
+    assert!(!log.iter().any(|l| l.starts_with("PATCH ")), "{log:#?}");
+    assert_eq!(pull_bytes(&env, &registry.reference("small/app:1")), bytes);
+}
+
 #[test]
 fn a_cut_streamed_upload_falls_back_and_the_push_is_exact() {
     let registry = Registry::start();
     let proxy = FaultProxy::start(&registry.host());
     let env = TestEnv::new();
-    let (file, bytes) = component(&env, "big.wasm", 3 << 20);
+    let (file, bytes) = component(&env, "big.wasm", 6 << 20);
     // The registry's answer to the PATCH never arrives whole: the connection is reset.
     let cut =
         Rule { method: Some("PATCH".into()), path: "/blobs/uploads/".into(), times: 1, fault: Fault::CutBodyAfter(0) };

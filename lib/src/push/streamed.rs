@@ -15,7 +15,8 @@
 //!   as far as the registry still answers, and the push goes on as it does
 //!   without streaming, reading the file again: the walk, with its retries.
 //!
-//! Not streamed: a file the scan cache knows (no read at all), a push with a
+//! Not streamed: a small file (its scan costs less than the streamed upload
+//! adds), a file the scan cache knows (no read at all), a push with a
 //! chunk index (the index is cut from the staged layer), layouts (content goes
 //! under its digest), and a re-push to a tag whose artifact has a layer of the
 //! file's size: a rebuilt, identical file is one manifest lookup today, and an
@@ -40,8 +41,14 @@ use crate::error::{Error, Result};
 /// memory the stream holds.
 const BLOCKS_IN_FLIGHT: usize = 4;
 
+/// Files smaller than this are validated, then sent: their scan takes a few
+/// milliseconds, less than the registry spends on a `PATCH` and its close
+/// (50 pushes of a 1 KiB component streamed took 1.37 s against 0.71 s).
+pub(super) const STREAMED_FROM: u64 = 4 << 20;
+
 /// True when a push of `file` to `reference` streams: a registry destination,
-/// no chunk index, and a file the scan cache does not know.
+/// no chunk index, and a file of [`STREAMED_FROM`] bytes or more that the scan
+/// cache does not know.
 pub(super) fn applies(file: &Path, reference: &Reference, options: &PushOptions) -> bool {
     // A chunk size asked for (a proxy that limits bodies, say) or a blob that
     // big goes in the walk's chunks.
@@ -53,7 +60,7 @@ pub(super) fn applies(file: &Path, reference: &Reference, options: &PushOptions)
     }
     match (&options.build.scan_cache, std::fs::metadata(file)) {
         (_, Err(_)) => false, // the ordinary path says what is wrong with it
-        (_, Ok(meta)) if meta.len() > CHUNKED_ABOVE => false,
+        (_, Ok(meta)) if meta.len() < STREAMED_FROM || meta.len() > CHUNKED_ABOVE => false,
         (Some(cache), Ok(meta)) => cache.lookup(&meta).is_none(),
         (None, Ok(_)) => true,
     }
