@@ -96,10 +96,11 @@ pub struct PushReport {
 /// is completed once the file proves valid, or cancelled.
 pub async fn push(file: &Path, reference: &Reference, options: &PushOptions) -> Result<PushReport> {
     let tags = destination_tags(reference, Some("latest"), &options.extra_tags)?;
-    if streamed::applies(file, reference, options) {
-        return streamed::push(file, tags, reference, options).await;
-    }
-    let built = artifact::build(file, &options.build)?;
+    let built = match streamed::route(file, reference, options) {
+        streamed::Route::Streamed => return streamed::push(file, tags, reference, options).await,
+        streamed::Route::Cached(scanned) => artifact::build_scanned(file, *scanned, &options.build)?,
+        streamed::Route::Walk => artifact::build(file, &options.build)?,
+    };
     publish(built, tags, reference, options).await
 }
 

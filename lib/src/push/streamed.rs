@@ -32,6 +32,7 @@ use wharf_oci::reference::{Reference, Selector};
 use wharf_oci::store::{ByteStream, Store, StreamedUpload};
 use wharf_oci::transport::CHUNKED_ABOVE;
 use wharf_wasm::artifact::{self, Artifact, BuildOptions};
+use wharf_wasm::inspect::Scanned;
 
 use super::{Known, PushOptions, PushReport, publish_to};
 use crate::error::{Error, Result};
@@ -46,23 +47,36 @@ const BLOCKS_IN_FLIGHT: usize = 4;
 /// (50 pushes of a 1 KiB component streamed took 1.37 s against 0.71 s).
 pub(super) const STREAMED_FROM: u64 = 4 << 20;
 
-/// True when a push of `file` to `reference` streams: a registry destination,
-/// no chunk index, and a file of [`STREAMED_FROM`] bytes or more that the scan
+/// How a push of a file goes.
+pub(super) enum Route {
+    /// Validated, then sent by the walk.
+    Walk,
+    /// The scan cache knows the file: its scan, read from the cache once.
+    Cached(Box<Scanned>),
+    /// Uploaded while it is validated ([`push`]).
+    Streamed,
+}
+
+/// The route of a push of `file` to `reference`: streamed to a registry, with
+/// no chunk index, for a file of [`STREAMED_FROM`] bytes or more that the scan
 /// cache does not know.
-pub(super) fn applies(file: &Path, reference: &Reference, options: &PushOptions) -> bool {
+pub(super) fn route(file: &Path, reference: &Reference, options: &PushOptions) -> Route {
     // A chunk size asked for (a proxy that limits bodies, say) or a blob that
     // big goes in the walk's chunks.
     if !matches!(reference, Reference::Registry(_))
         || options.chunk_index
         || options.transport.upload_chunk_size.is_some()
     {
-        return false;
+        return Route::Walk;
     }
     match (&options.build.scan_cache, std::fs::metadata(file)) {
-        (_, Err(_)) => false, // the ordinary path says what is wrong with it
-        (_, Ok(meta)) if meta.len() < STREAMED_FROM || meta.len() > CHUNKED_ABOVE => false,
-        (Some(cache), Ok(meta)) => cache.lookup(&meta).is_none(),
-        (None, Ok(_)) => true,
+        (_, Err(_)) => Route::Walk, // the ordinary path says what is wrong with it
+        (_, Ok(meta)) if meta.len() < STREAMED_FROM || meta.len() > CHUNKED_ABOVE => Route::Walk,
+        (Some(cache), Ok(meta)) => match cache.lookup(&meta) {
+            Some(scanned) => Route::Cached(Box::new(scanned)),
+            None => Route::Streamed,
+        },
+        (None, Ok(_)) => Route::Streamed,
     }
 }
 

@@ -63,8 +63,9 @@ pub fn build_tapped(path: &Path, options: &BuildOptions, tap: impl FnMut(&[u8]))
     build_scanned(path, scanned, options)
 }
 
-/// Stages the artifact of the file at `path`, scanned.
-fn build_scanned(path: &Path, scanned: inspect::Scanned, options: &BuildOptions) -> Result<Artifact> {
+/// Stages the artifact of the file at `path`, whose scan is `scanned` (from
+/// the scan cache, say: [`crate::scan_cache::ScanCache::lookup`]).
+pub fn build_scanned(path: &Path, scanned: inspect::Scanned, options: &BuildOptions) -> Result<Artifact> {
     let layer = Descriptor::of(crate::media::WASM_LAYER, scanned.digest, scanned.size);
     let artifact = stage(layer, title_of(path), scanned.info, options)?;
     artifact.store.add_file(&artifact.manifest.layers[0], PathBuf::from(path));
