@@ -13,12 +13,15 @@ use wharf_oci::copy::{CopyOptions, CopyReport, Progress, copy};
 use wharf_oci::digest::Digest;
 use wharf_oci::open::{destination_tags, open_destination};
 use wharf_oci::reference::Reference;
+use wharf_oci::store::Store;
 use wharf_oci::transport::TransportOptions;
 use wharf_wasm::artifact::{self, Artifact, BuildOptions, WasmConfig};
 #[cfg(feature = "check")]
 use wharf_wasm::check::{CheckReport, World};
 
 use crate::error::Result;
+
+mod streamed;
 
 /// Options for [`push`].
 pub struct PushOptions {
@@ -87,9 +90,17 @@ pub struct PushReport {
 
 /// Validates `file`, builds its artifact and copies it to `reference`
 /// (with [`PushOptions::index`], under an image index that the tags name).
+///
+/// To a registry, a file the scan cache does not know is uploaded while it is
+/// validated and hashed ([`streamed`]): its one read feeds both, and the upload
+/// is completed once the file proves valid, or cancelled.
 pub async fn push(file: &Path, reference: &Reference, options: &PushOptions) -> Result<PushReport> {
     let tags = destination_tags(reference, Some("latest"), &options.extra_tags)?;
-    let built = artifact::build(file, &options.build)?;
+    let built = match streamed::route(file, reference, options) {
+        streamed::Route::Streamed => return streamed::push(file, tags, reference, options).await,
+        streamed::Route::Cached(scanned) => artifact::build_scanned(file, *scanned, &options.build)?,
+        streamed::Route::Walk => artifact::build(file, &options.build)?,
+    };
     publish(built, tags, reference, options).await
 }
 
@@ -128,26 +139,58 @@ pub(crate) async fn publish(
     options: &PushOptions,
 ) -> Result<PushReport> {
     let dst = open_destination(reference, &options.transport).await?;
-    let copy_options = CopyOptions { tags: tags.clone(), progress: options.progress.clone(), ..CopyOptions::default() };
+    publish_to(dst.as_ref(), built, tags, reference, options, Known::default()).await
+}
+
+/// What a push learnt of the destination before the walk (a streamed push).
+#[derive(Default)]
+struct Known {
+    /// Blobs already there (a streamed layer): the walk neither checks nor sends them.
+    sent: Vec<Digest>,
+    /// What the first tag pointed at when looked up (`Some(None)`: nothing).
+    first_tag: Option<Option<Digest>>,
+}
+
+/// [`publish`] to the store `dst` opened for `reference`, knowing `known`.
+async fn publish_to(
+    dst: &dyn Store,
+    built: Artifact,
+    tags: Vec<String>,
+    reference: &Reference,
+    options: &PushOptions,
+    known: Known,
+) -> Result<PushReport> {
     let indexed = options.index.then(|| built.with_index());
     let root = indexed.as_ref().map_or(&built.root, |i| &i.root);
+    // One tag found at the root: current; found elsewhere: not; more tags: the walk looks.
+    let tags_current = known.first_tag.and_then(|found| match found.as_ref() == Some(&root.digest) {
+        true if tags.len() > 1 => None,
+        same => Some(same),
+    });
+    let copy_options = CopyOptions {
+        tags: tags.clone(),
+        progress: options.progress.clone(),
+        sent: known.sent,
+        tags_current,
+        ..CopyOptions::default()
+    };
     let layer = &built.manifest.layers[0];
     // The layer is cut into chunks while it uploads (the cutting is a task of its own).
     let cutting = async {
         if options.chunk_index && layer.size >= CHUNKED_ABOVE {
-            prepare(dst.as_ref(), &built.store, &built.root, layer).await
+            prepare(dst, &built.store, &built.root, layer).await
         } else {
             Ok(None)
         }
     };
-    let (transfer, cut) = futures::join!(copy(&built.store, root, dst.as_ref(), &copy_options), cutting);
+    let (transfer, cut) = futures::join!(copy(&built.store, root, dst, &copy_options), cutting);
     let transfer = transfer?;
     // The artifact is pushed and tagged by now: an index that cannot be made
     // or attached (a registry that refuses its media type, say) costs later
     // pulls their savings, not this push.
     let mut warnings = built.info.warnings;
     let attached = match cut {
-        Ok(Some(index)) => attach(dst.as_ref(), &built.root, &index).await.map(Some),
+        Ok(Some(index)) => attach(dst, &built.root, &index).await.map(Some),
         other => other.map(|_| None),
     };
     let chunk_index = attached.unwrap_or_else(|e| {

@@ -73,11 +73,26 @@ pub struct CopyOptions {
     /// Pull these layers through the chunk cache when copying from a
     /// registry into a local store.
     pub chunked: Option<ChunkedLayers>,
+    /// Blobs the caller has already put at the destination (a streamed
+    /// upload it completed): recorded as copied, neither checked nor sent.
+    pub sent: Vec<Digest>,
+    /// Whether every tag points at the root already, when the caller has just
+    /// read them (a push that looked before it chose how to upload): the walk
+    /// then does not ask again. `None`: the walk asks.
+    pub tags_current: Option<bool>,
 }
 
 impl Default for CopyOptions {
     fn default() -> Self {
-        CopyOptions { tags: Vec::new(), concurrency: 4, progress: None, referrers: None, chunked: None }
+        CopyOptions {
+            tags: Vec::new(),
+            concurrency: 4,
+            progress: None,
+            referrers: None,
+            chunked: None,
+            sent: Vec::new(),
+            tags_current: None,
+        }
     }
 }
 
@@ -236,6 +251,9 @@ impl Walk<'_> {
         if tags.is_empty() {
             return false;
         }
+        if let Some(known) = self.options.tags_current.filter(|_| tags == self.options.tags.as_slice()) {
+            return known;
+        }
         for tag in tags {
             match self.dst.resolve(&Selector::Tag(tag.clone())).await {
                 Ok(found) if found.digest == root.digest => {}
@@ -336,6 +354,10 @@ impl Walk<'_> {
     /// Copies the blob `desc`, a child of the manifest `parent`.
     async fn blob(&self, desc: &Descriptor, parent: &Digest) -> Result<()> {
         if !self.first_visit(desc) {
+            return Ok(());
+        }
+        if self.options.sent.contains(&desc.digest) {
+            self.record(desc, Outcome::Copied);
             return Ok(());
         }
         if self.dst.exists(desc).await? {

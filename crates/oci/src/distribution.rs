@@ -518,20 +518,21 @@ impl Session {
         }
     }
 
-    /// Starts an upload session (`POST .../blobs/uploads/`); returns its URL.
-    pub async fn start_upload(&self, digest: &Digest) -> Result<String> {
+    /// Starts an upload session (`POST .../blobs/uploads/`) for `blob` (a
+    /// digest, or words for a blob whose digest is not known yet); returns its URL.
+    pub async fn start_upload(&self, blob: &(dyn std::fmt::Display + Sync)) -> Result<String> {
         let response =
             self.send(Method::POST, Endpoint::Api("blobs/uploads/".into()), HeaderMap::new(), Body::Empty).await?;
         if response.status() != StatusCode::ACCEPTED && !response.status().is_success() {
-            return Err(self.failure(response, &format!("the upload of blob {digest}")).await);
+            return Err(self.failure(response, &format!("the upload of blob {blob}")).await);
         }
-        self.location(&response, digest).await
+        self.location(&response, blob).await
     }
 
     /// The upload URL an answer's `Location` names, resolved against the
     /// request's URL as RFC 3986 says: registries send absolute URLs, absolute
     /// paths, and paths relative to the request (`UUID?_state=...`, `../uploads/...`).
-    async fn location(&self, response: &Response, digest: &Digest) -> Result<String> {
+    async fn location(&self, response: &Response, digest: &(dyn std::fmt::Display + Sync)) -> Result<String> {
         let problem = |message: String| Error::Registry {
             registry: self.registry.clone(),
             status: format!("HTTP {}", response.status().as_u16()),
@@ -571,6 +572,36 @@ impl Session {
             return Err(self.failure(response, &format!("the upload of blob {digest}")).await);
         }
         self.location(&response, digest).await
+    }
+
+    /// Sends the bytes of `body` to the upload at `location` in one streamed
+    /// `PATCH` (chunked transfer, no `Content-Range`) as they come: for a blob
+    /// whose digest is learnt only at its end (`blob` names it in errors).
+    /// Returns the upload's next URL. Sent once, like every streamed body; an
+    /// error in `body` aborts the request.
+    pub async fn patch_stream(
+        &self,
+        location: &str,
+        body: reqwest::Body,
+        blob: &(dyn std::fmt::Display + Sync),
+    ) -> Result<String> {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+        let response = self.send_stream(Method::PATCH, location, headers, body).await?;
+        if response.status() != StatusCode::ACCEPTED && !response.status().is_success() {
+            return Err(self.failure(response, &format!("the upload of blob {blob}")).await);
+        }
+        self.location(&response, blob).await
+    }
+
+    /// Cancels the upload at `location` (`DELETE`): the registry drops what it
+    /// received. An upload that is gone already (404) counts as cancelled.
+    pub async fn cancel_upload(&self, location: &str) -> Result<()> {
+        let response = self.send(Method::DELETE, Endpoint::Url(location), HeaderMap::new(), Body::Empty).await?;
+        match response.status() {
+            s if s.is_success() || s == StatusCode::NOT_FOUND => Ok(()),
+            _ => Err(self.failure(response, "the cancelled upload").await),
+        }
     }
 
     /// The upload's state after an interrupted request: how many bytes the

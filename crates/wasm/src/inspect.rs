@@ -7,9 +7,10 @@ use wasmparser::{Parser, Payload, Validator, WasmFeatures};
 
 use crate::error::{Error, Result};
 
+mod bodies;
 pub mod stream;
 
-pub use stream::{Scanned, inspect_reader};
+pub use stream::{Scanned, inspect_reader, inspect_reader_inline};
 
 /// Whether a binary is a component or a core module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -176,6 +176,14 @@ pub trait Store: ReadStore {
         if vouched { self.push_vouched(desc, content).await } else { self.push(desc, content).await }
     }
 
+    /// Opens an upload of a blob whose digest is learnt only after its last
+    /// byte (content hashed while it is sent: a file being validated). `None`
+    /// when the store has no such upload (a layout or memory store writes
+    /// content under its digest, so the caller pushes once it knows it).
+    async fn start_streamed(&self) -> Result<Option<Box<dyn StreamedUpload>>> {
+        Ok(None)
+    }
+
     /// Stores a manifest or index and points each tag at it (none: by digest only).
     async fn push_manifest(&self, desc: &Descriptor, bytes: Bytes, tags: &[String]) -> Result<()>;
 
@@ -205,6 +213,23 @@ pub trait Store: ReadStore {
         }
         add_to_fallback_index(self, desc, subject).await
     }
+}
+
+/// An upload of a blob whose digest is not known when it starts
+/// ([`Store::start_streamed`]): the bytes are sent as they are read, and the
+/// upload is completed under the digest once it is known, or cancelled.
+#[async_trait]
+pub trait StreamedUpload: Send {
+    /// Sends `content`, the blob from its first byte to its last. An error
+    /// in the stream aborts the send (and fails it).
+    async fn send(&mut self, content: ByteStream) -> Result<()>;
+
+    /// Completes the upload as the blob `desc`: the store keeps it only if
+    /// what arrived has `desc`'s size and digest.
+    async fn finish(self: Box<Self>, desc: &Descriptor) -> Result<()>;
+
+    /// Abandons the upload: nothing of it is kept.
+    async fn cancel(self: Box<Self>) -> Result<()>;
 }
 
 /// Adds `desc` to the fallback tag's index of `subject` as the distribution

@@ -19,8 +19,8 @@ use futures::{StreamExt, TryStreamExt};
 use reqwest::Method;
 
 use super::{
-    ByteStream, RangeAnswer, ReadStore, ReferrerIndexing, Reopen, RepoLocation, Store, bytes_stream, collect_document,
-    collect_verified,
+    ByteStream, RangeAnswer, ReadStore, ReferrerIndexing, Reopen, RepoLocation, Store, StreamedUpload, bytes_stream,
+    collect_document, collect_verified,
 };
 use crate::digest::{Digest, VerifyingStream};
 use crate::distribution::Session;
@@ -412,6 +412,13 @@ impl Store for RegistryStore {
         self.upload_reopening(desc, open, vouched).await
     }
 
+    /// An upload session (`POST`), sent to by one streamed `PATCH` and closed
+    /// by `PUT ?digest=` ([`RegistryUpload`]).
+    async fn start_streamed(&self) -> Result<Option<Box<dyn StreamedUpload>>> {
+        let location = self.session.start_upload(&NEW_BLOB).await?;
+        Ok(Some(Box::new(RegistryUpload { session: Arc::clone(&self.session), location, sent: 0 })))
+    }
+
     async fn push_manifest(&self, desc: &Descriptor, bytes: Bytes, tags: &[String]) -> Result<()> {
         crate::digest::verify_bytes(&bytes, &desc.digest, desc.size)?;
         let targets: Vec<String> = if tags.is_empty() { vec![desc.digest.to_string()] } else { tags.to_vec() };
@@ -441,5 +448,52 @@ impl Store for RegistryStore {
         }
         // Any failure (no mount support, no pull scope on the source) means: upload instead.
         Ok(self.session.mount(&desc.digest, &from.repository).await.unwrap_or(false))
+    }
+}
+
+/// How errors name a blob whose digest is not known yet.
+const NEW_BLOB: &str = "being read (its digest not known yet)";
+
+/// A registry upload of a blob whose digest is learnt at its end
+/// ([`Store::start_streamed`]): one streamed `PATCH` while the content is
+/// read, then `PUT ?digest=` (the registry checks the digest of what it
+/// holds before it keeps the blob), or `DELETE` to cancel. The distribution
+/// spec needs no digest before that last request.
+pub struct RegistryUpload {
+    session: Arc<Session>,
+    /// The upload's URL (the next one the registry gave).
+    location: String,
+    /// Bytes the registry accepted.
+    sent: u64,
+}
+
+#[async_trait]
+impl StreamedUpload for RegistryUpload {
+    async fn send(&mut self, content: ByteStream) -> Result<()> {
+        let counted = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = Arc::clone(&counted);
+        let content = content.inspect_ok(move |chunk| {
+            counter.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        });
+        let body = reqwest::Body::wrap_stream(content);
+        self.location = self.session.patch_stream(&self.location, body, &NEW_BLOB).await?;
+        self.sent += counted.load(Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn finish(self: Box<Self>, desc: &Descriptor) -> Result<()> {
+        if self.sent != desc.size {
+            let _ = self.session.cancel_upload(&self.location).await;
+            return Err(Error::SizeMismatch {
+                digest: desc.digest.to_string(),
+                expected: desc.size,
+                actual: self.sent,
+            });
+        }
+        self.session.close_upload(&self.location, &desc.digest).await
+    }
+
+    async fn cancel(self: Box<Self>) -> Result<()> {
+        self.session.cancel_upload(&self.location).await
     }
 }

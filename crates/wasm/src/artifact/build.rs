@@ -48,7 +48,24 @@ pub struct Artifact {
 /// layer's SHA-256 share that pass, so memory does not grow with the file.
 /// With [`BuildOptions::scan_cache`], an unchanged file is not read at all.
 pub fn build(path: &Path, options: &BuildOptions) -> Result<Artifact> {
-    let scanned = scan_file(path, options.scan_cache.as_ref())?;
+    let scanned = scan_file(path, options.scan_cache.as_ref(), None::<fn(&[u8])>)?;
+    build_scanned(path, scanned, options)
+}
+
+/// [`build`], handing every block read of the file to `tap`, in order, as
+/// it is validated and hashed: together the blocks are the file's bytes, the
+/// ones the layer's digest is of (a push streams them to the registry meanwhile).
+/// When the scan cache knows the file, nothing is read and `tap` is never called.
+/// Function bodies are validated on this thread: the work beside it (the
+/// upload) needs the other cores.
+pub fn build_tapped(path: &Path, options: &BuildOptions, tap: impl FnMut(&[u8])) -> Result<Artifact> {
+    let scanned = scan_file(path, options.scan_cache.as_ref(), Some(tap))?;
+    build_scanned(path, scanned, options)
+}
+
+/// Stages the artifact of the file at `path`, whose scan is `scanned` (from
+/// the scan cache, say: [`crate::scan_cache::ScanCache::lookup`]).
+pub fn build_scanned(path: &Path, scanned: inspect::Scanned, options: &BuildOptions) -> Result<Artifact> {
     let layer = Descriptor::of(crate::media::WASM_LAYER, scanned.digest, scanned.size);
     let artifact = stage(layer, title_of(path), scanned.info, options)?;
     artifact.store.add_file(&artifact.manifest.layers[0], PathBuf::from(path));
@@ -109,7 +126,9 @@ fn stage(mut layer: Descriptor, title: String, info: WasmInfo, options: &BuildOp
 
 /// Validates and inspects the file at `path` in one pass, or takes the
 /// result from `cache` when the file is unchanged since a cached scan.
-fn scan_file(path: &Path, cache: Option<&ScanCache>) -> Result<inspect::Scanned> {
+/// With a `tap`, every block read goes to it and bodies are validated inline
+/// ([`inspect::inspect_reader_inline`]).
+fn scan_file(path: &Path, cache: Option<&ScanCache>, tap: Option<impl FnMut(&[u8])>) -> Result<inspect::Scanned> {
     let file = std::fs::File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
     let before = file.metadata().map_err(|e| Error::io("cannot read", path, e))?;
     if let Some(hit) = cache.and_then(|c| c.lookup(&before)) {
@@ -117,11 +136,31 @@ fn scan_file(path: &Path, cache: Option<&ScanCache>) -> Result<inspect::Scanned>
         return Ok(hit);
     }
     let started = std::time::SystemTime::now();
-    let scanned = inspect::inspect_reader(&path.display().to_string(), &file, before.len())?;
+    let name = path.display().to_string();
+    let scanned = match tap {
+        Some(tap) => inspect::inspect_reader_inline(&name, Tapped { inner: &file, tap }, before.len())?,
+        None => inspect::inspect_reader(&name, &file, before.len())?,
+    };
     if let (Some(cache), Ok(after)) = (cache, file.metadata()) {
         cache.store(&before, &after, started, &scanned);
     }
     Ok(scanned)
+}
+
+/// A reader that shows every block it reads to `tap`.
+struct Tapped<R, F> {
+    inner: R,
+    tap: F,
+}
+
+impl<R: std::io::Read, F: FnMut(&[u8])> std::io::Read for Tapped<R, F> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        if let Some(block) = buf.get(..read).filter(|b| !b.is_empty()) {
+            (self.tap)(block);
+        }
+        Ok(read)
+    }
 }
 
 /// An image index over a built artifact (`wharf push --index`).

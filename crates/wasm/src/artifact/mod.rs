@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 pub mod build;
 pub mod read;
 
-pub use build::{Artifact, BuildOptions, IndexedArtifact, build, build_bytes};
+pub use build::{Artifact, BuildOptions, IndexedArtifact, build, build_bytes, build_scanned, build_tapped};
 pub use read::{
     MAX_WASM_IN_MEMORY, Resolved, WasmLayout, config_lists_layer, fetch_wasm, fetch_wasm_within, parse_config,
     pick_from_index, resolve_artifact, wasm_layout, within_limit,

@@ -25,10 +25,10 @@
 use std::io::Read;
 
 use wasmparser::{
-    BinaryReader, BinaryReaderError, Chunk, ConstExpr, Encoding, FuncValidatorAllocations, Parser, Payload,
-    ValidPayload, Validator, WasmFeatures,
+    BinaryReader, BinaryReaderError, Chunk, ConstExpr, Encoding, Parser, Payload, ValidPayload, Validator, WasmFeatures,
 };
 
+use super::bodies::Bodies;
 use super::{FULL_DECODE_LIMIT, Metadata, WasmInfo, WasmKind};
 use crate::error::{Error, Result};
 use wharf_oci::digest::{Digest, Digester};
@@ -54,11 +54,14 @@ pub(crate) struct Limits {
     /// Files up to this size are also kept whole, for the full WIT decode and
     /// metadata read of [`super::inspect`].
     pub whole: u64,
+    /// Threads that validate the bodies of a large code section (`None`: one per core; 1: inline).
+    pub workers: Option<usize>,
 }
 
 impl Limits {
     /// 1 MiB chunks and sections; whole files up to [`FULL_DECODE_LIMIT`].
-    pub const DEFAULT: Limits = Limits { chunk: 1 << 20, section: 1 << 20, whole: FULL_DECODE_LIMIT as u64 };
+    pub const DEFAULT: Limits =
+        Limits { chunk: 1 << 20, section: 1 << 20, whole: FULL_DECODE_LIMIT as u64, workers: None };
 }
 
 /// Custom sections wasm-metadata reads (top level only).
@@ -95,6 +98,14 @@ pub fn inspect_reader(name: &str, reader: impl Read, size: u64) -> Result<Scanne
     inspect_reader_with(name, reader, size, Limits::DEFAULT).map(|(scanned, _)| scanned)
 }
 
+/// [`inspect_reader`] with every function body validated on this thread: for a
+/// scan that runs beside other work (a push uploading meanwhile), where worker
+/// threads would take CPU from it (measured slower on 2 cores: docs/benchmarks.md).
+pub fn inspect_reader_inline(name: &str, reader: impl Read, size: u64) -> Result<Scanned> {
+    let limits = Limits { workers: Some(1), ..Limits::DEFAULT };
+    inspect_reader_with(name, reader, size, limits).map(|(scanned, _)| scanned)
+}
+
 /// How a scan went, for tests.
 #[derive(Debug, Clone, Copy, Default)]
 #[cfg_attr(not(test), allow(dead_code))]
@@ -103,6 +114,8 @@ pub(crate) struct Stats {
     pub streamed_sections: usize,
     /// Most bytes the read buffer held at once.
     pub peak_buffer: usize,
+    /// Code sections whose bodies were validated on worker threads.
+    pub parallel_sections: usize,
 }
 
 /// [`inspect_reader`] with explicit memory bounds.
@@ -243,7 +256,8 @@ struct State {
     name: String,
     limits: Limits,
     validator: Validator,
-    allocs: FuncValidatorAllocations,
+    /// Where function bodies are validated (inline, or on workers for a large code section).
+    bodies: Bodies,
     level: Level,
     parents: Vec<Level>,
     kind: Option<WasmKind>,
@@ -266,7 +280,21 @@ struct Scan<R> {
 type OffsetMap = Vec<(u64, u64)>;
 
 impl<R: Read> Scan<R> {
+    /// Every section, then every function body still being validated: of
+    /// two errors, the one earlier in the file (as a sequential validation finds it).
     fn run(&mut self) -> Result<()> {
+        let sections = self.sections();
+        match (sections, self.state.bodies.finish()) {
+            (Ok(()), Ok(())) => Ok(()),
+            (Err(e), Ok(())) => Err(e),
+            (Err(Error::InvalidWasm { path, reason, offset }), Err(body)) if offset as u64 <= body.offset() => {
+                Err(Error::InvalidWasm { path, reason, offset })
+            }
+            (_, Err(body)) => Err(self.state.invalid(&body)),
+        }
+    }
+
+    fn sections(&mut self) -> Result<()> {
         while !self.state.done {
             if self.state.between_sections(self.input.offset()) && self.stream_large_section()? {
                 continue;
@@ -463,7 +491,11 @@ impl<R: Read> Scan<R> {
 
     fn finish(self) -> Result<(Scanned, Stats)> {
         let Scan { input, state } = self;
-        let stats = Stats { streamed_sections: state.streamed_sections, peak_buffer: input.peak };
+        let stats = Stats {
+            streamed_sections: state.streamed_sections,
+            peak_buffer: input.peak,
+            parallel_sections: state.bodies.pooled,
+        };
         let kind = state.kind.unwrap_or(WasmKind::Module);
         let info = match &input.whole {
             Some(bytes) => super::describe(kind, bytes),
@@ -506,7 +538,7 @@ impl State {
             name: name.to_string(),
             limits,
             validator: Validator::new_with_features(WasmFeatures::default()),
-            allocs: FuncValidatorAllocations::default(),
+            bodies: limits.workers.map_or_else(Bodies::for_this_machine, Bodies::new),
             level: Level { parser, encoding: None, next_section: None, end: size },
             parents: Vec::new(),
             kind: None,
@@ -604,6 +636,14 @@ impl State {
             }
             _ => None,
         };
+        match &payload {
+            Payload::CodeSectionEntry(_) => {}
+            Payload::CodeSectionStart { size, .. } => {
+                self.bodies.section_start(u64::from(*size)).map_err(|e| self.invalid(&e))?
+            }
+            // A code section ended: its bodies are all validated before what follows.
+            _ => self.bodies.finish().map_err(|e| self.invalid(&e))?,
+        }
         match self.validator.payload(&payload).map_err(|e| self.invalid(&e))? {
             ValidPayload::Ok => {}
             ValidPayload::Parser(parser) => {
@@ -611,11 +651,7 @@ impl State {
                 let nested = Level { parser, encoding: None, next_section: None, end };
                 self.parents.push(std::mem::replace(&mut self.level, nested));
             }
-            ValidPayload::Func(func, body) => {
-                let mut validator = func.into_validator(std::mem::take(&mut self.allocs));
-                validator.validate(&body).map_err(|e| self.invalid(&e))?;
-                self.allocs = validator.into_allocations();
-            }
+            ValidPayload::Func(func, body) => self.bodies.validate(func, &body).map_err(|e| self.invalid(&e))?,
             ValidPayload::End(_) => match self.parents.pop() {
                 Some(parent) => self.level = parent,
                 None => self.done = true,

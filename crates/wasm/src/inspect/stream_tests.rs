@@ -14,11 +14,11 @@ use crate::inspect::{inspect, validate};
 use wharf_oci::digest::Digest;
 
 /// Small enough that a 300 kB component's data section is streamed.
-const SMALL: Limits = Limits { chunk: 4096, section: 4096, whole: 0 };
+const SMALL: Limits = Limits { chunk: 4096, section: 4096, whole: 0, workers: None };
 /// Byte-by-byte reads, every section over 64 bytes streamed.
-const TINY: Limits = Limits { chunk: 1, section: 64, whole: 0 };
+const TINY: Limits = Limits { chunk: 1, section: 64, whole: 0, workers: None };
 /// Small chunks, but the file kept whole for the full WIT decode.
-const WHOLE: Limits = Limits { chunk: 512, section: 1024, whole: u64::MAX };
+const WHOLE: Limits = Limits { chunk: 512, section: 1024, whole: u64::MAX, workers: None };
 
 fn scan(bytes: &[u8], limits: Limits) -> crate::error::Result<(Scanned, Stats)> {
     inspect_reader_with("x.wasm", bytes, bytes.len() as u64, limits)
@@ -283,4 +283,53 @@ fn data_count_range(bytes: &[u8]) -> Range<usize> {
         }
     }
     panic!("no data count section")
+}
+
+/// A core module of `count` functions of about 250 bytes of valid code each
+/// (a code section over the parallel threshold), except the `bad` ones, whose
+/// result is an `i64` where an `i32` is declared.
+fn many_functions(count: usize, bad: &[usize]) -> Vec<u8> {
+    let mut text = String::from("(module\n");
+    let filler = "i32.const 7 local.set 0 ".repeat(60);
+    for i in 0..count {
+        let result = if bad.contains(&i) { "i64.const 0" } else { "i32.const 1" };
+        text.push_str(&format!("(func (result i32) (local i32) {filler} {result})\n"));
+    }
+    text.push(')');
+    wat::parse_str(&text).unwrap()
+}
+
+fn with_workers(workers: usize) -> Limits {
+    Limits { workers: Some(workers), ..Limits::DEFAULT }
+}
+
+/// Bodies validated on worker threads give the sequential validator's error:
+/// the first invalid function by offset, with its reason, whichever worker
+/// finds which first; a valid module passes, through the workers.
+#[test]
+fn parallel_body_validation_reports_the_first_invalid_function_as_the_sequential_validator() {
+    let valid = many_functions(5000, &[]);
+    let (_, stats) = scan(&valid, with_workers(4)).unwrap();
+    assert_eq!(stats.parallel_sections, 1, "the code section went to the workers");
+    let (_, stats) = scan(&valid, with_workers(1)).unwrap();
+    assert_eq!(stats.parallel_sections, 0, "one worker: inline");
+
+    for bad in [vec![4999], vec![2500, 4200], vec![10, 11, 4000], vec![0]] {
+        let bytes = many_functions(5000, &bad);
+        let sequential = outcome(validate("x.wasm", &bytes));
+        assert!(sequential.is_err(), "{bad:?}");
+        assert_eq!(outcome(scan(&bytes, with_workers(1))), sequential, "inline, bad {bad:?}");
+        for _ in 0..4 {
+            assert_eq!(outcome(scan(&bytes, with_workers(4))), sequential, "4 workers, bad {bad:?}");
+            assert_eq!(outcome(scan(&bytes, with_workers(2))), sequential, "2 workers, bad {bad:?}");
+        }
+    }
+}
+
+/// A small code section is validated inline even with workers at hand.
+#[test]
+fn a_small_code_section_is_validated_inline() {
+    let bytes = many_functions(20, &[]);
+    let (_, stats) = scan(&bytes, with_workers(4)).unwrap();
+    assert_eq!(stats.parallel_sections, 0);
 }
