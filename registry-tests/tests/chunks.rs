@@ -584,6 +584,31 @@ fn copying_a_rebuild_into_a_layout_moves_only_its_changed_chunks() {
     }
 }
 
+/// `pull --for` stages the Wasm as `wharf pull` brings it: after v1 was pulled, v2 for wasmtime
+/// moves only its changed chunks, and the staged file is byte-exact.
+#[test]
+fn pull_for_a_runtime_fetches_a_rebuild_by_its_changed_chunks() {
+    let registry = Registry::start();
+    let proxy = slow_link(&registry);
+    let env = TestEnv::new();
+    let (old, new) = (big_module(23), rebuilt(23, 0));
+    push(&env, &env.write("old.wasm", &old), &registry.reference("app/run:1"), &["--chunk-index"]);
+    push(&env, &env.write("new.wasm", &new), &registry.reference("app/run:2"), &["--chunk-index"]);
+    pull(&env, &format!("{}/app/run:1", proxy.host()), "v1.wasm");
+
+    proxy.reset_body_bytes();
+    let dir = env.path("run");
+    let args = ["pull", &format!("{}/app/run:2", proxy.host()), "--for", "wasmtime", "-o", &dir.to_string_lossy()];
+    let staged = wharf(&[&args[..], &["--format", "json"]].concat(), &env);
+    staged.assert_ok();
+    let report = staged.json();
+    let moved = proxy.body_bytes_sent();
+    assert_eq!(report["transfer"]["method"], "chunks", "{report}");
+    assert!(moved < new.len() as u64 / 5, "{moved} bytes on the wire: {report}");
+    let file = dir.join(report["files"][0].as_str().unwrap_or_default());
+    assert_eq!(std::fs::read(file).expect("the staged Wasm"), new, "byte-exact");
+}
+
 /// A rebuild of [`big_module`]'s payload with 4 KiB rewritten at 40 places
 /// spread over the layer: about 40 range requests for a chunked pull.
 fn rebuilt_in_many_places(payload_seed: u64) -> Vec<u8> {

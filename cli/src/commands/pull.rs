@@ -66,6 +66,7 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
             dir: args.output_path.unwrap_or_else(|| PathBuf::from(".")),
             transport,
             progress: Bars::for_terminal(format),
+            chunk_cache: wharf::oci::chunks::ChunkCache::from_env(),
         };
         let report = local_files::pull_for(&reference, &options).await.or_fail(format)?;
         print_runtime_report(&report, format);

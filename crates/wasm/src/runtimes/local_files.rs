@@ -28,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::media::RUNWASI_LAYER;
 use crate::runtimes::spin::SpinApp;
 use wharf_oci::annotations::REF_NAME;
+use wharf_oci::chunks::{ChunkCache, LayerTransfer};
 use wharf_oci::copy::Progress;
 use wharf_oci::digest::Digest;
 use wharf_oci::manifest::{Descriptor, Index, Manifest, Platform};
@@ -81,6 +82,9 @@ pub struct RuntimePullOptions {
     pub transport: TransportOptions,
     /// Progress receiver.
     pub progress: Option<Arc<dyn Progress>>,
+    /// The chunk cache the Wasm layer comes through, as `wharf pull` takes it
+    /// (wasmtime and Spin; runwasi's archive is built in memory from a whole fetch).
+    pub chunk_cache: Option<ChunkCache>,
 }
 
 /// What [`pull_for`] wrote.
@@ -109,6 +113,10 @@ pub struct RuntimePullReport {
     pub spin: Option<SpinApp>,
     /// The command lines that run it, in order, as argument vectors.
     pub commands: Vec<Vec<String>>,
+    /// How the Wasm layer came (whole, by chunks, from the cache), when it was
+    /// written as a file (wasmtime and Spin).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<LayerTransfer>,
     /// Things the user should know.
     pub warnings: Vec<String>,
 }
@@ -139,6 +147,7 @@ pub async fn pull_for(reference: &Reference, options: &RuntimePullOptions) -> Re
         entry: written.entry.map(|e| e.point),
         spin: written.spin,
         commands: written.commands,
+        transfer: written.transfer,
         warnings: resolved.warnings,
     })
 }
@@ -149,6 +158,7 @@ struct Written {
     entry: Option<Entry>,
     spin: Option<SpinApp>,
     commands: Vec<Vec<String>>,
+    transfer: Option<LayerTransfer>,
 }
 
 /// The name the files get: the Wasm's original file name without `.wasm`,
@@ -171,19 +181,33 @@ fn entry_of(resolved: &Resolved, path: &Path) -> Result<Entry> {
     entry_point::of_binary(&path.display().to_string(), &bytes)
 }
 
-/// Writes the Wasm as `STEM.wasm` into the staging directory and tells how it starts.
+/// Writes the Wasm as `STEM.wasm` into the staging directory and tells how it
+/// starts and how its bytes came. A layer of the source comes as `wharf pull`
+/// brings it (through the chunk cache, by chunks where the source has an index
+/// of it); one staged by a conversion is written from memory.
 async fn stage_wasm(
     resolved: &Resolved,
     overlay: &Overlay<'_>,
     out: &OutputDir,
     stem: &str,
     options: &RuntimePullOptions,
-) -> Result<(String, Entry)> {
+) -> Result<(String, Entry, Option<LayerTransfer>)> {
     let name = format!("{stem}.wasm");
     let staged_path = out.staging_path(&name);
-    artifact::read::write_verified(overlay, &resolved.layer, &staged_path, options.progress.as_deref()).await?;
+    let progress = options.progress.as_deref();
+    let transfer = if overlay.staged.exists(&resolved.layer).await? {
+        artifact::read::write_verified(overlay, &resolved.layer, &staged_path, progress).await?;
+        None
+    } else {
+        let subject = &resolved.manifest_descriptor.digest;
+        let cache = options.chunk_cache.as_ref();
+        let (_, transfer) =
+            artifact::read::pull_verified(overlay.source, subject, &resolved.layer, &staged_path, cache, progress)
+                .await?;
+        Some(transfer)
+    };
     let entry = entry_of(resolved, &staged_path)?;
-    Ok((name, entry))
+    Ok((name, entry, transfer))
 }
 
 async fn write_wasmtime(
@@ -193,9 +217,9 @@ async fn write_wasmtime(
     stem: &str,
     options: &RuntimePullOptions,
 ) -> Result<Written> {
-    let (name, entry) = stage_wasm(resolved, overlay, out, stem, options).await?;
+    let (name, entry, transfer) = stage_wasm(resolved, overlay, out, stem, options).await?;
     let command = wasmtime_command(&entry, &out.final_path(&name));
-    Ok(Written { files: vec![name], entry: Some(entry), spin: None, commands: vec![command] })
+    Ok(Written { files: vec![name], entry: Some(entry), spin: None, commands: vec![command], transfer })
 }
 
 /// The interfaces of the `wasi:http/proxy` world (0.2), the only ones
@@ -250,13 +274,14 @@ async fn write_spin(
     reference: &Reference,
     options: &RuntimePullOptions,
 ) -> Result<Written> {
-    let (name, entry) = stage_wasm(resolved, overlay, out, stem, options).await?;
+    let (name, entry, transfer) = stage_wasm(resolved, overlay, out, stem, options).await?;
     let annotations = convert::carried_annotations(resolved, None)?;
     let app = convert::spin_app(resolved, &annotations, &entry, &reference.short_name())?;
     let manifest = out.staging_path("spin.toml");
     std::fs::write(&manifest, app.spin_toml(&name)).map_err(|e| Error::io("cannot write", &manifest, e))?;
     let command = vec!["spin".into(), "up".into(), "--from".into(), out.final_path("spin.toml").display().to_string()];
-    Ok(Written { files: vec![name, "spin.toml".into()], entry: Some(entry), spin: Some(app), commands: vec![command] })
+    let files = vec![name, "spin.toml".into()];
+    Ok(Written { files, entry: Some(entry), spin: Some(app), commands: vec![command], transfer })
 }
 
 /// The runwasi documents of `resolved`: its own when it is runwasi's form,
@@ -310,7 +335,7 @@ async fn write_runwasi(
             stem.into(),
         ],
     ];
-    Ok(Written { files: vec![name], entry: None, spin: None, commands })
+    Ok(Written { files: vec![name], entry: None, spin: None, commands, transfer: None })
 }
 
 /// The image name containerd gives the import: the registry reference with its
