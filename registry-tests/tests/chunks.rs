@@ -286,14 +286,20 @@ fn cached_layer(env: &TestEnv, bytes: &[u8]) -> std::path::PathBuf {
     env.path(".cache/wharf/chunks/layers").join(sha256_digest(bytes).trim_start_matches("sha256:"))
 }
 
+/// [`big_module`] of `seed` and its rebuild, pushed with chunk indexes as `REPO:1` and `REPO:2`.
+fn push_two_versions(env: &TestEnv, registry: &Registry, repo: &str, seed: u64) -> (Vec<u8>, Vec<u8>) {
+    let (old, new) = (big_module(seed), rebuilt(seed, 0));
+    push(env, &env.write("old.wasm", &old), &registry.reference(&format!("{repo}:1")), &["--chunk-index"]);
+    push(env, &env.write("new.wasm", &new), &registry.reference(&format!("{repo}:2")), &["--chunk-index"]);
+    (old, new)
+}
+
 #[test]
 fn a_rebuilt_component_is_pulled_by_its_changed_chunks() {
     let registry = Registry::start();
     let proxy = slow_link(&registry);
     let env = TestEnv::new();
-    let (old, new) = (big_module(5), rebuilt(5, 0));
-    push(&env, &env.write("old.wasm", &old), &registry.reference("app/one:1"), &["--chunk-index"]);
-    push(&env, &env.write("new.wasm", &new), &registry.reference("app/one:2"), &["--chunk-index"]);
+    let (old, new) = push_two_versions(&env, &registry, "app/one", 5);
     let via_proxy = |tag: &str| format!("{}/app/one:{tag}", proxy.host());
 
     // The first pull: nothing cached, the layer comes whole.
@@ -470,9 +476,7 @@ fn a_registry_that_ignores_range_still_pulls_correctly() {
     let registry = Registry::start();
     let proxy = slow_link(&registry);
     let env = TestEnv::new();
-    let (old, new) = (big_module(9), rebuilt(9, 0));
-    push(&env, &env.write("old.wasm", &old), &registry.reference("app/four:1"), &["--chunk-index"]);
-    push(&env, &env.write("new.wasm", &new), &registry.reference("app/four:2"), &["--chunk-index"]);
+    let (_, new) = push_two_versions(&env, &registry, "app/four", 9);
     pull(&env, &format!("{}/app/four:1", proxy.host()), "pulled-1.wasm");
 
     proxy.add(registry_tests::fault_proxy::Rule {
@@ -539,9 +543,7 @@ fn copying_a_rebuild_into_a_layout_moves_only_its_changed_chunks() {
     let registry = Registry::start();
     let proxy = slow_link(&registry);
     let env = TestEnv::new();
-    let (old, new) = (big_module(21), rebuilt(21, 0));
-    push(&env, &env.write("old.wasm", &old), &registry.reference("app/layout:1"), &["--chunk-index"]);
-    push(&env, &env.write("new.wasm", &new), &registry.reference("app/layout:2"), &["--chunk-index"]);
+    let (old, new) = push_two_versions(&env, &registry, "app/layout", 21);
     let layout = env.path("layout");
     let copy = |tag: &str| {
         let copied = wharf(
@@ -591,9 +593,7 @@ fn pull_for_a_runtime_fetches_a_rebuild_by_its_changed_chunks() {
     let registry = Registry::start();
     let proxy = slow_link(&registry);
     let env = TestEnv::new();
-    let (old, new) = (big_module(23), rebuilt(23, 0));
-    push(&env, &env.write("old.wasm", &old), &registry.reference("app/run:1"), &["--chunk-index"]);
-    push(&env, &env.write("new.wasm", &new), &registry.reference("app/run:2"), &["--chunk-index"]);
+    let (_, new) = push_two_versions(&env, &registry, "app/run", 23);
     pull(&env, &format!("{}/app/run:1", proxy.host()), "v1.wasm");
 
     proxy.reset_body_bytes();
