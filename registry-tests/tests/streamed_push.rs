@@ -160,3 +160,24 @@ fn a_cut_streamed_upload_falls_back_and_the_push_is_exact() {
 fn status(code: u16) -> Fault {
     Fault::Status(code, Vec::new())
 }
+
+/// A push with `--chunk-index` streams too: the index is cut from the staged file once the layer
+/// is up, and attached; the artifact is the same as without the flag.
+#[test]
+fn a_fresh_push_with_a_chunk_index_streams_and_attaches_the_index() {
+    let registry = Registry::start();
+    let proxy = FaultProxy::start(&registry.host());
+    let env = TestEnv::new();
+    let (file, bytes) = component(&env, "big.wasm", 6 << 20);
+    let args = ["push", &file, &format!("{}/indexed/app:1", proxy.host()), "--chunk-index", "--format", "json"];
+    let pushed = wharf(&args, &env);
+    pushed.assert_ok();
+    let log = requests(&proxy);
+    assert_eq!(log.iter().filter(|l| l.starts_with("PATCH ")).count(), 1, "one streamed PATCH: {log:#?}");
+    let report = pushed.json();
+    assert!(report["chunkIndex"]["digest"].is_string(), "the index is attached: {report}");
+    assert_eq!(pull_bytes(&env, &registry.reference("indexed/app:1")), bytes);
+    let plain = wharf(&["push", &file, &registry.reference("plain/app:1"), "--format", "json"], &env);
+    plain.assert_ok();
+    assert_eq!(plain.json()["digest"], report["digest"], "the same artifact with and without the index");
+}

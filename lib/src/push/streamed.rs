@@ -15,9 +15,12 @@
 //!   as far as the registry still answers, and the push goes on as it does
 //!   without streaming, reading the file again: the walk, with its retries.
 //!
+//! A push with a chunk index streams too: the index is cut from the staged
+//! file once the layer is up (182 ms fell to 153 ms for an 18 MiB
+//! componentize-py component), beside the walk that sends config and manifest.
+//!
 //! Not streamed: a small file (its scan costs less than the streamed upload
-//! adds), a file the scan cache knows (no read at all), a push with a
-//! chunk index (the index is cut from the staged layer), layouts (content goes
+//! adds), a file the scan cache knows (no read at all), layouts (content goes
 //! under its digest), and a re-push to a tag whose artifact has a layer of the
 //! file's size: a rebuilt, identical file is one manifest lookup today, and an
 //! upload of its bytes would cost more than the lookup.
@@ -57,16 +60,12 @@ pub(super) enum Route {
     Streamed,
 }
 
-/// The route of a push of `file` to `reference`: streamed to a registry, with
-/// no chunk index, for a file of [`STREAMED_FROM`] bytes or more that the scan
-/// cache does not know.
+/// The route of a push of `file` to `reference`: streamed to a registry, for
+/// a file of [`STREAMED_FROM`] bytes or more that the scan cache does not know.
 pub(super) fn route(file: &Path, reference: &Reference, options: &PushOptions) -> Route {
     // A chunk size asked for (a proxy that limits bodies, say) or a blob that
     // big goes in the walk's chunks.
-    if !matches!(reference, Reference::Registry(_))
-        || options.chunk_index
-        || options.transport.upload_chunk_size.is_some()
-    {
+    if !matches!(reference, Reference::Registry(_)) || options.transport.upload_chunk_size.is_some() {
         return Route::Walk;
     }
     match (&options.build.scan_cache, std::fs::metadata(file)) {
