@@ -128,3 +128,20 @@ impl Progress for Bars {
         }
     }
 }
+
+/// Where a written signature or attestation is, for the text output: the
+/// legacy tag holding `count` of them (`noun`s), or the referrer and how it is
+/// listed (`digest` is the subject's, naming the fallback tag).
+pub fn written_place(
+    written: &wharf::sign::cosign::Written,
+    digest: &wharf::oci::digest::Digest,
+    noun: &str,
+) -> String {
+    use wharf::oci::store::{ReferrerIndexing, referrers_tag};
+    match (&written.tag, written.indexed) {
+        (Some(tag), _) => format!("tag {tag} ({} {noun}(s) there)", written.signatures_in_manifest),
+        (None, Some(ReferrerIndexing::ReferrersApi)) => "referrer, listed by the referrers API".into(),
+        (None, Some(_)) => format!("referrer, listed in the fallback tag {}", referrers_tag(digest)),
+        (None, None) => "referrer".into(),
+    }
+}

@@ -73,16 +73,7 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
     }
     println!("{}", report.reference);
     for a in &report.attestations {
-        let place = match (&a.tag, a.indexed) {
-            (Some(tag), _) => format!("tag {tag} ({} attestation(s) there)", a.signatures_in_manifest),
-            (None, Some(wharf::oci::store::ReferrerIndexing::ReferrersApi)) => {
-                "referrer, listed by the referrers API".into()
-            }
-            (None, Some(_)) => {
-                format!("referrer, listed in the fallback tag {}", wharf::oci::store::referrers_tag(&report.digest))
-            }
-            (None, None) => "referrer".into(),
-        };
+        let place = output::written_place(a, &report.digest, "attestation");
         let note = if a.appended { "" } else { " (already there)" };
         eprintln!("attested {} {} {}: {}{note}", report.predicate_type, a.format.name(), a.manifest, place);
     }

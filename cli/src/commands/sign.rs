@@ -61,16 +61,7 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
     }
     println!("{}", report.reference);
     for s in &report.signatures {
-        let place = match (&s.tag, s.indexed) {
-            (Some(tag), _) => format!("tag {tag} ({} signature(s) there)", s.signatures_in_manifest),
-            (None, Some(wharf::oci::store::ReferrerIndexing::ReferrersApi)) => {
-                "referrer, listed by the referrers API".into()
-            }
-            (None, Some(_)) => {
-                format!("referrer, listed in the fallback tag {}", wharf::oci::store::referrers_tag(&report.digest))
-            }
-            (None, None) => "referrer".into(),
-        };
+        let place = output::written_place(s, &report.digest, "signature");
         let note = if s.appended { "" } else { " (already there)" };
         eprintln!("signed {} {}: {}{note}", s.format.name(), s.manifest, place);
     }
