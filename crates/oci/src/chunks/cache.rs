@@ -343,18 +343,7 @@ fn index_file(path: &Path, layer: &Descriptor, chunking: Chunking) -> Option<Chu
 mod tests {
     use super::*;
     use crate::chunks::index::index_of;
-
-    fn noise(len: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
-    }
+    use crate::chunks::index::tests::noise;
 
     fn pulled(dir: &Path, name: &str, bytes: &[u8]) -> (PathBuf, Descriptor) {
         let path = dir.join(name);

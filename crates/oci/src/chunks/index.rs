@@ -341,7 +341,7 @@ pub fn index_of(bytes: &[u8], layer: &Descriptor, chunking: Chunking) -> Result<
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Pseudo-random bytes (xorshift), the same every run.
