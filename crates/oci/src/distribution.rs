@@ -467,6 +467,12 @@ impl Session {
     /// also catches a registry that serves other bytes the second time).
     pub async fn blob_stream(self: &Arc<Self>, digest: &Digest) -> Result<ResumingStream> {
         let response = self.blob(digest).await?;
+        Ok(self.stream_from(digest, response))
+    }
+
+    /// The blob `digest` from `response` (a whole-blob answer) on, as
+    /// [`Session::blob_stream`] reads it: resumed when it breaks off.
+    fn stream_from(self: &Arc<Self>, digest: &Digest, response: Response) -> ResumingStream {
         let state = Resume {
             session: Arc::clone(self),
             digest: digest.clone(),
@@ -476,7 +482,7 @@ impl Session {
             attempts: self.retry.attempts(),
             done: false,
         };
-        Ok(Box::pin(futures::stream::unfold(state, Resume::next)))
+        Box::pin(futures::stream::unfold(state, Resume::next))
     }
 
     /// Asks again for `digest` from byte `from` on. Returns the answer and

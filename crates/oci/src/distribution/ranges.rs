@@ -10,7 +10,7 @@ use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, RANGE};
 use reqwest::{Method, Response, StatusCode};
 
-use super::{Body, Endpoint, Resume, ResumingStream, Session};
+use super::{Body, Endpoint, ResumingStream, Session};
 use crate::body::{CappedError, read_capped};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
@@ -94,21 +94,6 @@ impl Session {
             });
         }
         Ok(bytes)
-    }
-
-    /// The blob `digest` from `response` (a whole-blob answer) on, as
-    /// [`Session::blob_stream`] reads it: resumed when it breaks off.
-    fn stream_from(self: &Arc<Self>, digest: &Digest, response: Response) -> ResumingStream {
-        let state = Resume {
-            session: Arc::clone(self),
-            digest: digest.clone(),
-            response: Some(response),
-            received: 0,
-            skip: 0,
-            attempts: self.retry.attempts(),
-            done: false,
-        };
-        Box::pin(futures::stream::unfold(state, Resume::next))
     }
 }
 
