@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use sha2::{Digest as _, Sha256};
 
-use super::{Format, PREDICATE_TYPE_ANNOTATION, SIGNATURE_ANNOTATION, SignatureVerdict, legacy_tag};
+use super::{BUNDLE_PREDICATE_TYPE_ANNOTATION, Format, SIGNATURE_ANNOTATION, SignatureVerdict, legacy_tag};
 use crate::error::Result;
 use crate::keys::PublicKey;
 use crate::media::SIMPLE_SIGNING_LAYER;
@@ -242,7 +242,7 @@ pub(super) async fn bundles(store: &dyn ReadStore, policy: &Policy<'_>) -> Resul
 /// signature relabelled so is only passed over, which can fail a verification,
 /// never pass one.
 fn says_it_is_an_attestation(entry: &Descriptor) -> bool {
-    entry.annotations.get(PREDICATE_TYPE_ANNOTATION).is_some_and(|t| t != payload::COSIGN_SIGN_PREDICATE)
+    entry.annotations.get(BUNDLE_PREDICATE_TYPE_ANNOTATION).is_some_and(|t| t != payload::COSIGN_SIGN_PREDICATE)
 }
 
 /// A bundle layer, through the Sigstore verifier ([`verifier::verify`]:

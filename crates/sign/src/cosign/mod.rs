@@ -41,7 +41,7 @@ pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
 
 /// The referrer manifest annotation naming the predicate type of the statement
 /// its bundle signs (cosign v3 writes it; a signature's is cosign's sign predicate).
-pub const PREDICATE_TYPE_ANNOTATION: &str = "dev.sigstore.bundle.predicateType";
+pub const BUNDLE_PREDICATE_TYPE_ANNOTATION: &str = "dev.sigstore.bundle.predicateType";
 
 /// cosign's legacy signature tag for `digest`: `sha256-<hex>.sig`.
 pub fn legacy_tag(digest: &Digest) -> String {

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;
 use serde_json::json;
 
-use super::{PREDICATE_TYPE_ANNOTATION, SIGNATURE_ANNOTATION, Written, legacy_tag};
+use super::{BUNDLE_PREDICATE_TYPE_ANNOTATION, SIGNATURE_ANNOTATION, Written, legacy_tag};
 use crate::error::Result;
 use crate::keys::PrivateKey;
 use crate::media::SIMPLE_SIGNING_LAYER;
@@ -129,7 +129,7 @@ pub(super) async fn push_bundle(
     config.artifact_type = Some(crate::media::BUNDLE_V03.into());
     let manifest_annotations = BTreeMap::from([
         ("dev.sigstore.bundle.content".to_string(), "dsse-envelope".to_string()),
-        (PREDICATE_TYPE_ANNOTATION.to_string(), predicate_type.to_string()),
+        (BUNDLE_PREDICATE_TYPE_ANNOTATION.to_string(), predicate_type.to_string()),
         ("org.opencontainers.image.created".to_string(), Created::Now.rfc3339()),
     ]);
     let manifest = Manifest {
