@@ -181,3 +181,36 @@ fn a_fresh_push_with_a_chunk_index_streams_and_attaches_the_index() {
     plain.assert_ok();
     assert_eq!(plain.json()["digest"], report["digest"], "the same artifact with and without the index");
 }
+
+/// A lying registry names an upload `Location` on another origin: the streamed `PATCH` goes there
+/// without the registry's credentials (they stay with the registry's origin), and so does the
+/// fallback upload. The registry is a scripted server asking for basic auth; the other origin
+/// records what it hears and refuses it.
+#[test]
+fn a_streamed_upload_sent_to_another_origin_carries_no_credentials() {
+    use registry_tests::scripted::{Answer, ScriptedServer};
+    use registry_tests::wharf_stdin;
+    let loopback = "127.0.0.1".parse().expect("loopback");
+    let elsewhere = ScriptedServer::start(loopback, |_| Answer::status(500, &[]));
+    let upload = format!("{}/uploads/1", elsewhere.url());
+    let registry = ScriptedServer::start(loopback, move |r| match (r.method.as_str(), r.authorization()) {
+        (_, None) => Answer::challenge("Basic realm=\"registry\""),
+        ("GET", _) if r.path == "/v2/" => Answer::status(200, &[]),
+        ("POST", _) if r.path.contains("/blobs/uploads/") => Answer::status(202, &[("Location", upload.as_str())]),
+        _ => Answer::status(404, &[]),
+    });
+    let env = TestEnv::new();
+    let (file, _) = component(&env, "big.wasm", 6 << 20);
+    let args = ["push", &file, &format!("{}/lying/app:1", registry.host()), "-u", "ci", "--password-stdin"];
+    let pushed = wharf_stdin(&args, &env, "s3cret\n");
+    assert!(!pushed.success(), "{pushed}");
+    assert!(
+        registry.requests().iter().any(|r| r.authorization().is_some()),
+        "the registry itself got the credentials: {:#?}",
+        registry.requests()
+    );
+    let heard = elsewhere.requests();
+    assert!(heard.iter().any(|r| r.method == "PATCH"), "the streamed PATCH went to the Location: {heard:#?}");
+    let leaked: Vec<_> = heard.iter().filter(|r| r.authorization().is_some()).collect();
+    assert!(leaked.is_empty(), "the other origin got the registry's credentials: {leaked:#?}");
+}
