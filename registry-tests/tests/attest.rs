@@ -628,3 +628,27 @@ fn hostile_att_layers_are_each_rejected_with_a_reason_and_never_accepted() {
     assert!(text.stdout.is_empty(), "nothing verified, nothing printed: {text}");
     assert_eq!(text.stderr.matches("rejected").count(), 4, "{text}");
 }
+
+/// The attestation label `wharf verify` passes over is unsigned, so it fails closed: a real
+/// signature whose listing in the fallback index is relabelled as an SLSA provenance is passed
+/// over, and verification fails (exit 1) instead of passing on it; with the label removed again it
+/// verifies.
+#[test]
+fn a_signature_relabelled_as_an_attestation_is_passed_over_and_verification_fails() {
+    let s = setup();
+    wharf(&["sign", &s.reference, "--key", &s.key], &s.env).assert_ok();
+    let tag = format!("sha256-{}", s.hex());
+    let original = s.get_json(&format!("manifests/{tag}"), INDEX);
+    let verify = || wharf(&["verify", &s.reference, "--key", &s.public, "--format", "json"], &s.env);
+    verify().assert_ok();
+
+    let mut relabelled = original.clone();
+    relabelled["manifests"][0]["annotations"]["dev.sigstore.bundle.predicateType"] = json!(SLSA_V1);
+    push_manifest(&s.registry.host(), s.repo(), &tag, INDEX, relabelled.to_string().as_bytes());
+    let passed_over = verify();
+    passed_over.assert_code(1);
+    assert_eq!(passed_over.json()["signatures"].as_array().map(Vec::len), Some(0), "{passed_over}");
+
+    push_manifest(&s.registry.host(), s.repo(), &tag, INDEX, original.to_string().as_bytes());
+    verify().assert_ok();
+}
