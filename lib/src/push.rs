@@ -97,7 +97,7 @@ pub struct PushReport {
 pub async fn push(file: &Path, reference: &Reference, options: &PushOptions) -> Result<PushReport> {
     let tags = destination_tags(reference, Some("latest"), &options.extra_tags)?;
     let built = match streamed::route(file, reference, options) {
-        streamed::Route::Streamed => return streamed::push(file, tags, reference, options).await,
+        streamed::Route::Streamed(size) => return streamed::push(file, size, tags, reference, options).await,
         streamed::Route::Cached(scanned) => artifact::build_scanned(file, *scanned, &options.build)?,
         streamed::Route::Walk => artifact::build(file, &options.build)?,
     };

@@ -56,8 +56,8 @@ pub(super) enum Route {
     Walk,
     /// The scan cache knows the file: its scan, read from the cache once.
     Cached(Box<Scanned>),
-    /// Uploaded while it is validated ([`push`]).
-    Streamed,
+    /// Uploaded while it is validated ([`push`]); the file's size when routed.
+    Streamed(u64),
 }
 
 /// The route of a push of `file` to `reference`: streamed to a registry, for
@@ -73,22 +73,22 @@ pub(super) fn route(file: &Path, reference: &Reference, options: &PushOptions) -
         (_, Ok(meta)) if meta.len() < STREAMED_FROM || meta.len() > CHUNKED_ABOVE => Route::Walk,
         (Some(cache), Ok(meta)) => match cache.lookup(&meta) {
             Some(scanned) => Route::Cached(Box::new(scanned)),
-            None => Route::Streamed,
+            None => Route::Streamed(meta.len()),
         },
-        (None, Ok(_)) => Route::Streamed,
+        (None, Ok(meta)) => Route::Streamed(meta.len()),
     }
 }
 
-/// Pushes `file` to the registry `reference`, uploading while the file is
-/// scanned, and points `tags` at it.
+/// Pushes `file` (of `size` bytes when routed) to the registry `reference`,
+/// uploading while the file is scanned, and points `tags` at it.
 pub(super) async fn push(
     file: &Path,
+    size: u64,
     tags: Vec<String>,
     reference: &Reference,
     options: &PushOptions,
 ) -> Result<PushReport> {
     let dst = open_destination(reference, &options.transport).await?;
-    let size = std::fs::metadata(file).map_err(|e| Error::io("cannot read", file, e))?.len();
     let (blocks, scan) = start_scan(file.to_path_buf(), options.build.clone());
     let at_tag = match tags.first() {
         Some(tag) => look_at_tag(dst.as_ref(), tag, size).await,
