@@ -30,26 +30,31 @@ pub struct CopyResult {
     pub transfer: CopyReport,
 }
 
-/// Copies the artifact at `src` (reached with `src_transport`) to `dst`
-/// (with `dst_transport`: each side may hold its own credentials), any store
-/// to any store, digests preserved; with `with_signatures`, its cosign
-/// signatures too (bundle referrers and the legacy `.sig` tag, as
-/// `wharf_sign::cosign::copy_filter` picks them). From a registry into an
-/// `oci:` layout, Wasm layers come through `chunk_cache` when given, by
-/// chunks where the registry has a chunk index, as `pull` fetches them.
-pub async fn copy(
-    src: &Reference,
-    dst: &Reference,
-    src_transport: &TransportOptions,
-    dst_transport: &TransportOptions,
-    progress: Option<Arc<dyn Progress>>,
-    with_signatures: bool,
-    chunk_cache: Option<ChunkCache>,
-) -> Result<CopyResult> {
+/// Options for [`copy()`].
+pub struct CopyRequest {
+    /// How the source is reached (its own credentials).
+    pub src_transport: TransportOptions,
+    /// How the destination is reached (its own credentials).
+    pub dst_transport: TransportOptions,
+    /// Progress receiver.
+    pub progress: Option<Arc<dyn Progress>>,
+    /// Also copy the cosign signatures (bundle referrers and the legacy
+    /// `.sig` tag, as `wharf_sign::cosign::copy_filter` picks them).
+    pub with_signatures: bool,
+    /// From a registry into an `oci:` layout, Wasm layers come through this
+    /// cache, by chunks where the registry has a chunk index, as `pull`
+    /// fetches them.
+    pub chunk_cache: Option<ChunkCache>,
+}
+
+/// Copies the artifact at `src` to `dst`, any store to any store, digests
+/// preserved, as `request` says.
+pub async fn copy(src: &Reference, dst: &Reference, request: CopyRequest) -> Result<CopyResult> {
+    let CopyRequest { src_transport, dst_transport, progress, with_signatures, chunk_cache } = request;
     let tags = destination_tags(dst, src.tag(), &[])?;
-    let source = open_source(src, src_transport).await?;
+    let source = open_source(src, &src_transport).await?;
     let root = source.resolve(&src.selector()).await?;
-    let destination = open_destination(dst, dst_transport).await?;
+    let destination = open_destination(dst, &dst_transport).await?;
     let referrers = if with_signatures { Some(signature_filter()?) } else { None };
     let chunked = chunk_cache.map(|cache| ChunkedLayers { cache: Arc::new(cache), layers: is_wasm_layer });
     let options = CopyOptions { tags: tags.clone(), progress, referrers, chunked, ..CopyOptions::default() };

@@ -42,7 +42,7 @@ pub use wharf_oci as oci;
 pub use wharf_sign as sign;
 pub use wharf_wasm as wasm;
 
-pub use copy::copy;
+pub use copy::{CopyRequest, copy};
 pub use error::{Error, ErrorKind, Result};
 pub use login::{login, logout};
 pub use pull::pull;

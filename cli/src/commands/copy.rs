@@ -60,11 +60,14 @@ pub async fn run(args: Args) -> Result<Verdict, Failure> {
     let src = wharf::Reference::parse(&args.source).or_fail(format)?;
     let dst = wharf::Reference::parse(&args.destination).or_fail(format)?;
     let (src_transport, dst_transport) = transports(&args, &src, &dst).or_fail(format)?;
-    let progress = Bars::for_terminal(format);
-    let chunk_cache = wharf::oci::chunks::ChunkCache::from_env();
-    let result = wharf::copy(&src, &dst, &src_transport, &dst_transport, progress, args.with_signatures, chunk_cache)
-        .await
-        .or_fail(format)?;
+    let request = wharf::CopyRequest {
+        src_transport,
+        dst_transport,
+        progress: Bars::for_terminal(format),
+        with_signatures: args.with_signatures,
+        chunk_cache: wharf::oci::chunks::ChunkCache::from_env(),
+    };
+    let result = wharf::copy(&src, &dst, request).await.or_fail(format)?;
     if format == Format::Json {
         output::print_json(&result);
         return Ok(Verdict::Pass);
