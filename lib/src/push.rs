@@ -92,7 +92,7 @@ pub struct PushReport {
 /// (with [`PushOptions::index`], under an image index that the tags name).
 ///
 /// To a registry, a file the scan cache does not know is uploaded while it is
-/// validated and hashed ([`streamed`]): its one read feeds both, and the upload
+/// validated and hashed: its one read feeds both, and the upload
 /// is completed once the file proves valid, or cancelled.
 pub async fn push(file: &Path, reference: &Reference, options: &PushOptions) -> Result<PushReport> {
     let tags = destination_tags(reference, Some("latest"), &options.extra_tags)?;
